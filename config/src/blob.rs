@@ -1,0 +1,475 @@
+//! The binary config image: how a validated [`System`] travels from the host
+//! tool to the partitioner.
+//!
+//! Layout (all integers little-endian):
+//!
+//! | offset | size | field                                         |
+//! |-------:|-----:|-----------------------------------------------|
+//! | 0      | 8    | magic `BLKHDCFG`                              |
+//! | 8      | 4    | format version ([`VERSION`])                  |
+//! | 12     | 4    | header size ([`HEADER_SIZE`])                 |
+//! | 16     | 4    | body length                                   |
+//! | 20     | 4    | CRC-32 (IEEE) of the body                     |
+//! | 24     | 8    | total length: blob plus the image payloads    |
+//! | 32     | …    | body: the system, field by field              |
+//!
+//! Image payloads follow the blob; [`Image::offset`] counts from the blob's
+//! first byte. Decoding checks every length and count, so a corrupt or
+//! truncated blob yields a [`BlobError`], never a panic.
+
+use crate::model::*;
+use bsp::MemRange;
+use core::fmt;
+use heapless::Vec;
+
+/// First bytes of every config blob.
+pub const MAGIC: [u8; 8] = *b"BLKHDCFG";
+/// Format version this code reads and writes.
+pub const VERSION: u32 = 1;
+/// Size of the fixed header.
+pub const HEADER_SIZE: usize = 32;
+
+/// Why a blob was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlobError {
+    /// The magic is missing: no config was appended to the image.
+    BadMagic,
+    /// The blob was written by an incompatible tool version.
+    UnsupportedVersion(u32),
+    /// The header's sizes are inconsistent.
+    BadHeader,
+    /// The body's checksum does not match: the image is corrupt.
+    BadChecksum {
+        /// Checksum in the header.
+        expected: u32,
+        /// Checksum of the body as found.
+        found: u32,
+    },
+    /// The body ended in the middle of a field.
+    Truncated,
+    /// A list is longer than the partitioner's fixed capacity.
+    TooMany,
+    /// A name is too long or not UTF-8.
+    BadName,
+    /// An enumeration field holds an unknown value.
+    BadEnum,
+    /// Bytes were left over after the last field.
+    TrailingBytes,
+}
+
+impl fmt::Display for BlobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BlobError::BadMagic => write!(f, "no Bulkhead config found (bad magic)"),
+            BlobError::UnsupportedVersion(v) => {
+                write!(
+                    f,
+                    "config format version {v}, this partitioner reads version {VERSION}"
+                )
+            }
+            BlobError::BadHeader => write!(f, "config header sizes are inconsistent"),
+            BlobError::BadChecksum { expected, found } => {
+                write!(f, "config checksum mismatch: header says {expected:#010x}, body has {found:#010x}")
+            }
+            BlobError::Truncated => write!(f, "config body is truncated"),
+            BlobError::TooMany => {
+                write!(f, "config has more entries than this partitioner supports")
+            }
+            BlobError::BadName => write!(f, "config contains an invalid name"),
+            BlobError::BadEnum => write!(f, "config contains an unknown enumeration value"),
+            BlobError::TrailingBytes => write!(f, "config body has trailing bytes"),
+        }
+    }
+}
+
+/// CRC-32 as used by Ethernet and zlib (reflected polynomial 0xEDB88320).
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= byte as u32;
+        for _ in 0..8 {
+            let mask = (crc & 1).wrapping_neg();
+            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
+        }
+    }
+    !crc
+}
+
+/// The decoded header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Length of the body that follows the header.
+    pub body_length: u32,
+    /// Blob plus payloads, in bytes.
+    pub total_length: u64,
+}
+
+/// Reads and checks the header at the start of `bytes`.
+pub fn read_header(bytes: &[u8]) -> Result<Header, BlobError> {
+    let mut r = Reader { bytes, at: 0 };
+    let magic = r.take(8).map_err(|_| BlobError::BadMagic)?;
+    if magic != MAGIC {
+        return Err(BlobError::BadMagic);
+    }
+    let version = r.u32()?;
+    if version != VERSION {
+        return Err(BlobError::UnsupportedVersion(version));
+    }
+    let header_size = r.u32()?;
+    let body_length = r.u32()?;
+    let _crc = r.u32()?;
+    let total_length = r.u64()?;
+    if header_size as usize != HEADER_SIZE
+        || (HEADER_SIZE as u64 + body_length as u64) > total_length
+    {
+        return Err(BlobError::BadHeader);
+    }
+    Ok(Header {
+        body_length,
+        total_length,
+    })
+}
+
+/// Decodes a whole blob (header and body; payloads are not touched).
+pub fn decode(bytes: &[u8]) -> Result<System, BlobError> {
+    let header = read_header(bytes)?;
+    let end = HEADER_SIZE + header.body_length as usize;
+    let body = bytes.get(HEADER_SIZE..end).ok_or(BlobError::Truncated)?;
+    let expected = u32::from_le_bytes([bytes[20], bytes[21], bytes[22], bytes[23]]);
+    let found = crc32(body);
+    if expected != found {
+        return Err(BlobError::BadChecksum { expected, found });
+    }
+    let mut r = Reader { bytes: body, at: 0 };
+    let system = r.system()?;
+    if r.at != body.len() {
+        return Err(BlobError::TrailingBytes);
+    }
+    Ok(system)
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], BlobError> {
+        let end = self.at.checked_add(n).ok_or(BlobError::Truncated)?;
+        let slice = self.bytes.get(self.at..end).ok_or(BlobError::Truncated)?;
+        self.at = end;
+        Ok(slice)
+    }
+
+    fn u8(&mut self) -> Result<u8, BlobError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, BlobError> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u64(&mut self) -> Result<u64, BlobError> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+
+    fn name(&mut self) -> Result<Name, BlobError> {
+        let len = self.u8()? as usize;
+        let s = core::str::from_utf8(self.take(len)?).map_err(|_| BlobError::BadName)?;
+        name(s).ok_or(BlobError::BadName)
+    }
+
+    fn range(&mut self) -> Result<MemRange, BlobError> {
+        Ok(MemRange::new(self.u64()?, self.u64()?))
+    }
+
+    /// Reads a count byte, then that many items.
+    fn list<T, const N: usize>(
+        &mut self,
+        mut item: impl FnMut(&mut Self) -> Result<T, BlobError>,
+    ) -> Result<Vec<T, N>, BlobError> {
+        let count = self.u8()? as usize;
+        let mut v = Vec::new();
+        for _ in 0..count {
+            let x = item(self)?;
+            v.push(x).map_err(|_| BlobError::TooMany)?;
+        }
+        Ok(v)
+    }
+
+    fn system(&mut self) -> Result<System, BlobError> {
+        let board = self.name()?;
+        let cells = self.list(Self::cell)?;
+        Ok(System { board, cells })
+    }
+
+    fn cell(&mut self) -> Result<Cell, BlobError> {
+        let name = self.name()?;
+        let cpus = CpuSet::from_bits(self.u64()?);
+        let memory = self.list(|r| {
+            let range = r.range()?;
+            let access = match r.u8()? {
+                0 => Access::ReadWriteExecute,
+                1 => Access::ReadWrite,
+                2 => Access::ReadOnly,
+                _ => return Err(BlobError::BadEnum),
+            };
+            Ok(MemoryRegion { range, access })
+        })?;
+        let devices = self.list(|r| {
+            let name = r.name()?;
+            let mmio = r.list(Self::range)?;
+            let irqs = r.list(Self::u32)?;
+            Ok(DeviceGrant { name, mmio, irqs })
+        })?;
+        let console = match self.u8()? {
+            0 => None,
+            1 => Some(Console { base: self.u64()? }),
+            _ => return Err(BlobError::BadEnum),
+        };
+        let images = self.list(|r| {
+            let kind = match r.u8()? {
+                0 => ImageKind::Kernel,
+                1 => ImageKind::Initrd,
+                2 => ImageKind::DeviceTree,
+                _ => return Err(BlobError::BadEnum),
+            };
+            Ok(Image {
+                kind,
+                offset: r.u64()?,
+                size: r.u64()?,
+                load_address: r.u64()?,
+            })
+        })?;
+        let entry = self.u64()?;
+        let boot_argument = self.u64()?;
+        let on_fault = match self.u8()? {
+            0 => FaultPolicy::Stop,
+            1 => FaultPolicy::Restart,
+            _ => return Err(BlobError::BadEnum),
+        };
+        Ok(Cell {
+            name,
+            cpus,
+            memory,
+            devices,
+            console,
+            images,
+            entry,
+            boot_argument,
+            on_fault,
+        })
+    }
+}
+
+#[cfg(feature = "std")]
+mod encode {
+    use super::*;
+
+    struct Writer(std::vec::Vec<u8>);
+
+    impl Writer {
+        fn u8(&mut self, v: u8) {
+            self.0.push(v);
+        }
+        fn u32(&mut self, v: u32) {
+            self.0.extend_from_slice(&v.to_le_bytes());
+        }
+        fn u64(&mut self, v: u64) {
+            self.0.extend_from_slice(&v.to_le_bytes());
+        }
+        fn name(&mut self, n: &Name) {
+            // Names are at most MAX_NAME (32) bytes by type.
+            self.u8(n.len() as u8);
+            self.0.extend_from_slice(n.as_bytes());
+        }
+        fn range(&mut self, r: &MemRange) {
+            self.u64(r.base);
+            self.u64(r.size);
+        }
+        // Capacities are all below 256 by type, so counts fit a byte.
+        fn count(&mut self, n: usize) {
+            self.u8(n as u8);
+        }
+    }
+
+    /// Encodes `system` into a blob whose payloads (the images, at the
+    /// offsets the model gives) make the whole `total_length` bytes long.
+    pub fn encode(system: &System, total_length: u64) -> std::vec::Vec<u8> {
+        let mut w = Writer(std::vec::Vec::new());
+        w.name(&system.board);
+        w.count(system.cells.len());
+        for cell in &system.cells {
+            w.name(&cell.name);
+            w.u64(cell.cpus.bits());
+            w.count(cell.memory.len());
+            for m in &cell.memory {
+                w.range(&m.range);
+                w.u8(match m.access {
+                    Access::ReadWriteExecute => 0,
+                    Access::ReadWrite => 1,
+                    Access::ReadOnly => 2,
+                });
+            }
+            w.count(cell.devices.len());
+            for d in &cell.devices {
+                w.name(&d.name);
+                w.count(d.mmio.len());
+                d.mmio.iter().for_each(|r| w.range(r));
+                w.count(d.irqs.len());
+                d.irqs.iter().for_each(|&i| w.u32(i));
+            }
+            match cell.console {
+                None => w.u8(0),
+                Some(c) => {
+                    w.u8(1);
+                    w.u64(c.base);
+                }
+            }
+            w.count(cell.images.len());
+            for i in &cell.images {
+                w.u8(match i.kind {
+                    ImageKind::Kernel => 0,
+                    ImageKind::Initrd => 1,
+                    ImageKind::DeviceTree => 2,
+                });
+                w.u64(i.offset);
+                w.u64(i.size);
+                w.u64(i.load_address);
+            }
+            w.u64(cell.entry);
+            w.u64(cell.boot_argument);
+            w.u8(match cell.on_fault {
+                FaultPolicy::Stop => 0,
+                FaultPolicy::Restart => 1,
+            });
+        }
+        let body = w.0;
+        let mut blob = std::vec::Vec::with_capacity(HEADER_SIZE + body.len());
+        blob.extend_from_slice(&MAGIC);
+        blob.extend_from_slice(&VERSION.to_le_bytes());
+        blob.extend_from_slice(&(HEADER_SIZE as u32).to_le_bytes());
+        blob.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        blob.extend_from_slice(&crc32(&body).to_le_bytes());
+        blob.extend_from_slice(&total_length.to_le_bytes());
+        blob.extend_from_slice(&body);
+        blob
+    }
+
+    /// Length of the blob [`encode`] produces for `system`.
+    pub fn encoded_len(system: &System) -> usize {
+        encode(system, u64::MAX).len()
+    }
+}
+
+#[cfg(feature = "std")]
+pub use encode::{encode, encoded_len};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    pub(crate) fn sample() -> System {
+        let mut cells = Vec::new();
+        let mut memory = Vec::new();
+        memory
+            .push(MemoryRegion {
+                range: MemRange::new(0x5000_0000, 0x20_0000),
+                access: Access::ReadWriteExecute,
+            })
+            .unwrap();
+        let mut devices = Vec::new();
+        let mut mmio = Vec::new();
+        mmio.push(MemRange::new(0x0a00_3e00, 0x200)).unwrap();
+        let mut irqs = Vec::new();
+        irqs.push(79).unwrap();
+        devices
+            .push(DeviceGrant {
+                name: name("virtio-mmio31").unwrap(),
+                mmio,
+                irqs,
+            })
+            .unwrap();
+        let mut images = Vec::new();
+        images
+            .push(Image {
+                kind: ImageKind::Kernel,
+                offset: 4096,
+                size: 1234,
+                load_address: 0x5000_0000,
+            })
+            .unwrap();
+        cells
+            .push(Cell {
+                name: name("alpha").unwrap(),
+                cpus: CpuSet::from_bits(0b110),
+                memory,
+                devices,
+                console: Some(Console { base: 0x0900_0000 }),
+                images,
+                entry: 0x5000_0000,
+                boot_argument: 0,
+                on_fault: FaultPolicy::Restart,
+            })
+            .unwrap();
+        System {
+            board: name("qemu-virt").unwrap(),
+            cells,
+        }
+    }
+
+    #[test]
+    fn crc32_matches_reference_value() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
+    fn round_trip() {
+        let s = sample();
+        let blob = encode(&s, 8192);
+        assert_eq!(decode(&blob).unwrap(), s);
+        assert_eq!(read_header(&blob).unwrap().total_length, 8192);
+        assert_eq!(encoded_len(&s), blob.len());
+    }
+
+    #[test]
+    fn corruption_is_detected() {
+        let blob = encode(&sample(), 8192);
+        let mut bad = blob.clone();
+        bad[0] = b'X';
+        assert_eq!(decode(&bad), Err(BlobError::BadMagic));
+        let mut bad = blob.clone();
+        bad[8] = 2;
+        assert_eq!(decode(&bad), Err(BlobError::UnsupportedVersion(2)));
+        let mut bad = blob.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert!(matches!(decode(&bad), Err(BlobError::BadChecksum { .. })));
+        assert_eq!(decode(&blob[..blob.len() - 1]), Err(BlobError::Truncated));
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = decode(&bytes);
+        }
+
+        #[test]
+        fn arbitrary_bodies_with_valid_checksum_never_panic(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let mut blob = std::vec::Vec::new();
+            blob.extend_from_slice(&MAGIC);
+            blob.extend_from_slice(&VERSION.to_le_bytes());
+            blob.extend_from_slice(&(HEADER_SIZE as u32).to_le_bytes());
+            blob.extend_from_slice(&(body.len() as u32).to_le_bytes());
+            blob.extend_from_slice(&crc32(&body).to_le_bytes());
+            blob.extend_from_slice(&u64::MAX.to_le_bytes());
+            blob.extend_from_slice(&body);
+            let _ = decode(&blob);
+        }
+    }
+}

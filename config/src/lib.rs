@@ -1,0 +1,22 @@
+//! Bulkhead's configuration, in two layers.
+//!
+//! - [`model`]: the validated, `no_std` form of a partitioning, sized by
+//!   fixed capacities (EL2 has no heap). The partitioner works only with it.
+//! - [`blob`]: the versioned, checksummed binary form of the model that the
+//!   host tool writes into the boot image and the partitioner decodes and
+//!   checks at boot. The partitioner never parses YAML.
+//! - [`rules`]: the consistency rules, shared: the host tool reports every
+//!   violation with its YAML location, the partitioner re-checks the decoded
+//!   model before it trusts it.
+//! - `yaml` (host only, feature `std`): the serde layer, with
+//!   `deny_unknown_fields` and line-accurate diagnostics.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+
+pub mod blob;
+pub mod model;
+pub mod rules;
+#[cfg(feature = "std")]
+pub mod yaml;
+
+pub use model::*;

@@ -1,0 +1,228 @@
+//! The validated partitioning, as the partitioner uses it.
+//!
+//! Every collection has a fixed capacity: these counts size the
+//! partitioner's static tables.
+
+use bsp::{Intid, MemRange};
+use core::fmt;
+use heapless::{String, Vec};
+
+/// Most cells one system can have.
+pub const MAX_CELLS: usize = 8;
+/// Most CPUs a board can have (the width of [`CpuSet`]).
+pub const MAX_CPUS: usize = 64;
+/// Most memory regions per cell.
+pub const MAX_CELL_MEMORY: usize = 8;
+/// Most devices per cell.
+pub const MAX_CELL_DEVICES: usize = 16;
+/// Most MMIO windows per device.
+pub const MAX_DEVICE_MMIO: usize = 4;
+/// Most interrupts per device.
+pub const MAX_DEVICE_IRQS: usize = 4;
+/// Most images (kernel, initrd, device tree, …) per cell.
+pub const MAX_CELL_IMAGES: usize = 4;
+/// Longest name, in bytes.
+pub const MAX_NAME: usize = 32;
+/// Smallest unit of memory the partitioner maps.
+pub const PAGE_SIZE: u64 = 4096;
+
+/// A cell or device name.
+pub type Name = String<MAX_NAME>;
+
+/// A set of physical CPU indices (positions in the board's CPU list).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuSet(u64);
+
+impl CpuSet {
+    /// The empty set.
+    pub const EMPTY: CpuSet = CpuSet(0);
+
+    /// Builds a set from its bit mask (bit `n` is CPU `n`).
+    pub const fn from_bits(bits: u64) -> Self {
+        CpuSet(bits)
+    }
+
+    /// The bit mask.
+    pub const fn bits(self) -> u64 {
+        self.0
+    }
+
+    /// Adds `cpu`; returns false when it is out of range.
+    pub fn insert(&mut self, cpu: usize) -> bool {
+        if cpu >= MAX_CPUS {
+            return false;
+        }
+        self.0 |= 1 << cpu;
+        true
+    }
+
+    /// Whether `cpu` is in the set.
+    pub const fn contains(self, cpu: usize) -> bool {
+        cpu < MAX_CPUS && self.0 & (1 << cpu) != 0
+    }
+
+    /// Number of CPUs in the set.
+    pub const fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    /// Whether the set is empty.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The CPUs, lowest first. The n-th CPU runs the cell's virtual CPU n.
+    pub fn iter(self) -> impl Iterator<Item = usize> {
+        (0..MAX_CPUS).filter(move |&cpu| self.contains(cpu))
+    }
+
+    /// Physical CPU running virtual CPU `vcpu`.
+    pub fn nth(self, vcpu: usize) -> Option<usize> {
+        self.iter().nth(vcpu)
+    }
+
+    /// Virtual CPU number of physical CPU `cpu`, if it is in the set.
+    pub fn position(self, cpu: usize) -> Option<usize> {
+        self.iter().position(|c| c == cpu)
+    }
+}
+
+impl fmt::Debug for CpuSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+/// What a cell may do with a memory region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Read, write and execute (ordinary RAM).
+    ReadWriteExecute,
+    /// Read and write, never execute.
+    ReadWrite,
+    /// Read only.
+    ReadOnly,
+}
+
+/// A region of RAM mapped into a cell, identity-mapped (guest physical =
+/// host physical), so that DMA from passed-through devices works.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryRegion {
+    /// The physical range.
+    pub range: MemRange,
+    /// The cell's permissions.
+    pub access: Access,
+}
+
+/// A board device given to a cell, with its MMIO and interrupts resolved
+/// from the board description.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceGrant {
+    /// The board's name for the device.
+    pub name: Name,
+    /// MMIO windows, mapped into the cell's stage 2 (whole pages).
+    pub mmio: Vec<MemRange, MAX_DEVICE_MMIO>,
+    /// Interrupts the cell owns with the device.
+    pub irqs: Vec<Intid, MAX_DEVICE_IRQS>,
+}
+
+/// What an image is, for the boot summary and the boot protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageKind {
+    /// Code the cell's boot CPU enters.
+    Kernel,
+    /// An initial RAM file system.
+    Initrd,
+    /// A flattened device tree (passed in `x0`).
+    DeviceTree,
+}
+
+/// A blob that the partitioner copies from the boot image into the cell's
+/// RAM each time the cell starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Image {
+    /// What the image is.
+    pub kind: ImageKind,
+    /// Offset of the image's bytes from the start of the config blob.
+    pub offset: u64,
+    /// Length in bytes.
+    pub size: u64,
+    /// Physical address in the cell's RAM where it is copied.
+    pub load_address: u64,
+}
+
+impl Image {
+    /// Where the image lands in the cell's RAM.
+    pub const fn destination(&self) -> MemRange {
+        MemRange::new(self.load_address, self.size)
+    }
+}
+
+/// The virtual PL011 each cell gets as its console.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Console {
+    /// Guest-physical address of the emulated UART (one page).
+    pub base: u64,
+}
+
+impl Console {
+    /// The page the emulated UART occupies.
+    pub const fn window(&self) -> MemRange {
+        MemRange::new(self.base, PAGE_SIZE)
+    }
+}
+
+/// What the partitioner does when a cell faults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultPolicy {
+    /// Park the cell's cores until the board restarts.
+    Stop,
+    /// Reload the cell's images and start it again.
+    Restart,
+}
+
+/// One partition: its cores, memory, devices and boot images.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cell {
+    /// Unique name, shown in logs and console prefixes.
+    pub name: Name,
+    /// Physical CPUs; the lowest boots the cell as virtual CPU 0.
+    pub cpus: CpuSet,
+    /// RAM regions.
+    pub memory: Vec<MemoryRegion, MAX_CELL_MEMORY>,
+    /// Passed-through devices.
+    pub devices: Vec<DeviceGrant, MAX_CELL_DEVICES>,
+    /// The emulated console, if any.
+    pub console: Option<Console>,
+    /// Images copied into RAM at each start.
+    pub images: Vec<Image, MAX_CELL_IMAGES>,
+    /// Guest-physical entry point of virtual CPU 0.
+    pub entry: u64,
+    /// Value of `x0` at entry (the device tree's address for Linux).
+    pub boot_argument: u64,
+    /// Reaction to a fault.
+    pub on_fault: FaultPolicy,
+}
+
+impl Cell {
+    /// Whether the cell owns interrupt `intid` through one of its devices.
+    pub fn owns_irq(&self, intid: Intid) -> bool {
+        self.devices.iter().any(|d| d.irqs.contains(&intid))
+    }
+}
+
+/// A whole partitioning of one board.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct System {
+    /// The board's name (must match the partitioner's board).
+    pub board: Name,
+    /// The cells, in config order.
+    pub cells: Vec<Cell, MAX_CELLS>,
+}
+
+/// Copies `s` into a [`Name`], or returns `None` when it is too long.
+pub fn name(s: &str) -> Option<Name> {
+    let mut n = Name::new();
+    n.push_str(s).ok()?;
+    Some(n)
+}

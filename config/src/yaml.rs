@@ -1,0 +1,1 @@
+//! The YAML layer (host only). Filled in by the config tool work.
