@@ -140,6 +140,10 @@ impl Pl011 {
     }
 }
 
+// SAFETY: the registers are MMIO reachable from every core; `Pl011::new`'s
+// contract makes the owner serialise access, wherever it runs.
+unsafe impl Send for Pl011 {}
+
 impl embedded_io::ErrorType for Pl011 {
     type Error = core::convert::Infallible;
 }

@@ -1,2 +1,74 @@
+//! Heartbeat test cell: prints a numbered heartbeat from virtual CPU 0,
+//! exercises PSCI (`CPU_ON`, `AFFINITY_INFO`, `CPU_OFF` on its other
+//! virtual CPUs) and, on its first boot only, asks for `SYSTEM_RESET` after
+//! a few beats, to show that a cell restarts alone.
 #![cfg_attr(target_os = "none", no_std, no_main)]
-fn main() {}
+
+#[cfg(target_os = "none")]
+mod cell {
+    use cell_rt::{
+        affinity_info, count_boot, cpu_off, cpu_on, delay_ms, println, smc, system_reset, vcpu,
+    };
+
+    /// Beats between two heartbeats, in milliseconds.
+    const PERIOD_MS: u64 = 200;
+    /// On the first boot, the beat after which the cell resets itself.
+    const RESET_AFTER: u64 = 5;
+
+    #[unsafe(no_mangle)]
+    fn cell_main(boot_argument: u64) -> ! {
+        let boot = count_boot();
+        println!(
+            "heartbeat cell: boot {boot}, vcpu {}, x0 = {boot_argument:#x}",
+            vcpu()
+        );
+        let version = smc(cell_rt::psci::VERSION, 0, 0, 0);
+        println!("psci version {}.{}", version >> 16, version & 0xffff);
+        start_other_vcpus();
+        let mut beat = 0;
+        loop {
+            delay_ms(PERIOD_MS);
+            beat += 1;
+            println!("heartbeat {beat}");
+            if boot == 0 && beat == RESET_AFTER {
+                println!("requesting SYSTEM_RESET");
+                system_reset();
+            }
+        }
+    }
+
+    /// Starts virtual CPUs 1, 2, … one at a time until PSCI says there are
+    /// no more; each says hello and turns itself off again.
+    fn start_other_vcpus() {
+        for target in 1..8u64 {
+            let result = cpu_on(target, 0xc0ffee00 + target);
+            if result != 0 {
+                println!("cpu_on(vcpu {target}) = {result}");
+                break;
+            }
+            // Stay quiet (the console is shared) and wait, bounded, until it
+            // has turned itself off.
+            let mut waited = 0;
+            while affinity_info(target) != 1 && waited < 2000 {
+                delay_ms(1);
+                waited += 1;
+            }
+            println!(
+                "cpu_on(vcpu {target}) = {result}, now off again (affinity_info = {})",
+                affinity_info(target)
+            );
+        }
+    }
+
+    #[unsafe(no_mangle)]
+    fn cell_secondary(vcpu: usize, context: u64) -> ! {
+        println!("vcpu {vcpu} up, context {context:#x}");
+        cpu_off()
+    }
+}
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("This is a bare-metal Bulkhead test cell. Build it with `cargo xtask build`.");
+    std::process::exit(2);
+}

@@ -1,2 +1,72 @@
+//! Intruder test cell: beats a few times, then misbehaves. Which attack it
+//! makes depends on how often it has booted (the count survives restarts),
+//! so a cell with `on_fault: restart` goes through all of them in turn:
+//!
+//! 0. read another cell's RAM;
+//! 1. write another cell's RAM;
+//! 2. read MMIO that is not assigned to it (the RTC);
+//! 3. make firmware calls the partitioner does not know, then beat forever.
 #![cfg_attr(target_os = "none", no_std, no_main)]
-fn main() {}
+
+#[cfg(target_os = "none")]
+mod cell {
+    use cell_rt::{count_boot, delay_ms, hvc, println, smc};
+
+    /// RAM of the `sensor` cell in the example configs.
+    const VICTIM_RAM: usize = 0x5000_0000;
+    /// QEMU virt's PL031 RTC, which no cell is given.
+    const UNASSIGNED_MMIO: usize = 0x0901_0000;
+
+    #[unsafe(no_mangle)]
+    fn cell_main(_boot_argument: u64) -> ! {
+        let boot = count_boot();
+        println!("intruder cell: boot {boot}");
+        for beat in 1..=3 {
+            delay_ms(200);
+            println!("heartbeat {beat}");
+        }
+        match boot % 4 {
+            0 => {
+                println!("intruder: reading another cell's RAM at {VICTIM_RAM:#x}");
+                // SAFETY: deliberately wrong: the partitioner must stop it.
+                let value = unsafe { core::ptr::read_volatile(VICTIM_RAM as *const u32) };
+                println!("intruder: read {value:#x}: ISOLATION BROKEN");
+            }
+            1 => {
+                println!("intruder: writing another cell's RAM at {VICTIM_RAM:#x}");
+                // SAFETY: deliberately wrong: the partitioner must stop it.
+                unsafe { core::ptr::write_volatile(VICTIM_RAM as *mut u32, 0xdead_beef) };
+                println!("intruder: wrote: ISOLATION BROKEN");
+            }
+            2 => {
+                println!("intruder: reading unassigned MMIO at {UNASSIGNED_MMIO:#x}");
+                // SAFETY: deliberately wrong: the partitioner must stop it.
+                let value = unsafe { core::ptr::read_volatile(UNASSIGNED_MMIO as *const u32) };
+                println!("intruder: read {value:#x}: ISOLATION BROKEN");
+            }
+            _ => {
+                let unknown = smc(0xc200_0bad, 0, 0, 0);
+                println!("intruder: unknown SMC returned {unknown}");
+                let bogus = hvc::<0x42>(0x8400_0000, 0);
+                println!("intruder: HVC #0x42 returned {bogus}");
+            }
+        }
+        let mut beat = 3;
+        loop {
+            delay_ms(200);
+            beat += 1;
+            println!("heartbeat {beat}");
+        }
+    }
+
+    #[unsafe(no_mangle)]
+    fn cell_secondary(_vcpu: usize, _context: u64) -> ! {
+        cell_rt::cpu_off()
+    }
+}
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("This is a bare-metal Bulkhead test cell. Build it with `cargo xtask build`.");
+    std::process::exit(2);
+}

@@ -1,0 +1,267 @@
+//! Instructions and system registers at EL2, for the bare-metal target.
+
+use super::sysreg::{
+    CPTR, CPTR_EL2, ICC_EOIR0, ICC_IAR0, ICC_IAR0_EL1, ICC_IGRPEN0, ICC_IGRPEN0_EL1, ICC_PMR,
+    ICC_PMR_EL1, ICC_SGI0R, ICC_SGIR_EL1,
+};
+use super::{esr::RawSyndrome, TrapFrame, CPU_STACK_SIZE};
+use aarch64_cpu::asm::barrier;
+use aarch64_cpu::registers::*;
+use core::arch::{asm, global_asm};
+use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
+
+global_asm!(include_str!("boot.S"));
+
+extern "C" {
+    #[link_name = "enter_guest"]
+    fn enter_guest_asm(frame: *const TrapFrame, stack_top: usize) -> !;
+    static __image_start: u8;
+    static __image_end: u8;
+    static __text_end: u8;
+    static __rodata_end: u8;
+    static __stacks_start: u8;
+    fn secondary_entry();
+}
+
+/// Address of the first byte of the partitioner image.
+pub fn image_start() -> u64 {
+    &raw const __image_start as u64
+}
+
+/// End of the partitioner's footprint, where the boot image's config blob
+/// starts.
+pub fn image_end() -> u64 {
+    &raw const __image_end as u64
+}
+
+/// End of the executable code.
+pub fn text_end() -> u64 {
+    &raw const __text_end as u64
+}
+
+/// End of the read-only data.
+pub fn rodata_end() -> u64 {
+    &raw const __rodata_end as u64
+}
+
+/// Physical address secondary cores start at (for PSCI `CPU_ON`).
+pub fn secondary_entry_point() -> u64 {
+    secondary_entry as *const () as u64
+}
+
+/// Top of CPU `cpu`'s EL2 stack.
+pub fn stack_top(cpu: usize) -> usize {
+    let base = &raw const __stacks_start as usize;
+    base + (cpu + 1) * CPU_STACK_SIZE
+}
+
+/// This core's `MPIDR_EL1` affinity value.
+pub fn mpidr() -> u64 {
+    MPIDR_EL1.get() & bsp::MPIDR_AFFINITY_MASK
+}
+
+/// Records this core's index (in `TPIDR_EL2`).
+pub fn set_cpu_index(cpu: usize) {
+    TPIDR_EL2.set(cpu as u64);
+}
+
+/// This core's index, as [`set_cpu_index`] recorded it.
+pub fn cpu_index() -> usize {
+    TPIDR_EL2.get() as usize
+}
+
+/// The physical counter.
+pub fn counter() -> u64 {
+    CNTPCT_EL0.get()
+}
+
+/// The counter's frequency in Hz, or `fallback` when firmware left it 0.
+pub fn counter_frequency(fallback: u64) -> u64 {
+    match CNTFRQ_EL0.get() {
+        0 => fallback,
+        f => f,
+    }
+}
+
+/// Waits for an interrupt (wakes on a pending interrupt even when masked).
+pub fn wait_for_interrupt() {
+    aarch64_cpu::asm::wfi();
+}
+
+/// Physical address bits the core implements (from `ID_AA64MMFR0_EL1`).
+fn pa_range() -> u64 {
+    ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::PARange).min(0b010)
+}
+
+/// Turns on the EL2 MMU and caches with the tables at `root`.
+///
+/// # Safety
+/// `root` must hold tables that map this code, its stack and all data the
+/// partitioner uses, identity-mapped, with the descriptor format of
+/// [`super::paging::El2Stage1`].
+pub unsafe fn enable_el2_mmu(root: u64) {
+    MAIR_EL2.write(
+        MAIR_EL2::Attr0_Device::nonGathering_nonReordering_EarlyWriteAck
+            + MAIR_EL2::Attr1_Normal_Outer::WriteBack_NonTransient_ReadWriteAlloc
+            + MAIR_EL2::Attr1_Normal_Inner::WriteBack_NonTransient_ReadWriteAlloc,
+    );
+    // TCR_EL2 bits 31 and 23 are RES1 when E2H is 0.
+    let tcr = TCR_EL2::T0SZ.val(25)
+        + TCR_EL2::TG0::KiB_4
+        + TCR_EL2::SH0::Inner
+        + TCR_EL2::ORGN0::WriteBack_ReadAlloc_WriteAlloc_Cacheable
+        + TCR_EL2::IRGN0::WriteBack_ReadAlloc_WriteAlloc_Cacheable
+        + TCR_EL2::PS.val(pa_range());
+    TCR_EL2.set(tcr.value | 1 << 31 | 1 << 23);
+    TTBR0_EL2.set_baddr(root);
+    barrier::dsb(barrier::ISH);
+    // SAFETY: invalidating EL2 TLB entries has no memory effect.
+    unsafe { asm!("tlbi alle2", "dsb nsh", "isb", options(nostack)) };
+    SCTLR_EL2.modify(
+        SCTLR_EL2::M::Enable
+            + SCTLR_EL2::C::Cacheable
+            + SCTLR_EL2::I::Cacheable
+            + SCTLR_EL2::SA::Enable,
+    );
+    barrier::isb(barrier::SY);
+}
+
+/// Configures this core's traps and timers for running a cell:
+/// `HCR_EL2 = RW | VM | FMO | TSC | FB | BSU=IS`, with IMO clear so the
+/// cell's interrupts go straight to EL1; FP not trapped; EL1 keeps both
+/// timers; stage 2 uses a 39-bit IPA space starting at level 1.
+pub fn configure_el2_for_cells() {
+    HCR_EL2.write(
+        HCR_EL2::RW::EL1IsAarch64
+            + HCR_EL2::VM::Enable
+            + HCR_EL2::FMO::EnableVirtualFIQ
+            + HCR_EL2::TSC::EnableTrapEl1SmcToEl2
+            + HCR_EL2::FB::SET
+            + HCR_EL2::BSU::InnerShareable,
+    );
+    CPTR.write(CPTR_EL2::RES1::Value);
+    CNTHCTL_EL2.write(CNTHCTL_EL2::EL1PCEN::SET + CNTHCTL_EL2::EL1PCTEN::SET);
+    CNTVOFF_EL2.set(0);
+    VTCR_EL2.write(
+        VTCR_EL2::T0SZ.val(25)
+            + VTCR_EL2::SL0::Granule4KBLevel1
+            + VTCR_EL2::IRGN0::NormalWBRAWA
+            + VTCR_EL2::ORGN0::NormalWBRAWA
+            + VTCR_EL2::SH0::Inner
+            + VTCR_EL2::TG0::Granule4KB
+            + VTCR_EL2::PS.val(pa_range())
+            + VTCR_EL2::RES1::SET,
+    );
+    super::sysreg::VPIDR.set(MIDR_EL1.get());
+    barrier::isb(barrier::SY);
+}
+
+/// Prepares this core's EL1 state for a cell's virtual CPU `vcpu`: its
+/// stage-2 tables, its virtual MPIDR, and EL1 registers back at their reset
+/// values (MMU off, timers off), with no TLB entries left from a previous
+/// run.
+pub fn prepare_vcpu(stage2_root: u64, vmid: u16, vcpu: usize) {
+    VTTBR_EL2.write(VTTBR_EL2::VMID.val(vmid as u64));
+    VTTBR_EL2.set_baddr(stage2_root);
+    // Virtual MPIDR: bit 31 RES1, Aff0 = virtual CPU number.
+    VMPIDR_EL2.set(1 << 31 | vcpu as u64);
+    // SCTLR_EL1 reset value: MMU and caches off, RES1 bits set.
+    SCTLR_EL1.set(0x30d0_0800);
+    CNTV_CTL_EL0.set(0);
+    CNTP_CTL_EL0.set(0);
+    CNTKCTL_EL1.set(0);
+    barrier::isb(barrier::SY);
+    // SAFETY: invalidates this VMID's stage-1 and stage-2 TLB entries on
+    // this core; no memory effect.
+    unsafe { asm!("tlbi vmalls12e1", "dsb nsh", "isb", options(nostack)) };
+}
+
+/// Enters the guest context `frame` on this core, resetting the EL2 stack.
+pub fn enter_guest(frame: &TrapFrame) -> ! {
+    let top = stack_top(cpu_index());
+    // SAFETY: `top` is this core's own stack; the frame is copied onto it
+    // before the old stack (which may hold `frame`) is reused, and nothing
+    // on the old stack is needed again because this never returns.
+    unsafe { enter_guest_asm(frame, top) }
+}
+
+/// The syndrome registers of the current exception.
+pub fn syndrome() -> RawSyndrome {
+    RawSyndrome {
+        esr: ESR_EL2.get(),
+        far: FAR_EL2.get(),
+        hpfar: HPFAR_EL2.get(),
+    }
+}
+
+/// An SMC to the firmware (SMC Calling Convention), for PSCI.
+pub fn firmware_call(function: u32, a1: u64, a2: u64, a3: u64) -> u64 {
+    let mut x0 = function as u64;
+    // SAFETY: the SMCCC preserves x4..x17 and the stack; x0..x3 are results.
+    unsafe {
+        asm!("smc #0", inout("x0") x0, inout("x1") a1 => _, inout("x2") a2 => _, inout("x3") a3 => _,
+            options(nostack));
+    }
+    x0
+}
+
+/// Makes `[start, start + len)` visible to a core that reads it with its
+/// MMU or caches off (cells start that way): clean to the point of
+/// coherency, then drop stale instructions.
+pub fn clean_for_execution(start: u64, len: u64) {
+    const LINE: u64 = 64;
+    let mut line = start & !(LINE - 1);
+    while line < start.saturating_add(len) {
+        // SAFETY: a cache clean by address has no effect on memory contents.
+        unsafe { asm!("dc cvac, {}", in(reg) line, options(nostack)) };
+        line += LINE;
+    }
+    barrier::dsb(barrier::SY);
+    // SAFETY: invalidating the instruction cache has no memory effect.
+    unsafe { asm!("ic iallu", "dsb nsh", "isb", options(nostack)) };
+}
+
+/// Enables the GICv3 CPU interface for EL2's Group 0 interrupts.
+pub fn gic_cpu_interface_init() {
+    ICC_SRE_EL2.write(
+        ICC_SRE_EL2::SRE::SET
+            + ICC_SRE_EL2::DFB::SET
+            + ICC_SRE_EL2::DIB::SET
+            + ICC_SRE_EL2::ENABLE::SET,
+    );
+    barrier::isb(barrier::SY);
+    ICC_PMR.write(ICC_PMR_EL1::Priority.val(0xff));
+    ICC_IGRPEN0.write(ICC_IGRPEN0_EL1::Enable::SET);
+    barrier::isb(barrier::SY);
+}
+
+/// Acknowledges the highest-priority pending Group 0 interrupt, if any.
+pub fn acknowledge_group0() -> Option<u32> {
+    let intid = ICC_IAR0.read(ICC_IAR0_EL1::INTID) as u32;
+    (intid < 1020).then_some(intid)
+}
+
+/// Ends (drops priority and deactivates) a Group 0 interrupt.
+pub fn end_group0(intid: u32) {
+    ICC_EOIR0.write(ICC_IAR0_EL1::INTID.val(intid as u64));
+}
+
+/// Sends Group 0 SGI `intid` to the core with affinity `mpidr`.
+pub fn send_group0_sgi(intid: u32, mpidr: u64) {
+    barrier::dsb(barrier::ISH);
+    ICC_SGI0R.write(
+        ICC_SGIR_EL1::Aff3.val((mpidr >> 32) & 0xff)
+            + ICC_SGIR_EL1::Aff2.val((mpidr >> 16) & 0xff)
+            + ICC_SGIR_EL1::Aff1.val((mpidr >> 8) & 0xff)
+            + ICC_SGIR_EL1::INTID.val(intid as u64)
+            + ICC_SGIR_EL1::TargetList.val(1 << (mpidr & 0xf)),
+    );
+    barrier::isb(barrier::SY);
+}
+
+/// Stops this core for good (interrupts masked, WFI forever).
+pub fn halt() -> ! {
+    loop {
+        aarch64_cpu::asm::wfi();
+    }
+}

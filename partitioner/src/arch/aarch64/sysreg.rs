@@ -1,0 +1,125 @@
+//! System registers that `aarch64-cpu` does not provide: the GICv3 CPU
+//! interface used at EL2 and `CPTR_EL2`. Field names follow the Arm ARM.
+
+use tock_registers::interfaces::{Readable, Writeable};
+use tock_registers::register_bitfields;
+
+register_bitfields! {u64,
+    /// Architectural Feature Trap Register (EL2), with `HCR_EL2.E2H == 0`.
+    pub CPTR_EL2 [
+        /// Trap `CPACR_EL1` accesses.
+        TCPAC OFFSET(31) NUMBITS(1) [],
+        /// Trap FP and Advanced SIMD.
+        TFP OFFSET(10) NUMBITS(1) [],
+        /// Reserved, RES1 (bits 13:12 and 9:0).
+        RES1 OFFSET(0) NUMBITS(14) [Value = 0x33ff]
+    ],
+    /// Interrupt Controller Software Generated Interrupt Group 0/1 Register.
+    pub ICC_SGIR_EL1 [
+        /// Aff3 of the targets.
+        Aff3 OFFSET(48) NUMBITS(8) [],
+        /// Interrupt Routing Mode: 0 = the target list.
+        IRM OFFSET(40) NUMBITS(1) [],
+        /// Aff2 of the targets.
+        Aff2 OFFSET(32) NUMBITS(8) [],
+        /// The SGI's INTID.
+        INTID OFFSET(24) NUMBITS(4) [],
+        /// Aff1 of the targets.
+        Aff1 OFFSET(16) NUMBITS(8) [],
+        /// One bit per target with Aff0 = bit number.
+        TargetList OFFSET(0) NUMBITS(16) []
+    ],
+    /// Interrupt Controller Interrupt Group 0 Enable register.
+    pub ICC_IGRPEN0_EL1 [
+        /// Enables Group 0 interrupts.
+        Enable OFFSET(0) NUMBITS(1) []
+    ],
+    /// Interrupt Controller Interrupt Acknowledge Register 0 (and EOIR0).
+    pub ICC_IAR0_EL1 [
+        /// The INTID.
+        INTID OFFSET(0) NUMBITS(24) []
+    ],
+    /// Virtualization Processor ID Register: what EL1 reads as `MIDR_EL1`.
+    pub VPIDR_EL2 [
+        /// The whole value.
+        Value OFFSET(0) NUMBITS(32) []
+    ],
+    /// Interrupt Controller Interrupt Priority Mask Register.
+    pub ICC_PMR_EL1 [
+        /// Priority mask.
+        Priority OFFSET(0) NUMBITS(8) []
+    ]
+}
+
+macro_rules! sysreg {
+    ($name:ident, $field:ident, $asm:literal, read) => {
+        #[doc = concat!("`", $asm, "`.")]
+        pub struct $name;
+        impl Readable for $name {
+            type T = u64;
+            type R = $field::Register;
+            #[inline]
+            fn get(&self) -> u64 {
+                let value;
+                // SAFETY: reading this register has no side effect that
+                // Rust's memory model can observe.
+                unsafe { core::arch::asm!(concat!("mrs {}, ", $asm), out(reg) value, options(nomem, nostack)) };
+                value
+            }
+        }
+    };
+    ($name:ident, $field:ident, $asm:literal, write) => {
+        #[doc = concat!("`", $asm, "`.")]
+        pub struct $name;
+        impl Writeable for $name {
+            type T = u64;
+            type R = $field::Register;
+            #[inline]
+            fn set(&self, value: u64) {
+                // SAFETY: the register affects interrupt delivery and
+                // traps only, never memory Rust relies on.
+                unsafe { core::arch::asm!(concat!("msr ", $asm, ", {}"), in(reg) value, options(nomem, nostack)) };
+            }
+        }
+    };
+    ($name:ident, $field:ident, $asm:literal, read_write) => {
+        sysreg!($name, $field, $asm, read);
+        impl Writeable for $name {
+            type T = u64;
+            type R = $field::Register;
+            #[inline]
+            fn set(&self, value: u64) {
+                // SAFETY: as above.
+                unsafe { core::arch::asm!(concat!("msr ", $asm, ", {}"), in(reg) value, options(nomem, nostack)) };
+            }
+        }
+    };
+}
+
+sysreg!(VpidrEl2, VPIDR_EL2, "vpidr_el2", write);
+sysreg!(CptrEl2, CPTR_EL2, "cptr_el2", read_write);
+sysreg!(IccSgi0rEl1, ICC_SGIR_EL1, "icc_sgi0r_el1", write);
+sysreg!(
+    IccIgrpen0El1,
+    ICC_IGRPEN0_EL1,
+    "icc_igrpen0_el1",
+    read_write
+);
+sysreg!(IccIar0El1, ICC_IAR0_EL1, "icc_iar0_el1", read);
+sysreg!(IccEoir0El1, ICC_IAR0_EL1, "icc_eoir0_el1", write);
+sysreg!(IccPmrEl1, ICC_PMR_EL1, "icc_pmr_el1", read_write);
+
+/// `VPIDR_EL2`.
+pub const VPIDR: VpidrEl2 = VpidrEl2;
+/// `CPTR_EL2`.
+pub const CPTR: CptrEl2 = CptrEl2;
+/// `ICC_SGI0R_EL1`.
+pub const ICC_SGI0R: IccSgi0rEl1 = IccSgi0rEl1;
+/// `ICC_IGRPEN0_EL1`.
+pub const ICC_IGRPEN0: IccIgrpen0El1 = IccIgrpen0El1;
+/// `ICC_IAR0_EL1`.
+pub const ICC_IAR0: IccIar0El1 = IccIar0El1;
+/// `ICC_EOIR0_EL1`.
+pub const ICC_EOIR0: IccEoir0El1 = IccEoir0El1;
+/// `ICC_PMR_EL1`.
+pub const ICC_PMR: IccPmrEl1 = IccPmrEl1;

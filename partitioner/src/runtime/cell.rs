@@ -1,0 +1,481 @@
+//! Cells at run time: which core runs which virtual CPU, starting,
+//! stopping and restarting a cell, and the PSCI calls cells make.
+//!
+//! Each core has a mailbox. A core with nothing to run parks in EL2, in
+//! WFI, until another core posts a command and kicks it with the Group 0
+//! kick SGI; the same SGI pulls a running core out of its cell (as an FIQ)
+//! when its cell stops. Commands carry the cell's generation, which grows
+//! at every stop, so a late `CPU_ON` can never revive a stopped cell.
+
+use super::console::LineBuffer;
+use super::gic::KICK_SGI;
+use super::sync::SpinLock;
+use crate::arch::{self, TrapFrame};
+use crate::psci::{AffinityState, Call, Status, MIGRATE_NOT_REQUIRED, VERSION_1_1};
+use crate::vuart::VirtualPl011;
+use config::{Cell, System, MAX_CELLS};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+
+/// Most cores the runtime manages (must not exceed `MAX_CPUS` in link.ld).
+pub const MAX_RUNTIME_CPUS: usize = 8;
+
+/// Where a core is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
+#[repr(u8)]
+pub enum CoreState {
+    /// Not started by the partitioner yet.
+    Offline = 0,
+    /// In EL2, waiting in WFI.
+    Parked = 1,
+    /// A start was posted; the core is on its way into its cell.
+    Pending = 2,
+    /// Running its cell's virtual CPU.
+    Running = 3,
+}
+
+impl CoreState {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            1 => CoreState::Parked,
+            2 => CoreState::Pending,
+            3 => CoreState::Running,
+            _ => CoreState::Offline,
+        }
+    }
+}
+
+const COMMAND_NONE: u64 = 0;
+const COMMAND_START: u64 = 1;
+const COMMAND_STOP: u64 = 2;
+
+/// One core's mailbox and state.
+struct Core {
+    state: AtomicU8,
+    /// `generation << 8 | command`.
+    command: AtomicU64,
+    entry: AtomicU64,
+    context: AtomicU64,
+}
+
+impl Core {
+    const fn new() -> Self {
+        Core {
+            state: AtomicU8::new(CoreState::Offline as u8),
+            command: AtomicU64::new(COMMAND_NONE),
+            entry: AtomicU64::new(0),
+            context: AtomicU64::new(0),
+        }
+    }
+
+    fn state(&self) -> CoreState {
+        CoreState::from_u8(self.state.load(Ordering::Acquire))
+    }
+
+    fn set_state(&self, state: CoreState) {
+        self.state.store(state as u8, Ordering::Release);
+    }
+}
+
+/// Whether a cell runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum CellStatus {
+    Stopped = 0,
+    Running = 1,
+}
+
+/// A cell's run-time state.
+struct CellState {
+    status: AtomicU8,
+    generation: AtomicU32,
+    boots: AtomicU32,
+    stage2_root: AtomicU64,
+    console: SpinLock<(VirtualPl011, LineBuffer)>,
+}
+
+impl CellState {
+    const fn new() -> Self {
+        CellState {
+            status: AtomicU8::new(CellStatus::Stopped as u8),
+            generation: AtomicU32::new(1),
+            boots: AtomicU32::new(0),
+            stage2_root: AtomicU64::new(0),
+            console: SpinLock::new((VirtualPl011::new(), LineBuffer::new())),
+        }
+    }
+
+    fn running(&self) -> bool {
+        self.status.load(Ordering::Acquire) == CellStatus::Running as u8
+    }
+}
+
+static CORES: [Core; MAX_RUNTIME_CPUS] = [const { Core::new() }; MAX_RUNTIME_CPUS];
+static CELLS: [CellState; MAX_CELLS] = [const { CellState::new() }; MAX_CELLS];
+
+/// What the runtime knows about the system, set once at boot.
+pub struct Machine {
+    /// The board.
+    pub board: &'static bsp::Board,
+    /// The validated config.
+    pub system: System,
+    /// Address of the config blob (image offsets count from here).
+    pub blob_base: u64,
+    /// Length of blob plus payloads.
+    pub blob_total: u64,
+}
+
+static MACHINE: super::sync::Once<Machine> = super::sync::Once::new();
+
+/// Records the machine description; the boot core calls this once.
+pub fn install(machine: Machine) -> &'static Machine {
+    match MACHINE.set(machine) {
+        Ok(m) => m,
+        Err(_) => fatal("machine installed twice"),
+    }
+}
+
+fn machine() -> &'static Machine {
+    match MACHINE.get() {
+        Some(m) => m,
+        None => fatal("no machine description"),
+    }
+}
+
+fn fatal(what: &str) -> ! {
+    defmt::error!("partitioner bug: {=str}; halting this core", what);
+    arch::halt()
+}
+
+/// The cell that owns physical CPU `cpu`.
+fn cell_of(cpu: usize) -> Option<(usize, &'static Cell)> {
+    machine()
+        .system
+        .cells
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.cpus.contains(cpu))
+}
+
+/// Records the root of cell `index`'s stage-2 tables.
+pub fn set_stage2_root(index: usize, root: u64) {
+    CELLS[index].stage2_root.store(root, Ordering::Release);
+}
+
+fn post(cpu: usize, generation: u32, command: u64) {
+    CORES[cpu]
+        .command
+        .store((generation as u64) << 8 | command, Ordering::Release);
+    if let Some(c) = machine().board.cpus.get(cpu) {
+        arch::send_group0_sgi(KICK_SGI, c.mpidr);
+    }
+}
+
+fn post_start(cpu: usize, generation: u32, entry: u64, context: u64) {
+    let core = &CORES[cpu];
+    core.entry.store(entry, Ordering::Relaxed);
+    core.context.store(context, Ordering::Relaxed);
+    post(cpu, generation, COMMAND_START);
+}
+
+/// Marks this core online and parks it.
+pub fn core_online(cpu: usize) -> ! {
+    // A start may already have been posted (and the state set to Pending)
+    // while this core was booting: only leave Offline.
+    let _ = CORES[cpu].state.compare_exchange(
+        CoreState::Offline as u8,
+        CoreState::Parked as u8,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    );
+    park(cpu)
+}
+
+/// The idle loop: wait for a command, run the virtual CPU it names.
+pub fn park(cpu: usize) -> ! {
+    loop {
+        match take_command(cpu) {
+            Some((generation, COMMAND_START)) => try_enter(cpu, generation),
+            Some(_) => CORES[cpu].set_state(CoreState::Parked),
+            None => {
+                arch::wait_for_interrupt();
+                drain_kicks();
+            }
+        }
+    }
+}
+
+fn take_command(cpu: usize) -> Option<(u32, u64)> {
+    match CORES[cpu].command.swap(COMMAND_NONE, Ordering::AcqRel) {
+        COMMAND_NONE => None,
+        word => Some(((word >> 8) as u32, word & 0xff)),
+    }
+}
+
+fn drain_kicks() {
+    while let Some(intid) = arch::acknowledge_group0() {
+        arch::end_group0(intid);
+    }
+}
+
+/// Enters the cell for a start command, unless it is stale.
+fn try_enter(cpu: usize, generation: u32) {
+    let Some((index, cell)) = cell_of(cpu) else {
+        CORES[cpu].set_state(CoreState::Parked);
+        return;
+    };
+    let state = &CELLS[index];
+    if !state.running() || state.generation.load(Ordering::Acquire) != generation {
+        CORES[cpu].set_state(CoreState::Parked);
+        return;
+    }
+    let vcpu = cell.cpus.position(cpu).unwrap_or(0);
+    let entry = CORES[cpu].entry.load(Ordering::Relaxed);
+    let context = CORES[cpu].context.load(Ordering::Relaxed);
+    CORES[cpu].set_state(CoreState::Running);
+    arch::prepare_vcpu(state.stage2_root.load(Ordering::Acquire), vmid(index), vcpu);
+    arch::enter_guest(&TrapFrame::boot(entry, context))
+}
+
+/// VMID of cell `index` (0 is never used by a cell).
+fn vmid(index: usize) -> u16 {
+    index as u16 + 1
+}
+
+/// Copies cell `index`'s images from the boot image into its RAM.
+fn load_images(index: usize, cell: &Cell) {
+    let m = machine();
+    for image in &cell.images {
+        let source = m.blob_base + image.offset;
+        // SAFETY: the config was checked at boot: each image lies inside
+        // the boot image (which EL2 maps read-only) and inside the cell's
+        // RAM (which EL2 maps read-write), and the cell's cores are parked,
+        // so nothing else touches the destination.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                source as *const u8,
+                image.load_address as *mut u8,
+                image.size as usize,
+            );
+        }
+        arch::clean_for_execution(image.load_address, image.size);
+    }
+    CELLS[index].boots.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Loads cell `index` and posts the start of its virtual CPU 0. Used at
+/// boot and on restart; the caller guarantees the cell's cores are parked.
+pub fn start_cell(index: usize) {
+    let cell = &machine().system.cells[index];
+    let Some(boot_cpu) = cell.cpus.nth(0) else {
+        return;
+    };
+    load_images(index, cell);
+    let state = &CELLS[index];
+    let generation = state.generation.load(Ordering::Acquire);
+    state
+        .status
+        .store(CellStatus::Running as u8, Ordering::Release);
+    CORES[boot_cpu].set_state(CoreState::Pending);
+    defmt::info!(
+        "cell {=str}: starting (boot #{=u32}) at {=u64:#x} on cpu {=usize}",
+        cell.name.as_str(),
+        state.boots.load(Ordering::Relaxed),
+        cell.entry,
+        boot_cpu
+    );
+    post_start(boot_cpu, generation, cell.entry, cell.boot_argument);
+}
+
+/// Why a cell stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// The cell called `SYSTEM_OFF`.
+    SystemOff,
+    /// The cell called `SYSTEM_RESET`.
+    SystemReset,
+    /// The cell faulted (already logged).
+    Fault,
+}
+
+/// Stops the calling core's cell: its other cores are kicked out and park,
+/// its console is flushed. With `restart`, the cell is then loaded and
+/// started again. Never returns to the cell.
+pub fn stop_cell(cpu: usize, reason: StopReason, restart: bool) -> ! {
+    let Some((index, cell)) = cell_of(cpu) else {
+        park(cpu)
+    };
+    let state = &CELLS[index];
+    state
+        .status
+        .store(CellStatus::Stopped as u8, Ordering::Release);
+    let generation = state.generation.fetch_add(1, Ordering::AcqRel) + 1;
+    CORES[cpu].set_state(CoreState::Parked);
+    for other in cell.cpus.iter().filter(|&c| c != cpu) {
+        post(other, generation, COMMAND_STOP);
+    }
+    state.console.lock().1.flush(wire::cell_stream(index));
+    let action = if restart { "restarting" } else { "stopped" };
+    match reason {
+        StopReason::SystemOff => defmt::info!(
+            "cell {=str}: SYSTEM_OFF, {=str}",
+            cell.name.as_str(),
+            action
+        ),
+        StopReason::SystemReset => {
+            defmt::info!(
+                "cell {=str}: SYSTEM_RESET, {=str}",
+                cell.name.as_str(),
+                action
+            )
+        }
+        StopReason::Fault => defmt::warn!(
+            "cell {=str}: {=str}; other cells continue",
+            cell.name.as_str(),
+            action
+        ),
+    }
+    if restart {
+        wait_parked(cell, cpu);
+        start_cell(index);
+    }
+    park(cpu)
+}
+
+/// Waits (bounded) until every other core of `cell` has parked.
+fn wait_parked(cell: &Cell, me: usize) {
+    let hz = arch::counter_frequency(machine().board.counter_hz);
+    let deadline = arch::counter() + hz / 10;
+    for cpu in cell.cpus.iter().filter(|&c| c != me) {
+        while CORES[cpu].state() == CoreState::Running || CORES[cpu].state() == CoreState::Pending {
+            if arch::counter() > deadline {
+                defmt::warn!(
+                    "cell {=str}: cpu {=usize} did not park in time",
+                    cell.name.as_str(),
+                    cpu
+                );
+                break;
+            }
+            core::hint::spin_loop();
+        }
+    }
+}
+
+/// The kick SGI arrived while this core ran its cell: obey a stop.
+pub fn kicked(cpu: usize) {
+    drain_kicks();
+    if let Some((_, COMMAND_STOP)) = take_command(cpu) {
+        CORES[cpu].set_state(CoreState::Parked);
+        park(cpu);
+    }
+}
+
+/// Emulates a PSCI call made by `cpu`'s cell. Returns the value for `x0`.
+pub fn psci(cpu: usize, call: Call) -> u64 {
+    let Some((index, cell)) = cell_of(cpu) else {
+        return Status::Denied.to_register();
+    };
+    match call {
+        Call::Version => VERSION_1_1,
+        Call::SmcccVersion => VERSION_1_1,
+        Call::Features(function) => {
+            if Call::is_supported(function) {
+                Status::Success.to_register()
+            } else {
+                Status::NotSupported.to_register()
+            }
+        }
+        Call::MigrateInfoType => MIGRATE_NOT_REQUIRED,
+        Call::CpuSuspend => {
+            arch::wait_for_interrupt();
+            Status::Success.to_register()
+        }
+        Call::CpuOff => {
+            CORES[cpu].set_state(CoreState::Parked);
+            park(cpu)
+        }
+        Call::CpuOn {
+            target,
+            entry,
+            context,
+        } => {
+            let Some(target_cpu) = virtual_to_physical(cell, target) else {
+                return Status::InvalidParameters.to_register();
+            };
+            let core = &CORES[target_cpu];
+            match core.state.compare_exchange(
+                CoreState::Parked as u8,
+                CoreState::Pending as u8,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    let generation = CELLS[index].generation.load(Ordering::Acquire);
+                    post_start(target_cpu, generation, entry, context);
+                    Status::Success.to_register()
+                }
+                Err(s) if s == CoreState::Pending as u8 => Status::OnPending.to_register(),
+                Err(s) if s == CoreState::Offline as u8 => Status::InvalidParameters.to_register(),
+                Err(_) => Status::AlreadyOn.to_register(),
+            }
+        }
+        Call::AffinityInfo {
+            target,
+            lowest_level,
+        } => {
+            if lowest_level != 0 {
+                return Status::InvalidParameters.to_register();
+            }
+            match virtual_to_physical(cell, target) {
+                None => Status::InvalidParameters.to_register(),
+                Some(target_cpu) => match CORES[target_cpu].state() {
+                    CoreState::Running => AffinityState::On as u64,
+                    CoreState::Pending => AffinityState::OnPending as u64,
+                    CoreState::Parked | CoreState::Offline => AffinityState::Off as u64,
+                },
+            }
+        }
+        Call::SystemOff => stop_cell(cpu, StopReason::SystemOff, false),
+        Call::SystemReset => stop_cell(cpu, StopReason::SystemReset, true),
+        Call::Unknown(function) => {
+            defmt::warn!(
+                "cell {=str}: unknown firmware call {=u32:#010x} on cpu {=usize}, returned NOT_SUPPORTED",
+                cell.name.as_str(),
+                function,
+                cpu
+            );
+            Status::NotSupported.to_register()
+        }
+    }
+}
+
+/// The physical CPU behind a cell's virtual MPIDR (Aff0 = virtual CPU).
+fn virtual_to_physical(cell: &Cell, mpidr: u64) -> Option<usize> {
+    if mpidr & bsp::MPIDR_AFFINITY_MASK & !0xff != 0 {
+        return None;
+    }
+    cell.cpus.nth((mpidr & 0xff) as usize)
+}
+
+/// Emulates one access of `cpu`'s cell to its console. Returns the value
+/// read, for loads.
+pub fn console_access(cpu: usize, offset: u64, write: Option<u32>) -> u32 {
+    let Some((index, _)) = cell_of(cpu) else {
+        return 0;
+    };
+    let mut console = CELLS[index].console.lock();
+    let (uart, line) = &mut *console;
+    match write {
+        Some(value) => {
+            if let Some(byte) = uart.write(offset, value) {
+                line.push(wire::cell_stream(index), byte);
+            }
+            0
+        }
+        None => uart.read(offset),
+    }
+}
+
+/// The running cell of `cpu`, for fault reports.
+pub fn current_cell(cpu: usize) -> Option<(usize, &'static Cell)> {
+    cell_of(cpu)
+}

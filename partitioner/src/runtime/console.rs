@@ -1,0 +1,113 @@
+//! The physical console: the partitioner owns the board UART and
+//! multiplexes its own `defmt` log and every cell's console onto it, one
+//! [`wire`] frame at a time, so that no two streams ever interleave bytes.
+
+use super::sync::SpinLock;
+use bsp::drivers::pl011::Pl011;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use heapless::Vec;
+use wire::{encode_frame, LOG_STREAM, MAX_FRAME, MAX_PAYLOAD};
+
+static UART: SpinLock<Option<Pl011>> = SpinLock::new(None);
+static TICKS_PER_MICROSECOND: AtomicU64 = AtomicU64::new(1);
+
+/// Takes over the board's UART. Call once, with the MMU on.
+pub fn init(board: &bsp::Board, counter_hz: u64) {
+    // SAFETY: the board description names the UART the partitioner owns;
+    // its page is mapped as device memory at EL2 and no cell maps it.
+    let uart = unsafe { Pl011::new(board.console.mmio.base as usize) };
+    uart.enable();
+    // A lone delimiter ends whatever firmware printed before us, so that the
+    // host's decoder starts clean at our first frame.
+    uart.write_byte(0);
+    *UART.lock() = Some(uart);
+    TICKS_PER_MICROSECOND.store((counter_hz / 1_000_000).max(1), Ordering::Relaxed);
+}
+
+/// Sends `payload` on `stream`, split into frames as needed.
+pub fn send(stream: u8, payload: &[u8]) {
+    let mut frame = [0u8; MAX_FRAME];
+    let uart = UART.lock();
+    let Some(uart) = uart.as_ref() else { return };
+    for chunk in payload.chunks(MAX_PAYLOAD) {
+        let n = encode_frame(stream, chunk, &mut frame);
+        frame[..n].iter().for_each(|&b| uart.write_byte(b));
+    }
+}
+
+/// Microseconds since the counter started, for log timestamps.
+pub fn uptime_us() -> u64 {
+    crate::arch::counter() / TICKS_PER_MICROSECOND.load(Ordering::Relaxed)
+}
+
+/// Output of one stream, sent a line at a time.
+pub struct LineBuffer {
+    bytes: Vec<u8, MAX_PAYLOAD>,
+}
+
+impl LineBuffer {
+    /// An empty buffer.
+    pub const fn new() -> Self {
+        LineBuffer { bytes: Vec::new() }
+    }
+
+    /// Adds a byte; sends the line on `stream` at a newline or when the
+    /// frame is full.
+    pub fn push(&mut self, stream: u8, byte: u8) {
+        // Never fails: the buffer is flushed whenever it becomes full.
+        let _ = self.bytes.push(byte);
+        if byte == b'\n' || self.bytes.is_full() {
+            self.flush(stream);
+        }
+    }
+
+    /// Sends whatever is buffered on `stream`.
+    pub fn flush(&mut self, stream: u8) {
+        if !self.bytes.is_empty() {
+            send(stream, &self.bytes);
+            self.bytes.clear();
+        }
+    }
+}
+
+/// The `defmt` transport: a log frame is collected between `acquire` and
+/// `release` and sent on [`LOG_STREAM`].
+#[defmt::global_logger]
+struct Logger;
+
+static LOG_TAKEN: AtomicBool = AtomicBool::new(false);
+static LOG_BUFFER: SpinLock<LineBuffer> = SpinLock::new(LineBuffer::new());
+
+// SAFETY: `acquire` excludes other cores with LOG_TAKEN until `release`;
+// EL2 never takes an exception while logging, so there is no re-entry.
+unsafe impl defmt::Logger for Logger {
+    fn acquire() {
+        while LOG_TAKEN
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            core::hint::spin_loop();
+        }
+    }
+
+    unsafe fn flush() {
+        LOG_BUFFER.lock().flush(LOG_STREAM);
+    }
+
+    unsafe fn release() {
+        LOG_BUFFER.lock().flush(LOG_STREAM);
+        LOG_TAKEN.store(false, Ordering::Release);
+    }
+
+    unsafe fn write(bytes: &[u8]) {
+        let mut buffer = LOG_BUFFER.lock();
+        for &b in bytes {
+            let _ = buffer.bytes.push(b);
+            if buffer.bytes.is_full() {
+                buffer.flush(LOG_STREAM);
+            }
+        }
+    }
+}
+
+defmt::timestamp!("{=u64:us}", uptime_us());

@@ -1,0 +1,164 @@
+//! The GICv3 distributor and redistributors, as the partitioner sets them
+//! up: Group 0 (signalled as FIQ to EL2) is the partitioner's, Group 1
+//! belongs to cells. Register names follow the GICv3 architecture
+//! specification (IHI 0069).
+
+use bsp::Board;
+use tock_registers::interfaces::{Readable, Writeable};
+use tock_registers::registers::{ReadOnly, ReadWrite};
+use tock_registers::{register_bitfields, register_structs};
+
+/// The SGI the partitioner uses to kick another core into EL2.
+pub const KICK_SGI: u32 = 15;
+/// Priority of the partitioner's own interrupts (the highest).
+const EL2_PRIORITY: u8 = 0x00;
+/// Default priority of cell interrupts (lower half).
+const CELL_PRIORITY: u8 = 0xa0;
+
+register_bitfields! [u32,
+    GICD_CTLR [
+        RWP OFFSET(31) NUMBITS(1) [],
+        ARE OFFSET(4) NUMBITS(1) [],
+        EnableGrp1 OFFSET(1) NUMBITS(1) [],
+        EnableGrp0 OFFSET(0) NUMBITS(1) []
+    ],
+    GICD_TYPER [
+        ITLinesNumber OFFSET(0) NUMBITS(5) []
+    ],
+    GICR_WAKER [
+        ChildrenAsleep OFFSET(2) NUMBITS(1) [],
+        ProcessorSleep OFFSET(1) NUMBITS(1) []
+    ]
+];
+
+register_bitfields! [u64,
+    GICR_TYPER [
+        Affinity OFFSET(32) NUMBITS(32) [],
+        Last OFFSET(4) NUMBITS(1) []
+    ]
+];
+
+register_structs! {
+    Distributor {
+        (0x0000 => ctlr: ReadWrite<u32, GICD_CTLR::Register>),
+        (0x0004 => typer: ReadOnly<u32, GICD_TYPER::Register>),
+        (0x0008 => _reserved0),
+        (0x0080 => igroupr: [ReadWrite<u32>; 32]),
+        (0x0100 => isenabler: [ReadWrite<u32>; 32]),
+        (0x0180 => icenabler: [ReadWrite<u32>; 32]),
+        (0x0200 => _reserved1),
+        (0x0400 => ipriorityr: [ReadWrite<u8>; 1024]),
+        (0x0800 => _reserved2),
+        (0x10000 => @END),
+    }
+}
+
+register_structs! {
+    RedistributorControl {
+        (0x0000 => ctlr: ReadWrite<u32>),
+        (0x0004 => iidr: ReadOnly<u32>),
+        (0x0008 => typer: ReadOnly<u64, GICR_TYPER::Register>),
+        (0x0010 => statusr: ReadWrite<u32>),
+        (0x0014 => waker: ReadWrite<u32, GICR_WAKER::Register>),
+        (0x0018 => _reserved0),
+        (0x10000 => @END),
+    }
+}
+
+register_structs! {
+    RedistributorSgi {
+        (0x0000 => _reserved0),
+        (0x0080 => igroupr0: ReadWrite<u32>),
+        (0x0084 => _reserved1),
+        (0x0100 => isenabler0: ReadWrite<u32>),
+        (0x0104 => _reserved2),
+        (0x0180 => icenabler0: ReadWrite<u32>),
+        (0x0184 => _reserved3),
+        (0x0400 => ipriorityr: [ReadWrite<u8>; 32]),
+        (0x0420 => _reserved4),
+        (0x10000 => @END),
+    }
+}
+
+fn distributor(board: &Board) -> &'static Distributor {
+    // SAFETY: the board's GICD window is mapped as device memory at EL2 and
+    // the partitioner is its only writer.
+    unsafe { &*(board.gic.distributor.base as *const Distributor) }
+}
+
+/// Bounded wait for a GIC register condition; the GIC answers in
+/// microseconds, so the bound is only a guard against broken hardware.
+fn wait_until(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..1_000_000 {
+        if done() {
+            return true;
+        }
+        core::hint::spin_loop();
+    }
+    false
+}
+
+/// Sets up the distributor: affinity routing, both groups enabled, every
+/// SPI disabled, in Group 1 at a cell priority.
+pub fn init_distributor(board: &Board) {
+    let gicd = distributor(board);
+    gicd.ctlr.set(0);
+    wait_until(|| !gicd.ctlr.is_set(GICD_CTLR::RWP));
+    let lines = ((gicd.typer.read(GICD_TYPER::ITLinesNumber) as usize + 1) * 32).min(1020);
+    for n in 1..lines / 32 {
+        gicd.icenabler[n].set(u32::MAX);
+        gicd.igroupr[n].set(u32::MAX);
+    }
+    for intid in 32..lines {
+        gicd.ipriorityr[intid].set(CELL_PRIORITY);
+    }
+    gicd.ctlr
+        .write(GICD_CTLR::ARE::SET + GICD_CTLR::EnableGrp1::SET + GICD_CTLR::EnableGrp0::SET);
+    wait_until(|| !gicd.ctlr.is_set(GICD_CTLR::RWP));
+}
+
+/// Finds the redistributor of the core with affinity `mpidr`.
+fn redistributor(
+    board: &Board,
+    mpidr: u64,
+) -> Option<(&'static RedistributorControl, &'static RedistributorSgi)> {
+    let gic = board.gic;
+    let affinity = (mpidr & 0xff_ffff) | (mpidr >> 32 & 0xff) << 24;
+    let mut base = gic.redistributors.base;
+    while base < gic.redistributors.end() {
+        // SAFETY: the redistributor range is mapped as device memory at
+        // EL2; each frame pair is 2 × 64 KiB inside it.
+        let control = unsafe { &*(base as *const RedistributorControl) };
+        if control.typer.read(GICR_TYPER::Affinity) == affinity {
+            // SAFETY: as above; the SGI frame follows the control frame.
+            let sgi = unsafe { &*((base + 0x1_0000) as *const RedistributorSgi) };
+            return Some((control, sgi));
+        }
+        if control.typer.is_set(GICR_TYPER::Last) {
+            break;
+        }
+        base += gic.redistributor_stride;
+    }
+    None
+}
+
+/// Wakes this core's redistributor and configures its SGIs and PPIs: the
+/// kick SGI in Group 0 at the top priority, everything else Group 1 and
+/// disabled until its cell enables it. Returns false when the core has no
+/// redistributor.
+pub fn init_redistributor(board: &Board, mpidr: u64) -> bool {
+    let Some((control, sgi)) = redistributor(board, mpidr) else {
+        return false;
+    };
+    control.waker.write(GICR_WAKER::ProcessorSleep::CLEAR);
+    wait_until(|| !control.waker.is_set(GICR_WAKER::ChildrenAsleep));
+    sgi.icenabler0.set(u32::MAX);
+    sgi.igroupr0.set(!(1 << KICK_SGI));
+    for intid in 0..32 {
+        sgi.ipriorityr[intid].set(CELL_PRIORITY);
+    }
+    sgi.ipriorityr[KICK_SGI as usize].set(EL2_PRIORITY);
+    sgi.isenabler0.set(1 << KICK_SGI);
+    crate::arch::gic_cpu_interface_init();
+    true
+}

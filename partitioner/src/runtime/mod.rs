@@ -1,0 +1,389 @@
+//! The partitioner at run time on the board: boot, traps, faults.
+
+mod cell;
+mod console;
+mod gic;
+mod sync;
+mod tables;
+
+use crate::arch::esr::{ec_name, DataAbort, RawSyndrome, Syndrome};
+use crate::arch::{self, ExceptionKind, TrapFrame};
+use crate::psci::Call;
+use bsp::MemRange;
+use cell::{Machine, StopReason};
+use config::blob;
+use config::FaultPolicy;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+#[cfg(feature = "board-qemu-virt")]
+const BOARD: &bsp::Board = &bsp::qemu_virt::BOARD;
+
+/// PSCI `CPU_ON` at the firmware (64-bit).
+const FIRMWARE_CPU_ON: u32 = 0xc400_0003;
+
+static CORES_ONLINE: AtomicUsize = AtomicUsize::new(0);
+
+/// First Rust code on the boot core, with the MMU off.
+#[unsafe(no_mangle)]
+extern "C" fn primary_main(_device_tree: u64) -> ! {
+    let root = tables::build_el2_tables(BOARD);
+    // SAFETY: the tables identity-map the partitioner image, its stacks,
+    // the board's RAM and the MMIO the partitioner uses.
+    unsafe { arch::enable_el2_mmu(root) };
+    let counter_hz = arch::counter_frequency(BOARD.counter_hz);
+    console::init(BOARD, counter_hz);
+    let Some(me) = BOARD.cpu_index(arch::mpidr()) else {
+        defmt::error!(
+            "boot core {=u64:#x} is not in the board description",
+            arch::mpidr()
+        );
+        arch::halt()
+    };
+    arch::set_cpu_index(me);
+    defmt::info!(
+        "Bulkhead {=str} partitioner on {=str}: {=usize} CPUs, counter {=u64} Hz",
+        env!("CARGO_PKG_VERSION"),
+        BOARD.name,
+        BOARD.cpus.len(),
+        counter_hz
+    );
+    let machine = match load_config() {
+        Ok(m) => cell::install(m),
+        Err(()) => {
+            defmt::error!("no valid config: refusing to start any cell");
+            arch::halt()
+        }
+    };
+    print_summary(machine);
+    arch::configure_el2_for_cells();
+    gic::init_distributor(BOARD);
+    if !gic::init_redistributor(BOARD, arch::mpidr()) {
+        defmt::error!("no redistributor for the boot core");
+        arch::halt()
+    }
+    for (index, c) in machine.system.cells.iter().enumerate() {
+        match tables::build_stage2(c) {
+            Ok(root) => cell::set_stage2_root(index, root),
+            Err(()) => {
+                defmt::error!(
+                    "cell {=str}: stage-2 tables could not be built",
+                    c.name.as_str()
+                );
+                arch::halt()
+            }
+        }
+    }
+    tables::publish_for_secondaries(root);
+    start_secondaries(me);
+    for index in 0..machine.system.cells.len() {
+        cell::start_cell(index);
+    }
+    CORES_ONLINE.fetch_add(1, Ordering::AcqRel);
+    cell::core_online(me)
+}
+
+/// Decodes and checks the config blob that follows the image.
+fn load_config() -> Result<Machine, ()> {
+    let base = arch::image_end();
+    let available = BOARD.hypervisor_ram.end().saturating_sub(base);
+    // SAFETY: [image_end, hypervisor RAM end) is mapped read-only at EL2
+    // and nothing writes it.
+    let window = unsafe { core::slice::from_raw_parts(base as *const u8, available as usize) };
+    let header = blob::read_header(window).map_err(|e| {
+        defmt::error!("config at {=u64:#x}: {}", base, defmt::Display2Format(&e));
+    })?;
+    if header.total_length > available {
+        defmt::error!(
+            "config says the boot image is {=u64} bytes past the partitioner, only {=u64} fit",
+            header.total_length,
+            available
+        );
+        return Err(());
+    }
+    let system = blob::decode(window).map_err(|e| {
+        defmt::error!("config at {=u64:#x}: {}", base, defmt::Display2Format(&e));
+    })?;
+    let findings = config::rules::check(&system, BOARD, |f| {
+        defmt::error!(
+            "config: {} at {}",
+            defmt::Display2Format(&f.problem),
+            defmt::Debug2Format(&f.location)
+        );
+    });
+    let payloads = MemRange::new(base, header.total_length);
+    let images_inside = system
+        .cells
+        .iter()
+        .flat_map(|c| c.images.iter())
+        .all(|image| {
+            image
+                .offset
+                .checked_add(image.size)
+                .is_some_and(|end| end <= payloads.size)
+        });
+    if !images_inside {
+        defmt::error!("config: an image lies outside the boot image");
+        return Err(());
+    }
+    if findings > 0
+        || system
+            .cells
+            .iter()
+            .any(|c| c.cpus.iter().any(|cpu| cpu >= cell::MAX_RUNTIME_CPUS))
+    {
+        return Err(());
+    }
+    Ok(Machine {
+        board: BOARD,
+        system,
+        blob_base: base,
+        blob_total: header.total_length,
+    })
+}
+
+fn print_summary(machine: &Machine) {
+    let system = &machine.system;
+    for ram in BOARD.ram {
+        defmt::info!("board RAM {=u64:#x}..{=u64:#x}", ram.base, ram.end());
+    }
+    defmt::info!(
+        "partitioner RAM {=u64:#x}..{=u64:#x}, image {=u64:#x}..{=u64:#x}, config + images {=u64} KiB",
+        BOARD.hypervisor_ram.base,
+        BOARD.hypervisor_ram.end(),
+        arch::image_start(),
+        arch::image_end(),
+        machine.blob_total / 1024
+    );
+    defmt::info!("{=usize} cells", system.cells.len());
+    for c in &system.cells {
+        let policy = match c.on_fault {
+            FaultPolicy::Stop => "stop",
+            FaultPolicy::Restart => "restart",
+        };
+        defmt::info!(
+            "cell {=str}: cpus {=u64:#b} ({=usize} vCPUs), entry {=u64:#x}, on fault: {=str}",
+            c.name.as_str(),
+            c.cpus.bits(),
+            c.cpus.len(),
+            c.entry,
+            policy
+        );
+        for m in &c.memory {
+            defmt::info!(
+                "cell {=str}:   memory {=u64:#x}..{=u64:#x} ({=u64} KiB)",
+                c.name.as_str(),
+                m.range.base,
+                m.range.end(),
+                m.range.size / 1024
+            );
+        }
+        for d in &c.devices {
+            for w in &d.mmio {
+                defmt::info!(
+                    "cell {=str}:   device {=str} at {=u64:#x} irqs {}",
+                    c.name.as_str(),
+                    d.name.as_str(),
+                    w.base,
+                    d.irqs.as_slice()
+                );
+            }
+        }
+        if let Some(console) = c.console {
+            defmt::info!(
+                "cell {=str}:   console: emulated PL011 at {=u64:#x}",
+                c.name.as_str(),
+                console.base
+            );
+        }
+    }
+}
+
+/// Starts every other core through the firmware and waits (bounded) until
+/// they are parked, so that cells can `CPU_ON` them at once.
+fn start_secondaries(me: usize) {
+    let entry = arch::secondary_entry_point();
+    let mut started = 0;
+    for (cpu, c) in BOARD.cpus.iter().enumerate().filter(|(i, _)| *i != me) {
+        let result = arch::firmware_call(FIRMWARE_CPU_ON, c.mpidr, entry, cpu as u64) as i64;
+        if result == 0 {
+            started += 1;
+        } else {
+            defmt::warn!(
+                "firmware CPU_ON of cpu {=usize} failed: {=i64}",
+                cpu,
+                result
+            );
+        }
+    }
+    let hz = arch::counter_frequency(BOARD.counter_hz);
+    let deadline = arch::counter() + hz;
+    while CORES_ONLINE.load(Ordering::Acquire) < started && arch::counter() < deadline {
+        core::hint::spin_loop();
+    }
+    defmt::info!(
+        "{=usize} of {=usize} secondary cores online",
+        CORES_ONLINE.load(Ordering::Acquire),
+        started
+    );
+}
+
+/// First Rust code on a secondary core, with the MMU off.
+#[unsafe(no_mangle)]
+extern "C" fn secondary_main(cpu: u64) -> ! {
+    let cpu = cpu as usize;
+    // SAFETY: the boot core published complete tables before CPU_ON.
+    unsafe { arch::enable_el2_mmu(tables::published_root()) };
+    arch::set_cpu_index(cpu);
+    arch::configure_el2_for_cells();
+    if !gic::init_redistributor(BOARD, arch::mpidr()) {
+        defmt::error!("cpu {=usize}: no redistributor", cpu);
+        arch::halt()
+    }
+    CORES_ONLINE.fetch_add(1, Ordering::AcqRel);
+    cell::core_online(cpu)
+}
+
+/// Every exception from a cell lands here.
+#[unsafe(no_mangle)]
+extern "C" fn handle_lower_exception(frame: &mut TrapFrame, kind: u64) {
+    let cpu = arch::cpu_index();
+    match ExceptionKind::from_vector(kind) {
+        ExceptionKind::Fiq => cell::kicked(cpu),
+        ExceptionKind::Synchronous => synchronous(cpu, frame),
+        ExceptionKind::Irq => {
+            // Cells' interrupts go to EL1 (HCR_EL2.IMO = 0); none should
+            // reach EL2. Drop it and carry on.
+            defmt::warn!("cpu {=usize}: unexpected IRQ at EL2", cpu);
+        }
+        ExceptionKind::SError => fault(cpu, frame, "SError", arch::syndrome()),
+        ExceptionKind::Aarch32 => fault(cpu, frame, "AArch32 exception", arch::syndrome()),
+    }
+}
+
+fn synchronous(cpu: usize, frame: &mut TrapFrame) {
+    let raw = arch::syndrome();
+    match raw.decode() {
+        Syndrome::Hvc(imm) | Syndrome::Smc(imm) => {
+            if raw.ec() == arch::esr::ec::SMC64 {
+                // The preferred return address of a trapped SMC is the SMC.
+                frame.elr += 4;
+            }
+            frame.x[0] = if imm == 0 {
+                let call = Call::decode(&[frame.x[0], frame.x[1], frame.x[2], frame.x[3]]);
+                cell::psci(cpu, call)
+            } else {
+                crate::psci::Status::NotSupported.to_register()
+            };
+        }
+        Syndrome::DataAbort(abort) if is_console(cpu, &abort) => {
+            emulate_console(cpu, frame, raw, &abort)
+        }
+        _ => fault(cpu, frame, "stage-2 fault", raw),
+    }
+}
+
+fn is_console(cpu: usize, abort: &DataAbort) -> bool {
+    cell::current_cell(cpu)
+        .and_then(|(_, c)| c.console)
+        .is_some_and(|console| console.window().contains(abort.ipa))
+}
+
+fn emulate_console(cpu: usize, frame: &mut TrapFrame, raw: RawSyndrome, abort: &DataAbort) {
+    let Some(transfer) = abort.transfer else {
+        // Pair loads, writeback and the like cannot be emulated.
+        return fault(cpu, frame, "unemulatable console access", raw);
+    };
+    let offset = abort.ipa & 0xfff;
+    if abort.write {
+        let value = frame.reg(transfer.register) as u32;
+        cell::console_access(cpu, offset, Some(value));
+    } else {
+        let value = cell::console_access(cpu, offset, None) as u64;
+        let mask = if transfer.size >= 8 {
+            u64::MAX
+        } else {
+            (1 << (transfer.size * 8)) - 1
+        };
+        frame.set_reg(transfer.register, value & mask);
+    }
+    frame.elr += 4;
+}
+
+/// Reports a fault of `cpu`'s cell and applies the cell's fault policy.
+fn fault(cpu: usize, frame: &TrapFrame, what: &str, raw: RawSyndrome) {
+    let Some((_, c)) = cell::current_cell(cpu) else {
+        defmt::error!(
+            "cpu {=usize}: exception with no cell, ESR {=u64:#x}",
+            cpu,
+            raw.esr
+        );
+        arch::halt()
+    };
+    let ec = raw.ec();
+    match raw.decode() {
+        Syndrome::DataAbort(a) => defmt::error!(
+            "cell {=str} faulted on cpu {=usize}: {=str}: {=str} ({=str}) at IPA {=u64:#x}, PC {=u64:#x}, ESR {=u64:#x} (EC {=u8:#x}: {=str}, level {=u8})",
+            c.name.as_str(),
+            cpu,
+            what,
+            if a.write { "write" } else { "read" },
+            a.status.name(),
+            a.ipa,
+            frame.elr,
+            raw.esr,
+            ec,
+            ec_name(ec),
+            a.status.level().unwrap_or(0)
+        ),
+        Syndrome::InstructionAbort { ipa, status, .. } => defmt::error!(
+            "cell {=str} faulted on cpu {=usize}: {=str}: instruction fetch ({=str}) at IPA {=u64:#x}, PC {=u64:#x}, ESR {=u64:#x} (EC {=u8:#x}: {=str})",
+            c.name.as_str(),
+            cpu,
+            what,
+            status.name(),
+            ipa,
+            frame.elr,
+            raw.esr,
+            ec,
+            ec_name(ec)
+        ),
+        _ => defmt::error!(
+            "cell {=str} faulted on cpu {=usize}: unhandled trap, PC {=u64:#x}, ESR {=u64:#x} (EC {=u8:#x}: {=str})",
+            c.name.as_str(),
+            cpu,
+            frame.elr,
+            raw.esr,
+            ec,
+            ec_name(ec)
+        ),
+    }
+    let restart = c.on_fault == FaultPolicy::Restart;
+    cell::stop_cell(cpu, StopReason::Fault, restart)
+}
+
+/// An exception taken at EL2 itself is a partitioner bug: report it and
+/// stop this core. Other cores keep running their cells.
+#[unsafe(no_mangle)]
+extern "C" fn handle_el2_exception(frame: &mut TrapFrame, kind: u64) -> ! {
+    let raw = arch::syndrome();
+    defmt::error!(
+        "partitioner exception {=u64} at EL2 on cpu {=usize}: PC {=u64:#x}, ESR {=u64:#x} ({=str}), FAR {=u64:#x}",
+        kind,
+        arch::cpu_index(),
+        frame.elr,
+        raw.esr,
+        ec_name(raw.ec()),
+        raw.far
+    );
+    arch::halt()
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    defmt::error!(
+        "partitioner panic on cpu {=usize}: {}",
+        arch::cpu_index(),
+        defmt::Display2Format(info)
+    );
+    arch::halt()
+}
