@@ -214,7 +214,7 @@ pub fn is_valid_name(name: &str) -> bool {
 }
 
 fn aligned(r: &MemRange) -> bool {
-    r.base % PAGE_SIZE == 0 && r.size % PAGE_SIZE == 0
+    r.base.is_multiple_of(PAGE_SIZE) && r.size.is_multiple_of(PAGE_SIZE)
 }
 
 /// The 4 KiB pages a range touches, as a page-aligned range.

@@ -53,14 +53,12 @@ pub struct Console;
 impl Console {
     /// Sends one byte, waiting while the transmit FIFO is full.
     pub fn write_byte(&mut self, byte: u8) {
+        let flags = (CONSOLE_BASE + UARTFR) as *const u32;
         // SAFETY: the console registers are the cell's (emulated) PL011;
         // 32-bit accesses to them have no effect on memory.
-        unsafe {
-            while core::ptr::read_volatile((CONSOLE_BASE + UARTFR) as *const u32) & UARTFR_TXFF != 0
-            {
-            }
-            core::ptr::write_volatile((CONSOLE_BASE + UARTDR) as *mut u32, byte as u32);
-        }
+        while unsafe { core::ptr::read_volatile(flags) } & UARTFR_TXFF != 0 {}
+        // SAFETY: as above.
+        unsafe { core::ptr::write_volatile((CONSOLE_BASE + UARTDR) as *mut u32, byte as u32) };
     }
 }
 
@@ -190,23 +188,29 @@ const BOOT_MAGIC: u64 = 0xb01d_face_cafe_0001;
 /// Kept in `.noinit`, which the partitioner does not reload when the cell
 /// restarts, so the count survives `SYSTEM_RESET`.
 #[unsafe(link_section = ".noinit")]
-static mut BOOT_RECORD: BootRecord = BootRecord { magic: 0, boots: 0 };
+static BOOT_RECORD: NoInit = NoInit(core::cell::UnsafeCell::new(BootRecord {
+    magic: 0,
+    boots: 0,
+}));
+
+struct NoInit(core::cell::UnsafeCell<BootRecord>);
+
+// SAFETY: only virtual CPU 0 touches the record (see `count_boot`).
+unsafe impl Sync for NoInit {}
 
 /// How many times this cell booted before this boot (0 on the first).
 /// Call once, on virtual CPU 0.
 pub fn count_boot() -> u64 {
-    let record = &raw mut BOOT_RECORD;
     // SAFETY: only virtual CPU 0 calls this, once per boot, before it
     // starts other virtual CPUs; nothing else touches the record.
-    unsafe {
-        if (*record).magic != BOOT_MAGIC {
-            (*record).magic = BOOT_MAGIC;
-            (*record).boots = 0;
-        }
-        let previous = (*record).boots;
-        (*record).boots = previous + 1;
-        previous
+    let record = unsafe { &mut *BOOT_RECORD.0.get() };
+    if record.magic != BOOT_MAGIC {
+        record.magic = BOOT_MAGIC;
+        record.boots = 0;
     }
+    let previous = record.boots;
+    record.boots = previous + 1;
+    previous
 }
 
 #[panic_handler]

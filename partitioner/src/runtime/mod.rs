@@ -47,6 +47,12 @@ extern "C" fn primary_main(_device_tree: u64) -> ! {
         BOARD.cpus.len(),
         counter_hz
     );
+    if BOARD.gic.control_path != bsp::ControlPath::Group0Fiq {
+        defmt::error!(
+            "this board's firmware keeps GIC Group 0 secure; Bulkhead needs Group 0 FIQs at EL2"
+        );
+        arch::halt()
+    }
     let machine = match load_config() {
         Ok(m) => cell::install(m),
         Err(()) => {
@@ -272,6 +278,16 @@ fn synchronous(cpu: usize, frame: &mut TrapFrame) {
                 let call = Call::decode(&[frame.x[0], frame.x[1], frame.x[2], frame.x[3]]);
                 cell::psci(cpu, call)
             } else {
+                let name = cell::current_cell(cpu)
+                    .map(|(_, c)| c.name.as_str())
+                    .unwrap_or("?");
+                defmt::warn!(
+                    "cell {=str}: {=str} #{=u16:#x} on cpu {=usize} is not a Bulkhead call, returned NOT_SUPPORTED",
+                    name,
+                    ec_name(raw.ec()),
+                    imm,
+                    cpu
+                );
                 crate::psci::Status::NotSupported.to_register()
             };
         }

@@ -106,8 +106,10 @@ impl<T> Once<T> {
     pub fn get(&self) -> Option<&T> {
         if self.state.load(Ordering::Acquire) == READY {
             // SAFETY: READY means the value was fully written and is never
-            // written again.
-            Some(unsafe { (*self.value.get()).assume_init_ref() })
+            // written again, so shared references to it are sound.
+            let slot = unsafe { &*self.value.get() };
+            // SAFETY: READY means `set` initialised the slot.
+            Some(unsafe { slot.assume_init_ref() })
         } else {
             None
         }
