@@ -8,11 +8,14 @@
 //! - [`rules`]: the consistency rules, shared: the host tool reports every
 //!   violation with its YAML location, the partitioner re-checks the decoded
 //!   model before it trusts it.
+//! - [`arm64_image`]: the fields of the arm64 Linux Image header that the
+//!   host tool reads from kernels and from the partitioner itself.
 //! - `yaml` (host only, feature `std`): the serde layer, with
 //!   `deny_unknown_fields` and line-accurate diagnostics.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod arm64_image;
 pub mod blob;
 pub mod model;
 pub mod rules;

@@ -1,1 +1,40 @@
-//! Harness.
+//! Bulkhead's system-test harness: boot a target, read its one serial line,
+//! split it into the partitioner's log and every cell's console, and wait
+//! for lines with deadlines.
+//!
+//! The pieces, from the wire up:
+//!
+//! - [`target`]: where the bytes come from. [`QemuTarget`] boots a boot
+//!   image in `qemu-system-aarch64`; a real board behind a USB serial
+//!   adapter implements the same [`Target`] trait later.
+//! - [`demux`]: a pure, synchronous decoder from bytes to lines. It splits
+//!   the line on `0x00`, classifies each chunk with [`wire::decode_chunk`]
+//!   and routes stream 0 to the `defmt` decoder ([`defmt_log`]), cell
+//!   streams to per-cell line buffers, and everything else to `raw`.
+//! - [`session`]: a running target. A reader thread feeds the demultiplexer
+//!   and writes every stream to `target/hil/<run>/<stream>.log`; tests call
+//!   [`Session::expect`] and friends. A watchdog enforces a hard deadline,
+//!   and dropping the session (also while a test panics) kills the target.
+//!
+//! Stream names are `partitioner`, the cell names from the YAML config
+//! (see [`cell_names`]) and `raw`.
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+pub mod config;
+pub mod defmt_log;
+pub mod demux;
+pub mod error;
+pub mod pattern;
+pub mod session;
+pub mod target;
+
+pub use config::cell_names;
+pub use error::{HarnessError, Snapshot};
+pub use pattern::Pattern;
+pub use session::{Session, SessionOptions};
+pub use target::{QemuTarget, Target};
+
+/// Name of the stream that carries the partitioner's decoded `defmt` log.
+pub const PARTITIONER_STREAM: &str = "partitioner";
+/// Name of the stream that carries everything that was not a Bulkhead frame.
+pub const RAW_STREAM: &str = "raw";

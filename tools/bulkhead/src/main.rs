@@ -1,1 +1,111 @@
-fn main() {}
+//! `bulkhead`: check a partitioning config, print its plan, build the boot
+//! image, or print the config's JSON Schema.
+//!
+//! Exit codes: 0 success, 1 the config is wrong (every problem is printed
+//! with its place in the file), 2 usage or I/O errors.
+#![forbid(unsafe_code)]
+
+use anyhow::Context;
+use bulkhead::{BuildOptions, Error};
+use clap::{Parser, Subcommand};
+use config::yaml::LoadError;
+use miette::GraphicalTheme;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Bulkhead, a static partitioning hypervisor for ARM64: host tool.
+#[derive(Parser)]
+#[command(name = "bulkhead", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a config and print the partitioning plan.
+    Check {
+        /// The YAML config.
+        config: PathBuf,
+        /// A directory holding cell images (repeatable; searched after the
+        /// config's own directory).
+        #[arg(long = "image-dir", value_name = "DIR")]
+        image_dirs: Vec<PathBuf>,
+    },
+    /// Build the boot image: DIR/bulkhead.img, DIR/config.bin, DIR/plan.txt.
+    Build {
+        /// The YAML config.
+        config: PathBuf,
+        /// The output directory.
+        #[arg(short = 'o', long = "out-dir", value_name = "DIR")]
+        out_dir: PathBuf,
+        /// The partitioner's raw arm64 Image.
+        #[arg(long, value_name = "PARTITIONER.img")]
+        partitioner: PathBuf,
+        /// A directory holding cell images (repeatable).
+        #[arg(long = "image-dir", value_name = "DIR")]
+        image_dirs: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of the config format.
+    Schema,
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match command {
+        Command::Check { config, image_dirs } => {
+            let loaded = bulkhead::check(&config, &image_dirs)?;
+            write!(stdout, "{}", bulkhead::plan::plan(&loaded)).context("writing the plan")?;
+        }
+        Command::Build {
+            config,
+            out_dir,
+            partitioner,
+            image_dirs,
+        } => {
+            let built = bulkhead::build(&BuildOptions {
+                config,
+                image_dirs,
+                partitioner,
+                out_dir,
+            })?;
+            writeln!(
+                stdout,
+                "wrote {} ({} bytes, load at {:#x}), {} and {}",
+                built.boot_image_path.display(),
+                built.image.bytes.len(),
+                built.image.load_address,
+                built.blob_path.display(),
+                built.plan_path.display()
+            )
+            .context("writing the summary")?;
+        }
+        Command::Schema => {
+            writeln!(stdout, "{}", config::yaml::json_schema()).context("writing the schema")?;
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let Err(error) = run(cli.command) else {
+        return ExitCode::SUCCESS;
+    };
+    match error.downcast::<Error>() {
+        Ok(Error::Config(LoadError::Invalid(diagnostics))) => {
+            eprint!("{}", diagnostics.render_with(GraphicalTheme::default()));
+            ExitCode::from(1)
+        }
+        Ok(error) => {
+            let code = error.exit_code();
+            eprintln!("{:?}", miette::Report::new(error));
+            ExitCode::from(code)
+        }
+        Err(other) => {
+            eprintln!("error: {other:#}");
+            ExitCode::from(2)
+        }
+    }
+}

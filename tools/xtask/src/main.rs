@@ -1,1 +1,92 @@
-fn main() {}
+//! `cargo xtask`: the one entry point for provisioning, building, running
+//! and testing Bulkhead (the alias lives in `.cargo/config.toml`).
+//!
+//! Every subcommand first runs [`setup`], which is idempotent and fast when
+//! the machine is already provisioned.
+#![forbid(unsafe_code)]
+
+mod build;
+mod checks;
+mod demo;
+mod flat;
+mod layout;
+mod process;
+mod setup;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use layout::Layout;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Bulkhead's build, demo and test tasks.
+#[derive(Parser)]
+#[command(name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+/// The tasks.
+#[derive(Subcommand)]
+enum Task {
+    /// Installs what Bulkhead needs (QEMU, dtc, the aarch64 Rust target);
+    /// does nothing when it is all there.
+    Setup,
+    /// Builds the partitioner and the cells for aarch64, flattens them to
+    /// raw images and builds the boot image for a config.
+    Build {
+        /// The partitioning to build.
+        #[arg(long, default_value = build::DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Builds and boots a partitioning in QEMU, printing every console
+    /// live, until Ctrl-C or `--seconds` have passed.
+    Demo {
+        /// The partitioning to run.
+        #[arg(long, default_value = build::DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Stop after this many seconds.
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
+    /// The full check, as CI runs it: formatting, build, clippy for host
+    /// and target, host unit tests, QEMU system tests.
+    Test,
+    /// Clippy with warnings as errors, for the host and the aarch64 crates.
+    Clippy,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // The error and its causes, without anyhow's backtrace (which
+            // RUST_BACKTRACE=1 in the environment would add).
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let layout = Layout::new()?;
+    setup::run(&layout)?;
+    match cli.task {
+        Task::Setup => {
+            println!(
+                "setup: everything is in place (download cache: {})",
+                setup::cache_dir()?.display()
+            );
+            Ok(())
+        }
+        Task::Build { config } => build::run(&layout, &config).map(|_| ()),
+        Task::Demo { config, seconds } => demo::run(&layout, &config, seconds),
+        Task::Test => checks::test(&layout),
+        Task::Clippy => checks::clippy(&layout),
+    }
+}

@@ -1,7 +1,8 @@
 //! Heartbeat test cell: prints a numbered heartbeat from virtual CPU 0,
 //! exercises PSCI (`CPU_ON`, `AFFINITY_INFO`, `CPU_OFF` on its other
-//! virtual CPUs) and, on its first boot only, asks for `SYSTEM_RESET` after
-//! a few beats, to show that a cell restarts alone.
+//! virtual CPUs) and, when its boot argument (`x0`, the config's
+//! `boot_argument`) is a number N > 0, asks for `SYSTEM_RESET` after N beats
+//! on its first boot only, to show that a cell restarts alone.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -10,10 +11,8 @@ mod cell {
         affinity_info, count_boot, cpu_off, cpu_on, delay_ms, println, smc, system_reset, vcpu,
     };
 
-    /// Beats between two heartbeats, in milliseconds.
+    /// Time between two heartbeats, in milliseconds.
     const PERIOD_MS: u64 = 200;
-    /// On the first boot, the beat after which the cell resets itself.
-    const RESET_AFTER: u64 = 5;
 
     #[unsafe(no_mangle)]
     fn cell_main(boot_argument: u64) -> ! {
@@ -30,7 +29,7 @@ mod cell {
             delay_ms(PERIOD_MS);
             beat += 1;
             println!("heartbeat {beat}");
-            if boot == 0 && beat == RESET_AFTER {
+            if boot == 0 && beat == boot_argument {
                 println!("requesting SYSTEM_RESET");
                 system_reset();
             }

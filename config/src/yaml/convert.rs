@@ -1,0 +1,1373 @@
+//! From YAML text to a checked [`System`]: parsing, the checks that only
+//! make sense on the YAML (duplicates inside one list, unknown names,
+//! missing files), the conversion, and the mapping of each rule finding
+//! back to the YAML value it is about.
+
+use super::diagnostic::Diagnostic;
+use super::raw::*;
+use super::source_map::{offset_of, parent, ByteSpan, SourceMap};
+use super::{Payload, FORMAT_VERSION, PAYLOAD_ALIGN};
+use crate::arm64_image::Header;
+use crate::model::*;
+use crate::rules::{self, CellField, Finding, Location, Problem};
+use bsp::{Board, MemRange};
+use miette::NamedSource;
+use serde_saphyr::{Error as YamlError, MessageFormatter, UserMessageFormatter};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+type Source = NamedSource<Arc<str>>;
+
+/// Parses `source` into the raw types, or describes the first error.
+pub(super) fn parse(
+    source: &str,
+    named: &Source,
+    map: &SourceMap,
+) -> Result<RawSystem, Box<Diagnostic>> {
+    let options = serde_saphyr::options! { with_snippet: false };
+    serde_saphyr::from_str_with_options::<RawSystem>(source, options)
+        .map_err(|e| Box::new(yaml_error(source, named, map, &e)))
+}
+
+fn yaml_error(source: &str, named: &Source, map: &SourceMap, error: &YamlError) -> Diagnostic {
+    let error = error.without_snippet();
+    let message = sanitize(&UserMessageFormatter.format_standalone_message(error));
+    let (span, found) = match error.location() {
+        Some(l) if l.line() > 0 => {
+            let start = match l.span().byte_offset() {
+                Some(b) => b as usize,
+                None => offset_of(source, l.line(), l.column()),
+            };
+            let len = l.span().byte_len().unwrap_or(0) as usize;
+            (start..start.saturating_add(len), true)
+        }
+        _ => (0..0, false),
+    };
+    let (path, on_key) = match map.path_at(span.start) {
+        Some((path, on_key)) if found => (path.to_string(), on_key),
+        _ => (String::new(), false),
+    };
+    let diagnostic = |code, path: &str, message: String| {
+        Diagnostic::new(named, code, path, span.clone(), message)
+    };
+    match error {
+        YamlError::SerdeUnknownField {
+            field, expected, ..
+        } => {
+            let mut help = format!("the fields allowed here are: {}", expected.join(", "));
+            if let Some(close) = closest(field, expected.iter().copied()) {
+                help = format!("did you mean `{close}`? {help}");
+            }
+            diagnostic(
+                "config::unknown_field",
+                &path,
+                format!("unknown field `{}`", sanitize(field)),
+            )
+            .label("not a field of this entry")
+            .help(help)
+        }
+        YamlError::SerdeMissingField { field, .. } => {
+            // The location is the entry's first key: the field belongs to its parent.
+            let owner = if on_key {
+                parent(&path).unwrap_or("").to_string()
+            } else {
+                path.clone()
+            };
+            Diagnostic::new(
+                named,
+                "config::missing_field",
+                &owner,
+                map.locate(source, &owner),
+                format!("missing field `{field}`"),
+            )
+            .label(format!("this entry needs `{field}`"))
+            .help(format!("add it, for example `{}`", example(field)))
+        }
+        YamlError::SerdeUnknownVariant {
+            variant, expected, ..
+        } => {
+            let mut help = format!("write one of: {}", expected.join(", "));
+            if let Some(close) = closest(variant, expected.iter().copied()) {
+                help = format!("did you mean `{close}`? {help}");
+            }
+            diagnostic(
+                "config::bad_value",
+                &path,
+                format!("`{}` is not a valid choice", sanitize(variant)),
+            )
+            .help(help)
+        }
+        YamlError::SerdeInvalidType {
+            unexpected,
+            expected,
+            ..
+        } => diagnostic(
+            "config::wrong_type",
+            &path,
+            format!("expected {expected}, found {}", sanitize(unexpected)),
+        )
+        .label(format!("expected {expected}"))
+        .help(type_help(&path)),
+        YamlError::SerdeInvalidValue { .. }
+        | YamlError::SerdeInvalidLength { .. }
+        | YamlError::InvalidScalar { .. }
+        | YamlError::NullIntoString { .. }
+        | YamlError::Message { .. }
+            if !map.syntax_error() =>
+        {
+            diagnostic("config::wrong_type", &path, message).help(type_help(&path))
+        }
+        YamlError::DuplicateMappingKey { key, .. } => {
+            let key = key.as_deref().map(sanitize).unwrap_or_default();
+            diagnostic(
+                "config::duplicate_key",
+                &path,
+                format!("`{key}` appears twice in the same entry"),
+            )
+            .label("second occurrence")
+            .help("keep only one of them")
+        }
+        YamlError::Eof { .. }
+            if source
+                .lines()
+                .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) =>
+        {
+            Diagnostic::new(named, "config::empty", "", 0..0, "the file holds no config").help(
+                "start with `version: 1`, `board: ...` and `cells: ...`; see `bulkhead schema`",
+            )
+        }
+        _ if !found => diagnostic("config::syntax", "", message)
+            .help("the file must hold one YAML document with `version`, `board` and `cells`"),
+        _ => diagnostic(
+            "config::syntax",
+            &path,
+            format!("YAML syntax error: {message}"),
+        )
+        .label("here")
+        .help("check the indentation (spaces, not tabs) and that brackets and quotes are closed"),
+    }
+}
+
+/// Replaces control characters so a message cannot garble a terminal.
+fn sanitize(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .take(200)
+        .collect()
+}
+
+fn example(field: &str) -> &'static str {
+    match field {
+        "version" => "version: 1",
+        "board" => "board: qemu-virt",
+        "cells" => "cells: [ ... ]",
+        "name" => "name: sensor",
+        "cpus" => "cpus: [0]",
+        "memory" => "memory: [{ base: 0x50000000, size: 16M }]",
+        "kernel" => "kernel: { path: app.bin }",
+        "path" => "path: app.bin",
+        "load_address" => "load_address: 0x50000000",
+        "base" => "base: 0x50000000",
+        "size" => "size: 16M",
+        _ => "<field>: <value>",
+    }
+}
+
+fn type_help(path: &str) -> &'static str {
+    let leaf = path.rsplit('.').next().unwrap_or("");
+    let leaf = leaf.split('[').next().unwrap_or("");
+    match leaf {
+        "size" => "write a size such as 4096, 0x1000, 64K, 16M or 1G",
+        "base" | "load_address" | "entry" | "boot_argument" => {
+            "write an address such as 0x50000000"
+        }
+        "cpus" => "write a list of CPU numbers, such as [0, 1]",
+        "version" => "write `version: 1`",
+        "devices" => "write a list of device names, such as [virtio-mmio31]",
+        "memory" => "write a list of regions, such as [{ base: 0x50000000, size: 16M }]",
+        "cells" => "write a list of cells, each starting with `- name: ...`",
+        "kernel" | "initrd" | "device_tree" => "write { path: FILE, load_address: ADDRESS }",
+        _ => "see `bulkhead schema` for the format",
+    }
+}
+
+/// The candidate closest to `wanted` by edit distance, if it is close enough
+/// to be a likely typo.
+pub(super) fn closest<'a>(
+    wanted: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let wanted_len = wanted.chars().count();
+    candidates
+        .map(|c| (edit_distance(wanted, c), c))
+        .filter(|&(d, c)| d <= (wanted_len.max(c.chars().count()) / 3).max(1))
+        // On a tie, prefer the candidate of the same length (a typo rather
+        // than a missing character).
+        .min_by_key(|&(d, c)| (d, c.chars().count().abs_diff(wanted_len)))
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().take(64).collect();
+    let b: Vec<char> = b.chars().take(64).collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            current.push(
+                (previous[j] + cost)
+                    .min(previous[j + 1] + 1)
+                    .min(current[j] + 1),
+            );
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// How one cell of the model relates to its YAML.
+#[derive(Default)]
+struct CellTrace {
+    /// The name was unusable and replaced; its findings are already reported.
+    name_replaced: bool,
+    /// `(cpu, index in cpus)` for each CPU in the model.
+    cpus: Vec<(usize, usize)>,
+    /// Index in `memory` of each model region.
+    memory: Vec<usize>,
+    /// Index in `devices` of each model device.
+    devices: Vec<usize>,
+    /// Each model image.
+    images: Vec<ImageTrace>,
+    /// Image and entry findings would only repeat a reported problem.
+    quiet_images: bool,
+}
+
+struct ImageTrace {
+    field: &'static str,
+    kind_name: &'static str,
+    explicit_load: bool,
+    footprint: u64,
+    file: Option<(PathBuf, Vec<u8>)>,
+}
+
+/// The conversion of one parsed file.
+pub(super) struct Converter<'a> {
+    source: &'a str,
+    named: &'a Source,
+    map: &'a SourceMap,
+    raw: &'a RawSystem,
+    base_dir: &'a Path,
+    image_dirs: &'a [PathBuf],
+    diagnostics: Vec<Diagnostic>,
+    traces: Vec<CellTrace>,
+}
+
+/// The result of a successful conversion.
+pub(super) type Converted = (&'static Board, System, Vec<Payload>, u64);
+
+fn hex_range(r: &MemRange) -> String {
+    format!("{:#x}..{:#x}", r.base, r.end())
+}
+
+/// A byte count for people: `16 MiB`, `4 KiB`, `1.5 KiB`, `100 bytes`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 4] = [
+        ("TiB", 1 << 40),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+    ];
+    for (unit, scale) in UNITS {
+        if bytes >= scale {
+            return if bytes.is_multiple_of(scale) {
+                format!("{} {unit}", bytes / scale)
+            } else {
+                format!("{:.1} {unit}", bytes as f64 / scale as f64)
+            };
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+impl<'a> Converter<'a> {
+    pub(super) fn new(
+        source: &'a str,
+        named: &'a Source,
+        map: &'a SourceMap,
+        raw: &'a RawSystem,
+        base_dir: &'a Path,
+        image_dirs: &'a [PathBuf],
+    ) -> Self {
+        Converter {
+            source,
+            named,
+            map,
+            raw,
+            base_dir,
+            image_dirs,
+            diagnostics: Vec::new(),
+            traces: Vec::new(),
+        }
+    }
+
+    fn span(&self, path: &str) -> ByteSpan {
+        self.map.locate(self.source, path)
+    }
+
+    fn diagnostic(&self, code: &'static str, path: &str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(self.named, code, path, self.span(path), message)
+    }
+
+    fn report(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn cell_name(&self, cell: usize) -> String {
+        let name = self.raw.cells.get(cell).map_or("?", |c| c.name.as_str());
+        format!("`{}`", sanitize(&name.chars().take(40).collect::<String>()))
+    }
+
+    /// Runs the conversion and the rules; returns every problem on failure.
+    pub(super) fn run(mut self) -> Result<Converted, Vec<Diagnostic>> {
+        let raw = self.raw;
+        if raw.version.0 != FORMAT_VERSION {
+            let d = self
+                .diagnostic(
+                    "config::version",
+                    "version",
+                    format!("unsupported format version {}", raw.version.0),
+                )
+                .label("this tool reads version 1")
+                .help("write `version: 1` and use the format described by `bulkhead schema`");
+            self.report(d);
+        }
+        let Some(board) = bsp::board(&raw.board) else {
+            let known: Vec<&str> = bsp::BOARDS.iter().map(|b| b.name).collect();
+            let mut help = format!("known boards: {}", known.join(", "));
+            if let Some(close) = closest(&raw.board, known.iter().copied()) {
+                help = format!("did you mean `{close}`? {help}");
+            }
+            let d = self
+                .diagnostic(
+                    "config::unknown_board",
+                    "board",
+                    format!("unknown board `{}`", sanitize(&raw.board)),
+                )
+                .label("no such board")
+                .help(help);
+            self.report(d);
+            return Err(self.diagnostics);
+        };
+        if raw.cells.len() > MAX_CELLS {
+            let path = format!("cells[{MAX_CELLS}]");
+            let d = self
+                .diagnostic(
+                    "config::too_many",
+                    &path,
+                    format!(
+                        "there are {} cells, at most {MAX_CELLS} are supported",
+                        raw.cells.len()
+                    ),
+                )
+                .help("merge or remove cells");
+            self.report(d);
+        }
+        let mut system = System {
+            board: name(board.name).unwrap_or_default(),
+            cells: heapless::Vec::new(),
+        };
+        for (i, raw_cell) in raw.cells.iter().enumerate().take(MAX_CELLS) {
+            let (cell, trace) = self.cell(board, i, raw_cell);
+            // Cannot fail: at most MAX_CELLS are taken.
+            let _ = system.cells.push(cell);
+            self.traces.push(trace);
+        }
+
+        // The rules see each image with its footprint, so a kernel's bss
+        // counts when checking that it fits.
+        let mut footprints = system.clone();
+        for (cell, trace) in footprints.cells.iter_mut().zip(&self.traces) {
+            for (image, t) in cell.images.iter_mut().zip(&trace.images) {
+                image.size = t.footprint;
+            }
+        }
+        let mut findings = Vec::new();
+        rules::check(&footprints, board, |f| findings.push(f));
+        // The partitioner checks the model with file sizes: an entry point in
+        // a kernel's bss passes above but not there.
+        rules::check(&system, board, |f| {
+            if !findings.contains(&f) {
+                findings.push(f);
+            }
+        });
+        for finding in findings {
+            if let Some(d) = self.finding(board, &system, &footprints, finding) {
+                self.report(d);
+            }
+        }
+        if !self.diagnostics.is_empty() {
+            return Err(self.diagnostics);
+        }
+
+        // Lay the payloads out after the blob.
+        let mut payloads = Vec::new();
+        let mut cursor = crate::blob::encoded_len(&system) as u64;
+        for (c, (cell, trace)) in system.cells.iter_mut().zip(self.traces).enumerate() {
+            for (m, (image, t)) in cell.images.iter_mut().zip(trace.images).enumerate() {
+                let Some((path, bytes)) = t.file else {
+                    continue;
+                };
+                let offset = align_up(cursor, PAYLOAD_ALIGN);
+                image.offset = offset;
+                cursor = offset + image.size;
+                payloads.push(Payload {
+                    cell: c,
+                    image: m,
+                    path,
+                    bytes,
+                    footprint: t.footprint,
+                });
+            }
+        }
+        Ok((board, system, payloads, cursor))
+    }
+
+    fn cell(&mut self, board: &Board, i: usize, raw: &RawCell) -> (Cell, CellTrace) {
+        let at = |field: &str| format!("cells[{i}].{field}");
+        let mut trace = CellTrace::default();
+
+        let cell_name = match name(&raw.name) {
+            Some(n) => n,
+            None => {
+                trace.name_replaced = true;
+                let d = self
+                    .diagnostic(
+                        "config::bad_name",
+                        &at("name"),
+                        format!(
+                            "the name is {} bytes long, at most {MAX_NAME} are allowed",
+                            raw.name.len()
+                        ),
+                    )
+                    .label("too long")
+                    .help(format!(
+                        "use 1 to {MAX_NAME} characters of a-z, 0-9, '-' and '_'"
+                    ));
+                self.report(d);
+                // Unique and never compared with a real name.
+                name(&format!("#{i}")).unwrap_or_default()
+            }
+        };
+
+        // CPUs: duplicates in the list and indices a CpuSet cannot hold are
+        // caught here; the rest by the rules.
+        let mut cpus = CpuSet::EMPTY;
+        for (k, cpu) in raw.cpus.iter().enumerate() {
+            let path = format!("cells[{i}].cpus[{k}]");
+            if let Some(&(_, first)) = trace.cpus.iter().find(|&&(c, _)| c as u64 == cpu.0) {
+                let first_span = self.span(&format!("cells[{i}].cpus[{first}]"));
+                let d = self
+                    .diagnostic(
+                        "config::cpu_listed_twice",
+                        &path,
+                        format!("CPU {} is listed twice in this cell", cpu.0),
+                    )
+                    .label("second time")
+                    .also(first_span, "first time")
+                    .help("remove one of them; each CPU runs one virtual CPU");
+                self.report(d);
+                continue;
+            }
+            let index = usize::try_from(cpu.0).unwrap_or(usize::MAX);
+            if !cpus.insert(index) {
+                let d = self.no_such_cpu(board, &path, cpu.0);
+                self.report(d);
+                continue;
+            }
+            trace.cpus.push((index, k));
+        }
+
+        // Memory.
+        if raw.memory.is_empty() {
+            trace.quiet_images = true;
+            let d = self
+                .diagnostic("config::no_memory", &at("memory"), "the cell has no memory")
+                .help("give the cell at least one region, like `memory: [{ base: 0x50000000, size: 16M }]`");
+            self.report(d);
+        }
+        let mut memory = heapless::Vec::new();
+        for (k, region) in raw.memory.iter().enumerate() {
+            let path = format!("cells[{i}].memory[{k}]");
+            if region.base.0.checked_add(region.size.0).is_none() {
+                let d = self
+                    .diagnostic(
+                        "config::not_ram",
+                        &format!("{path}.size"),
+                        "the region runs past the end of the 64-bit address space",
+                    )
+                    .help("check base and size");
+                self.report(d);
+                continue;
+            }
+            let access = match region.access {
+                RawAccess::Rwx => Access::ReadWriteExecute,
+                RawAccess::Rw => Access::ReadWrite,
+                RawAccess::Ro => Access::ReadOnly,
+            };
+            let region = MemoryRegion {
+                range: MemRange::new(region.base.0, region.size.0),
+                access,
+            };
+            if memory.push(region).is_err() {
+                let d = self
+                    .diagnostic(
+                        "config::too_many",
+                        &path,
+                        format!("a cell can have at most {MAX_CELL_MEMORY} memory regions"),
+                    )
+                    .help("merge adjacent regions");
+                self.report(d);
+                break;
+            }
+            trace.memory.push(k);
+        }
+
+        // Devices.
+        let mut devices = heapless::Vec::new();
+        for (k, device_name) in raw.devices.iter().enumerate() {
+            let path = format!("cells[{i}].devices[{k}]");
+            if let Some(first) = raw.devices[..k].iter().position(|d| d == device_name) {
+                let first_span = self.span(&format!("cells[{i}].devices[{first}]"));
+                let d = self
+                    .diagnostic(
+                        "config::device_listed_twice",
+                        &path,
+                        format!(
+                            "device `{}` is listed twice in this cell",
+                            sanitize(device_name)
+                        ),
+                    )
+                    .label("second time")
+                    .also(first_span, "first time")
+                    .help("remove one of them");
+                self.report(d);
+                continue;
+            }
+            let Some(device) = board.device(device_name) else {
+                let mut help = format!("board {} has: {}", board.name, device_summary(board));
+                if let Some(close) = closest(device_name, board.devices.iter().map(|d| d.name)) {
+                    help = format!("did you mean `{close}`? {help}");
+                }
+                let d = self
+                    .diagnostic(
+                        "config::unknown_device",
+                        &path,
+                        format!(
+                            "board {} has no device `{}`",
+                            board.name,
+                            sanitize(device_name)
+                        ),
+                    )
+                    .label("unknown device")
+                    .help(help);
+                self.report(d);
+                continue;
+            };
+            let grant = (|| {
+                Some(DeviceGrant {
+                    name: name(device.name)?,
+                    mmio: heapless::Vec::from_slice(device.mmio).ok()?,
+                    irqs: heapless::Vec::from_slice(device.irqs).ok()?,
+                })
+            })();
+            let pushed = match grant {
+                Some(grant) => devices.push(grant).is_ok(),
+                None => false,
+            };
+            if !pushed {
+                let d = self
+                    .diagnostic(
+                        "config::too_many",
+                        &path,
+                        format!(
+                            "the partitioner supports at most {MAX_CELL_DEVICES} devices per cell, \
+                             {MAX_DEVICE_MMIO} MMIO windows and {MAX_DEVICE_IRQS} interrupts per device"
+                        ),
+                    )
+                    .help("give fewer devices to this cell");
+                self.report(d);
+                continue;
+            }
+            trace.devices.push(k);
+        }
+
+        // Images.
+        let first_base = memory.first().map(|m: &MemoryRegion| m.range.base);
+        let mut images = heapless::Vec::new();
+        let kernel_file = self.read_image(i, "kernel", &raw.kernel.path);
+        let kernel_missing = kernel_file.is_none();
+        let (kernel_size, kernel_footprint, text_offset) = match &kernel_file {
+            Some((_, bytes)) => (
+                bytes.len() as u64,
+                Header::footprint(bytes),
+                Header::parse(bytes).map_or(0, |h| h.text_offset),
+            ),
+            None => (0, 0, 0),
+        };
+        let kernel_load = match raw.kernel.load_address {
+            Some(address) => address.0,
+            None => match first_base.unwrap_or(0).checked_add(text_offset) {
+                Some(address) => address,
+                None => {
+                    trace.quiet_images = true;
+                    let d = self
+                        .diagnostic(
+                            "config::bad_image",
+                            &at("kernel.path"),
+                            format!("the Image header's text_offset {text_offset:#x} is not usable"),
+                        )
+                        .help("give `load_address` explicitly, or check that the file is an arm64 Image");
+                    self.report(d);
+                    0
+                }
+            },
+        };
+        let mut push_image =
+            |images: &mut heapless::Vec<Image, MAX_CELL_IMAGES>, image, t: ImageTrace| {
+                // Cannot fail: a cell has at most 3 images.
+                if images.push(image).is_ok() {
+                    trace.images.push(t);
+                }
+            };
+        push_image(
+            &mut images,
+            Image {
+                kind: ImageKind::Kernel,
+                offset: 0,
+                size: kernel_size,
+                load_address: kernel_load,
+            },
+            ImageTrace {
+                field: "kernel",
+                kind_name: "kernel",
+                explicit_load: raw.kernel.load_address.is_some(),
+                footprint: kernel_footprint,
+                file: kernel_file,
+            },
+        );
+        let others = [
+            ("initrd", "initrd", ImageKind::Initrd, &raw.initrd),
+            (
+                "device_tree",
+                "device tree",
+                ImageKind::DeviceTree,
+                &raw.device_tree,
+            ),
+        ];
+        for (field, kind_name, kind, raw_image) in others {
+            let Some(raw_image) = raw_image else { continue };
+            let file = self.read_image(i, field, &raw_image.path);
+            let size = file.as_ref().map_or(0, |(_, b)| b.len() as u64);
+            push_image(
+                &mut images,
+                Image {
+                    kind,
+                    offset: 0,
+                    size,
+                    load_address: raw_image.load_address.0,
+                },
+                ImageTrace {
+                    field,
+                    kind_name,
+                    explicit_load: true,
+                    footprint: size,
+                    file,
+                },
+            );
+        }
+        if kernel_missing {
+            trace.quiet_images = true;
+        }
+
+        let cell = Cell {
+            name: cell_name,
+            cpus,
+            memory,
+            devices,
+            console: match raw.console {
+                RawConsole::Virtual => Some(Console {
+                    base: board.console.mmio.base,
+                }),
+                RawConsole::None => None,
+            },
+            images,
+            entry: raw.entry.map_or(kernel_load, |e| e.0),
+            boot_argument: match (raw.boot_argument, &raw.device_tree) {
+                (Some(argument), _) => argument.0,
+                (None, Some(dtb)) => dtb.load_address.0,
+                (None, None) => 0,
+            },
+            on_fault: match raw.on_fault {
+                RawFaultPolicy::Stop => FaultPolicy::Stop,
+                RawFaultPolicy::Restart => FaultPolicy::Restart,
+            },
+        };
+        (cell, trace)
+    }
+
+    fn no_such_cpu(&self, board: &Board, path: &str, cpu: u64) -> Diagnostic {
+        let last = board.cpus.len().saturating_sub(1);
+        self.diagnostic(
+            "config::no_such_cpu",
+            path,
+            format!(
+                "CPU {cpu} is not on board {}, which has CPUs 0 to {last}",
+                board.name
+            ),
+        )
+        .label("no such CPU")
+        .help(format!("use CPU numbers from 0 to {last}"))
+    }
+
+    /// Finds and reads an image file; reports it when it cannot.
+    fn read_image(&mut self, cell: usize, field: &str, path: &Path) -> Option<(PathBuf, Vec<u8>)> {
+        let yaml_path = format!("cells[{cell}].{field}.path");
+        let mut candidates = Vec::new();
+        if path.is_absolute() {
+            candidates.push(path.to_path_buf());
+        } else {
+            candidates.push(self.base_dir.join(path));
+            candidates.extend(self.image_dirs.iter().map(|d| d.join(path)));
+        }
+        let shown = sanitize(&path.display().to_string());
+        let Some(found) = candidates.iter().find(|c| c.is_file()) else {
+            let searched: Vec<String> = candidates
+                .iter()
+                .filter_map(|c| c.parent())
+                .map(|d| {
+                    let d = d.display().to_string();
+                    if d.is_empty() {
+                        ".".to_string()
+                    } else {
+                        sanitize(&d)
+                    }
+                })
+                .collect();
+            let help = if path.is_absolute() {
+                "check the path".to_string()
+            } else {
+                format!(
+                    "looked in: {}; build the image first, or pass `--image-dir DIR` for the directory that holds it",
+                    searched.join(", ")
+                )
+            };
+            let d = self
+                .diagnostic(
+                    "config::missing_image",
+                    &yaml_path,
+                    format!("image file `{shown}` not found"),
+                )
+                .label("no such file")
+                .help(help);
+            self.report(d);
+            return None;
+        };
+        match std::fs::read(found) {
+            Ok(bytes) => Some((found.clone(), bytes)),
+            Err(e) => {
+                let d = self
+                    .diagnostic(
+                        "config::missing_image",
+                        &yaml_path,
+                        format!(
+                            "cannot read image file `{}`: {e}",
+                            sanitize(&found.display().to_string())
+                        ),
+                    )
+                    .help("check the file's permissions");
+                self.report(d);
+                None
+            }
+        }
+    }
+
+    /// The YAML path of CPU `cpu` of cell `cell`.
+    fn cpu_path(&self, cell: usize, cpu: usize) -> String {
+        match self.traces[cell].cpus.iter().find(|&&(c, _)| c == cpu) {
+            Some(&(_, k)) => format!("cells[{cell}].cpus[{k}]"),
+            None => format!("cells[{cell}].cpus"),
+        }
+    }
+
+    fn memory_path(&self, cell: usize, region: usize) -> String {
+        let k = self.traces[cell]
+            .memory
+            .get(region)
+            .copied()
+            .unwrap_or(region);
+        format!("cells[{cell}].memory[{k}]")
+    }
+
+    fn device_path(&self, cell: usize, device: usize) -> String {
+        let k = self.traces[cell]
+            .devices
+            .get(device)
+            .copied()
+            .unwrap_or(device);
+        format!("cells[{cell}].devices[{k}]")
+    }
+
+    fn image_path(&self, cell: usize, image: usize) -> String {
+        match self.traces[cell].images.get(image) {
+            Some(t) if t.explicit_load => format!("cells[{cell}].{}.load_address", t.field),
+            Some(t) => format!("cells[{cell}].{}.path", t.field),
+            None => format!("cells[{cell}]"),
+        }
+    }
+
+    /// A start address for `size` bytes of free RAM, if there is room.
+    fn free_ram(&self, board: &Board, system: &System, size: u64) -> Option<u64> {
+        let mut taken: Vec<MemRange> = system
+            .cells
+            .iter()
+            .flat_map(|c| c.memory.iter().map(|m| m.range))
+            .collect();
+        taken.push(board.hypervisor_ram);
+        for ram in board.ram {
+            let mut start = ram.base;
+            loop {
+                let candidate = MemRange::new(start, size);
+                if candidate.end() > ram.end() || start.checked_add(size).is_none() {
+                    break;
+                }
+                match taken
+                    .iter()
+                    .filter(|t| t.overlaps(&candidate))
+                    .map(|t| t.end())
+                    .max()
+                {
+                    None => return Some(start),
+                    Some(end) => {
+                        let next = align_up(end, PAGE_SIZE);
+                        if next <= start {
+                            break;
+                        }
+                        start = next;
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Describes a rule finding at its YAML value, or `None` when it only
+    /// repeats a problem reported already.
+    ///
+    /// `system` has the images' file sizes, `footprints` their footprints.
+    fn finding(
+        &self,
+        board: &Board,
+        system: &System,
+        footprints: &System,
+        finding: Finding,
+    ) -> Option<Diagnostic> {
+        let (cell, field) = match finding.location {
+            Location::Board => {
+                return Some(self.diagnostic(
+                    "config::wrong_board",
+                    "board",
+                    finding.problem.to_string(),
+                ))
+            }
+            Location::Cells => {
+                return Some(
+                    self.diagnostic("config::no_cells", "cells", "there are no cells")
+                        .label("empty")
+                        .help("add at least one cell, starting with `- name: ...`"),
+                )
+            }
+            Location::Cell { cell, field } => (cell, field),
+        };
+        let trace = self.traces.get(cell)?;
+        let model = footprints.cells.get(cell)?;
+        let this = self.cell_name(cell);
+        let of = |other: usize| {
+            if other == cell {
+                "this cell".to_string()
+            } else {
+                format!("cell {}", self.cell_name(other))
+            }
+        };
+        let d = match (field, finding.problem) {
+            (CellField::Name, Problem::BadName) => {
+                if trace.name_replaced {
+                    return None;
+                }
+                let raw = &self.raw.cells[cell].name;
+                let suggestion: String = raw
+                    .to_lowercase()
+                    .chars()
+                    .filter_map(|c| match c {
+                        'a'..='z' | '0'..='9' | '-' | '_' => Some(c),
+                        c if c.is_whitespace() => Some('-'),
+                        _ => None,
+                    })
+                    .take(MAX_NAME)
+                    .collect();
+                let mut help = "use 1 to 32 characters of a-z, 0-9, '-' and '_'".to_string();
+                if rules::is_valid_name(&suggestion) {
+                    help = format!("{help}, for example `{suggestion}`");
+                }
+                self.diagnostic(
+                    "config::bad_name",
+                    &format!("cells[{cell}].name"),
+                    format!("{this} is not a valid cell name"),
+                )
+                .label("invalid name")
+                .help(help)
+            }
+            (CellField::Name, Problem::DuplicateName { other }) => {
+                if trace.name_replaced {
+                    return None;
+                }
+                self.diagnostic(
+                    "config::duplicate_name",
+                    &format!("cells[{cell}].name"),
+                    format!("cells[{other}] is already called {this}"),
+                )
+                .label("second cell with this name")
+                .also(
+                    self.span(&format!("cells[{other}].name")),
+                    "first used here",
+                )
+                .help("give every cell a unique name; it prefixes the cell's console output")
+            }
+            (CellField::Cpus, Problem::NoCpus) => {
+                if !self.raw.cells[cell].cpus.is_empty() {
+                    // Every listed CPU was rejected and reported.
+                    return None;
+                }
+                self.diagnostic(
+                    "config::no_cpus",
+                    &format!("cells[{cell}].cpus"),
+                    "the cell has no CPU",
+                )
+                .label("empty")
+                .help(format!(
+                    "list at least one of the board's CPUs 0 to {}",
+                    board.cpus.len().saturating_sub(1)
+                ))
+            }
+            (CellField::Cpu(cpu), Problem::NoSuchCpu { .. }) => {
+                self.no_such_cpu(board, &self.cpu_path(cell, cpu), cpu as u64)
+            }
+            (CellField::Cpu(cpu), Problem::CpuTaken { other }) => {
+                let used = system.cells.iter().fold(0u64, |acc, c| acc | c.cpus.bits());
+                let free: Vec<String> = (0..board.cpus.len())
+                    .filter(|&c| c < 64 && used & (1 << c) == 0)
+                    .map(|c| c.to_string())
+                    .collect();
+                let help = if free.is_empty() {
+                    "a CPU runs one cell only, and every CPU of the board is taken; remove it here"
+                        .to_string()
+                } else {
+                    format!("a CPU runs one cell only; free CPUs: {}", free.join(", "))
+                };
+                self.diagnostic(
+                    "config::cpu_taken",
+                    &self.cpu_path(cell, cpu),
+                    format!("CPU {cpu} already belongs to {}", of(other)),
+                )
+                .label("taken")
+                .also(
+                    self.span(&self.cpu_path(other, cpu)),
+                    format!("given to {} here", self.cell_name(other)),
+                )
+                .help(help)
+            }
+            (CellField::Memory(r), problem) => {
+                let path = self.memory_path(cell, r);
+                let range = model.memory.get(r)?.range;
+                match problem {
+                    Problem::Unaligned => {
+                        let (field, value) = if range.base % PAGE_SIZE != 0 {
+                            ("base", range.base)
+                        } else {
+                            ("size", range.size)
+                        };
+                        let down = value & !(PAGE_SIZE - 1);
+                        let up = down.saturating_add(PAGE_SIZE);
+                        let shown = |v: u64| {
+                            if field == "size" {
+                                format!("{v:#x} ({})", human_size(v))
+                            } else {
+                                format!("{v:#x}")
+                            }
+                        };
+                        let mut d = self
+                            .diagnostic(
+                                "config::unaligned",
+                                &format!("{path}.{field}"),
+                                format!("{field} {value:#x} is not a multiple of 4 KiB"),
+                            )
+                            .label("not 4 KiB aligned")
+                            .help(if down == 0 {
+                                format!("use {}", shown(up))
+                            } else {
+                                format!("use {} or {}", shown(down), shown(up))
+                            });
+                        d.help = d
+                            .help
+                            .map(|h| format!("the partitioner maps memory in 4 KiB pages; {h}"));
+                        d
+                    }
+                    Problem::Empty => self
+                        .diagnostic(
+                            "config::empty",
+                            &format!("{path}.size"),
+                            "the region's size is zero",
+                        )
+                        .help("give a size of at least 4K, or remove the region"),
+                    Problem::NotRam => {
+                        let ram: Vec<String> = board
+                            .ram
+                            .iter()
+                            .map(|r| format!("{} ({})", hex_range(r), human_size(r.size)))
+                            .collect();
+                        self.diagnostic(
+                            "config::not_ram",
+                            &format!("{path}.base"),
+                            format!("region {} is not in the board's RAM", hex_range(&range)),
+                        )
+                        .label(hex_range(&range))
+                        .help(format!(
+                            "board {} has RAM at {}; the partitioner keeps {}",
+                            board.name,
+                            ram.join(", "),
+                            hex_range(&board.hypervisor_ram)
+                        ))
+                    }
+                    Problem::HypervisorRam { reserved } => {
+                        let mut help = format!(
+                            "the partitioner keeps {} for its code, tables and the boot image",
+                            hex_range(&reserved)
+                        );
+                        if let Some(free) = self.free_ram(board, system, range.size) {
+                            help = format!("{help}; free RAM of this size starts at {free:#x}");
+                        }
+                        self.diagnostic(
+                            "config::hypervisor_ram",
+                            &format!("{path}.base"),
+                            format!(
+                                "region {} overlaps the partitioner's RAM {}",
+                                hex_range(&range),
+                                hex_range(&reserved)
+                            ),
+                        )
+                        .label(hex_range(&range))
+                        .help(help)
+                    }
+                    Problem::MemoryOverlap {
+                        other_cell,
+                        other_region,
+                    } => {
+                        let other_range = system
+                            .cells
+                            .get(other_cell)?
+                            .memory
+                            .get(other_region)?
+                            .range;
+                        let other_path = self.memory_path(other_cell, other_region);
+                        let mut help = "cells never share RAM".to_string();
+                        if let Some(free) = self.free_ram(board, system, range.size) {
+                            help = format!("{help}; free RAM of this size starts at {free:#x}");
+                        }
+                        self.diagnostic(
+                            "config::memory_overlap",
+                            &format!("{path}.base"),
+                            format!(
+                                "region {} overlaps {} of {} ({})",
+                                hex_range(&range),
+                                other_path.rsplit('.').next().unwrap_or(""),
+                                of(other_cell),
+                                hex_range(&other_range)
+                            ),
+                        )
+                        .label(hex_range(&range))
+                        .also(
+                            self.span(&format!("{other_path}.base")),
+                            format!(
+                                "{} of {}",
+                                hex_range(&other_range),
+                                self.cell_name(other_cell)
+                            ),
+                        )
+                        .help(help)
+                    }
+                    _ => self.diagnostic("config::rule", &path, problem.to_string()),
+                }
+            }
+            (CellField::Device(n), problem) => {
+                let path = self.device_path(cell, n);
+                let device = model.devices.get(n)?;
+                let device_name = device.name.as_str();
+                let find_device = |other: usize| {
+                    system
+                        .cells
+                        .get(other)
+                        .and_then(|c| c.devices.iter().position(|d| d.name == device.name))
+                };
+                match problem {
+                    Problem::DeviceReserved => self
+                        .diagnostic(
+                            "config::device_reserved",
+                            &path,
+                            format!("`{device_name}` is the board's console, which the partitioner keeps"),
+                        )
+                        .label("reserved")
+                        .help(
+                            "remove it: every cell gets a virtual console (`console: virtual`) \
+                             at the same address, multiplexed onto this UART",
+                        ),
+                    Problem::DeviceTaken { other } => {
+                        let other_path = find_device(other).map(|d| self.device_path(other, d));
+                        let mut d = self
+                            .diagnostic(
+                                "config::device_taken",
+                                &path,
+                                format!("device `{device_name}` is already given to {}", of(other)),
+                            )
+                            .label("taken")
+                            .help("a device belongs to one cell only; remove it from one of them");
+                        if let Some(p) = other_path {
+                            d = d.also(self.span(&p), format!("given to {} here", self.cell_name(other)));
+                        }
+                        d
+                    }
+                    Problem::DevicePageShared {
+                        other_cell,
+                        other_device,
+                    } => {
+                        let other = system.cells.get(other_cell)?.devices.get(other_device)?;
+                        let page = device.mmio.first().map(rules::page_span);
+                        self.diagnostic(
+                            "config::device_page_shared",
+                            &path,
+                            format!(
+                                "`{device_name}` shares a 4 KiB page{} with `{}` of {}",
+                                page.map(|p| format!(" ({})", hex_range(&p))).unwrap_or_default(),
+                                other.name,
+                                of(other_cell)
+                            ),
+                        )
+                        .label("same page")
+                        .also(
+                            self.span(&self.device_path(other_cell, other_device)),
+                            format!("given to {} here", self.cell_name(other_cell)),
+                        )
+                        .help(
+                            "the partitioner isolates devices with whole 4 KiB pages, so devices in one \
+                             page must go to the same cell; give both to one cell, or use a device in another page",
+                        )
+                    }
+                    Problem::IrqTaken { irq, other } => self
+                        .diagnostic(
+                            "config::irq_taken",
+                            &path,
+                            format!("interrupt {irq} of `{device_name}` is already owned by {}", of(other)),
+                        )
+                        .help("devices that share an interrupt must go to the same cell"),
+                    _ => self.diagnostic("config::rule", &path, problem.to_string()),
+                }
+            }
+            (CellField::Image(m), problem) => {
+                if trace.quiet_images {
+                    return None;
+                }
+                let t = trace.images.get(m)?;
+                let image = model.images.get(m)?;
+                let path = self.image_path(cell, m);
+                let dest = image.destination();
+                let described = format!(
+                    "the {} ({}, {}{})",
+                    t.kind_name,
+                    hex_range(&dest),
+                    human_size(dest.size),
+                    match &t.file {
+                        Some((_, bytes)) if bytes.len() as u64 != t.footprint => " including bss",
+                        _ => "",
+                    }
+                );
+                match problem {
+                    Problem::ImageOutsideRam => {
+                        let regions: Vec<String> =
+                            model.memory.iter().map(|m| hex_range(&m.range)).collect();
+                        self.diagnostic(
+                            "config::image_outside_ram",
+                            &path,
+                            format!("{described} does not fit in the cell's memory"),
+                        )
+                        .label("does not fit")
+                        .help(format!(
+                            "the cell's memory is {}; enlarge a region or move `load_address`",
+                            if regions.is_empty() {
+                                "empty".to_string()
+                            } else {
+                                regions.join(", ")
+                            }
+                        ))
+                    }
+                    Problem::ImageOverlap { other } => {
+                        let other_trace = trace.images.get(other)?;
+                        let other_image = model.images.get(other)?;
+                        self.diagnostic(
+                            "config::image_overlap",
+                            &path,
+                            format!(
+                                "{described} overlaps the {} ({})",
+                                other_trace.kind_name,
+                                hex_range(&other_image.destination())
+                            ),
+                        )
+                        .label("overlaps")
+                        .also(
+                            self.span(&self.image_path(cell, other)),
+                            format!("the {}", other_trace.kind_name),
+                        )
+                        .help("move one `load_address` so that the images do not overlap")
+                    }
+                    _ => self.diagnostic("config::rule", &path, problem.to_string()),
+                }
+            }
+            (CellField::Entry, Problem::EntryOutsideKernel) => {
+                if trace.quiet_images {
+                    return None;
+                }
+                let kernel = system.cells.get(cell)?.images.first()?.destination();
+                let footprint = model.images.first()?.destination();
+                let explicit = self.raw.cells[cell].entry.is_some();
+                let path = if explicit {
+                    format!("cells[{cell}].entry")
+                } else {
+                    format!("cells[{cell}].kernel.path")
+                };
+                let help = if kernel.size == 0 {
+                    "the kernel file is empty".to_string()
+                } else if footprint.contains(model.entry) {
+                    format!(
+                        "{:#x} is in the kernel's bss (the zeroed memory after the file's {} bytes); \
+                         point `entry` into {}",
+                        model.entry,
+                        kernel.size,
+                        hex_range(&kernel)
+                    )
+                } else if explicit {
+                    format!(
+                        "point `entry` into {}, or remove it to start at the kernel's load address",
+                        hex_range(&kernel)
+                    )
+                } else {
+                    "set `entry` to an address inside the kernel".to_string()
+                };
+                self.diagnostic(
+                    "config::entry_outside_kernel",
+                    &path,
+                    format!(
+                        "entry point {:#x} is not inside the kernel ({})",
+                        model.entry,
+                        hex_range(&kernel)
+                    ),
+                )
+                .label("outside the kernel")
+                .help(help)
+            }
+            (CellField::Console, Problem::ConsoleOverlap) => self
+                .diagnostic(
+                    "config::console_overlap",
+                    &format!("cells[{cell}].console"),
+                    format!(
+                        "the virtual console at {:#x} overlaps the cell's memory or devices",
+                        model.console.map_or(0, |c| c.base)
+                    ),
+                )
+                .help(
+                    "move the memory or devices away from the console page, or set `console: none`",
+                ),
+            (field, problem) => {
+                let path = match field {
+                    CellField::Name => format!("cells[{cell}].name"),
+                    CellField::Cpus => format!("cells[{cell}].cpus"),
+                    CellField::Cpu(c) => self.cpu_path(cell, c),
+                    CellField::Entry => format!("cells[{cell}].entry"),
+                    CellField::Console => format!("cells[{cell}].console"),
+                    _ => format!("cells[{cell}]"),
+                };
+                self.diagnostic("config::rule", &path, problem.to_string())
+            }
+        };
+        Some(d)
+    }
+}
+
+fn device_summary(board: &Board) -> String {
+    let names: Vec<&str> = board.devices.iter().map(|d| d.name).collect();
+    // Collapse numbered families (virtio-mmio0 .. virtio-mmio31).
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < names.len() {
+        let stem = names[i].trim_end_matches(|c: char| c.is_ascii_digit());
+        let mut j = i;
+        while j + 1 < names.len()
+            && stem.len() < names[i].len()
+            && names[j + 1].trim_end_matches(|c: char| c.is_ascii_digit()) == stem
+        {
+            j += 1;
+        }
+        if j > i + 1 {
+            out.push(format!("{} .. {}", names[i], names[j]));
+        } else {
+            out.extend(names[i..=j].iter().map(|n| n.to_string()));
+        }
+        i = j + 1;
+    }
+    out.join(", ")
+}
+
+/// Rounds `value` up to a multiple of `align` (a power of two), saturating.
+pub(super) fn align_up(value: u64, align: u64) -> u64 {
+    value.saturating_add(align - 1) & !(align - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(
+            closest("virtio-mmio3l", ["virtio-mmio31", "rtc"].into_iter()),
+            Some("virtio-mmio31")
+        );
+        assert_eq!(closest("cpu", ["cpus", "name"].into_iter()), Some("cpus"));
+        assert_eq!(closest("zzzzzz", ["cpus", "name"].into_iter()), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn sizes_for_people() {
+        assert_eq!(human_size(16 << 20), "16 MiB");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(100), "100 bytes");
+    }
+
+    #[test]
+    fn device_families_are_collapsed() {
+        let summary = device_summary(&bsp::qemu_virt::BOARD);
+        assert!(
+            summary.contains("virtio-mmio0 .. virtio-mmio31"),
+            "{summary}"
+        );
+        assert!(summary.starts_with("uart0, rtc, gpio, fw-cfg"), "{summary}");
+    }
+}

@@ -1,0 +1,341 @@
+//! The serde form of the YAML file: exactly what a user writes, unchecked.
+//!
+//! Every struct denies unknown fields, so a misspelt key is an error rather
+//! than a silently ignored setting. The doc comments here are also the
+//! descriptions in the JSON Schema (`bulkhead schema`).
+
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
+use std::fmt;
+use std::path::PathBuf;
+
+/// A whole config file.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "Bulkhead partitioning")]
+pub struct RawSystem {
+    /// Format version of the file; must be 1.
+    pub version: Integer,
+    /// The board's name, e.g. `qemu-virt`.
+    pub board: String,
+    /// The cells (partitions), in boot order.
+    pub cells: Vec<RawCell>,
+}
+
+/// One cell: a partition with its own CPUs, memory, devices and software.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCell {
+    /// Unique name: 1 to 32 characters of `a-z`, `0-9`, `-` and `_`.
+    pub name: String,
+    /// Physical CPU indices of the board. The lowest one boots the cell as
+    /// its virtual CPU 0, the next is virtual CPU 1, and so on.
+    pub cpus: Vec<Integer>,
+    /// RAM regions of the cell (identity-mapped: the cell sees the same
+    /// addresses as the hardware).
+    pub memory: Vec<RawMemory>,
+    /// Names of board devices passed through to the cell.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
+    /// The cell's console.
+    #[serde(default)]
+    pub console: RawConsole,
+    /// The program the cell runs.
+    pub kernel: RawKernel,
+    /// An initial RAM file system, loaded next to the kernel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initrd: Option<RawImage>,
+    /// A flattened device tree for the cell's kernel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_tree: Option<RawImage>,
+    /// Address where virtual CPU 0 starts; must lie inside the kernel.
+    /// Default: the kernel's load address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<Integer>,
+    /// Value of register `x0` at entry. Default: the device tree's load
+    /// address when there is one, else 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_argument: Option<Integer>,
+    /// What happens when the cell faults.
+    #[serde(default)]
+    pub on_fault: RawFaultPolicy,
+}
+
+/// A RAM region.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMemory {
+    /// Physical start address; a multiple of 4 KiB.
+    pub base: Integer,
+    /// Length; a multiple of 4 KiB. An integer or a string with a `K`, `M`
+    /// or `G` suffix (KiB, MiB, GiB), e.g. `16M`.
+    pub size: Size,
+    /// The cell's permissions.
+    #[serde(default)]
+    pub access: RawAccess,
+}
+
+/// Access rights to a memory region.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RawAccess {
+    /// Read, write and execute (ordinary RAM).
+    #[default]
+    Rwx,
+    /// Read and write, never execute.
+    Rw,
+    /// Read only.
+    Ro,
+}
+
+/// The console of a cell.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RawConsole {
+    /// An emulated PL011 UART at the address of the board's console. The
+    /// partitioner prefixes its output with the cell's name.
+    #[default]
+    Virtual,
+    /// No console.
+    None,
+}
+
+/// What the partitioner does when a cell faults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RawFaultPolicy {
+    /// Park the cell's CPUs until the board restarts; other cells go on.
+    #[default]
+    Stop,
+    /// Reload the cell's images and start it again.
+    Restart,
+}
+
+/// The kernel image of a cell.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawKernel {
+    /// The file: relative to the config file's directory, else searched in
+    /// the `--image-dir` directories.
+    pub path: PathBuf,
+    /// Where the kernel is copied. Default: the base of the cell's first
+    /// memory region plus the arm64 Image header's `text_offset` (0 when the
+    /// file has no Image header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_address: Option<Integer>,
+}
+
+/// An initrd or device tree image.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawImage {
+    /// The file: relative to the config file's directory, else searched in
+    /// the `--image-dir` directories.
+    pub path: PathBuf,
+    /// Where the image is copied, inside the cell's memory.
+    pub load_address: Integer,
+}
+
+/// A non-negative integer: a YAML integer (decimal or `0x` hex) or a string
+/// holding one, where `_` may separate digits (`0x5000_0000`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Integer(pub u64);
+
+/// A size in bytes: an integer, or a string with a `K`, `M` or `G` suffix
+/// (powers of 1024), e.g. `16M`, `512K`, `1G`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Size(pub u64);
+
+/// Parses an integer written as decimal or `0x` hex, with optional `_`
+/// separators between digits.
+pub fn parse_integer(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (digits, radix) = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => (hex, 16),
+        None => (text, 10),
+    };
+    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') {
+        return None;
+    }
+    let digits: String = digits.chars().filter(|&c| c != '_').collect();
+    if !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u64::from_str_radix(&digits, radix).ok()
+}
+
+/// Parses a size: an integer (see [`parse_integer`]) optionally followed by
+/// `K`, `M` or `G` (also `KiB`, `MiB`, `GiB`), each a power of 1024.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let units: [(&str, u32); 6] = [
+        ("KiB", 10),
+        ("MiB", 20),
+        ("GiB", 30),
+        ("K", 10),
+        ("M", 20),
+        ("G", 30),
+    ];
+    for (suffix, shift) in units {
+        if let Some(number) = text.strip_suffix(suffix) {
+            // `0x1G` would be ambiguous with hex digits for other suffixes; only
+            // accept decimal numbers before a suffix.
+            let number = number.trim_end();
+            if number.starts_with("0x") || number.starts_with("0X") {
+                return None;
+            }
+            return parse_integer(number)?.checked_mul(1 << shift);
+        }
+    }
+    parse_integer(text)
+}
+
+const INTEGER_EXPECTED: &str = "a non-negative integer (decimal or 0x hex)";
+const SIZE_EXPECTED: &str = "a size: an integer or a number with a K, M or G suffix, like 16M";
+
+struct NumberVisitor {
+    expected: &'static str,
+    parse: fn(&str) -> Option<u64>,
+}
+
+impl<'de> de::Visitor<'de> for NumberVisitor {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.expected)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+        Ok(v)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+        u64::try_from(v).map_err(|_| {
+            E::custom(format_args!(
+                "`{v}` is negative; expected {}",
+                self.expected
+            ))
+        })
+    }
+
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<u64, E> {
+        u64::try_from(v).map_err(|_| E::custom(format_args!("`{v}` does not fit in 64 bits")))
+    }
+
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<u64, E> {
+        u64::try_from(v).map_err(|_| {
+            E::custom(format_args!(
+                "`{v}` does not fit in 64 bits; expected {}",
+                self.expected
+            ))
+        })
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
+        Err(E::custom(format_args!(
+            "`{v}` is not a whole number; expected {}",
+            self.expected
+        )))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
+        (self.parse)(v).ok_or_else(|| {
+            let shown: String = v.chars().take(40).flat_map(char::escape_debug).collect();
+            E::custom(format_args!("`{shown}` is not {}", self.expected))
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Integer {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_any(NumberVisitor {
+                expected: INTEGER_EXPECTED,
+                parse: parse_integer,
+            })
+            .map(Integer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_any(NumberVisitor {
+                expected: SIZE_EXPECTED,
+                parse: parse_size,
+            })
+            .map(Size)
+    }
+}
+
+impl Serialize for Integer {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(self.0)
+    }
+}
+
+impl Serialize for Size {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(self.0)
+    }
+}
+
+impl JsonSchema for Integer {
+    fn schema_name() -> Cow<'static, str> {
+        "Integer".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A non-negative integer: decimal or 0x hex, optionally quoted, `_` may separate digits.",
+            "anyOf": [
+                { "type": "integer", "minimum": 0 },
+                { "type": "string", "pattern": "^(0[xX][0-9a-fA-F](_?[0-9a-fA-F])*|[0-9](_?[0-9])*)$" }
+            ]
+        })
+    }
+}
+
+impl JsonSchema for Size {
+    fn schema_name() -> Cow<'static, str> {
+        "Size".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A size in bytes: an integer, or a number with a K, M or G suffix (KiB, MiB, GiB), e.g. 16M.",
+            "anyOf": [
+                { "type": "integer", "minimum": 0 },
+                { "type": "string", "pattern": "^(0[xX][0-9a-fA-F](_?[0-9a-fA-F])*|[0-9](_?[0-9])*( ?(K|M|G|KiB|MiB|GiB))?)$" }
+            ]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers() {
+        assert_eq!(parse_integer("0x5000_0000"), Some(0x5000_0000));
+        assert_eq!(parse_integer("4096"), Some(4096));
+        assert_eq!(parse_integer("0x"), None);
+        assert_eq!(parse_integer("_1"), None);
+        assert_eq!(parse_integer("0x1_0000_0000_0000_0000"), None);
+        assert_eq!(parse_integer("-1"), None);
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("16M"), Some(16 << 20));
+        assert_eq!(parse_size("512 KiB"), Some(512 << 10));
+        assert_eq!(parse_size("1G"), Some(1 << 30));
+        assert_eq!(parse_size("0x1000"), Some(0x1000));
+        assert_eq!(parse_size("16X"), None);
+        assert_eq!(parse_size("0x10M"), None);
+        assert_eq!(parse_size("99999999999999999999G"), None);
+        assert_eq!(parse_size("17179869184G"), None);
+    }
+}

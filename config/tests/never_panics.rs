@@ -1,0 +1,221 @@
+//! The loader must never panic: not on arbitrary text, not on mangled
+//! versions of a good config, not on arbitrary well-typed configs. Whatever
+//! it accepts must also pass the partitioner's own check after a trip
+//! through the blob.
+
+mod common;
+
+use config::yaml::raw::*;
+use config::yaml::{self};
+use config::{blob, rules, PAGE_SIZE};
+use proptest::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+fn images() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(common::image_dir)
+}
+
+const EXAMPLE: &str = include_str!("../examples/qemu-heartbeat.yaml");
+
+/// Loads `source` and, when it is accepted, checks what the partitioner
+/// would see.
+fn load(source: &str) {
+    let path = images().join("config.yaml");
+    match yaml::load_source(source, &path, &[]) {
+        Ok(loaded) => {
+            let encoded = loaded.blob();
+            let decoded = blob::decode(&encoded).expect("blob decodes");
+            assert_eq!(decoded, loaded.system);
+            assert_eq!(rules::check(&decoded, loaded.board, |_| {}), 0);
+            for p in &loaded.payloads {
+                let image = &loaded.system.cells[p.cell].images[p.image];
+                assert_eq!(image.offset % PAGE_SIZE, 0);
+                assert!(image.offset + image.size <= loaded.total_length);
+            }
+        }
+        Err(diagnostics) => {
+            assert!(!diagnostics.is_empty());
+            for d in diagnostics.iter() {
+                assert!(d.line >= 1);
+            }
+            // Rendering is slow in debug builds; a few per case suffice.
+            for d in diagnostics.iter().take(2) {
+                let _ = d.render();
+            }
+        }
+    }
+}
+
+fn address() -> impl Strategy<Value = Integer> {
+    prop_oneof![
+        (0u64..0x20).prop_map(|n| Integer(0x4000_0000 + n * 0x80_0000)),
+        (0u64..0x10_0000).prop_map(|n| Integer(0x5000_0000 + n * 0x800)),
+        any::<u64>().prop_map(Integer),
+    ]
+}
+
+fn size() -> impl Strategy<Value = Size> {
+    prop_oneof![
+        Just(Size(16 << 20)),
+        Just(Size(0)),
+        Just(Size(0x1800)),
+        (1u64..64).prop_map(|n| Size(n << 20)),
+        any::<u64>().prop_map(Size),
+    ]
+}
+
+fn memory() -> impl Strategy<Value = RawMemory> {
+    (
+        address(),
+        size(),
+        prop_oneof![
+            Just(RawAccess::Rwx),
+            Just(RawAccess::Rw),
+            Just(RawAccess::Ro)
+        ],
+    )
+        .prop_map(|(base, size, access)| RawMemory { base, size, access })
+}
+
+fn file() -> impl Strategy<Value = PathBuf> {
+    prop_oneof![
+        Just("heartbeat.bin"),
+        Just("intruder.bin"),
+        Just("big.bin"),
+        Just("initrd.bin"),
+        Just("missing.bin"),
+        Just(""),
+    ]
+    .prop_map(PathBuf::from)
+}
+
+fn image() -> impl Strategy<Value = RawImage> {
+    (file(), address()).prop_map(|(path, load_address)| RawImage { path, load_address })
+}
+
+fn cell() -> impl Strategy<Value = RawCell> {
+    let name = prop_oneof!["[a-z]{1,8}", "[A-Za-z0-9 !_-]{0,40}"];
+    let device = prop_oneof![
+        (0u32..32).prop_map(|n| format!("virtio-mmio{n}")),
+        Just("uart0".to_string()),
+        Just("rtc".to_string()),
+        "[a-z-]{1,12}",
+    ];
+    (
+        (
+            name,
+            proptest::collection::vec(
+                prop_oneof![(0u64..5).prop_map(Integer), any::<u64>().prop_map(Integer)],
+                0..6,
+            ),
+            proptest::collection::vec(memory(), 0..(config::MAX_CELL_MEMORY + 2)),
+            proptest::collection::vec(device, 0..4),
+            prop_oneof![Just(RawConsole::Virtual), Just(RawConsole::None)],
+        ),
+        (
+            (file(), proptest::option::of(address()))
+                .prop_map(|(path, load_address)| RawKernel { path, load_address }),
+            proptest::option::of(image()),
+            proptest::option::of(image()),
+            proptest::option::of(address()),
+            proptest::option::of(address()),
+            prop_oneof![Just(RawFaultPolicy::Stop), Just(RawFaultPolicy::Restart)],
+        ),
+    )
+        .prop_map(
+            |(
+                (name, cpus, memory, devices, console),
+                (kernel, initrd, device_tree, entry, boot_argument, on_fault),
+            )| RawCell {
+                name,
+                cpus,
+                memory,
+                devices,
+                console,
+                kernel,
+                initrd,
+                device_tree,
+                entry,
+                boot_argument,
+                on_fault,
+            },
+        )
+}
+
+fn system() -> impl Strategy<Value = RawSystem> {
+    (
+        prop_oneof![9 => Just(Integer(1)), 1 => any::<u64>().prop_map(Integer)],
+        prop_oneof![9 => Just("qemu-virt".to_string()), 1 => "[a-z-]{0,12}"],
+        proptest::collection::vec(cell(), 0..(config::MAX_CELLS + 2)),
+    )
+        .prop_map(|(version, board, cells)| RawSystem {
+            version,
+            board,
+            cells,
+        })
+}
+
+/// A config that is valid except for what the strategy changes.
+fn mostly_valid() -> impl Strategy<Value = RawSystem> {
+    (0u64..4, 0u64..4, proptest::bool::ANY).prop_map(|(a, b, twin)| {
+        let mut raw: RawSystem = yaml::parse_source(EXAMPLE, "example").unwrap();
+        raw.cells[0].cpus = vec![Integer(a)];
+        raw.cells[1].cpus = vec![Integer(b)];
+        if twin {
+            raw.cells[1].memory[0].base = Integer(0x5000_0000);
+        }
+        raw
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_text_never_panics(text in any::<String>()) {
+        load(&text);
+    }
+
+    #[test]
+    fn yaml_like_text_never_panics(text in "[a-z0-9_:\\-\\[\\]{},#&*!|>'\" \n\t]{0,300}") {
+        load(&text);
+    }
+
+    #[test]
+    fn mangled_examples_never_panic(at in 0usize..2000, len in 0usize..40, insert in "[\\PC\n]{0,20}") {
+        let mut text = EXAMPLE.to_string();
+        let mut start = at.min(text.len());
+        while !text.is_char_boundary(start) { start -= 1; }
+        let mut end = (start + len).min(text.len());
+        while !text.is_char_boundary(end) { end += 1; }
+        text.replace_range(start..end, &insert);
+        load(&text);
+    }
+
+    #[test]
+    fn arbitrary_configs_never_panic(raw in system()) {
+        let text = serde_saphyr::to_string(&raw).unwrap();
+        load(&text);
+    }
+
+    #[test]
+    fn near_valid_configs_are_judged_consistently(raw in mostly_valid()) {
+        let text = serde_saphyr::to_string(&raw).unwrap();
+        let path = images().join("config.yaml");
+        let result = yaml::load_source(&text, &path, &[]);
+        let cpus_clash = raw.cells[0].cpus == raw.cells[1].cpus;
+        let memory_clash = raw.cells[1].memory[0].base.0 == 0x5000_0000;
+        prop_assert_eq!(result.is_ok(), !cpus_clash && !memory_clash, "{}", text);
+        load(&text);
+    }
+}
+
+#[test]
+fn a_serialized_raw_config_reads_back() {
+    let raw: RawSystem = yaml::parse_source(EXAMPLE, "example").unwrap();
+    let text = serde_saphyr::to_string(&raw).unwrap();
+    assert_eq!(yaml::parse_source(&text, "again").unwrap(), raw);
+    assert!(Path::new(images()).join("heartbeat.bin").is_file());
+}

@@ -1,0 +1,408 @@
+//! The reference board in emulation: QEMU `virt` with CPU 0 entering the
+//! boot image at EL2, the PL011 on the process's stdout.
+
+use super::{Link, Target, TargetProcess};
+use crate::HarnessError;
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+
+/// A QEMU `virt` machine booting one raw image with `-kernel`.
+///
+/// The defaults are the lab's reference configuration: GICv3,
+/// virtualization extensions on (so the image starts at EL2), 4
+/// Cortex-A72 cores, 2 GiB of RAM, the PL011 on stdio and nothing else.
+#[derive(Clone, Debug)]
+pub struct QemuTarget {
+    binary: OsString,
+    kernel: PathBuf,
+    cpu: String,
+    cntfrq: Option<u64>,
+    smp: u32,
+    memory: String,
+    icount: bool,
+    extra: Vec<OsString>,
+}
+
+impl QemuTarget {
+    /// The reference machine booting `kernel` (a raw arm64 Image, loaded at
+    /// 0x4008_0000 and entered with x0 = the DTB).
+    pub fn new(kernel: impl Into<PathBuf>) -> Self {
+        QemuTarget {
+            binary: "qemu-system-aarch64".into(),
+            kernel: kernel.into(),
+            cpu: "cortex-a72".to_string(),
+            cntfrq: None,
+            smp: 4,
+            memory: "2G".to_string(),
+            icount: false,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Uses another QEMU executable.
+    pub fn binary(mut self, binary: impl Into<OsString>) -> Self {
+        self.binary = binary.into();
+        self
+    }
+
+    /// Number of CPUs (`-smp`).
+    pub fn smp(mut self, cpus: u32) -> Self {
+        self.smp = cpus;
+        self
+    }
+
+    /// RAM size (`-m`), e.g. `"2G"`.
+    pub fn memory(mut self, size: &str) -> Self {
+        self.memory = size.to_string();
+        self
+    }
+
+    /// CPU model (`-cpu`). Avoid plain `max`: its pointer-auth emulation
+    /// is 5 to 8 times slower.
+    pub fn cpu(mut self, model: &str) -> Self {
+        self.cpu = model.to_string();
+        self
+    }
+
+    /// Generic timer frequency in Hz (the CPU's `cntfrq` property).
+    pub fn cntfrq(mut self, hertz: u64) -> Self {
+        self.cntfrq = Some(hertz);
+        self
+    }
+
+    /// Deterministic time: `-icount shift=0,sleep=off`. With
+    /// `cntfrq(1_000_000_000)` one counter tick is one instruction.
+    pub fn icount(mut self, on: bool) -> Self {
+        self.icount = on;
+        self
+    }
+
+    /// Appends one extra argument (a `-device loader,…`, `-d int`, …).
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.extra.push(arg.as_ref().to_os_string());
+        self
+    }
+
+    /// Appends extra arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.extra
+            .extend(args.into_iter().map(|a| a.as_ref().to_os_string()));
+        self
+    }
+
+    /// The arguments QEMU is started with (without the executable).
+    pub fn command_line(&self) -> Vec<OsString> {
+        let mut cpu = self.cpu.clone();
+        if let Some(hertz) = self.cntfrq {
+            cpu.push_str(&format!(",cntfrq={hertz}"));
+        }
+        let mut args: Vec<OsString> = [
+            "-M",
+            "virt,virtualization=on,gic-version=3",
+            "-cpu",
+            &cpu,
+            "-smp",
+            &self.smp.to_string(),
+            "-m",
+            &self.memory,
+            // No default NIC, drives or monitor; the board's PL011 stays
+            // and `-serial stdio` connects it.
+            "-nodefaults",
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-serial",
+            "stdio",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        if self.icount {
+            args.push("-icount".into());
+            args.push("shift=0,sleep=off".into());
+        }
+        args.push("-kernel".into());
+        args.push(self.kernel.clone().into_os_string());
+        args.extend(self.extra.iter().cloned());
+        args
+    }
+
+    /// The full command line as one shell-like string, for logs.
+    fn command_text(&self) -> String {
+        std::iter::once(&self.binary)
+            .chain(self.command_line().iter())
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+impl Target for QemuTarget {
+    fn describe(&self) -> String {
+        format!("QEMU: {}", self.command_text())
+    }
+
+    fn start(&self, run_dir: &Path) -> Result<Link, HarnessError> {
+        let start_error = |source: io::Error, hint: &str| HarnessError::Start {
+            what: self.command_text(),
+            source,
+            hint: hint.to_string(),
+        };
+        if !self.kernel.is_file() {
+            return Err(start_error(
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("no boot image at {}", self.kernel.display()),
+                ),
+                "\nhint: build it with `cargo xtask build`",
+            ));
+        }
+        let io_error = |context: String| {
+            move |source| HarnessError::Io {
+                context: context.clone(),
+                source,
+            }
+        };
+        let command_file = run_dir.join("qemu.cmdline");
+        std::fs::write(&command_file, self.command_text() + "\n")
+            .map_err(io_error(format!("cannot write {}", command_file.display())))?;
+        let stderr_file = run_dir.join("qemu.stderr.log");
+        let stderr = File::create(&stderr_file)
+            .map_err(io_error(format!("cannot create {}", stderr_file.display())))?;
+
+        let mut command = Command::new(&self.binary);
+        command
+            .args(self.command_line())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            // Its own process group: a Ctrl-C in the terminal reaches the
+            // harness, which then stops QEMU, rather than both at once.
+            .process_group(0);
+        let parent = rustix::process::getpid();
+        // SAFETY: the closure runs in the forked child before exec and only
+        // makes two raw system calls (prctl, getppid) through rustix: it
+        // allocates nothing and takes no lock, so it is async-signal-safe.
+        unsafe {
+            command.pre_exec(move || {
+                // If the thread that started QEMU dies (the test process was
+                // killed, aborted or timed out), QEMU dies with it.
+                rustix::process::set_parent_process_death_signal(Some(
+                    rustix::process::Signal::KILL,
+                ))?;
+                if rustix::process::getppid() != Some(parent) {
+                    // The parent died before the death signal was armed.
+                    return Err(rustix::io::Errno::SRCH.into());
+                }
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().map_err(|source| {
+            let hint = if source.kind() == io::ErrorKind::NotFound {
+                "\nhint: install QEMU with `cargo xtask setup` (Debian package qemu-system-arm)"
+            } else {
+                ""
+            };
+            start_error(source, hint)
+        })?;
+        let console = child.stdout.take().expect("stdout is piped");
+        let input = child.stdin.take().expect("stdin is piped");
+        Ok(Link {
+            console: Box::new(console),
+            input: Some(Box::new(input)),
+            process: Box::new(QemuProcess { child }),
+        })
+    }
+}
+
+/// A running QEMU.
+struct QemuProcess {
+    child: Child,
+}
+
+impl TargetProcess for QemuProcess {
+    fn kill(&mut self) -> io::Result<()> {
+        match self.child.try_wait()? {
+            Some(_) => Ok(()),
+            None => self.child.kill(),
+        }
+    }
+
+    fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        self.child.try_wait()
+    }
+
+    fn reap(&mut self) -> io::Result<()> {
+        self.child.wait().map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(target: &QemuTarget) -> String {
+        target
+            .command_line()
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn reference_command_line() {
+        assert_eq!(
+            text(&QemuTarget::new("/b/bulkhead.img")),
+            "-M virt,virtualization=on,gic-version=3 -cpu cortex-a72 -smp 4 -m 2G \
+             -nodefaults -display none -monitor none -serial stdio -kernel /b/bulkhead.img"
+        );
+    }
+
+    #[test]
+    fn latency_lab_options() {
+        let target = QemuTarget::new("x.img")
+            .smp(1)
+            .cntfrq(1_000_000_000)
+            .icount(true)
+            .args(["-d", "int"]);
+        assert_eq!(
+            text(&target),
+            "-M virt,virtualization=on,gic-version=3 -cpu cortex-a72,cntfrq=1000000000 \
+             -smp 1 -m 2G -nodefaults -display none -monitor none -serial stdio \
+             -icount shift=0,sleep=off -kernel x.img -d int"
+        );
+    }
+
+    #[test]
+    fn missing_image_is_a_clear_error() {
+        let dir = std::env::temp_dir();
+        let error = QemuTarget::new("/nonexistent/bulkhead.img")
+            .start(&dir)
+            .err()
+            .expect("must fail");
+        let message = error.to_string();
+        assert!(message.contains("no boot image"), "{message}");
+        assert!(message.contains("cargo xtask build"), "{message}");
+    }
+}
+
+/// End-to-end through a real QEMU, with a hand-assembled image that writes
+/// plain text and wire frames to the PL011, then powers off through PSCI.
+#[cfg(test)]
+mod qemu_tests {
+    use super::*;
+    use crate::{Session, SessionOptions};
+    use std::time::Duration;
+    use wire::{cell_stream, encode_frame, MAX_FRAME};
+
+    /// `movz x0, #0x0900, lsl #16`: x0 = the PL011 data register.
+    const UART_ADDRESS: u32 = 0xd2a1_2000;
+
+    /// Machine code that stores each byte of `output` to the UART data
+    /// register, then calls PSCI `SYSTEM_OFF` (and spins if that returns).
+    fn image(output: &[u8]) -> Vec<u8> {
+        let mut code = vec![UART_ADDRESS];
+        for &byte in output {
+            code.push(0x5280_0001 | (u32::from(byte) << 5)); // movz w1, #byte
+            code.push(0xb900_0001); // str w1, [x0]
+        }
+        code.push(0x5280_0100); // movz w0, #0x0008
+        code.push(0x72b0_8000); // movk w0, #0x8400, lsl #16
+        code.push(0xd400_0003); // smc #0
+        code.push(0x1400_0000); // b .
+        code.iter().flat_map(|word| word.to_le_bytes()).collect()
+    }
+
+    /// These tests need QEMU; without it they fail (never skip silently).
+    fn require_qemu() {
+        let found = Command::new("qemu-system-aarch64")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        assert!(
+            found,
+            "qemu-system-aarch64 is not installed: run `cargo xtask setup`"
+        );
+    }
+
+    #[test]
+    fn boots_an_image_and_routes_its_streams() {
+        require_qemu();
+        let mut output = b"plain before framing\r\n\0".to_vec();
+        let mut frame = [0u8; MAX_FRAME];
+        for (stream, text) in [
+            (cell_stream(1), &b"intruder: heart"[..]),
+            (cell_stream(0), b"sensor: heartbeat 0\r\n"),
+            (cell_stream(1), b"beat 0\r\n"),
+            (0, &[1, 2, 3]),
+        ] {
+            let n = encode_frame(stream, text, &mut frame);
+            output.extend_from_slice(&frame[..n]);
+        }
+        let root = std::env::temp_dir().join(format!("bulkhead-qemu-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        let kernel = root.join("probe.bin");
+        std::fs::write(&kernel, image(&output)).unwrap();
+
+        let mut session = Session::start(
+            &QemuTarget::new(&kernel).smp(1).memory("128M"),
+            SessionOptions::new("qemu-probe")
+                .log_root(&root)
+                .cells(vec!["sensor".into(), "intruder".into()])
+                .deadline(Duration::from_secs(60)),
+        )
+        .unwrap();
+        let lines = session
+            .expect_all(
+                [
+                    ("raw", "plain before framing"),
+                    ("sensor", "heartbeat 0"),
+                    ("intruder", "intruder: heartbeat 0"),
+                    ("partitioner", "[defmt: no table] 01 02 03"),
+                ],
+                Duration::from_secs(30),
+            )
+            .unwrap();
+        assert_eq!(lines[1], "sensor: heartbeat 0");
+        let status = session.wait_exit(Duration::from_secs(30)).unwrap();
+        assert!(status.success(), "{status:?}");
+        assert!(
+            std::fs::read_to_string(session.run_dir().join("qemu.cmdline"))
+                .unwrap()
+                .contains("-nodefaults")
+        );
+    }
+
+    #[test]
+    fn the_deadline_kills_a_target_that_never_stops() {
+        require_qemu();
+        let root = std::env::temp_dir().join(format!("bulkhead-qemu-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        let kernel = root.join("spin.bin");
+        std::fs::write(&kernel, 0x1400_0000u32.to_le_bytes()).unwrap(); // b .
+        let mut session = Session::start(
+            &QemuTarget::new(&kernel).smp(1).memory("128M"),
+            SessionOptions::new("qemu-spin")
+                .log_root(&root)
+                .deadline(Duration::from_millis(1500)),
+        )
+        .unwrap();
+        let error = session
+            .expect("raw", "never", Duration::from_secs(30))
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("output ended"), "{message}");
+        assert!(message.contains("hard deadline"), "{message}");
+    }
+}

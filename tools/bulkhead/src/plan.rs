@@ -1,0 +1,239 @@
+//! The partitioning plan as a readable table: what each cell gets, and the
+//! board's RAM from the partitioner's reserved range to the last gap.
+
+use crate::BootImage;
+use bsp::MemRange;
+use config::yaml::{human_size, Loaded};
+use config::{Access, FaultPolicy, ImageKind};
+use std::fmt::Write;
+
+/// Left-aligned columns, two spaces apart. The last cell of a row may run
+/// past its column, so it does not widen the column.
+fn table(rows: &[Vec<String>], indent: &str) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter(|r| r.len() > c + 1)
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = indent.to_string();
+        for (cell, width) in row.iter().zip(&widths) {
+            let _ = write!(line, "{cell:<width$}  ");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn range(r: &MemRange) -> String {
+    format!("{:#010x}..{:#010x}", r.base, r.end())
+}
+
+fn access(a: Access) -> &'static str {
+    match a {
+        Access::ReadWriteExecute => "rwx",
+        Access::ReadWrite => "rw",
+        Access::ReadOnly => "ro",
+    }
+}
+
+fn kind(k: ImageKind) -> &'static str {
+    match k {
+        ImageKind::Kernel => "kernel",
+        ImageKind::Initrd => "initrd",
+        ImageKind::DeviceTree => "device tree",
+    }
+}
+
+/// The plan of a checked config: each cell's resources, then the board's
+/// memory map.
+pub fn plan(loaded: &Loaded) -> String {
+    let system = &loaded.system;
+    let board = loaded.board;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Plan for {} on board {} ({} CPUs, {} cells)",
+        loaded.path.display(),
+        board.name,
+        board.cpus.len(),
+        system.cells.len()
+    );
+    for (i, cell) in system.cells.iter().enumerate() {
+        let _ = writeln!(out, "\ncell {i}: {}", cell.name);
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        let cpus: Vec<String> = cell
+            .cpus
+            .iter()
+            .enumerate()
+            .map(|(v, p)| format!("CPU {p} -> vCPU {v}"))
+            .collect();
+        rows.push(vec!["CPUs".into(), cpus.join(", ")]);
+        for (n, m) in cell.memory.iter().enumerate() {
+            rows.push(vec![
+                if n == 0 {
+                    "memory".into()
+                } else {
+                    String::new()
+                },
+                range(&m.range),
+                human_size(m.range.size),
+                access(m.access).into(),
+            ]);
+        }
+        if cell.devices.is_empty() {
+            rows.push(vec!["devices".into(), "none".into()]);
+        }
+        for (n, d) in cell.devices.iter().enumerate() {
+            let mmio: Vec<String> = d.mmio.iter().map(range).collect();
+            let irqs: Vec<String> = d.irqs.iter().map(|i| i.to_string()).collect();
+            rows.push(vec![
+                if n == 0 {
+                    "devices".into()
+                } else {
+                    String::new()
+                },
+                d.name.to_string(),
+                format!("MMIO {}", mmio.join(", ")),
+                if irqs.is_empty() {
+                    "no IRQ".into()
+                } else {
+                    format!("IRQ {}", irqs.join(", "))
+                },
+            ]);
+        }
+        rows.push(vec![
+            "console".into(),
+            match cell.console {
+                Some(c) => format!("virtual PL011 at {:#010x}", c.base),
+                None => "none".into(),
+            },
+        ]);
+        for (n, image) in cell.images.iter().enumerate() {
+            let payload = loaded.payload(i, n);
+            let file = payload
+                .and_then(|p| p.path.file_name())
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let footprint = payload.map_or(image.size, |p| p.footprint);
+            let size = if footprint != image.size {
+                format!(
+                    "{} (+bss: {})",
+                    human_size(image.size),
+                    human_size(footprint)
+                )
+            } else {
+                human_size(image.size)
+            };
+            rows.push(vec![
+                if n == 0 {
+                    "images".into()
+                } else {
+                    String::new()
+                },
+                kind(image.kind).into(),
+                format!("load {:#010x}", image.load_address),
+                size,
+                file,
+            ]);
+        }
+        rows.push(vec![
+            "entry".into(),
+            format!("{:#010x}", cell.entry),
+            format!("x0 = {:#x}", cell.boot_argument),
+        ]);
+        rows.push(vec![
+            "on fault".into(),
+            match cell.on_fault {
+                FaultPolicy::Stop => "stop".into(),
+                FaultPolicy::Restart => "restart".into(),
+            },
+        ]);
+        out.push_str(&table(&rows, "  "));
+    }
+    out.push('\n');
+    out.push_str(&memory_map(loaded));
+    out
+}
+
+/// The board's RAM, sorted by address: the partitioner's range, each cell
+/// region and the free gaps.
+pub fn memory_map(loaded: &Loaded) -> String {
+    let board = loaded.board;
+    let mut used: Vec<(MemRange, String)> = vec![(
+        board.hypervisor_ram,
+        "partitioner (reserved: code, tables, boot image)".into(),
+    )];
+    for cell in &loaded.system.cells {
+        for (n, m) in cell.memory.iter().enumerate() {
+            used.push((
+                m.range,
+                format!("{} memory[{n}] {}", cell.name, access(m.access)),
+            ));
+        }
+    }
+    used.sort_by_key(|(r, _)| r.base);
+    let mut out = String::from("memory map\n");
+    for ram in board.ram {
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        let mut cursor = ram.base;
+        let row = |r: MemRange, what: String| vec![range(&r), human_size(r.size), what];
+        for (r, what) in used.iter().filter(|(r, _)| ram.overlaps(r)) {
+            if r.base > cursor {
+                rows.push(row(MemRange::new(cursor, r.base - cursor), "free".into()));
+            }
+            rows.push(row(*r, what.clone()));
+            cursor = cursor.max(r.end());
+        }
+        if ram.end() > cursor {
+            rows.push(row(
+                MemRange::new(cursor, ram.end() - cursor),
+                "free".into(),
+            ));
+        }
+        let _ = writeln!(out, "  RAM {} ({})", range(ram), human_size(ram.size));
+        out.push_str(&table(&rows, "    "));
+    }
+    out
+}
+
+/// Where everything sits in an assembled boot image.
+pub fn boot_image_layout(loaded: &Loaded, image: &BootImage) -> String {
+    let mut rows: Vec<Vec<String>> = vec![vec![
+        format!("{:#010x}", 0),
+        human_size(image.blob_offset),
+        "partitioner (padded to its image_size)".into(),
+    ]];
+    rows.push(vec![
+        format!("{:#010x}", image.blob_offset),
+        human_size(image.blob.len() as u64),
+        "config blob".into(),
+    ]);
+    for p in &loaded.payloads {
+        let Some(cell) = loaded.system.cells.get(p.cell) else {
+            continue;
+        };
+        let Some(im) = cell.images.get(p.image) else {
+            continue;
+        };
+        rows.push(vec![
+            format!("{:#010x}", image.blob_offset + im.offset),
+            human_size(im.size),
+            format!("{} {} ({})", cell.name, kind(im.kind), p.path.display()),
+        ]);
+    }
+    format!(
+        "boot image: {} bytes, loaded at {:#010x}, header image_size {:#x}\n{}",
+        image.bytes.len(),
+        image.load_address,
+        image.image_size,
+        table(&rows, "  ")
+    )
+}

@@ -1,0 +1,206 @@
+//! Boot image assembly: the layout the partitioner depends on, the size
+//! checks, and the command line's exit codes.
+
+use bulkhead::{boot_image, build, BuildOptions, Error, ImageError, LOAD_OFFSET};
+use config::{arm64_image, blob, yaml};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn scratch_dir(name: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("bulkhead-tool-{}-{name}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn arm64_image(image_size: u64, len: usize, seed: u8) -> Vec<u8> {
+    let mut bytes: Vec<u8> = (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect();
+    bytes[..64].fill(0);
+    bytes[16..24].copy_from_slice(&image_size.to_le_bytes());
+    bytes[56..60].copy_from_slice(b"ARM\x64");
+    bytes
+}
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/examples/qemu-heartbeat.yaml")
+}
+
+fn images() -> PathBuf {
+    let dir = scratch_dir("images");
+    std::fs::write(dir.join("heartbeat.bin"), arm64_image(0x1_0000, 3000, 1)).unwrap();
+    std::fs::write(dir.join("intruder.bin"), arm64_image(0x1_0000, 5000, 2)).unwrap();
+    dir
+}
+
+fn le64(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap())
+}
+
+#[test]
+fn the_boot_image_round_trips() {
+    let dir = scratch_dir("build");
+    let partitioner = arm64_image(0x2_0000, 0x1_2345, 7);
+    std::fs::write(dir.join("partitioner.img"), &partitioner).unwrap();
+    let out = dir.join("out");
+    let built = build(&BuildOptions {
+        config: example(),
+        image_dirs: vec![images()],
+        partitioner: dir.join("partitioner.img"),
+        out_dir: out.clone(),
+    })
+    .unwrap();
+    let image = std::fs::read(out.join("bulkhead.img")).unwrap();
+    assert_eq!(image, built.image.bytes);
+
+    // The partitioner, then zeros up to its image_size.
+    assert_eq!(image[..16], partitioner[..16]);
+    assert_eq!(image[24..partitioner.len()], partitioner[24..]);
+    assert!(image[partitioner.len()..0x2_0000].iter().all(|&b| b == 0));
+
+    // The header's image_size now covers the whole boot image.
+    let patched = le64(&image, arm64_image::IMAGE_SIZE_FIELD);
+    assert_eq!(patched, (image.len() as u64).div_ceil(4096) * 4096);
+    assert_eq!(patched, built.image.image_size);
+    assert_eq!(built.image.load_address, 0x4000_0000 + LOAD_OFFSET);
+
+    // The blob at the old image_size, alone in config.bin too.
+    let blob_bytes = &image[0x2_0000..];
+    let system = blob::decode(blob_bytes).unwrap();
+    assert_eq!(system, built.loaded.system);
+    let header = blob::read_header(blob_bytes).unwrap();
+    assert_eq!(header.total_length, (image.len() - 0x2_0000) as u64);
+    let config_bin = std::fs::read(out.join("config.bin")).unwrap();
+    assert_eq!(blob::decode(&config_bin).unwrap(), system);
+    assert_eq!(config_bin, built.image.blob);
+
+    // Each payload at its offset, byte-identical, 4 KiB aligned.
+    let mut payloads = 0;
+    for (c, cell) in system.cells.iter().enumerate() {
+        for (m, im) in cell.images.iter().enumerate() {
+            let start = 0x2_0000 + im.offset as usize;
+            assert_eq!(start % 4096, 0);
+            let bytes = &image[start..start + im.size as usize];
+            let payload = built.loaded.payload(c, m).unwrap();
+            assert_eq!(bytes, payload.bytes.as_slice());
+            assert_eq!(bytes, std::fs::read(&payload.path).unwrap().as_slice());
+            payloads += 1;
+        }
+    }
+    assert_eq!(payloads, 2);
+
+    let plan = std::fs::read_to_string(out.join("plan.txt")).unwrap();
+    for needle in [
+        "cell 0: sensor",
+        "cell 1: intruder",
+        "memory map",
+        "free",
+        "boot image",
+        "config blob",
+    ] {
+        assert!(plan.contains(needle), "{needle} missing from\n{plan}");
+    }
+}
+
+#[test]
+fn bad_partitioner_images_are_refused() {
+    let loaded = yaml::load(&example(), &[images()]).unwrap();
+    assert_eq!(
+        boot_image(&loaded, &[0u8; 4096]),
+        Err(ImageError::NotAnImage)
+    );
+    assert_eq!(
+        boot_image(&loaded, &arm64_image(0x1800, 0x100, 0)),
+        Err(ImageError::BadImageSize { image_size: 0x1800 })
+    );
+    assert_eq!(
+        boot_image(&loaded, &arm64_image(0, 0x100, 0)),
+        Err(ImageError::BadImageSize { image_size: 0 })
+    );
+    assert_eq!(
+        boot_image(&loaded, &arm64_image(0x1000, 0x1001, 0)),
+        Err(ImageError::PartitionerTooBig {
+            file_size: 0x1001,
+            image_size: 0x1000
+        })
+    );
+}
+
+#[test]
+fn the_boot_image_must_fit_in_the_partitioners_ram() {
+    let loaded = yaml::load(&example(), &[images()]).unwrap();
+    let ram = loaded.board.hypervisor_ram;
+    let available = ram.size - LOAD_OFFSET;
+    // The partitioner alone fills the RAM: the payloads no longer fit.
+    let full = boot_image(&loaded, &arm64_image(available, 0x100, 0)).unwrap_err();
+    assert!(
+        matches!(full, ImageError::TooBig { available: a, .. } if a == available),
+        "{full:?}"
+    );
+    // A huge image_size neither overflows nor allocates.
+    let huge = boot_image(&loaded, &arm64_image(!0xfff, 0x100, 0)).unwrap_err();
+    assert!(matches!(huge, ImageError::TooBig { .. }));
+    assert_eq!(Error::from(huge).exit_code(), 1);
+    // Just enough room works.
+    let room = available - (loaded.total_length.div_ceil(4096) * 4096);
+    let fits = boot_image(&loaded, &arm64_image(room, 0x100, 0)).unwrap();
+    assert_eq!(fits.image_size, available);
+}
+
+fn bulkhead(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_bulkhead"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_command_line_exit_codes() {
+    let images = images();
+    let example = example();
+    let example = example.to_str().unwrap();
+    let images = images.to_str().unwrap();
+
+    let (code, stdout, _) = bulkhead(&["check", example, "--image-dir", images]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("CPU 2 -> vCPU 0"), "{stdout}");
+
+    // Missing images: a config error, reported at the `path` line.
+    let (code, _, stderr) = bulkhead(&["check", example]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("cells[0].kernel.path"), "{stderr}");
+    assert!(stderr.contains("qemu-heartbeat.yaml:27:13"), "{stderr}");
+    assert!(stderr.contains("2 problems in"), "{stderr}");
+
+    let (code, _, stderr) = bulkhead(&["check", "/nonexistent.yaml"]);
+    assert_eq!(code, 2, "{stderr}");
+    let (code, _, _) = bulkhead(&["check"]);
+    assert_eq!(code, 2);
+
+    let dir = scratch_dir("cli");
+    let (code, _, stderr) = bulkhead(&[
+        "build",
+        example,
+        "-o",
+        dir.join("out").to_str().unwrap(),
+        "--partitioner",
+        dir.join("none.img").to_str().unwrap(),
+        "--image-dir",
+        images,
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+
+    let (code, stdout, _) = bulkhead(&["schema"]);
+    assert_eq!(code, 0);
+    assert!(stdout.trim_start().starts_with('{') && stdout.contains("\"cells\""));
+}

@@ -1,0 +1,127 @@
+//! `cargo xtask build`: aarch64 binaries, their flat images, and the boot
+//! image of one partitioning.
+//!
+//! Output:
+//! - `target/bulkhead/images/`: `partitioner.img`, `heartbeat.bin`,
+//!   `intruder.bin` (raw arm64 Images);
+//! - `target/bulkhead/<config stem>/`: `bulkhead.img`, the bootable image
+//!   with the config and the cell images appended, and `config.yaml`, a copy
+//!   of the config it was built from (the system tests read the cell names
+//!   from it).
+
+use crate::flat;
+use crate::layout::{Layout, TARGET};
+use crate::process::{cargo, run as run_command};
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+/// The partitioning `build`, `demo` and the system tests use by default.
+pub const DEFAULT_CONFIG: &str = "config/examples/qemu-heartbeat.yaml";
+
+/// The aarch64 binaries and the flat images made from them.
+const IMAGES: &[(&str, &str)] = &[
+    ("partitioner", "partitioner.img"),
+    ("heartbeat", "heartbeat.bin"),
+    ("intruder", "intruder.bin"),
+];
+
+/// What a build produced.
+pub struct Built {
+    /// The bootable image (`-kernel` for QEMU).
+    pub boot_image: PathBuf,
+    /// The partitioner ELF, with the `defmt` table.
+    pub partitioner_elf: PathBuf,
+    /// The config it was built from.
+    pub config: PathBuf,
+}
+
+/// Builds everything for `config`.
+pub fn run(layout: &Layout, config: &Path) -> Result<Built> {
+    let config = layout.user_path(config);
+    if !config.is_file() {
+        anyhow::bail!("no config at {}", config.display());
+    }
+    run_command(cargo(&layout.root).args([
+        "build",
+        "--release",
+        "--target",
+        TARGET,
+        "-p",
+        "partitioner",
+        "-p",
+        "baremetal-cells",
+    ]))
+    .context("building the partitioner and the cells failed")?;
+
+    let images = layout.images();
+    for (binary, image_name) in IMAGES {
+        let elf = layout.elf(binary);
+        let out = images.join(image_name);
+        let image = flat::convert(&elf, &out)?;
+        if !image.has_image_header() {
+            eprintln!(
+                "warning: {} does not start with an arm64 Image header; check its linker script",
+                out.display()
+            );
+        }
+        println!(
+            "image: {} ({} bytes, loads at {:#x})",
+            out.display(),
+            image.bytes.len(),
+            image.load_address
+        );
+    }
+
+    let stem = config
+        .file_stem()
+        .context("the config path has no file name")?
+        .to_string_lossy()
+        .into_owned();
+    let out_dir = layout.artifacts().join(&stem);
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let partitioner_image = images.join("partitioner.img");
+    let boot_image = build_boot_image(layout, &config, &out_dir, &partitioner_image, &images)?;
+    std::fs::copy(&config, out_dir.join("config.yaml"))
+        .with_context(|| format!("cannot copy {} to {}", config.display(), out_dir.display()))?;
+    println!("boot image: {}", boot_image.display());
+    Ok(Built {
+        boot_image,
+        partitioner_elf: layout.elf("partitioner"),
+        config,
+    })
+}
+
+/// Builds `OUT/bulkhead.img` with the `bulkhead` host tool.
+///
+/// NOTE: the only place xtask calls the host tool. It goes through the CLI
+/// (`bulkhead build CONFIG -o DIR --partitioner IMG --image-dir DIR`) while
+/// the library API settles; switch to `bulkhead::build(…)` here then.
+fn build_boot_image(
+    layout: &Layout,
+    config: &Path,
+    out_dir: &Path,
+    partitioner_image: &Path,
+    image_dir: &Path,
+) -> Result<PathBuf> {
+    run_command(
+        cargo(&layout.root)
+            .args(["run", "-q", "-p", "bulkhead", "--", "build"])
+            .arg(config)
+            .arg("-o")
+            .arg(out_dir)
+            .arg("--partitioner")
+            .arg(partitioner_image)
+            .arg("--image-dir")
+            .arg(image_dir),
+    )
+    .context("the bulkhead host tool could not build the boot image")?;
+    let boot_image = out_dir.join("bulkhead.img");
+    if !boot_image.is_file() {
+        anyhow::bail!(
+            "the bulkhead host tool succeeded but wrote no {}",
+            boot_image.display()
+        );
+    }
+    Ok(boot_image)
+}

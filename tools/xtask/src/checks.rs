@@ -1,0 +1,147 @@
+//! `cargo xtask test` and `cargo xtask clippy`: every check CI runs, each
+//! as one step, with a summary at the end. A failing step does not stop
+//! the others, except that the system tests need a successful build.
+
+use crate::build::{self, DEFAULT_CONFIG};
+use crate::layout::{Layout, TARGET};
+use crate::process::{cargo, run};
+use anyhow::{bail, Result};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How a step ended.
+enum Outcome {
+    Passed,
+    Failed(String),
+    Skipped(&'static str),
+}
+
+/// Runs steps in order and reports them.
+struct Steps {
+    results: Vec<(&'static str, Outcome, Duration)>,
+}
+
+impl Steps {
+    fn new() -> Self {
+        Steps {
+            results: Vec::new(),
+        }
+    }
+
+    /// Runs one step; returns whether it passed.
+    fn run(&mut self, name: &'static str, step: impl FnOnce() -> Result<()>) -> bool {
+        println!("\n==> {name}");
+        let started = Instant::now();
+        let outcome = match step() {
+            Ok(()) => Outcome::Passed,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                Outcome::Failed(format!("{error:#}"))
+            }
+        };
+        let passed = matches!(outcome, Outcome::Passed);
+        self.results.push((name, outcome, started.elapsed()));
+        passed
+    }
+
+    fn skip(&mut self, name: &'static str, why: &'static str) {
+        self.results
+            .push((name, Outcome::Skipped(why), Duration::ZERO));
+    }
+
+    /// Prints the summary; fails when a step failed.
+    fn finish(self, task: &str) -> Result<()> {
+        println!("\n==> summary");
+        let mut failed = Vec::new();
+        for (name, outcome, took) in &self.results {
+            let seconds = took.as_secs_f64();
+            match outcome {
+                Outcome::Passed => println!("  ok      {name:<22} {seconds:>6.1} s"),
+                Outcome::Failed(why) => {
+                    let first = why.lines().next().unwrap_or_default();
+                    println!("  FAILED  {name:<22} {seconds:>6.1} s  {first}");
+                    failed.push(*name);
+                }
+                Outcome::Skipped(why) => println!("  skipped {name:<22}           {why}"),
+            }
+        }
+        if failed.is_empty() {
+            println!("xtask {task}: all steps ok");
+            Ok(())
+        } else {
+            bail!(
+                "xtask {task}: {} of {} steps failed: {}",
+                failed.len(),
+                self.results.len(),
+                failed.join(", ")
+            )
+        }
+    }
+}
+
+/// `cargo clippy` for the host crates (all targets: tests too).
+fn clippy_host(layout: &Layout) -> Result<()> {
+    run(cargo(&layout.root).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))
+}
+
+/// `cargo clippy` for the crates built for aarch64.
+fn clippy_target(layout: &Layout) -> Result<()> {
+    run(cargo(&layout.root).args([
+        "clippy",
+        "--release",
+        "--target",
+        TARGET,
+        "-p",
+        "partitioner",
+        "-p",
+        "baremetal-cells",
+        "--",
+        "-D",
+        "warnings",
+    ]))
+}
+
+/// `cargo xtask clippy`.
+pub fn clippy(layout: &Layout) -> Result<()> {
+    let mut steps = Steps::new();
+    steps.run("clippy (host)", || clippy_host(layout));
+    steps.run("clippy (aarch64)", || clippy_target(layout));
+    steps.finish("clippy")
+}
+
+/// `cargo xtask test`: formatting, build, clippy, unit tests, system tests.
+pub fn test(layout: &Layout) -> Result<()> {
+    let mut steps = Steps::new();
+    steps.run("formatting", || {
+        run(cargo(&layout.root).args(["fmt", "--all", "--", "--check"]))
+    });
+    let mut built = None;
+    steps.run("build", || {
+        built = Some(build::run(layout, Path::new(DEFAULT_CONFIG))?);
+        Ok(())
+    });
+    steps.run("clippy (host)", || clippy_host(layout));
+    steps.run("clippy (aarch64)", || clippy_target(layout));
+    steps.run("unit tests (host)", || {
+        run(cargo(&layout.root).args(["test", "--workspace", "--exclude", "hil-tests"]))
+    });
+    match &built {
+        Some(built) => {
+            steps.run("system tests (QEMU)", || {
+                run(cargo(&layout.root)
+                    .args(["test", "-p", "hil-tests", "--", "--test-threads=1"])
+                    .env("BULKHEAD_ARTIFACTS", layout.artifacts())
+                    .env("BULKHEAD_PARTITIONER_ELF", &built.partitioner_elf))
+            });
+        }
+        None => steps.skip("system tests (QEMU)", "the build failed"),
+    }
+    steps.finish("test")
+}

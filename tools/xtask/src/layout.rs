@@ -1,0 +1,63 @@
+//! Where things are: the workspace root, the target directory and the
+//! artifacts `cargo xtask build` writes.
+
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+/// The Rust target of the partitioner and the cells.
+pub const TARGET: &str = "aarch64-unknown-none-softfloat";
+
+/// Paths of the workspace.
+pub struct Layout {
+    /// The workspace root.
+    pub root: PathBuf,
+    /// Cargo's target directory.
+    pub target: PathBuf,
+}
+
+impl Layout {
+    /// The layout of the workspace this xtask was built from.
+    pub fn new() -> Result<Self> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .canonicalize()
+            .context("cannot find the workspace root")?;
+        let target = match std::env::var_os("CARGO_TARGET_DIR") {
+            Some(dir) => root.join(dir),
+            None => root.join("target"),
+        };
+        Ok(Layout { root, target })
+    }
+
+    /// `target/bulkhead`: images and boot images.
+    pub fn artifacts(&self) -> PathBuf {
+        self.target.join("bulkhead")
+    }
+
+    /// `target/bulkhead/images`: the flat partitioner and cell images.
+    pub fn images(&self) -> PathBuf {
+        self.artifacts().join("images")
+    }
+
+    /// The release ELF of an aarch64 binary.
+    pub fn elf(&self, binary: &str) -> PathBuf {
+        self.target.join(TARGET).join("release").join(binary)
+    }
+
+    /// A user-given path: relative to the current directory, as a shell
+    /// would take it.
+    pub fn user_path(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            return path.to_path_buf();
+        }
+        let from_cwd = std::env::current_dir()
+            .map(|cwd| cwd.join(path))
+            .unwrap_or_else(|_| path.to_path_buf());
+        if from_cwd.exists() {
+            from_cwd
+        } else {
+            // Defaults are written relative to the workspace root.
+            self.root.join(path)
+        }
+    }
+}
