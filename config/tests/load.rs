@@ -28,7 +28,9 @@ fn the_example_loads() {
     assert_eq!(sensor.images[0].load_address, 0x5000_0000);
     assert_eq!(sensor.images[0].size, 2048);
     assert_eq!(sensor.entry, 0x5000_0000);
-    assert_eq!(sensor.boot_argument, 0);
+    assert_eq!(sensor.boot_argument, 5);
+    assert_eq!(sensor.devices[0].name.as_str(), "virtio-mmio31");
+    assert_eq!(sensor.devices[0].irqs.as_slice(), [79]);
     assert_eq!(sensor.on_fault, FaultPolicy::Stop);
     assert_eq!(s.cells[1].cpus.iter().collect::<Vec<_>>(), [2]);
 

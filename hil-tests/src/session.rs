@@ -353,6 +353,14 @@ impl Session {
             .unwrap_or_default()
     }
 
+    /// Moves `stream`'s `expect` cursor past every line that has arrived so
+    /// far, so that the next `expect` only matches newer output ("this
+    /// happened after that").
+    pub fn skip_to_end(&mut self, stream: &str) {
+        let arrived = self.shared.lock().lines.get(stream).map_or(0, Vec::len);
+        self.cursors.insert(stream.to_string(), arrived);
+    }
+
     /// The exit status if the target has stopped by itself, without
     /// waiting.
     pub fn try_exit(&mut self) -> Option<ExitStatus> {

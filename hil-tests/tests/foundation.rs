@@ -6,7 +6,7 @@
 //! `BULKHEAD_PARTITIONER_ELF`. Logs of every run land in
 //! `target/hil/<test name>/`.
 
-use hil_tests::{cell_names, HarnessError, QemuTarget, Session, SessionOptions};
+use hil_tests::{cell_names, HarnessError, Pattern, QemuTarget, Session, SessionOptions};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -43,15 +43,187 @@ fn start(config: &str, run: &str) -> Session {
     Session::start(&target, options).unwrap_or_else(|error| panic!("{error}"))
 }
 
+const BOOT: Duration = Duration::from_secs(30);
+const STEP: Duration = Duration::from_secs(30);
+
 /// The partitioner starts, prints its summary, and runs both cells of the
 /// heartbeat partitioning.
 #[test]
 fn boots_and_prints_summary() -> Result<(), HarnessError> {
     let mut session = start("qemu-heartbeat", "boots_and_prints_summary");
-    session.expect("partitioner", "Bulkhead", Duration::from_secs(20))?;
     session.expect_all(
-        [("sensor", "heartbeat"), ("intruder", "heartbeat")],
-        Duration::from_secs(30),
+        [
+            ("partitioner", "partitioner on qemu-virt: 4 CPUs"),
+            (
+                "partitioner",
+                "cell sensor: cpus 0b11 (2 vCPUs), entry 0x50000000, on fault: stop",
+            ),
+            (
+                "partitioner",
+                "cell sensor:   memory 0x50000000..0x51000000 (16384 KiB)",
+            ),
+            (
+                "partitioner",
+                "cell sensor:   console: emulated PL011 at 0x9000000",
+            ),
+            (
+                "partitioner",
+                "cell intruder: cpus 0b100 (1 vCPUs), entry 0x60000000, on fault: stop",
+            ),
+            (
+                "partitioner",
+                "cell intruder:   memory 0x60000000..0x61000000 (16384 KiB)",
+            ),
+            (
+                "partitioner",
+                "cell intruder:   device virtio-mmio23 at 0xa002e00 irqs [71]",
+            ),
+            ("partitioner", "cell sensor: stage 2 at"),
+            ("partitioner", "8 x 2 MiB blocks, 1 x 4 KiB pages"),
+            ("partitioner", "3 of 3 secondary cores online"),
+        ],
+        BOOT,
     )?;
+    session.expect_all(
+        [("sensor", "heartbeat 1"), ("intruder", "heartbeat 1")],
+        BOOT,
+    )?;
+    Ok(())
+}
+
+/// A cell's PSCI calls are emulated against its own virtual CPUs: it can
+/// start and stop its second CPU, and cannot name a CPU it does not own.
+#[test]
+fn psci_is_emulated_per_cell() -> Result<(), HarnessError> {
+    let mut session = start("qemu-heartbeat", "psci_is_emulated_per_cell");
+    session.expect_all(
+        [
+            ("sensor", "heartbeat cell: boot 0, vcpu 0"),
+            ("sensor", "psci version 1.1"),
+            ("sensor", "vcpu 1 up, context 0xc0ffee01"),
+            (
+                "sensor",
+                "cpu_on(vcpu 1) = 0, now off again (affinity_info = 1)",
+            ),
+            // The cell has two CPUs: a third does not exist for it, even
+            // though the board has four.
+            ("sensor", "cpu_on(vcpu 2) = -2"),
+        ],
+        BOOT,
+    )?;
+    Ok(())
+}
+
+/// The intruder reads the sensor's RAM: the partitioner reports the fault
+/// precisely, stops only the intruder, and the sensor keeps beating. The
+/// sensor's own SYSTEM_RESET then restarts the sensor and nothing else.
+#[test]
+fn intrusion_is_contained_and_reset_is_per_cell() -> Result<(), HarnessError> {
+    let mut session = start("qemu-heartbeat", "intrusion_is_contained");
+    session.expect(
+        "intruder",
+        "intruder: reading another cell's RAM at 0x50000000",
+        BOOT,
+    )?;
+    session.expect(
+        "partitioner",
+        Pattern::regex(
+            r"cell intruder faulted on cpu 2: stage-2 fault: read \(translation fault\) at IPA 0x50000000, PC 0x600[0-9a-f]{5}, ESR 0x93[0-9a-f]{6} \(EC 0x24: data abort from a lower EL, level 2\)",
+        ),
+        STEP,
+    )?;
+    session.expect(
+        "partitioner",
+        "cell intruder: stopped; other cells continue",
+        STEP,
+    )?;
+    // The sensor's SYSTEM_RESET (after 5 beats, first boot only; it may
+    // come before or after the fault) restarts it alone.
+    session.expect_all(
+        [
+            ("sensor", "requesting SYSTEM_RESET"),
+            ("partitioner", "cell sensor: SYSTEM_RESET, restarting"),
+            ("partitioner", "cell sensor: starting (boot #2)"),
+            ("sensor", "heartbeat cell: boot 1, vcpu 0"),
+            ("sensor", "heartbeat 6"),
+        ],
+        STEP,
+    )?;
+    // The sensor goes on: three more heartbeats, all after the fault.
+    session.skip_to_end("sensor");
+    for _ in 0..3 {
+        session.expect("sensor", Pattern::regex(r"^heartbeat \d+$"), STEP)?;
+    }
+    let intruder = session.lines("intruder");
+    assert!(
+        !intruder.iter().any(|l| l.contains("ISOLATION BROKEN")),
+        "the intruder got through: {intruder:#?}"
+    );
+    assert_eq!(
+        intruder
+            .iter()
+            .filter(|l| l.contains("intruder cell: boot"))
+            .count(),
+        1,
+        "the stopped intruder must stay stopped when another cell resets: {intruder:#?}"
+    );
+    Ok(())
+}
+
+/// With `on_fault: restart`, the intruder is restarted after every fault
+/// and tries every attack: writes to another cell's RAM and reads of
+/// unassigned MMIO fault too, and unknown firmware calls get
+/// NOT_SUPPORTED. A third cell runs through all of it (and through the
+/// sensor's reset) without a single missed or repeated beat.
+#[test]
+fn faults_restart_only_the_faulting_cell() -> Result<(), HarnessError> {
+    let mut session = start("qemu-restart", "faults_restart_only_the_faulting_cell");
+    session.expect_all(
+        [
+            ("partitioner", Pattern::regex(r"cell intruder faulted on cpu 2: stage-2 fault: read \(translation fault\) at IPA 0x50000000")),
+            ("partitioner", Pattern::from("cell intruder: restarting; other cells continue")),
+            ("partitioner", Pattern::regex(r"cell intruder faulted on cpu 2: stage-2 fault: write \(translation fault\) at IPA 0x50000000")),
+            ("partitioner", Pattern::regex(r"cell intruder faulted on cpu 2: stage-2 fault: read \(translation fault\) at IPA 0x9010000, .*level \d\)")),
+            ("partitioner", Pattern::from("cell intruder: unknown firmware call 0xc2000bad on cpu 2, returned NOT_SUPPORTED")),
+            ("partitioner", Pattern::from("cell intruder: HVC #0x42 on cpu 2 is not a Bulkhead call, returned NOT_SUPPORTED")),
+            ("intruder", Pattern::from("intruder cell: boot 0")),
+            ("intruder", Pattern::from("intruder cell: boot 1")),
+            ("intruder", Pattern::from("intruder: writing another cell's RAM at 0x50000000")),
+            ("intruder", Pattern::from("intruder cell: boot 2")),
+            ("intruder", Pattern::from("intruder: reading unassigned MMIO at 0x9010000")),
+            ("intruder", Pattern::from("intruder cell: boot 3")),
+            ("intruder", Pattern::from("intruder: unknown SMC returned -1")),
+            ("intruder", Pattern::from("intruder: HVC #0x42 returned -1")),
+            ("intruder", Pattern::from("heartbeat 5")),
+            ("sensor", Pattern::from("requesting SYSTEM_RESET")),
+            ("sensor", Pattern::from("heartbeat cell: boot 1")),
+        ],
+        Duration::from_secs(60),
+    )?;
+    // Let the steady cell beat a little longer, then check its whole life.
+    session.skip_to_end("steady");
+    session.expect("steady", Pattern::regex(r"^heartbeat \d+$"), STEP)?;
+    let steady = session.lines("steady");
+    let boots = steady
+        .iter()
+        .filter(|l| l.starts_with("heartbeat cell: boot"))
+        .count();
+    assert_eq!(boots, 1, "the steady cell was restarted: {steady:#?}");
+    let beats: Vec<u64> = steady
+        .iter()
+        .filter_map(|l| l.strip_prefix("heartbeat ")?.parse().ok())
+        .collect();
+    assert!(
+        beats.len() >= 10,
+        "the steady cell beat only {} times: {steady:#?}",
+        beats.len()
+    );
+    let expected: Vec<u64> = (1..=beats.len() as u64).collect();
+    assert_eq!(beats, expected, "the steady cell missed or repeated beats");
+    let intruder = session.lines("intruder");
+    assert!(
+        !intruder.iter().any(|l| l.contains("ISOLATION BROKEN")),
+        "the intruder got through: {intruder:#?}"
+    );
     Ok(())
 }

@@ -179,7 +179,15 @@ fn the_command_line_exit_codes() {
     let (code, _, stderr) = bulkhead(&["check", example]);
     assert_eq!(code, 1);
     assert!(stderr.contains("cells[0].kernel.path"), "{stderr}");
-    assert!(stderr.contains("qemu-heartbeat.yaml:27:13"), "{stderr}");
+    let source = std::fs::read_to_string(example).unwrap();
+    let line = 1 + source
+        .lines()
+        .position(|l| l.contains("path: heartbeat.bin"))
+        .unwrap();
+    assert!(
+        stderr.contains(&format!("qemu-heartbeat.yaml:{line}:13")),
+        "{stderr}"
+    );
     assert!(stderr.contains("2 problems in"), "{stderr}");
 
     let (code, _, stderr) = bulkhead(&["check", "/nonexistent.yaml"]);

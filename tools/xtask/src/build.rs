@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 /// The partitioning `build`, `demo` and the system tests use by default.
 pub const DEFAULT_CONFIG: &str = "config/examples/qemu-heartbeat.yaml";
 
+/// Partitionings that only the system tests boot (besides the default).
+pub const SYSTEM_TEST_CONFIGS: &[&str] = &["hil-tests/configs/qemu-restart.yaml"];
+
 /// The aarch64 binaries and the flat images made from them.
 const IMAGES: &[(&str, &str)] = &[
     ("partitioner", "partitioner.img"),

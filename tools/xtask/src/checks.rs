@@ -124,7 +124,11 @@ pub fn test(layout: &Layout) -> Result<()> {
     });
     let mut built = None;
     steps.run("build", || {
-        built = Some(build::run(layout, Path::new(DEFAULT_CONFIG))?);
+        let default = build::run(layout, Path::new(DEFAULT_CONFIG))?;
+        for config in build::SYSTEM_TEST_CONFIGS {
+            build::run(layout, Path::new(config))?;
+        }
+        built = Some(default);
         Ok(())
     });
     steps.run("clippy (host)", || clippy_host(layout));

@@ -1,4 +1,6 @@
-//! Intruder test cell: beats a few times, then misbehaves. Which attack it
+//! Intruder test cell: reads its own device (virtio-mmio slot 23 in the
+//! example configs) to show that assigned MMIO works, beats a few times,
+//! then misbehaves. Which attack it
 //! makes depends on how often it has booted (the count survives restarts),
 //! so a cell with `on_fault: restart` goes through all of them in turn:
 //!
@@ -14,6 +16,8 @@ mod cell {
 
     /// RAM of the `sensor` cell in the example configs.
     const VICTIM_RAM: usize = 0x5000_0000;
+    /// The virtio-mmio slot the example configs give the intruder.
+    const OWN_DEVICE: usize = 0x0a00_2e00;
     /// QEMU virt's PL031 RTC, which no cell is given.
     const UNASSIGNED_MMIO: usize = 0x0901_0000;
 
@@ -21,6 +25,9 @@ mod cell {
     fn cell_main(_boot_argument: u64) -> ! {
         let boot = count_boot();
         println!("intruder cell: boot {boot}");
+        // SAFETY: the config assigns this virtio-mmio window to this cell.
+        let magic = unsafe { core::ptr::read_volatile(OWN_DEVICE as *const u32) };
+        println!("intruder: own device at {OWN_DEVICE:#x} reads magic {magic:#x}");
         for beat in 1..=3 {
             delay_ms(200);
             println!("heartbeat {beat}");
