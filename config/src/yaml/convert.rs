@@ -54,10 +54,11 @@ fn yaml_error(source: &str, named: &Source, map: &SourceMap, error: &YamlError) 
         YamlError::SerdeUnknownField {
             field, expected, ..
         } => {
-            let mut help = format!("the fields allowed here are: {}", expected.join(", "));
-            if let Some(close) = closest(field, expected.iter().copied()) {
-                help = format!("did you mean `{close}`? {help}");
-            }
+            let help = suggest(
+                field,
+                expected,
+                format!("the fields allowed here are: {}", expected.join(", ")),
+            );
             diagnostic(
                 "config::unknown_field",
                 &path,
@@ -86,10 +87,11 @@ fn yaml_error(source: &str, named: &Source, map: &SourceMap, error: &YamlError) 
         YamlError::SerdeUnknownVariant {
             variant, expected, ..
         } => {
-            let mut help = format!("write one of: {}", expected.join(", "));
-            if let Some(close) = closest(variant, expected.iter().copied()) {
-                help = format!("did you mean `{close}`? {help}");
-            }
+            let help = suggest(
+                variant,
+                expected,
+                format!("write one of: {}", expected.join(", ")),
+            );
             diagnostic(
                 "config::bad_value",
                 &path,
@@ -188,6 +190,15 @@ fn type_help(path: &str) -> &'static str {
         "cells" => "write a list of cells, each starting with `- name: ...`",
         "kernel" | "initrd" | "device_tree" => "write { path: FILE, load_address: ADDRESS }",
         _ => "see `bulkhead schema` for the format",
+    }
+}
+
+/// `help`, preceded by "did you mean …?" when `wrong` is close to one of
+/// `expected`.
+fn suggest(wrong: &str, expected: &[&str], help: String) -> String {
+    match closest(wrong, expected.iter().copied()) {
+        Some(close) => format!("did you mean `{close}`? {help}"),
+        None => help,
     }
 }
 

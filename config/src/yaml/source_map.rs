@@ -89,25 +89,18 @@ impl SourceMap {
                         break;
                     }
                 }
-                Event::Scalar(ref text, ..) => {
+                Event::Scalar(..) | Event::Alias(_) => {
+                    // A scalar is a mapping key or a value; an alias used
+                    // as a key is named `*`.
+                    let text = match &event {
+                        Event::Scalar(text, ..) => text.to_string(),
+                        _ => "*".to_string(),
+                    };
                     if let Some(Frame::Mapping {
                         key: key @ None, ..
                     }) = stack.last_mut()
                     {
-                        *key = Some((text.to_string(), bytes.clone()));
-                        child_done(&mut stack, bytes.end);
-                        continue;
-                    }
-                    if map.open(&mut stack, bytes.clone()).is_some() {
-                        child_done(&mut stack, bytes.end);
-                    }
-                }
-                Event::Alias(_) => {
-                    if let Some(Frame::Mapping {
-                        key: key @ None, ..
-                    }) = stack.last_mut()
-                    {
-                        *key = Some(("*".to_string(), bytes.clone()));
+                        *key = Some((text, bytes.clone()));
                         child_done(&mut stack, bytes.end);
                         continue;
                     }

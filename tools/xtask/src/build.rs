@@ -10,7 +10,7 @@
 //!   from it).
 
 use crate::flat;
-use crate::layout::{Layout, TARGET};
+use crate::layout::{Layout, TARGET_CRATES};
 use crate::process::{cargo, run as run_command};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -44,17 +44,8 @@ pub fn run(layout: &Layout, config: &Path) -> Result<Built> {
     if !config.is_file() {
         anyhow::bail!("no config at {}", config.display());
     }
-    run_command(cargo(&layout.root).args([
-        "build",
-        "--release",
-        "--target",
-        TARGET,
-        "-p",
-        "partitioner",
-        "-p",
-        "baremetal-cells",
-    ]))
-    .context("building the partitioner and the cells failed")?;
+    run_command(cargo(&layout.root).arg("build").args(TARGET_CRATES))
+        .context("building the partitioner and the cells failed")?;
 
     let images = layout.images();
     for (binary, image_name) in IMAGES {

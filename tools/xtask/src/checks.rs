@@ -3,7 +3,7 @@
 //! the others, except that the system tests need a successful build.
 
 use crate::build::{self, DEFAULT_CONFIG};
-use crate::layout::{Layout, TARGET};
+use crate::layout::{Layout, TARGET_CRATES};
 use crate::process::{cargo, run};
 use anyhow::{bail, Result};
 use std::path::Path;
@@ -93,19 +93,10 @@ fn clippy_host(layout: &Layout) -> Result<()> {
 
 /// `cargo clippy` for the crates built for aarch64.
 fn clippy_target(layout: &Layout) -> Result<()> {
-    run(cargo(&layout.root).args([
-        "clippy",
-        "--release",
-        "--target",
-        TARGET,
-        "-p",
-        "partitioner",
-        "-p",
-        "baremetal-cells",
-        "--",
-        "-D",
-        "warnings",
-    ]))
+    run(cargo(&layout.root)
+        .arg("clippy")
+        .args(TARGET_CRATES)
+        .args(["--", "-D", "warnings"]))
 }
 
 /// `cargo xtask clippy`.

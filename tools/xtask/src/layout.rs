@@ -7,6 +7,17 @@ use std::path::{Path, PathBuf};
 /// The Rust target of the partitioner and the cells.
 pub const TARGET: &str = "aarch64-unknown-none-softfloat";
 
+/// `cargo` arguments that select the aarch64 crates, release profile.
+pub const TARGET_CRATES: [&str; 7] = [
+    "--release",
+    "--target",
+    TARGET,
+    "-p",
+    "partitioner",
+    "-p",
+    "baremetal-cells",
+];
+
 /// Paths of the workspace.
 pub struct Layout {
     /// The workspace root.

@@ -71,6 +71,13 @@ macro_rules! sysreg {
     ($name:ident, $field:ident, $asm:literal, write) => {
         #[doc = concat!("`", $asm, "`.")]
         pub struct $name;
+        sysreg!(@write $name, $field, $asm);
+    };
+    ($name:ident, $field:ident, $asm:literal, read_write) => {
+        sysreg!($name, $field, $asm, read);
+        sysreg!(@write $name, $field, $asm);
+    };
+    (@write $name:ident, $field:ident, $asm:literal) => {
         impl Writeable for $name {
             type T = u64;
             type R = $field::Register;
@@ -78,18 +85,6 @@ macro_rules! sysreg {
             fn set(&self, value: u64) {
                 // SAFETY: the register affects interrupt delivery and
                 // traps only, never memory Rust relies on.
-                unsafe { core::arch::asm!(concat!("msr ", $asm, ", {}"), in(reg) value, options(nomem, nostack)) };
-            }
-        }
-    };
-    ($name:ident, $field:ident, $asm:literal, read_write) => {
-        sysreg!($name, $field, $asm, read);
-        impl Writeable for $name {
-            type T = u64;
-            type R = $field::Register;
-            #[inline]
-            fn set(&self, value: u64) {
-                // SAFETY: as above.
                 unsafe { core::arch::asm!(concat!("msr ", $asm, ", {}"), in(reg) value, options(nomem, nostack)) };
             }
         }
