@@ -97,6 +97,11 @@ pub enum Problem {
     },
     /// The partitioner keeps this device for itself.
     DeviceReserved,
+    /// The board has no device of that name.
+    NoSuchDevice,
+    /// The device's MMIO windows or interrupts are not the board's (a
+    /// hand-made or corrupted config).
+    DeviceMismatch,
     /// A device's MMIO shares a 4 KiB page with a device of another cell,
     /// so stage 2 cannot separate them.
     DevicePageShared {
@@ -181,6 +186,11 @@ impl fmt::Display for Problem {
             Problem::DeviceReserved => {
                 write!(f, "the partitioner keeps this device (the board console)")
             }
+            Problem::NoSuchDevice => write!(f, "the board has no device of that name"),
+            Problem::DeviceMismatch => write!(
+                f,
+                "the device's MMIO windows or interrupts differ from the board description"
+            ),
             Problem::DevicePageShared {
                 other_cell,
                 other_device,
@@ -313,6 +323,20 @@ pub fn check(system: &System, board: &Board, mut report: impl FnMut(Finding)) ->
             if device.name.as_str() == board.console.device {
                 emit(loc, Problem::DeviceReserved);
                 continue;
+            }
+            match board.device(&device.name) {
+                None => {
+                    emit(loc, Problem::NoSuchDevice);
+                    continue;
+                }
+                Some(known)
+                    if known.mmio != device.mmio.as_slice()
+                        || known.irqs != device.irqs.as_slice() =>
+                {
+                    emit(loc, Problem::DeviceMismatch);
+                    continue;
+                }
+                Some(_) => {}
             }
             if let Some(other) = system.cells[..i]
                 .iter()
@@ -535,17 +559,36 @@ mod tests {
     }
 
     #[test]
+    fn devices_must_be_the_boards() {
+        let mut a = cell("a", 1, 0x5000_0000);
+        let mut forged = device("virtio-mmio31");
+        forged.mmio[0] = MemRange::new(0x0800_0000, 0x1_0000);
+        a.devices.push(forged).unwrap();
+        let mut unknown = device("rtc");
+        unknown.name = name("nope").unwrap();
+        a.devices.push(unknown).unwrap();
+        let problems: std::vec::Vec<_> =
+            findings(&system(&[a])).iter().map(|f| f.problem).collect();
+        assert_eq!(problems, [Problem::DeviceMismatch, Problem::NoSuchDevice]);
+    }
+
+    #[test]
     fn shared_irq_is_reported() {
         let mut a = cell("a", 1, 0x5000_0000);
         let mut b = cell("b", 2, 0x6000_0000);
         a.devices.push(device("virtio-mmio0")).unwrap();
+        // A board whose RTC shares virtio-mmio0's interrupt line.
+        const SHARED: &[u32] = &[48];
+        let mut devices = BOARD.devices.to_vec();
+        let rtc = devices.iter_mut().find(|d| d.name == "rtc").unwrap();
+        rtc.irqs = SHARED;
+        let devices: &'static [bsp::Device] = devices.leak();
+        let board = bsp::Board { devices, ..BOARD };
         let mut d = device("rtc");
-        d.irqs[0] = a.devices[0].irqs[0];
+        d.irqs[0] = 48;
         b.devices.push(d).unwrap();
-        let problems: std::vec::Vec<_> = findings(&system(&[a, b]))
-            .iter()
-            .map(|f| f.problem)
-            .collect();
+        let mut problems = std::vec::Vec::new();
+        check(&system(&[a, b]), &board, |f| problems.push(f.problem));
         assert_eq!(problems, [Problem::IrqTaken { irq: 48, other: 0 }]);
     }
 

@@ -6,6 +6,12 @@
 //! kick SGI; the same SGI pulls a running core out of its cell (as an FIQ)
 //! when its cell stops. Commands carry the cell's generation, which grows
 //! at every stop, so a late `CPU_ON` can never revive a stopped cell.
+//!
+//! Stopping does not rely on the kick alone (a cell could raise its
+//! running priority above it): the stopping core also *revokes* the cell's
+//! stage 2 (empties its root table and invalidates the VMID's TLB entries on
+//! every core), so each of the cell's cores faults into EL2 at its next
+//! instruction fetch. A restart puts the root back once every core parked.
 
 use super::console::LineBuffer;
 use super::gic::KICK_SGI;
@@ -55,6 +61,8 @@ struct Core {
     command: AtomicU64,
     entry: AtomicU64,
     context: AtomicU64,
+    /// The cell generation this core last entered.
+    generation: AtomicU32,
 }
 
 impl Core {
@@ -64,6 +72,7 @@ impl Core {
             command: AtomicU64::new(COMMAND_NONE),
             entry: AtomicU64::new(0),
             context: AtomicU64::new(0),
+            generation: AtomicU32::new(0),
         }
     }
 
@@ -86,6 +95,12 @@ enum CellStatus {
 
 /// A cell's run-time state.
 struct CellState {
+    /// Serialises the cell's life-cycle changes and `CPU_ON` posts.
+    control: SpinLock<()>,
+    /// The root table's entries while the stage 2 is revoked.
+    saved_root: SpinLock<[u64; 512]>,
+    /// Guest-caused warnings logged so far (rate limit).
+    warnings: AtomicU32,
     status: AtomicU8,
     generation: AtomicU32,
     boots: AtomicU32,
@@ -96,6 +111,9 @@ struct CellState {
 impl CellState {
     const fn new() -> Self {
         CellState {
+            control: SpinLock::new(()),
+            saved_root: SpinLock::new([0; 512]),
+            warnings: AtomicU32::new(0),
             status: AtomicU8::new(CellStatus::Stopped as u8),
             generation: AtomicU32::new(1),
             boots: AtomicU32::new(0),
@@ -231,6 +249,7 @@ fn try_enter(cpu: usize, generation: u32) {
     let vcpu = cell.cpus.position(cpu).unwrap_or(0);
     let entry = CORES[cpu].entry.load(Ordering::Relaxed);
     let context = CORES[cpu].context.load(Ordering::Relaxed);
+    CORES[cpu].generation.store(generation, Ordering::Release);
     CORES[cpu].set_state(CoreState::Running);
     arch::prepare_vcpu(state.stage2_root.load(Ordering::Acquire), vmid(index), vcpu);
     arch::enter_guest(&TrapFrame::boot(entry, context))
@@ -271,6 +290,7 @@ pub fn start_cell(index: usize) {
     };
     load_images(index, cell);
     let state = &CELLS[index];
+    let _control = state.control.lock();
     let generation = state.generation.load(Ordering::Acquire);
     state
         .status
@@ -297,21 +317,37 @@ pub enum StopReason {
     Fault,
 }
 
-/// Stops the calling core's cell: its other cores are kicked out and park,
-/// its console is flushed. With `restart`, the cell is then loaded and
-/// started again. Never returns to the cell.
+/// Stops the calling core's cell: its stage 2 is revoked, its other cores
+/// are kicked out and park, its console is flushed. With `restart`, the
+/// cell is then loaded and started again once all its cores have parked.
+/// Never returns to the cell.
 pub fn stop_cell(cpu: usize, reason: StopReason, restart: bool) -> ! {
     let Some((index, cell)) = cell_of(cpu) else {
         park(cpu)
     };
     let state = &CELLS[index];
-    state
-        .status
-        .store(CellStatus::Stopped as u8, Ordering::Release);
-    let generation = state.generation.fetch_add(1, Ordering::AcqRel) + 1;
-    CORES[cpu].set_state(CoreState::Parked);
-    for other in cell.cpus.iter().filter(|&c| c != cpu) {
-        post(other, generation, COMMAND_STOP);
+    {
+        let control = state.control.lock();
+        // Only the first of several simultaneous stops acts.
+        let won = state
+            .status
+            .compare_exchange(
+                CellStatus::Running as u8,
+                CellStatus::Stopped as u8,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok();
+        CORES[cpu].set_state(CoreState::Parked);
+        if !won {
+            drop(control);
+            park(cpu);
+        }
+        let generation = state.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        revoke_stage2(index);
+        for other in cell.cpus.iter().filter(|&c| c != cpu) {
+            post(other, generation, COMMAND_STOP);
+        }
     }
     state.console.lock().1.flush(wire::cell_stream(index));
     let action = if restart { "restarting" } else { "stopped" };
@@ -321,13 +357,11 @@ pub fn stop_cell(cpu: usize, reason: StopReason, restart: bool) -> ! {
             cell.name.as_str(),
             action
         ),
-        StopReason::SystemReset => {
-            defmt::info!(
-                "cell {=str}: SYSTEM_RESET, {=str}",
-                cell.name.as_str(),
-                action
-            )
-        }
+        StopReason::SystemReset => defmt::info!(
+            "cell {=str}: SYSTEM_RESET, {=str}",
+            cell.name.as_str(),
+            action
+        ),
         StopReason::Fault => defmt::warn!(
             "cell {=str}: {=str}; other cells continue",
             cell.name.as_str(),
@@ -335,35 +369,88 @@ pub fn stop_cell(cpu: usize, reason: StopReason, restart: bool) -> ! {
         ),
     }
     if restart {
-        wait_parked(cell, cpu);
-        start_cell(index);
+        if all_parked(cell, cpu) {
+            restore_stage2(index);
+            start_cell(index);
+        } else {
+            defmt::error!(
+                "cell {=str}: a core did not leave the cell; it stays stopped",
+                cell.name.as_str()
+            );
+        }
     }
     park(cpu)
 }
 
-/// Waits (bounded) until every other core of `cell` has parked.
-fn wait_parked(cell: &Cell, me: usize) {
-    let hz = arch::counter_frequency(machine().board.counter_hz);
-    let deadline = arch::counter() + hz / 10;
-    for cpu in cell.cpus.iter().filter(|&c| c != me) {
-        while CORES[cpu].state() == CoreState::Running || CORES[cpu].state() == CoreState::Pending {
-            if arch::counter() > deadline {
-                defmt::warn!(
-                    "cell {=str}: cpu {=usize} did not park in time",
-                    cell.name.as_str(),
-                    cpu
-                );
-                break;
-            }
-            core::hint::spin_loop();
-        }
-    }
+/// Empties cell `index`'s stage-2 root table (keeping a copy) and drops
+/// the VMID's translations on every core. Runs on a core of that cell, so
+/// `VTTBR_EL2` holds the cell's VMID.
+fn revoke_stage2(index: usize) {
+    let root = CELLS[index].stage2_root.load(Ordering::Acquire) as *mut [u64; 512];
+    let mut saved = CELLS[index].saved_root.lock();
+    // SAFETY: the root is a pool table that only this cell's stage 2 uses;
+    // the control lock serialises revocation and restoration, and the
+    // hardware walker only reads it.
+    let table = unsafe { &mut *root };
+    *saved = *table;
+    table.fill(0);
+    arch::invalidate_guest_translations();
 }
 
-/// The kick SGI arrived while this core ran its cell: obey a stop.
+/// Puts back the root entries [`revoke_stage2`] removed.
+fn restore_stage2(index: usize) {
+    let root = CELLS[index].stage2_root.load(Ordering::Acquire) as *mut [u64; 512];
+    let saved = CELLS[index].saved_root.lock();
+    // SAFETY: as in `revoke_stage2`; every core of the cell is parked.
+    let table = unsafe { &mut *root };
+    *table = *saved;
+    arch::invalidate_guest_translations();
+}
+
+/// Waits until every other core of `cell` has left it. Revocation makes
+/// each of them fault into EL2 at its next instruction, so this takes
+/// microseconds; the one-second bound only guards against a broken core.
+fn all_parked(cell: &Cell, me: usize) -> bool {
+    let hz = arch::counter_frequency(machine().board.counter_hz);
+    let deadline = arch::counter() + hz;
+    cell.cpus.iter().filter(|&c| c != me).all(|cpu| loop {
+        match CORES[cpu].state() {
+            CoreState::Parked | CoreState::Offline => break true,
+            _ if arch::counter() > deadline => break false,
+            _ => core::hint::spin_loop(),
+        }
+    })
+}
+
+/// Leaves a cell that is being stopped: the core parks; the stopping core
+/// sees it and carries on.
+pub fn leave(cpu: usize) -> ! {
+    CORES[cpu].set_state(CoreState::Parked);
+    park(cpu)
+}
+
+/// Whether cell `index` is running (not stopping or stopped).
+pub fn is_running(index: usize) -> bool {
+    CELLS[index].running()
+}
+
+/// Whether another warning caused by cell `index` may be logged: the
+/// first 16 are, then one note, then none, so a cell cannot flood the
+/// shared console with the partitioner's own messages.
+pub fn guest_warning_allowed(index: usize, name: &str) -> bool {
+    const LIMIT: u32 = 16;
+    let n = CELLS[index].warnings.fetch_add(1, Ordering::Relaxed);
+    if n == LIMIT {
+        defmt::warn!("cell {=str}: further warnings suppressed", name);
+    }
+    n < LIMIT
+}
+
+/// The kick SGI arrived while this core ran its cell: any command makes
+/// it leave the cell; the park loop then carries the command out.
 pub fn kicked(cpu: usize) {
     drain_kicks();
-    if let Some((_, COMMAND_STOP)) = take_command(cpu) {
+    if CORES[cpu].command.load(Ordering::Acquire) != COMMAND_NONE {
         CORES[cpu].set_state(CoreState::Parked);
         park(cpu);
     }
@@ -401,15 +488,21 @@ pub fn psci(cpu: usize, call: Call) -> u64 {
             let Some(target_cpu) = virtual_to_physical(cell, target) else {
                 return Status::InvalidParameters.to_register();
             };
-            let core = &CORES[target_cpu];
-            match core.state.compare_exchange(
+            let state = &CELLS[index];
+            let _control = state.control.lock();
+            let generation = state.generation.load(Ordering::Acquire);
+            // A core of a stopping cell, or of a previous incarnation, may
+            // not start anything.
+            if !state.running() || CORES[cpu].generation.load(Ordering::Acquire) != generation {
+                return Status::Denied.to_register();
+            }
+            match CORES[target_cpu].state.compare_exchange(
                 CoreState::Parked as u8,
                 CoreState::Pending as u8,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    let generation = CELLS[index].generation.load(Ordering::Acquire);
                     post_start(target_cpu, generation, entry, context);
                     Status::Success.to_register()
                 }
@@ -437,12 +530,14 @@ pub fn psci(cpu: usize, call: Call) -> u64 {
         Call::SystemOff => stop_cell(cpu, StopReason::SystemOff, false),
         Call::SystemReset => stop_cell(cpu, StopReason::SystemReset, true),
         Call::Unknown(function) => {
-            defmt::warn!(
-                "cell {=str}: unknown firmware call {=u32:#010x} on cpu {=usize}, returned NOT_SUPPORTED",
-                cell.name.as_str(),
-                function,
-                cpu
-            );
+            if guest_warning_allowed(index, cell.name.as_str()) {
+                defmt::warn!(
+                    "cell {=str}: unknown firmware call {=u32:#010x} on cpu {=usize}, returned NOT_SUPPORTED",
+                    cell.name.as_str(),
+                    function,
+                    cpu
+                );
+            }
             Status::NotSupported.to_register()
         }
     }

@@ -4,7 +4,7 @@
 //! specification (IHI 0069).
 
 use bsp::Board;
-use tock_registers::interfaces::{Readable, Writeable};
+use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 use tock_registers::registers::{ReadOnly, ReadWrite};
 use tock_registers::{register_bitfields, register_structs};
 
@@ -18,6 +18,7 @@ const CELL_PRIORITY: u8 = 0xa0;
 register_bitfields! [u32,
     GICD_CTLR [
         RWP OFFSET(31) NUMBITS(1) [],
+        DS OFFSET(6) NUMBITS(1) [],
         ARE OFFSET(4) NUMBITS(1) [],
         EnableGrp1 OFFSET(1) NUMBITS(1) [],
         EnableGrp0 OFFSET(0) NUMBITS(1) []
@@ -99,22 +100,31 @@ fn wait_until(mut done: impl FnMut() -> bool) -> bool {
 }
 
 /// Sets up the distributor: affinity routing, both groups enabled, every
-/// SPI disabled, in Group 1 at a cell priority.
-pub fn init_distributor(board: &Board) {
+/// SPI disabled, in Group 1 at a cell priority. Returns false when the GIC
+/// runs with two security states (`GICD_CTLR.DS = 0`): then Group 0 belongs
+/// to the secure world and EL2 would never get its FIQs.
+pub fn init_distributor(board: &Board) -> bool {
     let gicd = distributor(board);
-    gicd.ctlr.set(0);
+    if !gicd.ctlr.is_set(GICD_CTLR::DS) {
+        return false;
+    }
+    gicd.ctlr
+        .modify(GICD_CTLR::EnableGrp0::CLEAR + GICD_CTLR::EnableGrp1::CLEAR);
     wait_until(|| !gicd.ctlr.is_set(GICD_CTLR::RWP));
-    let lines = ((gicd.typer.read(GICD_TYPER::ITLinesNumber) as usize + 1) * 32).min(1020);
-    for n in 1..lines / 32 {
+    // ITLinesNumber + 1 registers of 32 interrupts; INTIDs 1020..1023 are
+    // special and left alone by the hardware.
+    let registers = (gicd.typer.read(GICD_TYPER::ITLinesNumber) as usize + 1).min(32);
+    for n in 1..registers {
         gicd.icenabler[n].set(u32::MAX);
         gicd.igroupr[n].set(u32::MAX);
     }
-    for intid in 32..lines {
+    for intid in 32..(registers * 32).min(1020) {
         gicd.ipriorityr[intid].set(CELL_PRIORITY);
     }
     gicd.ctlr
         .write(GICD_CTLR::ARE::SET + GICD_CTLR::EnableGrp1::SET + GICD_CTLR::EnableGrp0::SET);
     wait_until(|| !gicd.ctlr.is_set(GICD_CTLR::RWP));
+    true
 }
 
 /// Finds the redistributor of the core with affinity `mpidr`.

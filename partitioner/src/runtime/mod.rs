@@ -6,7 +6,7 @@ mod gic;
 mod sync;
 mod tables;
 
-use crate::arch::esr::{ec_name, DataAbort, RawSyndrome, Syndrome};
+use crate::arch::esr::{ec_name, DataAbort, RawSyndrome, Syndrome, Transfer};
 use crate::arch::{self, ExceptionKind, TrapFrame};
 use crate::psci::Call;
 use bsp::MemRange;
@@ -27,6 +27,9 @@ static CORES_ONLINE: AtomicUsize = AtomicUsize::new(0);
 #[unsafe(no_mangle)]
 extern "C" fn primary_main(_device_tree: u64) -> ! {
     let root = tables::build_el2_tables(BOARD);
+    let (zeroed, len) = arch::zeroed_part_of_image();
+    // SAFETY: the MMU and caches are still off.
+    unsafe { arch::invalidate_before_caches_on(zeroed, len) };
     // SAFETY: the tables identity-map the partitioner image, its stacks,
     // the board's RAM and the MMIO the partitioner uses.
     unsafe { arch::enable_el2_mmu(root) };
@@ -62,7 +65,10 @@ extern "C" fn primary_main(_device_tree: u64) -> ! {
     };
     print_summary(machine);
     arch::configure_el2_for_cells();
-    gic::init_distributor(BOARD);
+    if !gic::init_distributor(BOARD) {
+        defmt::error!("GICD_CTLR.DS is 0: the firmware keeps Group 0 secure and EL2 gets no FIQs; refusing to start");
+        arch::halt()
+    }
     if !gic::init_redistributor(BOARD, arch::mpidr()) {
         defmt::error!("no redistributor for the boot core");
         arch::halt()
@@ -80,6 +86,8 @@ extern "C" fn primary_main(_device_tree: u64) -> ! {
         }
     }
     tables::publish_for_secondaries(root);
+    let (stacks, len) = arch::secondary_stacks();
+    arch::clean_for_secondary(stacks, len);
     start_secondaries(me);
     for index in 0..machine.system.cells.len() {
         cell::start_cell(index);
@@ -272,22 +280,24 @@ fn synchronous(cpu: usize, frame: &mut TrapFrame) {
         Syndrome::Hvc(imm) | Syndrome::Smc(imm) => {
             if raw.ec() == arch::esr::ec::SMC64 {
                 // The preferred return address of a trapped SMC is the SMC.
-                frame.elr += 4;
+                frame.elr = frame.elr.wrapping_add(4);
             }
             frame.x[0] = if imm == 0 {
                 let call = Call::decode(&[frame.x[0], frame.x[1], frame.x[2], frame.x[3]]);
                 cell::psci(cpu, call)
             } else {
-                let name = cell::current_cell(cpu)
-                    .map(|(_, c)| c.name.as_str())
-                    .unwrap_or("?");
-                defmt::warn!(
+                let (index, name) = cell::current_cell(cpu)
+                    .map(|(i, c)| (i, c.name.as_str()))
+                    .unwrap_or((0, "?"));
+                if cell::guest_warning_allowed(index, name) {
+                    defmt::warn!(
                     "cell {=str}: {=str} #{=u16:#x} on cpu {=usize} is not a Bulkhead call, returned NOT_SUPPORTED",
                     name,
                     ec_name(raw.ec()),
                     imm,
                     cpu
                 );
+                }
                 crate::psci::Status::NotSupported.to_register()
             };
         }
@@ -315,19 +325,36 @@ fn emulate_console(cpu: usize, frame: &mut TrapFrame, raw: RawSyndrome, abort: &
         cell::console_access(cpu, offset, Some(value));
     } else {
         let value = cell::console_access(cpu, offset, None) as u64;
-        let mask = if transfer.size >= 8 {
-            u64::MAX
-        } else {
-            (1 << (transfer.size * 8)) - 1
-        };
-        frame.set_reg(transfer.register, value & mask);
+        frame.set_reg(transfer.register, extend(value, &transfer));
     }
-    frame.elr += 4;
+    frame.elr = frame.elr.wrapping_add(4);
+}
+
+/// The value a load of `transfer`'s size and signedness puts in its
+/// register.
+fn extend(value: u64, transfer: &Transfer) -> u64 {
+    let bits = u32::from(transfer.size) * 8;
+    if bits >= 64 {
+        return value;
+    }
+    let truncated = value & ((1 << bits) - 1);
+    if !transfer.sign_extend {
+        return truncated;
+    }
+    let shift = 64 - bits;
+    let extended = ((truncated << shift) as i64 >> shift) as u64;
+    if transfer.sixty_four {
+        extended
+    } else {
+        extended & 0xffff_ffff
+    }
 }
 
 /// Reports a fault of `cpu`'s cell and applies the cell's fault policy.
+/// A fault of a cell that is being stopped is its revoked stage 2 doing
+/// its job: the core just parks.
 fn fault(cpu: usize, frame: &TrapFrame, what: &str, raw: RawSyndrome) {
-    let Some((_, c)) = cell::current_cell(cpu) else {
+    let Some((index, c)) = cell::current_cell(cpu) else {
         defmt::error!(
             "cpu {=usize}: exception with no cell, ESR {=u64:#x}",
             cpu,
@@ -335,6 +362,9 @@ fn fault(cpu: usize, frame: &TrapFrame, what: &str, raw: RawSyndrome) {
         );
         arch::halt()
     };
+    if !cell::is_running(index) {
+        cell::leave(cpu);
+    }
     let ec = raw.ec();
     match raw.decode() {
         Syndrome::DataAbort(a) => defmt::error!(

@@ -8,7 +8,7 @@ use super::{esr::RawSyndrome, TrapFrame, CPU_STACK_SIZE};
 use aarch64_cpu::asm::barrier;
 use aarch64_cpu::registers::*;
 use core::arch::{asm, global_asm};
-use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
+use tock_registers::interfaces::{Readable, Writeable};
 
 global_asm!(include_str!("boot.S"));
 
@@ -20,6 +20,8 @@ extern "C" {
     static __text_end: u8;
     static __rodata_end: u8;
     static __stacks_start: u8;
+    static __stacks_end: u8;
+    static __bss_start: u8;
     fn secondary_entry();
 }
 
@@ -47,6 +49,18 @@ pub fn rodata_end() -> u64 {
 /// Physical address secondary cores start at (for PSCI `CPU_ON`).
 pub fn secondary_entry_point() -> u64 {
     secondary_entry as *const () as u64
+}
+
+/// The secondary cores' stacks, as a range.
+pub fn secondary_stacks() -> (u64, u64) {
+    let start = &raw const __stacks_start as u64;
+    (start, &raw const __stacks_end as u64 - start)
+}
+
+/// From `.bss` to the end of the image (tables, stacks, boot stack).
+pub fn zeroed_part_of_image() -> (u64, u64) {
+    let start = &raw const __bss_start as u64;
+    (start, image_end() - start)
 }
 
 /// Top of CPU `cpu`'s EL2 stack.
@@ -117,28 +131,40 @@ pub unsafe fn enable_el2_mmu(root: u64) {
     barrier::dsb(barrier::ISH);
     // SAFETY: invalidating EL2 TLB entries has no memory effect.
     unsafe { asm!("tlbi alle2", "dsb nsh", "isb", options(nostack)) };
-    SCTLR_EL2.modify(
-        SCTLR_EL2::M::Enable
-            + SCTLR_EL2::C::Cacheable
-            + SCTLR_EL2::I::Cacheable
-            + SCTLR_EL2::SA::Enable,
+    // The whole register: RES1 bits (E2H = 0), MMU, caches, SP alignment
+    // check; little-endian, no WXN, no alignment faults.
+    const SCTLR_EL2_RES1: u64 = 0x30c5_0830;
+    SCTLR_EL2.set(
+        SCTLR_EL2_RES1
+            | (SCTLR_EL2::M::Enable
+                + SCTLR_EL2::C::Cacheable
+                + SCTLR_EL2::I::Cacheable
+                + SCTLR_EL2::SA::Enable)
+                .value,
     );
     barrier::isb(barrier::SY);
 }
 
 /// Configures this core's traps and timers for running a cell:
-/// `HCR_EL2 = RW | VM | FMO | TSC | FB | BSU=IS`, with IMO clear so the
-/// cell's interrupts go straight to EL1; FP not trapped; EL1 keeps both
-/// timers; stage 2 uses a 39-bit IPA space starting at level 1.
+/// `HCR_EL2 = RW | VM | FMO | TSC | TIDCP | TACR`, with IMO clear so the
+/// cell's interrupts go straight to EL1. Cells' own TLB and barrier
+/// operations are not widened (no FB/BSU), so they do not disturb other
+/// cells' cores; implementation-defined registers and `ACTLR_EL1` trap (they
+/// can reach caches shared with other cells). FP is not trapped; EL1 keeps
+/// both timers; stage 2 uses a 39-bit IPA space starting at level 1.
 pub fn configure_el2_for_cells() {
     HCR_EL2.write(
         HCR_EL2::RW::EL1IsAarch64
             + HCR_EL2::VM::Enable
             + HCR_EL2::FMO::EnableVirtualFIQ
             + HCR_EL2::TSC::EnableTrapEl1SmcToEl2
-            + HCR_EL2::FB::SET
-            + HCR_EL2::BSU::InnerShareable,
+            + HCR_EL2::TIDCP::SET
+            + HCR_EL2::TACR::SET,
     );
+    super::sysreg::ACTLR.set(0);
+    // All PMU counters to EL1, no debug or PMU traps.
+    let counters = super::sysreg::PMCR.read(super::sysreg::PMCR_EL0::N);
+    super::sysreg::MDCR.write(super::sysreg::MDCR_EL2::HPMN.val(counters));
     CPTR.write(CPTR_EL2::RES1::Value);
     CNTHCTL_EL2.write(CNTHCTL_EL2::EL1PCEN::SET + CNTHCTL_EL2::EL1PCTEN::SET);
     CNTVOFF_EL2.set(0);
@@ -170,6 +196,10 @@ pub fn prepare_vcpu(stage2_root: u64, vmid: u16, vcpu: usize) {
     CNTV_CTL_EL0.set(0);
     CNTP_CTL_EL0.set(0);
     CNTKCTL_EL1.set(0);
+    // The cell reaches the physical Group 1 CPU interface directly
+    // (IMO = 0): leave no active priority or enable from a previous run.
+    super::sysreg::ICC_AP1R0.set(0);
+    super::sysreg::ICC_IGRPEN1.set(0);
     barrier::isb(barrier::SY);
     // SAFETY: invalidates this VMID's stage-1 and stage-2 TLB entries on
     // this core; no memory effect.
@@ -200,25 +230,79 @@ pub fn firmware_call(function: u32, a1: u64, a2: u64, a3: u64) -> u64 {
     // SAFETY: the SMCCC preserves x4..x17 and the stack; x0..x3 are results.
     unsafe {
         asm!("smc #0", inout("x0") x0, inout("x1") a1 => _, inout("x2") a2 => _, inout("x3") a3 => _,
-            options(nostack));
+            clobber_abi("C"), options(nostack));
     }
     x0
 }
 
+/// Smallest data cache line, from `CTR_EL0.DminLine`.
+fn dcache_line() -> u64 {
+    let ctr: u64;
+    // SAFETY: reading CTR_EL0 has no side effects.
+    unsafe { asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack)) };
+    4 << ((ctr >> 16) & 0xf)
+}
+
+/// Cleans and invalidates `[start, start + len)` to the point of coherency.
+fn clean_invalidate(start: u64, len: u64) {
+    let line = dcache_line();
+    let mut at = start & !(line - 1);
+    while at < start.saturating_add(len) {
+        // SAFETY: clean+invalidate by address keeps memory's contents.
+        unsafe { asm!("dc civac, {}", in(reg) at, options(nostack)) };
+        at += line;
+    }
+    barrier::dsb(barrier::ISH);
+}
+
 /// Makes `[start, start + len)` visible to a core that reads it with its
-/// MMU or caches off (cells start that way): clean to the point of
-/// coherency, then drop stale instructions.
+/// MMU or caches off (cells start that way): clean and invalidate to the
+/// point of coherency, then drop stale instructions on every core.
 pub fn clean_for_execution(start: u64, len: u64) {
-    const LINE: u64 = 64;
-    let mut line = start & !(LINE - 1);
-    while line < start.saturating_add(len) {
-        // SAFETY: a cache clean by address has no effect on memory contents.
-        unsafe { asm!("dc cvac, {}", in(reg) line, options(nostack)) };
-        line += LINE;
+    clean_invalidate(start, len);
+    // SAFETY: invalidating instruction caches has no memory effect.
+    unsafe { asm!("ic ialluis", "dsb ish", "isb", options(nostack)) };
+}
+
+/// Makes memory that the boot core wrote with its caches on safe to use
+/// for a core that starts with caches off and turns them on later (its
+/// stack, the tables it walks).
+pub fn clean_for_secondary(start: u64, len: u64) {
+    clean_invalidate(start, len);
+}
+
+/// Discards cache lines over `[start, start + len)` before the boot core
+/// turns its caches on, so that what it wrote with caches off (zeroed
+/// `.bss`, the first tables) is not hidden behind stale lines.
+///
+/// # Safety
+/// Only with the MMU and data cache off: then no dirty line holds data
+/// that the invalidation could lose.
+pub unsafe fn invalidate_before_caches_on(start: u64, len: u64) {
+    let line = dcache_line();
+    let mut at = start & !(line - 1);
+    while at < start.saturating_add(len) {
+        // SAFETY: with caches off every write went to memory; dropping
+        // lines loses nothing (the caller's contract).
+        unsafe { asm!("dc ivac, {}", in(reg) at, options(nostack)) };
+        at += line;
     }
     barrier::dsb(barrier::SY);
-    // SAFETY: invalidating the instruction cache has no memory effect.
-    unsafe { asm!("ic iallu", "dsb nsh", "isb", options(nostack)) };
+}
+
+/// Drops every stage-1 and stage-2 translation of the VMID in
+/// `VTTBR_EL2` on all cores (after its tables changed).
+pub fn invalidate_guest_translations() {
+    // SAFETY: TLB maintenance has no effect on memory contents.
+    unsafe {
+        asm!(
+            "dsb ishst",
+            "tlbi vmalls12e1is",
+            "dsb ish",
+            "isb",
+            options(nostack)
+        )
+    };
 }
 
 /// Enables the GICv3 CPU interface for EL2's Group 0 interrupts.
@@ -230,6 +314,8 @@ pub fn gic_cpu_interface_init() {
             + ICC_SRE_EL2::ENABLE::SET,
     );
     barrier::isb(barrier::SY);
+    // EOImode 0: EOIR0 both drops the priority and deactivates.
+    super::sysreg::ICC_CTLR.write(super::sysreg::ICC_CTLR_EL1::EOImode::CLEAR);
     ICC_PMR.write(ICC_PMR_EL1::Priority.val(0xff));
     ICC_IGRPEN0.write(ICC_IGRPEN0_EL1::Enable::SET);
     barrier::isb(barrier::SY);

@@ -44,6 +44,37 @@ register_bitfields! {u64,
         /// The whole value.
         Value OFFSET(0) NUMBITS(32) []
     ],
+    /// Auxiliary Control Register (EL2): lower-EL access to
+    /// implementation-defined registers. Written as 0.
+    pub ACTLR_EL2 [
+        /// The whole value.
+        Value OFFSET(0) NUMBITS(64) []
+    ],
+    /// Monitor Debug Configuration Register (EL2).
+    pub MDCR_EL2 [
+        /// Event counters EL1 and EL0 may use.
+        HPMN OFFSET(0) NUMBITS(5) []
+    ],
+    /// Performance Monitors Control Register.
+    pub PMCR_EL0 [
+        /// Number of event counters implemented.
+        N OFFSET(11) NUMBITS(5) []
+    ],
+    /// Interrupt Controller Active Priorities Group 1 Register 0.
+    pub ICC_AP1R0_EL1 [
+        /// The whole value.
+        Value OFFSET(0) NUMBITS(32) []
+    ],
+    /// Interrupt Controller Control Register (EL1), as EL2 writes it.
+    pub ICC_CTLR_EL1 [
+        /// EOI mode: 0 = EOIR both drops priority and deactivates.
+        EOImode OFFSET(1) NUMBITS(1) []
+    ],
+    /// Interrupt Controller Interrupt Group 1 Enable register.
+    pub ICC_IGRPEN1_EL1 [
+        /// Enables Group 1 interrupts.
+        Enable OFFSET(0) NUMBITS(1) []
+    ],
     /// Interrupt Controller Interrupt Priority Mask Register.
     pub ICC_PMR_EL1 [
         /// Priority mask.
@@ -92,6 +123,12 @@ macro_rules! sysreg {
 }
 
 sysreg!(VpidrEl2, VPIDR_EL2, "vpidr_el2", write);
+sysreg!(ActlrEl2, ACTLR_EL2, "actlr_el2", write);
+sysreg!(MdcrEl2, MDCR_EL2, "mdcr_el2", write);
+sysreg!(PmcrEl0, PMCR_EL0, "pmcr_el0", read);
+sysreg!(IccAp1r0El1, ICC_AP1R0_EL1, "icc_ap1r0_el1", write);
+sysreg!(IccCtlrEl1, ICC_CTLR_EL1, "icc_ctlr_el1", write);
+sysreg!(IccIgrpen1El1, ICC_IGRPEN1_EL1, "icc_igrpen1_el1", write);
 sysreg!(CptrEl2, CPTR_EL2, "cptr_el2", read_write);
 sysreg!(IccSgi0rEl1, ICC_SGIR_EL1, "icc_sgi0r_el1", write);
 sysreg!(
@@ -104,6 +141,18 @@ sysreg!(IccIar0El1, ICC_IAR0_EL1, "icc_iar0_el1", read);
 sysreg!(IccEoir0El1, ICC_IAR0_EL1, "icc_eoir0_el1", write);
 sysreg!(IccPmrEl1, ICC_PMR_EL1, "icc_pmr_el1", read_write);
 
+/// `ACTLR_EL2`.
+pub const ACTLR: ActlrEl2 = ActlrEl2;
+/// `MDCR_EL2`.
+pub const MDCR: MdcrEl2 = MdcrEl2;
+/// `PMCR_EL0`.
+pub const PMCR: PmcrEl0 = PmcrEl0;
+/// `ICC_AP1R0_EL1`.
+pub const ICC_AP1R0: IccAp1r0El1 = IccAp1r0El1;
+/// `ICC_CTLR_EL1`.
+pub const ICC_CTLR: IccCtlrEl1 = IccCtlrEl1;
+/// `ICC_IGRPEN1_EL1`.
+pub const ICC_IGRPEN1: IccIgrpen1El1 = IccIgrpen1El1;
 /// `VPIDR_EL2`.
 pub const VPIDR: VpidrEl2 = VpidrEl2;
 /// `CPTR_EL2`.
