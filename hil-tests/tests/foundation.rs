@@ -227,3 +227,31 @@ fn faults_restart_only_the_faulting_cell() -> Result<(), HarnessError> {
     );
     Ok(())
 }
+
+/// A cell takes its own interrupts directly at EL1 (the virtual timer, an
+/// SGI to itself) and configures them through the emulated GIC, while the
+/// GIC refuses to let it touch an SPI that belongs to another cell.
+#[test]
+fn interrupts_are_delivered_directly_and_owned_per_cell() -> Result<(), HarnessError> {
+    let mut session = start("qemu-probe", "interrupts_are_delivered_directly");
+    session.expect_all(
+        [
+            ("probe", Pattern::from("probe cell: redistributor at 0x8100000")),
+            // Bits 3 (the SGI) and 27 (the virtual timer PPI).
+            ("probe", Pattern::from("probe: own private interrupts enabled: 0x08000008")),
+            ("probe", Pattern::from("probe: foreign SPI 79: enable reads 0x0, priority reads 0x0")),
+            ("probe", Pattern::from("probe: SGI 3 to self delivered 1 time(s)")),
+            ("probe", Pattern::regex(r"^probe: timer latency \(busy\): 200 samples, min \d+, avg \d+, max \d+ ticks$")),
+            ("probe", Pattern::regex(r"^probe: timer latency \(wfi\): 200 samples, min \d+, avg \d+, max \d+ ticks$")),
+            ("probe", Pattern::from("probe: done")),
+            ("sensor", Pattern::from("heartbeat 3")),
+        ],
+        Duration::from_secs(60),
+    )?;
+    let log = session.lines("partitioner");
+    assert!(
+        !log.iter().any(|l| l.contains("faulted")),
+        "no cell may fault here: {log:#?}"
+    );
+    Ok(())
+}

@@ -27,6 +27,7 @@ pub mod arch;
 pub mod mm;
 pub mod plan;
 pub mod psci;
+pub mod vgic;
 pub mod vuart;
 
 #[cfg(target_os = "none")]

@@ -65,3 +65,66 @@ set_stack:
     sub     x2, x2, x1, lsl #14
     mov     sp, x2
     ret
+
+// EL1 exception vectors: IRQs from this EL call `cell_rt_irq`; anything
+// else is reported by `cell_rt_unexpected` (never returns).
+.macro CELL_VECTOR handler
+.balign 0x80
+    b       \handler
+.endm
+
+.section .text.vectors, "ax"
+.balign 0x800
+.global cell_vectors
+cell_vectors:
+    CELL_VECTOR unexpected_entry    // current EL, SP0
+    CELL_VECTOR unexpected_entry
+    CELL_VECTOR unexpected_entry
+    CELL_VECTOR unexpected_entry
+    CELL_VECTOR unexpected_entry    // current EL, SPx: sync
+    CELL_VECTOR irq_entry           //                  IRQ
+    CELL_VECTOR unexpected_entry    //                  FIQ
+    CELL_VECTOR unexpected_entry    //                  SError
+    CELL_VECTOR unexpected_entry    // lower EL (none)
+    CELL_VECTOR unexpected_entry
+    CELL_VECTOR unexpected_entry
+    CELL_VECTOR unexpected_entry
+    CELL_VECTOR unexpected_entry
+    CELL_VECTOR unexpected_entry
+    CELL_VECTOR unexpected_entry
+    CELL_VECTOR unexpected_entry
+
+irq_entry:
+    sub     sp, sp, #176
+    stp     x0, x1, [sp, #0]
+    mrs     x0, cntvct_el0              // first thing: when did we get here
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x29, [sp, #144]
+    str     x30, [sp, #160]
+    bl      cell_rt_irq
+    ldp     x0, x1, [sp, #0]
+    ldp     x2, x3, [sp, #16]
+    ldp     x4, x5, [sp, #32]
+    ldp     x6, x7, [sp, #48]
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x16, x17, [sp, #128]
+    ldp     x18, x29, [sp, #144]
+    ldr     x30, [sp, #160]
+    add     sp, sp, #176
+    eret
+
+unexpected_entry:
+    mrs     x0, esr_el1
+    mrs     x1, elr_el1
+    bl      cell_rt_unexpected
+    b       .

@@ -12,6 +12,7 @@ extern "Rust" {
 
 extern "C" {
     fn cell_secondary_entry();
+    static cell_vectors: u8;
 }
 
 #[unsafe(no_mangle)]
@@ -145,6 +146,12 @@ pub fn system_reset() -> ! {
     halt()
 }
 
+/// Waits for an interrupt (wakes even while IRQs are masked).
+pub fn wait_for_interrupt() {
+    // SAFETY: WFI has no memory effect.
+    unsafe { asm!("wfi", options(nomem, nostack)) };
+}
+
 /// Waits for interrupts forever.
 pub fn halt() -> ! {
     loop {
@@ -217,4 +224,165 @@ pub fn count_boot() -> u64 {
 fn panic(info: &core::panic::PanicInfo) -> ! {
     println!("cell panic: {}", info);
     halt()
+}
+
+/// An interrupt handler: gets the acknowledged INTID and the virtual
+/// counter read by the first instructions of the IRQ vector.
+pub type IrqHandler = fn(u32, u64);
+
+static IRQ_HANDLER: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Installs the EL1 vectors and `handler` for IRQs (IRQs stay masked
+/// until [`enable_irqs`]).
+pub fn install_irq_handler(handler: IrqHandler) {
+    // Plain store: the cell runs with its MMU off (no exclusives).
+    IRQ_HANDLER.store(handler as usize, core::sync::atomic::Ordering::Relaxed);
+    let vectors = &raw const cell_vectors as u64;
+    // SAFETY: VBAR_EL1 points at this image's vector table, which handles
+    // every exception.
+    unsafe { asm!("msr vbar_el1, {}", "isb", in(reg) vectors, options(nostack)) };
+}
+
+/// Unmasks IRQs at EL1.
+pub fn enable_irqs() {
+    // SAFETY: clearing PSTATE.I only lets the installed handler run.
+    unsafe { asm!("msr daifclr, #2", options(nomem, nostack)) };
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn cell_rt_irq(entry_counter: u64) {
+    let intid = gic::acknowledge();
+    if intid < 1020 {
+        let handler = IRQ_HANDLER.load(core::sync::atomic::Ordering::Relaxed);
+        if handler != 0 {
+            // SAFETY: only `install_irq_handler` stores here, from an
+            // `IrqHandler`.
+            let handler: IrqHandler = unsafe { core::mem::transmute::<usize, IrqHandler>(handler) };
+            handler(intid, entry_counter);
+        }
+        gic::end(intid);
+    }
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn cell_rt_unexpected(esr: u64, elr: u64) -> ! {
+    println!("unexpected exception: ESR {esr:#x} at {elr:#x}");
+    halt()
+}
+
+/// The GICv3 as a cell uses it: memory-mapped distributor and
+/// redistributor (which the partitioner emulates), system-register CPU
+/// interface (physical, except the priority mask and EOI mode).
+pub mod gic {
+    use core::arch::asm;
+
+    /// QEMU virt's distributor.
+    pub const DISTRIBUTOR: usize = 0x0800_0000;
+
+    /// Writes a 32-bit GIC register.
+    pub fn write32(address: usize, value: u32) {
+        // SAFETY: a device register of the cell's (emulated) GIC.
+        unsafe { core::ptr::write_volatile(address as *mut u32, value) };
+    }
+
+    /// Reads a 32-bit GIC register.
+    pub fn read32(address: usize) -> u32 {
+        // SAFETY: as for `write32`.
+        unsafe { core::ptr::read_volatile(address as *const u32) }
+    }
+
+    /// Writes a byte-wide GIC register (priorities).
+    pub fn write8(address: usize, value: u8) {
+        // SAFETY: as for `write32`.
+        unsafe { core::ptr::write_volatile(address as *mut u8, value) };
+    }
+
+    /// Reads a byte-wide GIC register.
+    pub fn read8(address: usize) -> u8 {
+        // SAFETY: as for `write32`.
+        unsafe { core::ptr::read_volatile(address as *const u8) }
+    }
+
+    /// Enables the distributor (Group 1) and this CPU's interface, with
+    /// the priority mask wide open.
+    pub fn init_cpu_interface() {
+        write32(DISTRIBUTOR, 1 << 1 | 1 << 4);
+        // SAFETY: GIC CPU-interface set-up for this core; no memory effect.
+        unsafe {
+            asm!(
+                "mrs {t}, icc_sre_el1",
+                "orr {t}, {t}, #1",
+                "msr icc_sre_el1, {t}",
+                "isb",
+                "msr icc_pmr_el1, {pmr}",
+                "msr icc_igrpen1_el1, {one}",
+                "isb",
+                t = out(reg) _,
+                pmr = in(reg) 0xffu64,
+                one = in(reg) 1u64,
+                options(nostack)
+            )
+        };
+    }
+
+    /// Enables private interrupt `intid` (SGI or PPI) at `priority` in the
+    /// redistributor whose `RD_base` is `redistributor`.
+    pub fn enable_private(redistributor: usize, intid: u32, priority: u8) {
+        let sgi = redistributor + 0x1_0000;
+        write8(sgi + 0x400 + intid as usize, priority);
+        write32(sgi + 0x100, 1 << intid);
+    }
+
+    /// Acknowledges the highest-priority pending Group 1 interrupt.
+    pub fn acknowledge() -> u32 {
+        let intid: u64;
+        // SAFETY: reading IAR1 acknowledges an interrupt; no memory effect.
+        unsafe { asm!("mrs {}, icc_iar1_el1", out(reg) intid, options(nomem, nostack)) };
+        intid as u32
+    }
+
+    /// Ends an interrupt.
+    pub fn end(intid: u32) {
+        // SAFETY: EOIR1 ends the interrupt; no memory effect.
+        unsafe {
+            asm!("msr icc_eoir1_el1, {}", "isb", in(reg) intid as u64, options(nomem, nostack))
+        };
+    }
+
+    /// Sends SGI `intid` to the cell's virtual CPUs in `targets` (bit n =
+    /// virtual CPU n).
+    pub fn send_sgi(intid: u32, targets: u16) {
+        let value = (intid as u64) << 24 | targets as u64;
+        // SAFETY: SGI generation; no memory effect.
+        unsafe { asm!("dsb ish", "msr icc_sgi1r_el1, {}", "isb", in(reg) value, options(nostack)) };
+    }
+
+    /// The running priority (`ICC_RPR_EL1`).
+    pub fn running_priority() -> u64 {
+        let v: u64;
+        // SAFETY: reading RPR has no side effects.
+        unsafe { asm!("mrs {}, icc_rpr_el1", out(reg) v, options(nomem, nostack)) };
+        v
+    }
+}
+
+/// The EL1 virtual timer.
+pub mod timer {
+    use core::arch::asm;
+
+    /// Arms the virtual timer to fire when the virtual counter reaches
+    /// `deadline`.
+    pub fn arm(deadline: u64) {
+        // SAFETY: timer registers of this core; no memory effect.
+        unsafe {
+            asm!("msr cntv_cval_el0, {}", "msr cntv_ctl_el0, {}", "isb", in(reg) deadline, in(reg) 1u64,
+                options(nomem, nostack))
+        };
+    }
+
+    /// Stops the virtual timer (and its interrupt).
+    pub fn stop() {
+        // SAFETY: as for `arm`.
+        unsafe { asm!("msr cntv_ctl_el0, {}", "isb", in(reg) 0u64, options(nomem, nostack)) };
+    }
 }

@@ -152,6 +152,11 @@ pub fn install(machine: Machine) -> &'static Machine {
     }
 }
 
+/// The machine description, once installed.
+pub fn try_machine() -> Option<&'static Machine> {
+    MACHINE.get()
+}
+
 fn machine() -> &'static Machine {
     match MACHINE.get() {
         Some(m) => m,
@@ -289,6 +294,7 @@ pub fn start_cell(index: usize) {
         return;
     };
     load_images(index, cell);
+    super::vgic::reset_cell_interrupts(machine(), cell);
     let state = &CELLS[index];
     let _control = state.control.lock();
     let generation = state.generation.load(Ordering::Acquire);

@@ -5,6 +5,7 @@ mod console;
 mod gic;
 mod sync;
 mod tables;
+mod vgic;
 
 use crate::arch::esr::{ec_name, DataAbort, RawSyndrome, Syndrome, Transfer};
 use crate::arch::{self, ExceptionKind, TrapFrame};
@@ -304,6 +305,29 @@ fn synchronous(cpu: usize, frame: &mut TrapFrame) {
         Syndrome::DataAbort(abort) if is_console(cpu, &abort) => {
             emulate_console(cpu, frame, raw, &abort)
         }
+        Syndrome::DataAbort(abort)
+            if cell::try_machine().is_some_and(|m| vgic::is_gic(m, abort.ipa)) =>
+        {
+            emulate_gic(cpu, frame, raw, &abort)
+        }
+        Syndrome::SysReg(access) => {
+            let handled =
+                cell::try_machine()
+                    .zip(cell::current_cell(cpu))
+                    .and_then(|(machine, (_, c))| {
+                        let write = (!access.read).then(|| frame.reg(access.register));
+                        vgic::sysreg_access(machine, c, cpu, access.encoding, write)
+                    });
+            match handled {
+                Some(value) => {
+                    if access.read {
+                        frame.set_reg(access.register, value);
+                    }
+                    frame.elr = frame.elr.wrapping_add(4);
+                }
+                None => fault(cpu, frame, "unhandled system register access", raw),
+            }
+        }
         _ => fault(cpu, frame, "stage-2 fault", raw),
     }
 }
@@ -328,6 +352,26 @@ fn emulate_console(cpu: usize, frame: &mut TrapFrame, raw: RawSyndrome, abort: &
         frame.set_reg(transfer.register, extend(value, &transfer));
     }
     frame.elr = frame.elr.wrapping_add(4);
+}
+
+/// Emulates a cell's load or store to the GIC distributor or one of its
+/// redistributors.
+fn emulate_gic(cpu: usize, frame: &mut TrapFrame, raw: RawSyndrome, abort: &DataAbort) {
+    let (Some(transfer), Some(machine), Some((index, c))) =
+        (abort.transfer, cell::try_machine(), cell::current_cell(cpu))
+    else {
+        return fault(cpu, frame, "unemulatable GIC access", raw);
+    };
+    let write = abort.write.then(|| frame.reg(transfer.register));
+    match vgic::mmio_access(machine, index, c, abort.ipa, transfer.size, write) {
+        Some(value) => {
+            if !abort.write {
+                frame.set_reg(transfer.register, extend(value, &transfer));
+            }
+            frame.elr = frame.elr.wrapping_add(4);
+        }
+        None => fault(cpu, frame, "access to another core's redistributor", raw),
+    }
 }
 
 /// The value a load of `transfer`'s size and signedness puts in its

@@ -19,13 +19,17 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_CONFIG: &str = "config/examples/qemu-heartbeat.yaml";
 
 /// Partitionings that only the system tests boot (besides the default).
-pub const SYSTEM_TEST_CONFIGS: &[&str] = &["hil-tests/configs/qemu-restart.yaml"];
+pub const SYSTEM_TEST_CONFIGS: &[&str] = &[
+    "hil-tests/configs/qemu-restart.yaml",
+    "hil-tests/configs/qemu-probe.yaml",
+];
 
 /// The aarch64 binaries and the flat images made from them.
 const IMAGES: &[(&str, &str)] = &[
     ("partitioner", "partitioner.img"),
     ("heartbeat", "heartbeat.bin"),
     ("intruder", "intruder.bin"),
+    ("probe", "probe.bin"),
 ];
 
 /// What a build produced.

@@ -162,6 +162,10 @@ pub fn configure_el2_for_cells() {
             + HCR_EL2::TACR::SET,
     );
     super::sysreg::ACTLR.set(0);
+    // Cells' accesses to the CPU-interface registers common to both groups
+    // trap (the virtual interface itself stays off), so that their priority
+    // mask and EOI mode reach the physical interface, checked.
+    super::sysreg::ICH_HCR.write(super::sysreg::ICH_HCR_EL2::TC::SET);
     // All PMU counters to EL1, no debug or PMU traps.
     let counters = super::sysreg::PMCR.read(super::sysreg::PMCR_EL0::N);
     super::sysreg::MDCR.write(super::sysreg::MDCR_EL2::HPMN.val(counters));
@@ -327,21 +331,73 @@ pub fn acknowledge_group0() -> Option<u32> {
     (intid < 1020).then_some(intid)
 }
 
-/// Ends (drops priority and deactivates) a Group 0 interrupt.
+/// Ends (drops priority and deactivates) a Group 0 interrupt, whatever
+/// EOI mode a cell chose for the CPU interface.
 pub fn end_group0(intid: u32) {
     ICC_EOIR0.write(ICC_IAR0_EL1::INTID.val(intid as u64));
+    if gic_eoi_mode_split() {
+        deactivate_interrupt(intid);
+    }
+}
+
+/// Whether EOI only drops the priority (`ICC_CTLR_EL1.EOImode == 1`).
+pub fn gic_eoi_mode_split() -> bool {
+    super::sysreg::ICC_CTLR.is_set(super::sysreg::ICC_CTLR_EL1::EOImode)
+}
+
+/// Sets the physical CPU interface's EOI mode.
+pub fn set_gic_eoi_mode_split(split: bool) {
+    use super::sysreg::{ICC_CTLR, ICC_CTLR_EL1};
+    let value = ICC_CTLR.get() & !(1 << 1);
+    ICC_CTLR.set(
+        value
+            | if split {
+                ICC_CTLR_EL1::EOImode::SET.value
+            } else {
+                0
+            },
+    );
+}
+
+/// Deactivates interrupt `intid` (`ICC_DIR_EL1`).
+pub fn deactivate_interrupt(intid: u32) {
+    use super::sysreg::{ICC_DIR, ICC_DIR_EL1};
+    ICC_DIR.write(ICC_DIR_EL1::INTID.val(intid as u64));
+}
+
+/// Sets the physical priority mask.
+pub fn set_priority_mask(priority: u8) {
+    ICC_PMR.write(ICC_PMR_EL1::Priority.val(priority as u64));
+}
+
+/// The physical running priority.
+pub fn running_priority() -> u8 {
+    use super::sysreg::{ICC_RPR, ICC_RPR_EL1};
+    ICC_RPR.read(ICC_RPR_EL1::Priority) as u8
+}
+
+/// Sends Group 1 SGI `intid` to the core with affinity `mpidr`.
+pub fn send_group1_sgi(intid: u32, mpidr: u64) {
+    barrier::dsb(barrier::ISH);
+    super::sysreg::ICC_SGI1R.write(sgi_target(intid, mpidr));
+    barrier::isb(barrier::SY);
+}
+
+fn sgi_target(
+    intid: u32,
+    mpidr: u64,
+) -> tock_registers::fields::FieldValue<u64, ICC_SGIR_EL1::Register> {
+    ICC_SGIR_EL1::Aff3.val((mpidr >> 32) & 0xff)
+        + ICC_SGIR_EL1::Aff2.val((mpidr >> 16) & 0xff)
+        + ICC_SGIR_EL1::Aff1.val((mpidr >> 8) & 0xff)
+        + ICC_SGIR_EL1::INTID.val(intid as u64)
+        + ICC_SGIR_EL1::TargetList.val(1 << (mpidr & 0xf))
 }
 
 /// Sends Group 0 SGI `intid` to the core with affinity `mpidr`.
 pub fn send_group0_sgi(intid: u32, mpidr: u64) {
     barrier::dsb(barrier::ISH);
-    ICC_SGI0R.write(
-        ICC_SGIR_EL1::Aff3.val((mpidr >> 32) & 0xff)
-            + ICC_SGIR_EL1::Aff2.val((mpidr >> 16) & 0xff)
-            + ICC_SGIR_EL1::Aff1.val((mpidr >> 8) & 0xff)
-            + ICC_SGIR_EL1::INTID.val(intid as u64)
-            + ICC_SGIR_EL1::TargetList.val(1 << (mpidr & 0xf)),
-    );
+    ICC_SGI0R.write(sgi_target(intid, mpidr));
     barrier::isb(barrier::SY);
 }
 

@@ -70,6 +70,22 @@ register_bitfields! {u64,
         /// EOI mode: 0 = EOIR both drops priority and deactivates.
         EOImode OFFSET(1) NUMBITS(1) []
     ],
+    /// Interrupt Controller Running Priority Register.
+    pub ICC_RPR_EL1 [
+        /// The running priority.
+        Priority OFFSET(0) NUMBITS(8) []
+    ],
+    /// Interrupt Controller Deactivate Interrupt Register.
+    pub ICC_DIR_EL1 [
+        /// The interrupt to deactivate.
+        INTID OFFSET(0) NUMBITS(24) []
+    ],
+    /// Interrupt Controller Hyp Control Register.
+    pub ICH_HCR_EL2 [
+        /// Trap EL1 accesses to the CPU-interface registers common to
+        /// both groups (`ICC_CTLR/DIR/PMR/RPR/SGI*`).
+        TC OFFSET(10) NUMBITS(1) []
+    ],
     /// Interrupt Controller Interrupt Group 1 Enable register.
     pub ICC_IGRPEN1_EL1 [
         /// Enables Group 1 interrupts.
@@ -127,7 +143,11 @@ sysreg!(ActlrEl2, ACTLR_EL2, "actlr_el2", write);
 sysreg!(MdcrEl2, MDCR_EL2, "mdcr_el2", write);
 sysreg!(PmcrEl0, PMCR_EL0, "pmcr_el0", read);
 sysreg!(IccAp1r0El1, ICC_AP1R0_EL1, "icc_ap1r0_el1", write);
-sysreg!(IccCtlrEl1, ICC_CTLR_EL1, "icc_ctlr_el1", write);
+sysreg!(IccCtlrEl1, ICC_CTLR_EL1, "icc_ctlr_el1", read_write);
+sysreg!(IccRprEl1, ICC_RPR_EL1, "icc_rpr_el1", read);
+sysreg!(IccDirEl1, ICC_DIR_EL1, "icc_dir_el1", write);
+sysreg!(IccSgi1rEl1, ICC_SGIR_EL1, "icc_sgi1r_el1", write);
+sysreg!(IchHcrEl2, ICH_HCR_EL2, "ich_hcr_el2", write);
 sysreg!(IccIgrpen1El1, ICC_IGRPEN1_EL1, "icc_igrpen1_el1", write);
 sysreg!(CptrEl2, CPTR_EL2, "cptr_el2", read_write);
 sysreg!(IccSgi0rEl1, ICC_SGIR_EL1, "icc_sgi0r_el1", write);
@@ -151,6 +171,14 @@ pub const PMCR: PmcrEl0 = PmcrEl0;
 pub const ICC_AP1R0: IccAp1r0El1 = IccAp1r0El1;
 /// `ICC_CTLR_EL1`.
 pub const ICC_CTLR: IccCtlrEl1 = IccCtlrEl1;
+/// `ICC_RPR_EL1`.
+pub const ICC_RPR: IccRprEl1 = IccRprEl1;
+/// `ICC_DIR_EL1`.
+pub const ICC_DIR: IccDirEl1 = IccDirEl1;
+/// `ICC_SGI1R_EL1`.
+pub const ICC_SGI1R: IccSgi1rEl1 = IccSgi1rEl1;
+/// `ICH_HCR_EL2`.
+pub const ICH_HCR: IchHcrEl2 = IchHcrEl2;
 /// `ICC_IGRPEN1_EL1`.
 pub const ICC_IGRPEN1: IccIgrpen1El1 = IccIgrpen1El1;
 /// `VPIDR_EL2`.

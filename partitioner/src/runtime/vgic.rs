@@ -1,0 +1,383 @@
+//! Cells' trapped GIC accesses, applied to the hardware for the interrupts
+//! they own (see [`crate::vgic`] for the decoding and the rules).
+
+use super::cell::{self, Machine};
+use crate::arch;
+use crate::vgic::{
+    config_mask, decode_distributor, decode_redistributor, decode_sgi, icc, route_target,
+    squeeze_priority, unsqueeze_priority, virtual_distributor_type, virtual_redistributor_type,
+    BitRegister, Ownership, Register, KICK_SGI,
+};
+use bsp::MemRange;
+use config::{Cell, MAX_CELLS};
+use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+
+/// Each cell's view of `GICD_CTLR` (it never reaches the hardware).
+static DISTRIBUTOR_CONTROL: [AtomicU32; MAX_CELLS] = [const { AtomicU32::new(0) }; MAX_CELLS];
+/// Each core's guest priority mask, as the cell wrote it.
+static PRIORITY_MASK: [AtomicU8; cell::MAX_RUNTIME_CPUS] =
+    [const { AtomicU8::new(0) }; cell::MAX_RUNTIME_CPUS];
+
+/// `GICD_CTLR` bits a cell sees: RWP never set, ARE and DS always set.
+const CTLR_ARE: u32 = 1 << 4;
+const CTLR_DS: u32 = 1 << 6;
+const CTLR_ENABLES: u32 = 0b11;
+
+/// Whether `address` is in the board's GIC (distributor or redistributors).
+pub fn is_gic(machine: &Machine, address: u64) -> bool {
+    let gic = machine.board.gic;
+    gic.distributor.contains(address) || gic.redistributors.contains(address)
+}
+
+/// A trapped load or store of `size` bytes at `address` in the GIC by
+/// cell `index`. Returns the value for a load, `Some(0)` for a store, or
+/// `None` when the cell touched a redistributor that is not one of its
+/// own cores' (a fault).
+pub fn mmio_access(
+    machine: &Machine,
+    index: usize,
+    cell: &Cell,
+    address: u64,
+    size: u8,
+    write: Option<u64>,
+) -> Option<u64> {
+    let gic = machine.board.gic;
+    let owned = Ownership::for_cell(cell, machine.board);
+    if gic.distributor.contains(address) {
+        let offset = address - gic.distributor.base;
+        return Some(distributor(
+            machine, index, cell, &owned, address, offset, size, write,
+        ));
+    }
+    let offset_in_range = address - gic.redistributors.base;
+    let frame = (offset_in_range / gic.redistributor_stride) as usize;
+    let vcpu = cell.cpus.position(frame)?;
+    let offset = offset_in_range % gic.redistributor_stride;
+    Some(redistributor(
+        cell, &owned, vcpu, address, offset, size, write,
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn distributor(
+    machine: &Machine,
+    index: usize,
+    cell: &Cell,
+    owned: &Ownership,
+    address: u64,
+    offset: u64,
+    size: u8,
+    write: Option<u64>,
+) -> u64 {
+    match decode_distributor(offset) {
+        Register::DistributorControl => match write {
+            Some(value) => {
+                DISTRIBUTOR_CONTROL[index].store(value as u32 & CTLR_ENABLES, Ordering::Relaxed);
+                0
+            }
+            None => {
+                (DISTRIBUTOR_CONTROL[index].load(Ordering::Relaxed) | CTLR_ARE | CTLR_DS) as u64
+            }
+        },
+        Register::DistributorType if write.is_none() => {
+            virtual_distributor_type(gic_read(address, 4) as u32) as u64
+        }
+        Register::Route { intid, upper } => {
+            route(machine, cell, owned, address, intid, upper, size, write)
+        }
+        other => banked(owned, other, address, size, write),
+    }
+}
+
+fn redistributor(
+    cell: &Cell,
+    owned: &Ownership,
+    vcpu: usize,
+    address: u64,
+    offset: u64,
+    size: u8,
+    write: Option<u64>,
+) -> u64 {
+    match decode_redistributor(offset) {
+        Register::RedistributorType { upper } if write.is_none() => {
+            let base = address - if upper { 0xc } else { 0x8 };
+            let physical = gic_read(base, 8);
+            let value = virtual_redistributor_type(physical, vcpu, cell.cpus.len());
+            match (upper, size) {
+                (true, _) => value >> 32,
+                (false, 8) => value,
+                (false, _) => value & 0xffff_ffff,
+            }
+        }
+        // Awake, always: the partitioner woke it and keeps it so.
+        Register::Waker => 0,
+        other => banked(owned, other, address, size, write),
+    }
+}
+
+/// The registers the distributor and the SGI frames share.
+fn banked(
+    owned: &Ownership,
+    register: Register,
+    address: u64,
+    size: u8,
+    write: Option<u64>,
+) -> u64 {
+    match (register, write) {
+        (Register::Identification, None) => gic_read(address, size.min(4)),
+        (Register::Bits { kind, first }, _) if size == 4 => {
+            let mask = owned.word((first / 32) as usize);
+            bits(kind, mask, address, write)
+        }
+        (Register::Priority { first }, Some(value)) => {
+            for byte in 0..u32::from(size.min(8)) {
+                if owned.owns(first + byte) {
+                    let priority = (value >> (8 * byte)) as u8;
+                    gic_write(address + byte as u64, 1, squeeze_priority(priority) as u64);
+                }
+            }
+            0
+        }
+        (Register::Priority { first }, None) => {
+            (0..u32::from(size.min(8))).fold(0, |value, byte| {
+                let priority = if owned.owns(first + byte) {
+                    unsqueeze_priority(gic_read(address + byte as u64, 1) as u8)
+                } else {
+                    0
+                };
+                value | (priority as u64) << (8 * byte)
+            })
+        }
+        (Register::Config { first }, _) if size == 4 => {
+            let mask = config_mask(owned, first);
+            let physical = gic_read(address, 4) as u32;
+            match write {
+                Some(value) => {
+                    gic_write(
+                        address,
+                        4,
+                        ((physical & !mask) | (value as u32 & mask)) as u64,
+                    );
+                    0
+                }
+                None => (physical & mask) as u64,
+            }
+        }
+        // Everything else reads as zero and ignores writes.
+        _ => 0,
+    }
+}
+
+fn bits(kind: BitRegister, mask: u32, address: u64, write: Option<u64>) -> u64 {
+    match (kind, write) {
+        // Cells' interrupts are Group 1, always; there is no group modifier.
+        (BitRegister::Group, None) => mask as u64,
+        (BitRegister::Group | BitRegister::GroupModifier, _) => 0,
+        (_, Some(value)) => {
+            let value = value as u32 & mask;
+            if value != 0 {
+                gic_write(address, 4, value as u64);
+            }
+            0
+        }
+        (_, None) => gic_read(address, 4) & mask as u64,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn route(
+    machine: &Machine,
+    cell: &Cell,
+    owned: &Ownership,
+    address: u64,
+    intid: u32,
+    upper: bool,
+    size: u8,
+    write: Option<u64>,
+) -> u64 {
+    if !owned.owns(intid) || upper {
+        // Aff3 is always 0 for a cell; other cells' routes are invisible.
+        return 0;
+    }
+    match write {
+        Some(value) => {
+            let vcpu = route_target(value, cell.cpus.len());
+            if let Some(mpidr) = cell
+                .cpus
+                .nth(vcpu)
+                .and_then(|cpu| machine.board.cpus.get(cpu))
+                .map(|c| c.mpidr)
+            {
+                let affinity = (mpidr & 0xff_ffff) | (mpidr >> 32 & 0xff) << 32;
+                gic_write(address, 8, affinity);
+            }
+            0
+        }
+        None => {
+            let physical = gic_read(address, 8);
+            let mpidr = (physical & 0xff_ffff) | (physical >> 32 & 0xff) << 32;
+            let vcpu = machine
+                .board
+                .cpu_index(mpidr)
+                .and_then(|cpu| cell.cpus.position(cpu))
+                .unwrap_or(0) as u64;
+            if size == 8 {
+                vcpu
+            } else {
+                vcpu & 0xffff_ffff
+            }
+        }
+    }
+}
+
+/// Puts every interrupt `cell` owns back to its reset state before the cell
+/// (re)starts: disabled, not pending, not active, a default priority, SPIs
+/// routed to its first CPU. Its cores must be parked.
+pub fn reset_cell_interrupts(machine: &Machine, cell: &Cell) {
+    let gic = machine.board.gic;
+    let owned = Ownership::for_cell(cell, machine.board);
+    let Some(boot_mpidr) = cell
+        .cpus
+        .nth(0)
+        .and_then(|c| machine.board.cpus.get(c))
+        .map(|c| c.mpidr)
+    else {
+        return;
+    };
+    let gicd = gic.distributor.base;
+    for n in 1..32u64 {
+        let mask = owned.word(n as usize) as u64;
+        if mask != 0 {
+            for clear in [0x180, 0x280, 0x380] {
+                gic_write(gicd + clear + 4 * n, 4, mask);
+            }
+        }
+    }
+    let affinity = (boot_mpidr & 0xff_ffff) | (boot_mpidr >> 32 & 0xff) << 32;
+    for intid in owned.spis() {
+        gic_write(
+            gicd + 0x400 + intid as u64,
+            1,
+            squeeze_priority(0xa0) as u64,
+        );
+        gic_write(gicd + 0x6000 + 8 * intid as u64, 8, affinity);
+    }
+    let private = owned.word(0) as u64;
+    for cpu in cell.cpus.iter() {
+        let sgi = gic.redistributors.base + cpu as u64 * gic.redistributor_stride + 0x1_0000;
+        for clear in [0x180, 0x280, 0x380] {
+            gic_write(sgi + clear, 4, private);
+        }
+    }
+}
+
+/// A trapped CPU-interface system register access by `cpu`'s cell.
+/// Returns the value for a read, or `None` when the register is not one
+/// the partitioner emulates (the cell faults).
+pub fn sysreg_access(
+    machine: &Machine,
+    cell: &Cell,
+    cpu: usize,
+    encoding: u32,
+    write: Option<u64>,
+) -> Option<u64> {
+    let owned = || Ownership::for_cell(cell, machine.board);
+    match (encoding, write) {
+        (icc::PMR, Some(value)) => {
+            PRIORITY_MASK[cpu].store(value as u8, Ordering::Relaxed);
+            arch::set_priority_mask(squeeze_priority(value as u8));
+            Some(0)
+        }
+        (icc::PMR, None) => Some(PRIORITY_MASK[cpu].load(Ordering::Relaxed) as u64),
+        (icc::RPR, None) => {
+            let running = arch::running_priority();
+            Some(if running >= 0x80 {
+                unsqueeze_priority(running) as u64
+            } else {
+                0
+            })
+        }
+        (icc::DIR, Some(value)) => {
+            let intid = (value & 0xff_ffff) as u32;
+            if owned().owns(intid) {
+                arch::deactivate_interrupt(intid);
+            }
+            Some(0)
+        }
+        (icc::CTLR, Some(value)) => {
+            arch::set_gic_eoi_mode_split(value & (1 << 1) != 0);
+            Some(0)
+        }
+        (icc::CTLR, None) => Some(if arch::gic_eoi_mode_split() {
+            1 << 1
+        } else {
+            0
+        }),
+        (icc::SGI1R, Some(value)) => {
+            let me = cell.cpus.position(cpu).unwrap_or(0);
+            let request = decode_sgi(value, me, cell.cpus.len());
+            if request.intid != KICK_SGI {
+                for vcpu in (0..16).filter(|v| request.targets & (1 << v) != 0) {
+                    if let Some(target) =
+                        cell.cpus.nth(vcpu).and_then(|c| machine.board.cpus.get(c))
+                    {
+                        arch::send_group1_sgi(request.intid, target.mpidr);
+                    }
+                }
+            }
+            Some(0)
+        }
+        // Group 0 and "alternate" SGIs belong to the partitioner: ignored.
+        (icc::SGI0R | icc::ASGI1R, Some(_)) => Some(0),
+        // Write-only registers read as zero, read-only ones ignore writes.
+        (icc::SGI1R | icc::SGI0R | icc::ASGI1R | icc::DIR, None) | (icc::RPR, Some(_)) => Some(0),
+        _ => None,
+    }
+}
+
+/// The GIC window of `size` bytes at `address` (only the board's GIC).
+fn in_gic(address: u64, size: u8) -> bool {
+    let Some(machine) = cell::try_machine() else {
+        return false;
+    };
+    let gic = machine.board.gic;
+    let range = MemRange::new(address, size as u64);
+    gic.distributor.covers(&range) || gic.redistributors.covers(&range)
+}
+
+fn gic_read(address: u64, size: u8) -> u64 {
+    if size == 0 || !in_gic(address, size) || !address.is_multiple_of(size as u64) {
+        return 0;
+    }
+    // The address is an aligned register inside the board's GIC, which
+    // EL2 maps as device memory; reads of the registers the decoder lets
+    // through have no side effects.
+    match size {
+        // SAFETY: see above.
+        1 => unsafe { core::ptr::read_volatile(address as *const u8) as u64 },
+        // SAFETY: as above.
+        2 => unsafe { core::ptr::read_volatile(address as *const u16) as u64 },
+        // SAFETY: as above.
+        4 => unsafe { core::ptr::read_volatile(address as *const u32) as u64 },
+        // SAFETY: as above.
+        _ => unsafe { core::ptr::read_volatile(address as *const u64) },
+    }
+}
+
+fn gic_write(address: u64, size: u8, value: u64) {
+    if size == 0 || !in_gic(address, size) || !address.is_multiple_of(size as u64) {
+        return;
+    }
+    // As in `gic_read`; the caller filtered the value to the cell's own
+    // interrupts.
+    match size {
+        // SAFETY: see above.
+        1 => unsafe { core::ptr::write_volatile(address as *mut u8, value as u8) },
+        // SAFETY: as above.
+        2 => unsafe { core::ptr::write_volatile(address as *mut u16, value as u16) },
+        // SAFETY: as above.
+        4 => unsafe { core::ptr::write_volatile(address as *mut u32, value as u32) },
+        // SAFETY: as above.
+        _ => unsafe { core::ptr::write_volatile(address as *mut u64, value) },
+    }
+}

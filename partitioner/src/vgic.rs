@@ -1,0 +1,484 @@
+//! The GICv3 as a cell sees it: which interrupts it owns, and what each
+//! trapped distributor, redistributor or CPU-interface access means.
+//!
+//! Cells take their interrupts directly on the physical CPU interface (no
+//! exits), but never write the distributor or a redistributor themselves:
+//! stage 2 does not map them, every access traps, and the runtime applies it
+//! to the hardware only for the interrupts the cell owns. This module is the
+//! pure part of that: ownership masks, register decoding, priority and
+//! affinity translation. It compiles and is tested on the host.
+//!
+//! Register offsets follow the GICv3 architecture specification (IHI 0069),
+//! chapter 12. The partitioner's own set-up uses the typed register blocks
+//! in `runtime::gic`; the offsets here are what a trapped access names.
+
+use bsp::{Board, Intid};
+use config::Cell;
+
+/// The SGI the partitioner uses to kick a core into EL2 (Group 0).
+pub const KICK_SGI: Intid = 15;
+/// INTIDs the distributor implements at most (1020 and up are special).
+pub const MAX_INTID: Intid = 1020;
+
+/// Which interrupts a cell may configure: one bit per INTID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ownership {
+    words: [u32; 32],
+}
+
+impl Ownership {
+    /// No interrupt at all.
+    pub const NONE: Ownership = Ownership { words: [0; 32] };
+
+    /// What `cell` owns on `board`: every SGI but the kick, every PPI but
+    /// the partitioner's (its timer and the GIC maintenance interrupt), and
+    /// the SPIs of its devices and of its emulated console.
+    pub fn for_cell(cell: &Cell, board: &Board) -> Ownership {
+        let mut owned = Ownership::NONE;
+        for intid in 0..32 {
+            if intid != KICK_SGI
+                && intid != board.timer.hypervisor
+                && intid != board.gic.maintenance_irq
+            {
+                owned.insert(intid);
+            }
+        }
+        for &intid in cell.devices.iter().flat_map(|d| d.irqs.iter()) {
+            owned.insert(intid);
+        }
+        owned
+    }
+
+    /// Adds `intid` (ignored when out of range).
+    pub fn insert(&mut self, intid: Intid) {
+        if intid < MAX_INTID {
+            self.words[(intid / 32) as usize] |= 1 << (intid % 32);
+        }
+    }
+
+    /// Whether the cell owns `intid`.
+    pub fn owns(&self, intid: Intid) -> bool {
+        intid < MAX_INTID && self.words[(intid / 32) as usize] & (1 << (intid % 32)) != 0
+    }
+
+    /// The ownership bits of INTIDs `32 * n .. 32 * n + 32`.
+    pub fn word(&self, n: usize) -> u32 {
+        self.words.get(n).copied().unwrap_or(0)
+    }
+
+    /// The owned SPIs.
+    pub fn spis(&self) -> impl Iterator<Item = Intid> + '_ {
+        (32..MAX_INTID).filter(|&i| self.owns(i))
+    }
+}
+
+/// A guest priority moved into the lower half of the priority range, so
+/// that no cell interrupt can ever block the partitioner's (priority 0).
+pub const fn squeeze_priority(priority: u8) -> u8 {
+    0x80 | (priority >> 1)
+}
+
+/// The guest's view of a squeezed physical priority.
+pub const fn unsqueeze_priority(priority: u8) -> u8 {
+    (priority & 0x7f) << 1
+}
+
+/// The kind of a one-bit-per-interrupt register.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BitRegister {
+    /// `IGROUPR`: cells' interrupts are always Group 1.
+    Group,
+    /// `ISENABLER`.
+    SetEnable,
+    /// `ICENABLER`.
+    ClearEnable,
+    /// `ISPENDR`.
+    SetPending,
+    /// `ICPENDR`.
+    ClearPending,
+    /// `ISACTIVER`.
+    SetActive,
+    /// `ICACTIVER`.
+    ClearActive,
+    /// `IGRPMODR`: RAZ/WI with one security state.
+    GroupModifier,
+}
+
+/// A decoded distributor or redistributor register access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Register {
+    /// `GICD_CTLR` (per cell, virtual).
+    DistributorControl,
+    /// A read-only identification or type register, passed through.
+    Identification,
+    /// `GICD_TYPER`: passed through without LPI support.
+    DistributorType,
+    /// One bit per interrupt, for INTIDs from `first`.
+    Bits {
+        /// Which register.
+        kind: BitRegister,
+        /// INTID of bit 0.
+        first: Intid,
+    },
+    /// `IPRIORITYR`: one byte per interrupt, from `first`.
+    Priority {
+        /// INTID of byte 0 of the access.
+        first: Intid,
+    },
+    /// `ICFGR`: two bits per interrupt, for INTIDs from `first`.
+    Config {
+        /// INTID of bits 1:0.
+        first: Intid,
+    },
+    /// `GICD_IROUTER<n>`, or its upper half.
+    Route {
+        /// The SPI.
+        intid: Intid,
+        /// Whether the access is to bits 63:32 alone.
+        upper: bool,
+    },
+    /// `GICR_TYPER`, or its upper half (virtualised affinity).
+    RedistributorType {
+        /// Whether the access is to bits 63:32 alone.
+        upper: bool,
+    },
+    /// `GICR_WAKER`: the partitioner keeps the redistributor awake.
+    Waker,
+    /// Anything else: reads as zero, writes ignored.
+    Ignored,
+}
+
+/// Decodes an access at `offset` in the distributor.
+pub fn decode_distributor(offset: u64) -> Register {
+    match offset {
+        0x0000 => Register::DistributorControl,
+        0x0004 => Register::DistributorType,
+        0x0008 | 0x000c | 0xffd0..=0xfffc => Register::Identification,
+        0x0080..=0x0dfc => decode_banked(offset),
+        0x6100..=0x7fdc => Register::Route {
+            intid: ((offset - 0x6000) / 8) as Intid,
+            upper: offset % 8 == 4,
+        },
+        _ => Register::Ignored,
+    }
+}
+
+/// Decodes an access at `offset` in a redistributor's two 64 KiB frames
+/// (`RD_base` then `SGI_base`).
+pub fn decode_redistributor(offset: u64) -> Register {
+    match offset {
+        0x0008 => Register::RedistributorType { upper: false },
+        0x000c => Register::RedistributorType { upper: true },
+        0x0014 => Register::Waker,
+        0x0004 | 0xffd0..=0xfffc => Register::Identification,
+        // SGI_base: only the registers of INTIDs 0..31.
+        0x1_0080..=0x1_0dfc => match decode_banked(offset - 0x1_0000) {
+            Register::Bits { first: 0, kind } => Register::Bits { kind, first: 0 },
+            Register::Priority { first } if first < 32 => Register::Priority { first },
+            Register::Config { first } if first < 32 => Register::Config { first },
+            _ => Register::Ignored,
+        },
+        _ => Register::Ignored,
+    }
+}
+
+/// The interrupt registers shared by the distributor and the SGI frame.
+fn decode_banked(offset: u64) -> Register {
+    let bits = |kind, start: u64| Register::Bits {
+        kind,
+        first: ((offset - start) / 4 * 32) as Intid,
+    };
+    match offset {
+        0x0080..=0x00fc => bits(BitRegister::Group, 0x0080),
+        0x0100..=0x017c => bits(BitRegister::SetEnable, 0x0100),
+        0x0180..=0x01fc => bits(BitRegister::ClearEnable, 0x0180),
+        0x0200..=0x027c => bits(BitRegister::SetPending, 0x0200),
+        0x0280..=0x02fc => bits(BitRegister::ClearPending, 0x0280),
+        0x0300..=0x037c => bits(BitRegister::SetActive, 0x0300),
+        0x0380..=0x03fc => bits(BitRegister::ClearActive, 0x0380),
+        0x0400..=0x07fb => Register::Priority {
+            first: (offset - 0x0400) as Intid,
+        },
+        0x0c00..=0x0cfc => Register::Config {
+            first: ((offset - 0x0c00) / 4 * 16) as Intid,
+        },
+        0x0d00..=0x0d7c => bits(BitRegister::GroupModifier, 0x0d00),
+        _ => Register::Ignored,
+    }
+}
+
+/// The mask of `ICFGR` bits (two per interrupt) a cell owns in the word
+/// whose first interrupt is `first`.
+pub fn config_mask(owned: &Ownership, first: Intid) -> u32 {
+    (0..16)
+        .filter(|i| owned.owns(first + i))
+        .fold(0, |mask, i| mask | 0b11 << (2 * i))
+}
+
+/// `GICR_TYPER` as a cell's virtual CPU `vcpu` (of `vcpus`) sees it: the
+/// affinity and processor number are virtual, `Last` marks the cell's last
+/// redistributor, and LPIs are not offered.
+pub fn virtual_redistributor_type(physical: u64, vcpu: usize, vcpus: usize) -> u64 {
+    const AFFINITY: u64 = 0xffff_ffff << 32;
+    const PROCESSOR_NUMBER: u64 = 0xffff << 8;
+    const LAST: u64 = 1 << 4;
+    const DIRECT_LPI: u64 = 1 << 3;
+    const VLPIS: u64 = 1 << 1;
+    const PLPIS: u64 = 1;
+    let mut value = physical & !(AFFINITY | PROCESSOR_NUMBER | LAST | DIRECT_LPI | VLPIS | PLPIS);
+    value |= (vcpu as u64 & 0xff) << 32 | (vcpu as u64 & 0xffff) << 8;
+    if vcpu + 1 == vcpus {
+        value |= LAST;
+    }
+    value
+}
+
+/// `GICD_TYPER` without LPIs or message-based SPIs.
+pub fn virtual_distributor_type(physical: u32) -> u32 {
+    const LPIS: u32 = 1 << 17;
+    const MBIS: u32 = 1 << 16;
+    const DVIS: u32 = 1 << 18;
+    physical & !(LPIS | MBIS | DVIS)
+}
+
+/// `GICD_IROUTER.Interrupt_Routing_Mode`: any participating core.
+pub const IROUTER_ANY: u64 = 1 << 31;
+
+/// The virtual CPU an `IROUTER` value written by a cell names: Aff0, with
+/// the other affinity levels zero. "Any core" (1 of N) and names of CPUs
+/// the cell does not have go to its virtual CPU 0.
+pub fn route_target(value: u64, vcpus: usize) -> usize {
+    let aff0 = (value & 0xff) as usize;
+    let higher = value & 0xff_00ff_ff00;
+    if value & IROUTER_ANY != 0 || higher != 0 || aff0 >= vcpus {
+        0
+    } else {
+        aff0
+    }
+}
+
+/// GIC CPU-interface system registers a cell's accesses to trap
+/// (`ICH_HCR_EL2.TC`, and SGI generation with `HCR_EL2.FMO`), by their
+/// `Op0:Op1:CRn:CRm:Op2` encoding as [`crate::arch::esr::SysRegAccess`]
+/// packs it.
+pub mod icc {
+    const fn encode(op0: u32, op1: u32, crn: u32, crm: u32, op2: u32) -> u32 {
+        op0 << 14 | op1 << 11 | crn << 7 | crm << 3 | op2
+    }
+    /// `ICC_PMR_EL1`.
+    pub const PMR: u32 = encode(3, 0, 4, 6, 0);
+    /// `ICC_DIR_EL1`.
+    pub const DIR: u32 = encode(3, 0, 12, 11, 1);
+    /// `ICC_RPR_EL1`.
+    pub const RPR: u32 = encode(3, 0, 12, 11, 3);
+    /// `ICC_SGI1R_EL1`.
+    pub const SGI1R: u32 = encode(3, 0, 12, 11, 5);
+    /// `ICC_ASGI1R_EL1`.
+    pub const ASGI1R: u32 = encode(3, 0, 12, 11, 6);
+    /// `ICC_SGI0R_EL1`.
+    pub const SGI0R: u32 = encode(3, 0, 12, 11, 7);
+    /// `ICC_CTLR_EL1`.
+    pub const CTLR: u32 = encode(3, 0, 12, 12, 4);
+}
+
+/// A decoded `ICC_SGI1R_EL1` write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SgiRequest {
+    /// The SGI.
+    pub intid: Intid,
+    /// Virtual CPUs to interrupt (bit n = virtual CPU n).
+    pub targets: u16,
+}
+
+/// Decodes a cell's `ICC_SGI1R_EL1` write from virtual CPU `me` of
+/// `vcpus`. Targets outside the cell (other affinity levels, CPUs it does
+/// not have) are dropped; "all but self" means the cell's other CPUs.
+pub fn decode_sgi(value: u64, me: usize, vcpus: usize) -> SgiRequest {
+    let intid = ((value >> 24) & 0xf) as Intid;
+    let all = if vcpus >= 16 {
+        u16::MAX
+    } else {
+        (1u16 << vcpus) - 1
+    };
+    let targets = if value & (1 << 40) != 0 {
+        all & !(1 << me)
+    } else {
+        let higher_affinity = value & (0xff << 48 | 0xff << 32 | 0xff << 16);
+        if higher_affinity != 0 {
+            0
+        } else {
+            (value & 0xffff) as u16 & all
+        }
+    };
+    SgiRequest { intid, targets }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bsp::qemu_virt::BOARD;
+    use config::{name, CpuSet, DeviceGrant, FaultPolicy};
+    use heapless::Vec;
+
+    fn cell_with(devices: &[&str]) -> Cell {
+        let devices = devices
+            .iter()
+            .map(|n| {
+                let d = BOARD.device(n).unwrap();
+                DeviceGrant {
+                    name: name(n).unwrap(),
+                    mmio: d.mmio.iter().copied().collect(),
+                    irqs: d.irqs.iter().copied().collect(),
+                }
+            })
+            .collect();
+        Cell {
+            name: name("c").unwrap(),
+            cpus: CpuSet::from_bits(0b1100),
+            memory: Vec::new(),
+            devices,
+            console: None,
+            images: Vec::new(),
+            entry: 0,
+            boot_argument: 0,
+            on_fault: FaultPolicy::Stop,
+        }
+    }
+
+    #[test]
+    fn ownership_keeps_the_partitioners_interrupts() {
+        let owned = Ownership::for_cell(&cell_with(&["virtio-mmio31"]), &BOARD);
+        assert!(owned.owns(0) && owned.owns(14));
+        assert!(!owned.owns(KICK_SGI));
+        assert!(!owned.owns(BOARD.timer.hypervisor));
+        assert!(!owned.owns(BOARD.gic.maintenance_irq));
+        assert!(owned.owns(BOARD.timer.virtual_timer));
+        assert!(owned.owns(79) && !owned.owns(78) && !owned.owns(33));
+        assert_eq!(owned.spis().collect::<std::vec::Vec<_>>(), [79]);
+        assert_eq!(owned.word(2), 1 << 15);
+        assert!(!owned.owns(5000));
+    }
+
+    #[test]
+    fn priorities_stay_in_the_lower_half() {
+        assert_eq!(squeeze_priority(0), 0x80);
+        assert_eq!(squeeze_priority(0xa0), 0xd0);
+        assert_eq!(squeeze_priority(0xff), 0xff);
+        assert_eq!(unsqueeze_priority(0xd0), 0xa0);
+        for p in 0..=255u8 {
+            assert!(squeeze_priority(p) >= 0x80);
+        }
+    }
+
+    #[test]
+    fn distributor_decoding() {
+        assert_eq!(decode_distributor(0), Register::DistributorControl);
+        assert_eq!(
+            decode_distributor(0x0104),
+            Register::Bits {
+                kind: BitRegister::SetEnable,
+                first: 32
+            }
+        );
+        assert_eq!(
+            decode_distributor(0x0188),
+            Register::Bits {
+                kind: BitRegister::ClearEnable,
+                first: 64
+            }
+        );
+        assert_eq!(
+            decode_distributor(0x0400 + 79),
+            Register::Priority { first: 79 }
+        );
+        assert_eq!(
+            decode_distributor(0x0c00 + 4 * 4),
+            Register::Config { first: 64 }
+        );
+        assert_eq!(
+            decode_distributor(0x6000 + 8 * 79),
+            Register::Route {
+                intid: 79,
+                upper: false
+            }
+        );
+        assert_eq!(
+            decode_distributor(0x6000 + 8 * 79 + 4),
+            Register::Route {
+                intid: 79,
+                upper: true
+            }
+        );
+        assert_eq!(decode_distributor(0xffe8), Register::Identification);
+        assert_eq!(decode_distributor(0x0f00), Register::Ignored);
+        assert_eq!(decode_distributor(0x10_0000), Register::Ignored);
+    }
+
+    #[test]
+    fn redistributor_decoding() {
+        assert_eq!(
+            decode_redistributor(0x0008),
+            Register::RedistributorType { upper: false }
+        );
+        assert_eq!(decode_redistributor(0x0014), Register::Waker);
+        assert_eq!(
+            decode_redistributor(0x1_0100),
+            Register::Bits {
+                kind: BitRegister::SetEnable,
+                first: 0
+            }
+        );
+        assert_eq!(decode_redistributor(0x1_0104), Register::Ignored);
+        assert_eq!(
+            decode_redistributor(0x1_0400 + 27),
+            Register::Priority { first: 27 }
+        );
+        assert_eq!(decode_redistributor(0x1_0420), Register::Ignored);
+        assert_eq!(
+            decode_redistributor(0x1_0c04),
+            Register::Config { first: 16 }
+        );
+        assert_eq!(decode_redistributor(0x0070), Register::Ignored);
+    }
+
+    #[test]
+    fn config_masks() {
+        let owned = Ownership::for_cell(&cell_with(&[]), &BOARD);
+        // PPIs 16..31 without 25 (maintenance) and 26 (EL2 timer).
+        assert_eq!(config_mask(&owned, 16), !(0b1111 << 18));
+        assert_eq!(config_mask(&owned, 32), 0);
+    }
+
+    #[test]
+    fn redistributor_type_is_virtual() {
+        // Physical CPU 2 of 4: affinity 2, processor 2, not last, PLPIS.
+        let physical = 2u64 << 32 | 2 << 8 | 1;
+        assert_eq!(virtual_redistributor_type(physical, 0, 2), 0);
+        assert_eq!(
+            virtual_redistributor_type(physical, 1, 2),
+            1 << 32 | 1 << 8 | 1 << 4
+        );
+    }
+
+    #[test]
+    fn routes_and_sgis_stay_in_the_cell() {
+        assert_eq!(route_target(1, 2), 1);
+        assert_eq!(route_target(2, 2), 0);
+        assert_eq!(route_target(1 << 8 | 1, 2), 0);
+        assert_eq!(route_target(IROUTER_ANY | 1, 2), 0);
+
+        let to_vcpu1 = 3u64 << 24 | 0b10;
+        assert_eq!(
+            decode_sgi(to_vcpu1, 0, 2),
+            SgiRequest {
+                intid: 3,
+                targets: 0b10
+            }
+        );
+        // Targets the cell does not have are dropped.
+        assert_eq!(decode_sgi(1 << 24 | 0b1100, 0, 2).targets, 0);
+        assert_eq!(decode_sgi(1 << 24 | 1 << 16 | 1, 0, 2).targets, 0);
+        // "All but self".
+        assert_eq!(decode_sgi(1 << 40 | 5 << 24, 1, 4).targets, 0b1101);
+    }
+}
