@@ -100,6 +100,7 @@ fn psci_is_emulated_per_cell() -> Result<(), HarnessError> {
         [
             ("sensor", "heartbeat cell: boot 0, vcpu 0"),
             ("sensor", "psci version 1.1"),
+            ("sensor", "psci features: CPU_ON 0, 0x84000042 -1"),
             ("sensor", "vcpu 1 up, context 0xc0ffee01"),
             (
                 "sensor",
@@ -195,6 +196,8 @@ fn faults_restart_only_the_faulting_cell() -> Result<(), HarnessError> {
             ("intruder", Pattern::from("intruder: unknown SMC returned -1")),
             ("intruder", Pattern::from("intruder: HVC #0x42 returned -1")),
             ("intruder", Pattern::from("heartbeat 5")),
+            ("intruder", Pattern::from("intruder: SYSTEM_OFF")),
+            ("partitioner", Pattern::from("cell intruder: SYSTEM_OFF, stopped")),
             ("sensor", Pattern::from("requesting SYSTEM_RESET")),
             ("sensor", Pattern::from("heartbeat cell: boot 1")),
         ],

@@ -112,6 +112,8 @@ pub fn hvc<const IMM: u16>(function: u32, a1: u64) -> i64 {
 pub mod psci {
     /// `PSCI_VERSION`.
     pub const VERSION: u32 = 0x8400_0000;
+    /// `PSCI_FEATURES`.
+    pub const FEATURES: u32 = 0x8400_000a;
     /// `CPU_OFF`.
     pub const CPU_OFF: u32 = 0x8400_0002;
     /// `CPU_ON` (64-bit).
@@ -137,6 +139,12 @@ pub fn affinity_info(vcpu: u64) -> i64 {
 /// Stops this virtual CPU.
 pub fn cpu_off() -> ! {
     smc(psci::CPU_OFF, 0, 0, 0);
+    halt()
+}
+
+/// Asks for the cell to be switched off.
+pub fn system_off() -> ! {
+    smc(psci::SYSTEM_OFF, 0, 0, 0);
     halt()
 }
 

@@ -7,7 +7,8 @@
 //! 0. read another cell's RAM;
 //! 1. write another cell's RAM;
 //! 2. read MMIO that is not assigned to it (the RTC);
-//! 3. make firmware calls the partitioner does not know, then beat forever.
+//! 3. make firmware calls the partitioner does not know, beat a while,
+//!    then switch itself off with `SYSTEM_OFF` (for good: no restart).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -63,6 +64,10 @@ mod cell {
             delay_ms(200);
             beat += 1;
             println!("heartbeat {beat}");
+            if boot % 4 == 3 && beat == 8 {
+                println!("intruder: SYSTEM_OFF");
+                cell_rt::system_off();
+            }
         }
     }
 
