@@ -3,12 +3,16 @@
 //!
 //! The same description is read by the host tool (to validate a config before
 //! anything boots) and compiled into the partitioner (to drive the board). A
-//! board is data, never code: adding a board means adding a module with one
-//! `const`, not touching the partitioner.
+//! board is data, never code: each board is a YAML file in `bsp/boards/`,
+//! written by `bulkhead platform from-dtb` from the board's device tree plus
+//! a hand-made section for what a device tree cannot say. `build.rs` turns
+//! every file into a module with one `const BOARD` (`bsp::qemu_virt::BOARD`);
+//! adding a board means adding a file, not touching the partitioner.
 #![cfg_attr(not(test), no_std)]
 
 pub mod drivers;
-pub mod qemu_virt;
+
+include!(concat!(env!("OUT_DIR"), "/boards.rs"));
 
 /// A physical address range `[base, base + size)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +83,47 @@ pub struct Cpu {
     /// Which L2 cluster the core belongs to (cores with equal numbers share
     /// a cache), when the board description knows it.
     pub cluster: Option<u8>,
+    /// Device-tree `compatible` of the core (`arm,cortex-a72`).
+    pub compatible: &'static str,
+}
+
+/// How the board's firmware starts secondary cores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuBoot {
+    /// PSCI `CPU_ON` through SMC (what the partitioner uses).
+    PsciSmc,
+    /// PSCI through HVC (firmware expects a hypervisor below: not usable
+    /// by a partitioner at EL2).
+    PsciHvc,
+    /// Spin tables (`cpu-release-addr`): no PSCI firmware.
+    SpinTable,
+    /// Mixed or unknown.
+    Unknown,
+}
+
+/// Architecture version of the interrupt controller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GicVersion {
+    /// GICv2 (GIC-400 and older): memory-mapped CPU interface, no
+    /// redistributors.
+    V2,
+    /// GICv3 or later.
+    V3,
+}
+
+/// How an interrupt line is signalled, as the device tree gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// Rising edge.
+    EdgeRising,
+    /// Falling edge.
+    EdgeFalling,
+    /// Active-high level.
+    LevelHigh,
+    /// Active-low level.
+    LevelLow,
+    /// Not given.
+    Unspecified,
 }
 
 /// The UART the partitioner owns and multiplexes every console onto.
@@ -103,16 +148,30 @@ pub enum ControlPath {
     SecureGroup0,
 }
 
-/// The GICv3 of the board.
+/// The GIC of the board.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Gic {
+    /// GICv2 or GICv3. The partitioner drives GICv3 only.
+    pub version: GicVersion,
+    /// Device-tree `compatible` (`arm,gic-v3`, `arm,gic-400`).
+    pub compatible: &'static str,
     /// Distributor (GICD) window.
     pub distributor: MemRange,
     /// All redistributor (GICR) frames, one `redistributor_stride` apart,
     /// in the order of [`Board::cpus`].
     pub redistributors: MemRange,
-    /// Distance between two cores' redistributors (0x20000 on GICv3).
+    /// Every redistributor region (`#redistributor-regions`); the first
+    /// is [`Gic::redistributors`]. Empty on GICv2.
+    pub redistributor_regions: &'static [MemRange],
+    /// Distance between two cores' redistributors (0x20000 on GICv3; 0 on
+    /// GICv2).
     pub redistributor_stride: u64,
+    /// GICv2 CPU interface (GICC), or a GICv3's legacy one.
+    pub cpu_interface: Option<MemRange>,
+    /// GICv2 virtual interface control (GICH).
+    pub hypervisor_interface: Option<MemRange>,
+    /// GICv2 virtual CPU interface (GICV).
+    pub virtual_cpu_interface: Option<MemRange>,
     /// The virtual-interface maintenance interrupt.
     pub maintenance_irq: Intid,
     /// How EL2 gets its own interrupts while a cell runs.
@@ -128,6 +187,8 @@ pub struct Timer {
     pub virtual_timer: Intid,
     /// EL1 physical timer.
     pub physical_timer: Intid,
+    /// Secure EL1 physical timer (owned by the secure world).
+    pub secure_physical_timer: Intid,
 }
 
 /// A device a cell can be given.
@@ -135,12 +196,16 @@ pub struct Timer {
 pub struct Device {
     /// Unique name, used in configs (`devices: [virtio-mmio31]`).
     pub name: &'static str,
+    /// The device-tree node it was read from.
+    pub node: &'static str,
     /// Device-tree `compatible` string.
     pub compatible: &'static str,
     /// MMIO windows.
     pub mmio: &'static [MemRange],
     /// Interrupts (INTIDs).
     pub irqs: &'static [Intid],
+    /// Trigger of each entry of `irqs`.
+    pub triggers: &'static [Trigger],
     /// Whether the device masters DMA (then its cell's RAM must be
     /// identity-mapped unless an IOMMU translates for it).
     pub dma: bool,
@@ -151,15 +216,25 @@ pub struct Device {
 pub struct Board {
     /// Name used in configs (`board: qemu-virt`).
     pub name: &'static str,
+    /// The device tree's `model`.
+    pub model: &'static str,
+    /// The device tree's first root `compatible`.
+    pub compatible: &'static str,
+    /// How secondary cores are started.
+    pub cpu_boot: CpuBoot,
     /// Cores, indexed by Bulkhead's CPU number.
     pub cpus: &'static [Cpu],
     /// All RAM.
     pub ram: &'static [MemRange],
+    /// `/reserved-memory` regions inside RAM (firmware, co-processors).
+    pub reserved_memory: &'static [MemRange],
     /// RAM kept by the partitioner: its own image, tables, stacks and the
     /// boot image's payloads. No cell may use it.
     pub hypervisor_ram: MemRange,
     /// The physical console, owned by the partitioner.
     pub console: Uart,
+    /// Device-tree `compatible` of the console UART.
+    pub console_compatible: &'static str,
     /// The interrupt controller.
     pub gic: Gic,
     /// The generic timer's PPIs.
@@ -171,6 +246,38 @@ pub struct Board {
     pub spare_spis: IntidRange,
     /// Counter frequency to assume when firmware leaves `CNTFRQ_EL0` at 0.
     pub counter_hz: u64,
+    /// Remarks from the device tree reading (`notes` of the board file).
+    pub notes: &'static [&'static str],
+}
+
+/// Why the partitioner cannot run on a board yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gap {
+    /// The GIC is a GICv2; the partitioner drives GICv3 only.
+    GicV2,
+    /// Firmware keeps Group 0, so EL2 gets no FIQs
+    /// ([`ControlPath::SecureGroup0`]).
+    SecureGroup0,
+    /// Secondary cores are not started through PSCI over SMC.
+    NoPsciSmc,
+    /// The console UART is not a PL011, the only UART the partitioner drives.
+    ConsoleNotPl011,
+}
+
+impl Gap {
+    /// What it means, for messages.
+    pub const fn message(self) -> &'static str {
+        match self {
+            Gap::GicV2 => "its GIC is a GICv2 (GIC-400 class); the partitioner drives GICv3 only",
+            Gap::SecureGroup0 => {
+                "its firmware keeps GIC Group 0 secure, so EL2 gets no FIQs (control path not implemented)"
+            }
+            Gap::NoPsciSmc => "its firmware does not start cores through PSCI over SMC",
+            Gap::ConsoleNotPl011 => {
+                "its console UART is not a PL011, the only UART the partitioner drives"
+            }
+        }
+    }
 }
 
 impl Board {
@@ -189,13 +296,25 @@ impl Board {
     pub fn is_ram(&self, range: &MemRange) -> bool {
         self.ram.iter().any(|r| r.covers(range))
     }
+
+    /// What keeps the partitioner from running on this board today; empty
+    /// for a supported board. The host tool warns about each and refuses to
+    /// build a boot image; the partitioner refuses to start.
+    pub fn gaps(&self) -> impl Iterator<Item = Gap> {
+        [
+            (self.gic.version != GicVersion::V3).then_some(Gap::GicV2),
+            (self.gic.control_path != ControlPath::Group0Fiq).then_some(Gap::SecureGroup0),
+            (self.cpu_boot != CpuBoot::PsciSmc).then_some(Gap::NoPsciSmc),
+            (!matches!(self.console_compatible, "arm,pl011" | "arm,sbsa-uart"))
+                .then_some(Gap::ConsoleNotPl011),
+        ]
+        .into_iter()
+        .flatten()
+    }
 }
 
 /// The affinity fields of `MPIDR_EL1` (Aff3 at 32..40, Aff2..Aff0 at 0..24).
 pub const MPIDR_AFFINITY_MASK: u64 = 0xff_00ff_ffff;
-
-/// All boards this build knows, for the host tool.
-pub const BOARDS: &[&Board] = &[&qemu_virt::BOARD];
 
 /// Looks a board up by its config name.
 pub fn board(name: &str) -> Option<&'static Board> {
@@ -222,5 +341,63 @@ mod tests {
         assert_eq!(b.cpu_index(0x8000_0002), Some(2));
         assert!(b.device("virtio-mmio31").is_some());
         assert!(board("nope").is_none());
+    }
+
+    #[test]
+    fn qemu_virt_matches_the_reference_layout() {
+        let b = &qemu_virt::BOARD;
+        assert_eq!(b.cpus.len(), 4);
+        assert!(b.cpus.iter().all(|c| c.cluster == Some(0)));
+        assert_eq!(b.ram, &[MemRange::new(0x4000_0000, 0x8000_0000)]);
+        assert_eq!(b.console.device, "uart0");
+        assert_eq!(b.console.mmio, MemRange::new(0x0900_0000, 0x1000));
+        assert_eq!(b.console.irq, FIRST_SPI + 1);
+        assert_eq!(b.gic.distributor, MemRange::new(0x0800_0000, 0x1_0000));
+        assert_eq!(b.gic.redistributors, MemRange::new(0x080a_0000, 0xf6_0000));
+        assert_eq!(b.gic.redistributor_stride, 0x2_0000);
+        assert_eq!(b.gic.maintenance_irq, FIRST_PPI + 9);
+        assert_eq!(b.timer.hypervisor, FIRST_PPI + 10);
+        assert_eq!(b.timer.virtual_timer, FIRST_PPI + 11);
+        assert_eq!(b.timer.physical_timer, FIRST_PPI + 14);
+        for name in ["rtc", "gpio", "fw-cfg"] {
+            assert!(b.device(name).is_some(), "{name}");
+        }
+        assert_eq!(b.gaps().count(), 0);
+    }
+
+    #[test]
+    fn virtio_slots_follow_qemu_layout() {
+        let b = &qemu_virt::BOARD;
+        for slot in 0..32u64 {
+            let d = b.device(&std::format!("virtio-mmio{slot}")).unwrap();
+            assert_eq!(d.mmio, &[MemRange::new(0x0a00_0000 + slot * 0x200, 0x200)]);
+            assert_eq!(d.irqs, &[FIRST_SPI + 16 + slot as u32]);
+            assert!(d.dma);
+        }
+    }
+
+    #[test]
+    fn every_board_is_consistent() {
+        for b in BOARDS {
+            for (i, a) in b.devices.iter().enumerate() {
+                assert!(
+                    b.devices[i + 1..].iter().all(|d| d.name != a.name),
+                    "{}: {} twice",
+                    b.name,
+                    a.name
+                );
+                assert_eq!(a.irqs.len(), a.triggers.len(), "{}: {}", b.name, a.name);
+                for irq in a.irqs {
+                    assert!(!b.spare_spis.contains(*irq), "{}: {}", b.name, a.name);
+                }
+            }
+            let console = b.device(b.console.device).unwrap();
+            assert_eq!(console.mmio[0], b.console.mmio, "{}", b.name);
+            assert!(b.is_ram(&b.hypervisor_ram), "{}", b.name);
+            assert!(b.hypervisor_ram.contains(0x4008_0000), "{}", b.name);
+            assert!(!b.cpus.is_empty() && b.counter_hz > 0, "{}", b.name);
+            assert!(b.spare_spis.first >= FIRST_SPI && b.spare_spis.count > 0);
+            assert_eq!(board(b.name), Some(*b));
+        }
     }
 }

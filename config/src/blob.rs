@@ -13,6 +13,8 @@
 //! | 24     | 8    | total length: blob plus the image payloads    |
 //! | 32     | …    | body: the system, field by field              |
 //!
+//! Version 2 added each console's interrupt ([`Console::irq`]).
+//!
 //! Image payloads follow the blob; [`Image::offset`] counts from the blob's
 //! first byte. Decoding checks every length and count, so a corrupt or
 //! truncated blob yields a [`BlobError`], never a panic.
@@ -25,7 +27,7 @@ use heapless::Vec;
 /// First bytes of every config blob.
 pub const MAGIC: [u8; 8] = *b"BLKHDCFG";
 /// Format version this code reads and writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Size of the fixed header.
 pub const HEADER_SIZE: usize = 32;
 
@@ -228,7 +230,10 @@ impl<'a> Reader<'a> {
         })?;
         let console = match self.u8()? {
             0 => None,
-            1 => Some(Console { base: self.u64()? }),
+            1 => Some(Console {
+                base: self.u64()?,
+                irq: self.u32()?,
+            }),
             _ => return Err(BlobError::BadEnum),
         };
         let images = self.list(|r| {
@@ -328,6 +333,7 @@ mod encode {
                 Some(c) => {
                     w.u8(1);
                     w.u64(c.base);
+                    w.u32(c.irq);
                 }
             }
             w.count(cell.images.len());
@@ -410,7 +416,10 @@ mod tests {
                 cpus: CpuSet::from_bits(0b110),
                 memory,
                 devices,
-                console: Some(Console { base: 0x0900_0000 }),
+                console: Some(Console {
+                    base: 0x0900_0000,
+                    irq: 96,
+                }),
                 images,
                 entry: 0x5000_0000,
                 boot_argument: 0,
@@ -444,8 +453,11 @@ mod tests {
         bad[0] = b'X';
         assert_eq!(decode(&bad), Err(BlobError::BadMagic));
         let mut bad = blob.clone();
-        bad[8] = 2;
-        assert_eq!(decode(&bad), Err(BlobError::UnsupportedVersion(2)));
+        bad[8] = VERSION as u8 + 1;
+        assert_eq!(
+            decode(&bad),
+            Err(BlobError::UnsupportedVersion(VERSION + 1))
+        );
         let mut bad = blob.clone();
         let last = bad.len() - 1;
         bad[last] ^= 1;

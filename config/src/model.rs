@@ -163,6 +163,10 @@ impl Image {
 pub struct Console {
     /// Guest-physical address of the emulated UART (one page).
     pub base: u64,
+    /// The UART's interrupt: a spare SPI of the board (the first spare SPI
+    /// plus the cell's index), which no board device uses. A generated
+    /// device tree gives it to the cell's PL011 node.
+    pub irq: Intid,
 }
 
 impl Console {

@@ -435,7 +435,10 @@ mod tests {
             cpus: CpuSet::from_bits(cpus),
             memory,
             devices: Vec::new(),
-            console: Some(Console { base: 0x0900_0000 }),
+            console: Some(Console {
+                base: 0x0900_0000,
+                irq: 96,
+            }),
             images,
             entry: base,
             boot_argument: 0,

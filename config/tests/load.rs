@@ -195,3 +195,98 @@ fn the_schema_describes_the_format() {
         assert!(schema.contains(needle), "{needle} missing from\n{schema}");
     }
 }
+
+#[test]
+fn generated_device_trees_become_images() {
+    let dir = common::scratch_dir("generated");
+    common::write_images(&dir);
+    let config = dir.join("generated.yaml");
+    std::fs::write(
+        &config,
+        "version: 1\nboard: qemu-virt\ncells:\n  - name: linux\n    cpus: [1, 3]\n    memory:\n      - { base: 0x5000_0000, size: 63M }\n    kernel: { path: heartbeat.bin }\n    initrd: { path: initrd.bin, load_address: 0x5100_0000 }\n    device_tree: {}\n  - name: quiet\n    cpus: [0]\n    memory: [{ base: 0x6000_0000, size: 16M }]\n    console: none\n    kernel: { path: intruder.bin }\n    device_tree: { load_address: 0x6010_0000 }\n    bootargs: loglevel=0\n    boot_argument: 7\n",
+    )
+    .unwrap();
+
+    // Without a generator, the loader says it cannot make the trees.
+    let Err(LoadError::Invalid(diagnostics)) = yaml::load(&config, &[]) else {
+        panic!("loaded without a generator");
+    };
+    let codes: Vec<&str> = diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["config::device_tree_generator"; 2]);
+
+    let seen = std::cell::RefCell::new(Vec::new());
+    let generator = |request: &yaml::TreeRequest<'_>| {
+        seen.borrow_mut().push((
+            request.index,
+            request.bootargs.to_string(),
+            request.cell.console,
+            request
+                .cell
+                .images
+                .iter()
+                .map(|i| i.kind)
+                .collect::<Vec<_>>(),
+        ));
+        Ok(vec![request.index as u8; 1000 + request.index])
+    };
+    let loaded = yaml::load_with(&config, &[], Some(&generator)).unwrap();
+    let seen = seen.into_inner();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].1, "console=ttyAMA0 earlycon=pl011,mmio32,0x9000000");
+    let console = seen[0].2.unwrap();
+    assert_eq!((console.base, console.irq), (0x0900_0000, 96));
+    assert_eq!(seen[0].3, [ImageKind::Kernel, ImageKind::Initrd]);
+    assert_eq!(seen[1].1, "loglevel=0");
+    assert_eq!(seen[1].2, None);
+
+    let linux = &loaded.system.cells[0];
+    let tree = linux.images[2];
+    assert_eq!(tree.kind, ImageKind::DeviceTree);
+    // 63 MiB from 0x5000_0000 ends at 0x53f0_0000: the last 2 MiB-aligned
+    // 2 MiB window starts at 0x53c0_0000.
+    assert_eq!(tree.load_address, 0x53c0_0000);
+    assert_eq!(tree.size, 1000);
+    assert_eq!(linux.boot_argument, 0x53c0_0000);
+    let quiet = &loaded.system.cells[1];
+    assert_eq!(quiet.images[1].load_address, 0x6010_0000);
+    assert_eq!(quiet.boot_argument, 7);
+
+    let payload = loaded.payload(0, 2).unwrap();
+    assert!(payload.generated);
+    assert_eq!(payload.path, Path::new("linux.dtb"));
+    assert_eq!(payload.bytes, vec![0u8; 1000]);
+    assert!(!loaded.payload(0, 0).unwrap().generated);
+    assert_eq!(loaded.payloads.len(), 5);
+    let encoded = loaded.blob();
+    assert_eq!(&blob::decode(&encoded).unwrap(), &loaded.system);
+    assert_eq!(rules::check(&loaded.system, loaded.board, |_| {}), 0);
+}
+
+#[test]
+fn generated_device_trees_obey_the_image_rules() {
+    let dir = common::scratch_dir("generated-bad");
+    common::write_images(&dir);
+    let source = "version: 1\nboard: qemu-virt\ncells:\n  - name: tiny\n    cpus: [0]\n    memory: [{ base: 0x5000_0000, size: 1M }]\n    kernel: { path: heartbeat.bin }\n    device_tree: {}\n  - name: clash\n    cpus: [1]\n    memory: [{ base: 0x6000_0000, size: 16M }]\n    kernel: { path: heartbeat.bin }\n    device_tree: { load_address: 0x6000_8000 }\n  - name: broken\n    cpus: [2]\n    memory: [{ base: 0x7000_0000, size: 16M }]\n    kernel: { path: heartbeat.bin }\n    device_tree: { load_address: 0x7100_0000 }\n";
+    let generator = |request: &yaml::TreeRequest<'_>| match request.index {
+        2 => Err("no GIC".to_string()),
+        _ => Ok(vec![0xd0; 4096]),
+    };
+    let Err(diagnostics) =
+        yaml::load_source_with(source, &dir.join("c.yaml"), &[], Some(&generator))
+    else {
+        panic!("loaded");
+    };
+    let found: Vec<(&str, &str)> = diagnostics
+        .iter()
+        .map(|d| (d.code, d.path.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("config::no_room_for_device_tree", "cells[0].device_tree"),
+            ("config::image_overlap", "cells[1].device_tree.load_address"),
+            ("config::device_tree_generation", "cells[2].device_tree"),
+        ]
+    );
+    assert!(diagnostics.render().contains("generated device tree"));
+}

@@ -23,7 +23,15 @@ const EXAMPLE: &str = include_str!("../examples/qemu-heartbeat.yaml");
 /// would see.
 fn load(source: &str) {
     let path = images().join("config.yaml");
-    match yaml::load_source(source, &path, &[]) {
+    // A stand-in for the tool's generator: the tree's size follows the cell.
+    let generator = |request: &yaml::TreeRequest<'_>| {
+        Ok(vec![
+            0xd0;
+            64 + 16 * request.cell.memory.len()
+                + request.bootargs.len()
+        ])
+    };
+    match yaml::load_source_with(source, &path, &[], Some(&generator)) {
         Ok(loaded) => {
             let encoded = loaded.blob();
             let decoded = blob::decode(&encoded).expect("blob decodes");
@@ -95,6 +103,14 @@ fn image() -> impl Strategy<Value = RawImage> {
     (file(), address()).prop_map(|(path, load_address)| RawImage { path, load_address })
 }
 
+fn device_tree() -> impl Strategy<Value = RawDeviceTree> {
+    (
+        proptest::option::of(file()),
+        proptest::option::of(address()),
+    )
+        .prop_map(|(path, load_address)| RawDeviceTree { path, load_address })
+}
+
 fn cell() -> impl Strategy<Value = RawCell> {
     let name = prop_oneof!["[a-z]{1,8}", "[A-Za-z0-9 !_-]{0,40}"];
     let device = prop_oneof![
@@ -118,7 +134,8 @@ fn cell() -> impl Strategy<Value = RawCell> {
             (file(), proptest::option::of(address()))
                 .prop_map(|(path, load_address)| RawKernel { path, load_address }),
             proptest::option::of(image()),
-            proptest::option::of(image()),
+            proptest::option::of(device_tree()),
+            proptest::option::of("[a-z =,.]{0,20}"),
             proptest::option::of(address()),
             proptest::option::of(address()),
             prop_oneof![Just(RawFaultPolicy::Stop), Just(RawFaultPolicy::Restart)],
@@ -127,7 +144,7 @@ fn cell() -> impl Strategy<Value = RawCell> {
         .prop_map(
             |(
                 (name, cpus, memory, devices, console),
-                (kernel, initrd, device_tree, entry, boot_argument, on_fault),
+                (kernel, initrd, device_tree, bootargs, entry, boot_argument, on_fault),
             )| RawCell {
                 name,
                 cpus,
@@ -137,6 +154,7 @@ fn cell() -> impl Strategy<Value = RawCell> {
                 kernel,
                 initrd,
                 device_tree,
+                bootargs,
                 entry,
                 boot_argument,
                 on_fault,

@@ -239,7 +239,7 @@ fn interrupts_are_delivered_directly_and_owned_per_cell() -> Result<(), HarnessE
     let mut session = start("qemu-probe", "interrupts_are_delivered_directly");
     session.expect_all(
         [
-            ("probe", Pattern::from("probe cell: redistributor at 0x8100000")),
+            ("probe", Pattern::from("probe (cell): redistributor at 0x8100000")),
             // Bits 3 (the SGI) and 27 (the virtual timer PPI).
             ("probe", Pattern::from("probe: own private interrupts enabled: 0x08000008")),
             ("probe", Pattern::from("probe: foreign SPI 79: enable reads 0x0, priority reads 0x0")),

@@ -130,7 +130,10 @@ mod tests {
             cpus: CpuSet::from_bits(1),
             memory,
             devices,
-            console: Some(Console { base: 0x0900_0000 }),
+            console: Some(Console {
+                base: 0x0900_0000,
+                irq: 96,
+            }),
             images,
             entry: 0x5000_0000,
             boot_argument: 0,

@@ -46,6 +46,9 @@ impl Ownership {
         for &intid in cell.devices.iter().flat_map(|d| d.irqs.iter()) {
             owned.insert(intid);
         }
+        if let Some(console) = cell.console {
+            owned.insert(console.irq);
+        }
         owned
     }
 
@@ -215,10 +218,12 @@ pub fn config_mask(owned: &Ownership, first: Intid) -> u32 {
         .fold(0, |mask, i| mask | 0b11 << (2 * i))
 }
 
-/// `GICR_TYPER` as a cell's virtual CPU `vcpu` (of `vcpus`) sees it: the
-/// affinity and processor number are virtual, `Last` marks the cell's last
-/// redistributor, and LPIs are not offered.
-pub fn virtual_redistributor_type(physical: u64, vcpu: usize, vcpus: usize) -> u64 {
+/// `GICR_TYPER` as a cell's virtual CPU `vcpu` sees it: the affinity and
+/// processor number are virtual, LPIs are not offered, and `Last` is set
+/// when the next frame in memory is not the cell's (`last_in_run`): the
+/// cell's device tree describes one redistributor region per run of
+/// adjacent cores, and a walk must stop at the end of each.
+pub fn virtual_redistributor_type(physical: u64, vcpu: usize, last_in_run: bool) -> u64 {
     const AFFINITY: u64 = 0xffff_ffff << 32;
     const PROCESSOR_NUMBER: u64 = 0xffff << 8;
     const LAST: u64 = 1 << 4;
@@ -227,7 +232,7 @@ pub fn virtual_redistributor_type(physical: u64, vcpu: usize, vcpus: usize) -> u
     const PLPIS: u64 = 1;
     let mut value = physical & !(AFFINITY | PROCESSOR_NUMBER | LAST | DIRECT_LPI | VLPIS | PLPIS);
     value |= (vcpu as u64 & 0xff) << 32 | (vcpu as u64 & 0xffff) << 8;
-    if vcpu + 1 == vcpus {
+    if last_in_run {
         value |= LAST;
     }
     value
@@ -453,9 +458,9 @@ mod tests {
     fn redistributor_type_is_virtual() {
         // Physical CPU 2 of 4: affinity 2, processor 2, not last, PLPIS.
         let physical = 2u64 << 32 | 2 << 8 | 1;
-        assert_eq!(virtual_redistributor_type(physical, 0, 2), 0);
+        assert_eq!(virtual_redistributor_type(physical, 0, false), 0);
         assert_eq!(
-            virtual_redistributor_type(physical, 1, 2),
+            virtual_redistributor_type(physical, 1, true),
             1 << 32 | 1 << 8 | 1 << 4
         );
     }

@@ -6,11 +6,11 @@
 use super::diagnostic::Diagnostic;
 use super::raw::*;
 use super::source_map::{offset_of, parent, ByteSpan, SourceMap};
-use super::{Payload, FORMAT_VERSION, PAYLOAD_ALIGN};
+use super::{Payload, TreeGenerator, TreeRequest, FORMAT_VERSION, PAYLOAD_ALIGN};
 use crate::arm64_image::Header;
 use crate::model::*;
 use crate::rules::{self, CellField, Finding, Location, Problem};
-use bsp::{Board, MemRange};
+use bsp::{Board, Intid, MemRange};
 use miette::NamedSource;
 use serde_saphyr::{Error as YamlError, MessageFormatter, UserMessageFormatter};
 use std::path::{Path, PathBuf};
@@ -188,7 +188,9 @@ fn type_help(path: &str) -> &'static str {
         "devices" => "write a list of device names, such as [virtio-mmio31]",
         "memory" => "write a list of regions, such as [{ base: 0x50000000, size: 16M }]",
         "cells" => "write a list of cells, each starting with `- name: ...`",
-        "kernel" | "initrd" | "device_tree" => "write { path: FILE, load_address: ADDRESS }",
+        "kernel" | "initrd" => "write { path: FILE, load_address: ADDRESS }",
+        "device_tree" => "write {} for a generated tree, or { path: FILE, load_address: ADDRESS }",
+        "bootargs" => "write the command line as a string, such as \"console=ttyAMA0\"",
         _ => "see `bulkhead schema` for the format",
     }
 }
@@ -258,6 +260,8 @@ struct ImageTrace {
     field: &'static str,
     kind_name: &'static str,
     explicit_load: bool,
+    /// A generated device tree (no `path` in the YAML).
+    generated: bool,
     footprint: u64,
     file: Option<(PathBuf, Vec<u8>)>,
 }
@@ -270,6 +274,7 @@ pub(super) struct Converter<'a> {
     raw: &'a RawSystem,
     base_dir: &'a Path,
     image_dirs: &'a [PathBuf],
+    generator: Option<TreeGenerator<'a>>,
     diagnostics: Vec<Diagnostic>,
     traces: Vec<CellTrace>,
 }
@@ -309,6 +314,7 @@ impl<'a> Converter<'a> {
         raw: &'a RawSystem,
         base_dir: &'a Path,
         image_dirs: &'a [PathBuf],
+        generator: Option<TreeGenerator<'a>>,
     ) -> Self {
         Converter {
             source,
@@ -317,6 +323,7 @@ impl<'a> Converter<'a> {
             raw,
             base_dir,
             image_dirs,
+            generator,
             diagnostics: Vec::new(),
             traces: Vec::new(),
         }
@@ -437,6 +444,7 @@ impl<'a> Converter<'a> {
                     image: m,
                     path,
                     bytes,
+                    generated: t.generated,
                     footprint: t.footprint,
                 });
             }
@@ -444,7 +452,7 @@ impl<'a> Converter<'a> {
         Ok((board, system, payloads, cursor))
     }
 
-    fn cell(&mut self, board: &Board, i: usize, raw: &RawCell) -> (Cell, CellTrace) {
+    fn cell(&mut self, board: &'static Board, i: usize, raw: &RawCell) -> (Cell, CellTrace) {
         let at = |field: &str| format!("cells[{i}].{field}");
         let mut trace = CellTrace::default();
 
@@ -644,15 +652,9 @@ impl<'a> Converter<'a> {
                 }
             },
         };
-        let mut push_image =
-            |images: &mut heapless::Vec<Image, MAX_CELL_IMAGES>, image, t: ImageTrace| {
-                // Cannot fail: a cell has at most 3 images.
-                if images.push(image).is_ok() {
-                    trace.images.push(t);
-                }
-            };
         push_image(
             &mut images,
+            &mut trace,
             Image {
                 kind: ImageKind::Kernel,
                 offset: 0,
@@ -663,35 +665,28 @@ impl<'a> Converter<'a> {
                 field: "kernel",
                 kind_name: "kernel",
                 explicit_load: raw.kernel.load_address.is_some(),
+                generated: false,
                 footprint: kernel_footprint,
                 file: kernel_file,
             },
         );
-        let others = [
-            ("initrd", "initrd", ImageKind::Initrd, &raw.initrd),
-            (
-                "device_tree",
-                "device tree",
-                ImageKind::DeviceTree,
-                &raw.device_tree,
-            ),
-        ];
-        for (field, kind_name, kind, raw_image) in others {
-            let Some(raw_image) = raw_image else { continue };
-            let file = self.read_image(i, field, &raw_image.path);
+        if let Some(raw_image) = &raw.initrd {
+            let file = self.read_image(i, "initrd", &raw_image.path);
             let size = file.as_ref().map_or(0, |(_, b)| b.len() as u64);
             push_image(
                 &mut images,
+                &mut trace,
                 Image {
-                    kind,
+                    kind: ImageKind::Initrd,
                     offset: 0,
                     size,
                     load_address: raw_image.load_address.0,
                 },
                 ImageTrace {
-                    field,
-                    kind_name,
+                    field: "initrd",
+                    kind_name: "initrd",
                     explicit_load: true,
+                    generated: false,
                     footprint: size,
                     file,
                 },
@@ -701,30 +696,222 @@ impl<'a> Converter<'a> {
             trace.quiet_images = true;
         }
 
-        let cell = Cell {
+        let console = match raw.console {
+            RawConsole::Virtual => Some(Console {
+                base: board.console.mmio.base,
+                irq: self.console_irq(board, i),
+            }),
+            RawConsole::None => None,
+        };
+        let mut cell = Cell {
             name: cell_name,
             cpus,
             memory,
             devices,
-            console: match raw.console {
-                RawConsole::Virtual => Some(Console {
-                    base: board.console.mmio.base,
-                }),
-                RawConsole::None => None,
-            },
+            console,
             images,
             entry: raw.entry.map_or(kernel_load, |e| e.0),
-            boot_argument: match (raw.boot_argument, &raw.device_tree) {
-                (Some(argument), _) => argument.0,
-                (None, Some(dtb)) => dtb.load_address.0,
-                (None, None) => 0,
-            },
+            boot_argument: 0,
             on_fault: match raw.on_fault {
                 RawFaultPolicy::Stop => FaultPolicy::Stop,
                 RawFaultPolicy::Restart => FaultPolicy::Restart,
             },
         };
+        let tree_address = self.device_tree(board, i, raw, &mut cell, &mut trace);
+        cell.boot_argument = match (raw.boot_argument, tree_address) {
+            (Some(argument), _) => argument.0,
+            (None, Some(address)) => address,
+            (None, None) => 0,
+        };
         (cell, trace)
+    }
+
+    /// The console's interrupt: the board's spare SPI for cell `i`.
+    fn console_irq(&mut self, board: &Board, i: usize) -> Intid {
+        let spare = board.spare_spis;
+        match u32::try_from(i).ok().filter(|&n| n < spare.count) {
+            Some(n) => spare.first + n,
+            None => {
+                let d = self
+                    .diagnostic(
+                        "config::no_spare_spi",
+                        &format!("cells[{i}].console"),
+                        format!(
+                            "board {} has {} spare SPIs for virtual consoles, too few for cell #{i}",
+                            board.name, spare.count
+                        ),
+                    )
+                    .help("set `console: none` for this cell, or use fewer cells");
+                self.report(d);
+                0
+            }
+        }
+    }
+
+    /// Adds the cell's device tree image, read from its file or generated
+    /// from `cell`; returns its load address.
+    fn device_tree(
+        &mut self,
+        board: &'static Board,
+        i: usize,
+        raw: &RawCell,
+        cell: &mut Cell,
+        trace: &mut CellTrace,
+    ) -> Option<u64> {
+        let at = |field: &str| format!("cells[{i}].{field}");
+        let unused_bootargs = |this: &Self, help: &str| {
+            this.diagnostic(
+                "config::bootargs_unused",
+                &at("bootargs"),
+                "`bootargs` only applies to a generated device tree",
+            )
+            .label("ignored")
+            .help(help.to_string())
+        };
+        let Some(tree) = &raw.device_tree else {
+            if raw.bootargs.is_some() {
+                let d = unused_bootargs(
+                    self,
+                    "add `device_tree: {}` to have a tree generated with this command line, \
+                     or remove `bootargs`",
+                );
+                self.report(d);
+            }
+            return None;
+        };
+        let (address, file, generated) = match &tree.path {
+            Some(path) => {
+                if raw.bootargs.is_some() {
+                    let d = unused_bootargs(
+                        self,
+                        "put the command line into your tree's /chosen/bootargs, \
+                         or remove `device_tree.path` to have the tree generated",
+                    );
+                    self.report(d);
+                }
+                let file = self.read_image(i, "device_tree", path);
+                let Some(address) = tree.load_address else {
+                    let d = self
+                        .diagnostic(
+                            "config::missing_field",
+                            &at("device_tree"),
+                            "missing field `load_address`",
+                        )
+                        .label("this entry needs `load_address`")
+                        .help(
+                            "a device tree file needs an address, for example \
+                             `load_address: 0x50e00000`; without `path`, the tree is generated \
+                             and the address is optional",
+                        );
+                    self.report(d);
+                    return None;
+                };
+                (address.0, file, false)
+            }
+            None => {
+                let first = cell.memory.first().map(|m| m.range);
+                let address = match (tree.load_address, first) {
+                    (Some(address), _) => address.0,
+                    (None, Some(first)) => match default_tree_address(&first) {
+                        Some(address) => address,
+                        None => {
+                            let d = self
+                                .diagnostic(
+                                    "config::no_room_for_device_tree",
+                                    &at("device_tree"),
+                                    format!(
+                                        "the cell's first memory region {} has no 2 MiB-aligned \
+                                         2 MiB window for the generated device tree",
+                                        hex_range(&first)
+                                    ),
+                                )
+                                .help("give `device_tree.load_address` inside the cell's memory");
+                            self.report(d);
+                            return None;
+                        }
+                    },
+                    // No memory: reported already.
+                    (None, None) => return None,
+                };
+                let Some(generator) = self.generator else {
+                    let d = self
+                        .diagnostic(
+                            "config::device_tree_generator",
+                            &at("device_tree"),
+                            "this program cannot generate device trees",
+                        )
+                        .help(
+                            "check and build the config with `bulkhead`, or give your own \
+                             tree with `path` and `load_address`",
+                        );
+                    self.report(d);
+                    return None;
+                };
+                if raw.bootargs.as_deref().is_some_and(|b| b.contains('\0')) {
+                    let d = self
+                        .diagnostic(
+                            "config::bad_bootargs",
+                            &at("bootargs"),
+                            "`bootargs` contains a NUL character",
+                        )
+                        .help("a device tree string ends at its first NUL; remove it");
+                    self.report(d);
+                    return None;
+                }
+                let bootargs = match (&raw.bootargs, &cell.console) {
+                    (Some(bootargs), _) => bootargs.clone(),
+                    (None, Some(console)) => super::default_bootargs(console),
+                    (None, None) => String::new(),
+                };
+                let request = TreeRequest {
+                    board,
+                    index: i,
+                    cell,
+                    bootargs: &bootargs,
+                };
+                match generator(&request) {
+                    Ok(bytes) => {
+                        let name = PathBuf::from(format!("{}.dtb", cell.name));
+                        (address, Some((name, bytes)), true)
+                    }
+                    Err(why) => {
+                        let d = self
+                            .diagnostic(
+                                "config::device_tree_generation",
+                                &at("device_tree"),
+                                format!("cannot generate the device tree: {}", sanitize(&why)),
+                            )
+                            .help("check the cell's `bootargs` and devices");
+                        self.report(d);
+                        return None;
+                    }
+                }
+            }
+        };
+        let size = file.as_ref().map_or(0, |(_, b)| b.len() as u64);
+        push_image(
+            &mut cell.images,
+            trace,
+            Image {
+                kind: ImageKind::DeviceTree,
+                offset: 0,
+                size,
+                load_address: address,
+            },
+            ImageTrace {
+                field: "device_tree",
+                kind_name: if generated {
+                    "generated device tree"
+                } else {
+                    "device tree"
+                },
+                explicit_load: tree.load_address.is_some(),
+                generated,
+                footprint: size,
+                file,
+            },
+        );
+        Some(address)
     }
 
     fn no_such_cpu(&self, board: &Board, path: &str, cpu: u64) -> Diagnostic {
@@ -832,6 +1019,7 @@ impl<'a> Converter<'a> {
     fn image_path(&self, cell: usize, image: usize) -> String {
         match self.traces[cell].images.get(image) {
             Some(t) if t.explicit_load => format!("cells[{cell}].{}.load_address", t.field),
+            Some(t) if t.generated => format!("cells[{cell}].{}", t.field),
             Some(t) => format!("cells[{cell}].{}.path", t.field),
             None => format!("cells[{cell}]"),
         }
@@ -1321,6 +1509,27 @@ impl<'a> Converter<'a> {
     }
 }
 
+/// Adds an image and its trace to a cell.
+fn push_image(
+    images: &mut heapless::Vec<Image, MAX_CELL_IMAGES>,
+    trace: &mut CellTrace,
+    image: Image,
+    t: ImageTrace,
+) {
+    // Cannot fail: a cell has at most 3 images.
+    if images.push(image).is_ok() {
+        trace.images.push(t);
+    }
+}
+
+/// The default load address of a generated device tree: the highest
+/// 2 MiB-aligned address with a 2 MiB window before the end of `region`.
+pub(super) fn default_tree_address(region: &MemRange) -> Option<u64> {
+    let window = super::DEVICE_TREE_WINDOW;
+    let address = region.end().checked_sub(window)? & !(window - 1);
+    (address >= region.base).then_some(address)
+}
+
 fn device_summary(board: &Board) -> String {
     let names: Vec<&str> = board.devices.iter().map(|d| d.name).collect();
     // Collapse numbered families (virtio-mmio0 .. virtio-mmio31).
@@ -1379,6 +1588,9 @@ mod tests {
             summary.contains("virtio-mmio0 .. virtio-mmio31"),
             "{summary}"
         );
-        assert!(summary.starts_with("uart0, rtc, gpio, fw-cfg"), "{summary}");
+        // Board devices come in address order; the singles are all named.
+        for single in ["uart0", "rtc", "gpio", "fw-cfg"] {
+            assert!(summary.contains(single), "{summary}");
+        }
     }
 }

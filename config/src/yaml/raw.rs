@@ -46,9 +46,23 @@ pub struct RawCell {
     /// An initial RAM file system, loaded next to the kernel.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initrd: Option<RawImage>,
-    /// A flattened device tree for the cell's kernel.
+    /// A flattened device tree for the cell's kernel: a file of yours
+    /// (`{ path: FILE, load_address: ADDRESS }`), or, without `path`, one
+    /// that `bulkhead` generates from what the cell owns (`{}`, or
+    /// `{ load_address: ADDRESS }`).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "RawDeviceTree")]
+    pub device_tree: Option<RawDeviceTree>,
+    /// The kernel command line of a generated device tree
+    /// (`/chosen/bootargs`). Default: `console=ttyAMA0
+    /// earlycon=pl011,mmio32,CONSOLE_BASE` when the cell has a virtual
+    /// console, else none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device_tree: Option<RawImage>,
+    pub bootargs: Option<String>,
     /// Address where virtual CPU 0 starts; must lie inside the kernel.
     /// Default: the kernel's load address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,7 +140,7 @@ pub struct RawKernel {
     pub load_address: Option<Integer>,
 }
 
-/// An initrd or device tree image.
+/// An initrd image.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawImage {
@@ -135,6 +149,39 @@ pub struct RawImage {
     pub path: PathBuf,
     /// Where the image is copied, inside the cell's memory.
     pub load_address: Integer,
+}
+
+/// The device tree of a cell.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDeviceTree {
+    /// A `.dtb` file, looked up like the kernel. Without it, `bulkhead`
+    /// generates the tree: memory, CPUs, PSCI, GIC, timer, console and the
+    /// cell's devices, and nothing else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// Where the tree is copied, inside the cell's memory. Required with
+    /// `path`. Default for a generated tree: the highest 2 MiB-aligned
+    /// address that leaves 2 MiB before the end of the cell's first memory
+    /// region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_address: Option<Integer>,
+}
+
+/// An optional field that, when written, must not be empty: a bare
+/// `device_tree:` (YAML null) would otherwise silently mean "no device
+/// tree".
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    Option::<T>::deserialize(deserializer)?
+        .map(Some)
+        .ok_or_else(|| {
+            de::Error::custom(
+                "the field is empty; write `{}` to have the device tree generated, \
+                 `{ path: FILE, load_address: ADDRESS }` for your own, or remove the field",
+            )
+        })
 }
 
 /// A non-negative integer: a YAML integer (decimal or `0x` hex) or a string

@@ -1,5 +1,6 @@
 //! The reference board in emulation: QEMU `virt` with CPU 0 entering the
-//! boot image at EL2, the PL011 on the process's stdout.
+//! boot image at EL2 (or boot firmware such as U-Boot, which then boots
+//! it), the PL011 on the process's stdout.
 
 use super::{Link, Target, TargetProcess};
 use crate::HarnessError;
@@ -18,7 +19,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 #[derive(Clone, Debug)]
 pub struct QemuTarget {
     binary: OsString,
-    kernel: PathBuf,
+    boot: Boot,
     cpu: String,
     cntfrq: Option<u64>,
     smp: u32,
@@ -27,13 +28,35 @@ pub struct QemuTarget {
     extra: Vec<OsString>,
 }
 
+/// What QEMU starts at reset.
+#[derive(Clone, Debug)]
+enum Boot {
+    /// `-kernel`: a raw arm64 Image, entered directly.
+    Kernel(PathBuf),
+    /// `-bios`: boot firmware in the flash at address 0, which finds its
+    /// own way to the boot image (a disk among the extra arguments).
+    Firmware(PathBuf),
+}
+
 impl QemuTarget {
     /// The reference machine booting `kernel` (a raw arm64 Image, loaded at
     /// 0x4008_0000 and entered with x0 = the DTB).
     pub fn new(kernel: impl Into<PathBuf>) -> Self {
+        Self::booting(Boot::Kernel(kernel.into()))
+    }
+
+    /// The reference machine starting boot firmware with `-bios` instead of
+    /// a kernel: Debian's U-Boot for QEMU (`u-boot-qemu`), say. With
+    /// virtualization on, the firmware starts at EL2. Give it a boot
+    /// medium with [`args`](Self::args) (a `-drive` and a `-device`).
+    pub fn firmware(firmware: impl Into<PathBuf>) -> Self {
+        Self::booting(Boot::Firmware(firmware.into()))
+    }
+
+    fn booting(boot: Boot) -> Self {
         QemuTarget {
             binary: "qemu-system-aarch64".into(),
-            kernel: kernel.into(),
+            boot,
             cpu: "cortex-a72".to_string(),
             cntfrq: None,
             smp: 4,
@@ -130,8 +153,12 @@ impl QemuTarget {
             args.push("-icount".into());
             args.push("shift=0,sleep=off".into());
         }
-        args.push("-kernel".into());
-        args.push(self.kernel.clone().into_os_string());
+        let (option, file) = match &self.boot {
+            Boot::Kernel(kernel) => ("-kernel", kernel),
+            Boot::Firmware(firmware) => ("-bios", firmware),
+        };
+        args.push(option.into());
+        args.push(file.clone().into_os_string());
         args.extend(self.extra.iter().cloned());
         args
     }
@@ -157,13 +184,25 @@ impl Target for QemuTarget {
             source,
             hint: hint.to_string(),
         };
-        if !self.kernel.is_file() {
+        let (file, what, hint) = match &self.boot {
+            Boot::Kernel(kernel) => (
+                kernel,
+                "boot image",
+                "\nhint: build it with `cargo xtask build`",
+            ),
+            Boot::Firmware(firmware) => (
+                firmware,
+                "boot firmware",
+                "\nhint: `cargo xtask setup` installs U-Boot for QEMU (Debian package u-boot-qemu)",
+            ),
+        };
+        if !file.is_file() {
             return Err(start_error(
                 io::Error::new(
                     io::ErrorKind::NotFound,
-                    format!("no boot image at {}", self.kernel.display()),
+                    format!("no {what} at {}", file.display()),
                 ),
-                "\nhint: build it with `cargo xtask build`",
+                hint,
             ));
         }
         let io_error = |context: String| {
@@ -281,6 +320,23 @@ mod tests {
              -smp 1 -m 2G -nodefaults -display none -monitor none -serial stdio \
              -icount shift=0,sleep=off -kernel x.img -d int"
         );
+    }
+
+    #[test]
+    fn firmware_replaces_the_kernel() {
+        let target = QemuTarget::firmware("/u/u-boot.bin")
+            .args(["-drive", "if=none,file=disk.img,format=raw,id=boot"]);
+        assert_eq!(
+            text(&target),
+            "-M virt,virtualization=on,gic-version=3 -cpu cortex-a72 -smp 4 -m 2G \
+             -nodefaults -display none -monitor none -serial stdio -bios /u/u-boot.bin \
+             -drive if=none,file=disk.img,format=raw,id=boot"
+        );
+        let error = QemuTarget::firmware("/nonexistent/u-boot.bin")
+            .start(&std::env::temp_dir())
+            .err()
+            .expect("must fail");
+        assert!(error.to_string().contains("u-boot-qemu"), "{error}");
     }
 
     #[test]

@@ -52,9 +52,16 @@ pub fn mmio_access(
     let offset_in_range = address - gic.redistributors.base;
     let frame = (offset_in_range / gic.redistributor_stride) as usize;
     let vcpu = cell.cpus.position(frame)?;
+    let last_in_run = !cell.cpus.contains(frame + 1);
     let offset = offset_in_range % gic.redistributor_stride;
     Some(redistributor(
-        cell, &owned, vcpu, address, offset, size, write,
+        &owned,
+        vcpu,
+        last_in_run,
+        address,
+        offset,
+        size,
+        write,
     ))
 }
 
@@ -90,9 +97,9 @@ fn distributor(
 }
 
 fn redistributor(
-    cell: &Cell,
     owned: &Ownership,
     vcpu: usize,
+    last_in_run: bool,
     address: u64,
     offset: u64,
     size: u8,
@@ -102,7 +109,7 @@ fn redistributor(
         Register::RedistributorType { upper } if write.is_none() => {
             let base = address - if upper { 0xc } else { 0x8 };
             let physical = gic_read(base, 8);
-            let value = virtual_redistributor_type(physical, vcpu, cell.cpus.len());
+            let value = virtual_redistributor_type(physical, vcpu, last_in_run);
             match (upper, size) {
                 (true, _) => value >> 32,
                 (false, 8) => value,

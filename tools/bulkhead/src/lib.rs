@@ -23,7 +23,10 @@
 //! [`LOAD_OFFSET`]).
 #![forbid(unsafe_code)]
 
+pub mod dtb;
+pub mod fit;
 pub mod plan;
+pub mod platform;
 
 use config::arm64_image::{self, Header};
 use config::yaml::{self, LoadError, Loaded};
@@ -208,6 +211,14 @@ pub struct Built {
     pub blob_path: PathBuf,
     /// `OUT/plan.txt`.
     pub plan_path: PathBuf,
+    /// `OUT/<cell>.dtb` for each generated device tree, in cell order.
+    pub device_tree_paths: Vec<PathBuf>,
+    /// The FIT image and boot script for U-Boot.
+    pub gateway: fit::GatewayBoot,
+    /// `OUT/bulkhead.itb`.
+    pub fit_path: PathBuf,
+    /// `OUT/boot.scr`.
+    pub script_path: PathBuf,
 }
 
 /// Why [`build`] or [`check`] failed.
@@ -231,6 +242,22 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Image(#[from] ImageError),
+    /// The FIT image or the boot script cannot be made.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Fit(#[from] fit::FitError),
+    /// The partitioner cannot run on the config's board yet.
+    #[error("the partitioner cannot run on board `{board}` yet: {}", reasons.join("; "))]
+    #[diagnostic(
+        code(bulkhead::unsupported_board),
+        help("the config itself is valid (`bulkhead check` passes); see `Board::gaps` in bsp")
+    )]
+    UnsupportedBoard {
+        /// The board's name.
+        board: &'static str,
+        /// Each gap's message.
+        reasons: Vec<&'static str>,
+    },
     /// An output file could not be written.
     #[error("cannot write {}", path.display())]
     #[diagnostic(code(bulkhead::write))]
@@ -249,21 +276,31 @@ impl Error {
     /// inputs.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(LoadError::Invalid(_)) | Error::Image(ImageError::TooBig { .. }) => 1,
+            Error::Config(LoadError::Invalid(_))
+            | Error::Image(ImageError::TooBig { .. })
+            | Error::UnsupportedBoard { .. } => 1,
             _ => 2,
         }
     }
 }
 
-/// Loads and checks a config (see [`config::yaml::load`]).
+/// Loads and checks a config (see [`config::yaml::load_with`]), generating
+/// the device trees that cells ask for with [`dtb::generator`].
 pub fn check(config: &Path, image_dirs: &[PathBuf]) -> Result<Loaded, Error> {
-    Ok(yaml::load(config, image_dirs)?)
+    Ok(yaml::load_with(config, image_dirs, Some(&dtb::generator))?)
 }
 
 /// Checks the config and writes the boot image, the blob and the plan into
 /// `options.out_dir`.
 pub fn build(options: &BuildOptions) -> Result<Built, Error> {
     let loaded = check(&options.config, &options.image_dirs)?;
+    let reasons: Vec<&'static str> = loaded.board.gaps().map(|g| g.message()).collect();
+    if !reasons.is_empty() {
+        return Err(Error::UnsupportedBoard {
+            board: loaded.board.name,
+            reasons,
+        });
+    }
     let partitioner =
         std::fs::read(&options.partitioner).map_err(|source| Error::ReadPartitioner {
             path: options.partitioner.clone(),
@@ -282,17 +319,31 @@ pub fn build(options: &BuildOptions) -> Result<Built, Error> {
     })?;
     let boot_image_path = write(BOOT_IMAGE_FILE, &image.bytes)?;
     let blob_path = write(BLOB_FILE, &image.blob)?;
+    let gateway = fit::gateway_boot(&loaded, &partitioner, &image)?;
+    let fit_path = write(fit::FIT_FILE, &gateway.fit)?;
+    let script_path = write(fit::SCRIPT_FILE, &gateway.script)?;
+    write(fit::SCRIPT_SOURCE_FILE, gateway.script_source.as_bytes())?;
     let text = format!(
-        "{}\n{}",
+        "{}\n{}\n{}",
         plan::plan(&loaded),
-        plan::boot_image_layout(&loaded, &image)
+        plan::boot_image_layout(&loaded, &image),
+        fit::layout(&gateway)
     );
     let plan_path = write(PLAN_FILE, text.as_bytes())?;
+    let mut device_tree_paths = Vec::new();
+    for payload in loaded.payloads.iter().filter(|p| p.generated) {
+        let name = payload.path.to_string_lossy();
+        device_tree_paths.push(write(&name, &payload.bytes)?);
+    }
     Ok(Built {
         loaded,
         image,
         boot_image_path,
         blob_path,
         plan_path,
+        device_tree_paths,
+        gateway,
+        fit_path,
+        script_path,
     })
 }

@@ -33,7 +33,14 @@ enum Command {
         #[arg(long = "image-dir", value_name = "DIR")]
         image_dirs: Vec<PathBuf>,
     },
-    /// Build the boot image: DIR/bulkhead.img, DIR/config.bin, DIR/plan.txt.
+    /// Build the boot image: DIR/bulkhead.img, DIR/config.bin, DIR/plan.txt,
+    /// and DIR/CELL.dtb for each cell whose device tree is generated.
+    ///
+    /// Also writes, for boards that boot through U-Boot, DIR/bulkhead.itb
+    /// (a FIT image: the partitioner, the config and every cell image, each
+    /// with its load address), DIR/boot.scr (the U-Boot script that loads
+    /// and boots it; its text is DIR/boot.cmd). Copy bulkhead.itb and
+    /// boot.scr to the boot partition; see docs/boot-flow.md.
     Build {
         /// The YAML config.
         config: PathBuf,
@@ -49,6 +56,25 @@ enum Command {
     },
     /// Print the JSON Schema of the config format.
     Schema,
+    /// Board descriptions (`bsp/boards/*.yaml`).
+    #[command(subcommand)]
+    Platform(PlatformCommand),
+}
+
+#[derive(Subcommand)]
+enum PlatformCommand {
+    /// Describe a board from its device tree blob, as YAML.
+    FromDtb {
+        /// The board's .dtb.
+        dtb: PathBuf,
+        /// Write here instead of standard output; an existing file's
+        /// hand-made section is kept.
+        #[arg(short = 'o', long = "out", value_name = "OUT.yaml")]
+        out: Option<PathBuf>,
+        /// Board name (default: the DTB's file stem).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 fn run(command: Command) -> anyhow::Result<()> {
@@ -57,6 +83,13 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Check { config, image_dirs } => {
             let loaded = bulkhead::check(&config, &image_dirs)?;
             write!(stdout, "{}", bulkhead::plan::plan(&loaded)).context("writing the plan")?;
+            for gap in loaded.board.gaps() {
+                eprintln!(
+                    "warning: the partitioner cannot run on board `{}` yet: {}",
+                    loaded.board.name,
+                    gap.message()
+                );
+            }
         }
         Command::Build {
             config,
@@ -80,9 +113,30 @@ fn run(command: Command) -> anyhow::Result<()> {
                 built.plan_path.display()
             )
             .context("writing the summary")?;
+            writeln!(
+                stdout,
+                "wrote {} ({} bytes, loaded at {:#x} by {}) for U-Boot",
+                built.fit_path.display(),
+                built.gateway.fit.len(),
+                built.gateway.fit_address,
+                built.script_path.display()
+            )
+            .context("writing the summary")?;
+            for path in &built.device_tree_paths {
+                writeln!(stdout, "wrote {} (generated device tree)", path.display())
+                    .context("writing the summary")?;
+            }
         }
         Command::Schema => {
             writeln!(stdout, "{}", config::yaml::json_schema()).context("writing the schema")?;
+        }
+        Command::Platform(PlatformCommand::FromDtb { dtb, out, name }) => {
+            let text = bulkhead::platform::from_dtb_file(&dtb, name.as_deref(), out.as_deref())?;
+            match out {
+                Some(out) => std::fs::write(&out, text)
+                    .with_context(|| format!("cannot write {}", out.display()))?,
+                None => write!(stdout, "{text}").context("writing the board description")?,
+            }
         }
     }
     Ok(())

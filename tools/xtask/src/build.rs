@@ -7,7 +7,9 @@
 //! - `target/bulkhead/<config stem>/`: `bulkhead.img`, the bootable image
 //!   with the config and the cell images appended, and `config.yaml`, a copy
 //!   of the config it was built from (the system tests read the cell names
-//!   from it).
+//!   from it);
+//! - in the same directory, for the U-Boot boot flow (`docs/boot-flow.md`):
+//!   `bulkhead.itb`, the FIT image, and `boot.scr`, the script that boots it.
 
 use crate::flat;
 use crate::layout::{Layout, TARGET_CRATES};
@@ -115,11 +117,18 @@ fn build_boot_image(
     )
     .context("the bulkhead host tool could not build the boot image")?;
     let boot_image = out_dir.join("bulkhead.img");
-    if !boot_image.is_file() {
-        anyhow::bail!(
-            "the bulkhead host tool succeeded but wrote no {}",
-            boot_image.display()
-        );
+    // The FIT and its script: the U-Boot system test boots them.
+    for file in [
+        &boot_image,
+        &out_dir.join("bulkhead.itb"),
+        &out_dir.join("boot.scr"),
+    ] {
+        if !file.is_file() {
+            anyhow::bail!(
+                "the bulkhead host tool succeeded but wrote no {}",
+                file.display()
+            );
+        }
     }
     Ok(boot_image)
 }

@@ -130,10 +130,13 @@ pub fn test(layout: &Layout) -> Result<()> {
     match &built {
         Some(built) => {
             steps.run("system tests (QEMU)", || {
+                // The board-description tests read the DTBs of Debian's kernel.
+                let dtbs = crate::debs::ensure_kernel_dtbs()?;
                 run(cargo(&layout.root)
                     .args(["test", "-p", "hil-tests", "--", "--test-threads=1"])
                     .env("BULKHEAD_ARTIFACTS", layout.artifacts())
-                    .env("BULKHEAD_PARTITIONER_ELF", &built.partitioner_elf))
+                    .env("BULKHEAD_PARTITIONER_ELF", &built.partitioner_elf)
+                    .env(crate::debs::KERNEL_DTBS_ENV, dtbs))
             });
         }
         None => steps.skip("system tests (QEMU)", "the build failed"),

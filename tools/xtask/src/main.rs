@@ -7,6 +7,7 @@
 
 mod build;
 mod checks;
+mod debs;
 mod demo;
 mod flat;
 mod layout;
@@ -30,8 +31,8 @@ struct Cli {
 /// The tasks.
 #[derive(Subcommand)]
 enum Task {
-    /// Installs what Bulkhead needs (QEMU, dtc, the aarch64 Rust target);
-    /// does nothing when it is all there.
+    /// Installs what Bulkhead needs (QEMU, U-Boot for QEMU, dtc, the
+    /// aarch64 Rust target); does nothing when it is all there.
     Setup,
     /// Builds the partitioner and the cells for aarch64, flattens them to
     /// raw images and builds the boot image for a config.

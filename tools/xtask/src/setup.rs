@@ -10,13 +10,26 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-/// Host tools: `(executable, Debian package)`.
+/// Host tools: `(executable, Debian package)`. An absolute path names a
+/// file that must exist instead of an executable on `PATH`.
 const HOST_TOOLS: &[(&str, &str)] = &[
     ("qemu-system-aarch64", "qemu-system-arm"),
     ("dtc", "device-tree-compiler"),
     ("cpio", "cpio"),
     ("depmod", "kmod"),
+    // The U-Boot system test: the firmware and the boot medium's file system.
+    ("/usr/lib/u-boot/qemu_arm64/u-boot.bin", "u-boot-qemu"),
+    ("mke2fs", "e2fsprogs"),
 ];
+
+/// Whether a [`HOST_TOOLS`] entry is installed.
+fn is_installed(tool: &str) -> bool {
+    if tool.starts_with('/') {
+        std::path::Path::new(tool).is_file()
+    } else {
+        find_program(tool).is_some()
+    }
+}
 
 /// Rustup components the checks use.
 const COMPONENTS: &[&str] = &["rustfmt", "clippy"];
@@ -39,7 +52,8 @@ pub fn run(layout: &Layout) -> Result<()> {
 }
 
 /// `~/.cache/bulkhead`, where later steps keep downloads (Debian arm64
-/// packages for Linux cells). Created when missing.
+/// packages for Linux cells, fetched on demand by [`crate::debs`]). Created
+/// when missing.
 pub fn cache_dir() -> Result<PathBuf> {
     let home = std::env::var_os("HOME").context("HOME is not set")?;
     let dir = PathBuf::from(home).join(".cache").join("bulkhead");
@@ -51,7 +65,7 @@ pub fn cache_dir() -> Result<PathBuf> {
 fn host_tools() -> Result<Option<String>> {
     let missing: Vec<&str> = HOST_TOOLS
         .iter()
-        .filter(|(tool, _)| find_program(tool).is_none())
+        .filter(|(tool, _)| !is_installed(tool))
         .map(|(tool, _)| *tool)
         .collect();
     if missing.is_empty() {
@@ -94,7 +108,7 @@ fn host_tools() -> Result<Option<String>> {
     .context("apt-get install failed")?;
     let still: Vec<&str> = HOST_TOOLS
         .iter()
-        .filter(|(tool, _)| find_program(tool).is_none())
+        .filter(|(tool, _)| !is_installed(tool))
         .map(|(tool, _)| *tool)
         .collect();
     if !still.is_empty() {

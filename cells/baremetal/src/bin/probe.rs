@@ -5,7 +5,11 @@
 //! SGI to itself arrives.
 //!
 //! `x0` (the config's `boot_argument`) is the `RD_base` of its
-//! redistributor.
+//! redistributor. The same binary also runs natively at EL1 (QEMU without
+//! virtualization, for the baseline): then `x0` is the firmware's device
+//! tree and the probe uses CPU 0's redistributor and sets up what the
+//! partitioner would have (wake-up, Group 1); under Bulkhead those writes
+//! are ignored.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -36,11 +40,30 @@ mod cell {
         }
     }
 
+    /// QEMU virt's first redistributor (CPU 0), for native runs.
+    const NATIVE_REDISTRIBUTOR: usize = 0x080a_0000;
+    const FDT_MAGIC: u32 = 0xd00d_feed;
+
     #[unsafe(no_mangle)]
-    fn cell_main(redistributor: u64) -> ! {
-        let rd = redistributor as usize;
+    fn cell_main(boot_argument: u64) -> ! {
+        // SAFETY: a read of the first word x0 points at, which is either a
+        // redistributor register or the firmware's device tree in RAM.
+        let first_word = unsafe { core::ptr::read_volatile(boot_argument as *const u32) };
+        let native = u32::from_be(first_word) == FDT_MAGIC;
+        let rd = if native {
+            NATIVE_REDISTRIBUTOR
+        } else {
+            boot_argument as usize
+        };
+        if native {
+            // What the partitioner does for a cell: wake the redistributor,
+            // put the private interrupts in Group 1.
+            gic::write32(rd + 0x14, 0);
+            gic::write32(rd + 0x1_0080, u32::MAX);
+        }
         let hz = counter_frequency();
-        println!("probe cell: redistributor at {rd:#x}, counter {hz} Hz");
+        let mode = if native { "native" } else { "cell" };
+        println!("probe ({mode}): redistributor at {rd:#x}, counter {hz} Hz");
         install_irq_handler(on_irq);
         gic::init_cpu_interface();
         gic::enable_private(rd, VIRTUAL_TIMER, 0x80);

@@ -1,0 +1,415 @@
+//! Turns every board description in `boards/*.yaml` into a Rust `const
+//! Board` (in `OUT_DIR/boards.rs`, `include!`d by `src/lib.rs`), so the
+//! partitioner and the host tool read the same data. The YAML's generated
+//! part comes from `bulkhead platform from-dtb`; its `hand_made` section
+//! supplies what a device tree cannot say and may correct the rest.
+
+use serde::Deserialize;
+use std::fmt::Write;
+use std::path::Path;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BoardFile {
+    format: u32,
+    name: String,
+    source: String,
+    model: String,
+    compatible: Vec<String>,
+    cpu_boot: String,
+    #[allow(dead_code)]
+    cluster_source: String,
+    cpus: Vec<CpuFile>,
+    memory: Vec<RangeFile>,
+    reserved_memory: Vec<ReservedFile>,
+    gic: GicFile,
+    timer: Option<TimerFile>,
+    console: Option<String>,
+    devices: Vec<DeviceFile>,
+    notes: Vec<String>,
+    hand_made: Option<HandMade>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+struct RangeFile {
+    base: u64,
+    size: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReservedFile {
+    base: u64,
+    size: u64,
+    #[allow(dead_code)]
+    no_map: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CpuFile {
+    mpidr: u64,
+    cluster: Option<u8>,
+    compatible: String,
+    #[allow(dead_code)]
+    enable_method: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GicFile {
+    #[allow(dead_code)]
+    node: String,
+    compatible: String,
+    version: u8,
+    distributor: Option<RangeFile>,
+    redistributors: Vec<RangeFile>,
+    redistributor_stride: Option<u64>,
+    cpu_interface: Option<RangeFile>,
+    hypervisor_interface: Option<RangeFile>,
+    virtual_cpu_interface: Option<RangeFile>,
+    maintenance_irq: Option<u32>,
+    highest_intid_used: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TimerFile {
+    #[allow(dead_code)]
+    node: String,
+    secure_physical: Option<u32>,
+    physical: Option<u32>,
+    #[serde(rename = "virtual")]
+    virtual_timer: Option<u32>,
+    hypervisor: Option<u32>,
+    #[allow(dead_code)]
+    hypervisor_virtual: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeviceFile {
+    name: String,
+    node: String,
+    compatible: String,
+    mmio: Vec<RangeFile>,
+    irqs: Vec<u32>,
+    triggers: Vec<String>,
+    dma: bool,
+    #[serde(default)]
+    #[allow(dead_code)]
+    notes: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpisFile {
+    first: u32,
+    count: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HandMade {
+    hypervisor_ram: Option<RangeFile>,
+    spare_spis: Option<SpisFile>,
+    counter_hz: Option<u64>,
+    control_path: Option<String>,
+    console: Option<String>,
+    memory: Option<Vec<RangeFile>>,
+    maintenance_irq: Option<u32>,
+    redistributor_stride: Option<u64>,
+    #[serde(default)]
+    provenance: std::collections::BTreeMap<String, String>,
+}
+
+fn range(r: &RangeFile) -> String {
+    format!("MemRange::new({:#x}, {:#x})", r.base, r.size)
+}
+
+fn ranges(rs: &[RangeFile]) -> String {
+    let items: Vec<String> = rs.iter().map(range).collect();
+    format!("&[{}]", items.join(", "))
+}
+
+fn opt_range(r: &Option<RangeFile>) -> String {
+    match r {
+        Some(r) => format!("Some({})", range(r)),
+        None => String::from("None"),
+    }
+}
+
+fn trigger(t: &str) -> Result<&'static str, String> {
+    Ok(match t {
+        "edge-rising" => "Trigger::EdgeRising",
+        "edge-falling" => "Trigger::EdgeFalling",
+        "level-high" => "Trigger::LevelHigh",
+        "level-low" => "Trigger::LevelLow",
+        "unspecified" => "Trigger::Unspecified",
+        other => return Err(format!("unknown trigger `{other}`")),
+    })
+}
+
+/// The Rust module for one board file.
+fn generate(b: &BoardFile) -> Result<String, String> {
+    if b.format != 1 {
+        return Err(format!("format {} (this build reads format 1)", b.format));
+    }
+    let h = b.hand_made.as_ref().ok_or(
+        "no hand_made section: add hypervisor_ram, spare_spis, counter_hz and control_path",
+    )?;
+    let need = |key: &str, present: bool| -> Result<(), String> {
+        if present && !h.provenance.contains_key(key) {
+            return Err(format!(
+                "hand_made.{key} has no provenance: add `provenance: {{ {key}: \"where it came from\" }}`"
+            ));
+        }
+        Ok(())
+    };
+    need("hypervisor_ram", h.hypervisor_ram.is_some())?;
+    need("spare_spis", h.spare_spis.is_some())?;
+    need("counter_hz", h.counter_hz.is_some())?;
+    need("control_path", h.control_path.is_some())?;
+    need("console", h.console.is_some())?;
+    need("memory", h.memory.is_some())?;
+    need("maintenance_irq", h.maintenance_irq.is_some())?;
+    need("redistributor_stride", h.redistributor_stride.is_some())?;
+    let missing = |what: &str| format!("{what} is missing: set hand_made.{what}");
+    let hypervisor_ram = h
+        .hypervisor_ram
+        .as_ref()
+        .ok_or_else(|| missing("hypervisor_ram"))?;
+    let spare = h.spare_spis.as_ref().ok_or_else(|| missing("spare_spis"))?;
+    let counter_hz = h.counter_hz.ok_or_else(|| missing("counter_hz"))?;
+    let control_path = match h.control_path.as_deref() {
+        Some("group0-fiq") => "ControlPath::Group0Fiq",
+        Some("secure-group0") => "ControlPath::SecureGroup0",
+        Some(other) => return Err(format!("unknown control_path `{other}`")),
+        None => return Err(missing("control_path")),
+    };
+    let memory = h.memory.as_deref().unwrap_or(&b.memory);
+    if memory.is_empty() {
+        return Err(missing("memory"));
+    }
+    let console_name = h
+        .console
+        .as_ref()
+        .or(b.console.as_ref())
+        .ok_or_else(|| missing("console"))?;
+    let console = b
+        .devices
+        .iter()
+        .find(|d| &d.name == console_name)
+        .ok_or_else(|| format!("the console `{console_name}` is not a device of the board"))?;
+    let console_irq = *console
+        .irqs
+        .first()
+        .ok_or_else(|| format!("the console `{console_name}` has no GIC interrupt"))?;
+    let g = &b.gic;
+    let maintenance = h
+        .maintenance_irq
+        .or(g.maintenance_irq)
+        .ok_or_else(|| missing("maintenance_irq"))?;
+    let version = match g.version {
+        2 => "GicVersion::V2",
+        3 => "GicVersion::V3",
+        v => return Err(format!("GIC version {v}")),
+    };
+    let distributor = g.distributor.ok_or("the GIC has no distributor")?;
+    let redistributors = g
+        .redistributors
+        .first()
+        .map_or_else(|| String::from("MemRange::new(0, 0)"), range);
+    let stride = h.redistributor_stride.or(g.redistributor_stride).unwrap_or(
+        // GICv3 without VLPI frames: RD_base + SGI_base, 64 KiB each.
+        if g.version == 3 { 0x2_0000 } else { 0 },
+    );
+    let t = b.timer.as_ref().ok_or("no timer")?;
+    let timer = |v: Option<u32>, what: &str| v.ok_or(format!("timer.{what} is missing"));
+    if let Some(highest) = g.highest_intid_used {
+        if spare.first <= highest {
+            return Err(format!(
+                "spare_spis start at {} but INTID {highest} is used by a node",
+                spare.first
+            ));
+        }
+    }
+
+    let mut o = String::new();
+    let module = b.name.replace('-', "_");
+    let _ = writeln!(
+        o,
+        "#[doc = {:?}]",
+        format!(
+            "{} (`board: {}`), from `bsp/boards/{}.yaml` (generated from {}).",
+            b.model, b.name, b.name, b.source
+        )
+    );
+    let _ = writeln!(o, "pub mod {module} {{");
+    let _ = writeln!(o, "    #[allow(unused_imports)]");
+    let _ = writeln!(o, "    use crate::*;");
+    let _ = writeln!(o, "    /// The board description.");
+    let _ = writeln!(o, "    pub const BOARD: Board = Board {{");
+    let _ = writeln!(o, "        name: {:?},", b.name);
+    let _ = writeln!(o, "        model: {:?},", b.model);
+    let _ = writeln!(
+        o,
+        "        compatible: {:?},",
+        b.compatible.first().map_or("", |s| s)
+    );
+    let cpu_boot = match b.cpu_boot.as_str() {
+        "psci-smc" => "CpuBoot::PsciSmc",
+        "psci-hvc" => "CpuBoot::PsciHvc",
+        "spin-table" => "CpuBoot::SpinTable",
+        _ => "CpuBoot::Unknown",
+    };
+    let _ = writeln!(o, "        cpu_boot: {cpu_boot},");
+    let _ = writeln!(o, "        cpus: &[");
+    for c in &b.cpus {
+        let _ = writeln!(
+            o,
+            "            Cpu {{ mpidr: {:#x}, cluster: {:?}, compatible: {:?} }},",
+            c.mpidr, c.cluster, c.compatible
+        );
+    }
+    let _ = writeln!(o, "        ],");
+    let _ = writeln!(o, "        ram: {},", ranges(memory));
+    let reserved: Vec<RangeFile> = b
+        .reserved_memory
+        .iter()
+        .map(|r| RangeFile {
+            base: r.base,
+            size: r.size,
+        })
+        .collect();
+    let _ = writeln!(o, "        reserved_memory: {},", ranges(&reserved));
+    let _ = writeln!(o, "        hypervisor_ram: {},", range(hypervisor_ram));
+    let _ = writeln!(
+        o,
+        "        console: Uart {{ device: {:?}, mmio: {}, irq: {console_irq} }},",
+        console.name,
+        range(
+            console
+                .mmio
+                .first()
+                .ok_or("the console has no MMIO window")?
+        )
+    );
+    let _ = writeln!(o, "        console_compatible: {:?},", console.compatible);
+    let _ = writeln!(o, "        gic: Gic {{");
+    let _ = writeln!(o, "            version: {version},");
+    let _ = writeln!(o, "            compatible: {:?},", g.compatible);
+    let _ = writeln!(o, "            distributor: {},", range(&distributor));
+    let _ = writeln!(o, "            redistributors: {redistributors},");
+    let _ = writeln!(
+        o,
+        "            redistributor_regions: {},",
+        ranges(&g.redistributors)
+    );
+    let _ = writeln!(o, "            redistributor_stride: {stride:#x},");
+    let _ = writeln!(
+        o,
+        "            cpu_interface: {},",
+        opt_range(&g.cpu_interface)
+    );
+    let _ = writeln!(
+        o,
+        "            hypervisor_interface: {},",
+        opt_range(&g.hypervisor_interface)
+    );
+    let _ = writeln!(
+        o,
+        "            virtual_cpu_interface: {},",
+        opt_range(&g.virtual_cpu_interface)
+    );
+    let _ = writeln!(o, "            maintenance_irq: {maintenance},");
+    let _ = writeln!(o, "            control_path: {control_path},");
+    let _ = writeln!(o, "        }},");
+    let _ = writeln!(
+        o,
+        "        timer: Timer {{ hypervisor: {}, virtual_timer: {}, physical_timer: {}, secure_physical_timer: {} }},",
+        timer(t.hypervisor, "hypervisor")?,
+        timer(t.virtual_timer, "virtual")?,
+        timer(t.physical, "physical")?,
+        timer(t.secure_physical, "secure_physical")?
+    );
+    let _ = writeln!(o, "        devices: &[");
+    for d in &b.devices {
+        if d.irqs.len() != d.triggers.len() {
+            return Err(format!(
+                "device {}: irqs and triggers differ in length",
+                d.name
+            ));
+        }
+        let triggers = d
+            .triggers
+            .iter()
+            .map(|t| trigger(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let _ = writeln!(
+            o,
+            "            Device {{ name: {:?}, node: {:?}, compatible: {:?}, mmio: {}, irqs: &{:?}, triggers: &[{}], dma: {} }},",
+            d.name,
+            d.node,
+            d.compatible,
+            ranges(&d.mmio),
+            d.irqs,
+            triggers.join(", "),
+            d.dma
+        );
+    }
+    let _ = writeln!(o, "        ],");
+    let _ = writeln!(
+        o,
+        "        spare_spis: IntidRange {{ first: {}, count: {} }},",
+        spare.first, spare.count
+    );
+    let _ = writeln!(o, "        counter_hz: {counter_hz},");
+    let _ = writeln!(o, "        notes: &{:?},", b.notes);
+    let _ = writeln!(o, "    }};");
+    let _ = writeln!(o, "}}");
+    Ok(o)
+}
+
+fn main() {
+    let dir = Path::new("boards");
+    println!("cargo:rerun-if-changed=boards");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("bsp/boards is missing")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    let mut out =
+        String::from("// Generated by bsp/build.rs from bsp/boards/*.yaml. Do not edit.\n");
+    let mut names = Vec::new();
+    for file in &files {
+        println!("cargo:rerun-if-changed={}", file.display());
+        let text = std::fs::read_to_string(file).expect("readable board file");
+        let board: BoardFile =
+            serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+        if board.name != stem {
+            panic!(
+                "{}: name `{}` differs from the file name",
+                file.display(),
+                board.name
+            );
+        }
+        match generate(&board) {
+            Ok(code) => out.push_str(&code),
+            Err(why) => panic!("{}: {why}", file.display()),
+        }
+        names.push(board.name.replace('-', "_"));
+    }
+    let list: Vec<String> = names.iter().map(|n| format!("&{n}::BOARD")).collect();
+    let _ = writeln!(
+        out,
+        "/// All boards this build knows, for the host tool.\npub const BOARDS: &[&Board] = &[{}];",
+        list.join(", ")
+    );
+    let target = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("boards.rs");
+    std::fs::write(target, out).expect("writable OUT_DIR");
+}

@@ -1,0 +1,401 @@
+//! Device trees that Bulkhead generates for its cells.
+//!
+//! A cell whose config says `device_tree: {}` (or gives only a
+//! `load_address`) gets a flattened device tree written here, with
+//! `vm_fdt::FdtWriter`, from the converted cell and the board description.
+//! The tree describes what the cell owns, and nothing else:
+//!
+//! | node | contents |
+//! |---|---|
+//! | `/` | `#address-cells = 2`, `#size-cells = 2`, `model`, `compatible`, `interrupt-parent` = the GIC |
+//! | `/chosen` | `bootargs`, `stdout-path` (the console), `linux,initrd-start/-end` |
+//! | `/memory@BASE` | one per memory region of the cell |
+//! | `/cpus/cpu@N` | one per virtual CPU, `reg = N` (virtual MPIDRs `0..n-1`), PSCI |
+//! | `/psci` | PSCI 1.0 / 0.2 over SMC (the partitioner emulates it) |
+//! | `/interrupt-controller@GICD` | GICv3: the distributor and the redistributor frames of the cell's own CPUs |
+//! | `/timer` | the architected timer's PPIs |
+//! | `/apb-pclk`, `/pl011@BASE` | the virtual console, with its spare SPI and a fixed 24 MHz clock |
+//! | `/NAME@BASE` | each device given to the cell, as the board describes it |
+//!
+//! Phandles are fixed ([`GIC_PHANDLE`], [`CLOCK_PHANDLE`]) and nodes are
+//! written in one fixed order, so the same config always gives the same
+//! bytes.
+
+use bsp::{Board, GicVersion, Intid, MemRange, Trigger, FIRST_PPI, FIRST_SPI};
+use config::yaml::TreeRequest;
+use config::{Cell, CpuSet, ImageKind};
+use vm_fdt::FdtWriter;
+
+/// Phandle of the interrupt controller in every generated tree.
+pub const GIC_PHANDLE: u32 = 1;
+/// Phandle of the console's fixed clock.
+pub const CLOCK_PHANDLE: u32 = 2;
+/// Frequency of the console's clock: what QEMU gives its PL011s
+/// (`apb-pclk`). The emulated UART has no baud rate, so any value works;
+/// Linux's PL011 driver only needs the clocks to exist.
+pub const CONSOLE_CLOCK_HZ: u32 = 24_000_000;
+/// `compatible` of a CPU whose board description names none.
+pub const DEFAULT_CPU_COMPATIBLE: &str = "arm,armv8";
+
+/// Interrupt specifier type of an SPI (first cell of a GIC interrupt).
+const GIC_SPI: u32 = 0;
+/// Interrupt specifier type of a PPI.
+const GIC_PPI: u32 = 1;
+/// Interrupt flags: rising edge.
+const IRQ_TYPE_EDGE_RISING: u32 = 1;
+/// Interrupt flags: active-high level.
+const IRQ_TYPE_LEVEL_HIGH: u32 = 4;
+
+/// Why a cell's tree cannot be generated.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DtbError {
+    /// The board's interrupt controller is not a GICv3 with a redistributor
+    /// stride, which is what the cell's GIC node describes.
+    #[error("board {board} has no GICv3 redistributors to describe")]
+    NotGicV3 {
+        /// The board.
+        board: &'static str,
+    },
+    /// A device of the cell is not on the board.
+    #[error("board {board} has no device `{device}`")]
+    NoSuchDevice {
+        /// The board.
+        board: &'static str,
+        /// The device.
+        device: String,
+    },
+    /// An interrupt is neither a PPI nor an SPI, so a GIC interrupt
+    /// specifier cannot name it.
+    #[error("interrupt {intid} of {owner} is neither a PPI nor an SPI")]
+    NotPpiOrSpi {
+        /// What the interrupt belongs to.
+        owner: String,
+        /// The interrupt.
+        intid: Intid,
+    },
+    /// The writer refused a node or property, e.g. `bootargs` with a NUL
+    /// character.
+    #[error("{what}: {reason}")]
+    Writer {
+        /// The node or property being written.
+        what: String,
+        /// The writer's reason.
+        reason: vm_fdt::Error,
+    },
+}
+
+/// Writes the device tree of the cell in `request` (the signature
+/// [`config::yaml::load_with`] expects of a generator).
+pub fn generator(request: &TreeRequest<'_>) -> Result<Vec<u8>, String> {
+    generate(request.board, request.cell, request.bootargs).map_err(|e| e.to_string())
+}
+
+/// Writes the device tree of `cell` on `board`, with `bootargs` as
+/// `/chosen/bootargs` (none when empty).
+///
+/// The cell's images give `linux,initrd-start/-end` (its initrd, if any);
+/// any device tree image among them is ignored.
+pub fn generate(board: &Board, cell: &Cell, bootargs: &str) -> Result<Vec<u8>, DtbError> {
+    if board.gic.version != GicVersion::V3 || board.gic.redistributor_stride == 0 {
+        return Err(DtbError::NotGicV3 { board: board.name });
+    }
+    let mut w = Writer(FdtWriter::new().map_err(|reason| DtbError::Writer {
+        what: "header".into(),
+        reason,
+    })?);
+    let root = w.begin("")?;
+    w.u32("#address-cells", 2)?;
+    w.u32("#size-cells", 2)?;
+    w.string(
+        "model",
+        &format!("Bulkhead cell {} on {}", cell.name, board.name),
+    )?;
+    w.strings(
+        "compatible",
+        &[&format!("bulkhead,cell-{}", cell.name), "bulkhead,cell"],
+    )?;
+    w.u32("interrupt-parent", GIC_PHANDLE)?;
+
+    let console_path = cell.console.map(|c| format!("/pl011@{:x}", c.base));
+    let chosen = w.begin("chosen")?;
+    if !bootargs.is_empty() {
+        w.string("bootargs", bootargs)?;
+    }
+    if let Some(path) = &console_path {
+        w.string("stdout-path", path)?;
+    }
+    if let Some(initrd) = cell.images.iter().find(|i| i.kind == ImageKind::Initrd) {
+        let range = initrd.destination();
+        w.u64("linux,initrd-start", range.base)?;
+        w.u64("linux,initrd-end", range.end())?;
+    }
+    w.end(chosen)?;
+
+    for region in &cell.memory {
+        let node = w.begin(&format!("memory@{:x}", region.range.base))?;
+        w.string("device_type", "memory")?;
+        w.reg(&[region.range])?;
+        w.end(node)?;
+    }
+
+    let cpus = w.begin("cpus")?;
+    w.u32("#address-cells", 1)?;
+    w.u32("#size-cells", 0)?;
+    for (vcpu, cpu) in cell.cpus.iter().enumerate() {
+        let compatible = board
+            .cpus
+            .get(cpu)
+            .map(|c| c.compatible)
+            .filter(|c| !c.is_empty())
+            .unwrap_or(DEFAULT_CPU_COMPATIBLE);
+        let node = w.begin(&format!("cpu@{vcpu:x}"))?;
+        w.string("device_type", "cpu")?;
+        w.string("compatible", compatible)?;
+        w.u32("reg", vcpu as u32)?;
+        w.string("enable-method", "psci")?;
+        w.end(node)?;
+    }
+    w.end(cpus)?;
+
+    let psci = w.begin("psci")?;
+    w.strings("compatible", &["arm,psci-1.0", "arm,psci-0.2"])?;
+    w.string("method", "smc")?;
+    w.end(psci)?;
+
+    let gic = &board.gic;
+    let regions = redistributor_regions(board, cell.cpus);
+    let node = w.begin(&format!("interrupt-controller@{:x}", gic.distributor.base))?;
+    w.string("compatible", "arm,gic-v3")?;
+    w.u32("#interrupt-cells", 3)?;
+    // No children (no ITS): an interrupt controller still needs
+    // `#address-cells` for `interrupt-map` users, and 0 says "none".
+    w.u32("#address-cells", 0)?;
+    w.null("interrupt-controller")?;
+    let mut reg = vec![gic.distributor];
+    reg.extend(&regions);
+    w.reg(&reg)?;
+    w.u32("#redistributor-regions", regions.len() as u32)?;
+    let maintenance = ppi(gic.maintenance_irq, "the GIC (maintenance)")?;
+    w.u32s("interrupts", &maintenance)?;
+    w.phandle(GIC_PHANDLE)?;
+    w.end(node)?;
+
+    let timer = &board.timer;
+    // The binding lists the secure physical timer first. A board whose
+    // description has no usable secure timer PPI gets the non-secure
+    // physical timer in its place: a cell never uses the secure timer, and
+    // Linux only needs the entry to be present.
+    let secure = if is_ppi(timer.secure_physical_timer) {
+        timer.secure_physical_timer
+    } else {
+        timer.physical_timer
+    };
+    let mut interrupts = Vec::new();
+    for intid in [
+        secure,
+        timer.physical_timer,
+        timer.virtual_timer,
+        timer.hypervisor,
+    ] {
+        interrupts.extend(ppi(intid, "the timer")?);
+    }
+    let node = w.begin("timer")?;
+    w.string("compatible", "arm,armv8-timer")?;
+    w.u32s("interrupts", &interrupts)?;
+    w.null("always-on")?;
+    w.end(node)?;
+
+    if let Some(console) = cell.console {
+        let clock = w.begin("apb-pclk")?;
+        w.string("compatible", "fixed-clock")?;
+        w.u32("#clock-cells", 0)?;
+        w.u32("clock-frequency", CONSOLE_CLOCK_HZ)?;
+        w.string("clock-output-names", "clk24mhz")?;
+        w.phandle(CLOCK_PHANDLE)?;
+        w.end(clock)?;
+
+        let node = w.begin(&format!("pl011@{:x}", console.base))?;
+        w.strings("compatible", &["arm,pl011", "arm,primecell"])?;
+        w.reg(&[console.window()])?;
+        let irq = interrupt(console.irq, Trigger::LevelHigh, "the console")?;
+        w.u32s("interrupts", &irq)?;
+        w.u32s("clocks", &[CLOCK_PHANDLE, CLOCK_PHANDLE])?;
+        w.strings("clock-names", &["uartclk", "apb_pclk"])?;
+        w.end(node)?;
+    }
+
+    for (index, grant) in cell.devices.iter().enumerate() {
+        let device = board
+            .device(&grant.name)
+            .ok_or_else(|| DtbError::NoSuchDevice {
+                board: board.name,
+                device: grant.name.to_string(),
+            })?;
+        let owner = format!("`{}`", device.name);
+        let node = w.begin(&device_node_name(device.name, grant.mmio.first(), index))?;
+        w.string("compatible", device.compatible)?;
+        if !grant.mmio.is_empty() {
+            w.reg(&grant.mmio)?;
+        }
+        let mut interrupts = Vec::new();
+        for (n, &intid) in grant.irqs.iter().enumerate() {
+            let trigger = device
+                .triggers
+                .get(n)
+                .copied()
+                .unwrap_or(Trigger::Unspecified);
+            interrupts.extend(interrupt(intid, trigger, &owner)?);
+        }
+        if !interrupts.is_empty() {
+            w.u32s("interrupts", &interrupts)?;
+        }
+        if device.dma {
+            w.null("dma-coherent")?;
+        }
+        w.end(node)?;
+    }
+
+    w.end(root)?;
+    w.0.finish().map_err(|reason| DtbError::Writer {
+        what: "the tree".into(),
+        reason,
+    })
+}
+
+/// The GICv3 redistributor frames of the physical CPUs in `cpus`, in
+/// virtual-CPU order, merged into one region per run of adjacent frames.
+/// The frame of physical CPU `i` is `redistributors.base + i * stride`,
+/// `stride` bytes long.
+pub fn redistributor_regions(board: &Board, cpus: CpuSet) -> Vec<MemRange> {
+    let gic = &board.gic;
+    let stride = gic.redistributor_stride;
+    let mut regions: Vec<MemRange> = Vec::new();
+    for cpu in cpus.iter() {
+        let base = gic
+            .redistributors
+            .base
+            .saturating_add(stride.saturating_mul(cpu as u64));
+        match regions.last_mut() {
+            Some(last) if last.end() == base => last.size += stride,
+            _ => regions.push(MemRange::new(base, stride)),
+        }
+    }
+    regions
+}
+
+/// The node name of a device: its config name without trailing digits
+/// (`virtio-mmio31` → `virtio-mmio`), characters a node name may not hold
+/// replaced by `-`, then `@` and its first MMIO window's base. A device
+/// without MMIO gets its index instead (`name-3`), to stay unique.
+fn device_node_name(name: &str, first_mmio: Option<&MemRange>, index: usize) -> String {
+    let stem: String = name
+        .trim_end_matches(|c: char| c.is_ascii_digit())
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ",._+-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(31)
+        .collect();
+    let stem = if stem.is_empty() { "device" } else { &stem };
+    match first_mmio {
+        Some(window) => format!("{stem}@{:x}", window.base),
+        None => format!("{stem}-{index}"),
+    }
+}
+
+fn is_ppi(intid: Intid) -> bool {
+    (FIRST_PPI..FIRST_SPI).contains(&intid)
+}
+
+/// A PPI's specifier: `<1 (intid - 16) 4>`.
+fn ppi(intid: Intid, owner: &str) -> Result<[u32; 3], DtbError> {
+    if !is_ppi(intid) {
+        return Err(DtbError::NotPpiOrSpi {
+            owner: owner.into(),
+            intid,
+        });
+    }
+    Ok([GIC_PPI, intid - FIRST_PPI, IRQ_TYPE_LEVEL_HIGH])
+}
+
+/// A GIC interrupt specifier: `<0 (intid - 32) flags>` for an SPI,
+/// `<1 (intid - 16) flags>` for a PPI. The flags follow the board's trigger;
+/// the GICv3 binding knows only rising edge and active-high level, so the
+/// others (and "unspecified") become level-high.
+fn interrupt(intid: Intid, trigger: Trigger, owner: &str) -> Result<[u32; 3], DtbError> {
+    let flags = match trigger {
+        Trigger::EdgeRising => IRQ_TYPE_EDGE_RISING,
+        _ => IRQ_TYPE_LEVEL_HIGH,
+    };
+    if is_ppi(intid) {
+        Ok([GIC_PPI, intid - FIRST_PPI, flags])
+    } else if (FIRST_SPI..1020).contains(&intid) {
+        Ok([GIC_SPI, intid - FIRST_SPI, flags])
+    } else {
+        Err(DtbError::NotPpiOrSpi {
+            owner: owner.into(),
+            intid,
+        })
+    }
+}
+
+/// `FdtWriter` with errors that say which node or property failed, and
+/// `reg` for two address and two size cells.
+struct Writer(FdtWriter);
+
+impl Writer {
+    fn wrap<T>(what: &str, result: Result<T, vm_fdt::Error>) -> Result<T, DtbError> {
+        result.map_err(|reason| DtbError::Writer {
+            what: what.into(),
+            reason,
+        })
+    }
+
+    fn begin(&mut self, name: &str) -> Result<vm_fdt::FdtWriterNode, DtbError> {
+        let shown = if name.is_empty() { "/" } else { name };
+        Self::wrap(&format!("node {shown}"), self.0.begin_node(name))
+    }
+
+    fn end(&mut self, node: vm_fdt::FdtWriterNode) -> Result<(), DtbError> {
+        Self::wrap("end of node", self.0.end_node(node))
+    }
+
+    fn u32(&mut self, name: &str, value: u32) -> Result<(), DtbError> {
+        Self::wrap(name, self.0.property_u32(name, value))
+    }
+
+    fn u64(&mut self, name: &str, value: u64) -> Result<(), DtbError> {
+        Self::wrap(name, self.0.property_u64(name, value))
+    }
+
+    fn u32s(&mut self, name: &str, values: &[u32]) -> Result<(), DtbError> {
+        Self::wrap(name, self.0.property_array_u32(name, values))
+    }
+
+    fn null(&mut self, name: &str) -> Result<(), DtbError> {
+        Self::wrap(name, self.0.property_null(name))
+    }
+
+    fn string(&mut self, name: &str, value: &str) -> Result<(), DtbError> {
+        Self::wrap(name, self.0.property_string(name, value))
+    }
+
+    fn strings(&mut self, name: &str, values: &[&str]) -> Result<(), DtbError> {
+        let values = values.iter().map(|s| s.to_string()).collect();
+        Self::wrap(name, self.0.property_string_list(name, values))
+    }
+
+    fn phandle(&mut self, value: u32) -> Result<(), DtbError> {
+        Self::wrap("phandle", self.0.property_phandle(value))
+    }
+
+    /// `reg` as (base, size) pairs of two cells each.
+    fn reg(&mut self, ranges: &[MemRange]) -> Result<(), DtbError> {
+        let cells: Vec<u64> = ranges.iter().flat_map(|r| [r.base, r.size]).collect();
+        Self::wrap("reg", self.0.property_array_u64("reg", &cells))
+    }
+}

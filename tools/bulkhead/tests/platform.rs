@@ -1,0 +1,159 @@
+//! `bulkhead platform from-dtb` against QEMU's own device tree, and the
+//! example gateway configs of the boards described from Debian's DTBs.
+
+use bulkhead::platform::{self, generated_part, render, with_hand_made};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("bulkhead-platform-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// QEMU's DTB for the reference machine, dumped now.
+fn qemu_virt_dtb() -> Vec<u8> {
+    let dir = scratch("qemu");
+    let dtb = dir.join("qemu-virt.dtb");
+    let status = Command::new("qemu-system-aarch64")
+        .args([
+            "-M",
+            &format!(
+                "virt,virtualization=on,gic-version=3,dumpdtb={}",
+                dtb.display()
+            ),
+            "-cpu",
+            "cortex-a72",
+            "-smp",
+            "4",
+            "-m",
+            "2G",
+            "-display",
+            "none",
+        ])
+        .output()
+        .expect("qemu-system-aarch64 must be installed (cargo xtask setup)");
+    assert!(dtb.is_file(), "QEMU wrote no DTB: {status:?}");
+    std::fs::read(dtb).unwrap()
+}
+
+#[test]
+fn qemu_virt_round_trips_to_the_committed_board_file() {
+    let platform = platform::from_dtb(&qemu_virt_dtb(), "qemu-virt", "qemu-virt.dtb").unwrap();
+    let committed = std::fs::read_to_string(root().join("bsp/boards/qemu-virt.yaml")).unwrap();
+    let fresh = render(&platform);
+    assert_eq!(
+        fresh,
+        generated_part(&committed),
+        "bsp/boards/qemu-virt.yaml is stale: regenerate it with \
+         `bulkhead platform from-dtb qemu-virt.dtb --name qemu-virt -o bsp/boards/qemu-virt.yaml`"
+    );
+    // The names configs use, and what the Rust board says, agree.
+    let board = bsp::board("qemu-virt").unwrap();
+    assert_eq!(platform.devices.len(), board.devices.len());
+    for (d, b) in platform.devices.iter().zip(board.devices) {
+        assert_eq!(d.name, b.name);
+        assert_eq!(d.irqs, b.irqs);
+        let mmio: Vec<bsp::MemRange> = d
+            .mmio
+            .iter()
+            .map(|r| bsp::MemRange::new(r.base, r.size))
+            .collect();
+        assert_eq!(mmio, b.mmio);
+    }
+    assert_eq!(platform.console.as_deref(), Some("uart0"));
+    assert_eq!(platform.gic.version, 3);
+    assert_eq!(platform.cpus.len(), 4);
+    assert_eq!(platform.cluster_source, "cpu-map");
+}
+
+#[test]
+fn regenerating_keeps_the_hand_made_section() {
+    let committed = std::fs::read_to_string(root().join("bsp/boards/qemu-virt.yaml")).unwrap();
+    let generated = generated_part(&committed);
+    assert_eq!(with_hand_made(generated, Some(&committed)), committed);
+    let fresh = with_hand_made(generated, None);
+    assert!(fresh.contains("hand_made:\n  # RAM the partitioner keeps"));
+}
+
+#[test]
+fn garbage_is_refused() {
+    assert!(matches!(
+        platform::from_dtb(b"not a dtb at all", "x", "x.dtb"),
+        Err(platform::PlatformError::BadDtb(_))
+    ));
+}
+
+/// Stand-ins for the gateway cells' images: small arm64 Images with a
+/// 32 MiB footprint, and placeholder initrds and DTBs.
+fn gateway_images() -> PathBuf {
+    let dir = scratch("gateway-images");
+    let mut image = vec![0u8; 4096];
+    image[8..16].copy_from_slice(&0x8_0000u64.to_le_bytes());
+    image[16..24].copy_from_slice(&(32u64 << 20).to_le_bytes());
+    image[56..60].copy_from_slice(b"ARM\x64");
+    for name in ["rt-Image", "Image"] {
+        std::fs::write(dir.join(name), &image).unwrap();
+    }
+    for name in [
+        "rt-initrd.cpio.gz",
+        "containers.cpio.gz",
+        "rt-cell.dtb",
+        "containers.dtb",
+    ] {
+        std::fs::write(dir.join(name), [0xd0, 0x0d, 0xfe, 0xed, 0, 0, 0, 0]).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn gateway_examples_pass_check() {
+    let images = gateway_images();
+    for board in ["rpi4b", "imx8mp-evk", "zcu102"] {
+        let config = root().join(format!("config/examples/{board}-gateway.yaml"));
+        let loaded = bulkhead::check(&config, std::slice::from_ref(&images))
+            .unwrap_or_else(|e| panic!("{}: {e:?}", config.display()));
+        assert_eq!(loaded.board.name, board);
+        let names: Vec<&str> = loaded
+            .system
+            .cells
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(names, ["control", "containers"]);
+        // None of them runs the partitioner yet, and the tool says so.
+        assert!(loaded.board.gaps().count() > 0, "{board}");
+        let built = bulkhead::build(&bulkhead::BuildOptions {
+            config: config.clone(),
+            image_dirs: vec![images.clone()],
+            partitioner: images.join("Image"),
+            out_dir: scratch(board),
+        });
+        assert!(
+            matches!(built, Err(bulkhead::Error::UnsupportedBoard { .. })),
+            "{board}: build must refuse"
+        );
+    }
+}
+
+#[test]
+fn the_committed_boards_carry_their_corrections() {
+    let rpi = bsp::board("rpi4b").unwrap();
+    assert_eq!(rpi.gic.version, bsp::GicVersion::V2);
+    assert_eq!(rpi.console.device, "uart0");
+    assert_eq!(rpi.console_compatible, "arm,pl011");
+    assert_eq!(rpi.ram.len(), 2);
+    assert_eq!(rpi.gic.distributor.base, 0xff84_1000);
+    let imx = bsp::board("imx8mp-evk").unwrap();
+    assert_eq!(imx.gic.version, bsp::GicVersion::V3);
+    assert_eq!(imx.gic.redistributors.base, 0x3888_0000);
+    assert_eq!(imx.counter_hz, 8_000_000);
+    let zcu = bsp::board("zcu102").unwrap();
+    assert_eq!(zcu.gic.version, bsp::GicVersion::V2);
+    assert!(zcu.gaps().any(|g| g == bsp::Gap::GicV2));
+}
