@@ -24,6 +24,7 @@ pub const DEFAULT_CONFIG: &str = "config/examples/qemu-heartbeat.yaml";
 pub const SYSTEM_TEST_CONFIGS: &[&str] = &[
     "hil-tests/configs/qemu-restart.yaml",
     "hil-tests/configs/qemu-probe.yaml",
+    "hil-tests/configs/qemu-linux.yaml",
 ];
 
 /// The aarch64 binaries and the flat images made from them.
@@ -70,6 +71,15 @@ pub fn run(layout: &Layout, config: &Path) -> Result<Built> {
             image.bytes.len(),
             image.load_address
         );
+    }
+
+    let text = std::fs::read_to_string(&config)
+        .with_context(|| format!("cannot read {}", config.display()))?;
+    if crate::linux::GUEST_IMAGES
+        .iter()
+        .any(|image| text.contains(image))
+    {
+        crate::linux::ensure_guest_images(layout)?;
     }
 
     let stem = config

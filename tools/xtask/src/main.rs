@@ -11,6 +11,7 @@ mod debs;
 mod demo;
 mod flat;
 mod layout;
+mod linux;
 mod process;
 mod setup;
 
