@@ -13,7 +13,10 @@
 //! | 24     | 8    | total length: blob plus the image payloads    |
 //! | 32     | …    | body: the system, field by field              |
 //!
-//! Version 2 added each console's interrupt ([`Console::irq`]).
+//! Version 2 added each console's interrupt ([`Console::irq`]). Version 3
+//! added each memory region's guest address and sharing
+//! ([`MemoryRegion::guest_base`], [`MemoryRegion::shared_with`]) and the
+//! set of real-time cells ([`System::realtime`]), after the cells.
 //!
 //! Image payloads follow the blob; [`Image::offset`] counts from the blob's
 //! first byte. Decoding checks every length and count, so a corrupt or
@@ -27,7 +30,7 @@ use heapless::Vec;
 /// First bytes of every config blob.
 pub const MAGIC: [u8; 8] = *b"BLKHDCFG";
 /// Format version this code reads and writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// Size of the fixed header.
 pub const HEADER_SIZE: usize = 32;
 
@@ -206,7 +209,12 @@ impl<'a> Reader<'a> {
     fn system(&mut self) -> Result<System, BlobError> {
         let board = self.name()?;
         let cells = self.list(Self::cell)?;
-        Ok(System { board, cells })
+        let realtime = CellSet::from_bits(self.u8()?);
+        Ok(System {
+            board,
+            cells,
+            realtime,
+        })
     }
 
     fn cell(&mut self) -> Result<Cell, BlobError> {
@@ -214,13 +222,20 @@ impl<'a> Reader<'a> {
         let cpus = CpuSet::from_bits(self.u64()?);
         let memory = self.list(|r| {
             let range = r.range()?;
+            let guest_base = r.u64()?;
             let access = match r.u8()? {
                 0 => Access::ReadWriteExecute,
                 1 => Access::ReadWrite,
                 2 => Access::ReadOnly,
                 _ => return Err(BlobError::BadEnum),
             };
-            Ok(MemoryRegion { range, access })
+            let shared_with = CellSet::from_bits(r.u8()?);
+            Ok(MemoryRegion {
+                range,
+                guest_base,
+                access,
+                shared_with,
+            })
         })?;
         let devices = self.list(|r| {
             let name = r.name()?;
@@ -314,11 +329,13 @@ mod encode {
             w.count(cell.memory.len());
             for m in &cell.memory {
                 w.range(&m.range);
+                w.u64(m.guest_base);
                 w.u8(match m.access {
                     Access::ReadWriteExecute => 0,
                     Access::ReadWrite => 1,
                     Access::ReadOnly => 2,
                 });
+                w.u8(m.shared_with.bits());
             }
             w.count(cell.devices.len());
             for d in &cell.devices {
@@ -354,6 +371,7 @@ mod encode {
                 FaultPolicy::Restart => 1,
             });
         }
+        w.u8(system.realtime.bits());
         let body = w.0;
         let mut blob = std::vec::Vec::with_capacity(HEADER_SIZE + body.len());
         blob.extend_from_slice(&MAGIC);
@@ -386,7 +404,17 @@ mod tests {
         memory
             .push(MemoryRegion {
                 range: MemRange::new(0x5000_0000, 0x20_0000),
+                guest_base: 0x5000_0000,
                 access: Access::ReadWriteExecute,
+                shared_with: CellSet::EMPTY,
+            })
+            .unwrap();
+        memory
+            .push(MemoryRegion {
+                range: MemRange::new(0x7000_0000, 0x1000),
+                guest_base: 0x1_0000,
+                access: Access::ReadWrite,
+                shared_with: CellSet::from_bits(0b10),
             })
             .unwrap();
         let mut devices = Vec::new();
@@ -429,6 +457,7 @@ mod tests {
         System {
             board: name("qemu-virt").unwrap(),
             cells,
+            realtime: CellSet::from_bits(1),
         }
     }
 
@@ -444,6 +473,24 @@ mod tests {
         assert_eq!(decode(&blob).unwrap(), s);
         assert_eq!(read_header(&blob).unwrap().total_length, 8192);
         assert_eq!(encoded_len(&s), blob.len());
+    }
+
+    #[test]
+    fn guest_addresses_sharing_and_realtime_travel() {
+        let decoded = decode(&encode(&sample(), 8192)).unwrap();
+        let shared = decoded.cells[0].memory[1];
+        assert_eq!(shared.guest_base, 0x1_0000);
+        assert_eq!(shared.range.base, 0x7000_0000);
+        assert!(shared.shared_with.contains(1) && !shared.shared_with.contains(0));
+        assert!(!decoded.cells[0].memory[0].is_shared());
+        assert!(decoded.realtime.contains(0));
+    }
+
+    #[test]
+    fn blobs_of_older_versions_are_refused() {
+        let mut old = encode(&sample(), 8192);
+        old[8..12].copy_from_slice(&2u32.to_le_bytes());
+        assert_eq!(decode(&old), Err(BlobError::UnsupportedVersion(2)));
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub const MAX_CELL_IMAGES: usize = 4;
 pub const MAX_NAME: usize = 32;
 /// Smallest unit of memory the partitioner maps.
 pub const PAGE_SIZE: u64 = 4096;
+/// One past the highest guest-physical address a cell can use: stage 2
+/// translates a 39-bit intermediate physical address space.
+pub const GUEST_ADDRESS_LIMIT: u64 = 1 << 39;
 
 /// A cell or device name.
 pub type Name = String<MAX_NAME>;
@@ -104,14 +107,88 @@ pub enum Access {
     ReadOnly,
 }
 
-/// A region of RAM mapped into a cell, identity-mapped (guest physical =
-/// host physical), so that DMA from passed-through devices works.
+/// A set of cells, by index in [`System::cells`] (bit `n` is cell `n`).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct CellSet(u8);
+
+impl CellSet {
+    /// The empty set.
+    pub const EMPTY: CellSet = CellSet(0);
+
+    /// Builds a set from its bit mask (bit `n` is cell `n`).
+    pub const fn from_bits(bits: u8) -> Self {
+        CellSet(bits)
+    }
+
+    /// The bit mask.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// Adds `cell`; returns false when it is out of range.
+    pub fn insert(&mut self, cell: usize) -> bool {
+        if cell >= MAX_CELLS {
+            return false;
+        }
+        self.0 |= 1 << cell;
+        true
+    }
+
+    /// Whether `cell` is in the set.
+    pub const fn contains(self, cell: usize) -> bool {
+        cell < MAX_CELLS && self.0 & (1 << cell) != 0
+    }
+
+    /// Whether the set is empty.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The cells, lowest index first.
+    pub fn iter(self) -> impl Iterator<Item = usize> {
+        (0..MAX_CELLS).filter(move |&cell| self.contains(cell))
+    }
+}
+
+impl fmt::Debug for CellSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+/// A region of RAM mapped into a cell: physical memory `range`, seen by the
+/// cell at `guest_base`. Regions are usually identity-mapped (`guest_base
+/// == range.base`); a cell that owns a DMA-capable device must be, because
+/// without an IOMMU the device uses the cell's addresses as physical ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemoryRegion {
     /// The physical range.
     pub range: MemRange,
+    /// Where the cell sees the range: its intermediate physical address.
+    pub guest_base: u64,
     /// The cell's permissions.
     pub access: Access,
+    /// The other cells that map the same physical range. Sharing is
+    /// declared on both sides: each of them has a region with the same
+    /// range that names this cell.
+    pub shared_with: CellSet,
+}
+
+impl MemoryRegion {
+    /// The range as the cell sees it.
+    pub const fn guest_range(&self) -> MemRange {
+        MemRange::new(self.guest_base, self.range.size)
+    }
+
+    /// Whether the cell sees the region at its physical address.
+    pub const fn is_identity(&self) -> bool {
+        self.guest_base == self.range.base
+    }
+
+    /// Whether other cells map the region too.
+    pub const fn is_shared(&self) -> bool {
+        !self.shared_with.is_empty()
+    }
 }
 
 /// A board device given to a cell, with its MMIO and interrupts resolved
@@ -147,12 +224,13 @@ pub struct Image {
     pub offset: u64,
     /// Length in bytes.
     pub size: u64,
-    /// Physical address in the cell's RAM where it is copied.
+    /// Guest-physical address in the cell's RAM where it is copied (see
+    /// [`Cell::physical`] for where that is in the board's RAM).
     pub load_address: u64,
 }
 
 impl Image {
-    /// Where the image lands in the cell's RAM.
+    /// Where the image lands in the cell's RAM, as the cell sees it.
     pub const fn destination(&self) -> MemRange {
         MemRange::new(self.load_address, self.size)
     }
@@ -213,6 +291,17 @@ impl Cell {
     pub fn owns_irq(&self, intid: Intid) -> bool {
         self.devices.iter().any(|d| d.irqs.contains(&intid))
     }
+
+    /// The physical range behind the guest range `guest`, when it lies
+    /// inside one memory region of the cell.
+    pub fn physical(&self, guest: &MemRange) -> Option<MemRange> {
+        let region = self.memory.iter().find(|m| m.guest_range().covers(guest))?;
+        let base = region
+            .range
+            .base
+            .checked_add(guest.base - region.guest_base)?;
+        Some(MemRange::new(base, guest.size))
+    }
 }
 
 /// A whole partitioning of one board.
@@ -222,6 +311,9 @@ pub struct System {
     pub board: Name,
     /// The cells, in config order.
     pub cells: Vec<Cell, MAX_CELLS>,
+    /// The cells that asked to be treated as real-time (`realtime: true`):
+    /// the host tool warns when they share an L2 cluster with another cell.
+    pub realtime: CellSet,
 }
 
 /// Copies `s` into a [`Name`], or returns `None` when it is too long.

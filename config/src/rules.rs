@@ -4,6 +4,15 @@
 //! reports each [`Finding`] at its place in the file; the partitioner runs
 //! them again on the decoded blob and refuses to start on any finding. Each
 //! rule is checked once, here.
+//!
+//! [`warnings`] holds the advice that does not make a partitioning wrong
+//! (a real-time cell next to a neighbour in one L2 cluster): the host tool
+//! shows it and builds anyway.
+//!
+//! Addresses a cell names (image load addresses, the entry point, its
+//! memory as it sees it) are guest-physical; the rules check them in the
+//! cell's own address space. Whether two cells collide is decided on
+//! physical ranges.
 
 use crate::model::*;
 use bsp::{Board, Intid, MemRange};
@@ -36,6 +45,13 @@ pub enum CellField {
     Cpu(usize),
     /// `memory[n]`.
     Memory(usize),
+    /// The entry of `memory[region].shared_with` that names cell `cell`.
+    SharedWith {
+        /// Index of the region in the cell's memory.
+        region: usize,
+        /// Index of the cell the entry names.
+        cell: usize,
+    },
     /// `devices[n]`.
     Device(usize),
     /// `images[n]` (kernel, initrd, device tree in model order).
@@ -44,6 +60,8 @@ pub enum CellField {
     Entry,
     /// `console`.
     Console,
+    /// `realtime`.
+    Realtime,
 }
 
 /// What is wrong.
@@ -83,12 +101,46 @@ pub enum Problem {
         /// The partitioner's range.
         reserved: MemRange,
     },
-    /// Two memory regions overlap.
+    /// Two memory regions overlap, and they are not one region shared by
+    /// the two cells (the same range, declared on both sides).
     MemoryOverlap {
         /// Cell of the other region.
         other_cell: usize,
         /// Index of the other region in that cell.
         other_region: usize,
+    },
+    /// A region says it is shared with its own cell.
+    SharedWithSelf,
+    /// A region is shared with a cell that does not exist.
+    NoSuchCell,
+    /// A region is shared with a cell that does not share it back: that
+    /// cell has no region with the same range that names this cell.
+    SharingNotDeclared {
+        /// The other cell's region with the same range, if it has one.
+        other_region: Option<usize>,
+    },
+    /// Two regions of a cell overlap in the cell's address space.
+    GuestOverlap {
+        /// Index of the other region in the cell.
+        other_region: usize,
+    },
+    /// A region overlaps, in the cell's address space, the MMIO pages of
+    /// one of the cell's devices.
+    GuestDeviceOverlap {
+        /// Index of the device in the cell.
+        device: usize,
+    },
+    /// A region overlaps, in the cell's address space, the GIC that the
+    /// partitioner emulates there.
+    GuestGicOverlap,
+    /// A region's guest range reaches past the stage-2 input space.
+    GuestOutOfRange,
+    /// A region is not identity-mapped, but the cell owns a device that
+    /// masters DMA: without an IOMMU, the device would take the cell's
+    /// addresses for physical ones.
+    DmaNeedsIdentity {
+        /// Index of the DMA-capable device in the cell.
+        device: usize,
     },
     /// A device is given to two cells.
     DeviceTaken {
@@ -119,6 +171,12 @@ pub enum Problem {
     },
     /// An image does not fit in any of the cell's memory regions.
     ImageOutsideRam,
+    /// An image lies in a shared region, where reloading it would
+    /// overwrite memory another cell uses.
+    ImageInSharedRegion {
+        /// Index of the region in the cell.
+        region: usize,
+    },
     /// Two images of a cell overlap.
     ImageOverlap {
         /// Index of the other image.
@@ -137,6 +195,49 @@ pub struct Finding {
     pub location: Location,
     /// What.
     pub problem: Problem,
+}
+
+/// Something legal that is probably not what the author wants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Concern {
+    /// A real-time cell has a core in the same L2 cluster as a core of
+    /// another cell, so that cell's memory traffic can evict its cache
+    /// lines and delay it.
+    SharedCluster {
+        /// The real-time cell's core.
+        cpu: usize,
+        /// The other cell.
+        other_cell: usize,
+        /// The other cell's core.
+        other_cpu: usize,
+        /// The cluster both cores are in.
+        cluster: u8,
+    },
+}
+
+/// One piece of advice: where, and about what.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Warning {
+    /// Where.
+    pub location: Location,
+    /// What.
+    pub concern: Concern,
+}
+
+impl fmt::Display for Concern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Concern::SharedCluster {
+                cpu,
+                other_cell,
+                other_cpu,
+                cluster,
+            } => write!(
+                f,
+                "real-time CPU {cpu} shares L2 cluster {cluster} with CPU {other_cpu} of cell #{other_cell}"
+            ),
+        }
+    }
 }
 
 impl fmt::Display for Problem {
@@ -180,6 +281,36 @@ impl fmt::Display for Problem {
                     "the region overlaps memory[{other_region}] of cell #{other_cell}"
                 )
             }
+            Problem::SharedWithSelf => write!(f, "a region cannot be shared with its own cell"),
+            Problem::NoSuchCell => {
+                write!(f, "the region is shared with a cell that does not exist")
+            }
+            Problem::SharingNotDeclared { other_region } => match other_region {
+                Some(r) => write!(
+                    f,
+                    "memory[{r}] of the other cell does not share the region back"
+                ),
+                None => write!(f, "the other cell has no region with the same range"),
+            },
+            Problem::GuestOverlap { other_region } => write!(
+                f,
+                "the region overlaps memory[{other_region}] in the cell's address space"
+            ),
+            Problem::GuestDeviceOverlap { device } => write!(
+                f,
+                "the region overlaps devices[{device}] in the cell's address space"
+            ),
+            Problem::GuestGicOverlap => {
+                write!(f, "the region overlaps the GIC in the cell's address space")
+            }
+            Problem::GuestOutOfRange => write!(
+                f,
+                "the region's guest range ends above {GUEST_ADDRESS_LIMIT:#x}"
+            ),
+            Problem::DmaNeedsIdentity { device } => write!(
+                f,
+                "the region is not identity-mapped, but devices[{device}] masters DMA"
+            ),
             Problem::DeviceTaken { other } => {
                 write!(f, "the device is already given to cell #{other}")
             }
@@ -202,6 +333,9 @@ impl fmt::Display for Problem {
                 write!(f, "interrupt {irq} is already owned by cell #{other}")
             }
             Problem::ImageOutsideRam => write!(f, "the image does not fit in the cell's memory"),
+            Problem::ImageInSharedRegion { region } => {
+                write!(f, "the image lies in memory[{region}], which is shared")
+            }
             Problem::ImageOverlap { other } => write!(f, "the image overlaps image #{other}"),
             Problem::EntryOutsideKernel => {
                 write!(f, "the entry point is not inside the kernel image")
@@ -273,7 +407,7 @@ pub fn check(system: &System, board: &Board, mut report: impl FnMut(Finding)) ->
                 emit(at(i, CellField::Cpu(cpu)), Problem::CpuTaken { other });
             }
         }
-        // Memory.
+        // Memory: physical ranges against the board and the other cells.
         for (r, region) in cell.memory.iter().enumerate() {
             let loc = at(i, CellField::Memory(r));
             let range = region.range;
@@ -281,7 +415,7 @@ pub fn check(system: &System, board: &Board, mut report: impl FnMut(Finding)) ->
                 emit(loc, Problem::Empty);
                 continue;
             }
-            if !aligned(&range) {
+            if !aligned(&range) || !region.guest_base.is_multiple_of(PAGE_SIZE) {
                 emit(loc, Problem::Unaligned);
             }
             if !board.is_ram(&range) {
@@ -306,7 +440,13 @@ pub fn check(system: &System, board: &Board, mut report: impl FnMut(Finding)) ->
                         .map(move |(o, m)| (c, o, m))
                 });
             for (other_cell, other_region, m) in earlier {
-                if m.range.overlaps(&range) {
+                // One range mapped by two cells is a shared region when
+                // either side says so; a side that does not say so back is
+                // reported at the other's `shared_with` entry below.
+                let shared = other_cell != i
+                    && m.range == range
+                    && (region.shared_with.contains(other_cell) || m.shared_with.contains(i));
+                if m.range.overlaps(&range) && !shared {
                     emit(
                         loc,
                         Problem::MemoryOverlap {
@@ -315,6 +455,79 @@ pub fn check(system: &System, board: &Board, mut report: impl FnMut(Finding)) ->
                         },
                     );
                 }
+            }
+            for other in (0..MAX_CELLS).filter(|&c| region.shared_with.contains(c)) {
+                let loc = at(
+                    i,
+                    CellField::SharedWith {
+                        region: r,
+                        cell: other,
+                    },
+                );
+                if other == i {
+                    emit(loc, Problem::SharedWithSelf);
+                    continue;
+                }
+                let Some(other_cell) = system.cells.get(other) else {
+                    emit(loc, Problem::NoSuchCell);
+                    continue;
+                };
+                let same = other_cell.memory.iter().position(|m| m.range == range);
+                match same {
+                    Some(k) if other_cell.memory[k].shared_with.contains(i) => {}
+                    Some(k) => emit(
+                        loc,
+                        Problem::SharingNotDeclared {
+                            other_region: Some(k),
+                        },
+                    ),
+                    // Both sides share, but the ranges differ: that is
+                    // the overlap reported above.
+                    None if other_cell
+                        .memory
+                        .iter()
+                        .any(|m| m.range.overlaps(&range) && m.shared_with.contains(i)) => {}
+                    None => emit(loc, Problem::SharingNotDeclared { other_region: None }),
+                }
+            }
+        }
+        // Memory as the cell sees it.
+        let dma_device = cell
+            .devices
+            .iter()
+            .position(|d| board.device(&d.name).is_some_and(|known| known.dma));
+        for (r, region) in cell.memory.iter().enumerate() {
+            let loc = at(i, CellField::Memory(r));
+            if region.range.size == 0 {
+                continue;
+            }
+            let guest = region.guest_range();
+            if region
+                .guest_base
+                .checked_add(region.range.size)
+                .is_none_or(|end| end > GUEST_ADDRESS_LIMIT)
+            {
+                emit(loc, Problem::GuestOutOfRange);
+            }
+            // Regions whose physical ranges overlap are reported above.
+            if let Some(other_region) = cell.memory[..r]
+                .iter()
+                .position(|m| m.guest_range().overlaps(&guest) && !m.range.overlaps(&region.range))
+            {
+                emit(loc, Problem::GuestOverlap { other_region });
+            }
+            if let Some(device) = cell.devices.iter().position(|d| {
+                d.mmio
+                    .iter()
+                    .any(|window| page_span(window).overlaps(&guest))
+            }) {
+                emit(loc, Problem::GuestDeviceOverlap { device });
+            }
+            if guest.overlaps(&board.gic.distributor) || guest.overlaps(&board.gic.redistributors) {
+                emit(loc, Problem::GuestGicOverlap);
+            }
+            if let (false, Some(device)) = (region.is_identity(), dma_device) {
+                emit(loc, Problem::DmaNeedsIdentity { device });
             }
         }
         // Devices and their interrupts.
@@ -373,8 +586,14 @@ pub fn check(system: &System, board: &Board, mut report: impl FnMut(Finding)) ->
         for (m, image) in cell.images.iter().enumerate() {
             let loc = at(i, CellField::Image(m));
             let dest = image.destination();
-            if !cell.memory.iter().any(|r| r.range.covers(&dest)) {
+            if !cell.memory.iter().any(|r| r.guest_range().covers(&dest)) {
                 emit(loc, Problem::ImageOutsideRam);
+            } else if let Some(region) = cell
+                .memory
+                .iter()
+                .position(|r| r.is_shared() && r.guest_range().overlaps(&dest))
+            {
+                emit(loc, Problem::ImageInSharedRegion { region });
             }
             if let Some(other) = cell.images[..m]
                 .iter()
@@ -393,7 +612,10 @@ pub fn check(system: &System, board: &Board, mut report: impl FnMut(Finding)) ->
         if let Some(console) = cell.console {
             let window = console.window();
             let clash = console.base % PAGE_SIZE != 0
-                || cell.memory.iter().any(|m| m.range.overlaps(&window))
+                || cell
+                    .memory
+                    .iter()
+                    .any(|m| m.guest_range().overlaps(&window))
                 || cell
                     .devices
                     .iter()
@@ -407,19 +629,70 @@ pub fn check(system: &System, board: &Board, mut report: impl FnMut(Finding)) ->
     count
 }
 
+/// Gives the advice for `system` on `board`, calling `report` for each
+/// warning, in config order. Returns the number of warnings.
+///
+/// A real-time cell (in [`System::realtime`]) gets one warning for each
+/// other cell that has a core in an L2 cluster of its own cores. Boards
+/// whose description does not know the clusters get none.
+pub fn warnings(system: &System, board: &Board, mut report: impl FnMut(Warning)) -> usize {
+    let cluster = |cpu: usize| board.cpus.get(cpu).and_then(|c| c.cluster);
+    let mut count = 0;
+    for (i, cell) in system.cells.iter().enumerate() {
+        if !system.realtime.contains(i) {
+            continue;
+        }
+        for (other_cell, other) in system.cells.iter().enumerate() {
+            if other_cell == i {
+                continue;
+            }
+            let shared = cell.cpus.iter().find_map(|cpu| {
+                let mine = cluster(cpu)?;
+                other
+                    .cpus
+                    .iter()
+                    .find(|&o| o != cpu && cluster(o) == Some(mine))
+                    .map(|other_cpu| (cpu, other_cpu, mine))
+            });
+            if let Some((cpu, other_cpu, cluster)) = shared {
+                count += 1;
+                report(Warning {
+                    location: Location::Cell {
+                        cell: i,
+                        field: CellField::Realtime,
+                    },
+                    concern: Concern::SharedCluster {
+                        cpu,
+                        other_cell,
+                        other_cpu,
+                        cluster,
+                    },
+                });
+            }
+        }
+    }
+    count
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use bsp::qemu_virt::BOARD;
     use heapless::Vec;
 
+    fn region(base: u64, size: u64, access: Access) -> MemoryRegion {
+        MemoryRegion {
+            range: MemRange::new(base, size),
+            guest_base: base,
+            access,
+            shared_with: CellSet::EMPTY,
+        }
+    }
+
     fn cell(n: &str, cpus: u64, base: u64) -> Cell {
         let mut memory = Vec::new();
         memory
-            .push(MemoryRegion {
-                range: MemRange::new(base, 0x100_0000),
-                access: Access::ReadWriteExecute,
-            })
+            .push(region(base, 0x100_0000, Access::ReadWriteExecute))
             .unwrap();
         let mut images = Vec::new();
         images
@@ -450,6 +723,7 @@ mod tests {
         System {
             board: name("qemu-virt").unwrap(),
             cells: cells.iter().cloned().collect(),
+            realtime: CellSet::EMPTY,
         }
     }
 
@@ -511,22 +785,13 @@ mod tests {
     fn unaligned_empty_and_not_ram() {
         let mut c = cell("a", 1, 0x5000_0000);
         c.memory
-            .push(MemoryRegion {
-                range: MemRange::new(0x6000_0800, 0x1000),
-                access: Access::ReadWrite,
-            })
+            .push(region(0x6000_0800, 0x1000, Access::ReadWrite))
             .unwrap();
         c.memory
-            .push(MemoryRegion {
-                range: MemRange::new(0x6100_0000, 0),
-                access: Access::ReadWrite,
-            })
+            .push(region(0x6100_0000, 0, Access::ReadWrite))
             .unwrap();
         c.memory
-            .push(MemoryRegion {
-                range: MemRange::new(0x2000_0000, 0x1000),
-                access: Access::ReadWrite,
-            })
+            .push(region(0x2000_0000, 0x1000, Access::ReadWrite))
             .unwrap();
         let problems: std::vec::Vec<_> =
             findings(&system(&[c])).iter().map(|f| f.problem).collect();
@@ -627,10 +892,278 @@ mod tests {
         assert_eq!(
             findings(&System {
                 board: name("qemu-virt").unwrap(),
-                cells: Vec::new()
+                cells: Vec::new(),
+                realtime: CellSet::EMPTY,
             })
             .len(),
             1
         );
+    }
+
+    fn problems(s: &System) -> std::vec::Vec<(Location, Problem)> {
+        findings(s)
+            .iter()
+            .map(|f| (f.location, f.problem))
+            .collect()
+    }
+
+    /// Cells `a` and `b` with a 2 MiB region at 0x7000_0000 each, shared
+    /// with the other as `a_shares` and `b_shares` say.
+    fn sharing(a_shares: u8, b_shares: u8) -> System {
+        let mut a = cell("a", 1, 0x5000_0000);
+        let mut b = cell("b", 2, 0x6000_0000);
+        let mut shared = region(0x7000_0000, 0x20_0000, Access::ReadWrite);
+        shared.shared_with = CellSet::from_bits(a_shares);
+        a.memory.push(shared).unwrap();
+        shared.shared_with = CellSet::from_bits(b_shares);
+        b.memory.push(shared).unwrap();
+        system(&[a, b])
+    }
+
+    #[test]
+    fn a_region_declared_shared_on_both_sides_is_fine() {
+        assert_eq!(findings(&sharing(0b10, 0b01)), []);
+    }
+
+    #[test]
+    fn a_region_shared_without_either_side_saying_so_overlaps() {
+        assert_eq!(
+            problems(&sharing(0, 0)),
+            [(
+                Location::Cell {
+                    cell: 1,
+                    field: CellField::Memory(1)
+                },
+                Problem::MemoryOverlap {
+                    other_cell: 0,
+                    other_region: 1
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn sharing_must_be_declared_back() {
+        // `a` shares with `b`; `b` maps the range but does not say so.
+        assert_eq!(
+            problems(&sharing(0b10, 0)),
+            [(
+                Location::Cell {
+                    cell: 0,
+                    field: CellField::SharedWith { region: 1, cell: 1 }
+                },
+                Problem::SharingNotDeclared {
+                    other_region: Some(1)
+                }
+            )]
+        );
+        // `b` does not map the range at all.
+        let mut s = sharing(0b10, 0);
+        s.cells[1].memory.pop();
+        assert_eq!(
+            problems(&s),
+            [(
+                Location::Cell {
+                    cell: 0,
+                    field: CellField::SharedWith { region: 1, cell: 1 }
+                },
+                Problem::SharingNotDeclared { other_region: None }
+            )]
+        );
+    }
+
+    #[test]
+    fn shared_regions_must_be_the_same_range() {
+        let mut s = sharing(0b10, 0b01);
+        s.cells[1].memory[1].range.size = 0x10_0000;
+        s.cells[1].memory[1].guest_base = 0x7000_0000;
+        assert_eq!(
+            problems(&s),
+            [(
+                Location::Cell {
+                    cell: 1,
+                    field: CellField::Memory(1)
+                },
+                Problem::MemoryOverlap {
+                    other_cell: 0,
+                    other_region: 1
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn sharing_with_oneself_or_nobody() {
+        let s = sharing(0b1000_0011, 0b01);
+        let p: std::vec::Vec<_> = findings(&s).iter().map(|f| f.problem).collect();
+        assert_eq!(p, [Problem::SharedWithSelf, Problem::NoSuchCell]);
+    }
+
+    #[test]
+    fn images_stay_out_of_shared_regions() {
+        let mut s = sharing(0b10, 0b01);
+        s.cells[0].images[0].load_address = 0x7000_0000;
+        s.cells[0].entry = 0x7000_0000;
+        assert_eq!(
+            problems(&s),
+            [(
+                Location::Cell {
+                    cell: 0,
+                    field: CellField::Image(0)
+                },
+                Problem::ImageInSharedRegion { region: 1 }
+            )]
+        );
+    }
+
+    #[test]
+    fn guest_addresses_are_checked_in_the_cells_space() {
+        // RAM at 0x5000_0000 seen at 0: the image, the entry and the console
+        // are guest addresses.
+        let mut a = cell("a", 1, 0);
+        a.memory[0].range.base = 0x5000_0000;
+        assert_eq!(findings(&system(&[a.clone()])), []);
+        assert_eq!(
+            a.physical(&MemRange::new(0x1000, 0x2000)),
+            Some(MemRange::new(0x5000_1000, 0x2000))
+        );
+        assert_eq!(a.physical(&MemRange::new(0xff_f000, 0x2000)), None);
+
+        // Two regions at one guest address; one over a device, the console
+        // page and the GIC; one past the IPA space; one unaligned.
+        let mut b = cell("b", 2, 0x6000_0000);
+        b.devices.push(device("rtc")).unwrap();
+        let mut over = region(0x6100_0000, 0x1000, Access::ReadWrite);
+        over.guest_base = 0x6000_0000;
+        b.memory.push(over).unwrap();
+        let mut low = region(0x6200_0000, 0x200_0000, Access::ReadWrite);
+        low.guest_base = 0x0800_0000;
+        b.memory.push(low).unwrap();
+        let mut high = region(0x6400_0000, 0x1000, Access::ReadWrite);
+        high.guest_base = GUEST_ADDRESS_LIMIT;
+        b.memory.push(high).unwrap();
+        let mut odd = region(0x6500_0000, 0x1000, Access::ReadWrite);
+        odd.guest_base = 0x10_0800;
+        b.memory.push(odd).unwrap();
+        let p: std::vec::Vec<_> = findings(&system(&[b])).iter().map(|f| f.problem).collect();
+        assert_eq!(
+            p,
+            [
+                Problem::Unaligned,
+                Problem::GuestOverlap { other_region: 0 },
+                Problem::GuestDeviceOverlap { device: 0 },
+                Problem::GuestGicOverlap,
+                Problem::GuestOutOfRange,
+                Problem::ConsoleOverlap,
+            ]
+        );
+    }
+
+    #[test]
+    fn dma_capable_devices_need_identity_mapped_ram() {
+        let mut a = cell("a", 1, 0x5000_0000);
+        a.devices.push(device("rtc")).unwrap();
+        let mut moved = region(0x5800_0000, 0x1000, Access::ReadWrite);
+        moved.guest_base = 0x5900_0000;
+        a.memory.push(moved).unwrap();
+        // The RTC does not master DMA.
+        assert_eq!(findings(&system(&[a.clone()])), []);
+        a.devices.push(device("virtio-mmio31")).unwrap();
+        assert_eq!(
+            problems(&system(&[a])),
+            [(
+                Location::Cell {
+                    cell: 0,
+                    field: CellField::Memory(1)
+                },
+                Problem::DmaNeedsIdentity { device: 1 }
+            )]
+        );
+    }
+
+    fn advice(s: &System, board: &bsp::Board) -> std::vec::Vec<Warning> {
+        let mut v = std::vec::Vec::new();
+        assert_eq!(warnings(s, board, |w| v.push(w)), v.len());
+        v
+    }
+
+    #[test]
+    fn a_realtime_cell_in_a_shared_cluster_is_warned_about() {
+        let mut s = system(&[cell("rt", 0b1, 0x5000_0000), cell("b", 0b110, 0x6000_0000)]);
+        assert_eq!(advice(&s, &BOARD), []);
+        s.realtime = CellSet::from_bits(0b1);
+        assert_eq!(
+            advice(&s, &BOARD),
+            [Warning {
+                location: Location::Cell {
+                    cell: 0,
+                    field: CellField::Realtime
+                },
+                concern: Concern::SharedCluster {
+                    cpu: 0,
+                    other_cell: 1,
+                    other_cpu: 1,
+                    cluster: 0
+                }
+            }]
+        );
+        // A warning is not a finding: the partitioner boots it.
+        assert_eq!(findings(&s), []);
+    }
+
+    #[test]
+    fn clusters_decide_and_unknown_clusters_say_nothing() {
+        const SPLIT: [bsp::Cpu; 4] = {
+            let c = BOARD.cpus;
+            [
+                c[0],
+                c[1],
+                bsp::Cpu {
+                    cluster: Some(1),
+                    ..c[2]
+                },
+                bsp::Cpu {
+                    cluster: Some(1),
+                    ..c[3]
+                },
+            ]
+        };
+        const UNKNOWN: [bsp::Cpu; 4] = {
+            let c = BOARD.cpus;
+            [
+                bsp::Cpu {
+                    cluster: None,
+                    ..c[0]
+                },
+                bsp::Cpu {
+                    cluster: None,
+                    ..c[1]
+                },
+                bsp::Cpu {
+                    cluster: None,
+                    ..c[2]
+                },
+                bsp::Cpu {
+                    cluster: None,
+                    ..c[3]
+                },
+            ]
+        };
+        let mut s = system(&[
+            cell("rt", 0b11, 0x5000_0000),
+            cell("b", 0b1100, 0x6000_0000),
+        ]);
+        s.realtime = CellSet::from_bits(0b1);
+        let split = bsp::Board {
+            cpus: &SPLIT,
+            ..BOARD
+        };
+        assert_eq!(advice(&s, &split), []);
+        let unknown = bsp::Board {
+            cpus: &UNKNOWN,
+            ..BOARD
+        };
+        assert_eq!(advice(&s, &unknown), []);
+        assert_eq!(advice(&s, &BOARD).len(), 1);
     }
 }

@@ -10,10 +10,13 @@
 //! cells:                          # 1 to 8 cells
 //!   - name: sensor                # [a-z0-9_-]{1,32}, unique
 //!     cpus: [0, 1]                # physical CPU indices of the board; lowest = virtual CPU 0
-//!     memory:                     # 1 to 8 regions, identity-mapped
+//!     memory:                     # 1 to 8 regions
 //!       - base: 0x50000000        # integers: decimal or 0x hex (`_` may separate digits)
 //!         size: 16M               # sizes: integer or string with K/M/G suffix (KiB/MiB/GiB)
 //!         access: rwx             # optional: rwx (default) | rw | ro
+//!         guest_base: 0x0         # optional: where the cell sees it; default: base
+//!         shared_with: [other]    # optional: cells that map the same region and name
+//!                                 # this cell back
 //!     devices: [virtio-mmio31]    # optional: board device names, each for one cell only
 //!     console: virtual            # optional: virtual (default) | none
 //!     kernel:
@@ -30,7 +33,12 @@
 //!     boot_argument: 0x0          # optional (x0 at entry); default: the device tree's
 //!                                 # load address if there is one, else 0
 //!     on_fault: stop              # optional: stop (default) | restart
+//!     realtime: false             # optional: warn about L2 clusters shared with other cells
 //! ```
+//!
+//! Every address a cell names (`load_address`, `entry`, `boot_argument`,
+//! the generated device tree's memory nodes) is a guest address: where the
+//! cell sees its memory.
 //!
 //! `console: virtual` gives the cell an emulated PL011 at the MMIO address of
 //! the board's console; the partitioner owns the real UART and prefixes each
@@ -49,9 +57,11 @@
 //! [`load`] parses the file with `serde-saphyr` into the [`raw`] types
 //! (unknown fields, wrong types and malformed YAML stop here, with one
 //! diagnostic), resolves device names through the board, reads the image
-//! files, and runs [`rules::check`](crate::rules::check) on the result. Every
-//! finding is mapped back to the YAML value it concerns, and all of them are
-//! reported together as [`Diagnostics`].
+//! files, and runs [`rules::check`](crate::rules::check) and
+//! [`rules::warnings`](crate::rules::warnings) on the result. Every finding
+//! is mapped back to the YAML value it concerns. When there are errors, all
+//! of them (and the warnings) are reported together as [`Diagnostics`];
+//! otherwise the warnings travel in [`Loaded::warnings`].
 //!
 //! The "image fits in RAM" rule uses an image's *footprint*: for a kernel
 //! with an arm64 Image header, the larger of its file size and the header's
@@ -70,7 +80,7 @@ pub mod raw;
 mod source_map;
 
 pub use convert::human_size;
-pub use diagnostic::{Diagnostic, Diagnostics};
+pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use source_map::SourceMap;
 
 use crate::model::*;
@@ -129,6 +139,10 @@ pub struct Loaded {
     /// Length of the blob plus the payloads: from the blob's first byte to
     /// the end of the last image.
     pub total_length: u64,
+    /// What the config does that is legal but probably unwanted (see
+    /// [`rules::warnings`](crate::rules::warnings)), each at its place in
+    /// the file; often empty. Show them: they do not stop a build.
+    pub warnings: Diagnostics,
 }
 
 /// The bytes of one cell image.
@@ -240,13 +254,14 @@ pub fn load_source_with(
     let base_dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
     convert::Converter::new(source, &named, &map, &raw, &base_dir, image_dirs, generator)
         .run()
-        .map(|(board, system, payloads, total_length)| Loaded {
+        .map(|(board, system, payloads, total_length, warnings)| Loaded {
             path: path.to_path_buf(),
             source: source.to_string(),
             board,
             system,
             payloads,
             total_length,
+            warnings: Diagnostics::new(&file, warnings),
         })
         .map_err(|items| Diagnostics::new(&file, items))
 }

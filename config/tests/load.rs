@@ -191,6 +191,9 @@ fn the_schema_describes_the_format() {
         "load_address",
         "rwx",
         "restart",
+        "guest_base",
+        "shared_with",
+        "realtime",
     ] {
         assert!(schema.contains(needle), "{needle} missing from\n{schema}");
     }

@@ -37,6 +37,10 @@ fn load(source: &str) {
             let decoded = blob::decode(&encoded).expect("blob decodes");
             assert_eq!(decoded, loaded.system);
             assert_eq!(rules::check(&decoded, loaded.board, |_| {}), 0);
+            assert_eq!(
+                rules::warnings(&decoded, loaded.board, |_| {}),
+                loaded.warnings.len()
+            );
             for p in &loaded.payloads {
                 let image = &loaded.system.cells[p.cell].images[p.image];
                 assert_eq!(image.offset % PAGE_SIZE, 0);
@@ -74,6 +78,17 @@ fn size() -> impl Strategy<Value = Size> {
     ]
 }
 
+/// Names for `shared_with`: the example's cells, short names that the
+/// cell strategy may produce, and anything.
+fn cell_reference() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("sensor".to_string()),
+        Just("intruder".to_string()),
+        "[a-c]",
+        "[A-Za-z0-9 !_-]{0,12}",
+    ]
+}
+
 fn memory() -> impl Strategy<Value = RawMemory> {
     (
         address(),
@@ -83,8 +98,19 @@ fn memory() -> impl Strategy<Value = RawMemory> {
             Just(RawAccess::Rw),
             Just(RawAccess::Ro)
         ],
+        proptest::option::of(prop_oneof![
+            (0u64..0x40).prop_map(|n| Integer(n << 21)),
+            address(),
+        ]),
+        proptest::collection::vec(cell_reference(), 0..3),
     )
-        .prop_map(|(base, size, access)| RawMemory { base, size, access })
+        .prop_map(|(base, size, access, guest_base, shared_with)| RawMemory {
+            base,
+            size,
+            access,
+            guest_base,
+            shared_with,
+        })
 }
 
 fn file() -> impl Strategy<Value = PathBuf> {
@@ -112,7 +138,7 @@ fn device_tree() -> impl Strategy<Value = RawDeviceTree> {
 }
 
 fn cell() -> impl Strategy<Value = RawCell> {
-    let name = prop_oneof!["[a-z]{1,8}", "[A-Za-z0-9 !_-]{0,40}"];
+    let name = prop_oneof!["[a-c]", "[a-z]{1,8}", "[A-Za-z0-9 !_-]{0,40}"];
     let device = prop_oneof![
         (0u32..32).prop_map(|n| format!("virtio-mmio{n}")),
         Just("uart0".to_string()),
@@ -139,12 +165,13 @@ fn cell() -> impl Strategy<Value = RawCell> {
             proptest::option::of(address()),
             proptest::option::of(address()),
             prop_oneof![Just(RawFaultPolicy::Stop), Just(RawFaultPolicy::Restart)],
+            proptest::bool::ANY,
         ),
     )
         .prop_map(
             |(
                 (name, cpus, memory, devices, console),
-                (kernel, initrd, device_tree, bootargs, entry, boot_argument, on_fault),
+                (kernel, initrd, device_tree, bootargs, entry, boot_argument, on_fault, realtime),
             )| RawCell {
                 name,
                 cpus,
@@ -158,6 +185,7 @@ fn cell() -> impl Strategy<Value = RawCell> {
                 entry,
                 boot_argument,
                 on_fault,
+                realtime,
             },
         )
 }
@@ -175,17 +203,62 @@ fn system() -> impl Strategy<Value = RawSystem> {
         })
 }
 
+/// How the two cells of [`mostly_valid`] map a region at 0x7000_0000.
+#[derive(Clone, Copy, Debug)]
+enum Sharing {
+    /// Neither maps it.
+    None,
+    /// Both map it and name each other: valid.
+    Both,
+    /// Both map it, only the first names the other: invalid.
+    OneSided,
+}
+
 /// A config that is valid except for what the strategy changes.
-fn mostly_valid() -> impl Strategy<Value = RawSystem> {
-    (0u64..4, 0u64..4, proptest::bool::ANY).prop_map(|(a, b, twin)| {
-        let mut raw: RawSystem = yaml::parse_source(EXAMPLE, "example").unwrap();
-        raw.cells[0].cpus = vec![Integer(a)];
-        raw.cells[1].cpus = vec![Integer(b)];
-        if twin {
-            raw.cells[1].memory[0].base = Integer(0x5000_0000);
-        }
-        raw
-    })
+fn mostly_valid() -> impl Strategy<Value = (RawSystem, Sharing)> {
+    (
+        0u64..4,
+        0u64..4,
+        proptest::bool::ANY,
+        prop_oneof![
+            Just(Sharing::None),
+            Just(Sharing::Both),
+            Just(Sharing::OneSided)
+        ],
+        proptest::bool::ANY,
+    )
+        .prop_map(|(a, b, twin, sharing, realtime)| {
+            let mut raw: RawSystem = yaml::parse_source(EXAMPLE, "example").unwrap();
+            raw.cells[0].cpus = vec![Integer(a)];
+            raw.cells[1].cpus = vec![Integer(b)];
+            if twin {
+                raw.cells[1].memory[0].base = Integer(0x5000_0000);
+            }
+            // Real-time cells only ever add warnings.
+            raw.cells[0].realtime = realtime;
+            let shared = |with: &str| RawMemory {
+                base: Integer(0x7000_0000),
+                size: Size(2 << 20),
+                access: RawAccess::Rw,
+                guest_base: None,
+                shared_with: vec![with.to_string()],
+            };
+            match sharing {
+                Sharing::None => {}
+                Sharing::Both => {
+                    raw.cells[0].memory.push(shared("intruder"));
+                    raw.cells[1].memory.push(shared("sensor"));
+                }
+                Sharing::OneSided => {
+                    raw.cells[0].memory.push(shared("intruder"));
+                    raw.cells[1].memory.push(RawMemory {
+                        shared_with: Vec::new(),
+                        ..shared("")
+                    });
+                }
+            }
+            (raw, sharing)
+        })
 }
 
 proptest! {
@@ -219,13 +292,25 @@ proptest! {
     }
 
     #[test]
-    fn near_valid_configs_are_judged_consistently(raw in mostly_valid()) {
+    fn near_valid_configs_are_judged_consistently((raw, sharing) in mostly_valid()) {
         let text = serde_saphyr::to_string(&raw).unwrap();
         let path = images().join("config.yaml");
         let result = yaml::load_source(&text, &path, &[]);
         let cpus_clash = raw.cells[0].cpus == raw.cells[1].cpus;
         let memory_clash = raw.cells[1].memory[0].base.0 == 0x5000_0000;
-        prop_assert_eq!(result.is_ok(), !cpus_clash && !memory_clash, "{}", text);
+        let sharing_clash = matches!(sharing, Sharing::OneSided);
+        prop_assert_eq!(
+            result.is_ok(),
+            !cpus_clash && !memory_clash && !sharing_clash,
+            "{}",
+            text
+        );
+        // qemu-virt has one cluster: a real-time cell always has a warning.
+        if let Ok(loaded) = &result {
+            prop_assert_eq!(loaded.warnings.len(), usize::from(raw.cells[0].realtime));
+            let shared = &loaded.system.cells[0].memory;
+            prop_assert_eq!(shared.iter().any(|m| m.is_shared()), matches!(sharing, Sharing::Both));
+        }
         load(&text);
     }
 }

@@ -1,8 +1,10 @@
 //! A cell's stage-2 plan: which ranges of guest-physical space map to what,
-//! derived from its validated config. RAM is identity-mapped with the
-//! cell's permissions; device MMIO is identity-mapped as Device memory,
-//! rounded out to whole pages. Nothing else is mapped: the emulated
-//! console, other cells' RAM and unassigned devices fault.
+//! derived from its validated config. Each RAM region maps its guest range
+//! (`guest_base`, usually equal to its physical base) to its physical range
+//! with the cell's permissions; device MMIO is identity-mapped as Device
+//! memory, rounded out to whole pages. Nothing else is mapped: the emulated
+//! console, other cells' RAM (except regions shared with this cell) and
+//! unassigned devices fault.
 
 use crate::arch::paging::{MemoryType, Permissions};
 use crate::mm::{map, MapError, MapStats, Mapping, TableAlloc};
@@ -27,7 +29,7 @@ pub fn stage2_mappings(cell: &Cell) -> Vec<Mapping, MAX_MAPPINGS> {
     let mut mappings: Vec<Mapping, MAX_MAPPINGS> = Vec::new();
     for region in &cell.memory {
         let _ = mappings.push(Mapping {
-            input: region.range.base,
+            input: region.guest_base,
             output: region.range.base,
             size: region.range.size,
             memory: MemoryType::Normal,
@@ -77,7 +79,9 @@ mod tests {
     use crate::mm::{lookup, translate, Table};
     use bsp::qemu_virt::BOARD;
     use bsp::MemRange;
-    use config::{name, Console, CpuSet, DeviceGrant, FaultPolicy, Image, ImageKind, MemoryRegion};
+    use config::{
+        name, CellSet, Console, CpuSet, DeviceGrant, FaultPolicy, Image, ImageKind, MemoryRegion,
+    };
 
     struct Pool(std::vec::Vec<Table>);
 
@@ -104,12 +108,16 @@ mod tests {
         let mut memory = Vec::new();
         let ram = MemoryRegion {
             range: MemRange::new(0x5000_0000, 16 << 20),
+            guest_base: 0x5000_0000,
             access: Access::ReadWriteExecute,
+            shared_with: CellSet::EMPTY,
         };
         memory.push(ram).unwrap();
         let shared = MemoryRegion {
             range: MemRange::new(0x7000_0000, 0x3000),
+            guest_base: 0x7000_0000,
             access: Access::ReadOnly,
+            shared_with: CellSet::from_bits(0b10),
         };
         memory.push(shared).unwrap();
         let mut devices = Vec::new();
@@ -177,5 +185,28 @@ mod tests {
         let (ro, _) = lookup(&mut pool, root, 0x7000_1000).unwrap();
         assert_eq!(ro & (0b11 << 6), 1 << 6);
         assert_ne!(ro & (1 << 54), 0);
+    }
+
+    #[test]
+    fn guest_addresses_map_to_physical_ones() {
+        let mut cell = cell();
+        // RAM seen at 0, the shared page at 0x4000_0000.
+        cell.memory[0].guest_base = 0;
+        cell.memory[1].guest_base = 0x4000_0000;
+        let plan = stage2_mappings(&cell);
+        assert_eq!((plan[0].input, plan[0].output), (0, 0x5000_0000));
+        assert_eq!((plan[1].input, plan[1].output), (0x4000_0000, 0x7000_0000));
+
+        let mut pool = Pool(std::vec::Vec::new());
+        let root = pool.alloc().unwrap();
+        let stats = build_stage2(&cell, &mut pool, root).unwrap();
+        assert_eq!(stats.blocks_2m, 8, "both sides 2 MiB aligned: blocks");
+        assert_eq!(translate(&mut pool, root, 0x0080_1234), Some(0x5080_1234));
+        assert_eq!(translate(&mut pool, root, 0x4000_2000), Some(0x7000_2000));
+        // The physical addresses are not the cell's any more.
+        assert_eq!(translate(&mut pool, root, 0x5000_0000), None);
+        assert_eq!(translate(&mut pool, root, 0x7000_0000), None);
+        // Devices stay identity-mapped.
+        assert_eq!(translate(&mut pool, root, 0x0a00_3e00), Some(0x0a00_3e00));
     }
 }

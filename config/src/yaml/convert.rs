@@ -9,7 +9,7 @@ use super::source_map::{offset_of, parent, ByteSpan, SourceMap};
 use super::{Payload, TreeGenerator, TreeRequest, FORMAT_VERSION, PAYLOAD_ALIGN};
 use crate::arm64_image::Header;
 use crate::model::*;
-use crate::rules::{self, CellField, Finding, Location, Problem};
+use crate::rules::{self, CellField, Concern, Finding, Location, Problem, Warning};
 use bsp::{Board, Intid, MemRange};
 use miette::NamedSource;
 use serde_saphyr::{Error as YamlError, MessageFormatter, UserMessageFormatter};
@@ -248,6 +248,9 @@ struct CellTrace {
     cpus: Vec<(usize, usize)>,
     /// Index in `memory` of each model region.
     memory: Vec<usize>,
+    /// For each model region, `(cell, index in shared_with)` of each cell
+    /// it is shared with.
+    shared_with: Vec<Vec<(usize, usize)>>,
     /// Index in `devices` of each model device.
     devices: Vec<usize>,
     /// Each model image.
@@ -279,8 +282,9 @@ pub(super) struct Converter<'a> {
     traces: Vec<CellTrace>,
 }
 
-/// The result of a successful conversion.
-pub(super) type Converted = (&'static Board, System, Vec<Payload>, u64);
+/// The result of a successful conversion: the board, the system, its
+/// payloads, their total length, and the warnings.
+pub(super) type Converted = (&'static Board, System, Vec<Payload>, u64, Vec<Diagnostic>);
 
 fn hex_range(r: &MemRange) -> String {
     format!("{:#x}..{:#x}", r.base, r.end())
@@ -394,12 +398,16 @@ impl<'a> Converter<'a> {
         let mut system = System {
             board: name(board.name).unwrap_or_default(),
             cells: heapless::Vec::new(),
+            realtime: CellSet::EMPTY,
         };
         for (i, raw_cell) in raw.cells.iter().enumerate().take(MAX_CELLS) {
             let (cell, trace) = self.cell(board, i, raw_cell);
             // Cannot fail: at most MAX_CELLS are taken.
             let _ = system.cells.push(cell);
             self.traces.push(trace);
+            if raw_cell.realtime {
+                system.realtime.insert(i);
+            }
         }
 
         // The rules see each image with its footprint, so a kernel's bss
@@ -424,7 +432,12 @@ impl<'a> Converter<'a> {
                 self.report(d);
             }
         }
+        let mut warnings = Vec::new();
+        rules::warnings(&system, board, |w| {
+            warnings.push(self.warning(board, &system, w))
+        });
         if !self.diagnostics.is_empty() {
+            self.diagnostics.extend(warnings);
             return Err(self.diagnostics);
         }
 
@@ -449,7 +462,7 @@ impl<'a> Converter<'a> {
                 });
             }
         }
-        Ok((board, system, payloads, cursor))
+        Ok((board, system, payloads, cursor, warnings))
     }
 
     fn cell(&mut self, board: &'static Board, i: usize, raw: &RawCell) -> (Cell, CellTrace) {
@@ -534,9 +547,12 @@ impl<'a> Converter<'a> {
                 RawAccess::Rw => Access::ReadWrite,
                 RawAccess::Ro => Access::ReadOnly,
             };
+            let (shared_with, sharing) = self.shared_with(i, k, &region.shared_with);
             let region = MemoryRegion {
                 range: MemRange::new(region.base.0, region.size.0),
+                guest_base: region.guest_base.map_or(region.base.0, |g| g.0),
                 access,
+                shared_with,
             };
             if memory.push(region).is_err() {
                 let d = self
@@ -550,6 +566,7 @@ impl<'a> Converter<'a> {
                 break;
             }
             trace.memory.push(k);
+            trace.shared_with.push(sharing);
         }
 
         // Devices.
@@ -622,7 +639,7 @@ impl<'a> Converter<'a> {
         }
 
         // Images.
-        let first_base = memory.first().map(|m: &MemoryRegion| m.range.base);
+        let first_base = memory.first().map(|m: &MemoryRegion| m.guest_base);
         let mut images = heapless::Vec::new();
         let kernel_file = self.read_image(i, "kernel", &raw.kernel.path);
         let kernel_missing = kernel_file.is_none();
@@ -809,7 +826,7 @@ impl<'a> Converter<'a> {
                 (address.0, file, false)
             }
             None => {
-                let first = cell.memory.first().map(|m| m.range);
+                let first = cell.memory.first().map(|m| m.guest_range());
                 let address = match (tree.load_address, first) {
                     (Some(address), _) => address.0,
                     (None, Some(first)) => match default_tree_address(&first) {
@@ -914,6 +931,68 @@ impl<'a> Converter<'a> {
         Some(address)
     }
 
+    /// Resolves the cell names of `cells[i].memory[k].shared_with`; reports
+    /// unknown and repeated names. Returns the set and, for each cell in
+    /// it, its index in the list.
+    fn shared_with(
+        &mut self,
+        i: usize,
+        k: usize,
+        names: &[String],
+    ) -> (CellSet, Vec<(usize, usize)>) {
+        let mut set = CellSet::EMPTY;
+        let mut trace = Vec::new();
+        for (n, wanted) in names.iter().enumerate() {
+            let path = format!("cells[{i}].memory[{k}].shared_with[{n}]");
+            if let Some(first) = names[..n].iter().position(|o| o == wanted) {
+                let first_span = self.span(&format!("cells[{i}].memory[{k}].shared_with[{first}]"));
+                let d = self
+                    .diagnostic(
+                        "config::cell_listed_twice",
+                        &path,
+                        format!(
+                            "cell `{}` is listed twice in `shared_with`",
+                            sanitize(wanted)
+                        ),
+                    )
+                    .label("second time")
+                    .also(first_span, "first time")
+                    .help("remove one of them");
+                self.report(d);
+                continue;
+            }
+            let known = self.raw.cells.iter().map(|c| c.name.as_str());
+            match self.raw.cells.iter().position(|c| &c.name == wanted) {
+                Some(cell) => {
+                    // Cells past MAX_CELLS are reported already.
+                    if set.insert(cell) {
+                        trace.push((cell, n));
+                    }
+                }
+                None => {
+                    let names: Vec<String> = known
+                        .clone()
+                        .map(|c| format!("`{}`", sanitize(c)))
+                        .collect();
+                    let mut help = format!("the cells are {}", names.join(", "));
+                    if let Some(close) = closest(wanted, known) {
+                        help = format!("did you mean `{}`? {help}", sanitize(close));
+                    }
+                    let d = self
+                        .diagnostic(
+                            "config::unknown_cell",
+                            &path,
+                            format!("no cell named `{}`", sanitize(wanted)),
+                        )
+                        .label("unknown cell")
+                        .help(help);
+                    self.report(d);
+                }
+            }
+        }
+        (set, trace)
+    }
+
     fn no_such_cpu(&self, board: &Board, path: &str, cpu: u64) -> Diagnostic {
         let last = board.cpus.len().saturating_sub(1);
         self.diagnostic(
@@ -1005,6 +1084,43 @@ impl<'a> Converter<'a> {
             .copied()
             .unwrap_or(region);
         format!("cells[{cell}].memory[{k}]")
+    }
+
+    /// The YAML path of the field that places region `region` of cell
+    /// `cell` in the cell's address space: `guest_base` when written, else
+    /// `base`.
+    fn guest_path(&self, cell: usize, region: usize) -> String {
+        let path = self.memory_path(cell, region);
+        let k = self.traces[cell]
+            .memory
+            .get(region)
+            .copied()
+            .unwrap_or(region);
+        let explicit = self
+            .raw
+            .cells
+            .get(cell)
+            .and_then(|c| c.memory.get(k))
+            .is_some_and(|m| m.guest_base.is_some());
+        if explicit {
+            format!("{path}.guest_base")
+        } else {
+            format!("{path}.base")
+        }
+    }
+
+    /// The YAML path of the `shared_with` entry of region `region` of cell
+    /// `cell` that names cell `other`.
+    fn shared_with_path(&self, cell: usize, region: usize, other: usize) -> String {
+        let path = self.memory_path(cell, region);
+        let entry = self.traces[cell]
+            .shared_with
+            .get(region)
+            .and_then(|s| s.iter().find(|&&(c, _)| c == other));
+        match entry {
+            Some(&(_, n)) => format!("{path}.shared_with[{n}]"),
+            None => format!("{path}.shared_with"),
+        }
     }
 
     fn device_path(&self, cell: usize, device: usize) -> String {
@@ -1187,13 +1303,18 @@ impl<'a> Converter<'a> {
             }
             (CellField::Memory(r), problem) => {
                 let path = self.memory_path(cell, r);
-                let range = model.memory.get(r)?.range;
+                let region = *model.memory.get(r)?;
+                let range = region.range;
+                let guest = region.guest_range();
+                let guest_path = self.guest_path(cell, r);
                 match problem {
                     Problem::Unaligned => {
                         let (field, value) = if range.base % PAGE_SIZE != 0 {
                             ("base", range.base)
-                        } else {
+                        } else if range.size % PAGE_SIZE != 0 {
                             ("size", range.size)
+                        } else {
+                            ("guest_base", region.guest_base)
                         };
                         let down = value & !(PAGE_SIZE - 1);
                         let up = down.saturating_add(PAGE_SIZE);
@@ -1277,9 +1398,32 @@ impl<'a> Converter<'a> {
                             .memory
                             .get(other_region)?
                             .range;
+                        let other = system.cells.get(other_cell)?.memory.get(other_region)?;
                         let other_path = self.memory_path(other_cell, other_region);
-                        let mut help = "cells never share RAM".to_string();
-                        if let Some(free) = self.free_ram(board, system, range.size) {
+                        let mutual = other_cell != cell
+                            && region.shared_with.contains(other_cell)
+                            && other.shared_with.contains(cell);
+                        let mut help =
+                            if mutual {
+                                format!(
+                                    "a shared region must have the same `base` and `size` in both \
+                                 cells; make this one {}, like {}",
+                                    hex_range(&other_range),
+                                    other_path.rsplit('.').next().unwrap_or("")
+                                )
+                            } else if other_cell == cell {
+                                "the regions of a cell must not overlap; merge them".to_string()
+                            } else {
+                                format!(
+                                "cells share RAM only through a region with the same `base` and \
+                                 `size` in both, each naming the other in `shared_with` \
+                                 (here `shared_with: [{}]`)",
+                                self.raw.cells.get(other_cell).map_or("?", |c| c.name.as_str())
+                            )
+                            };
+                        if let (false, Some(free)) =
+                            (mutual, self.free_ram(board, system, range.size))
+                        {
                             help = format!("{help}; free RAM of this size starts at {free:#x}");
                         }
                         self.diagnostic(
@@ -1303,6 +1447,169 @@ impl<'a> Converter<'a> {
                             ),
                         )
                         .help(help)
+                    }
+                    Problem::GuestOverlap { other_region } => {
+                        let other = model.memory.get(other_region)?.guest_range();
+                        self.diagnostic(
+                            "config::guest_overlap",
+                            &guest_path,
+                            format!(
+                                "the cell sees this region at {}, which overlaps memory[{}] ({})",
+                                hex_range(&guest),
+                                self.traces[cell]
+                                    .memory
+                                    .get(other_region)
+                                    .copied()
+                                    .unwrap_or(other_region),
+                                hex_range(&other)
+                            ),
+                        )
+                        .label(hex_range(&guest))
+                        .also(
+                            self.span(&self.guest_path(cell, other_region)),
+                            format!("seen at {}", hex_range(&other)),
+                        )
+                        .help("give the regions `guest_base`s that do not overlap")
+                    }
+                    Problem::GuestDeviceOverlap { device } => {
+                        let grant = model.devices.get(device)?;
+                        let pages: Vec<String> = grant
+                            .mmio
+                            .iter()
+                            .map(|w| hex_range(&rules::page_span(w)))
+                            .collect();
+                        self.diagnostic(
+                            "config::guest_overlap",
+                            &guest_path,
+                            format!(
+                                "the cell sees this region at {}, over the MMIO of its device `{}` ({})",
+                                hex_range(&guest),
+                                grant.name,
+                                pages.join(", ")
+                            ),
+                        )
+                        .label(hex_range(&guest))
+                        .also(self.span(&self.device_path(cell, device)), "the device")
+                        .help("move `guest_base` away from the cell's devices")
+                    }
+                    Problem::GuestGicOverlap => self
+                        .diagnostic(
+                            "config::guest_overlap",
+                            &guest_path,
+                            format!(
+                                "the cell sees this region at {}, over the GIC ({} and {})",
+                                hex_range(&guest),
+                                hex_range(&board.gic.distributor),
+                                hex_range(&board.gic.redistributors)
+                            ),
+                        )
+                        .label(hex_range(&guest))
+                        .help(
+                            "the partitioner emulates the GIC at the board's addresses; \
+                             move `guest_base` away from them",
+                        ),
+                    Problem::GuestOutOfRange => self
+                        .diagnostic(
+                            "config::guest_out_of_range",
+                            &guest_path,
+                            format!(
+                                "the cell would see this region at {:#x}, past the end of its \
+                                 {GUEST_ADDRESS_LIMIT:#x}-byte (39-bit) address space",
+                                region.guest_base
+                            ),
+                        )
+                        .help(format!(
+                            "choose a `guest_base` at most {:#x}",
+                            GUEST_ADDRESS_LIMIT.saturating_sub(range.size)
+                        )),
+                    Problem::DmaNeedsIdentity { device } => {
+                        let device_name = model.devices.get(device)?.name.clone();
+                        self.diagnostic(
+                            "config::dma_needs_identity",
+                            &guest_path,
+                            format!(
+                                "the cell sees this region at {:#x} instead of its physical address \
+                                 {:#x}, but it owns `{device_name}`, which masters DMA",
+                                region.guest_base, range.base
+                            ),
+                        )
+                        .label("not identity-mapped")
+                        .also(
+                            self.span(&self.device_path(cell, device)),
+                            "DMA-capable device",
+                        )
+                        .help(format!(
+                            "remove `guest_base` (identity mapping) or drop the DMA-capable \
+                             device `{device_name}`, since without an IOMMU the device would use \
+                             guest addresses as physical ones"
+                        ))
+                    }
+                    _ => self.diagnostic("config::rule", &path, problem.to_string()),
+                }
+            }
+            (
+                CellField::SharedWith {
+                    region: r,
+                    cell: other,
+                },
+                problem,
+            ) => {
+                let path = self.shared_with_path(cell, r, other);
+                let range = model.memory.get(r)?.range;
+                match problem {
+                    Problem::SharedWithSelf => self
+                        .diagnostic(
+                            "config::shared_with_self",
+                            &path,
+                            format!("{this} shares a region with itself"),
+                        )
+                        .label("this cell")
+                        .help("name the other cells that map this region; remove this entry"),
+                    Problem::SharingNotDeclared { other_region } => {
+                        let other_name = self.cell_name(other);
+                        let mine = self.raw.cells.get(cell).map_or("?", |c| c.name.as_str());
+                        let mut d = self.diagnostic(
+                            "config::sharing_not_declared",
+                            &path,
+                            format!(
+                                "region {} is shared with cell {other_name}, which does not share it back",
+                                hex_range(&range)
+                            ),
+                        );
+                        d = match other_region {
+                            Some(k) => {
+                                let other_path = self.memory_path(other, k);
+                                let mut has_list = false;
+                                if let Some(raw) = self.raw.cells.get(other).and_then(|c| {
+                                    c.memory.get(self.traces[other].memory.get(k).copied()?)
+                                }) {
+                                    has_list = !raw.shared_with.is_empty();
+                                }
+                                let fix = if has_list {
+                                    format!(
+                                        "add `{mine}` to `shared_with` of the matching region of cell {other_name} ({})",
+                                        other_path.rsplit('.').next().unwrap_or("")
+                                    )
+                                } else {
+                                    format!(
+                                        "add `shared_with: [{mine}]` to the matching region of cell {other_name} ({})",
+                                        other_path.rsplit('.').next().unwrap_or("")
+                                    )
+                                };
+                                d.label("not shared back")
+                                    .also(
+                                        self.span(&format!("{other_path}.base")),
+                                        format!("the same range in cell {other_name}"),
+                                    )
+                                    .help(format!("{fix}; sharing is declared on both sides"))
+                            }
+                            None => d.label("not shared back").help(format!(
+                                "cell {other_name} has no region {}; give it one with the same \
+                                 `base` and `size` and `shared_with: [{mine}]`, or remove {other_name} here",
+                                hex_range(&range)
+                            )),
+                        };
+                        d
                     }
                     _ => self.diagnostic("config::rule", &path, problem.to_string()),
                 }
@@ -1400,8 +1707,11 @@ impl<'a> Converter<'a> {
                 );
                 match problem {
                     Problem::ImageOutsideRam => {
-                        let regions: Vec<String> =
-                            model.memory.iter().map(|m| hex_range(&m.range)).collect();
+                        let regions: Vec<String> = model
+                            .memory
+                            .iter()
+                            .map(|m| hex_range(&m.guest_range()))
+                            .collect();
                         self.diagnostic(
                             "config::image_outside_ram",
                             &path,
@@ -1416,6 +1726,34 @@ impl<'a> Converter<'a> {
                                 regions.join(", ")
                             }
                         ))
+                    }
+                    Problem::ImageInSharedRegion { region } => {
+                        let shared = model.memory.get(region)?;
+                        let others: Vec<String> = shared
+                            .shared_with
+                            .iter()
+                            .map(|c| self.cell_name(c))
+                            .collect();
+                        self.diagnostic(
+                            "config::image_in_shared_region",
+                            &path,
+                            format!(
+                                "{described} lies in memory[{}] ({}), which is shared with {}",
+                                self.traces[cell]
+                                    .memory
+                                    .get(region)
+                                    .copied()
+                                    .unwrap_or(region),
+                                hex_range(&shared.guest_range()),
+                                others.join(", ")
+                            ),
+                        )
+                        .label("in a shared region")
+                        .help(
+                            "the partitioner copies a cell's images again at every restart, \
+                             which would overwrite what the other cells keep there; \
+                             load it into a region of this cell alone",
+                        )
                     }
                     Problem::ImageOverlap { other } => {
                         let other_trace = trace.images.get(other)?;
@@ -1500,12 +1838,90 @@ impl<'a> Converter<'a> {
                     CellField::Cpu(c) => self.cpu_path(cell, c),
                     CellField::Entry => format!("cells[{cell}].entry"),
                     CellField::Console => format!("cells[{cell}].console"),
+                    CellField::SharedWith {
+                        region,
+                        cell: other,
+                    } => self.shared_with_path(cell, region, other),
+                    CellField::Realtime => format!("cells[{cell}].realtime"),
                     _ => format!("cells[{cell}]"),
                 };
                 self.diagnostic("config::rule", &path, problem.to_string())
             }
         };
         Some(d)
+    }
+
+    /// Describes a warning at its YAML value.
+    fn warning(&self, board: &Board, system: &System, warning: Warning) -> Diagnostic {
+        let Location::Cell { cell, .. } = warning.location else {
+            return self
+                .diagnostic("config::warning", "", warning.concern.to_string())
+                .warning();
+        };
+        match warning.concern {
+            Concern::SharedCluster {
+                cpu,
+                other_cell,
+                other_cpu,
+                cluster,
+            } => {
+                let this = self.cell_name(cell);
+                let other = self.cell_name(other_cell);
+                let in_cluster: Vec<String> = board
+                    .cpus
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.cluster == Some(cluster))
+                    .map(|(n, _)| n.to_string())
+                    .collect();
+                let free: Vec<String> = board
+                    .cpus
+                    .iter()
+                    .enumerate()
+                    .filter(|&(n, c)| {
+                        c.cluster != Some(cluster)
+                            && c.cluster.is_some()
+                            && !system.cells.iter().any(|o| o.cpus.contains(n))
+                    })
+                    .map(|(n, _)| n.to_string())
+                    .collect();
+                let why = format!(
+                    "cores of one L2 cluster share its cache, so {other} can evict {this}'s \
+                     cache lines and delay it"
+                );
+                let mut help = if in_cluster.len() == board.cpus.len() {
+                    format!(
+                        "{why}; every CPU of board {} is in cluster {cluster}, so only running \
+                         {this} alone avoids it",
+                        board.name
+                    )
+                } else {
+                    format!(
+                        "{why}; give the cells CPUs of different clusters (cluster {cluster} is \
+                         CPUs {})",
+                        in_cluster.join(", ")
+                    )
+                };
+                if !free.is_empty() {
+                    help = format!("{help}; free CPUs in other clusters: {}", free.join(", "));
+                }
+                self.diagnostic(
+                    "config::realtime_shared_cluster",
+                    &format!("cells[{cell}].realtime"),
+                    format!(
+                        "real-time cell {this} shares L2 cluster {cluster} with cell {other} \
+                         (its CPU {cpu}, their CPU {other_cpu})"
+                    ),
+                )
+                .label("real-time")
+                .also(
+                    self.span(&self.cpu_path(other_cell, other_cpu)),
+                    format!("CPU {other_cpu} of {other}, in cluster {cluster}"),
+                )
+                .help(help)
+                .warning()
+            }
+        }
     }
 }
 

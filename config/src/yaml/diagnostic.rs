@@ -7,9 +7,21 @@ use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, S
 use std::fmt;
 use std::sync::Arc;
 
+/// How serious a [`Diagnostic`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    /// The config is wrong: nothing is built from it.
+    Error,
+    /// The config is valid but probably not what its author wants; it is
+    /// shown and the config is used anyway.
+    Warning,
+}
+
 /// One problem in a config file.
 #[derive(Clone)]
 pub struct Diagnostic {
+    /// Whether it is an error or a warning.
+    pub severity: Severity,
     /// Field path, like `cells[1].cpus[0]`; empty for the file as a whole.
     pub path: String,
     /// What is wrong.
@@ -41,6 +53,7 @@ impl Diagnostic {
         let span = clamp(text, span);
         let (line, column) = line_column(text, span.start);
         Diagnostic {
+            severity: Severity::Error,
             path: path.into(),
             message: message.into(),
             help: None,
@@ -52,6 +65,17 @@ impl Diagnostic {
             related: Vec::new(),
             source: source.clone(),
         }
+    }
+
+    /// Makes it a warning.
+    pub(crate) fn warning(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
+    }
+
+    /// Whether it is an error.
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
     }
 
     /// Adds the fix.
@@ -129,9 +153,13 @@ impl fmt::Display for Diagnostic {
 
 impl fmt::Debug for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.severity {
+            Severity::Error => "",
+            Severity::Warning => "warning: ",
+        };
         write!(
             f,
-            "{}:{}:{}: {self}",
+            "{}:{}:{}: {kind}{self}",
             self.source.name(),
             self.line,
             self.column
@@ -144,6 +172,13 @@ impl std::error::Error for Diagnostic {}
 impl miette::Diagnostic for Diagnostic {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new(self.code))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
@@ -172,7 +207,8 @@ fn source_span(span: &ByteSpan) -> SourceSpan {
     SourceSpan::new(span.start.into(), span.end - span.start)
 }
 
-/// All problems found in one config file, in file order.
+/// All problems found in one config file, in file order: the errors that
+/// make it unusable, and the warnings, which do not.
 #[derive(Clone, Debug)]
 pub struct Diagnostics {
     file: String,
@@ -193,7 +229,7 @@ impl Diagnostics {
         self.items.iter()
     }
 
-    /// How many problems there are.
+    /// How many problems there are, warnings included.
     pub fn len(&self) -> usize {
         self.items.len()
     }
@@ -201,6 +237,21 @@ impl Diagnostics {
     /// Whether there are none (never the case for an error).
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// The errors.
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter().filter(|d| d.is_error())
+    }
+
+    /// The warnings.
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter().filter(|d| !d.is_error())
+    }
+
+    /// Whether any item is an error.
+    pub fn has_errors(&self) -> bool {
+        self.errors().next().is_some()
     }
 
     /// Renders every problem as `miette` does, without colours and without
@@ -238,9 +289,20 @@ impl IntoIterator for Diagnostics {
 
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.items.len();
-        let s = if n == 1 { "" } else { "s" };
-        write!(f, "{n} problem{s} in {}", self.file)
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        let errors = self.errors().count();
+        let warnings = self.warnings().count();
+        match (errors, warnings) {
+            (e, 0) => write!(f, "{e} problem{} in {}", plural(e), self.file),
+            (0, w) => write!(f, "{w} warning{} in {}", plural(w), self.file),
+            (e, w) => write!(
+                f,
+                "{e} problem{} and {w} warning{} in {}",
+                plural(e),
+                plural(w),
+                self.file
+            ),
+        }
     }
 }
 
@@ -248,7 +310,19 @@ impl std::error::Error for Diagnostics {}
 
 impl miette::Diagnostic for Diagnostics {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new("config::invalid"))
+        Some(Box::new(if self.has_errors() {
+            "config::invalid"
+        } else {
+            "config::warnings"
+        }))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(if self.has_errors() {
+            miette::Severity::Error
+        } else {
+            miette::Severity::Warning
+        })
     }
 
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {

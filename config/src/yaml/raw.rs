@@ -32,8 +32,8 @@ pub struct RawCell {
     /// Physical CPU indices of the board. The lowest one boots the cell as
     /// its virtual CPU 0, the next is virtual CPU 1, and so on.
     pub cpus: Vec<Integer>,
-    /// RAM regions of the cell (identity-mapped: the cell sees the same
-    /// addresses as the hardware).
+    /// RAM regions of the cell. The cell sees each at its physical address
+    /// unless the region gives `guest_base`.
     pub memory: Vec<RawMemory>,
     /// Names of board devices passed through to the cell.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -74,6 +74,11 @@ pub struct RawCell {
     /// What happens when the cell faults.
     #[serde(default)]
     pub on_fault: RawFaultPolicy,
+    /// Whether the cell has deadlines to meet. The tool then warns when
+    /// another cell's CPUs share an L2 cluster (and so its cache) with this
+    /// cell's, where the board description says which CPUs do.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub realtime: bool,
 }
 
 /// A RAM region.
@@ -88,6 +93,16 @@ pub struct RawMemory {
     /// The cell's permissions.
     #[serde(default)]
     pub access: RawAccess,
+    /// Where the cell sees the region: its guest-physical (intermediate
+    /// physical) address, a multiple of 4 KiB. Default: `base` (identity
+    /// mapping). A cell that owns a DMA-capable device must keep the
+    /// default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_base: Option<Integer>,
+    /// Names of other cells that map the same region. Each of them must
+    /// have a region with the same `base` and `size` that names this cell.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_with: Vec<String>,
 }
 
 /// Access rights to a memory region.

@@ -270,18 +270,30 @@ fn load_images(index: usize, cell: &Cell) {
     let m = machine();
     for image in &cell.images {
         let source = m.blob_base + image.offset;
+        // The image's address is the cell's; the rules checked at boot that
+        // it lies inside one of the cell's regions, which says where that
+        // is in the board's RAM.
+        let Some(destination) = cell.physical(&image.destination()) else {
+            defmt::error!(
+                "cell {=str}: image at {=u64:#x} is outside the cell's memory; not loaded",
+                cell.name.as_str(),
+                image.load_address
+            );
+            continue;
+        };
         // SAFETY: the config was checked at boot: each image lies inside
-        // the boot image (which EL2 maps read-only) and inside the cell's
-        // RAM (which EL2 maps read-write), and the cell's cores are parked,
-        // so nothing else touches the destination.
+        // the boot image (which EL2 maps read-only) and `destination` inside
+        // the cell's RAM, outside any region shared with another cell (and
+        // EL2 maps that RAM read-write), and the cell's cores are parked, so
+        // nothing else touches the destination.
         unsafe {
             core::ptr::copy_nonoverlapping(
                 source as *const u8,
-                image.load_address as *mut u8,
-                image.size as usize,
+                destination.base as *mut u8,
+                destination.size as usize,
             );
         }
-        arch::clean_for_execution(image.load_address, image.size);
+        arch::clean_for_execution(destination.base, destination.size);
     }
     CELLS[index].boots.fetch_add(1, Ordering::Relaxed);
 }

@@ -8,8 +8,9 @@
 //! | node | contents |
 //! |---|---|
 //! | `/` | `#address-cells = 2`, `#size-cells = 2`, `model`, `compatible`, `interrupt-parent` = the GIC |
-//! | `/chosen` | `bootargs`, `stdout-path` (the console), `linux,initrd-start/-end` |
-//! | `/memory@BASE` | one per memory region of the cell |
+//! | `/chosen` | `bootargs`, `stdout-path` (the console), `linux,initrd-start/-end` (guest addresses) |
+//! | `/memory@BASE` | one per memory region of the cell, at the address the cell sees it (`guest_base`) |
+//! | `/reserved-memory/shared-memory@BASE` | each region shared with other cells, `compatible = "bulkhead,shared-memory"`, so the kernel does not allocate from it |
 //! | `/cpus/cpu@N` | one per virtual CPU, `reg = N` (virtual MPIDRs `0..n-1`), PSCI |
 //! | `/psci` | PSCI 1.0 / 0.2 over SMC (the partitioner emulates it) |
 //! | `/interrupt-controller@GICD` | GICv3: the distributor and the redistributor frames of the cell's own CPUs |
@@ -34,6 +35,8 @@ pub const CLOCK_PHANDLE: u32 = 2;
 /// (`apb-pclk`). The emulated UART has no baud rate, so any value works;
 /// Linux's PL011 driver only needs the clocks to exist.
 pub const CONSOLE_CLOCK_HZ: u32 = 24_000_000;
+/// `compatible` of a shared memory region's `/reserved-memory` node.
+pub const SHARED_MEMORY_COMPATIBLE: &str = "bulkhead,shared-memory";
 /// `compatible` of a CPU whose board description names none.
 pub const DEFAULT_CPU_COMPATIBLE: &str = "arm,armv8";
 
@@ -132,10 +135,27 @@ pub fn generate(board: &Board, cell: &Cell, bootargs: &str) -> Result<Vec<u8>, D
     w.end(chosen)?;
 
     for region in &cell.memory {
-        let node = w.begin(&format!("memory@{:x}", region.range.base))?;
+        let range = region.guest_range();
+        let node = w.begin(&format!("memory@{:x}", range.base))?;
         w.string("device_type", "memory")?;
-        w.reg(&[region.range])?;
+        w.reg(&[range])?;
         w.end(node)?;
+    }
+    if cell.memory.iter().any(|m| m.is_shared()) {
+        // Shared regions are RAM the kernel must not allocate from: other
+        // cells use them too. A driver finds them by `compatible`.
+        let reserved = w.begin("reserved-memory")?;
+        w.u32("#address-cells", 2)?;
+        w.u32("#size-cells", 2)?;
+        w.null("ranges")?;
+        for region in cell.memory.iter().filter(|m| m.is_shared()) {
+            let range = region.guest_range();
+            let node = w.begin(&format!("shared-memory@{:x}", range.base))?;
+            w.string("compatible", SHARED_MEMORY_COMPATIBLE)?;
+            w.reg(&[range])?;
+            w.end(node)?;
+        }
+        w.end(reserved)?;
     }
 
     let cpus = w.begin("cpus")?;

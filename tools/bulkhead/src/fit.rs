@@ -257,11 +257,14 @@ fn images<'a>(
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // The checked config puts every image inside one region.
+        let physical = cell
+            .physical(&model.destination())
+            .map_or(model.load_address, |r| r.base);
         let description = format!(
-            "cell {}: {} {file}, copied to {:#x} by the partitioner",
+            "cell {}: {} {file}, copied to {physical:#x} by the partitioner",
             cell.name,
             kind_name(model.kind),
-            model.load_address
         );
         let data = payload.bytes.as_slice();
         out.push((

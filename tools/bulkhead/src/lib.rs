@@ -285,7 +285,9 @@ impl Error {
 }
 
 /// Loads and checks a config (see [`config::yaml::load_with`]), generating
-/// the device trees that cells ask for with [`dtb::generator`].
+/// the device trees that cells ask for with [`dtb::generator`]. The
+/// config's warnings, which do not fail the check, are in
+/// [`Loaded::warnings`](config::yaml::Loaded::warnings).
 pub fn check(config: &Path, image_dirs: &[PathBuf]) -> Result<Loaded, Error> {
     Ok(yaml::load_with(config, image_dirs, Some(&dtb::generator))?)
 }

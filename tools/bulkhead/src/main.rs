@@ -1,14 +1,15 @@
 //! `bulkhead`: check a partitioning config, print its plan, build the boot
 //! image, or print the config's JSON Schema.
 //!
-//! Exit codes: 0 success, 1 the config is wrong (every problem is printed
-//! with its place in the file), 2 usage or I/O errors.
+//! Exit codes: 0 success (warnings about the config are printed, with their
+//! place in the file, but do not fail), 1 the config is wrong (every problem
+//! is printed with its place in the file), 2 usage or I/O errors.
 #![forbid(unsafe_code)]
 
 use anyhow::Context;
 use bulkhead::{BuildOptions, Error};
 use clap::{Parser, Subcommand};
-use config::yaml::LoadError;
+use config::yaml::{Diagnostics, LoadError};
 use miette::GraphicalTheme;
 use std::io::Write;
 use std::path::PathBuf;
@@ -82,6 +83,7 @@ fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Check { config, image_dirs } => {
             let loaded = bulkhead::check(&config, &image_dirs)?;
+            print_warnings(&loaded.warnings);
             write!(stdout, "{}", bulkhead::plan::plan(&loaded)).context("writing the plan")?;
             for gap in loaded.board.gaps() {
                 eprintln!(
@@ -103,6 +105,7 @@ fn run(command: Command) -> anyhow::Result<()> {
                 partitioner,
                 out_dir,
             })?;
+            print_warnings(&built.loaded.warnings);
             writeln!(
                 stdout,
                 "wrote {} ({} bytes, load at {:#x}), {} and {}",
@@ -140,6 +143,13 @@ fn run(command: Command) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Prints the config's warnings, if any, on standard error.
+fn print_warnings(warnings: &Diagnostics) {
+    if !warnings.is_empty() {
+        eprint!("{}", warnings.render_with(GraphicalTheme::default()));
+    }
 }
 
 fn main() -> ExitCode {

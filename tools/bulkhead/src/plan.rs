@@ -4,7 +4,7 @@
 use crate::BootImage;
 use bsp::MemRange;
 use config::yaml::{human_size, Loaded};
-use config::{Access, FaultPolicy, ImageKind};
+use config::{Access, CellSet, FaultPolicy, ImageKind, System};
 use std::fmt::Write;
 
 /// Left-aligned columns, two spaces apart. The last cell of a row may run
@@ -77,6 +77,13 @@ pub fn plan(loaded: &Loaded) -> String {
             .collect();
         rows.push(vec!["CPUs".into(), cpus.join(", ")]);
         for (n, m) in cell.memory.iter().enumerate() {
+            let mut notes = vec![access(m.access).to_string()];
+            if !m.is_identity() {
+                notes.push(format!("seen at {}", range(&m.guest_range())));
+            }
+            if m.is_shared() {
+                notes.push(format!("shared with {}", cell_names(system, m.shared_with)));
+            }
             rows.push(vec![
                 if n == 0 {
                     "memory".into()
@@ -85,7 +92,7 @@ pub fn plan(loaded: &Loaded) -> String {
                 },
                 range(&m.range),
                 human_size(m.range.size),
-                access(m.access).into(),
+                notes.join(", "),
             ]);
         }
         if cell.devices.is_empty() {
@@ -149,6 +156,9 @@ pub fn plan(loaded: &Loaded) -> String {
             format!("{:#010x}", cell.entry),
             format!("x0 = {:#x}", cell.boot_argument),
         ]);
+        if system.realtime.contains(i) {
+            rows.push(vec!["real-time".into(), "yes".into()]);
+        }
         rows.push(vec![
             "on fault".into(),
             match cell.on_fault {
@@ -163,21 +173,41 @@ pub fn plan(loaded: &Loaded) -> String {
     out
 }
 
+/// The names of the cells in `cells`, comma-separated.
+fn cell_names(system: &System, cells: CellSet) -> String {
+    let names: Vec<&str> = cells
+        .iter()
+        .filter_map(|c| system.cells.get(c))
+        .map(|c| c.name.as_str())
+        .collect();
+    names.join(", ")
+}
+
 /// The board's RAM, sorted by address: the partitioner's range, each cell
-/// region and the free gaps.
+/// region and the free gaps. A region that cells share is one row that
+/// names each of them.
 pub fn memory_map(loaded: &Loaded) -> String {
     let board = loaded.board;
     let mut used: Vec<(MemRange, String)> = vec![(
         board.hypervisor_ram,
         "partitioner (reserved: code, tables, boot image)".into(),
     )];
+    let mut shared: Vec<(MemRange, Vec<String>)> = Vec::new();
     for cell in &loaded.system.cells {
         for (n, m) in cell.memory.iter().enumerate() {
-            used.push((
-                m.range,
-                format!("{} memory[{n}] {}", cell.name, access(m.access)),
-            ));
+            let owner = format!("{} memory[{n}] {}", cell.name, access(m.access));
+            if !m.is_shared() {
+                used.push((m.range, owner));
+                continue;
+            }
+            match shared.iter_mut().find(|(r, _)| *r == m.range) {
+                Some((_, owners)) => owners.push(owner),
+                None => shared.push((m.range, vec![owner])),
+            }
         }
+    }
+    for (r, owners) in shared {
+        used.push((r, format!("shared: {}", owners.join(", "))));
     }
     used.sort_by_key(|(r, _)| r.base);
     let mut out = String::from("memory map\n");

@@ -212,3 +212,74 @@ fn the_command_line_exit_codes() {
     assert_eq!(code, 0);
     assert!(stdout.trim_start().starts_with('{') && stdout.contains("\"cells\""));
 }
+
+/// The example with `sensor` marked real-time and sharing a region with
+/// `intruder`.
+fn realtime_example(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(example())
+        .unwrap()
+        .replace(
+            "  - name: sensor\n",
+            "  - name: sensor\n    realtime: true\n",
+        )
+        .replace(
+            "        size: 16M\n",
+            "        size: 16M\n      - base: 0x70000000\n        size: 2M\n        access: rw\n        shared_with: [OTHER]\n",
+        )
+        .replacen("[OTHER]", "[intruder]", 1)
+        .replacen("[OTHER]", "[sensor]", 1);
+    let path = dir.join("realtime.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn warnings_are_printed_but_do_not_fail() {
+    let images = images();
+    let dir = scratch_dir("warnings");
+    let config = realtime_example(&dir);
+    let (config, images) = (config.to_str().unwrap(), images.to_str().unwrap());
+
+    let (code, stdout, stderr) = bulkhead(&["check", config, "--image-dir", images]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("config::realtime_shared_cluster"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("cells[0].realtime"), "{stderr}");
+    assert!(stderr.contains("1 warning in"), "{stderr}");
+    // The plan shows the shared region once, naming both cells.
+    assert!(
+        stdout.contains("shared: sensor memory[1] rw, intruder memory[1] rw"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("rw, shared with intruder"), "{stdout}");
+    assert!(stdout.contains("real-time  yes"), "{stdout}");
+
+    let out = dir.join("out");
+    let partitioner = dir.join("partitioner.img");
+    std::fs::write(&partitioner, arm64_image(0x2_0000, 0x1000, 3)).unwrap();
+    let (code, _, stderr) = bulkhead(&[
+        "build",
+        config,
+        "-o",
+        out.to_str().unwrap(),
+        "--partitioner",
+        partitioner.to_str().unwrap(),
+        "--image-dir",
+        images,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("config::realtime_shared_cluster"),
+        "{stderr}"
+    );
+    let blob = std::fs::read(out.join(bulkhead::BLOB_FILE)).unwrap();
+    let system = blob::decode(&blob).unwrap();
+    assert!(system.realtime.contains(0));
+    assert!(system.cells[1].memory[1].shared_with.contains(0));
+
+    // Through the library, the warnings travel with the checked config.
+    let loaded = yaml::load(Path::new(config), &[PathBuf::from(images)]).unwrap();
+    assert_eq!(loaded.warnings.len(), 1);
+}

@@ -4,19 +4,23 @@
 //! Each fenced block's info string says what it is:
 //!
 //! - ```` ```yaml ````: a complete config (it starts with `version:`); it
-//!   must load.
+//!   must load, without warnings.
 //! - ```` ```yaml fragment ````: cell fields (or `- name:` cells); placed
-//!   in a small valid cell, whose fields it overrides, it must load.
+//!   in a small valid cell, whose fields it overrides, it must load, without
+//!   warnings.
 //! - ```` ```yaml mistake ````: a complete config or a fragment that must
 //!   fail. The ```` ```text ```` block right after it lists the expected
 //!   problems, one `error[CODE] PATH: MESSAGE` line each, optionally
 //!   followed by `  help: TEXT` lines; each must match a reported problem
 //!   (code and path equal, message and help containing the text), and no
 //!   other problem may be reported.
+//! - ```` ```yaml warning ````: a complete config or a fragment that must
+//!   load with warnings; the ```` ```text ```` block after it lists them as
+//!   `warning[CODE] PATH: MESSAGE` lines, matched like a mistake's errors.
 //!
 //! Image files named by `path:` are made up in a scratch directory.
 
-use config::yaml::{Diagnostics, LoadError, Loaded};
+use config::yaml::{Diagnostics, LoadError, Loaded, Severity};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -166,12 +170,20 @@ fn compare(diagnostics: &Diagnostics, expected: &str) -> Vec<String> {
     let mut matched = 0;
     let mut current: Option<&config::yaml::Diagnostic> = None;
     for line in expected.lines().filter(|l| !l.trim().is_empty()) {
-        if let Some(rest) = line.strip_prefix("error[") {
+        let entry = match (line.strip_prefix("error["), line.strip_prefix("warning[")) {
+            (Some(rest), _) => Some((Severity::Error, rest)),
+            (None, Some(rest)) => Some((Severity::Warning, rest)),
+            (None, None) => None,
+        };
+        if let Some((severity, rest)) = entry {
             let (code, rest) = rest.split_once("] ").expect("`error[CODE] PATH: MESSAGE`");
             let (path, message) = rest.split_once(": ").expect("`PATH: MESSAGE`");
-            current = diagnostics
-                .iter()
-                .find(|d| d.code == code && d.path == path && d.message.contains(message));
+            current = diagnostics.iter().find(|d| {
+                d.severity == severity
+                    && d.code == code
+                    && d.path == path
+                    && d.message.contains(message)
+            });
             match current {
                 Some(_) => matched += 1,
                 None => problems.push(format!("no {code} at {path}: {message}")),
@@ -197,7 +209,8 @@ fn compare(diagnostics: &Diagnostics, expected: &str) -> Vec<String> {
             .iter()
             .map(|d| {
                 format!(
-                    "  error[{}] {}: {}\n    help: {}",
+                    "  {}[{}] {}: {}\n    help: {}",
+                    if d.is_error() { "error" } else { "warning" },
                     d.code,
                     d.path,
                     d.message,
@@ -216,7 +229,7 @@ fn every_example_of_the_config_reference_is_right() {
     let document = std::fs::read_to_string(&path).unwrap();
     let blocks = blocks(&document);
     let mut failures = Vec::new();
-    let mut counts = [0usize; 3];
+    let mut counts = [0usize; 4];
     for (i, block) in blocks.iter().enumerate() {
         let at = format!("config-reference.md:{}", block.line);
         match block.info.as_str() {
@@ -228,15 +241,47 @@ fn every_example_of_the_config_reference_is_right() {
                     ));
                     continue;
                 }
-                if let Err(e) = load(&block.text) {
-                    failures.push(format!("{at}: does not load:\n{e:?}"));
+                match load(&block.text) {
+                    Err(e) => failures.push(format!("{at}: does not load:\n{e:?}")),
+                    Ok(loaded) if !loaded.warnings.is_empty() => failures.push(format!(
+                        "{at}: warns; mark it ```yaml warning:\n{}",
+                        loaded.warnings.render()
+                    )),
+                    Ok(_) => {}
                 }
             }
             "yaml fragment" => {
                 counts[1] += 1;
                 let config = complete(&block.text);
-                if let Err(e) = load(&config) {
-                    failures.push(format!("{at}: does not load as\n{config}\n{e:?}"));
+                match load(&config) {
+                    Err(e) => failures.push(format!("{at}: does not load as\n{config}\n{e:?}")),
+                    Ok(loaded) if !loaded.warnings.is_empty() => failures.push(format!(
+                        "{at}: warns; mark it ```yaml warning:\n{}",
+                        loaded.warnings.render()
+                    )),
+                    Ok(_) => {}
+                }
+            }
+            "yaml warning" => {
+                counts[3] += 1;
+                let config = complete(&block.text);
+                let expected = match blocks.get(i + 1) {
+                    Some(next) if next.info == "text" => &next.text,
+                    _ => {
+                        failures.push(format!("{at}: no ```text block follows"));
+                        continue;
+                    }
+                };
+                match load(&config) {
+                    Err(e) => failures.push(format!("{at}: does not load as\n{config}\n{e:?}")),
+                    Ok(loaded) if loaded.warnings.is_empty() => {
+                        failures.push(format!("{at}: loads without warnings:\n{config}"))
+                    }
+                    Ok(loaded) => {
+                        for problem in compare(&loaded.warnings, expected) {
+                            failures.push(format!("{at}: {problem}"));
+                        }
+                    }
                 }
             }
             "yaml mistake" => {
@@ -270,6 +315,7 @@ fn every_example_of_the_config_reference_is_right() {
     assert!(counts[0] >= 2, "complete examples missing: {counts:?}");
     assert!(counts[1] >= 10, "field examples missing: {counts:?}");
     assert!(counts[2] >= 10, "mistakes missing: {counts:?}");
+    assert!(counts[3] >= 1, "warnings missing: {counts:?}");
 }
 
 #[test]

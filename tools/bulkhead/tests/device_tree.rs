@@ -418,7 +418,7 @@ fn a_cell_without_console_gets_no_uart() {
 /// devices', console's, timer's and GIC maintenance interrupts.
 fn owned(loaded: &Loaded, cell: &Cell) -> (Vec<MemRange>, Vec<u32>) {
     let board = loaded.board;
-    let mut ranges: Vec<MemRange> = cell.memory.iter().map(|m| m.range).collect();
+    let mut ranges: Vec<MemRange> = cell.memory.iter().map(|m| m.guest_range()).collect();
     ranges.extend(cell.devices.iter().flat_map(|d| d.mmio.iter().copied()));
     ranges.extend(cell.console.map(|c| c.window()));
     ranges.push(board.gic.distributor);
@@ -537,6 +537,72 @@ fn redistributor_regions_follow_the_cpus() {
     );
     assert_eq!(t.u32(gic, "#redistributor-regions"), 1);
     assert!(!t.has("/chosen", "bootargs"));
+}
+
+/// `moved` sees its RAM at guest address 0 and shares a region with `peer`.
+const MOVED: &str = r#"version: 1
+board: qemu-virt
+cells:
+  - name: moved
+    cpus: [0]
+    memory:
+      - { base: 0x50000000, size: 16M, guest_base: 0x0 }
+      - { base: 0x70000000, size: 2M, access: rw, shared_with: [peer] }
+    devices: [rtc]
+    kernel: { path: kernel.bin }
+    initrd: { path: initrd.bin, load_address: 0x200000 }
+    device_tree: {}
+  - name: peer
+    cpus: [1]
+    memory:
+      - { base: 0x60000000, size: 16M }
+      - { base: 0x70000000, size: 2M, shared_with: [moved] }
+    kernel: { path: kernel.bin }
+    device_tree: {}
+"#;
+
+#[test]
+fn the_tree_uses_guest_addresses_and_reserves_shared_regions() {
+    let loaded = load(MOVED);
+    let cell = &loaded.system.cells[0];
+    assert_eq!(cell.images[0].load_address, 0);
+    assert_eq!(cell.boot_argument, 0xe0_0000);
+    let t = Tree::parse(&tree_bytes(&loaded, 0));
+    let paths = t.paths();
+    for path in [
+        "/memory@0",
+        "/memory@70000000",
+        "/reserved-memory",
+        "/reserved-memory/shared-memory@70000000",
+    ] {
+        assert!(paths.contains(&path), "{path} missing: {paths:?}");
+    }
+    assert_eq!(t.reg("/memory@0"), [MemRange::new(0, 16 << 20)]);
+    assert_eq!(t.u64("/chosen", "linux,initrd-start"), 0x20_0000);
+    let shared = "/reserved-memory/shared-memory@70000000";
+    assert_eq!(t.reg(shared), [MemRange::new(0x7000_0000, 2 << 20)]);
+    assert_eq!(
+        t.strings(shared, "compatible"),
+        [dtb::SHARED_MEMORY_COMPATIBLE]
+    );
+    assert_eq!(t.property("/reserved-memory", "ranges"), Some(&[][..]));
+
+    let dir = scratch_dir("dtc-moved");
+    for (index, cell) in loaded.system.cells.iter().enumerate() {
+        let file = dir.join(format!("{}.dtb", cell.name));
+        std::fs::write(&file, tree_bytes(&loaded, index)).unwrap();
+        let output = Command::new("dtc")
+            .args(["-I", "dtb", "-O", "dts"])
+            .arg(&file)
+            .output()
+            .expect("dtc (install it with `cargo xtask setup`)");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success() && stderr.trim().is_empty(),
+            "dtc on {}:\n{stderr}",
+            cell.name
+        );
+    }
 }
 
 #[test]
