@@ -126,6 +126,30 @@ pub enum Trigger {
     Unspecified,
 }
 
+impl Trigger {
+    /// Decodes the low four bits of a GIC interrupt specifier's flags cell.
+    pub const fn from_flags(flags: u32) -> Self {
+        match flags & 0xf {
+            1 => Trigger::EdgeRising,
+            2 => Trigger::EdgeFalling,
+            4 => Trigger::LevelHigh,
+            8 => Trigger::LevelLow,
+            _ => Trigger::Unspecified,
+        }
+    }
+
+    /// The spelling used in board descriptions.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Trigger::EdgeRising => "edge-rising",
+            Trigger::EdgeFalling => "edge-falling",
+            Trigger::LevelHigh => "level-high",
+            Trigger::LevelLow => "level-low",
+            Trigger::Unspecified => "unspecified",
+        }
+    }
+}
+
 /// The UART the partitioner owns and multiplexes every console onto.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Uart {

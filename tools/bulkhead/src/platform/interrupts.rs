@@ -5,44 +5,7 @@
 use super::tree::Tree;
 use std::fmt;
 
-/// How an interrupt is signalled (the low four bits of a GIC specifier's
-/// flags cell).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trigger {
-    /// Rising edge.
-    EdgeRising,
-    /// Falling edge.
-    EdgeFalling,
-    /// Active-high level.
-    LevelHigh,
-    /// Active-low level.
-    LevelLow,
-    /// The device tree does not say.
-    Unspecified,
-}
-
-impl Trigger {
-    fn from_flags(flags: u32) -> Self {
-        match flags & 0xf {
-            1 => Trigger::EdgeRising,
-            2 => Trigger::EdgeFalling,
-            4 => Trigger::LevelHigh,
-            8 => Trigger::LevelLow,
-            _ => Trigger::Unspecified,
-        }
-    }
-
-    /// The YAML spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::EdgeRising => "edge-rising",
-            Trigger::EdgeFalling => "edge-falling",
-            Trigger::LevelHigh => "level-high",
-            Trigger::LevelLow => "level-low",
-            Trigger::Unspecified => "unspecified",
-        }
-    }
-}
+pub use bsp::Trigger;
 
 /// One resolved interrupt.
 #[derive(Clone, Debug, PartialEq, Eq)]
