@@ -5,8 +5,8 @@
 //! The pieces, from the wire up:
 //!
 //! - [`target`]: where the bytes come from. [`QemuTarget`] boots a boot
-//!   image in `qemu-system-aarch64`; a real board behind a USB serial
-//!   adapter implements the same [`Target`] trait later.
+//!   image in `qemu-system-aarch64`; [`SerialTarget`] reads a real board
+//!   behind a USB serial adapter through the same [`Target`] trait.
 //! - [`demux`]: a pure, synchronous decoder from bytes to lines. It splits
 //!   the line on `0x00`, classifies each chunk with [`wire::decode_chunk`]
 //!   and routes stream 0 to the `defmt` decoder ([`defmt_log`]), cell
@@ -16,6 +16,16 @@
 //!   [`Session::expect`] and friends. A watchdog enforces a hard deadline,
 //!   and dropping the session (also while a test panics) kills the target.
 //!
+//! On top of that, the latency lab:
+//!
+//! - [`target::description`]: targets described in YAML
+//!   (`hil-tests/targets/*.yaml`), QEMU or a board on a serial port, with
+//!   their latency budget;
+//! - [`latency`]: the probe scenario (native and as a Bulkhead cell) and
+//!   the parsing of the probe's samples;
+//! - [`report`]: statistics, the budget check, `report.json` and
+//!   `report.html`.
+//!
 //! Stream names are `partitioner`, the cell names from the YAML config
 //! (see [`cell_names`]) and `raw`.
 #![forbid(unsafe_op_in_unsafe_fn)]
@@ -24,7 +34,9 @@ pub mod config;
 pub mod defmt_log;
 pub mod demux;
 pub mod error;
+pub mod latency;
 pub mod pattern;
+pub mod report;
 pub mod session;
 pub mod target;
 
@@ -32,7 +44,7 @@ pub use config::cell_names;
 pub use error::{HarnessError, Snapshot};
 pub use pattern::Pattern;
 pub use session::{Session, SessionOptions};
-pub use target::{QemuTarget, Target};
+pub use target::{QemuTarget, SerialTarget, Target, TargetDescription};
 
 /// Name of the stream that carries the partitioner's decoded `defmt` log.
 pub const PARTITIONER_STREAM: &str = "partitioner";

@@ -1,15 +1,20 @@
 //! Where console bytes come from: something that boots a Bulkhead image and
 //! exposes its one serial line.
 //!
-//! [`QemuTarget`] is the emulated board. A real board (a gateway on
-//! `/dev/ttyUSB0`, powered through a relay or reset by its debug probe)
-//! implements the same trait: `start` power-cycles it and opens the serial
-//! port with a read timeout, and its [`TargetProcess`] maps `kill` to
-//! "power off" and `try_wait` to "has it shut itself down".
+//! [`QemuTarget`] is the emulated board. [`SerialTarget`] is a real board
+//! (a gateway on `/dev/ttyUSB0`, powered through a relay or reset by its
+//! debug probe) behind the same trait: `start` opens the serial port with a
+//! read timeout and power-cycles the board, and its [`TargetProcess`] maps
+//! `kill` to "power off". Both hand the session one byte stream.
+//! [`description`] reads either from a YAML target file.
 
+pub mod description;
 mod qemu;
+mod serial;
 
+pub use description::TargetDescription;
 pub use qemu::QemuTarget;
+pub use serial::SerialTarget;
 
 use crate::HarnessError;
 use std::io::{self, Read, Write};

@@ -318,6 +318,81 @@ pub fn decode_sgi(value: u64, me: usize, vcpus: usize) -> SgiRequest {
     SgiRequest { intid, targets }
 }
 
+/// The trapped-instruction syndrome of an `MSR ICC_SGI1R_EL1, Xt`
+/// (EC 0x18): Op0 = 3, Op2 = 5, Op1 = 0, CRn = 12, CRm = 11, write.
+const SGI1R_WRITE_ISS: u64 = 3 << 20 | 5 << 17 | 12 << 10 | 11 << 1;
+/// `Rt` in that syndrome.
+const ISS_RT: u64 = 0x1f << 5;
+
+/// The register of a trapped `ICC_SGI1R_EL1` write, if `esr` is one: the
+/// partitioner's short path for cells' IPIs.
+pub fn sgi1r_write_register(esr: u64) -> Option<u8> {
+    let ec = (esr >> 26) & 0x3f;
+    let iss = esr & 0x1ff_ffff;
+    (ec == 0x18 && iss & !ISS_RT == SGI1R_WRITE_ISS).then_some(((iss & ISS_RT) >> 5) as u8)
+}
+
+/// The target fields of an `ICC_SGI1R_EL1` value that interrupts exactly
+/// the core with affinity `mpidr` (INTID left 0).
+pub const fn sgi1r_target(mpidr: u64) -> u64 {
+    ((mpidr >> 32) & 0xff) << 48
+        | ((mpidr >> 16) & 0xff) << 32
+        | ((mpidr >> 8) & 0xff) << 16
+        | 1 << (mpidr & 0xf)
+}
+
+/// One core's view of its cell for SGIs, computed once at boot: which
+/// virtual CPU it is and the physical target of each of the cell's virtual
+/// CPUs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SgiRoutes {
+    me: u8,
+    count: u8,
+    targets: [u64; 16],
+}
+
+impl SgiRoutes {
+    /// A core without a cell: every SGI is dropped.
+    pub const NONE: SgiRoutes = SgiRoutes {
+        me: 0,
+        count: 0,
+        targets: [0; 16],
+    };
+
+    /// Routes for virtual CPU `me` of a cell whose virtual CPUs have the
+    /// physical affinities `mpidrs` (at most 16 are used).
+    pub fn new(me: usize, mpidrs: impl Iterator<Item = u64>) -> Self {
+        let mut routes = SgiRoutes {
+            me: me as u8,
+            ..SgiRoutes::NONE
+        };
+        for (slot, mpidr) in routes.targets.iter_mut().zip(mpidrs) {
+            *slot = sgi1r_target(mpidr);
+            routes.count += 1;
+        }
+        routes
+    }
+
+    /// The physical `ICC_SGI1R_EL1` writes a cell's `value` stands for, in
+    /// virtual CPU order. The kick SGI is never forwarded.
+    pub fn physical_writes(&self, value: u64) -> impl Iterator<Item = u64> + '_ {
+        let request = decode_sgi(value, self.me as usize, self.count as usize);
+        let mut targets = if request.intid == KICK_SGI {
+            0
+        } else {
+            request.targets
+        };
+        core::iter::from_fn(move || {
+            if targets == 0 {
+                return None;
+            }
+            let vcpu = targets.trailing_zeros() as usize;
+            targets &= targets - 1;
+            Some(self.targets[vcpu] | (request.intid as u64) << 24)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,6 +538,32 @@ mod tests {
             virtual_redistributor_type(physical, 1, true),
             1 << 32 | 1 << 8 | 1 << 4
         );
+    }
+
+    #[test]
+    fn the_sgi_short_path() {
+        // MSR ICC_SGI1R_EL1, x7 as a trapped syndrome.
+        let esr = 0x18u64 << 26 | 1 << 25 | SGI1R_WRITE_ISS | 7 << 5;
+        assert_eq!(sgi1r_write_register(esr), Some(7));
+        assert_eq!(sgi1r_write_register(esr | 1), None, "a read is not a send");
+        assert_eq!(
+            sgi1r_write_register(0x18u64 << 26 | (3 << 20 | 4 << 10 | 6 << 1)),
+            None
+        );
+        // A cell on physical CPUs 2 and 3: virtual CPU 0 sends SGI 5 to 1.
+        let routes = SgiRoutes::new(0, [2u64, 3].into_iter());
+        let writes: std::vec::Vec<u64> = routes.physical_writes(5 << 24 | 0b10).collect();
+        assert_eq!(writes, [5 << 24 | 1 << 3]);
+        // "All but self" from virtual CPU 1, and the kick is never sent.
+        let routes = SgiRoutes::new(1, [2u64, 3].into_iter());
+        assert_eq!(
+            routes
+                .physical_writes(1 << 40 | 2 << 24)
+                .collect::<std::vec::Vec<_>>(),
+            [2 << 24 | 1 << 2]
+        );
+        assert_eq!(routes.physical_writes(15 << 24 | 0b11).count(), 0);
+        assert_eq!(SgiRoutes::NONE.physical_writes(2 << 24 | 1).count(), 0);
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub struct QemuTarget {
     boot: Boot,
     cpu: String,
     cntfrq: Option<u64>,
+    virtualization: bool,
     smp: u32,
     memory: String,
     icount: bool,
@@ -59,6 +60,7 @@ impl QemuTarget {
             boot,
             cpu: "cortex-a72".to_string(),
             cntfrq: None,
+            virtualization: true,
             smp: 4,
             memory: "2G".to_string(),
             icount: false,
@@ -97,6 +99,14 @@ impl QemuTarget {
         self
     }
 
+    /// Whether the CPUs implement EL2 (`virtualization=on`, the default).
+    /// Without it the image starts at EL1 and QEMU answers PSCI calls made
+    /// with HVC: the native baseline of a bare-metal cell.
+    pub fn virtualization(mut self, on: bool) -> Self {
+        self.virtualization = on;
+        self
+    }
+
     /// Deterministic time: `-icount shift=0,sleep=off`. With
     /// `cntfrq(1_000_000_000)` one counter tick is one instruction.
     pub fn icount(mut self, on: bool) -> Self {
@@ -127,9 +137,14 @@ impl QemuTarget {
         if let Some(hertz) = self.cntfrq {
             cpu.push_str(&format!(",cntfrq={hertz}"));
         }
+        let machine = if self.virtualization {
+            "virt,virtualization=on,gic-version=3"
+        } else {
+            "virt,gic-version=3"
+        };
         let mut args: Vec<OsString> = [
             "-M",
-            "virt,virtualization=on,gic-version=3",
+            machine,
             "-cpu",
             &cpu,
             "-smp",
@@ -320,6 +335,12 @@ mod tests {
              -smp 1 -m 2G -nodefaults -display none -monitor none -serial stdio \
              -icount shift=0,sleep=off -kernel x.img -d int"
         );
+    }
+
+    #[test]
+    fn native_baseline_has_no_el2() {
+        let target = QemuTarget::new("probe.bin").virtualization(false).smp(1);
+        assert!(text(&target).starts_with("-M virt,gic-version=3 -cpu cortex-a72 -smp 1 "));
     }
 
     #[test]

@@ -65,6 +65,7 @@ extern "C" fn primary_main(_device_tree: u64) -> ! {
         }
     };
     print_summary(machine);
+    vgic::compute_sgi_routes(machine);
     arch::configure_el2_for_cells();
     if !gic::init_distributor(BOARD) {
         defmt::error!("GICD_CTLR.DS is 0: the firmware keeps Group 0 secure and EL2 gets no FIQs; refusing to start");
@@ -262,6 +263,18 @@ extern "C" fn secondary_main(cpu: u64) -> ! {
 #[unsafe(no_mangle)]
 extern "C" fn handle_lower_exception(frame: &mut TrapFrame, kind: u64) {
     let cpu = arch::cpu_index();
+    // The short path for a cell's IPIs: nothing but ESR is read, the
+    // routes were computed at boot.
+    if kind == 0 {
+        if let Some(register) = crate::vgic::sgi1r_write_register(arch::exception_syndrome()) {
+            let value = frame.reg(register);
+            for write in vgic::sgi_routes(cpu).physical_writes(value) {
+                arch::write_sgi1r(write);
+            }
+            frame.elr = frame.elr.wrapping_add(4);
+            return;
+        }
+    }
     match ExceptionKind::from_vector(kind) {
         ExceptionKind::Fiq => cell::kicked(cpu),
         ExceptionKind::Synchronous => synchronous(cpu, frame),

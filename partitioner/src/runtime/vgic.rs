@@ -6,11 +6,43 @@ use crate::arch;
 use crate::vgic::{
     config_mask, decode_distributor, decode_redistributor, decode_sgi, icc, route_target,
     squeeze_priority, unsqueeze_priority, virtual_distributor_type, virtual_redistributor_type,
-    BitRegister, Ownership, Register, KICK_SGI,
+    BitRegister, Ownership, Register, SgiRoutes, KICK_SGI,
 };
 use bsp::MemRange;
 use config::{Cell, MAX_CELLS};
 use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+
+/// Every core's SGI routes, computed once at boot.
+static SGI_ROUTES: super::sync::Once<[SgiRoutes; cell::MAX_RUNTIME_CPUS]> =
+    super::sync::Once::new();
+
+/// Computes every core's SGI routes from the config; the boot core calls
+/// this once, before any cell runs.
+pub fn compute_sgi_routes(machine: &Machine) {
+    let mut routes = [SgiRoutes::NONE; cell::MAX_RUNTIME_CPUS];
+    for c in &machine.system.cells {
+        let mpidrs = || {
+            c.cpus
+                .iter()
+                .filter_map(|cpu| machine.board.cpus.get(cpu))
+                .map(|cpu| cpu.mpidr)
+        };
+        for (vcpu, cpu) in c.cpus.iter().enumerate() {
+            if let Some(slot) = routes.get_mut(cpu) {
+                *slot = SgiRoutes::new(vcpu, mpidrs());
+            }
+        }
+    }
+    let _ = SGI_ROUTES.set(routes);
+}
+
+/// The SGI routes of `cpu` (none before boot has computed them).
+pub fn sgi_routes(cpu: usize) -> &'static SgiRoutes {
+    SGI_ROUTES
+        .get()
+        .and_then(|r| r.get(cpu))
+        .unwrap_or(&SgiRoutes::NONE)
+}
 
 /// Each cell's view of `GICD_CTLR` (it never reaches the hardware).
 static DISTRIBUTOR_CONTROL: [AtomicU32; MAX_CELLS] = [const { AtomicU32::new(0) }; MAX_CELLS];

@@ -3,7 +3,8 @@
 //!
 //! Output:
 //! - `target/bulkhead/images/`: `partitioner.img`, `heartbeat.bin`,
-//!   `intruder.bin` (raw arm64 Images);
+//!   `intruder.bin`, `probe.bin` (raw arm64 Images), and the Linux kernels
+//!   and initramfs images the config names (see [`crate::linux`]);
 //! - `target/bulkhead/<config stem>/`: `bulkhead.img`, the bootable image
 //!   with the config and the cell images appended, and `config.yaml`, a copy
 //!   of the config it was built from (the system tests read the cell names
@@ -17,14 +18,17 @@ use crate::process::{cargo, run as run_command};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
-/// The partitioning `build`, `demo` and the system tests use by default.
-pub const DEFAULT_CONFIG: &str = "config/examples/qemu-heartbeat.yaml";
+/// The partitioning `build` and `demo` use by default: the gateway, a
+/// PREEMPT_RT Linux cell beside a general-purpose Linux cell.
+pub const DEFAULT_CONFIG: &str = "config/examples/qemu-gateway.yaml";
 
-/// Partitionings that only the system tests boot (besides the default).
+/// Partitionings the system tests boot besides the default.
 pub const SYSTEM_TEST_CONFIGS: &[&str] = &[
+    "config/examples/qemu-heartbeat.yaml",
     "hil-tests/configs/qemu-restart.yaml",
     "hil-tests/configs/qemu-probe.yaml",
     "hil-tests/configs/qemu-linux.yaml",
+    "hil-tests/configs/qemu-latency-lab.yaml",
 ];
 
 /// The aarch64 binaries and the flat images made from them.
@@ -75,11 +79,8 @@ pub fn run(layout: &Layout, config: &Path) -> Result<Built> {
 
     let text = std::fs::read_to_string(&config)
         .with_context(|| format!("cannot read {}", config.display()))?;
-    if crate::linux::GUEST_IMAGES
-        .iter()
-        .any(|image| text.contains(image))
-    {
-        crate::linux::ensure_guest_images(layout)?;
+    if crate::linux::names_guest_images(&text) {
+        crate::linux::ensure_guest_images(layout, &text)?;
     }
 
     let stem = config

@@ -10,6 +10,7 @@ mod checks;
 mod debs;
 mod demo;
 mod flat;
+mod hil;
 mod layout;
 mod linux;
 mod process;
@@ -43,9 +44,12 @@ enum Task {
         config: PathBuf,
     },
     /// Builds and boots a partitioning in QEMU, printing every console
-    /// live, until Ctrl-C or `--seconds` have passed.
+    /// live, until Ctrl-C or `--seconds` have passed. By default the
+    /// gateway: a PREEMPT_RT Linux cell running cyclictest beside a
+    /// general-purpose Linux cell.
     Demo {
-        /// The partitioning to run.
+        /// The partitioning to run; `config/examples/qemu-heartbeat.yaml`
+        /// is the bare-metal demo (a heartbeat and a contained intruder).
         #[arg(long, default_value = build::DEFAULT_CONFIG)]
         config: PathBuf,
         /// Stop after this many seconds.
@@ -57,6 +61,17 @@ enum Task {
     Test,
     /// Clippy with warnings as errors, for the host and the aarch64 crates.
     Clippy,
+    /// The latency lab: boots the interrupt latency probe natively and as a
+    /// Bulkhead cell, checks the target's latency budget and writes
+    /// `target/hil/report.json` and `report.html` (see docs/hil.md).
+    Hil {
+        /// The target file (QEMU or a board on a serial port).
+        #[arg(long, default_value = hil::DEFAULT_TARGET)]
+        target: PathBuf,
+        /// The one-cell config the probe runs in.
+        #[arg(long, default_value = hil::LAB_CONFIG)]
+        config: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -90,5 +105,6 @@ fn run(cli: Cli) -> Result<()> {
         Task::Demo { config, seconds } => demo::run(&layout, &config, seconds),
         Task::Test => checks::test(&layout),
         Task::Clippy => checks::clippy(&layout),
+        Task::Hil { target, config } => hil::run(&layout, &target, &config),
     }
 }

@@ -1,32 +1,52 @@
 //! Interrupt latency probe: measures how long the EL1 virtual timer's
 //! interrupt takes from its deadline to the first instructions of the IRQ
-//! vector, busy and in WFI. It also checks that the GIC, as the cell sees
-//! it, lets it configure its own interrupts and nobody else's, and that an
-//! SGI to itself arrives.
+//! vector, busy and in WFI, and how long an SGI to itself takes from the
+//! write of `ICC_SGI1R_EL1` to the vector. It also checks that the GIC, as
+//! the cell sees it, lets it configure its own interrupts and nobody
+//! else's, and that an SGI to itself arrives.
 //!
 //! `x0` (the config's `boot_argument`) is the `RD_base` of its
 //! redistributor. The same binary also runs natively at EL1 (QEMU without
 //! virtualization, for the baseline): then `x0` is the firmware's device
 //! tree and the probe uses CPU 0's redistributor and sets up what the
 //! partitioner would have (wake-up, Group 1); under Bulkhead those writes
-//! are ignored.
+//! are ignored. Natively it powers the machine off when it is done.
+//!
+//! Output, one line each (the host harness parses them, see
+//! `hil-tests/src/latency.rs`):
+//!
+//! ```text
+//! probe: hist busy 4:198 5:2          raw samples as value:count pairs,
+//! probe: hist busy 9:1 lost:0         eight pairs a line, values ascending
+//! probe: timer latency (busy): 200 samples, min 4, avg 4, max 9 ticks
+//! ```
+//!
+//! for `busy`, `wfi` and `sgi`, then `probe: done`. `lost:N` counts
+//! samples whose interrupt never came (within 100 ms).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
 mod cell {
     use cell_rt::gic::{self, DISTRIBUTOR};
     use cell_rt::{counter, counter_frequency, enable_irqs, install_irq_handler, println, timer};
+    use core::arch::asm;
     use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
     const VIRTUAL_TIMER: u32 = 27;
     const TEST_SGI: u32 = 3;
     /// An SPI the probe does not own (another cell's virtio slot).
     const FOREIGN_SPI: u32 = 79;
-    const SAMPLES: u64 = 200;
+    const SAMPLES: usize = 200;
+    /// A sample whose interrupt never came.
+    const LOST: u64 = u64::MAX;
+    /// `value:count` pairs per `probe: hist` line, to keep lines short.
+    const PAIRS_PER_LINE: usize = 8;
 
     static DEADLINE: AtomicU64 = AtomicU64::new(0);
-    static LATENCY: AtomicU64 = AtomicU64::new(u64::MAX);
+    static LATENCY: AtomicU64 = AtomicU64::new(LOST);
     static SGIS: AtomicU64 = AtomicU64::new(0);
+    /// The counter at the IRQ vector of the last SGI (0: none yet).
+    static SGI_ENTRY: AtomicU64 = AtomicU64::new(0);
 
     // Plain loads and stores only: the cell runs with its MMU off.
     fn on_irq(intid: u32, entry_counter: u64) {
@@ -35,8 +55,128 @@ mod cell {
                 timer::stop();
                 LATENCY.store(entry_counter.wrapping_sub(DEADLINE.load(Relaxed)), Relaxed);
             }
-            TEST_SGI => SGIS.store(SGIS.load(Relaxed) + 1, Relaxed),
+            TEST_SGI => {
+                SGIS.store(SGIS.load(Relaxed) + 1, Relaxed);
+                SGI_ENTRY.store(entry_counter, Relaxed);
+            }
             _ => {}
+        }
+    }
+
+    /// Sends SGI `intid` to virtual CPU 0 (this one) and returns the
+    /// counter read right before the write of `ICC_SGI1R_EL1`.
+    fn send_sgi_to_self_timed(intid: u32) -> u64 {
+        let value = (intid as u64) << 24 | 1;
+        let before: u64;
+        // SAFETY: SGI generation to this CPU and a counter read; no memory
+        // effect besides the barrier.
+        unsafe {
+            asm!(
+                "dsb ish",
+                "isb",
+                "mrs {before}, cntvct_el0",
+                "msr icc_sgi1r_el1, {value}",
+                "isb",
+                before = out(reg) before,
+                value = in(reg) value,
+                options(nostack)
+            )
+        };
+        before
+    }
+
+    /// Samples of one measurement, sorted and printed.
+    struct Samples {
+        values: [u64; SAMPLES],
+    }
+
+    impl Samples {
+        const fn new() -> Self {
+            Samples {
+                values: [LOST; SAMPLES],
+            }
+        }
+
+        /// Prints the histogram lines and the summary line.
+        fn report(&mut self, mode: &str, title: &str) {
+            // Insertion sort: 200 values, no heap.
+            for i in 1..SAMPLES {
+                let mut j = i;
+                while j > 0 && self.values[j - 1] > self.values[j] {
+                    self.values.swap(j - 1, j);
+                    j -= 1;
+                }
+            }
+            let lost = self.values.iter().filter(|&&v| v == LOST).count();
+            let kept = &self.values[..SAMPLES - lost];
+            let mut pairs = 0;
+            let mut index = 0;
+            let mut line = Line::new();
+            while index < kept.len() {
+                let value = kept[index];
+                let count = kept[index..].iter().take_while(|&&v| v == value).count();
+                if pairs % PAIRS_PER_LINE == 0 {
+                    line.flush();
+                    line.push_fmt(format_args!("probe: hist {mode}"));
+                }
+                line.push_fmt(format_args!(" {value}:{count}"));
+                pairs += 1;
+                index += count;
+            }
+            if pairs % PAIRS_PER_LINE == 0 {
+                line.flush();
+                line.push_fmt(format_args!("probe: hist {mode}"));
+            }
+            line.push_fmt(format_args!(" lost:{lost}"));
+            line.flush();
+
+            let hz = counter_frequency();
+            let min = self.values[0];
+            let max = self.values[SAMPLES - 1];
+            let sum: u64 = self.values.iter().map(|&v| v.min(hz)).sum();
+            println!(
+                "probe: {title}: {SAMPLES} samples, min {min}, avg {}, max {max} ticks",
+                sum / SAMPLES as u64
+            );
+        }
+    }
+
+    /// One console line being assembled (the console has no heap either).
+    struct Line {
+        bytes: [u8; 160],
+        len: usize,
+    }
+
+    impl Line {
+        fn new() -> Self {
+            Line {
+                bytes: [0; 160],
+                len: 0,
+            }
+        }
+
+        fn push_fmt(&mut self, args: core::fmt::Arguments) {
+            let _ = core::fmt::Write::write_fmt(self, args);
+        }
+
+        fn flush(&mut self) {
+            if self.len > 0 {
+                let text = core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("?");
+                println!("{text}");
+                self.len = 0;
+            }
+        }
+    }
+
+    impl core::fmt::Write for Line {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let end = self.len + s.len();
+            if end > self.bytes.len() {
+                return Err(core::fmt::Error);
+            }
+            self.bytes[self.len..end].copy_from_slice(s.as_bytes());
+            self.len = end;
+            Ok(())
         }
     }
 
@@ -90,31 +230,45 @@ mod cell {
             SGIS.load(Relaxed)
         );
 
+        // On the stack (4.8 KiB of the 16 KiB a virtual CPU has).
+        let (mut busy, mut wfi, mut sgi) = (Samples::new(), Samples::new(), Samples::new());
         let period = hz / 1000;
-        for (mode, wait_in_wfi) in [("busy", false), ("wfi", true)] {
-            let (mut min, mut max, mut sum) = (u64::MAX, 0, 0);
-            for _ in 0..SAMPLES {
-                LATENCY.store(u64::MAX, Relaxed);
+        for (samples, wait_in_wfi) in [(&mut busy, false), (&mut wfi, true)] {
+            for sample in samples.values.iter_mut() {
+                LATENCY.store(LOST, Relaxed);
                 let deadline = counter() + period;
                 DEADLINE.store(deadline, Relaxed);
                 timer::arm(deadline);
                 let give_up = deadline + hz / 10;
-                while LATENCY.load(Relaxed) == u64::MAX && counter() < give_up {
+                while LATENCY.load(Relaxed) == LOST && counter() < give_up {
                     if wait_in_wfi {
                         cell_rt::wait_for_interrupt();
                     }
                 }
-                let latency = LATENCY.load(Relaxed);
-                min = min.min(latency);
-                max = max.max(latency);
-                sum += latency.min(hz);
+                timer::stop();
+                *sample = LATENCY.load(Relaxed);
             }
-            println!(
-                "probe: timer latency ({mode}): {SAMPLES} samples, min {min}, avg {}, max {max} ticks",
-                sum / SAMPLES
-            );
         }
+        for sample in sgi.values.iter_mut() {
+            SGI_ENTRY.store(0, Relaxed);
+            let before = send_sgi_to_self_timed(TEST_SGI);
+            let give_up = before + hz / 10;
+            while SGI_ENTRY.load(Relaxed) == 0 && counter() < give_up {}
+            let entry = SGI_ENTRY.load(Relaxed);
+            *sample = if entry == 0 {
+                LOST
+            } else {
+                entry.wrapping_sub(before)
+            };
+        }
+        busy.report("busy", "timer latency (busy)");
+        wfi.report("wfi", "timer latency (wfi)");
+        sgi.report("sgi", "SGI latency");
         println!("probe: done");
+        if native {
+            // QEMU's own PSCI (HVC at EL1 without EL2): quit the emulator.
+            cell_rt::hvc::<0>(cell_rt::psci::SYSTEM_OFF, 0);
+        }
         cell_rt::halt()
     }
 

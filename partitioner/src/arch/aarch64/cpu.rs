@@ -376,6 +376,17 @@ pub fn running_priority() -> u8 {
     ICC_RPR.read(ICC_RPR_EL1::Priority) as u8
 }
 
+/// `ESR_EL2` alone (the short trap paths need nothing else).
+pub fn exception_syndrome() -> u64 {
+    ESR_EL2.get()
+}
+
+/// Writes a prepared `ICC_SGI1R_EL1` value (see `vgic::SgiRoutes`).
+pub fn write_sgi1r(value: u64) {
+    barrier::dsb(barrier::ISH);
+    super::sysreg::ICC_SGI1R.set(value);
+}
+
 /// Sends Group 1 SGI `intid` to the core with affinity `mpidr`.
 pub fn send_group1_sgi(intid: u32, mpidr: u64) {
     barrier::dsb(barrier::ISH);
