@@ -30,6 +30,7 @@
 //! (see [`cell_names`]) and `raw`.
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod artifacts;
 pub mod config;
 pub mod defmt_log;
 pub mod demux;

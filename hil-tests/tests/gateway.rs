@@ -9,8 +9,7 @@
 //! the whole test stays well under a minute there, and nothing here looks
 //! at latency figures (without QEMU's `-icount` they measure the host).
 
-use hil_tests::{cell_names, HarnessError, Pattern, QemuTarget, Session, SessionOptions};
-use std::path::PathBuf;
+use hil_tests::{artifacts, HarnessError, Pattern, Session};
 use std::time::{Duration, Instant};
 
 /// Hard limit for the QEMU run: it is killed after this, whatever happens.
@@ -23,20 +22,13 @@ const ROUND: Duration = Duration::from_secs(20);
 const STATUS: Duration = Duration::from_secs(15);
 
 fn start(run: &str) -> Session {
-    let dir = match std::env::var_os("BULKHEAD_ARTIFACTS") {
-        Some(dir) => PathBuf::from(dir).join("qemu-gateway"),
-        None => {
-            panic!("BULKHEAD_ARTIFACTS is not set: run the system tests through `cargo xtask test`")
-        }
-    };
-    let cells = cell_names(&dir.join("config.yaml")).unwrap_or_else(|error| panic!("{error}"));
-    assert_eq!(cells, ["control", "containers"], "the gateway's cells");
-    let mut options = SessionOptions::new(run).cells(cells).deadline(DEADLINE);
-    if let Some(elf) = std::env::var_os("BULKHEAD_PARTITIONER_ELF") {
-        options = options.partitioner_elf(elf);
-    }
-    Session::start(&QemuTarget::new(dir.join("bulkhead.img")), options)
-        .unwrap_or_else(|error| panic!("{error}"))
+    let session = artifacts::boot("qemu-gateway", run, DEADLINE);
+    assert!(
+        session.streams().iter().any(|s| s == "control")
+            && session.streams().iter().any(|s| s == "containers"),
+        "the gateway's cells are control and containers"
+    );
+    session
 }
 
 /// Both cells boot at the same time and reach userspace, each on its own

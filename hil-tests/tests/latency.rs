@@ -15,17 +15,6 @@ use hil_tests::TargetDescription;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// `target/bulkhead`, where `cargo xtask build` puts the boot images.
-fn artifacts() -> PathBuf {
-    match std::env::var_os("BULKHEAD_ARTIFACTS") {
-        Some(dir) => PathBuf::from(dir),
-        None => panic!(
-            "BULKHEAD_ARTIFACTS is not set: run the system tests through `cargo xtask test` \
-             (it builds the images and points the tests at them)"
-        ),
-    }
-}
-
 #[test]
 fn interrupt_latency_stays_within_the_icount_budget() {
     let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -35,7 +24,7 @@ fn interrupt_latency_stays_within_the_icount_budget() {
         target.is_deterministic() && !target.latency_budget.is_empty(),
         "the lab target must run under icount and declare a budget"
     );
-    let mut images = ProbeImages::in_artifacts(&artifacts(), "qemu-latency-lab");
+    let mut images = ProbeImages::in_artifacts(&hil_tests::artifacts::dir(), "qemu-latency-lab");
     images.partitioner_elf = std::env::var_os("BULKHEAD_PARTITIONER_ELF").map(PathBuf::from);
     let out = default_log_root().join("latency-test");
     let options = ScenarioOptions {

@@ -3,26 +3,11 @@
 //! what the config gives it. Run through `cargo xtask test`, which fetches
 //! the kernel and busybox and builds the images.
 
-use hil_tests::{cell_names, HarnessError, Pattern, QemuTarget, Session, SessionOptions};
-use std::path::PathBuf;
+use hil_tests::{artifacts, HarnessError, Pattern, Session};
 use std::time::Duration;
 
 fn start(config: &str, run: &str) -> Session {
-    let dir = match std::env::var_os("BULKHEAD_ARTIFACTS") {
-        Some(dir) => PathBuf::from(dir).join(config),
-        None => {
-            panic!("BULKHEAD_ARTIFACTS is not set: run the system tests through `cargo xtask test`")
-        }
-    };
-    let cells = cell_names(&dir.join("config.yaml")).unwrap_or_else(|error| panic!("{error}"));
-    let mut options = SessionOptions::new(run)
-        .cells(cells)
-        .deadline(Duration::from_secs(180));
-    if let Some(elf) = std::env::var_os("BULKHEAD_PARTITIONER_ELF") {
-        options = options.partitioner_elf(elf);
-    }
-    Session::start(&QemuTarget::new(dir.join("bulkhead.img")), options)
-        .unwrap_or_else(|error| panic!("{error}"))
+    artifacts::boot(config, run, Duration::from_secs(180))
 }
 
 /// The kernel boots on both of its cores, reaches userspace, sees two CPUs

@@ -27,17 +27,6 @@ const FIRMWARE: Duration = Duration::from_secs(20);
 /// Each later step: distro boot, loading the FIT, the partitioner's boot.
 const STEP: Duration = Duration::from_secs(30);
 
-/// `target/bulkhead`, where `cargo xtask build` puts the boot images.
-fn artifacts() -> PathBuf {
-    match std::env::var_os("BULKHEAD_ARTIFACTS") {
-        Some(dir) => PathBuf::from(dir),
-        None => panic!(
-            "BULKHEAD_ARTIFACTS is not set: run the system tests through `cargo xtask test` \
-             (it builds the images and points the tests at them)"
-        ),
-    }
-}
-
 /// `mke2fs`, which Debian keeps in `/usr/sbin` (not on a user's `PATH`).
 fn mke2fs() -> PathBuf {
     ["/usr/sbin/mke2fs", "/sbin/mke2fs"]
@@ -109,7 +98,7 @@ fn boot_medium(dir: &Path, files: &[PathBuf]) -> PathBuf {
 #[test]
 fn boots_through_u_boot_like_a_gateway() -> Result<(), HarnessError> {
     let run = "boots_through_u_boot";
-    let built = artifacts().join("qemu-heartbeat");
+    let built = hil_tests::artifacts::dir().join("qemu-heartbeat");
     let medium = boot_medium(
         &default_log_root().join(format!("{run}.medium")),
         &[built.join("boot.scr"), built.join("bulkhead.itb")],

@@ -1,0 +1,39 @@
+//! What `cargo xtask build` leaves for the system tests: the boot image of
+//! each config in `target/bulkhead/<config stem>/` (with a copy of the
+//! config, from which the console streams are named) and the partitioner
+//! ELF that decodes the log. `cargo xtask test` points the tests at them
+//! through `BULKHEAD_ARTIFACTS` and `BULKHEAD_PARTITIONER_ELF`.
+
+use crate::{cell_names, QemuTarget, Session, SessionOptions};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `target/bulkhead`. Panics with the fix when the tests were not started
+/// by `cargo xtask test`.
+pub fn dir() -> PathBuf {
+    match std::env::var_os("BULKHEAD_ARTIFACTS") {
+        Some(dir) => PathBuf::from(dir),
+        None => panic!(
+            "BULKHEAD_ARTIFACTS is not set: run the system tests through `cargo xtask test` \
+             (it builds the images and points the tests at them)"
+        ),
+    }
+}
+
+/// The partitioner ELF, for decoding its log, when given.
+pub fn partitioner_elf() -> Option<PathBuf> {
+    std::env::var_os("BULKHEAD_PARTITIONER_ELF").map(PathBuf::from)
+}
+
+/// Boots the boot image built for config `config` (the stem of its YAML
+/// file) in QEMU as run `run`, killed after `deadline` whatever happens.
+pub fn boot(config: &str, run: &str, deadline: Duration) -> Session {
+    let dir = dir().join(config);
+    let cells = cell_names(&dir.join("config.yaml")).unwrap_or_else(|error| panic!("{error}"));
+    let mut options = SessionOptions::new(run).cells(cells).deadline(deadline);
+    if let Some(elf) = partitioner_elf() {
+        options = options.partitioner_elf(elf);
+    }
+    let target = QemuTarget::new(dir.join("bulkhead.img"));
+    Session::start(&target, options).unwrap_or_else(|error| panic!("{error}"))
+}
