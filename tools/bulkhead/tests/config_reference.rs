@@ -20,9 +20,10 @@
 //!
 //! Image files named by `path:` are made up in a scratch directory.
 
+mod common;
+use common::{fake_image, paths, scratch_dir};
 use config::yaml::{Diagnostics, LoadError, Loaded, Severity};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 /// One fenced block of the document.
 struct Block {
@@ -56,40 +57,6 @@ fn blocks(document: &str) -> Vec<Block> {
     }
     assert!(open.is_none(), "an unclosed code block");
     blocks
-}
-
-fn scratch_dir() -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("bulkhead-reference-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// A 4 KiB arm64 Image whose header asks for 64 KiB (a small kernel with
-/// bss), used for every file a block names.
-fn fake_image() -> Vec<u8> {
-    let mut bytes = vec![0x5a; 4096];
-    bytes[..64].fill(0);
-    bytes[16..24].copy_from_slice(&0x1_0000u64.to_le_bytes());
-    bytes[56..60].copy_from_slice(b"ARM\x64");
-    bytes
-}
-
-/// The files named by `path: FILE` in `text`.
-fn paths(text: &str) -> Vec<String> {
-    text.split("path:")
-        .skip(1)
-        .filter_map(|rest| {
-            let value = rest
-                .trim_start()
-                .split(|c: char| c.is_whitespace() || c == ',' || c == '}')
-                .next()?;
-            let value = value.trim_matches(|c| c == '"' || c == '\'');
-            (!value.is_empty()).then(|| value.to_string())
-        })
-        .collect()
 }
 
 /// The base cell a fragment is placed in; its fields are left out when the

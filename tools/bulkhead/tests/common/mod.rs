@@ -1,0 +1,41 @@
+//! Helpers shared by the `bulkhead` integration tests: scratch
+//! directories and stand-in images for the files a config names.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A fresh, empty directory under the system temp directory.
+pub fn scratch_dir() -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("bulkhead-test-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A 4 KiB arm64 Image whose header asks for 64 KiB (a small kernel with
+/// bss), used for every file a block names.
+pub fn fake_image() -> Vec<u8> {
+    let mut bytes = vec![0x5a; 4096];
+    bytes[..64].fill(0);
+    bytes[16..24].copy_from_slice(&0x1_0000u64.to_le_bytes());
+    bytes[56..60].copy_from_slice(b"ARM\x64");
+    bytes
+}
+
+/// The files named by `path: FILE` in `text`.
+pub fn paths(text: &str) -> Vec<String> {
+    text.split("path:")
+        .skip(1)
+        .filter_map(|rest| {
+            let value = rest
+                .trim_start()
+                .split(|c: char| c.is_whitespace() || c == ',' || c == '}')
+                .next()?;
+            let value = value.trim_matches(|c| c == '"' || c == '\'');
+            (!value.is_empty()).then(|| value.to_string())
+        })
+        .collect()
+}
