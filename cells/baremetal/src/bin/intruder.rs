@@ -7,18 +7,26 @@
 //! 0. read another cell's RAM;
 //! 1. write another cell's RAM;
 //! 2. read MMIO that is not assigned to it (the RTC);
-//! 3. make firmware calls the partitioner does not know, beat a while,
+//! 3. go for the GIC: enable another cell's SPI (ignored), send itself the
+//!    partitioner's kick SGI (dropped), then write the redistributor of a
+//!    core that is not its own (a fault);
+//! 4. make firmware calls the partitioner does not know, beat a while,
 //!    then switch itself off with `SYSTEM_OFF` (for good: no restart).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
 mod cell {
-    use cell_rt::{count_boot, delay_ms, hvc, println, smc};
+    use cell_rt::{count_boot, delay_ms, gic, hvc, println, smc};
 
     /// RAM of the `sensor` cell in the example configs.
     const VICTIM_RAM: usize = 0x5000_0000;
     /// The virtio-mmio slot the example configs give the intruder.
     const OWN_DEVICE: usize = 0x0a00_2e00;
+    /// QEMU virt's distributor and CPU 0's redistributor (`RD_base`).
+    const GICD: usize = 0x0800_0000;
+    const CPU0_REDISTRIBUTOR: usize = 0x080a_0000;
+    /// The SPI of the sensor's virtio-mmio31.
+    const SENSOR_SPI: u32 = 79;
     /// QEMU virt's PL031 RTC, which no cell is given.
     const UNASSIGNED_MMIO: usize = 0x0901_0000;
 
@@ -33,7 +41,7 @@ mod cell {
             delay_ms(200);
             println!("heartbeat {beat}");
         }
-        match boot % 4 {
+        match boot % 5 {
             0 => {
                 println!("intruder: reading another cell's RAM at {VICTIM_RAM:#x}");
                 // SAFETY: deliberately wrong: the partitioner must stop it.
@@ -52,6 +60,19 @@ mod cell {
                 let value = unsafe { core::ptr::read_volatile(UNASSIGNED_MMIO as *const u32) };
                 println!("intruder: read {value:#x}: ISOLATION BROKEN");
             }
+            3 => {
+                let word = GICD + 0x100 + 4 * (SENSOR_SPI as usize / 32);
+                gic::write32(word, 1 << (SENSOR_SPI % 32));
+                println!(
+                    "intruder: enabled the sensor's SPI {SENSOR_SPI}? enable reads {:#x} (ignored)",
+                    gic::read32(word)
+                );
+                gic::send_sgi(15, 1);
+                println!("intruder: sent itself the kick SGI 15 (dropped)");
+                println!("intruder: writing CPU 0's redistributor at {CPU0_REDISTRIBUTOR:#x}");
+                gic::write32(CPU0_REDISTRIBUTOR + 0x1_0180, u32::MAX);
+                println!("intruder: wrote it: ISOLATION BROKEN");
+            }
             _ => {
                 let unknown = smc(0xc200_0bad, 0, 0, 0);
                 println!("intruder: unknown SMC returned {unknown}");
@@ -64,7 +85,7 @@ mod cell {
             delay_ms(200);
             beat += 1;
             println!("heartbeat {beat}");
-            if boot % 4 == 3 && beat == 8 {
+            if boot % 5 == 4 && beat == 8 {
                 println!("intruder: SYSTEM_OFF");
                 cell_rt::system_off();
             }
