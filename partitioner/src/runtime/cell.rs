@@ -306,7 +306,7 @@ pub fn start_cell(index: usize) {
         return;
     };
     load_images(index, cell);
-    super::vgic::reset_cell_interrupts(machine(), cell);
+    super::vgic::reset_cell_interrupts(machine(), index, cell);
     let state = &CELLS[index];
     let _control = state.control.lock();
     let generation = state.generation.load(Ordering::Acquire);

@@ -65,7 +65,7 @@ extern "C" fn primary_main(_device_tree: u64) -> ! {
         }
     };
     print_summary(machine);
-    vgic::compute_sgi_routes(machine);
+    vgic::compute_interrupt_tables(machine);
     arch::configure_el2_for_cells();
     if !gic::init_distributor(BOARD) {
         defmt::error!("GICD_CTLR.DS is 0: the firmware keeps Group 0 secure and EL2 gets no FIQs; refusing to start");
@@ -324,13 +324,12 @@ fn synchronous(cpu: usize, frame: &mut TrapFrame) {
             emulate_gic(cpu, frame, raw, &abort)
         }
         Syndrome::SysReg(access) => {
-            let handled =
-                cell::try_machine()
-                    .zip(cell::current_cell(cpu))
-                    .and_then(|(machine, (_, c))| {
-                        let write = (!access.read).then(|| frame.reg(access.register));
-                        vgic::sysreg_access(machine, c, cpu, access.encoding, write)
-                    });
+            let handled = cell::try_machine().zip(cell::current_cell(cpu)).and_then(
+                |(machine, (index, c))| {
+                    let write = (!access.read).then(|| frame.reg(access.register));
+                    vgic::sysreg_access(machine, index, c, cpu, access.encoding, write)
+                },
+            );
             match handled {
                 Some(value) => {
                     if access.read {

@@ -15,10 +15,18 @@ use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 /// Every core's SGI routes, computed once at boot.
 static SGI_ROUTES: super::sync::Once<[SgiRoutes; cell::MAX_RUNTIME_CPUS]> =
     super::sync::Once::new();
+/// Every cell's interrupt ownership, computed once at boot.
+static OWNERSHIP: super::sync::Once<[Ownership; MAX_CELLS]> = super::sync::Once::new();
 
-/// Computes every core's SGI routes from the config; the boot core calls
-/// this once, before any cell runs.
-pub fn compute_sgi_routes(machine: &Machine) {
+/// Computes every cell's interrupt ownership and every core's SGI routes
+/// from the config; the boot core calls this once, before any cell runs,
+/// so that no trap recomputes them.
+pub fn compute_interrupt_tables(machine: &Machine) {
+    let mut owned = [Ownership::NONE; MAX_CELLS];
+    for (slot, c) in owned.iter_mut().zip(&machine.system.cells) {
+        *slot = Ownership::for_cell(c, machine.board);
+    }
+    let _ = OWNERSHIP.set(owned);
     let mut routes = [SgiRoutes::NONE; cell::MAX_RUNTIME_CPUS];
     for c in &machine.system.cells {
         let mpidrs = || {
@@ -34,6 +42,14 @@ pub fn compute_sgi_routes(machine: &Machine) {
         }
     }
     let _ = SGI_ROUTES.set(routes);
+}
+
+/// What cell `index` owns (nothing before boot has computed it).
+fn ownership(index: usize) -> &'static Ownership {
+    OWNERSHIP
+        .get()
+        .and_then(|o| o.get(index))
+        .unwrap_or(&Ownership::NONE)
 }
 
 /// The SGI routes of `cpu` (none before boot has computed them).
@@ -74,11 +90,11 @@ pub fn mmio_access(
     write: Option<u64>,
 ) -> Option<u64> {
     let gic = machine.board.gic;
-    let owned = Ownership::for_cell(cell, machine.board);
+    let owned = ownership(index);
     if gic.distributor.contains(address) {
         let offset = address - gic.distributor.base;
         return Some(distributor(
-            machine, index, cell, &owned, address, offset, size, write,
+            machine, index, cell, owned, address, offset, size, write,
         ));
     }
     let offset_in_range = address - gic.redistributors.base;
@@ -87,7 +103,7 @@ pub fn mmio_access(
     let last_in_run = !cell.cpus.contains(frame + 1);
     let offset = offset_in_range % gic.redistributor_stride;
     Some(redistributor(
-        &owned,
+        owned,
         vcpu,
         last_in_run,
         address,
@@ -272,9 +288,9 @@ fn route(
 /// Puts every interrupt `cell` owns back to its reset state before the cell
 /// (re)starts: disabled, not pending, not active, a default priority, SPIs
 /// routed to its first CPU. Its cores must be parked.
-pub fn reset_cell_interrupts(machine: &Machine, cell: &Cell) {
+pub fn reset_cell_interrupts(machine: &Machine, index: usize, cell: &Cell) {
     let gic = machine.board.gic;
-    let owned = Ownership::for_cell(cell, machine.board);
+    let owned = ownership(index);
     let Some(boot_mpidr) = cell
         .cpus
         .nth(0)
@@ -310,17 +326,18 @@ pub fn reset_cell_interrupts(machine: &Machine, cell: &Cell) {
     }
 }
 
-/// A trapped CPU-interface system register access by `cpu`'s cell.
+/// A trapped CPU-interface system register access by `cpu`'s cell, cell
+/// `index`.
 /// Returns the value for a read, or `None` when the register is not one
 /// the partitioner emulates (the cell faults).
 pub fn sysreg_access(
     machine: &Machine,
+    index: usize,
     cell: &Cell,
     cpu: usize,
     encoding: u32,
     write: Option<u64>,
 ) -> Option<u64> {
-    let owned = || Ownership::for_cell(cell, machine.board);
     match (encoding, write) {
         (icc::PMR, Some(value)) => {
             PRIORITY_MASK[cpu].store(value as u8, Ordering::Relaxed);
@@ -338,7 +355,7 @@ pub fn sysreg_access(
         }
         (icc::DIR, Some(value)) => {
             let intid = (value & 0xff_ffff) as u32;
-            if owned().owns(intid) {
+            if ownership(index).owns(intid) {
                 arch::deactivate_interrupt(intid);
             }
             Some(0)
