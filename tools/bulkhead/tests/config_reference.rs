@@ -59,6 +59,15 @@ fn blocks(document: &str) -> Vec<Block> {
     blocks
 }
 
+/// The ```text block right after block `i`, which holds what the tool
+/// must print for it.
+fn text_after(blocks: &[Block], i: usize) -> Option<&str> {
+    blocks
+        .get(i + 1)
+        .filter(|next| next.info == "text")
+        .map(|next| next.text.as_str())
+}
+
 /// The base cell a fragment is placed in; its fields are left out when the
 /// fragment sets them.
 const BASE_CELL: [(&str, &str); 4] = [
@@ -232,12 +241,9 @@ fn every_example_of_the_config_reference_is_right() {
             "yaml warning" => {
                 counts[3] += 1;
                 let config = complete(&block.text);
-                let expected = match blocks.get(i + 1) {
-                    Some(next) if next.info == "text" => &next.text,
-                    _ => {
-                        failures.push(format!("{at}: no ```text block follows"));
-                        continue;
-                    }
+                let Some(expected) = text_after(&blocks, i) else {
+                    failures.push(format!("{at}: no ```text block follows"));
+                    continue;
                 };
                 match load(&config) {
                     Err(e) => failures.push(format!("{at}: does not load as\n{config}\n{e:?}")),
@@ -254,12 +260,9 @@ fn every_example_of_the_config_reference_is_right() {
             "yaml mistake" => {
                 counts[2] += 1;
                 let config = complete(&block.text);
-                let expected = match blocks.get(i + 1) {
-                    Some(next) if next.info == "text" => &next.text,
-                    _ => {
-                        failures.push(format!("{at}: no ```text block follows"));
-                        continue;
-                    }
+                let Some(expected) = text_after(&blocks, i) else {
+                    failures.push(format!("{at}: no ```text block follows"));
+                    continue;
                 };
                 match load(&config) {
                     Ok(_) => failures.push(format!("{at}: loads, but should fail:\n{config}")),
