@@ -143,6 +143,30 @@ pub struct Loaded {
     /// [`rules::warnings`](crate::rules::warnings)), each at its place in
     /// the file; often empty. Show them: they do not stop a build.
     pub warnings: Diagnostics,
+    /// What QEMU attaches behind the cells' virtio-mmio slots (the `qemu`
+    /// section), in file order; empty on real boards.
+    pub qemu: Vec<QemuDevice>,
+}
+
+/// A device QEMU attaches behind a virtio-mmio slot of the `virt` board.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QemuDevice {
+    /// The board device, e.g. `virtio-mmio31`.
+    pub device: String,
+    /// QEMU's bus number of the slot: `virtio-mmio-bus.N`, counted in
+    /// address order from the board's lowest slot.
+    pub bus: usize,
+    /// What sits behind it.
+    pub backend: QemuBackend,
+}
+
+/// The back end of a [`QemuDevice`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QemuBackend {
+    /// A virtio block device on this disk image (found like an image).
+    Disk(PathBuf),
+    /// A virtio network device on QEMU's user-mode network.
+    UserNetwork,
 }
 
 /// The bytes of one cell image.
@@ -254,15 +278,18 @@ pub fn load_source_with(
     let base_dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
     convert::Converter::new(source, &named, &map, &raw, &base_dir, image_dirs, generator)
         .run()
-        .map(|(board, system, payloads, total_length, warnings)| Loaded {
-            path: path.to_path_buf(),
-            source: source.to_string(),
-            board,
-            system,
-            payloads,
-            total_length,
-            warnings: Diagnostics::new(&file, warnings),
-        })
+        .map(
+            |(board, system, payloads, total_length, warnings, qemu)| Loaded {
+                path: path.to_path_buf(),
+                source: source.to_string(),
+                board,
+                system,
+                payloads,
+                total_length,
+                warnings: Diagnostics::new(&file, warnings),
+                qemu,
+            },
+        )
         .map_err(|items| Diagnostics::new(&file, items))
 }
 

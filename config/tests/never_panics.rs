@@ -197,6 +197,7 @@ fn system() -> impl Strategy<Value = RawSystem> {
         proptest::collection::vec(cell(), 0..(config::MAX_CELLS + 2)),
     )
         .prop_map(|(version, board, cells)| RawSystem {
+            qemu: None,
             version,
             board,
             cells,

@@ -34,6 +34,6 @@ pub fn boot(config: &str, run: &str, deadline: Duration) -> Session {
     if let Some(elf) = partitioner_elf() {
         options = options.partitioner_elf(elf);
     }
-    let target = QemuTarget::new(dir.join("bulkhead.img"));
+    let target = QemuTarget::for_build(&dir).unwrap_or_else(|error| panic!("{error}"));
     Session::start(&target, options).unwrap_or_else(|error| panic!("{error}"))
 }

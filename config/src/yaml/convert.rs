@@ -6,7 +6,9 @@
 use super::diagnostic::Diagnostic;
 use super::raw::*;
 use super::source_map::{offset_of, parent, ByteSpan, SourceMap};
-use super::{Payload, TreeGenerator, TreeRequest, FORMAT_VERSION, PAYLOAD_ALIGN};
+use super::{
+    Payload, QemuBackend, QemuDevice, TreeGenerator, TreeRequest, FORMAT_VERSION, PAYLOAD_ALIGN,
+};
 use crate::arm64_image::Header;
 use crate::model::*;
 use crate::rules::{self, CellField, Concern, Finding, Location, Problem, Warning};
@@ -17,6 +19,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 type Source = NamedSource<Arc<str>>;
+
+/// The root `compatible` of QEMU's `virt` machine, the only board whose
+/// devices a config's `qemu` section may describe.
+const QEMU_VIRT_COMPATIBLE: &str = "linux,dummy-virt";
+/// `compatible` of a virtio-mmio slot.
+const VIRTIO_MMIO_COMPATIBLE: &str = "virtio,mmio";
 
 /// Parses `source` into the raw types, or describes the first error.
 pub(super) fn parse(
@@ -284,7 +292,14 @@ pub(super) struct Converter<'a> {
 
 /// The result of a successful conversion: the board, the system, its
 /// payloads, their total length, and the warnings.
-pub(super) type Converted = (&'static Board, System, Vec<Payload>, u64, Vec<Diagnostic>);
+pub(super) type Converted = (
+    &'static Board,
+    System,
+    Vec<Payload>,
+    u64,
+    Vec<Diagnostic>,
+    Vec<QemuDevice>,
+);
 
 fn hex_range(r: &MemRange) -> String {
     format!("{:#x}..{:#x}", r.base, r.end())
@@ -418,6 +433,7 @@ impl<'a> Converter<'a> {
                 image.size = t.footprint;
             }
         }
+        let qemu = self.qemu(board, &system);
         let mut findings = Vec::new();
         rules::check(&footprints, board, |f| findings.push(f));
         // The partitioner checks the model with file sizes: an entry point in
@@ -462,7 +478,120 @@ impl<'a> Converter<'a> {
                 });
             }
         }
-        Ok((board, system, payloads, cursor, warnings))
+        Ok((board, system, payloads, cursor, warnings, qemu))
+    }
+
+    /// Converts the `qemu` section: each entry names a virtio-mmio slot of
+    /// QEMU's `virt` board that a cell owns, once, with exactly one back
+    /// end.
+    fn qemu(&mut self, board: &'static Board, system: &System) -> Vec<QemuDevice> {
+        let Some(raw) = &self.raw.qemu else {
+            return Vec::new();
+        };
+        if board.compatible != QEMU_VIRT_COMPATIBLE {
+            let d = self
+                .diagnostic(
+                    "config::qemu_section",
+                    "qemu",
+                    format!(
+                        "board {} is not QEMU's virt machine, so it has no emulated devices",
+                        board.name
+                    ),
+                )
+                .label("only for board qemu-virt")
+                .help("remove the `qemu` section: on a real board the devices are real");
+            self.report(d);
+            return Vec::new();
+        }
+        let mut slots: Vec<&bsp::Device> = board
+            .devices
+            .iter()
+            .filter(|d| d.compatible == VIRTIO_MMIO_COMPATIBLE)
+            .collect();
+        slots.sort_by_key(|d| d.mmio.first().map(|r| r.base));
+        let mut devices = Vec::new();
+        for (k, entry) in raw.devices.iter().enumerate() {
+            let at = format!("qemu.devices[{k}]");
+            let device_path = format!("{at}.device");
+            let shown = sanitize(&entry.device);
+            let Some(bus) = slots.iter().position(|d| d.name == entry.device) else {
+                let mut help =
+                    "name a virtio-mmio slot of the board, e.g. `virtio-mmio31`".to_string();
+                if let Some(close) = closest(&entry.device, slots.iter().map(|d| d.name)) {
+                    help = format!("did you mean `{close}`? {help}");
+                }
+                let d = self
+                    .diagnostic(
+                        "config::qemu_device",
+                        &device_path,
+                        format!(
+                            "`{shown}` is not a virtio-mmio slot of board {}",
+                            board.name
+                        ),
+                    )
+                    .label("no such slot")
+                    .help(help);
+                self.report(d);
+                continue;
+            };
+            if raw.devices[..k].iter().any(|e| e.device == entry.device) {
+                let d = self
+                    .diagnostic(
+                        "config::qemu_device",
+                        &device_path,
+                        format!("slot `{shown}` is given a QEMU device twice"),
+                    )
+                    .label("second device for this slot")
+                    .help("one slot holds one device: use another slot for the second one");
+                self.report(d);
+                continue;
+            }
+            let owned = system
+                .cells
+                .iter()
+                .any(|c| c.devices.iter().any(|g| g.name.as_str() == entry.device));
+            if !owned {
+                let d = self
+                    .diagnostic(
+                        "config::qemu_device",
+                        &device_path,
+                        format!("slot `{shown}` is not given to any cell"),
+                    )
+                    .label("no cell owns this slot")
+                    .help(format!(
+                        "add `{shown}` to the `devices` of the cell that uses it, or remove this entry"
+                    ));
+                self.report(d);
+                continue;
+            }
+            let backend = match (&entry.disk, entry.network) {
+                (Some(disk), None) => {
+                    let Some(found) = self.locate(&format!("{at}.disk"), disk) else {
+                        continue;
+                    };
+                    QemuBackend::Disk(found)
+                }
+                (None, Some(RawNetwork::User)) => QemuBackend::UserNetwork,
+                (disk, _) => {
+                    let message = if disk.is_some() {
+                        "a slot holds either a disk or a network device, not both"
+                    } else {
+                        "the entry says neither `disk` nor `network`"
+                    };
+                    let d = self
+                        .diagnostic("config::qemu_device", &at, message)
+                        .help("write `disk: FILE` or `network: user`");
+                    self.report(d);
+                    continue;
+                }
+            };
+            devices.push(QemuDevice {
+                device: entry.device.clone(),
+                bus,
+                backend,
+            });
+        }
+        devices
     }
 
     fn cell(&mut self, board: &'static Board, i: usize, raw: &RawCell) -> (Cell, CellTrace) {
@@ -1007,9 +1136,10 @@ impl<'a> Converter<'a> {
         .help(format!("use CPU numbers from 0 to {last}"))
     }
 
-    /// Finds and reads an image file; reports it when it cannot.
-    fn read_image(&mut self, cell: usize, field: &str, path: &Path) -> Option<(PathBuf, Vec<u8>)> {
-        let yaml_path = format!("cells[{cell}].{field}.path");
+    /// Finds a file named at `yaml_path`: an absolute path, or relative to
+    /// the config's directory, then to each image directory. Reports it
+    /// when it is nowhere.
+    fn locate(&mut self, yaml_path: &str, path: &Path) -> Option<PathBuf> {
         let mut candidates = Vec::new();
         if path.is_absolute() {
             candidates.push(path.to_path_buf());
@@ -1018,7 +1148,7 @@ impl<'a> Converter<'a> {
             candidates.extend(self.image_dirs.iter().map(|d| d.join(path)));
         }
         let shown = sanitize(&path.display().to_string());
-        let Some(found) = candidates.iter().find(|c| c.is_file()) else {
+        let Some(found) = candidates.iter().find(|c| c.is_file()).cloned() else {
             let searched: Vec<String> = candidates
                 .iter()
                 .filter_map(|c| c.parent())
@@ -1042,7 +1172,7 @@ impl<'a> Converter<'a> {
             let d = self
                 .diagnostic(
                     "config::missing_image",
-                    &yaml_path,
+                    yaml_path,
                     format!("image file `{shown}` not found"),
                 )
                 .label("no such file")
@@ -1050,8 +1180,15 @@ impl<'a> Converter<'a> {
             self.report(d);
             return None;
         };
-        match std::fs::read(found) {
-            Ok(bytes) => Some((found.clone(), bytes)),
+        Some(found)
+    }
+
+    /// Finds and reads an image file; reports it when it cannot.
+    fn read_image(&mut self, cell: usize, field: &str, path: &Path) -> Option<(PathBuf, Vec<u8>)> {
+        let yaml_path = format!("cells[{cell}].{field}.path");
+        let found = self.locate(&yaml_path, path)?;
+        match std::fs::read(&found) {
+            Ok(bytes) => Some((found, bytes)),
             Err(e) => {
                 let d = self
                     .diagnostic(

@@ -21,6 +21,47 @@ pub struct RawSystem {
     pub board: String,
     /// The cells (partitions), in boot order.
     pub cells: Vec<RawCell>,
+    /// Only for QEMU's `virt` board: what QEMU attaches behind the cells'
+    /// virtio-mmio slots when `cargo xtask demo` or the system tests run
+    /// this config. The partitioner never sees it; on a real board the
+    /// devices are real.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qemu: Option<RawQemu>,
+}
+
+/// The emulated devices of a config run in QEMU.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawQemu {
+    /// One entry per virtio-mmio slot that gets a device. The slot must be
+    /// given to a cell (its `devices`).
+    pub devices: Vec<RawQemuDevice>,
+}
+
+/// A QEMU device behind one virtio-mmio slot: give exactly one of `disk`
+/// and `network`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawQemuDevice {
+    /// The board device (slot), e.g. `virtio-mmio31`.
+    pub device: String,
+    /// A virtio block device backed by this raw disk image, looked up like
+    /// a kernel. QEMU runs it with `snapshot=on`: the cell may write, but
+    /// the file never changes, and each run starts from the same disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<PathBuf>,
+    /// A virtio network device on a QEMU network back end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<RawNetwork>,
+}
+
+/// A QEMU network back end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RawNetwork {
+    /// QEMU's user-mode network (10.0.2.0/24, DHCP, outgoing connections
+    /// through the host); needs no privileges.
+    User,
 }
 
 /// One cell: a partition with its own CPUs, memory, devices and software.

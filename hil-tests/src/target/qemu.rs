@@ -46,6 +46,29 @@ impl QemuTarget {
         Self::booting(Boot::Kernel(kernel.into()))
     }
 
+    /// The reference machine booting what `bulkhead build` wrote into
+    /// `dir`: the boot image `bulkhead.img`, with the devices of the
+    /// config's `qemu` section from `qemu.args` (one argument per line;
+    /// a missing file means none).
+    pub fn for_build(dir: &Path) -> Result<Self, HarnessError> {
+        let args_file = dir.join("qemu.args");
+        let args = match std::fs::read_to_string(&args_file) {
+            Ok(text) => text
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect(),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => {
+                return Err(HarnessError::Io {
+                    context: format!("reading {}", args_file.display()),
+                    source,
+                })
+            }
+        };
+        Ok(Self::new(dir.join("bulkhead.img")).args(args))
+    }
+
     /// The reference machine starting boot firmware with `-bios` instead of
     /// a kernel: Debian's U-Boot for QEMU (`u-boot-qemu`), say. With
     /// virtualization on, the firmware starts at EL2. Give it a boot

@@ -29,7 +29,7 @@ pub mod plan;
 pub mod platform;
 
 use config::arm64_image::{self, Header};
-use config::yaml::{self, LoadError, Loaded};
+use config::yaml::{self, LoadError, Loaded, QemuBackend};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -46,6 +46,9 @@ pub const BOOT_IMAGE_FILE: &str = "bulkhead.img";
 pub const BLOB_FILE: &str = "config.bin";
 /// Name of the plan table in the output directory.
 pub const PLAN_FILE: &str = "plan.txt";
+/// Name of the file of extra QEMU arguments (one per line) in the output
+/// directory: the devices of the config's `qemu` section.
+pub const QEMU_ARGS_FILE: &str = "qemu.args";
 
 /// Why a boot image cannot be assembled.
 #[derive(Debug, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
@@ -219,6 +222,41 @@ pub struct Built {
     pub fit_path: PathBuf,
     /// `OUT/boot.scr`.
     pub script_path: PathBuf,
+    /// `OUT/qemu.args`.
+    pub qemu_args_path: PathBuf,
+}
+
+/// The QEMU arguments that attach the devices of the config's `qemu`
+/// section, each at its slot's bus. Disks run with `snapshot=on`, so a run
+/// never changes the image file.
+pub fn qemu_args(loaded: &Loaded) -> Vec<String> {
+    let mut args = Vec::new();
+    for device in &loaded.qemu {
+        let bus = device.bus;
+        match &device.backend {
+            QemuBackend::Disk(path) => {
+                let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+                args.push("-drive".to_string());
+                args.push(format!(
+                    "file={},if=none,format=raw,id=disk{bus},snapshot=on",
+                    path.display().to_string().replace(',', ",,")
+                ));
+                args.push("-device".to_string());
+                args.push(format!(
+                    "virtio-blk-device,drive=disk{bus},bus=virtio-mmio-bus.{bus}"
+                ));
+            }
+            QemuBackend::UserNetwork => {
+                args.push("-netdev".to_string());
+                args.push(format!("user,id=net{bus}"));
+                args.push("-device".to_string());
+                args.push(format!(
+                    "virtio-net-device,netdev=net{bus},bus=virtio-mmio-bus.{bus}"
+                ));
+            }
+        }
+    }
+    args
 }
 
 /// Why [`build`] or [`check`] failed.
@@ -332,6 +370,11 @@ pub fn build(options: &BuildOptions) -> Result<Built, Error> {
         fit::layout(&gateway)
     );
     let plan_path = write(PLAN_FILE, text.as_bytes())?;
+    let mut qemu_args_text = qemu_args(&loaded).join("\n");
+    if !qemu_args_text.is_empty() {
+        qemu_args_text.push('\n');
+    }
+    let qemu_args_path = write(QEMU_ARGS_FILE, qemu_args_text.as_bytes())?;
     let mut device_tree_paths = Vec::new();
     for payload in loaded.payloads.iter().filter(|p| p.generated) {
         let name = payload.path.to_string_lossy();
@@ -347,5 +390,6 @@ pub fn build(options: &BuildOptions) -> Result<Built, Error> {
         gateway,
         fit_path,
         script_path,
+        qemu_args_path,
     })
 }

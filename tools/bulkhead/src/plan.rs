@@ -3,7 +3,7 @@
 
 use crate::BootImage;
 use bsp::MemRange;
-use config::yaml::{human_size, Loaded};
+use config::yaml::{human_size, Loaded, QemuBackend};
 use config::{Access, CellSet, FaultPolicy, ImageKind, System};
 use std::fmt::Write;
 
@@ -114,6 +114,7 @@ pub fn plan(loaded: &Loaded) -> String {
                 } else {
                     format!("IRQ {}", irqs.join(", "))
                 },
+                qemu_backend(loaded, d.name.as_str()),
             ]);
         }
         rows.push(vec![
@@ -171,6 +172,21 @@ pub fn plan(loaded: &Loaded) -> String {
     out.push('\n');
     out.push_str(&memory_map(loaded));
     out
+}
+
+/// What QEMU attaches behind device `device`, from the config's `qemu`
+/// section; empty when nothing is.
+fn qemu_backend(loaded: &Loaded, device: &str) -> String {
+    match loaded.qemu.iter().find(|q| q.device == device) {
+        Some(q) => match &q.backend {
+            QemuBackend::Disk(path) => format!(
+                "in QEMU: disk {}",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            ),
+            QemuBackend::UserNetwork => "in QEMU: user network".into(),
+        },
+        None => String::new(),
+    }
 }
 
 /// The names of the cells in `cells`, comma-separated.

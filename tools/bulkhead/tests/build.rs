@@ -283,3 +283,63 @@ fn warnings_are_printed_but_do_not_fail() {
     let loaded = yaml::load(Path::new(config), &[PathBuf::from(images)]).unwrap();
     assert_eq!(loaded.warnings.len(), 1);
 }
+
+/// The `qemu` section becomes QEMU arguments that put each device on its
+/// slot's bus (slot N of QEMU virt is `virtio-mmio-bus.N`), with the disk
+/// found like an image and never written (`snapshot=on`); the plan shows
+/// them, and `build` writes them to `qemu.args`.
+#[test]
+fn qemu_devices_become_arguments_on_their_slots() {
+    let dir = scratch_dir("qemu");
+    let images = images();
+    std::fs::write(images.join("root.ext4"), [0u8; 4096]).unwrap();
+    let config = dir.join("gateway.yaml");
+    std::fs::write(
+        &config,
+        "version: 1\nboard: qemu-virt\ncells:\n  - name: gw\n    cpus: [0]\n    \
+         devices: [virtio-mmio31, virtio-mmio23]\n    memory:\n      - { base: 0x50000000, size: 16M }\n    \
+         kernel: { path: heartbeat.bin }\n\
+         qemu:\n  devices:\n    - { device: virtio-mmio23, network: user }\n    \
+         - { device: virtio-mmio31, disk: root.ext4 }\n",
+    )
+    .unwrap();
+    let partitioner = dir.join("partitioner.img");
+    std::fs::write(&partitioner, arm64_image(0x2_0000, 0x1000, 3)).unwrap();
+    let built = build(&BuildOptions {
+        config,
+        image_dirs: vec![images.clone()],
+        partitioner,
+        out_dir: dir.join("out"),
+    })
+    .unwrap();
+    let disk = std::path::absolute(images.join("root.ext4")).unwrap();
+    let expected = [
+        "-netdev".to_string(),
+        "user,id=net23".into(),
+        "-device".into(),
+        "virtio-net-device,netdev=net23,bus=virtio-mmio-bus.23".into(),
+        "-drive".into(),
+        format!(
+            "file={},if=none,format=raw,id=disk31,snapshot=on",
+            disk.display()
+        ),
+        "-device".into(),
+        "virtio-blk-device,drive=disk31,bus=virtio-mmio-bus.31".into(),
+    ];
+    assert_eq!(bulkhead::qemu_args(&built.loaded), expected);
+    let written = std::fs::read_to_string(&built.qemu_args_path).unwrap();
+    assert_eq!(written.lines().collect::<Vec<_>>(), expected);
+    let plan = bulkhead::plan::plan(&built.loaded);
+    assert!(plan.contains("in QEMU: disk root.ext4"), "{plan}");
+    assert!(plan.contains("in QEMU: user network"), "{plan}");
+
+    // Without a `qemu` section the file is empty: QEMU gets no devices.
+    let plain = build(&BuildOptions {
+        config: example(),
+        image_dirs: vec![images],
+        partitioner: dir.join("partitioner.img"),
+        out_dir: dir.join("plain"),
+    })
+    .unwrap();
+    assert_eq!(std::fs::read(plain.qemu_args_path).unwrap(), b"");
+}

@@ -35,7 +35,9 @@ pub fn run(layout: &Layout, config: &Path, seconds: Option<u64>) -> Result<()> {
         .partitioner_elf(&built.partitioner_elf)
         .deadline(deadline)
         .on_line(move |stream, line| printer.print(stream, line));
-    let target = QemuTarget::new(&built.boot_image);
+    // The boot image and the devices of the config's `qemu` section.
+    let build_dir = built.boot_image.parent().unwrap_or(Path::new("."));
+    let target = QemuTarget::for_build(build_dir)?;
     println!("demo: {}", hil_tests::Target::describe(&target));
     match seconds {
         Some(seconds) => println!("demo: running for {seconds} s (Ctrl-C stops earlier)"),

@@ -25,10 +25,12 @@ pub fn fake_image() -> Vec<u8> {
     bytes
 }
 
-/// The files named by `path: FILE` in `text`.
+/// The files named by `path: FILE` (images) and `disk: FILE` (QEMU disks)
+/// in `text`.
 pub fn paths(text: &str) -> Vec<String> {
     text.split("path:")
         .skip(1)
+        .chain(text.split("disk:").skip(1))
         .filter_map(|rest| {
             let value = rest
                 .trim_start()
