@@ -208,6 +208,46 @@ pub fn default_bootargs(console: &Console) -> String {
     format!("console=ttyAMA0 earlycon=pl011,mmio32,{:#x}", console.base)
 }
 
+/// Kernel parameters that set a real-time Linux cell apart, and what
+/// [`realtime_bootargs`] gives each: the cell's virtual CPU 0 keeps the
+/// housekeeping, every other CPU of the cell is left to real-time work.
+const REALTIME_PARAMETERS: [&str; 4] = ["isolcpus", "nohz_full", "rcu_nocbs", "irqaffinity"];
+
+/// The kernel command line of a real-time cell with `cpus` CPUs: `bootargs`
+/// plus, for each parameter of [`REALTIME_PARAMETERS`] it does not set
+/// itself, the tuning for a measuring core: `isolcpus`, `nohz_full` and
+/// `rcu_nocbs` on virtual CPUs 1 to `cpus - 1`, `irqaffinity=0`. A cell
+/// with one CPU has no core to spare and keeps `bootargs` as it is.
+pub fn realtime_bootargs(bootargs: &str, cpus: usize) -> String {
+    if cpus < 2 {
+        return bootargs.to_string();
+    }
+    let isolated = if cpus == 2 {
+        "1".to_string()
+    } else {
+        format!("1-{}", cpus - 1)
+    };
+    let mut line = bootargs.trim_end().to_string();
+    for parameter in REALTIME_PARAMETERS {
+        let given = bootargs
+            .split_whitespace()
+            .any(|word| word.split('=').next() == Some(parameter));
+        if given {
+            continue;
+        }
+        let value = if parameter == "irqaffinity" {
+            "0"
+        } else {
+            &isolated
+        };
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&format!("{parameter}={value}"));
+    }
+    line
+}
+
 /// Why a config could not be loaded.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum LoadError {
@@ -335,4 +375,28 @@ fn read(path: &Path) -> Result<String, LoadError> {
             ),
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::realtime_bootargs;
+
+    #[test]
+    fn realtime_cells_get_their_measuring_cores_isolated() {
+        assert_eq!(
+            realtime_bootargs("console=ttyAMA0", 2),
+            "console=ttyAMA0 isolcpus=1 nohz_full=1 rcu_nocbs=1 irqaffinity=0"
+        );
+        assert_eq!(
+            realtime_bootargs("", 4),
+            "isolcpus=1-3 nohz_full=1-3 rcu_nocbs=1-3 irqaffinity=0"
+        );
+        // What the user sets stays; the rest is added.
+        assert_eq!(
+            realtime_bootargs("quiet isolcpus=domain,1 irqaffinity=0-1 ", 2),
+            "quiet isolcpus=domain,1 irqaffinity=0-1 nohz_full=1 rcu_nocbs=1"
+        );
+        // One CPU has none to spare.
+        assert_eq!(realtime_bootargs("quiet", 1), "quiet");
+    }
 }

@@ -1009,6 +1009,11 @@ impl<'a> Converter<'a> {
                     (None, Some(console)) => super::default_bootargs(console),
                     (None, None) => String::new(),
                 };
+                let bootargs = if raw.realtime {
+                    super::realtime_bootargs(&bootargs, cell.cpus.len())
+                } else {
+                    bootargs
+                };
                 let request = TreeRequest {
                     board,
                     index: i,

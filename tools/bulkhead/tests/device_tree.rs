@@ -707,3 +707,29 @@ fn the_example_config_is_unchanged_by_generation() {
     assert_eq!(with.system, without.system);
     assert!(with.payloads.iter().all(|p| !p.generated));
 }
+
+/// A real-time cell's command line gets the tuning for its measuring cores
+/// added, and keeps what it sets itself.
+#[test]
+fn realtime_cells_get_an_rt_command_line() {
+    let config = CONFIG
+        .replace(
+            "    device_tree: {}\n",
+            "    device_tree: {}\n    realtime: true\n",
+        )
+        .replace(
+            "bootargs: \"loglevel=0 panic=-1\"",
+            "bootargs: \"loglevel=0 nohz_full=1\"\n    realtime: true",
+        );
+    let loaded = load(&config);
+    let linux = Tree::parse(&tree_bytes(&loaded, 0));
+    assert_eq!(
+        linux.string("/chosen", "bootargs"),
+        "console=ttyAMA0 earlycon=pl011,mmio32,0x9000000 isolcpus=1 nohz_full=1 rcu_nocbs=1 irqaffinity=0"
+    );
+    let quiet = Tree::parse(&tree_bytes(&loaded, 1));
+    assert_eq!(
+        quiet.string("/chosen", "bootargs"),
+        "loglevel=0 nohz_full=1 isolcpus=1 rcu_nocbs=1 irqaffinity=0"
+    );
+}
