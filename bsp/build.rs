@@ -184,7 +184,8 @@ fn generate(b: &BoardFile) -> Result<String, String> {
     let counter_hz = h.counter_hz.ok_or_else(|| missing("counter_hz"))?;
     let control_path = match h.control_path.as_deref() {
         Some("group0-fiq") => "ControlPath::Group0Fiq",
-        Some("secure-group0") => "ControlPath::SecureGroup0",
+        Some("sdei") => "ControlPath::Sdei",
+        Some("revoke-stage2") => "ControlPath::RevokeStage2",
         Some(other) => return Err(format!("unknown control_path `{other}`")),
         None => return Err(missing("control_path")),
     };

@@ -167,9 +167,30 @@ pub enum ControlPath {
     /// The GIC is in single-security-state mode (`GICD_CTLR.DS = 1`), so
     /// Group 0 interrupts arrive at EL2 as FIQs (QEMU `virt`).
     Group0Fiq,
-    /// Firmware keeps Group 0 for the secure world. Not implemented yet; the
-    /// partitioner refuses to start on such a board.
-    SecureGroup0,
+    /// Firmware keeps Group 0 for the secure world (`GICD_CTLR.DS = 0`) but
+    /// implements SDEI: the partitioner registers an event handler at EL2
+    /// and firmware raises the event on a core to hand it to EL2. Designed
+    /// (docs/architecture.md), not implemented: the partitioner refuses to
+    /// start on such a board.
+    Sdei,
+    /// Firmware keeps Group 0 for the secure world and offers nothing else:
+    /// the partitioner empties the cell's stage 2, broadcasts a TLB
+    /// invalidate for its VMID and wakes its cores with a Group 1 SGI, so
+    /// that each faults into EL2 at its next instruction fetch. Designed
+    /// (docs/architecture.md), not implemented: the partitioner refuses to
+    /// start on such a board.
+    RevokeStage2,
+}
+
+impl ControlPath {
+    /// The name used in board descriptions (`control_path:`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            ControlPath::Group0Fiq => "group0-fiq",
+            ControlPath::Sdei => "sdei",
+            ControlPath::RevokeStage2 => "revoke-stage2",
+        }
+    }
 }
 
 /// The GIC of the board.
@@ -279,8 +300,9 @@ pub struct Board {
 pub enum Gap {
     /// The GIC is a GICv2; the partitioner drives GICv3 only.
     GicV2,
-    /// Firmware keeps Group 0, so EL2 gets no FIQs
-    /// ([`ControlPath::SecureGroup0`]).
+    /// Firmware keeps Group 0, so EL2 gets no FIQs, and the board's other
+    /// control path ([`ControlPath::Sdei`], [`ControlPath::RevokeStage2`])
+    /// is not implemented yet.
     SecureGroup0,
     /// Secondary cores are not started through PSCI over SMC.
     NoPsciSmc,
@@ -294,7 +316,7 @@ impl Gap {
         match self {
             Gap::GicV2 => "its GIC is a GICv2 (GIC-400 class); the partitioner drives GICv3 only",
             Gap::SecureGroup0 => {
-                "its firmware keeps GIC Group 0 secure, so EL2 gets no FIQs (control path not implemented)"
+                "its firmware keeps GIC Group 0 secure, so EL2 gets no FIQs, and its control path (SDEI or stage-2 revocation) is not implemented yet"
             }
             Gap::NoPsciSmc => "its firmware does not start cores through PSCI over SMC",
             Gap::ConsoleNotPl011 => {

@@ -53,7 +53,8 @@ extern "C" fn primary_main(_device_tree: u64) -> ! {
     );
     if BOARD.gic.control_path != bsp::ControlPath::Group0Fiq {
         defmt::error!(
-            "this board's firmware keeps GIC Group 0 secure; Bulkhead needs Group 0 FIQs at EL2"
+            "this board's firmware keeps GIC Group 0 secure; its control path {=str} is not implemented yet",
+            BOARD.gic.control_path.name()
         );
         arch::halt()
     }

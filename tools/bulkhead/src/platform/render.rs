@@ -256,7 +256,8 @@ hand_made:
   spare_spis: null
   # Counter frequency to assume when firmware leaves CNTFRQ_EL0 at 0.
   counter_hz: null
-  # group0-fiq (GICD_CTLR.DS = 1) or secure-group0 (firmware keeps Group 0).
+  # How EL2 regains control of a core: group0-fiq (GICD_CTLR.DS = 1), or,
+  # where firmware keeps Group 0, sdei or revoke-stage2.
   control_path: null
   # Optional corrections: console, memory, maintenance_irq,
   # redistributor_stride.
