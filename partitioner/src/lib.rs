@@ -24,10 +24,12 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod arch;
+pub mod ivshmem;
 pub mod mm;
 pub mod plan;
 pub mod psci;
 pub mod vgic;
+pub mod vpci;
 pub mod vuart;
 
 #[cfg(target_os = "none")]
