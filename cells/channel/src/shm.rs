@@ -1,0 +1,570 @@
+//! Shared memory and device registers behind raw pointers: the only module
+//! of this crate with `unsafe` code. Everything else works on the safe,
+//! bounds-checked views defined here.
+//!
+//! # The views
+//!
+//! Shared memory is seen as a slice of [`AtomicU32`]: every access is an
+//! aligned 32-bit atomic load or store, so a peer (another cell, another
+//! thread) changing the memory at any moment is no data race, only a
+//! strange value. Two views:
+//!
+//! - [`SharedRegion`]: memory this side may write (its own output section,
+//!   the common read/write section). Loads, stores, byte copies in and out.
+//! - [`ReadOnlyRegion`]: memory this side only reads (the state table,
+//!   other peers' output sections, which the hypervisor maps read-only).
+//!   Only `Relaxed` loads, the one kind of atomic access Rust guarantees to
+//!   work on read-only pages; acquire ordering comes from a separate
+//!   [`fence`].
+//!
+//! Every access takes a byte offset and is checked: a misaligned offset or
+//! one outside the view returns an [`AccessError`], never a panic. Views
+//! never do read-modify-write atomics (the shared memory may be mapped
+//! uncached or as device memory, where exclusives are not guaranteed).
+//!
+//! # The contract
+//!
+//! The `unsafe` constructors here ([`SharedRegion::from_raw_parts`],
+//! [`ReadOnlyRegion::from_raw_parts`], [`Region::from_raw_parts`],
+//! [`Registers::at`]) turn an address into a view. Their callers promise:
+//!
+//! 1. The memory is mapped, 4-byte aligned, and stays mapped for the
+//!    lifetime of the view.
+//! 2. Memory handed out as writable is writable; read-only views are at
+//!    least readable.
+//! 3. Inside this program the memory is only reached through this module's
+//!    views (or other atomics): no `&`/`&mut` to plain data points into it.
+//!    What other cells do to it is outside the program and cannot cause
+//!    undefined behaviour here, only garbage values, which the protocol
+//!    layers above check.
+//!
+//! Under the `linux` feature, the module also owns the `mmap` of the PCI
+//! BARs (`Mapping`), so that the Linux backend stays free of `unsafe`.
+#![allow(unsafe_code)]
+
+use core::fmt;
+use core::sync::atomic::{fence, AtomicU32, Ordering};
+
+use crate::error::{ConfigError, Error};
+use crate::ivshmem::Registers;
+use crate::region::{Geometry, PeerId, Region};
+
+/// Bytes per word: shared memory is accessed in aligned 32-bit words.
+pub const WORD: usize = 4;
+
+/// Why a shared-memory access was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessError {
+    /// The offset {offset} is not a multiple of 4.
+    Misaligned {
+        /// The offending offset.
+        offset: usize,
+    },
+    /// Bytes {offset}..{offset}+{len} are outside the view of {size} bytes.
+    OutOfBounds {
+        /// Start of the access.
+        offset: usize,
+        /// Length of the access.
+        len: usize,
+        /// Size of the view.
+        size: usize,
+    },
+}
+
+impl fmt::Display for AccessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AccessError::Misaligned { offset } => {
+                write!(f, "offset {offset} is not a multiple of 4")
+            }
+            AccessError::OutOfBounds { offset, len, size } => write!(
+                f,
+                "bytes {offset}..{offset}+{len} are outside the view of {size} bytes"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for AccessError {}
+
+/// The words `offset..offset + len` cover, checked: `offset` aligned and the
+/// whole byte range inside `words`.
+fn word_span(
+    words: &[AtomicU32],
+    offset: usize,
+    len: usize,
+) -> Result<core::ops::Range<usize>, AccessError> {
+    if !offset.is_multiple_of(WORD) {
+        return Err(AccessError::Misaligned { offset });
+    }
+    let size = words.len() * WORD;
+    match offset.checked_add(len) {
+        Some(end) if end <= size => Ok(offset / WORD..end.div_ceil(WORD)),
+        _ => Err(AccessError::OutOfBounds { offset, len, size }),
+    }
+}
+
+fn word_at(words: &[AtomicU32], offset: usize) -> Result<&AtomicU32, AccessError> {
+    let span = word_span(words, offset, WORD)?;
+    Ok(&words[span.start])
+}
+
+/// A sub-slice of `words`, in bytes; `len` must be a multiple of 4 too.
+fn sub_words(words: &[AtomicU32], offset: usize, len: usize) -> Result<&[AtomicU32], AccessError> {
+    if !len.is_multiple_of(WORD) {
+        return Err(AccessError::Misaligned { offset: len });
+    }
+    let span = word_span(words, offset, len)?;
+    Ok(&words[span])
+}
+
+/// Copies `dst.len()` bytes from `offset` with relaxed word loads; fine on
+/// read-only memory.
+fn copy_out(words: &[AtomicU32], offset: usize, dst: &mut [u8]) -> Result<(), AccessError> {
+    let span = word_span(words, offset, dst.len())?;
+    for (chunk, word) in dst.chunks_mut(WORD).zip(&words[span]) {
+        let bytes = word.load(Ordering::Relaxed).to_ne_bytes();
+        chunk.copy_from_slice(&bytes[..chunk.len()]);
+    }
+    Ok(())
+}
+
+/// A writable view of shared memory. `Copy`: it is a bounds-checked window,
+/// not an owner.
+#[derive(Clone, Copy)]
+pub struct SharedRegion<'a> {
+    words: &'a [AtomicU32],
+}
+
+impl<'a> SharedRegion<'a> {
+    /// A view of memory the program already reaches through atomics (an
+    /// in-memory region, a test).
+    pub const fn new(words: &'a [AtomicU32]) -> Self {
+        SharedRegion { words }
+    }
+
+    /// A view of `len` bytes at `base` (rounded down to whole words).
+    ///
+    /// # Safety
+    ///
+    /// The module contract: `base..base + len` is mapped, readable and
+    /// writable for `'a`, and inside this program only reached through
+    /// atomics. Returns an error rather than a view when `base` is null or
+    /// not 4-byte aligned.
+    pub unsafe fn from_raw_parts(base: *mut u8, len: usize) -> Result<Self, ConfigError> {
+        if base.is_null() || !(base as usize).is_multiple_of(WORD) {
+            return Err(ConfigError::Misaligned);
+        }
+        // SAFETY: `base` is non-null and aligned for `AtomicU32` (checked),
+        // the caller guarantees `len` bytes mapped for `'a`, and `AtomicU32`
+        // has the size of `u32` with interior mutability, so a shared slice
+        // of it may alias memory that others write concurrently.
+        let words = unsafe { core::slice::from_raw_parts(base.cast::<AtomicU32>(), len / WORD) };
+        Ok(SharedRegion { words })
+    }
+
+    /// The size of the view in bytes.
+    pub fn len(&self) -> usize {
+        self.words.len() * WORD
+    }
+
+    /// Whether the view is empty.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// The address of the first byte (for diagnostics and layout checks).
+    pub fn address(&self) -> usize {
+        self.words.as_ptr() as usize
+    }
+
+    /// The part of the view at `offset..offset + len` (both multiples of 4).
+    pub fn subregion(&self, offset: usize, len: usize) -> Result<SharedRegion<'a>, AccessError> {
+        Ok(SharedRegion {
+            words: sub_words(self.words, offset, len)?,
+        })
+    }
+
+    /// The same memory, read-only.
+    pub const fn read_only(&self) -> ReadOnlyRegion<'a> {
+        ReadOnlyRegion { words: self.words }
+    }
+
+    /// Loads the word at `offset` (`Relaxed`).
+    pub fn load_u32(&self, offset: usize) -> Result<u32, AccessError> {
+        Ok(word_at(self.words, offset)?.load(Ordering::Relaxed))
+    }
+
+    /// Loads the word at `offset` with `Acquire` ordering: what was written
+    /// before the matching release store is visible after it.
+    pub fn load_u32_acquire(&self, offset: usize) -> Result<u32, AccessError> {
+        Ok(word_at(self.words, offset)?.load(Ordering::Acquire))
+    }
+
+    /// Stores `value` at `offset` (`Relaxed`).
+    pub fn store_u32(&self, offset: usize, value: u32) -> Result<(), AccessError> {
+        word_at(self.words, offset)?.store(value, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Stores `value` at `offset` with `Release` ordering: everything
+    /// written before is visible to whoever acquires this value.
+    pub fn store_u32_release(&self, offset: usize, value: u32) -> Result<(), AccessError> {
+        word_at(self.words, offset)?.store(value, Ordering::Release);
+        Ok(())
+    }
+
+    /// Copies `src` to `offset`, word by word (`Relaxed`). A partial last
+    /// word is read, patched and written back: this view's owner must be
+    /// that word's only writer.
+    pub fn copy_in(&self, offset: usize, src: &[u8]) -> Result<(), AccessError> {
+        let span = word_span(self.words, offset, src.len())?;
+        for (chunk, word) in src.chunks(WORD).zip(&self.words[span]) {
+            let mut bytes = if chunk.len() == WORD {
+                [0; WORD]
+            } else {
+                word.load(Ordering::Relaxed).to_ne_bytes()
+            };
+            bytes[..chunk.len()].copy_from_slice(chunk);
+            word.store(u32::from_ne_bytes(bytes), Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Copies `dst.len()` bytes from `offset` into `dst` (`Relaxed`).
+    pub fn copy_out(&self, offset: usize, dst: &mut [u8]) -> Result<(), AccessError> {
+        copy_out(self.words, offset, dst)
+    }
+
+    /// Sets `len` bytes at `offset` (multiples of 4) to zero.
+    pub fn zero(&self, offset: usize, len: usize) -> Result<(), AccessError> {
+        for word in sub_words(self.words, offset, len)? {
+            word.store(0, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for SharedRegion<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedRegion")
+            .field("address", &format_args!("{:#x}", self.address()))
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+/// A read-only view of shared memory: only relaxed loads (plus fences), the
+/// accesses Rust guarantees to work on pages mapped read-only.
+#[derive(Clone, Copy)]
+pub struct ReadOnlyRegion<'a> {
+    words: &'a [AtomicU32],
+}
+
+impl<'a> ReadOnlyRegion<'a> {
+    /// A view of memory the program already reaches through atomics.
+    pub const fn new(words: &'a [AtomicU32]) -> Self {
+        ReadOnlyRegion { words }
+    }
+
+    /// A read-only view of `len` bytes at `base` (rounded down to whole
+    /// words).
+    ///
+    /// # Safety
+    ///
+    /// The module contract: `base..base + len` is mapped and readable (it
+    /// may be read-only) for `'a`, and inside this program only reached
+    /// through atomics. Returns an error rather than a view when `base` is
+    /// null or not 4-byte aligned.
+    pub unsafe fn from_raw_parts(base: *const u8, len: usize) -> Result<Self, ConfigError> {
+        if base.is_null() || !(base as usize).is_multiple_of(WORD) {
+            return Err(ConfigError::Misaligned);
+        }
+        // SAFETY: as in `SharedRegion::from_raw_parts`; this view only
+        // performs relaxed 32-bit loads, which Rust guarantees to work on
+        // read-only memory.
+        let words = unsafe { core::slice::from_raw_parts(base.cast::<AtomicU32>(), len / WORD) };
+        Ok(ReadOnlyRegion { words })
+    }
+
+    /// The size of the view in bytes.
+    pub fn len(&self) -> usize {
+        self.words.len() * WORD
+    }
+
+    /// Whether the view is empty.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+
+    /// The address of the first byte (for diagnostics and layout checks).
+    pub fn address(&self) -> usize {
+        self.words.as_ptr() as usize
+    }
+
+    /// The part of the view at `offset..offset + len` (both multiples of 4).
+    pub fn subregion(&self, offset: usize, len: usize) -> Result<ReadOnlyRegion<'a>, AccessError> {
+        Ok(ReadOnlyRegion {
+            words: sub_words(self.words, offset, len)?,
+        })
+    }
+
+    /// Loads the word at `offset` (`Relaxed`).
+    pub fn load_u32(&self, offset: usize) -> Result<u32, AccessError> {
+        Ok(word_at(self.words, offset)?.load(Ordering::Relaxed))
+    }
+
+    /// Loads the word at `offset`, then an `Acquire` fence: reads after this
+    /// one see what was written before the matching release store.
+    pub fn load_u32_acquire(&self, offset: usize) -> Result<u32, AccessError> {
+        let value = word_at(self.words, offset)?.load(Ordering::Relaxed);
+        fence(Ordering::Acquire);
+        Ok(value)
+    }
+
+    /// Copies `dst.len()` bytes from `offset` into `dst` (`Relaxed`).
+    pub fn copy_out(&self, offset: usize, dst: &mut [u8]) -> Result<(), AccessError> {
+        copy_out(self.words, offset, dst)
+    }
+}
+
+impl fmt::Debug for ReadOnlyRegion<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadOnlyRegion")
+            .field("address", &format_args!("{:#x}", self.address()))
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl<'a> Region<'a> {
+    /// The ivshmem-v2 shared memory region of `len` bytes at `base`, laid out
+    /// as `geometry` says, seen by `local_peer`: how a bare-metal cell gets
+    /// its region from the address in its configuration.
+    ///
+    /// # Safety
+    ///
+    /// The module contract: `base..base + len` is mapped and readable for
+    /// `'a`; the common read/write section and `local_peer`'s output section
+    /// (as `geometry` places them) are writable; inside this program the
+    /// memory is only reached through atomics. The rest (state table, other
+    /// peers' output sections) may be read-only: [`Region`] never writes it.
+    pub unsafe fn from_raw_parts(
+        base: *mut u8,
+        len: usize,
+        geometry: Geometry,
+        local_peer: PeerId,
+    ) -> Result<Self, Error> {
+        if base.is_null() || !(base as usize).is_multiple_of(WORD) {
+            return Err(ConfigError::Misaligned.into());
+        }
+        // SAFETY: `base` is non-null and aligned (checked); the caller
+        // guarantees the mapping and its permissions for `'a`. `Region::new`
+        // hands out writable views only of the sections the caller promised
+        // to be writable.
+        let words = unsafe { core::slice::from_raw_parts(base.cast::<AtomicU32>(), len / WORD) };
+        Region::new(words, geometry, local_peer)
+    }
+}
+
+impl Registers {
+    /// The ivshmem-v2 register block (BAR 0) at `base`.
+    ///
+    /// # Safety
+    ///
+    /// `base` is the address of the device's register region, mapped as
+    /// device memory for `'a`, at least `size_of::<Registers>()` bytes,
+    /// 4-byte aligned, and reached only through [`Registers`] (volatile
+    /// 32-bit accesses).
+    pub unsafe fn at<'a>(base: usize) -> &'a Registers {
+        // SAFETY: the caller guarantees that a register block is mapped
+        // there for `'a`; `Registers` only holds tock-registers cells, which
+        // access it with volatile reads and writes.
+        unsafe { &*(base as *const Registers) }
+    }
+}
+
+#[cfg(all(feature = "linux", target_os = "linux"))]
+pub(crate) use self::mapping::{Mapping, RegisterMapping};
+
+#[cfg(all(feature = "linux", target_os = "linux"))]
+mod mapping {
+    extern crate std;
+
+    use core::ffi::c_void;
+    use core::ops::Range;
+    use core::ptr::NonNull;
+    use core::sync::atomic::AtomicU32;
+    use std::fs::File;
+    use std::io;
+    use std::vec::Vec;
+
+    use rustix::mm::{mmap, mprotect, munmap, MapFlags, MprotectFlags, ProtFlags};
+
+    use super::WORD;
+    use crate::error::{ConfigError, Error};
+    use crate::ivshmem::Registers;
+    use crate::region::{Geometry, PeerId, Region};
+
+    /// A shared `mmap` of a file (a PCI BAR's sysfs `resourceN`), read-only
+    /// except for the byte ranges given when it was made. Unmapped on drop;
+    /// every view into it borrows it.
+    pub(crate) struct Mapping {
+        base: NonNull<c_void>,
+        len: usize,
+        writable: Vec<Range<usize>>,
+    }
+
+    // SAFETY: the mapping is process-wide memory, not tied to a thread; this
+    // crate only reaches it through atomics and volatile accesses, which are
+    // fine from any thread.
+    unsafe impl Send for Mapping {}
+    // SAFETY: as above: shared access goes through atomics and volatile
+    // accesses only.
+    unsafe impl Sync for Mapping {}
+
+    impl Mapping {
+        /// Maps the first `len` bytes of `file`, shared, read-only except the
+        /// `writable` ranges, which must be page-aligned.
+        pub(crate) fn new(file: &File, len: usize, writable: &[Range<usize>]) -> io::Result<Self> {
+            let page = rustix::param::page_size();
+            let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, what.to_owned());
+            if len == 0 {
+                return Err(invalid("cannot map zero bytes"));
+            }
+            for range in writable {
+                if range.start >= range.end
+                    || range.end > len
+                    || !range.start.is_multiple_of(page)
+                    || (!range.end.is_multiple_of(page) && range.end != len)
+                {
+                    return Err(invalid(
+                        "a writable range is empty, outside or not page-aligned",
+                    ));
+                }
+            }
+            let whole = writable.contains(&(0..len));
+            let protection = if whole {
+                ProtFlags::READ | ProtFlags::WRITE
+            } else {
+                ProtFlags::READ
+            };
+            // SAFETY: a new mapping at an address the kernel chooses (null
+            // hint, no MAP_FIXED): it cannot overlap memory the program
+            // already uses.
+            let address = unsafe {
+                mmap(
+                    core::ptr::null_mut(),
+                    len,
+                    protection,
+                    MapFlags::SHARED,
+                    file,
+                    0,
+                )
+            }?;
+            let base = NonNull::new(address)
+                .ok_or_else(|| io::Error::other("mmap returned a null mapping"))?;
+            // From here on, dropping `mapping` unmaps it.
+            let mapping = Mapping {
+                base,
+                len,
+                writable: writable.to_vec(),
+            };
+            if !whole {
+                for range in writable {
+                    let start = base.as_ptr().cast::<u8>().wrapping_add(range.start);
+                    // SAFETY: the range lies inside the mapping just made
+                    // (checked above) and nothing refers to it yet.
+                    unsafe {
+                        mprotect(
+                            start.cast(),
+                            range.len(),
+                            MprotectFlags::READ | MprotectFlags::WRITE,
+                        )
+                    }?;
+                }
+            }
+            Ok(mapping)
+        }
+
+        fn words(&self) -> &[AtomicU32] {
+            // SAFETY: `base` is page-aligned (so aligned for `AtomicU32`) and
+            // `len` bytes are mapped until `self` is dropped, which the
+            // borrow prevents while the slice lives. Other cells change the
+            // memory concurrently, which atomics allow. Stores only reach the
+            // writable ranges: the callers below only hand the slice to
+            // `Region`, after checking that its writable sections are exactly
+            // those ranges.
+            unsafe {
+                core::slice::from_raw_parts(self.base.as_ptr().cast::<AtomicU32>(), self.len / WORD)
+            }
+        }
+
+        /// The ivshmem region in this mapping, seen by `local_peer`. Refused
+        /// unless the writable ranges are exactly the common section and the
+        /// local output section.
+        pub(crate) fn region(
+            &self,
+            geometry: Geometry,
+            local_peer: PeerId,
+        ) -> Result<Region<'_>, Error> {
+            let own = geometry.output_section_range(local_peer)?;
+            let common = geometry.common_section_range();
+            let expected = |range: &Range<usize>| *range == own || *range == common;
+            let covered =
+                |wanted: &Range<usize>| wanted.is_empty() || self.writable.contains(wanted);
+            if !self.writable.iter().all(expected) || !covered(&own) || !covered(&common) {
+                return Err(ConfigError::Permissions.into());
+            }
+            Region::new(self.words(), geometry, local_peer)
+        }
+    }
+
+    impl core::fmt::Debug for Mapping {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.debug_struct("Mapping")
+                .field("len", &self.len)
+                .field("writable", &self.writable)
+                .finish()
+        }
+    }
+
+    /// A read-write mapping of an ivshmem register region (BAR 0).
+    #[derive(Debug)]
+    pub(crate) struct RegisterMapping {
+        mapping: Mapping,
+    }
+
+    impl RegisterMapping {
+        /// Maps the first `len` bytes of `file` read-write; refused if they
+        /// cannot hold the register block.
+        pub(crate) fn new(file: &File, len: usize) -> io::Result<Self> {
+            if len < core::mem::size_of::<Registers>() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "too small for the ivshmem registers",
+                ));
+            }
+            Ok(RegisterMapping {
+                mapping: Mapping::new(file, len, core::slice::from_ref(&(0..len)))?,
+            })
+        }
+
+        /// The register block.
+        pub(crate) fn registers(&self) -> &Registers {
+            // SAFETY: the mapping is read-write, page-aligned, at least as
+            // large as the block (checked in `new`), and lives as long as
+            // the returned borrow; `Registers` only does volatile 32-bit
+            // accesses.
+            unsafe { &*self.mapping.base.as_ptr().cast::<Registers>() }
+        }
+    }
+
+    impl Drop for Mapping {
+        fn drop(&mut self) {
+            // SAFETY: `base` and `len` are what mmap returned; every view
+            // into the mapping borrows `self`, so none outlives this call.
+            let _ = unsafe { munmap(self.base.as_ptr(), self.len) };
+        }
+    }
+}
