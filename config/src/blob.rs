@@ -16,7 +16,10 @@
 //! Version 2 added each console's interrupt ([`Console::irq`]). Version 3
 //! added each memory region's guest address and sharing
 //! ([`MemoryRegion::guest_base`], [`MemoryRegion::shared_with`]) and the
-//! set of real-time cells ([`System::realtime`]), after the cells.
+//! set of real-time cells ([`System::realtime`]), after the cells. Version
+//! 4 added the shared-memory channels ([`System::channels`]) after the
+//! real-time set: for each, its name, base, peers (a count byte, then one
+//! cell index byte per peer), common size and output size.
 //!
 //! Image payloads follow the blob; [`Image::offset`] counts from the blob's
 //! first byte. Decoding checks every length and count, so a corrupt or
@@ -30,7 +33,7 @@ use heapless::Vec;
 /// First bytes of every config blob.
 pub const MAGIC: [u8; 8] = *b"BLKHDCFG";
 /// Format version this code reads and writes.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 /// Size of the fixed header.
 pub const HEADER_SIZE: usize = 32;
 
@@ -210,10 +213,20 @@ impl<'a> Reader<'a> {
         let board = self.name()?;
         let cells = self.list(Self::cell)?;
         let realtime = CellSet::from_bits(self.u8()?);
+        let channels = self.list(|r| {
+            Ok(Channel {
+                name: r.name()?,
+                base: r.u64()?,
+                peers: r.list(Self::u8)?,
+                common_size: r.u64()?,
+                output_size: r.u64()?,
+            })
+        })?;
         Ok(System {
             board,
             cells,
             realtime,
+            channels,
         })
     }
 
@@ -372,6 +385,15 @@ mod encode {
             });
         }
         w.u8(system.realtime.bits());
+        w.count(system.channels.len());
+        for c in &system.channels {
+            w.name(&c.name);
+            w.u64(c.base);
+            w.count(c.peers.len());
+            c.peers.iter().for_each(|&p| w.u8(p));
+            w.u64(c.common_size);
+            w.u64(c.output_size);
+        }
         let body = w.0;
         let mut blob = std::vec::Vec::with_capacity(HEADER_SIZE + body.len());
         blob.extend_from_slice(&MAGIC);
@@ -454,10 +476,30 @@ mod tests {
                 on_fault: FaultPolicy::Restart,
             })
             .unwrap();
+        let mut channels = Vec::new();
+        channels
+            .push(Channel {
+                name: name("telemetry").unwrap(),
+                base: 0x7fe0_0000,
+                peers: Vec::from_slice(&[0, 1]).unwrap(),
+                common_size: 0x1000,
+                output_size: 0x1_0000,
+            })
+            .unwrap();
+        channels
+            .push(Channel {
+                name: name("commands").unwrap(),
+                base: 0x7ff0_0000,
+                peers: Vec::from_slice(&[1, 0, 2]).unwrap(),
+                common_size: 0,
+                output_size: 0x2000,
+            })
+            .unwrap();
         System {
             board: name("qemu-virt").unwrap(),
             cells,
             realtime: CellSet::from_bits(1),
+            channels,
         }
     }
 
@@ -487,10 +529,67 @@ mod tests {
     }
 
     #[test]
+    fn channels_travel() {
+        let decoded = decode(&encode(&sample(), 8192)).unwrap();
+        assert_eq!(decoded.channels.len(), 2);
+        let telemetry = &decoded.channels[0];
+        assert_eq!(telemetry.name.as_str(), "telemetry");
+        assert_eq!(telemetry.peers.as_slice(), [0, 1]);
+        assert_eq!(telemetry.range(), MemRange::new(0x7fe0_0000, 0x2_2000));
+        let commands = &decoded.channels[1];
+        assert_eq!(commands.peers.as_slice(), [1, 0, 2]);
+        assert_eq!(commands.common_size, 0);
+        assert_eq!(commands.output(2), MemRange::new(0x7ff0_5000, 0x2000));
+    }
+
+    #[test]
+    fn a_system_without_channels_travels() {
+        let mut s = sample();
+        s.channels.clear();
+        assert_eq!(decode(&encode(&s, 8192)).unwrap(), s);
+    }
+
+    #[test]
+    fn too_many_channels_or_peers_are_refused() {
+        // The channels are the end of the body: append hand-made ones to a
+        // system without any, and fix the header.
+        let mut without = sample();
+        without.channels.clear();
+        let blob = encode(&without, 8192);
+        let with_channels = |count: u8, peers: &[u8]| {
+            let mut body = blob[HEADER_SIZE..].to_vec();
+            *body.last_mut().unwrap() = count;
+            for _ in 0..count {
+                body.extend_from_slice(&[1, b'x']);
+                body.extend_from_slice(&0x7fe0_0000u64.to_le_bytes());
+                body.push(peers.len() as u8);
+                body.extend_from_slice(peers);
+                body.extend_from_slice(&0u64.to_le_bytes());
+                body.extend_from_slice(&0x1000u64.to_le_bytes());
+            }
+            let mut b = blob[..HEADER_SIZE].to_vec();
+            b[16..20].copy_from_slice(&(body.len() as u32).to_le_bytes());
+            b[20..24].copy_from_slice(&crc32(&body).to_le_bytes());
+            b.extend_from_slice(&body);
+            b
+        };
+        let fine = decode(&with_channels(MAX_CHANNELS as u8, &[0, 1])).unwrap();
+        assert_eq!(fine.channels.len(), MAX_CHANNELS);
+        assert_eq!(
+            decode(&with_channels(MAX_CHANNELS as u8 + 1, &[0, 1])),
+            Err(BlobError::TooMany)
+        );
+        assert_eq!(
+            decode(&with_channels(1, &[0, 1, 2, 3, 4][..MAX_CHANNEL_PEERS + 1])),
+            Err(BlobError::TooMany)
+        );
+    }
+
+    #[test]
     fn blobs_of_older_versions_are_refused() {
         let mut old = encode(&sample(), 8192);
-        old[8..12].copy_from_slice(&2u32.to_le_bytes());
-        assert_eq!(decode(&old), Err(BlobError::UnsupportedVersion(2)));
+        old[8..12].copy_from_slice(&3u32.to_le_bytes());
+        assert_eq!(decode(&old), Err(BlobError::UnsupportedVersion(3)));
     }
 
     #[test]

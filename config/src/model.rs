@@ -3,7 +3,7 @@
 //! Every collection has a fixed capacity: these counts size the
 //! partitioner's static tables.
 
-use bsp::{Intid, MemRange};
+use bsp::{Intid, IntidRange, MemRange};
 use core::fmt;
 use heapless::{String, Vec};
 
@@ -21,10 +21,16 @@ pub const MAX_DEVICE_MMIO: usize = 4;
 pub const MAX_DEVICE_IRQS: usize = 4;
 /// Most images (kernel, initrd, device tree, …) per cell.
 pub const MAX_CELL_IMAGES: usize = 4;
+/// Most shared-memory channels one system can have.
+pub const MAX_CHANNELS: usize = 8;
+/// Most cells one channel connects (its peers).
+pub const MAX_CHANNEL_PEERS: usize = 4;
 /// Longest name, in bytes.
 pub const MAX_NAME: usize = 32;
 /// Smallest unit of memory the partitioner maps.
 pub const PAGE_SIZE: u64 = 4096;
+/// Bytes of a channel's state table: one page, at the channel's base.
+pub const STATE_TABLE_SIZE: u64 = PAGE_SIZE;
 /// One past the highest guest-physical address a cell can use: stage 2
 /// translates a 39-bit intermediate physical address space.
 pub const GUEST_ADDRESS_LIMIT: u64 = 1 << 39;
@@ -242,7 +248,8 @@ pub struct Console {
     /// Guest-physical address of the emulated UART (one page).
     pub base: u64,
     /// The UART's interrupt: a spare SPI of the board (the first spare SPI
-    /// plus the cell's index), which no board device uses. A generated
+    /// plus the cell's index), which no board device uses. The next
+    /// spare SPIs are the channels' doorbells ([`doorbell_spi`]). A generated
     /// device tree gives it to the cell's PL011 node.
     pub irq: Intid,
 }
@@ -252,6 +259,23 @@ impl Console {
     pub const fn window(&self) -> MemRange {
         MemRange::new(self.base, PAGE_SIZE)
     }
+}
+
+/// The doorbell interrupt of peer `peer` of channel `channel` (index in
+/// [`System::channels`]): a spare SPI of the board, after the
+/// [`MAX_CELLS`] that the cells' consoles take (see [`Console::irq`]):
+/// `spare.first + MAX_CELLS + channel * MAX_CHANNEL_PEERS + peer`.
+///
+/// The board may have fewer spare SPIs than that; the rules check that
+/// every doorbell of a system is in `spare` ([`IntidRange::contains`]).
+pub fn doorbell_spi(spare: IntidRange, channel: usize, peer: usize) -> Intid {
+    let index = channel
+        .saturating_mul(MAX_CHANNEL_PEERS)
+        .saturating_add(peer)
+        .saturating_add(MAX_CELLS);
+    spare
+        .first
+        .saturating_add(u32::try_from(index).unwrap_or(u32::MAX))
 }
 
 /// What the partitioner does when a cell faults.
@@ -304,6 +328,73 @@ impl Cell {
     }
 }
 
+/// A shared-memory channel between cells, modelled on Jailhouse's
+/// ivshmem-v2: one region of physical RAM that belongs to no cell's
+/// memory, laid out as
+///
+/// ```text
+/// offset                                      bytes             section         peers may
+/// 0                                           STATE_TABLE_SIZE  state table     read
+/// STATE_TABLE_SIZE                            common_size       common          read and write
+/// STATE_TABLE_SIZE + common_size + k * output_size
+///                                             output_size       output of peer k  peer k writes, the others read
+/// ```
+///
+/// The partitioner writes each peer's state into the state table. Peer
+/// `k` rings the others through the doorbell [`doorbell_spi`] gives it.
+/// The methods saturate instead of overflowing: a range that would wrap
+/// ends at `u64::MAX`, which the rules reject.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Channel {
+    /// Unique among the channels.
+    pub name: Name,
+    /// Physical address of the channel's memory, 4 KiB-aligned.
+    pub base: u64,
+    /// The peers' cells (indices in [`System::cells`]); a cell's position
+    /// in the list is its peer id.
+    pub peers: Vec<u8, MAX_CHANNEL_PEERS>,
+    /// Bytes of the common section: whole pages, may be 0.
+    pub common_size: u64,
+    /// Bytes of each peer's output section: whole pages, not 0.
+    pub output_size: u64,
+}
+
+impl Channel {
+    /// The whole region: state table, common section and every output
+    /// section.
+    pub fn range(&self) -> MemRange {
+        let outputs = self.output_size.saturating_mul(self.peers.len() as u64);
+        let size = STATE_TABLE_SIZE
+            .saturating_add(self.common_size)
+            .saturating_add(outputs);
+        MemRange::new(self.base, size)
+    }
+
+    /// The state table, read-only for every peer.
+    pub const fn state_table(&self) -> MemRange {
+        MemRange::new(self.base, STATE_TABLE_SIZE)
+    }
+
+    /// The common section, read-write for every peer (empty when
+    /// `common_size` is 0).
+    pub const fn common(&self) -> MemRange {
+        MemRange::new(self.base.saturating_add(STATE_TABLE_SIZE), self.common_size)
+    }
+
+    /// The output section of peer `peer`: read-write for that peer,
+    /// read-only for the others.
+    pub const fn output(&self, peer: usize) -> MemRange {
+        let before = self.output_size.saturating_mul(peer as u64);
+        let base = self.common().end().saturating_add(before);
+        MemRange::new(base, self.output_size)
+    }
+
+    /// The peer id of cell `cell`, if it is a peer of the channel.
+    pub fn peer_of(&self, cell: usize) -> Option<usize> {
+        self.peers.iter().position(|&p| p as usize == cell)
+    }
+}
+
 /// A whole partitioning of one board.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct System {
@@ -314,6 +405,8 @@ pub struct System {
     /// The cells that asked to be treated as real-time (`realtime: true`):
     /// the host tool warns when they share an L2 cluster with another cell.
     pub realtime: CellSet,
+    /// The shared-memory channels between cells, in config order.
+    pub channels: Vec<Channel, MAX_CHANNELS>,
 }
 
 /// Copies `s` into a [`Name`], or returns `None` when it is too long.
@@ -321,4 +414,55 @@ pub fn name(s: &str) -> Option<Name> {
     let mut n = Name::new();
     n.push_str(s).ok()?;
     Some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_channel_is_laid_out_state_table_common_outputs() {
+        let channel = Channel {
+            name: name("telemetry").unwrap(),
+            base: 0x7fe0_0000,
+            peers: Vec::from_slice(&[3, 0, 1]).unwrap(),
+            common_size: 0x4000,
+            output_size: 0x1_0000,
+        };
+        assert_eq!(channel.state_table(), MemRange::new(0x7fe0_0000, 0x1000));
+        assert_eq!(channel.common(), MemRange::new(0x7fe0_1000, 0x4000));
+        assert_eq!(channel.output(0), MemRange::new(0x7fe0_5000, 0x1_0000));
+        assert_eq!(channel.output(2), MemRange::new(0x7fe2_5000, 0x1_0000));
+        assert_eq!(channel.range(), MemRange::new(0x7fe0_0000, 0x3_5000));
+        assert_eq!(channel.range().end(), channel.output(2).end());
+        assert_eq!(channel.peer_of(3), Some(0));
+        assert_eq!(channel.peer_of(1), Some(2));
+        assert_eq!(channel.peer_of(2), None);
+    }
+
+    #[test]
+    fn a_channel_without_common_section_starts_its_outputs_after_the_state_table() {
+        let channel = Channel {
+            name: name("c").unwrap(),
+            base: 0x1000,
+            peers: Vec::from_slice(&[0, 1]).unwrap(),
+            common_size: 0,
+            output_size: 0x2000,
+        };
+        assert!(channel.common().size == 0);
+        assert_eq!(channel.output(1), MemRange::new(0x4000, 0x2000));
+    }
+
+    #[test]
+    fn huge_channels_saturate() {
+        let channel = Channel {
+            name: name("c").unwrap(),
+            base: u64::MAX - 0xfff,
+            peers: Vec::from_slice(&[0, 1]).unwrap(),
+            common_size: u64::MAX,
+            output_size: u64::MAX,
+        };
+        assert_eq!(channel.range().end(), u64::MAX);
+        assert_eq!(channel.output(1).base, u64::MAX);
+    }
 }

@@ -32,6 +32,30 @@ pub enum Location {
         /// Which field of the cell.
         field: CellField,
     },
+    /// A field of channel `channel` (index in `channels`).
+    Channel {
+        /// Index of the channel.
+        channel: usize,
+        /// Which field of the channel.
+        field: ChannelField,
+    },
+}
+
+/// A field of a channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelField {
+    /// `name`.
+    Name,
+    /// `peers` as a whole.
+    Peers,
+    /// `peers[n]`: peer id `n`.
+    Peer(usize),
+    /// `base`: where the channel's memory is.
+    Base,
+    /// `common_size`.
+    CommonSize,
+    /// `output_size`.
+    OutputSize,
 }
 
 /// A field of a cell.
@@ -186,6 +210,40 @@ pub enum Problem {
     EntryOutsideKernel,
     /// The console window overlaps the cell's RAM or a device.
     ConsoleOverlap,
+    /// Two channels have the same name.
+    ChannelNameTaken {
+        /// Index of the channel that has the name first.
+        other: usize,
+    },
+    /// A channel has fewer than two peers.
+    TooFewPeers,
+    /// A peer names a cell that does not exist.
+    NoSuchPeerCell,
+    /// A cell is two peers of one channel.
+    PeerTwice {
+        /// The cell's first peer id.
+        first: usize,
+    },
+    /// A channel's memory overlaps a memory region of a cell.
+    ChannelOverlapsMemory {
+        /// The cell.
+        cell: usize,
+        /// Index of the region in that cell.
+        region: usize,
+    },
+    /// Two channels' memory overlaps.
+    ChannelOverlap {
+        /// The channel that has the memory first.
+        other: usize,
+    },
+    /// A peer's doorbell would be an interrupt past the board's spare
+    /// SPIs ([`doorbell_spi`]).
+    NoDoorbellSpi {
+        /// The peer id.
+        peer: usize,
+        /// The interrupt the doorbell would be.
+        irq: Intid,
+    },
 }
 
 /// One violated rule.
@@ -344,6 +402,25 @@ impl fmt::Display for Problem {
                 f,
                 "the console window overlaps the cell's memory or devices"
             ),
+            Problem::ChannelNameTaken { other } => {
+                write!(f, "the name is already used by channel #{other}")
+            }
+            Problem::TooFewPeers => write!(f, "a channel needs at least 2 peers"),
+            Problem::NoSuchPeerCell => write!(f, "the peer is a cell that does not exist"),
+            Problem::PeerTwice { first } => {
+                write!(f, "the cell is already peer {first} of the channel")
+            }
+            Problem::ChannelOverlapsMemory { cell, region } => write!(
+                f,
+                "the channel's memory overlaps memory[{region}] of cell #{cell}"
+            ),
+            Problem::ChannelOverlap { other } => {
+                write!(f, "the channel's memory overlaps channel #{other}")
+            }
+            Problem::NoDoorbellSpi { peer, irq } => write!(
+                f,
+                "peer {peer}'s doorbell would be interrupt {irq}, past the board's spare SPIs"
+            ),
         }
     }
 }
@@ -366,6 +443,22 @@ pub fn page_span(r: &MemRange) -> MemRange {
     let base = r.base & !(PAGE_SIZE - 1);
     let end = r.end().saturating_add(PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
     MemRange::new(base, end - base)
+}
+
+/// Where a channel's memory is, when its layout is whole pages with
+/// output sections: [`Channel::range`], or `None` when the layout is not
+/// or the region would run past the end of the 64-bit address space.
+pub fn channel_region(channel: &Channel) -> Option<MemRange> {
+    let pages = channel.base.is_multiple_of(PAGE_SIZE)
+        && channel.common_size.is_multiple_of(PAGE_SIZE)
+        && channel.output_size.is_multiple_of(PAGE_SIZE)
+        && channel.output_size != 0;
+    let size = (channel.peers.len() as u64)
+        .checked_mul(channel.output_size)?
+        .checked_add(channel.common_size)?
+        .checked_add(STATE_TABLE_SIZE)?;
+    channel.base.checked_add(size)?;
+    pages.then(|| channel.range())
 }
 
 /// Checks `system` against `board`, calling `report` for every finding, in
@@ -626,6 +719,88 @@ pub fn check(system: &System, board: &Board, mut report: impl FnMut(Finding)) ->
             }
         }
     }
+    // Channels: their peers and doorbells, their memory against the board,
+    // the cells and each other.
+    let at = |channel, field| Location::Channel { channel, field };
+    for (c, channel) in system.channels.iter().enumerate() {
+        if !is_valid_name(&channel.name) {
+            emit(at(c, ChannelField::Name), Problem::BadName);
+        }
+        if let Some(other) = system.channels[..c]
+            .iter()
+            .position(|o| o.name == channel.name)
+        {
+            emit(
+                at(c, ChannelField::Name),
+                Problem::ChannelNameTaken { other },
+            );
+        }
+        if channel.peers.len() < 2 {
+            emit(at(c, ChannelField::Peers), Problem::TooFewPeers);
+        }
+        for (k, &cell) in channel.peers.iter().enumerate() {
+            let loc = at(c, ChannelField::Peer(k));
+            if cell as usize >= system.cells.len() {
+                emit(loc, Problem::NoSuchPeerCell);
+            } else if let Some(first) = channel.peers[..k].iter().position(|&p| p == cell) {
+                emit(loc, Problem::PeerTwice { first });
+            }
+        }
+        if let Some((peer, irq)) = (0..channel.peers.len())
+            .map(|peer| (peer, doorbell_spi(board.spare_spis, c, peer)))
+            .find(|&(_, irq)| !board.spare_spis.contains(irq))
+        {
+            emit(
+                at(c, ChannelField::Peers),
+                Problem::NoDoorbellSpi { peer, irq },
+            );
+        }
+        if !channel.base.is_multiple_of(PAGE_SIZE) {
+            emit(at(c, ChannelField::Base), Problem::Unaligned);
+        }
+        if !channel.common_size.is_multiple_of(PAGE_SIZE) {
+            emit(at(c, ChannelField::CommonSize), Problem::Unaligned);
+        }
+        if channel.output_size == 0 {
+            emit(at(c, ChannelField::OutputSize), Problem::Empty);
+        } else if !channel.output_size.is_multiple_of(PAGE_SIZE) {
+            emit(at(c, ChannelField::OutputSize), Problem::Unaligned);
+        }
+        let loc = at(c, ChannelField::Base);
+        let Some(range) = channel_region(channel) else {
+            // Unaligned or empty, reported above; or past the end of the
+            // address space.
+            let pages = [channel.base, channel.common_size, channel.output_size]
+                .iter()
+                .all(|v| v.is_multiple_of(PAGE_SIZE));
+            if pages && channel.output_size != 0 {
+                emit(loc, Problem::NotRam);
+            }
+            continue;
+        };
+        if !board.is_ram(&range) {
+            emit(loc, Problem::NotRam);
+        }
+        if range.overlaps(&board.hypervisor_ram) {
+            emit(
+                loc,
+                Problem::HypervisorRam {
+                    reserved: board.hypervisor_ram,
+                },
+            );
+        }
+        for (cell, other) in system.cells.iter().enumerate() {
+            if let Some(region) = other.memory.iter().position(|m| m.range.overlaps(&range)) {
+                emit(loc, Problem::ChannelOverlapsMemory { cell, region });
+            }
+        }
+        if let Some(other) = system.channels[..c]
+            .iter()
+            .position(|o| channel_region(o).is_some_and(|r| r.overlaps(&range)))
+        {
+            emit(loc, Problem::ChannelOverlap { other });
+        }
+    }
     count
 }
 
@@ -724,6 +899,7 @@ mod tests {
             board: name("qemu-virt").unwrap(),
             cells: cells.iter().cloned().collect(),
             realtime: CellSet::EMPTY,
+            channels: Vec::new(),
         }
     }
 
@@ -894,6 +1070,7 @@ mod tests {
                 board: name("qemu-virt").unwrap(),
                 cells: Vec::new(),
                 realtime: CellSet::EMPTY,
+                channels: Vec::new(),
             })
             .len(),
             1
@@ -1077,6 +1254,207 @@ mod tests {
                     field: CellField::Memory(1)
                 },
                 Problem::DmaNeedsIdentity { device: 1 }
+            )]
+        );
+    }
+
+    /// Cells `a` (0x5000_0000) and `b` (0x6000_0000) and a channel
+    /// between them at 0x7000_0000: 4 KiB state table, 4 KiB common
+    /// section, two 64 KiB output sections.
+    fn with_channel() -> System {
+        let mut s = system(&[cell("a", 1, 0x5000_0000), cell("b", 2, 0x6000_0000)]);
+        s.channels
+            .push(channel("link", 0x7000_0000, &[0, 1]))
+            .unwrap();
+        s
+    }
+
+    fn channel(n: &str, base: u64, peers: &[u8]) -> Channel {
+        Channel {
+            name: name(n).unwrap(),
+            base,
+            peers: Vec::from_slice(peers).unwrap(),
+            common_size: 0x1000,
+            output_size: 0x1_0000,
+        }
+    }
+
+    fn at_channel(channel: usize, field: ChannelField) -> Location {
+        Location::Channel { channel, field }
+    }
+
+    #[test]
+    fn a_channel_between_two_cells_is_fine() {
+        let s = with_channel();
+        assert_eq!(findings(&s), []);
+        let link = &s.channels[0];
+        assert_eq!(
+            channel_region(link),
+            Some(MemRange::new(0x7000_0000, 0x2_2000))
+        );
+        assert_eq!(link.peer_of(1), Some(1));
+        assert_eq!(link.peer_of(2), None);
+    }
+
+    #[test]
+    fn a_channel_needs_two_distinct_existing_peers() {
+        let mut s = with_channel();
+        s.channels[0].peers = Vec::from_slice(&[1]).unwrap();
+        assert_eq!(
+            problems(&s),
+            [(at_channel(0, ChannelField::Peers), Problem::TooFewPeers)]
+        );
+        s.channels[0].peers = Vec::from_slice(&[0, 1, 0, 7]).unwrap();
+        assert_eq!(
+            problems(&s),
+            [
+                (
+                    at_channel(0, ChannelField::Peer(2)),
+                    Problem::PeerTwice { first: 0 }
+                ),
+                (
+                    at_channel(0, ChannelField::Peer(3)),
+                    Problem::NoSuchPeerCell
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn channel_names_are_checked_and_unique() {
+        let mut s = with_channel();
+        s.channels
+            .push(channel("link", 0x7100_0000, &[1, 0]))
+            .unwrap();
+        s.channels
+            .push(channel("Bad!", 0x7200_0000, &[0, 1]))
+            .unwrap();
+        assert_eq!(
+            problems(&s),
+            [
+                (
+                    at_channel(1, ChannelField::Name),
+                    Problem::ChannelNameTaken { other: 0 }
+                ),
+                (at_channel(2, ChannelField::Name), Problem::BadName),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_channel_layout_is_whole_pages_with_output_sections() {
+        let mut s = with_channel();
+        s.channels[0].base += 0x800;
+        s.channels[0].common_size = 0x800;
+        s.channels[0].output_size = 0x1800;
+        assert_eq!(
+            problems(&s),
+            [
+                (at_channel(0, ChannelField::Base), Problem::Unaligned),
+                (at_channel(0, ChannelField::CommonSize), Problem::Unaligned),
+                (at_channel(0, ChannelField::OutputSize), Problem::Unaligned),
+            ]
+        );
+        let mut s = with_channel();
+        s.channels[0].output_size = 0;
+        s.channels[0].common_size = 0;
+        assert_eq!(
+            problems(&s),
+            [(at_channel(0, ChannelField::OutputSize), Problem::Empty)]
+        );
+        // A layout that wraps around the address space is nowhere in RAM.
+        let mut s = with_channel();
+        s.channels[0].output_size = 1 << 63;
+        assert_eq!(
+            problems(&s),
+            [(at_channel(0, ChannelField::Base), Problem::NotRam)]
+        );
+    }
+
+    #[test]
+    fn channel_memory_is_the_channels_own() {
+        let mut s = with_channel();
+        // Past the end of RAM, over the partitioner, over cell b's memory,
+        // over the first channel.
+        s.channels
+            .push(channel("high", 0xbfff_f000, &[0, 1]))
+            .unwrap();
+        s.channels
+            .push(channel("low", 0x4fff_f000, &[0, 1]))
+            .unwrap();
+        s.channels
+            .push(channel("twin", 0x7001_0000, &[1, 0]))
+            .unwrap();
+        s.channels[2].output_size = 0x100_0000;
+        assert_eq!(
+            problems(&s),
+            [
+                (at_channel(1, ChannelField::Base), Problem::NotRam),
+                (
+                    at_channel(2, ChannelField::Base),
+                    Problem::HypervisorRam {
+                        reserved: BOARD.hypervisor_ram
+                    }
+                ),
+                (
+                    at_channel(2, ChannelField::Base),
+                    Problem::ChannelOverlapsMemory { cell: 0, region: 0 }
+                ),
+                (
+                    at_channel(3, ChannelField::Base),
+                    Problem::ChannelOverlap { other: 0 }
+                ),
+            ]
+        );
+        let mut s = with_channel();
+        s.channels[0].base = 0x6080_0000;
+        assert_eq!(
+            problems(&s),
+            [(
+                at_channel(0, ChannelField::Base),
+                Problem::ChannelOverlapsMemory { cell: 1, region: 0 }
+            )]
+        );
+    }
+
+    #[test]
+    fn doorbells_follow_the_consoles_in_the_spare_spis() {
+        let spare = BOARD.spare_spis;
+        assert_eq!(doorbell_spi(spare, 0, 0), spare.first + MAX_CELLS as u32);
+        assert_eq!(
+            doorbell_spi(spare, 1, 3),
+            spare.first + (MAX_CELLS + MAX_CHANNEL_PEERS + 3) as u32
+        );
+        // The last doorbell of the largest system fits qemu-virt.
+        let last = doorbell_spi(spare, MAX_CHANNELS - 1, MAX_CHANNEL_PEERS - 1);
+        assert!(spare.contains(last));
+        // Far out of range, it saturates instead of wrapping.
+        assert_eq!(doorbell_spi(spare, usize::MAX, 1), u32::MAX);
+
+        // A board with ten spare SPIs: the consoles take eight, the first
+        // channel's peers 0 and 1 get the other two, its peer 2 none.
+        let mut s = with_channel();
+        let mut b = cell("c", 4, 0x6800_0000);
+        b.console = None;
+        s.cells.push(b).unwrap();
+        let small = bsp::Board {
+            spare_spis: bsp::IntidRange {
+                first: 96,
+                count: 10,
+            },
+            ..BOARD
+        };
+        let mut found = std::vec::Vec::new();
+        check(&s, &small, |f| found.push(f));
+        assert_eq!(found, []);
+        s.channels[0].peers.push(2).unwrap();
+        let mut found = std::vec::Vec::new();
+        check(&s, &small, |f| found.push((f.location, f.problem)));
+        assert_eq!(
+            found,
+            [(
+                at_channel(0, ChannelField::Peers),
+                Problem::NoDoorbellSpi { peer: 2, irq: 106 }
             )]
         );
     }

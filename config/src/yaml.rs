@@ -34,7 +34,18 @@
 //!                                 # load address if there is one, else 0
 //!     on_fault: stop              # optional: stop (default) | restart
 //!     realtime: false             # optional: warn about L2 clusters shared with other cells
+//! channels:                       # optional: 0 to 8 shared-memory channels
+//!   - name: telemetry             # [a-z0-9_-]{1,32}, unique among the channels
+//!     peers: [sensor, other]      # 2 to 4 cells, each once; the position is the peer id
+//!     base: 0x7fe00000            # physical, 4 KiB-aligned, RAM no cell's `memory` has
+//!     common_size: 4K             # optional, default 0: read-write for every peer
+//!     output_size: 64K            # per peer, not 0: written by its peer only
 //! ```
+//!
+//! A channel's memory is, from `base`: a 4 KiB state table, the common
+//! section, then one output section per peer in peer id order (see
+//! [`Channel`]). Each peer gets a doorbell interrupt, a spare SPI of the
+//! board ([`doorbell_spi`]).
 //!
 //! Every address a cell names (`load_address`, `entry`, `boot_argument`,
 //! the generated device tree's memory nodes) is a guest address: where the

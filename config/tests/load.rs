@@ -3,8 +3,9 @@
 
 mod common;
 
+use bsp::MemRange;
 use config::yaml::{self, LoadError};
-use config::{blob, rules, FaultPolicy, ImageKind, PAGE_SIZE};
+use config::{blob, doorbell_spi, rules, FaultPolicy, ImageKind, MAX_CELLS, PAGE_SIZE};
 use std::path::{Path, PathBuf};
 
 fn example() -> PathBuf {
@@ -194,6 +195,10 @@ fn the_schema_describes_the_format() {
         "guest_base",
         "shared_with",
         "realtime",
+        "channels",
+        "peers",
+        "common_size",
+        "output_size",
     ] {
         assert!(schema.contains(needle), "{needle} missing from\n{schema}");
     }
@@ -292,4 +297,114 @@ fn generated_device_trees_obey_the_image_rules() {
         ]
     );
     assert!(diagnostics.render().contains("generated device tree"));
+}
+
+#[test]
+fn channels_load_with_their_peers_in_order() {
+    let images = common::image_dir();
+    let source = "\
+version: 1
+board: qemu-virt
+cells:
+  - name: control
+    cpus: [0]
+    memory: [{ base: 0x50000000, size: 16M }]
+    kernel: { path: heartbeat.bin }
+  - name: containers
+    cpus: [1]
+    memory: [{ base: 0x60000000, size: 16M }]
+    kernel: { path: intruder.bin }
+  - name: logger
+    cpus: [2]
+    memory: [{ base: 0x68000000, size: 16M }]
+    kernel: { path: intruder.bin }
+channels:
+  - name: telemetry
+    peers: [control, containers]
+    base: 0x7fe00000
+    common_size: 4K
+    output_size: 64K
+  - name: logs
+    peers: [logger, containers, control]
+    base: 0x0_7fd0_0000
+    output_size: 0x2000
+";
+    let loaded = yaml::load_source(source, &images.join("channels.yaml"), &[]).unwrap();
+    let s = &loaded.system;
+    assert_eq!(s.channels.len(), 2);
+    let telemetry = &s.channels[0];
+    assert_eq!(telemetry.name.as_str(), "telemetry");
+    assert_eq!(telemetry.peers.as_slice(), [0, 1]);
+    assert_eq!(telemetry.state_table(), MemRange::new(0x7fe0_0000, 0x1000));
+    assert_eq!(telemetry.common(), MemRange::new(0x7fe0_1000, 0x1000));
+    assert_eq!(telemetry.output(1), MemRange::new(0x7fe1_2000, 0x1_0000));
+    assert_eq!(telemetry.range(), MemRange::new(0x7fe0_0000, 0x2_2000));
+    let logs = &s.channels[1];
+    // The list's order is the peer ids' order.
+    assert_eq!(logs.peers.as_slice(), [2, 1, 0]);
+    assert_eq!(logs.peer_of(0), Some(2));
+    assert_eq!(logs.common_size, 0);
+    assert_eq!(logs.range(), MemRange::new(0x7fd0_0000, 0x7000));
+    // Doorbells: after the consoles' spare SPIs, four per channel.
+    let spare = loaded.board.spare_spis;
+    assert_eq!(doorbell_spi(spare, 0, 1), 96 + MAX_CELLS as u32 + 1);
+    assert_eq!(doorbell_spi(spare, 1, 2), 96 + MAX_CELLS as u32 + 4 + 2);
+
+    let encoded = loaded.blob();
+    assert_eq!(&blob::decode(&encoded).unwrap(), s);
+    assert_eq!(rules::check(s, loaded.board, |_| {}), 0);
+    // A config without channels has none.
+    let loaded = yaml::load(&example(), std::slice::from_ref(&images)).unwrap();
+    assert!(loaded.system.channels.is_empty());
+}
+
+#[test]
+fn channel_problems_are_reported_with_the_cells_problems() {
+    let images = common::image_dir();
+    let source = "\
+version: 1
+board: qemu-virt
+cells:
+  - name: control
+    cpus: [0]
+    memory: [{ base: 0x50000000, size: 16M }]
+    kernel: { path: heartbeat.bin }
+  - name: containers
+    cpus: [0]
+    memory: [{ base: 0x60000000, size: 16M }]
+    kernel: { path: intruder.bin }
+channels:
+  - name: telemetry
+    peers: [control, contaners, control]
+    base: 0x50f00000
+    output_size: 64K
+  - name: telemetry
+    peers: [containers]
+    base: 0x7fe00000
+    output_size: 0x1800
+";
+    let Err(diagnostics) = yaml::load_source(source, &images.join("c.yaml"), &[]) else {
+        panic!("loaded");
+    };
+    let found: Vec<(&str, &str, usize)> = diagnostics
+        .iter()
+        .map(|d| (d.code, d.path.as_str(), d.line))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("config::cpu_taken", "cells[1].cpus[0]", 9),
+            ("config::unknown_cell", "channels[0].peers[1]", 14),
+            ("config::cell_listed_twice", "channels[0].peers[2]", 14),
+            ("config::memory_overlap", "channels[0].base", 15),
+            ("config::duplicate_name", "channels[1].name", 17),
+            ("config::too_few_peers", "channels[1].peers", 18),
+            ("config::unaligned", "channels[1].output_size", 20),
+        ]
+    );
+    let rendered = diagnostics.render();
+    assert!(
+        rendered.contains("did you mean `containers`?"),
+        "{rendered}"
+    );
 }

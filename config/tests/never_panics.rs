@@ -190,17 +190,36 @@ fn cell() -> impl Strategy<Value = RawCell> {
         )
 }
 
+fn channel() -> impl Strategy<Value = RawChannel> {
+    (
+        prop_oneof!["[a-c]", "[A-Za-z0-9 !_-]{0,40}"],
+        proptest::collection::vec(cell_reference(), 0..(config::MAX_CHANNEL_PEERS + 2)),
+        address(),
+        size(),
+        size(),
+    )
+        .prop_map(|(name, peers, base, common_size, output_size)| RawChannel {
+            name,
+            peers,
+            base,
+            common_size,
+            output_size,
+        })
+}
+
 fn system() -> impl Strategy<Value = RawSystem> {
     (
         prop_oneof![9 => Just(Integer(1)), 1 => any::<u64>().prop_map(Integer)],
         prop_oneof![9 => Just("qemu-virt".to_string()), 1 => "[a-z-]{0,12}"],
         proptest::collection::vec(cell(), 0..(config::MAX_CELLS + 2)),
+        proptest::collection::vec(channel(), 0..3),
     )
-        .prop_map(|(version, board, cells)| RawSystem {
+        .prop_map(|(version, board, cells, channels)| RawSystem {
             qemu: None,
             version,
             board,
             cells,
+            channels,
         })
 }
 
@@ -227,8 +246,9 @@ fn mostly_valid() -> impl Strategy<Value = (RawSystem, Sharing)> {
             Just(Sharing::OneSided)
         ],
         proptest::bool::ANY,
+        proptest::bool::ANY,
     )
-        .prop_map(|(a, b, twin, sharing, realtime)| {
+        .prop_map(|(a, b, twin, sharing, realtime, channel)| {
             let mut raw: RawSystem = yaml::parse_source(EXAMPLE, "example").unwrap();
             raw.cells[0].cpus = vec![Integer(a)];
             raw.cells[1].cpus = vec![Integer(b)];
@@ -237,6 +257,16 @@ fn mostly_valid() -> impl Strategy<Value = (RawSystem, Sharing)> {
             }
             // Real-time cells only ever add warnings.
             raw.cells[0].realtime = realtime;
+            // A valid channel changes nothing.
+            if channel {
+                raw.channels.push(RawChannel {
+                    name: "link".to_string(),
+                    peers: vec!["intruder".to_string(), "sensor".to_string()],
+                    base: Integer(0x7100_0000),
+                    common_size: Size(0x1000),
+                    output_size: Size(0x1_0000),
+                });
+            }
             let shared = |with: &str| RawMemory {
                 base: Integer(0x7000_0000),
                 size: Size(2 << 20),
@@ -311,6 +341,7 @@ proptest! {
             prop_assert_eq!(loaded.warnings.len(), usize::from(raw.cells[0].realtime));
             let shared = &loaded.system.cells[0].memory;
             prop_assert_eq!(shared.iter().any(|m| m.is_shared()), matches!(sharing, Sharing::Both));
+            prop_assert_eq!(loaded.system.channels.len(), raw.channels.len());
         }
         load(&text);
     }
@@ -322,4 +353,20 @@ fn a_serialized_raw_config_reads_back() {
     let text = serde_saphyr::to_string(&raw).unwrap();
     assert_eq!(yaml::parse_source(&text, "again").unwrap(), raw);
     assert!(Path::new(images()).join("heartbeat.bin").is_file());
+
+    // With channels; a zero `common_size` is left out and reads back as
+    // the default.
+    let mut raw = raw;
+    for common in [0, 0x1000] {
+        raw.channels = vec![RawChannel {
+            name: "link".to_string(),
+            peers: vec!["sensor".to_string(), "intruder".to_string()],
+            base: Integer(0x7000_0000),
+            common_size: Size(common),
+            output_size: Size(0x1_0000),
+        }];
+        let text = serde_saphyr::to_string(&raw).unwrap();
+        assert_eq!(text.contains("common_size"), common != 0, "{text}");
+        assert_eq!(yaml::parse_source(&text, "again").unwrap(), raw);
+    }
 }

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::arm64_image::Header;
 use crate::model::*;
-use crate::rules::{self, CellField, Concern, Finding, Location, Problem, Warning};
+use crate::rules::{self, CellField, ChannelField, Concern, Finding, Location, Problem, Warning};
 use bsp::{Board, Intid, MemRange};
 use miette::NamedSource;
 use serde_saphyr::{Error as YamlError, MessageFormatter, UserMessageFormatter};
@@ -179,6 +179,8 @@ fn example(field: &str) -> &'static str {
         "load_address" => "load_address: 0x50000000",
         "base" => "base: 0x50000000",
         "size" => "size: 16M",
+        "peers" => "peers: [control, containers]",
+        "output_size" => "output_size: 64K",
         _ => "<field>: <value>",
     }
 }
@@ -187,7 +189,9 @@ fn type_help(path: &str) -> &'static str {
     let leaf = path.rsplit('.').next().unwrap_or("");
     let leaf = leaf.split('[').next().unwrap_or("");
     match leaf {
-        "size" => "write a size such as 4096, 0x1000, 64K, 16M or 1G",
+        "size" | "common_size" | "output_size" => {
+            "write a size such as 4096, 0x1000, 64K, 16M or 1G"
+        }
         "base" | "load_address" | "entry" | "boot_argument" => {
             "write an address such as 0x50000000"
         }
@@ -196,6 +200,8 @@ fn type_help(path: &str) -> &'static str {
         "devices" => "write a list of device names, such as [virtio-mmio31]",
         "memory" => "write a list of regions, such as [{ base: 0x50000000, size: 16M }]",
         "cells" => "write a list of cells, each starting with `- name: ...`",
+        "channels" => "write a list of channels, each starting with `- name: ...`",
+        "peers" => "write a list of cell names, such as [control, containers]",
         "kernel" | "initrd" => "write { path: FILE, load_address: ADDRESS }",
         "device_tree" => "write {} for a generated tree, or { path: FILE, load_address: ADDRESS }",
         "bootargs" => "write the command line as a string, such as \"console=ttyAMA0\"",
@@ -277,6 +283,15 @@ struct ImageTrace {
     file: Option<(PathBuf, Vec<u8>)>,
 }
 
+/// How one channel of the model relates to its YAML.
+#[derive(Default)]
+struct ChannelTrace {
+    /// The name was unusable and replaced; its findings are already reported.
+    name_replaced: bool,
+    /// Index in `peers` of each model peer.
+    peers: Vec<usize>,
+}
+
 /// The conversion of one parsed file.
 pub(super) struct Converter<'a> {
     source: &'a str,
@@ -288,6 +303,7 @@ pub(super) struct Converter<'a> {
     generator: Option<TreeGenerator<'a>>,
     diagnostics: Vec<Diagnostic>,
     traces: Vec<CellTrace>,
+    channel_traces: Vec<ChannelTrace>,
 }
 
 /// The result of a successful conversion: the board, the system, its
@@ -345,6 +361,7 @@ impl<'a> Converter<'a> {
             generator,
             diagnostics: Vec::new(),
             traces: Vec::new(),
+            channel_traces: Vec::new(),
         }
     }
 
@@ -414,6 +431,7 @@ impl<'a> Converter<'a> {
             board: name(board.name).unwrap_or_default(),
             cells: heapless::Vec::new(),
             realtime: CellSet::EMPTY,
+            channels: heapless::Vec::new(),
         };
         for (i, raw_cell) in raw.cells.iter().enumerate().take(MAX_CELLS) {
             let (cell, trace) = self.cell(board, i, raw_cell);
@@ -424,6 +442,7 @@ impl<'a> Converter<'a> {
                 system.realtime.insert(i);
             }
         }
+        system.channels = self.channels();
 
         // The rules see each image with its footprint, so a kernel's bss
         // counts when checking that it fits.
@@ -1079,23 +1098,11 @@ impl<'a> Converter<'a> {
         for (n, wanted) in names.iter().enumerate() {
             let path = format!("cells[{i}].memory[{k}].shared_with[{n}]");
             if let Some(first) = names[..n].iter().position(|o| o == wanted) {
-                let first_span = self.span(&format!("cells[{i}].memory[{k}].shared_with[{first}]"));
-                let d = self
-                    .diagnostic(
-                        "config::cell_listed_twice",
-                        &path,
-                        format!(
-                            "cell `{}` is listed twice in `shared_with`",
-                            sanitize(wanted)
-                        ),
-                    )
-                    .label("second time")
-                    .also(first_span, "first time")
-                    .help("remove one of them");
+                let first = format!("cells[{i}].memory[{k}].shared_with[{first}]");
+                let d = self.cell_listed_twice(&path, &first, wanted, "shared_with");
                 self.report(d);
                 continue;
             }
-            let known = self.raw.cells.iter().map(|c| c.name.as_str());
             match self.raw.cells.iter().position(|c| &c.name == wanted) {
                 Some(cell) => {
                     // Cells past MAX_CELLS are reported already.
@@ -1104,27 +1111,142 @@ impl<'a> Converter<'a> {
                     }
                 }
                 None => {
-                    let names: Vec<String> = known
-                        .clone()
-                        .map(|c| format!("`{}`", sanitize(c)))
-                        .collect();
-                    let mut help = format!("the cells are {}", names.join(", "));
-                    if let Some(close) = closest(wanted, known) {
-                        help = format!("did you mean `{}`? {help}", sanitize(close));
-                    }
-                    let d = self
-                        .diagnostic(
-                            "config::unknown_cell",
-                            &path,
-                            format!("no cell named `{}`", sanitize(wanted)),
-                        )
-                        .label("unknown cell")
-                        .help(help);
+                    let d = self.unknown_cell(&path, wanted);
                     self.report(d);
                 }
             }
         }
         (set, trace)
+    }
+
+    /// A cell named twice in one list (`shared_with`, `peers`).
+    fn cell_listed_twice(&self, path: &str, first: &str, wanted: &str, list: &str) -> Diagnostic {
+        self.diagnostic(
+            "config::cell_listed_twice",
+            path,
+            format!("cell `{}` is listed twice in `{list}`", sanitize(wanted)),
+        )
+        .label("second time")
+        .also(self.span(first), "first time")
+        .help("remove one of them")
+    }
+
+    /// A name in a list of cells that no cell has.
+    fn unknown_cell(&self, path: &str, wanted: &str) -> Diagnostic {
+        let known = self.raw.cells.iter().map(|c| c.name.as_str());
+        let names: Vec<String> = known
+            .clone()
+            .map(|c| format!("`{}`", sanitize(c)))
+            .collect();
+        let mut help = format!("the cells are {}", names.join(", "));
+        if let Some(close) = closest(wanted, known) {
+            help = format!("did you mean `{}`? {help}", sanitize(close));
+        }
+        self.diagnostic(
+            "config::unknown_cell",
+            path,
+            format!("no cell named `{}`", sanitize(wanted)),
+        )
+        .label("unknown cell")
+        .help(help)
+    }
+
+    /// Converts the `channels` section. Unknown and repeated peers are
+    /// reported here and left out of the model; the rules check the rest.
+    fn channels(&mut self) -> heapless::Vec<Channel, MAX_CHANNELS> {
+        let raw = self.raw;
+        let mut channels = heapless::Vec::new();
+        if raw.channels.len() > MAX_CHANNELS {
+            let d = self
+                .diagnostic(
+                    "config::too_many",
+                    &format!("channels[{MAX_CHANNELS}]"),
+                    format!(
+                        "there are {} channels, at most {MAX_CHANNELS} are supported",
+                        raw.channels.len()
+                    ),
+                )
+                .help("merge channels that connect the same cells");
+            self.report(d);
+        }
+        for (c, channel) in raw.channels.iter().enumerate().take(MAX_CHANNELS) {
+            let at = |field: &str| format!("channels[{c}].{field}");
+            let mut trace = ChannelTrace::default();
+            let channel_name = match name(&channel.name) {
+                Some(n) => n,
+                None => {
+                    trace.name_replaced = true;
+                    let d = self
+                        .diagnostic(
+                            "config::bad_name",
+                            &at("name"),
+                            format!(
+                                "the name is {} bytes long, at most {MAX_NAME} are allowed",
+                                channel.name.len()
+                            ),
+                        )
+                        .label("too long")
+                        .help(format!(
+                            "use 1 to {MAX_NAME} characters of a-z, 0-9, '-' and '_'"
+                        ));
+                    self.report(d);
+                    // Unique and never compared with a real name.
+                    name(&format!("#{c}")).unwrap_or_default()
+                }
+            };
+            let mut peers = heapless::Vec::new();
+            for (n, wanted) in channel.peers.iter().enumerate() {
+                let path = format!("channels[{c}].peers[{n}]");
+                if let Some(first) = channel.peers[..n].iter().position(|o| o == wanted) {
+                    let first = format!("channels[{c}].peers[{first}]");
+                    let d = self
+                        .cell_listed_twice(&path, &first, wanted, "peers")
+                        .help("remove one of them; a cell is one peer of a channel");
+                    self.report(d);
+                    continue;
+                }
+                let Some(cell) = raw.cells.iter().position(|o| &o.name == wanted) else {
+                    let d = self.unknown_cell(&path, wanted);
+                    self.report(d);
+                    continue;
+                };
+                // Cells past MAX_CELLS are reported already.
+                let Some(cell) = u8::try_from(cell)
+                    .ok()
+                    .filter(|&i| (i as usize) < MAX_CELLS)
+                else {
+                    continue;
+                };
+                if peers.push(cell).is_err() {
+                    let d = self
+                        .diagnostic(
+                            "config::too_many",
+                            &path,
+                            format!(
+                                "channel `{}` has {} peers, at most {MAX_CHANNEL_PEERS} are supported",
+                                sanitize(&channel.name),
+                                channel.peers.len()
+                            ),
+                        )
+                        .help(format!(
+                            "split it into channels of at most {MAX_CHANNEL_PEERS} cells each"
+                        ));
+                    self.report(d);
+                    break;
+                }
+                trace.peers.push(n);
+            }
+            // Cannot fail: at most MAX_CHANNELS are taken.
+            let _ = channels.push(Channel {
+                name: channel_name,
+                base: channel.base.0,
+                peers,
+                common_size: channel.common_size.0,
+                output_size: channel.output_size.0,
+            });
+            self.channel_traces.push(trace);
+        }
+        channels
     }
 
     fn no_such_cpu(&self, board: &Board, path: &str, cpu: u64) -> Diagnostic {
@@ -1283,6 +1405,32 @@ impl<'a> Converter<'a> {
         }
     }
 
+    /// `FIELD VALUE is not a multiple of 4 KiB`, at `{path}.{field}`, with
+    /// the two closest values that are (sizes also in KiB, MiB, ...).
+    fn unaligned(&self, path: &str, field: &str, value: u64) -> Diagnostic {
+        let down = value & !(PAGE_SIZE - 1);
+        let up = down.saturating_add(PAGE_SIZE);
+        let shown = |v: u64| {
+            if field.ends_with("size") {
+                format!("{v:#x} ({})", human_size(v))
+            } else {
+                format!("{v:#x}")
+            }
+        };
+        let fix = if down == 0 {
+            format!("use {}", shown(up))
+        } else {
+            format!("use {} or {}", shown(down), shown(up))
+        };
+        self.diagnostic(
+            "config::unaligned",
+            &format!("{path}.{field}"),
+            format!("{field} {value:#x} is not a multiple of 4 KiB"),
+        )
+        .label("not 4 KiB aligned")
+        .help(format!("the partitioner maps memory in 4 KiB pages; {fix}"))
+    }
+
     /// A start address for `size` bytes of free RAM, if there is room.
     fn free_ram(&self, board: &Board, system: &System, size: u64) -> Option<u64> {
         let mut taken: Vec<MemRange> = system
@@ -1290,6 +1438,7 @@ impl<'a> Converter<'a> {
             .iter()
             .flat_map(|c| c.memory.iter().map(|m| m.range))
             .collect();
+        taken.extend(system.channels.iter().filter_map(rules::channel_region));
         taken.push(board.hypervisor_ram);
         for ram in board.ram {
             let mut start = ram.base;
@@ -1345,6 +1494,9 @@ impl<'a> Converter<'a> {
                 )
             }
             Location::Cell { cell, field } => (cell, field),
+            Location::Channel { channel, field } => {
+                return self.channel_finding(board, system, channel, field, finding.problem)
+            }
         };
         let trace = self.traces.get(cell)?;
         let model = footprints.cells.get(cell)?;
@@ -1362,20 +1514,7 @@ impl<'a> Converter<'a> {
                     return None;
                 }
                 let raw = &self.raw.cells[cell].name;
-                let suggestion: String = raw
-                    .to_lowercase()
-                    .chars()
-                    .filter_map(|c| match c {
-                        'a'..='z' | '0'..='9' | '-' | '_' => Some(c),
-                        c if c.is_whitespace() => Some('-'),
-                        _ => None,
-                    })
-                    .take(MAX_NAME)
-                    .collect();
-                let mut help = "use 1 to 32 characters of a-z, 0-9, '-' and '_'".to_string();
-                if rules::is_valid_name(&suggestion) {
-                    help = format!("{help}, for example `{suggestion}`");
-                }
+                let help = name_help(raw);
                 self.diagnostic(
                     "config::bad_name",
                     &format!("cells[{cell}].name"),
@@ -1458,31 +1597,7 @@ impl<'a> Converter<'a> {
                         } else {
                             ("guest_base", region.guest_base)
                         };
-                        let down = value & !(PAGE_SIZE - 1);
-                        let up = down.saturating_add(PAGE_SIZE);
-                        let shown = |v: u64| {
-                            if field == "size" {
-                                format!("{v:#x} ({})", human_size(v))
-                            } else {
-                                format!("{v:#x}")
-                            }
-                        };
-                        let mut d = self
-                            .diagnostic(
-                                "config::unaligned",
-                                &format!("{path}.{field}"),
-                                format!("{field} {value:#x} is not a multiple of 4 KiB"),
-                            )
-                            .label("not 4 KiB aligned")
-                            .help(if down == 0 {
-                                format!("use {}", shown(up))
-                            } else {
-                                format!("use {} or {}", shown(down), shown(up))
-                            });
-                        d.help = d
-                            .help
-                            .map(|h| format!("the partitioner maps memory in 4 KiB pages; {h}"));
-                        d
+                        self.unaligned(&path, field, value)
                     }
                     Problem::Empty => self
                         .diagnostic(
@@ -1993,6 +2108,240 @@ impl<'a> Converter<'a> {
         Some(d)
     }
 
+    /// Describes a rule finding about channel `channel` at its YAML value,
+    /// or `None` when it only repeats a problem reported already.
+    fn channel_finding(
+        &self,
+        board: &Board,
+        system: &System,
+        channel: usize,
+        field: ChannelField,
+        problem: Problem,
+    ) -> Option<Diagnostic> {
+        let trace = self.channel_traces.get(channel)?;
+        let model = system.channels.get(channel)?;
+        let raw = self.raw.channels.get(channel)?;
+        let at = |field: &str| format!("channels[{channel}].{field}");
+        let this = format!("`{}`", sanitize(&raw.name));
+        let peer_path = |peer: usize| match trace.peers.get(peer) {
+            Some(n) => at(&format!("peers[{n}]")),
+            None => at("peers"),
+        };
+        let range = model.range();
+        let d = match (field, problem) {
+            (ChannelField::Name, Problem::BadName) => {
+                if trace.name_replaced {
+                    return None;
+                }
+                self.diagnostic(
+                    "config::bad_name",
+                    &at("name"),
+                    format!("{this} is not a valid channel name"),
+                )
+                .label("invalid name")
+                .help(name_help(&raw.name))
+            }
+            (ChannelField::Name, Problem::ChannelNameTaken { other }) => {
+                if trace.name_replaced {
+                    return None;
+                }
+                self.diagnostic(
+                    "config::duplicate_name",
+                    &at("name"),
+                    format!("channels[{other}] is already called {this}"),
+                )
+                .label("second channel with this name")
+                .also(
+                    self.span(&format!("channels[{other}].name")),
+                    "first used here",
+                )
+                .help("give every channel a unique name")
+            }
+            (ChannelField::Peers, Problem::TooFewPeers) => {
+                if raw.peers.len() >= 2 {
+                    // Peers were left out for reasons reported already.
+                    return None;
+                }
+                let peers = match raw.peers.len() {
+                    0 => "no peers".to_string(),
+                    _ => "1 peer".to_string(),
+                };
+                self.diagnostic(
+                    "config::too_few_peers",
+                    &at("peers"),
+                    format!("channel {this} has {peers}; a channel connects 2 to {MAX_CHANNEL_PEERS} cells"),
+                )
+                .label("too few peers")
+                .help(
+                    "list every cell that shares the channel, such as `peers: [control, containers]`; \
+                     a cell's position in the list is its peer id",
+                )
+            }
+            (ChannelField::Peers, Problem::NoDoorbellSpi { peer, irq }) => {
+                let spare = board.spare_spis;
+                let last = spare.first + spare.count.saturating_sub(1);
+                let help = if spare.count as usize <= MAX_CELLS {
+                    format!(
+                        "the cells' consoles keep the first {MAX_CELLS} spare SPIs, so board {} \
+                         has none left for doorbells and cannot have channels",
+                        board.name
+                    )
+                } else {
+                    format!(
+                        "the cells' consoles keep the first {MAX_CELLS} spare SPIs and each \
+                         channel the next {MAX_CHANNEL_PEERS} (one per peer id); use fewer \
+                         channels or peers on this board"
+                    )
+                };
+                self.diagnostic(
+                    "config::no_spare_spi",
+                    &peer_path(peer),
+                    format!(
+                        "peer {peer} of channel {this} needs doorbell interrupt {irq}, but board {} \
+                         has spare SPIs {} to {last} only",
+                        board.name, spare.first
+                    ),
+                )
+                .label("no doorbell")
+                .help(help)
+            }
+            (ChannelField::Base, Problem::Unaligned) => {
+                self.unaligned(&format!("channels[{channel}]"), "base", model.base)
+            }
+            (ChannelField::CommonSize, Problem::Unaligned) => self.unaligned(
+                &format!("channels[{channel}]"),
+                "common_size",
+                model.common_size,
+            ),
+            (ChannelField::OutputSize, Problem::Unaligned) => self.unaligned(
+                &format!("channels[{channel}]"),
+                "output_size",
+                model.output_size,
+            ),
+            (ChannelField::OutputSize, Problem::Empty) => {
+                self.diagnostic(
+                    "config::empty",
+                    &at("output_size"),
+                    "the output section size is zero",
+                )
+                .label("empty")
+                .help("give each peer an output section of at least 4K, such as `output_size: 64K`")
+            }
+            (ChannelField::Base, Problem::NotRam) => {
+                let ram: Vec<String> = board
+                    .ram
+                    .iter()
+                    .map(|r| format!("{} ({})", hex_range(r), human_size(r.size)))
+                    .collect();
+                self.diagnostic(
+                    "config::not_ram",
+                    &at("base"),
+                    format!(
+                        "channel memory {} ({}) is not in the board's RAM",
+                        hex_range(&range),
+                        human_size(range.size)
+                    ),
+                )
+                .label(hex_range(&range))
+                .help(format!(
+                    "board {} has RAM at {}; the channel needs a 4 KiB state table, \
+                     `common_size` and `output_size` for each of its {} peers",
+                    board.name,
+                    ram.join(", "),
+                    model.peers.len()
+                ))
+            }
+            (ChannelField::Base, Problem::HypervisorRam { reserved }) => {
+                let mut help = format!(
+                    "the partitioner keeps {} for its code, tables and the boot image",
+                    hex_range(&reserved)
+                );
+                if let Some(free) = self.free_ram(board, system, range.size) {
+                    help = format!("{help}; free RAM of this size starts at {free:#x}");
+                }
+                self.diagnostic(
+                    "config::hypervisor_ram",
+                    &at("base"),
+                    format!(
+                        "channel memory {} overlaps the partitioner's RAM {}",
+                        hex_range(&range),
+                        hex_range(&reserved)
+                    ),
+                )
+                .label(hex_range(&range))
+                .help(help)
+            }
+            (ChannelField::Base, Problem::ChannelOverlapsMemory { cell, region }) => {
+                let other = system.cells.get(cell)?.memory.get(region)?.range;
+                let other_path = self.memory_path(cell, region);
+                let mut help = "a channel's memory belongs to the channel alone: its peers \
+                                map it as the channel, not through `memory`; move `base` or \
+                                the region"
+                    .to_string();
+                if let Some(free) = self.free_ram(board, system, range.size) {
+                    help = format!("{help}; free RAM of this size starts at {free:#x}");
+                }
+                self.diagnostic(
+                    "config::memory_overlap",
+                    &at("base"),
+                    format!(
+                        "channel memory {} overlaps {} of cell {} ({})",
+                        hex_range(&range),
+                        other_path.rsplit('.').next().unwrap_or(""),
+                        self.cell_name(cell),
+                        hex_range(&other)
+                    ),
+                )
+                .label(hex_range(&range))
+                .also(
+                    self.span(&format!("{other_path}.base")),
+                    format!("{} of {}", hex_range(&other), self.cell_name(cell)),
+                )
+                .help(help)
+            }
+            (ChannelField::Base, Problem::ChannelOverlap { other }) => {
+                let other_range = system.channels.get(other)?.range();
+                let other_name = self
+                    .raw
+                    .channels
+                    .get(other)
+                    .map_or("?", |c| c.name.as_str());
+                let mut help = "every channel has memory of its own; move `base`".to_string();
+                if let Some(free) = self.free_ram(board, system, range.size) {
+                    help = format!("{help}; free RAM of this size starts at {free:#x}");
+                }
+                self.diagnostic(
+                    "config::memory_overlap",
+                    &at("base"),
+                    format!(
+                        "channel memory {} overlaps channel `{}` ({})",
+                        hex_range(&range),
+                        sanitize(other_name),
+                        hex_range(&other_range)
+                    ),
+                )
+                .label(hex_range(&range))
+                .also(
+                    self.span(&format!("channels[{other}].base")),
+                    format!("channel `{}`", sanitize(other_name)),
+                )
+                .help(help)
+            }
+            (field, problem) => {
+                let path = match field {
+                    ChannelField::Name => at("name"),
+                    ChannelField::Peers => at("peers"),
+                    ChannelField::Peer(k) => peer_path(k),
+                    ChannelField::Base => at("base"),
+                    ChannelField::CommonSize => at("common_size"),
+                    ChannelField::OutputSize => at("output_size"),
+                };
+                self.diagnostic("config::rule", &path, problem.to_string())
+            }
+        };
+        Some(d)
+    }
+
     /// Describes a warning at its YAML value.
     fn warning(&self, board: &Board, system: &System, warning: Warning) -> Diagnostic {
         let Location::Cell { cell, .. } = warning.location else {
@@ -2064,6 +2413,27 @@ impl<'a> Converter<'a> {
                 .warning()
             }
         }
+    }
+}
+
+/// How to fix the invalid name `raw`: the rule, and a valid name made
+/// from it when there is one.
+fn name_help(raw: &str) -> String {
+    let suggestion: String = raw
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            'a'..='z' | '0'..='9' | '-' | '_' => Some(c),
+            c if c.is_whitespace() => Some('-'),
+            _ => None,
+        })
+        .take(MAX_NAME)
+        .collect();
+    let help = "use 1 to 32 characters of a-z, 0-9, '-' and '_'".to_string();
+    if rules::is_valid_name(&suggestion) {
+        format!("{help}, for example `{suggestion}`")
+    } else {
+        help
     }
 }
 

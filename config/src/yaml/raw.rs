@@ -21,12 +21,44 @@ pub struct RawSystem {
     pub board: String,
     /// The cells (partitions), in boot order.
     pub cells: Vec<RawCell>,
+    /// Shared-memory channels between cells (ivshmem-v2 style), at most 8.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<RawChannel>,
     /// Only for QEMU's `virt` board: what QEMU attaches behind the cells'
     /// virtio-mmio slots when `cargo xtask demo` or the system tests run
     /// this config. The partitioner never sees it; on a real board the
     /// devices are real.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qemu: Option<RawQemu>,
+}
+
+/// A shared-memory channel: one region of RAM, outside every cell's
+/// `memory`, that 2 to 4 cells (its peers) map, plus a doorbell interrupt
+/// for each peer. From `base`: a 4 KiB state table (read-only for every
+/// peer; the partitioner writes each peer's state there), the common
+/// section (`common_size` bytes, read-write for every peer), then one
+/// output section of `output_size` bytes per peer, in peer id order
+/// (read-write for its peer, read-only for the others).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawChannel {
+    /// Unique among the channels: 1 to 32 characters of `a-z`, `0-9`, `-`
+    /// and `_`.
+    pub name: String,
+    /// The cells that share the channel, by name, each once; 2 to 4. A
+    /// cell's position in the list is its peer id (0, 1, ...).
+    pub peers: Vec<String>,
+    /// Physical start address of the channel's memory; a multiple of 4
+    /// KiB, in the board's RAM, outside the partitioner's RAM, every
+    /// cell's memory and every other channel.
+    pub base: Integer,
+    /// Length of the common section that every peer may read and write; a
+    /// multiple of 4 KiB. Default: 0 (none).
+    #[serde(default, skip_serializing_if = "Size::is_zero")]
+    pub common_size: Size,
+    /// Length of each peer's output section, which only that peer may
+    /// write; a non-zero multiple of 4 KiB, e.g. `64K`.
+    pub output_size: Size,
 }
 
 /// The emulated devices of a config run in QEMU.
@@ -247,8 +279,15 @@ pub struct Integer(pub u64);
 
 /// A size in bytes: an integer, or a string with a `K`, `M` or `G` suffix
 /// (powers of 1024), e.g. `16M`, `512K`, `1G`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Size(pub u64);
+
+impl Size {
+    /// Whether the size is 0.
+    pub const fn is_zero(&self) -> bool {
+        self.0 == 0
+    }
+}
 
 /// Parses an integer written as decimal or `0x` hex, with optional `_`
 /// separators between digits.

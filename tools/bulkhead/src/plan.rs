@@ -1,10 +1,11 @@
-//! The partitioning plan as a readable table: what each cell gets, and the
-//! board's RAM from the partitioner's reserved range to the last gap.
+//! The partitioning plan as a readable table: what each cell gets, each
+//! shared-memory channel, and the board's RAM from the partitioner's
+//! reserved range to the last gap.
 
 use crate::BootImage;
 use bsp::MemRange;
 use config::yaml::{human_size, Loaded, QemuBackend};
-use config::{Access, CellSet, FaultPolicy, ImageKind, System};
+use config::{doorbell_spi, Access, CellSet, Channel, FaultPolicy, ImageKind, System};
 use std::fmt::Write;
 
 /// Left-aligned columns, two spaces apart. The last cell of a row may run
@@ -52,15 +53,29 @@ fn kind(k: ImageKind) -> &'static str {
     }
 }
 
-/// The plan of a checked config: each cell's resources, then the board's
-/// memory map.
+/// `n` things: `1 channel`, `2 channels`.
+fn count(n: usize, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
+/// The plan of a checked config: each cell's resources, each channel, then
+/// the board's memory map.
 pub fn plan(loaded: &Loaded) -> String {
     let system = &loaded.system;
     let board = loaded.board;
     let mut out = String::new();
+    let channels = if system.channels.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", count(system.channels.len(), "channel"))
+    };
     let _ = writeln!(
         out,
-        "Plan for {} on board {} ({} CPUs, {} cells)",
+        "Plan for {} on board {} ({} CPUs, {} cells{channels})",
         loaded.path.display(),
         board.name,
         board.cpus.len(),
@@ -120,10 +135,18 @@ pub fn plan(loaded: &Loaded) -> String {
         rows.push(vec![
             "console".into(),
             match cell.console {
-                Some(c) => format!("virtual PL011 at {:#010x}", c.base),
+                Some(c) => format!("virtual PL011 at {:#010x}, IRQ {}", c.base, c.irq),
                 None => "none".into(),
             },
         ]);
+        let peer_of: Vec<String> = system
+            .channels
+            .iter()
+            .filter_map(|ch| Some(format!("{} (peer {})", ch.name, ch.peer_of(i)?)))
+            .collect();
+        if !peer_of.is_empty() {
+            rows.push(vec!["channels".into(), peer_of.join(", ")]);
+        }
         for (n, image) in cell.images.iter().enumerate() {
             let payload = loaded.payload(i, n);
             let file = payload
@@ -169,8 +192,94 @@ pub fn plan(loaded: &Loaded) -> String {
         ]);
         out.push_str(&table(&rows, "  "));
     }
+    for (c, channel) in system.channels.iter().enumerate() {
+        out.push('\n');
+        out.push_str(&channel_plan(loaded, c, channel));
+    }
     out.push('\n');
     out.push_str(&memory_map(loaded));
+    out
+}
+
+/// One channel: its peers with their doorbells and what each may write,
+/// then its memory, section by section, with who may do what.
+fn channel_plan(loaded: &Loaded, c: usize, channel: &Channel) -> String {
+    let system = &loaded.system;
+    let peer_name = |peer: usize| {
+        channel
+            .peers
+            .get(peer)
+            .and_then(|&cell| system.cells.get(cell as usize))
+            .map_or("?", |cell| cell.name.as_str())
+    };
+    let peers = 0..channel.peers.len();
+    let range_of = channel.range();
+    let mut out = format!(
+        "channel {c}: {} ({}, {})\n",
+        channel.name,
+        range(&range_of),
+        human_size(range_of.size)
+    );
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for peer in peers.clone() {
+        let mut writes = Vec::new();
+        if channel.common_size != 0 {
+            writes.push("common".to_string());
+        }
+        writes.push(format!("output {peer}"));
+        let mut reads = vec!["state table".to_string()];
+        reads.extend(
+            peers
+                .clone()
+                .filter(|&other| other != peer)
+                .map(|other| format!("output {other}")),
+        );
+        rows.push(vec![
+            format!("peer {peer}"),
+            peer_name(peer).to_string(),
+            format!(
+                "doorbell IRQ {}",
+                doorbell_spi(loaded.board.spare_spis, c, peer)
+            ),
+            format!("rw: {}; ro: {}", writes.join(", "), reads.join(", ")),
+        ]);
+    }
+    out.push_str(&table(&rows, "  "));
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    rows.push(vec![
+        "state table".into(),
+        range(&channel.state_table()),
+        human_size(channel.state_table().size),
+        "read-only for every peer; the partitioner writes each peer's state".into(),
+    ]);
+    if channel.common_size == 0 {
+        rows.push(vec!["common".into(), "none".into()]);
+    } else {
+        rows.push(vec![
+            "common".into(),
+            range(&channel.common()),
+            human_size(channel.common_size),
+            "read-write for every peer".into(),
+        ]);
+    }
+    for peer in peers.clone() {
+        let others: Vec<&str> = peers
+            .clone()
+            .filter(|&other| other != peer)
+            .map(peer_name)
+            .collect();
+        rows.push(vec![
+            format!("output {peer}"),
+            range(&channel.output(peer)),
+            human_size(channel.output_size),
+            format!(
+                "read-write for {}, read-only for {}",
+                peer_name(peer),
+                others.join(", ")
+            ),
+        ]);
+    }
+    out.push_str(&table(&rows, "  "));
     out
 }
 
@@ -200,8 +309,8 @@ fn cell_names(system: &System, cells: CellSet) -> String {
 }
 
 /// The board's RAM, sorted by address: the partitioner's range, each cell
-/// region and the free gaps. A region that cells share is one row that
-/// names each of them.
+/// region, each channel and the free gaps. A region that cells share is
+/// one row that names each of them; so is a channel, with its peers.
 pub fn memory_map(loaded: &Loaded) -> String {
     let board = loaded.board;
     let mut used: Vec<(MemRange, String)> = vec![(
@@ -224,6 +333,18 @@ pub fn memory_map(loaded: &Loaded) -> String {
     }
     for (r, owners) in shared {
         used.push((r, format!("shared: {}", owners.join(", "))));
+    }
+    for channel in &loaded.system.channels {
+        let peers: Vec<&str> = channel
+            .peers
+            .iter()
+            .filter_map(|&cell| loaded.system.cells.get(cell as usize))
+            .map(|cell| cell.name.as_str())
+            .collect();
+        used.push((
+            channel.range(),
+            format!("channel {} ({})", channel.name, peers.join(", ")),
+        ));
     }
     used.sort_by_key(|(r, _)| r.base);
     let mut out = String::from("memory map\n");

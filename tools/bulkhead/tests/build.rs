@@ -343,3 +343,50 @@ fn qemu_devices_become_arguments_on_their_slots() {
     .unwrap();
     assert_eq!(std::fs::read(plain.qemu_args_path).unwrap(), b"");
 }
+
+/// A channel is planned with its peers, doorbells, layout and
+/// permissions, shows in the memory map, and travels in the blob.
+#[test]
+fn channels_are_planned_and_travel_in_the_blob() {
+    let dir = scratch_dir("channels");
+    let config = dir.join("channels.yaml");
+    std::fs::write(
+        &config,
+        "version: 1\nboard: qemu-virt\ncells:\n  - name: control\n    cpus: [0]\n    \
+         memory: [{ base: 0x50000000, size: 16M }]\n    kernel: { path: heartbeat.bin }\n  \
+         - name: containers\n    cpus: [1]\n    memory: [{ base: 0x60000000, size: 16M }]\n    \
+         kernel: { path: intruder.bin }\n\
+         channels:\n  - name: telemetry\n    peers: [control, containers]\n    \
+         base: 0x7fe00000\n    common_size: 4K\n    output_size: 64K\n",
+    )
+    .unwrap();
+    let partitioner = dir.join("partitioner.img");
+    std::fs::write(&partitioner, arm64_image(0x2_0000, 0x1000, 3)).unwrap();
+    let built = build(&BuildOptions {
+        config,
+        image_dirs: vec![images()],
+        partitioner,
+        out_dir: dir.join("out"),
+    })
+    .unwrap();
+    let plan = std::fs::read_to_string(&built.plan_path).unwrap();
+    for needle in [
+        "(4 CPUs, 2 cells, 1 channel)",
+        "channels  telemetry (peer 0)",
+        "channels  telemetry (peer 1)",
+        "channel 0: telemetry (0x7fe00000..0x7fe22000, 136 KiB)",
+        "peer 0  control     doorbell IRQ 104  rw: common, output 0; ro: state table, output 1",
+        "peer 1  containers  doorbell IRQ 105  rw: common, output 1; ro: state table, output 0",
+        "state table  0x7fe00000..0x7fe01000  4 KiB   read-only for every peer",
+        "common       0x7fe01000..0x7fe02000  4 KiB   read-write for every peer",
+        "output 0     0x7fe02000..0x7fe12000  64 KiB  read-write for control, read-only for containers",
+        "output 1     0x7fe12000..0x7fe22000  64 KiB  read-write for containers, read-only for control",
+        "0x7fe00000..0x7fe22000  136 KiB  channel telemetry (control, containers)",
+    ] {
+        assert!(plan.contains(needle), "{needle:?} missing from\n{plan}");
+    }
+    let blob = std::fs::read(&built.blob_path).unwrap();
+    let system = blob::decode(&blob).unwrap();
+    assert_eq!(system.channels, built.loaded.system.channels);
+    assert_eq!(system.channels[0].peers.as_slice(), [0, 1]);
+}
