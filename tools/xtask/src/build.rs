@@ -29,6 +29,7 @@ pub const SYSTEM_TEST_CONFIGS: &[&str] = &[
     "hil-tests/configs/qemu-probe.yaml",
     "hil-tests/configs/qemu-linux.yaml",
     "hil-tests/configs/qemu-latency-lab.yaml",
+    "hil-tests/configs/qemu-gateway-faults.yaml",
 ];
 
 /// The aarch64 binaries and the flat images made from them.

@@ -16,7 +16,14 @@ use std::time::{Duration, Instant};
 const CELL_COLORS: &[&str] = &["32", "33", "35", "34", "31", "36;2", "92", "93"];
 
 /// Runs the demo until Ctrl-C, `seconds`, or the target powering off.
-pub fn run(layout: &Layout, config: &Path, seconds: Option<u64>) -> Result<()> {
+/// `qemu_args` go to QEMU after all the others (the config's devices
+/// included), for trying things by hand.
+pub fn run(
+    layout: &Layout,
+    config: &Path,
+    seconds: Option<u64>,
+    qemu_args: &[String],
+) -> Result<()> {
     let built = build::run(layout, config)?;
     let cells = cell_names(&built.config)?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -37,7 +44,7 @@ pub fn run(layout: &Layout, config: &Path, seconds: Option<u64>) -> Result<()> {
         .on_line(move |stream, line| printer.print(stream, line));
     // The boot image and the devices of the config's `qemu` section.
     let build_dir = built.boot_image.parent().unwrap_or(Path::new("."));
-    let target = QemuTarget::for_build(build_dir)?;
+    let target = QemuTarget::for_build(build_dir)?.args(qemu_args);
     println!("demo: {}", hil_tests::Target::describe(&target));
     match seconds {
         Some(seconds) => println!("demo: running for {seconds} s (Ctrl-C stops earlier)"),

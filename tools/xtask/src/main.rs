@@ -55,6 +55,10 @@ enum Task {
         /// Stop after this many seconds.
         #[arg(long)]
         seconds: Option<u64>,
+        /// One more QEMU argument (repeatable), for trying things by hand:
+        /// `--qemu-arg=-drive --qemu-arg=file=…`.
+        #[arg(long = "qemu-arg", hide = true, allow_hyphen_values = true)]
+        qemu_args: Vec<String>,
     },
     /// The full check, as CI runs it: formatting, build, clippy for host
     /// and target, host unit tests, QEMU system tests.
@@ -102,7 +106,11 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Task::Build { config } => build::run(&layout, &config).map(|_| ()),
-        Task::Demo { config, seconds } => demo::run(&layout, &config, seconds),
+        Task::Demo {
+            config,
+            seconds,
+            qemu_args,
+        } => demo::run(&layout, &config, seconds, &qemu_args),
         Task::Test => checks::test(&layout),
         Task::Clippy => checks::clippy(&layout),
         Task::Hil { target, config } => hil::run(&layout, &target, &config),

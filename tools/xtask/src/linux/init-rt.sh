@@ -19,6 +19,27 @@ say "uname: $(uname -a)"
 say "cpus online: $(cat /sys/devices/system/cpu/online)"
 say "isolated cpus: $(cat /sys/devices/system/cpu/isolated)"
 say "nohz_full cpus: $(cat /sys/devices/system/cpu/nohz_full)"
+# What the cell was given, seen from inside (same formats as the
+# containers cell's init): its RAM, its device tree's top-level nodes, and
+# its interrupts ("interrupt: 11 GICv3 27 Level arch_timer", counts left
+# out).
+say "MemTotal: $(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo) kB"
+nodes=""
+for node in /proc/device-tree/*; do
+    [ -d "$node" ] && nodes="$nodes ${node##*/}"
+done
+say "device tree:$nodes"
+awk 'NR > 1 {
+    irq = $1; sub(":", "", irq)
+    i = 2
+    while (i <= NF && $i ~ /^[0-9]+$/) i++
+    line = irq
+    for (; i <= NF; i++) line = line " " $i
+    print line
+}' /proc/interrupts > /tmp/interrupts
+while read -r line; do
+    say "interrupt: $line"
+done < /tmp/interrupts
 
 # One measuring thread on CPU 1 (the isolated core), SCHED_FIFO priority 90,
 # woken every 1000 us; the main thread stays on CPU 0. -m locks all memory,

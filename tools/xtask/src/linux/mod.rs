@@ -1,19 +1,23 @@
 //! Guest Linux for Linux cells: Debian's unmodified arm64 kernels (generic
 //! and PREEMPT_RT, each resolved from its meta package at provisioning
-//! time) and small busybox initramfs images, all written into
-//! `target/bulkhead/images/` so that configs name them like any cell image.
-//! Only the images a config names are fetched and built.
+//! time), small busybox initramfs images and ext4 root disks, all written
+//! into `target/bulkhead/images/` so that configs name them like any cell
+//! image. Only the images a config names are fetched and built.
 //!
-//! The initramfs images are built reproducibly by [`rootfs`]: fixed file
-//! order, owners, modes and timestamps. Their `/init` scripts are the
-//! `init-*.sh` files next to this module.
+//! The initramfs images and the disks are built reproducibly by [`rootfs`]
+//! and [`ext4`]: fixed file order, owners, modes and timestamps. Their init
+//! scripts are the `init-*.sh` files next to this module. Kernel modules
+//! come from the package of the kernel they are loaded into ([`modules`]).
 
 mod elf;
+mod ext4;
+mod modules;
 mod rootfs;
 
 use crate::debs;
 use crate::layout::Layout;
 use anyhow::{Context, Result};
+use ext4::Ext4;
 use rootfs::Rootfs;
 use std::path::{Path, PathBuf};
 
@@ -28,7 +32,7 @@ struct Kernel {
 /// The kernels configs can name.
 const KERNELS: &[Kernel] = &[
     Kernel {
-        image: "linux-generic.Image",
+        image: GENERIC_KERNEL,
         meta: debs::KERNEL_META,
     },
     Kernel {
@@ -36,6 +40,9 @@ const KERNELS: &[Kernel] = &[
         meta: "linux-image-rt-arm64",
     },
 ];
+
+/// Debian's generic kernel (`linux-image-arm64`).
+const GENERIC_KERNEL: &str = "linux-generic.Image";
 
 /// A busybox initramfs and what goes into it besides busybox.
 struct Initramfs {
@@ -48,6 +55,22 @@ struct Initramfs {
     /// The packages that provide the programs' interpreter and shared
     /// libraries, searched in order.
     library_packages: &'static [&'static str],
+    /// Kernel modules `/init` loads (listed in `/etc/modules`).
+    modules: Option<KernelModules>,
+    /// The root disk (one of [`ROOT_DISKS`]) this initramfs mounts and
+    /// switches to: a config that names the initramfs gets the disk built
+    /// too.
+    root_disk: Option<&'static str>,
+}
+
+/// Modules of one kernel, for an initramfs.
+struct KernelModules {
+    /// The kernel image (one of [`KERNELS`]) whose package the modules
+    /// come from: the cell must boot exactly that kernel.
+    kernel: &'static str,
+    /// The modules to load, in this order; what they depend on is added
+    /// (and loaded by `modprobe`) by itself, and built-in ones are skipped.
+    load: &'static [&'static str],
 }
 
 /// The initramfs images configs can name.
@@ -58,6 +81,8 @@ const INITRAMFS: &[Initramfs] = &[
         init: include_str!("init-busybox.sh"),
         programs: &[],
         library_packages: &[],
+        modules: None,
+        root_disk: None,
     },
     // The real-time cell: cyclictest in rounds, forever.
     Initramfs {
@@ -65,79 +90,288 @@ const INITRAMFS: &[Initramfs] = &[
         init: include_str!("init-rt.sh"),
         programs: &[("rt-tests", "usr/bin/cyclictest")],
         library_packages: &["libc6", "libnuma1"],
+        modules: None,
+        root_disk: None,
     },
-    // The general-purpose cell: a status line every few seconds, forever.
+    // The container host: loads the virtio and ext4 modules, mounts the
+    // ext4 disk on virtio-blk and switches to it.
     Initramfs {
-        image: "initramfs-general.cpio.gz",
-        init: include_str!("init-general.sh"),
+        image: "initramfs-containers.cpio.gz",
+        init: include_str!("init-switch-root.sh"),
         programs: &[],
         library_packages: &[],
+        modules: Some(KernelModules {
+            kernel: GENERIC_KERNEL,
+            // Everything the cell needs, root disk and network, is loaded
+            // here, before the switch; the disk itself carries no modules.
+            // virtio and virtio_ring are built in. ext4 and jbd2 ask for
+            // crc32c through the crypto API (a soft dependency on the alias
+            // crypto-crc32c, which busybox modprobe does not follow), so
+            // its module comes first. virtio_net pulls in net_failover and
+            // failover, ext4 jbd2, mbcache and crc16.
+            load: &[
+                "virtio_mmio",
+                "virtio_blk",
+                "crc32c_generic",
+                "ext4",
+                "virtio_net",
+            ],
+        }),
+        root_disk: Some(CONTAINERS_DISK),
     },
 ];
 
+/// The container host's root disk.
+const CONTAINERS_DISK: &str = "rootfs-containers.ext4";
+
+/// An ext4 root file system for a cell's virtio-blk disk: busybox,
+/// programs from Debian packages, OCI bundles, and `/sbin/init`.
+struct RootDisk {
+    /// The file name in `target/bulkhead/images/`.
+    image: &'static str,
+    /// Its `/sbin/init`.
+    init: &'static str,
+    /// Programs from Debian packages: `(package, path in the package)`.
+    programs: &'static [(&'static str, &'static str)],
+    /// The packages that provide the programs' interpreter and shared
+    /// libraries, searched in order.
+    library_packages: &'static [&'static str],
+    /// Other files: `(path, contents, executable)`.
+    files: &'static [(&'static str, &'static str, bool)],
+    /// Empty directories besides the base ones.
+    directories: &'static [&'static str],
+    /// OCI bundles, each in `/containers/<name>/`.
+    containers: &'static [Container],
+    /// The file system.
+    ext4: Ext4,
+}
+
+/// An OCI bundle: `config.json` and a busybox root file system.
+struct Container {
+    /// The bundle's directory under `/containers/`.
+    name: &'static str,
+    /// Its `config.json`.
+    config: &'static str,
+    /// Its program, `/bin/<name>` in the container (a busybox script).
+    program: &'static str,
+    /// Busybox applets linked in the container's `/bin` (the program runs
+    /// them by name).
+    applets: &'static [&'static str],
+}
+
+/// The root disks configs can name.
+const ROOT_DISKS: &[RootDisk] = &[RootDisk {
+    image: CONTAINERS_DISK,
+    init: include_str!("init-containers.sh"),
+    programs: &[("crun", "usr/bin/crun")],
+    // crun 1.8 needs libcap2, libseccomp2, libsystemd0 and libyajl2;
+    // libsystemd0 needs libgcrypt20 (and it libgpg-error0), liblz4-1,
+    // liblzma5 and libzstd1.
+    library_packages: &[
+        "libc6",
+        "libcap2",
+        "libseccomp2",
+        "libsystemd0",
+        "libyajl2",
+        "libgcrypt20",
+        "libgpg-error0",
+        "liblz4-1",
+        "liblzma5",
+        "libzstd1",
+    ],
+    files: &[
+        ("etc/hostname", "containers\n", false),
+        (
+            "etc/udhcpc/default.script",
+            include_str!("udhcpc.script"),
+            true,
+        ),
+    ],
+    directories: &["etc", "run", "sbin", "var/lib/bulkhead", "var/tmp"],
+    containers: &[Container {
+        name: "hello",
+        config: include_str!("container-hello.json"),
+        program: include_str!("container-hello.sh"),
+        applets: &["sh", "hostname"],
+    }],
+    ext4: Ext4 {
+        // About 12 MiB of files; the rest leaves room for the I/O load of
+        // the `faults` scenario (32 MiB files on the disk).
+        size_mib: 96,
+        free_mib: 64,
+        label: "containers",
+        uuid: "b01d4ead-c0de-4c0e-8a11-000000000001",
+    },
+}];
+
 /// Whether the config text names any image this module makes.
 pub fn names_guest_images(config: &str) -> bool {
-    KERNELS.iter().map(|k| k.image).any(|i| config.contains(i))
-        || INITRAMFS
-            .iter()
-            .map(|i| i.image)
-            .any(|i| config.contains(i))
+    all_image_names().any(|i| config.contains(i))
+}
+
+fn all_image_names() -> impl Iterator<Item = &'static str> {
+    KERNELS
+        .iter()
+        .map(|k| k.image)
+        .chain(INITRAMFS.iter().map(|i| i.image))
+        .chain(ROOT_DISKS.iter().map(|d| d.image))
 }
 
 /// Makes sure the guest images that the config text `config` names exist
-/// in `target/bulkhead/images/`.
+/// in `target/bulkhead/images/`, and the root disks of the initramfs
+/// images it names.
 pub fn ensure_guest_images(layout: &Layout, config: &str) -> Result<()> {
     let images = layout.images();
     std::fs::create_dir_all(&images)
         .with_context(|| format!("cannot create {}", images.display()))?;
     for kernel in KERNELS.iter().filter(|k| config.contains(k.image)) {
-        let package = debs::resolve_meta(kernel.meta)?;
-        let root = debs::ensure_package(&package)?;
+        let root = kernel_package(kernel)?;
         let vmlinuz = find_vmlinuz(&root)?;
         copy_if_changed(&vmlinuz, &images.join(kernel.image))?;
         println!(
-            "image: {} ({} from {package})",
+            "image: {} ({} from {})",
             images.join(kernel.image).display(),
             vmlinuz.file_name().unwrap_or_default().to_string_lossy(),
+            root.file_name().unwrap_or_default().to_string_lossy(),
         );
     }
-    for initramfs in INITRAMFS.iter().filter(|i| config.contains(i.image)) {
-        build_initramfs(layout, initramfs)?;
+    let initramfs: Vec<&Initramfs> = INITRAMFS
+        .iter()
+        .filter(|i| config.contains(i.image))
+        .collect();
+    for recipe in &initramfs {
+        build_initramfs(layout, recipe)?;
+    }
+    for disk in ROOT_DISKS.iter().filter(|d| {
+        config.contains(d.image) || initramfs.iter().any(|i| i.root_disk == Some(d.image))
+    }) {
+        build_root_disk(layout, disk)?;
+    }
+    Ok(())
+}
+
+/// The unpacked package of `kernel`'s current version.
+fn kernel_package(kernel: &Kernel) -> Result<PathBuf> {
+    let package = debs::resolve_meta(kernel.meta)?;
+    debs::ensure_package(&package)
+}
+
+/// busybox from busybox-static.
+fn busybox() -> Result<PathBuf> {
+    let busybox = debs::ensure_package("busybox-static")?.join("bin/busybox");
+    if !busybox.is_file() {
+        anyhow::bail!("busybox-static unpacked without {}", busybox.display());
+    }
+    Ok(busybox)
+}
+
+/// Adds `programs` with their libraries from `library_packages`.
+fn add_programs(
+    rootfs: &Rootfs,
+    programs: &[(&str, &str)],
+    library_packages: &[&str],
+    what: &str,
+) -> Result<()> {
+    let library_roots = library_packages
+        .iter()
+        .map(|package| debs::ensure_package(package))
+        .collect::<Result<Vec<PathBuf>>>()?;
+    for (package, path) in programs {
+        let root = debs::ensure_package(package)?;
+        let libraries = rootfs.add_program(&root, path, &library_roots)?;
+        println!(
+            "{what}: /{path} from {package}, with {}",
+            libraries.join(", ")
+        );
     }
     Ok(())
 }
 
 /// Builds one initramfs image from its recipe.
 fn build_initramfs(layout: &Layout, recipe: &Initramfs) -> Result<()> {
-    let busybox = debs::ensure_package("busybox-static")?.join("bin/busybox");
-    if !busybox.is_file() {
-        anyhow::bail!("busybox-static unpacked without {}", busybox.display());
-    }
     let stem = recipe
         .image
         .strip_suffix(".cpio.gz")
         .unwrap_or(recipe.image);
-    let rootfs = Rootfs::new(
-        &layout.artifacts().join("linux").join(stem),
-        &busybox,
-        recipe.init,
+    let rootfs = Rootfs::new(&layout.artifacts().join("linux").join(stem), &busybox()?)?;
+    rootfs.write_executable("init", recipe.init)?;
+    add_programs(
+        &rootfs,
+        recipe.programs,
+        recipe.library_packages,
+        "initramfs",
     )?;
-    let library_roots = recipe
-        .library_packages
-        .iter()
-        .map(|package| debs::ensure_package(package))
-        .collect::<Result<Vec<PathBuf>>>()?;
-    for (package, path) in recipe.programs {
-        let root = debs::ensure_package(package)?;
-        let libraries = rootfs.add_program(&root, path, &library_roots)?;
+    if let Some(modules) = &recipe.modules {
+        let kernel = KERNELS
+            .iter()
+            .find(|k| k.image == modules.kernel)
+            .with_context(|| format!("{}: no kernel {}", recipe.image, modules.kernel))?;
+        let package = kernel_package(kernel)?;
+        let added = modules::add_modules(&rootfs, &package, modules.load)?;
         println!(
-            "initramfs: /{path} from {package}, with {}",
-            libraries.join(", ")
+            "initramfs: modules of {} ({}): /etc/modules {}; copied {}{}",
+            added.version,
+            package.file_name().unwrap_or_default().to_string_lossy(),
+            added.load.join(" "),
+            added.copied.join(" "),
+            if added.builtin.is_empty() {
+                String::new()
+            } else {
+                format!("; built in: {}", added.builtin.join(" "))
+            }
         );
     }
     let out = layout.images().join(recipe.image);
     rootfs.pack(&out)?;
     println!("image: {}", out.display());
+    Ok(())
+}
+
+/// Builds one root disk image from its recipe.
+fn build_root_disk(layout: &Layout, recipe: &RootDisk) -> Result<()> {
+    let stem = recipe.image.strip_suffix(".ext4").unwrap_or(recipe.image);
+    let busybox = busybox()?;
+    let linux = layout.artifacts().join("linux");
+    let rootfs = Rootfs::new(&linux.join(stem), &busybox)?;
+    rootfs.write_executable("sbin/init", recipe.init)?;
+    for directory in recipe.directories {
+        rootfs.create_dir(directory)?;
+    }
+    for (path, contents, executable) in recipe.files {
+        if *executable {
+            rootfs.write_executable(path, contents)?;
+        } else {
+            rootfs.write_file(path, contents)?;
+        }
+    }
+    add_programs(&rootfs, recipe.programs, recipe.library_packages, "disk")?;
+    for container in recipe.containers {
+        let bundle = format!("containers/{}", container.name);
+        rootfs.write_file(&format!("{bundle}/config.json"), container.config)?;
+        let container_root = Rootfs::new(&rootfs.dir().join(&bundle).join("rootfs"), &busybox)?;
+        container_root.write_executable(&format!("bin/{}", container.name), container.program)?;
+        for applet in container.applets {
+            container_root.symlink(&format!("bin/{applet}"), "busybox")?;
+        }
+        println!(
+            "disk: OCI bundle /{bundle} (busybox, /bin/{} in the container)",
+            container.name
+        );
+    }
+    let out = layout.images().join(recipe.image);
+    let built = ext4::pack(
+        &rootfs,
+        &out,
+        &recipe.ext4,
+        &linux.join(format!("{stem}.mke2fs")),
+    )?;
+    println!(
+        "image: {} (ext4, {} MiB: {:.1} MiB used, {:.1} MiB free)",
+        out.display(),
+        recipe.ext4.size_mib,
+        built.used as f64 / 1048576.0,
+        built.free as f64 / 1048576.0
+    );
     Ok(())
 }
 
@@ -169,12 +403,11 @@ fn copy_if_changed(from: &Path, to: &Path) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{names_guest_images, INITRAMFS, KERNELS};
+    use super::{all_image_names, names_guest_images, INITRAMFS, KERNELS, ROOT_DISKS};
 
     #[test]
     fn image_names_are_unique_and_recognised() {
-        let mut names: Vec<&str> = KERNELS.iter().map(|k| k.image).collect();
-        names.extend(INITRAMFS.iter().map(|i| i.image));
+        let mut names: Vec<&str> = all_image_names().collect();
         let count = names.len();
         names.sort();
         names.dedup();
@@ -186,13 +419,34 @@ mod tests {
     }
 
     #[test]
-    fn init_scripts_are_busybox_scripts() {
+    fn recipes_name_known_kernels_and_disks() {
         for initramfs in INITRAMFS {
-            assert!(
-                initramfs.init.starts_with("#!/bin/busybox sh\n"),
-                "{}",
-                initramfs.image
-            );
+            if let Some(modules) = &initramfs.modules {
+                assert!(KERNELS.iter().any(|k| k.image == modules.kernel));
+            }
+            if let Some(disk) = initramfs.root_disk {
+                assert!(ROOT_DISKS.iter().any(|d| d.image == disk));
+            }
+        }
+    }
+
+    #[test]
+    fn init_scripts_are_busybox_scripts() {
+        let scripts = INITRAMFS
+            .iter()
+            .map(|i| (i.image, i.init))
+            .chain(ROOT_DISKS.iter().map(|d| (d.image, d.init)));
+        for (image, init) in scripts {
+            assert!(init.starts_with("#!/bin/busybox sh\n"), "{image}");
+        }
+        for disk in ROOT_DISKS {
+            for container in disk.containers {
+                assert!(container.program.starts_with("#!/bin/sh\n"));
+                assert!(container.applets.contains(&"sh"));
+                assert!(container
+                    .config
+                    .contains(&format!("\"/bin/{}\"", container.name)));
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
-//! The root file system of an initramfs, built as a directory tree and
-//! packed into a reproducible cpio archive: fixed file order, owners,
-//! modes and timestamps, so the same inputs always give the same bytes.
+//! A root file system, built as a directory tree and packed reproducibly
+//! (the same inputs always give the same bytes): into a cpio archive for an
+//! initramfs, or into an ext4 image (see [`super::ext4`]) for a disk. File
+//! order, owners, modes and timestamps are fixed.
 //!
 //! Programs come from unpacked Debian packages. A dynamically linked one is
 //! copied with its program interpreter and every shared library it needs
@@ -38,9 +39,10 @@ pub struct Rootfs {
 
 impl Rootfs {
     /// An empty tree at `dir` (whatever was there is removed) with the
-    /// base directories, busybox as `/bin/busybox`, and `init` as `/init`.
-    /// The init script installs busybox's applets itself at boot.
-    pub fn new(dir: &Path, busybox: &Path, init: &str) -> Result<Self> {
+    /// base directories and busybox as `/bin/busybox`. An init script
+    /// installs busybox's applets itself at boot; a container's root gets
+    /// the few it needs as links ([`Rootfs::symlink`]).
+    pub fn new(dir: &Path, busybox: &Path) -> Result<Self> {
         match std::fs::remove_dir_all(dir) {
             Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
                 return Err(error).with_context(|| format!("cannot empty {}", dir.display()))
@@ -55,21 +57,58 @@ impl Rootfs {
         let rootfs = Rootfs {
             dir: dir.to_path_buf(),
         };
-        std::fs::copy(busybox, dir.join("bin/busybox"))
-            .with_context(|| format!("cannot copy {}", busybox.display()))?;
-        rootfs.write_executable("init", init)?;
+        rootfs.copy_file(busybox, "bin/busybox")?;
         Ok(rootfs)
     }
 
-    /// Writes `contents` to `path` (relative to the root), executable.
-    pub fn write_executable(&self, path: &str, contents: &str) -> Result<()> {
+    /// The directory the tree is built in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Creates the directory `path` (relative to the root) and its parents.
+    pub fn create_dir(&self, path: &str) -> Result<()> {
+        let dir = self.dir.join(path);
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))
+    }
+
+    /// Copies the host file `from` to `path` (relative to the root).
+    pub fn copy_file(&self, from: &Path, path: &str) -> Result<()> {
+        let to = self.dir.join(path);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::copy(from, &to)
+            .map(|_| ())
+            .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))
+    }
+
+    /// Creates the symbolic link `path` (relative to the root) to `target`.
+    pub fn symlink(&self, path: &str, target: &str) -> Result<()> {
+        let link = self.dir.join(path);
+        if let Some(parent) = link.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::os::unix::fs::symlink(target, &link)
+            .with_context(|| format!("cannot create the link {}", link.display()))
+    }
+
+    /// Writes `contents` to `path` (relative to the root), not executable.
+    pub fn write_file(&self, path: &str, contents: &str) -> Result<()> {
         let file = self.dir.join(path);
         if let Some(parent) = file.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        std::fs::write(&file, contents)
-            .with_context(|| format!("cannot write {}", file.display()))?;
+        std::fs::write(&file, contents).with_context(|| format!("cannot write {}", file.display()))
+    }
+
+    /// Writes `contents` to `path` (relative to the root), executable.
+    pub fn write_executable(&self, path: &str, contents: &str) -> Result<()> {
+        self.write_file(path, contents)?;
+        let file = self.dir.join(path);
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755))
             .with_context(|| format!("cannot make {} executable", file.display()))
     }
@@ -182,17 +221,26 @@ impl Rootfs {
         Ok(relative.to_path_buf())
     }
 
-    /// Packs the tree into `out`: `find | sort | cpio -H newc | gzip -n`,
-    /// owned by root, with normalized modes and timestamps set to 0.
-    pub fn pack(&self, out: &Path) -> Result<()> {
+    /// Fixes what the archive or image would otherwise take from the host:
+    /// modes (see [`normalize_modes`]) and every timestamp, set to
+    /// `epoch` (seconds since 1970).
+    pub fn normalize(&self, epoch: u64) -> Result<()> {
         normalize_modes(&self.dir)?;
         run_command(
             Command::new("find")
                 .arg(".")
-                .args(["-exec", "touch", "-h", "-d", "@0", "{}", "+"])
+                .args(["-exec", "touch", "-h", "-d"])
+                .arg(format!("@{epoch}"))
+                .args(["{}", "+"])
                 .current_dir(&self.dir),
         )
-        .context("cannot reset timestamps in the rootfs")?;
+        .context("cannot reset timestamps in the rootfs")
+    }
+
+    /// Packs the tree into `out`: `find | sort | cpio -H newc | gzip -n`,
+    /// owned by root, with normalized modes and timestamps set to 0.
+    pub fn pack(&self, out: &Path) -> Result<()> {
+        self.normalize(0)?;
         let script = format!(
             "find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --owner=0:0 --reproducible --quiet | gzip -n -9 > '{}'",
             out.display()
