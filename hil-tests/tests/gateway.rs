@@ -121,6 +121,10 @@ fn rt_and_container_cells_run_side_by_side() -> Result<(), HarnessError> {
             ("control", Pattern::from("bulkhead-guest: isolated cpus: 1")),
             ("control", Pattern::from("bulkhead-guest: nohz_full cpus: 1")),
             (
+                "control",
+                Pattern::regex(r"^bulkhead-guest: ipc: bulkhead-ipc \d+\.\d+\.\d+$"),
+            ),
+            (
                 "containers",
                 Pattern::from("Booting Linux on physical CPU 0x0000000000"),
             ),
@@ -139,6 +143,10 @@ fn rt_and_container_cells_run_side_by_side() -> Result<(), HarnessError> {
             ),
             ("containers", Pattern::from("bulkhead-guest: nproc: 2")),
             ("containers", Pattern::from("bulkhead-guest: root: /dev/vda ext4")),
+            (
+                "containers",
+                Pattern::regex(r"^bulkhead-guest: ipc: bulkhead-ipc \d+\.\d+\.\d+$"),
+            ),
             (
                 "containers",
                 Pattern::from("bulkhead-guest: network: eth0 10.0.2.15/24"),

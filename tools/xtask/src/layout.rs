@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 /// The Rust target of the partitioner and the cells.
 pub const TARGET: &str = "aarch64-unknown-none-softfloat";
 
+/// The Rust target of our programs in Linux cells: static binaries (musl),
+/// linked with rust-lld, so no cross C toolchain is needed.
+pub const LINUX_TARGET: &str = "aarch64-unknown-linux-musl";
+
 /// `cargo` arguments that select the aarch64 crates, release profile.
 pub const TARGET_CRATES: [&str; 7] = [
     "--release",

@@ -3,7 +3,7 @@
 //! download cache. When everything is there it only looks, in well under a
 //! second.
 
-use crate::layout::{Layout, TARGET};
+use crate::layout::{Layout, LINUX_TARGET, TARGET};
 use crate::process::{find_program, run as run_command, stdout_of};
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
@@ -117,7 +117,8 @@ fn host_tools() -> Result<Option<String>> {
     Ok(Some(format!("installed {}", packages.join(" "))))
 }
 
-/// Adds the aarch64 target and the check components when missing.
+/// Adds the aarch64 targets (bare metal, and Linux for our programs in
+/// Linux cells) and the check components when missing.
 fn rust_toolchain(layout: &Layout) -> Result<Vec<String>> {
     if find_program("rustup").is_none() {
         // A toolchain without rustup (a distribution's rustc): it has to
@@ -141,9 +142,11 @@ fn rust_toolchain(layout: &Layout) -> Result<Vec<String>> {
     };
     let mut did = Vec::new();
     let targets = stdout_of(&mut rustup(&["target", "list", "--installed"]))?;
-    if !targets.lines().any(|line| line.trim() == TARGET) {
-        run_command(&mut rustup(&["target", "add", TARGET]))?;
-        did.push(format!("added target {TARGET}"));
+    for target in [TARGET, LINUX_TARGET] {
+        if !targets.lines().any(|line| line.trim() == target) {
+            run_command(&mut rustup(&["target", "add", target]))?;
+            did.push(format!("added target {target}"));
+        }
     }
     let components = stdout_of(&mut rustup(&["component", "list", "--installed"]))?;
     for component in COMPONENTS {

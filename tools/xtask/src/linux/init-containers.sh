@@ -26,6 +26,8 @@
 #                                                 counts left out; IPIs and Err
 #                                                 rows: interrupt: IPI0 Rescheduling
 #                                                 interrupts, interrupt: Err)
+#   ipc: bulkhead-ipc <version>                  (our channel program runs here)
+#   channel: /dev/uio<n> is PCI <address>        (one per channel to another cell)
 #   network: eth0 <address>/<prefix>             (DHCP from QEMU: 10.0.2.15/24)
 #   network: eth0 no DHCP lease | network: no eth0
 #   crun: crun version <version>
@@ -93,6 +95,18 @@ awk 'NR > 1 {
 while read -r line; do
     say "interrupt: $line"
 done < /run/interrupts
+
+# Channels to other cells appear as ivshmem PCI functions (110a:4106);
+# uio_pci_generic gives them to user space as /dev/uioN (bulkhead-ipc
+# finds them there). "channel: /dev/uioN is PCI <address>" per channel.
+say "ipc: $(bulkhead-ipc --version 2>&1)"
+if [ -d /sys/bus/pci/drivers/uio_pci_generic ]; then
+    echo "110a 4106" > /sys/bus/pci/drivers/uio_pci_generic/new_id 2> /dev/null
+    for uio in /sys/class/uio/uio*; do
+        [ -e "$uio" ] || continue
+        say "channel: /dev/${uio##*/} is PCI $(basename "$(readlink -f "$uio/device")")"
+    done
+fi
 
 ip link set lo up
 if ip link show eth0 > /dev/null 2>&1; then

@@ -19,6 +19,21 @@ say "uname: $(uname -a)"
 say "cpus online: $(cat /sys/devices/system/cpu/online)"
 say "isolated cpus: $(cat /sys/devices/system/cpu/isolated)"
 say "nohz_full cpus: $(cat /sys/devices/system/cpu/nohz_full)"
+# The modules of /etc/modules (uio, uio_pci_generic, for channels).
+while read -r module; do
+    [ -n "$module" ] && ! modprobe "$module" && say "modprobe $module failed"
+done < /etc/modules
+# Channels to other cells appear as ivshmem PCI functions (110a:4106);
+# uio_pci_generic gives them to user space as /dev/uioN (bulkhead-ipc
+# finds them there). "channel: /dev/uioN is PCI <address>" per channel.
+say "ipc: $(bulkhead-ipc --version 2>&1)"
+if [ -d /sys/bus/pci/drivers/uio_pci_generic ]; then
+    echo "110a 4106" > /sys/bus/pci/drivers/uio_pci_generic/new_id 2> /dev/null
+    for uio in /sys/class/uio/uio*; do
+        [ -e "$uio" ] || continue
+        say "channel: /dev/${uio##*/} is PCI $(basename "$(readlink -f "$uio/device")")"
+    done
+fi
 # What the cell was given, seen from inside (same formats as the
 # containers cell's init): its RAM, its device tree's top-level nodes, and
 # its interrupts ("interrupt: 11 GICv3 27 Level arch_timer", counts left

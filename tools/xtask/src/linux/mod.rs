@@ -15,7 +15,7 @@ mod modules;
 mod rootfs;
 
 use crate::debs;
-use crate::layout::Layout;
+use crate::layout::{Layout, LINUX_TARGET};
 use anyhow::{Context, Result};
 use ext4::Ext4;
 use rootfs::Rootfs;
@@ -36,10 +36,17 @@ const KERNELS: &[Kernel] = &[
         meta: debs::KERNEL_META,
     },
     Kernel {
-        image: "linux-rt.Image",
+        image: RT_KERNEL,
         meta: "linux-image-rt-arm64",
     },
 ];
+
+/// Debian's PREEMPT_RT kernel (`linux-image-rt-arm64`).
+const RT_KERNEL: &str = "linux-rt.Image";
+
+/// Our programs for Linux cells: `(package, binary)`, built for
+/// [`LINUX_TARGET`] by [`build_linux_programs`].
+const LINUX_PROGRAMS: &[(&str, &str)] = &[("bulkhead-ipc", "bulkhead-ipc")];
 
 /// Debian's generic kernel (`linux-image-arm64`).
 const GENERIC_KERNEL: &str = "linux-generic.Image";
@@ -55,6 +62,9 @@ struct Initramfs {
     /// The packages that provide the programs' interpreter and shared
     /// libraries, searched in order.
     library_packages: &'static [&'static str],
+    /// Our own programs, built for Linux ([`LINUX_PROGRAMS`]), in
+    /// `/usr/bin`.
+    own_programs: &'static [&'static str],
     /// Kernel modules `/init` loads (listed in `/etc/modules`).
     modules: Option<KernelModules>,
     /// The root disk (one of [`ROOT_DISKS`]) this initramfs mounts and
@@ -81,6 +91,7 @@ const INITRAMFS: &[Initramfs] = &[
         init: include_str!("init-busybox.sh"),
         programs: &[],
         library_packages: &[],
+        own_programs: &[],
         modules: None,
         root_disk: None,
     },
@@ -90,7 +101,13 @@ const INITRAMFS: &[Initramfs] = &[
         init: include_str!("init-rt.sh"),
         programs: &[("rt-tests", "usr/bin/cyclictest")],
         library_packages: &["libc6", "libnuma1"],
-        modules: None,
+        own_programs: &["bulkhead-ipc"],
+        // uio_pci_generic gives user space the channel's PCI function
+        // (its BARs and its interrupt), when the cell is a channel peer.
+        modules: Some(KernelModules {
+            kernel: RT_KERNEL,
+            load: &["uio", "uio_pci_generic"],
+        }),
         root_disk: None,
     },
     // The container host: loads the virtio and ext4 modules, mounts the
@@ -100,6 +117,7 @@ const INITRAMFS: &[Initramfs] = &[
         init: include_str!("init-switch-root.sh"),
         programs: &[],
         library_packages: &[],
+        own_programs: &[],
         modules: Some(KernelModules {
             kernel: GENERIC_KERNEL,
             // Everything the cell needs, root disk and network, is loaded
@@ -115,6 +133,8 @@ const INITRAMFS: &[Initramfs] = &[
                 "crc32c_generic",
                 "ext4",
                 "virtio_net",
+                "uio",
+                "uio_pci_generic",
             ],
         }),
         root_disk: Some(CONTAINERS_DISK),
@@ -136,6 +156,9 @@ struct RootDisk {
     /// The packages that provide the programs' interpreter and shared
     /// libraries, searched in order.
     library_packages: &'static [&'static str],
+    /// Our own programs, built for Linux ([`LINUX_PROGRAMS`]), in
+    /// `/usr/bin`.
+    own_programs: &'static [&'static str],
     /// Other files: `(path, contents, executable)`.
     files: &'static [(&'static str, &'static str, bool)],
     /// Empty directories besides the base ones.
@@ -164,6 +187,7 @@ const ROOT_DISKS: &[RootDisk] = &[RootDisk {
     image: CONTAINERS_DISK,
     init: include_str!("init-containers.sh"),
     programs: &[("crun", "usr/bin/crun")],
+    own_programs: &["bulkhead-ipc"],
     // crun 1.8 needs libcap2, libseccomp2, libsystemd0 and libyajl2;
     // libsystemd0 needs libgcrypt20 (and it libgpg-error0), liblz4-1,
     // liblzma5 and libzstd1.
@@ -265,6 +289,28 @@ fn busybox() -> Result<PathBuf> {
     Ok(busybox)
 }
 
+/// Builds our programs for Linux cells ([`LINUX_PROGRAMS`]) and copies
+/// the ones in `names` into `rootfs`'s `/usr/bin`.
+fn add_own_programs(layout: &Layout, rootfs: &Rootfs, names: &[&str], what: &str) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let mut command = crate::process::cargo(&layout.root);
+    command.args(["build", "--release", "--target", LINUX_TARGET]);
+    for (package, binary) in LINUX_PROGRAMS {
+        if names.contains(binary) {
+            command.args(["-p", package]);
+        }
+    }
+    crate::process::run(&mut command).context("building our programs for Linux cells failed")?;
+    for name in names {
+        let built = layout.target.join(LINUX_TARGET).join("release").join(name);
+        rootfs.copy_file(&built, &format!("usr/bin/{name}"))?;
+        println!("{what}: /usr/bin/{name} (ours, {LINUX_TARGET})");
+    }
+    Ok(())
+}
+
 /// Adds `programs` with their libraries from `library_packages`.
 fn add_programs(
     rootfs: &Rootfs,
@@ -301,6 +347,7 @@ fn build_initramfs(layout: &Layout, recipe: &Initramfs) -> Result<()> {
         recipe.library_packages,
         "initramfs",
     )?;
+    add_own_programs(layout, &rootfs, recipe.own_programs, "initramfs")?;
     if let Some(modules) = &recipe.modules {
         let kernel = KERNELS
             .iter()
@@ -345,6 +392,7 @@ fn build_root_disk(layout: &Layout, recipe: &RootDisk) -> Result<()> {
         }
     }
     add_programs(&rootfs, recipe.programs, recipe.library_packages, "disk")?;
+    add_own_programs(layout, &rootfs, recipe.own_programs, "disk")?;
     for container in recipe.containers {
         let bundle = format!("containers/{}", container.name);
         rootfs.write_file(&format!("{bundle}/config.json"), container.config)?;
