@@ -111,6 +111,15 @@ struct SpisFile {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct VirtualPciFile {
+    ecam: RangeFile,
+    registers: RangeFile,
+    memory: RangeFile,
+    memory_slot: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct HandMade {
     hypervisor_ram: Option<RangeFile>,
     spare_spis: Option<SpisFile>,
@@ -120,6 +129,7 @@ struct HandMade {
     memory: Option<Vec<RangeFile>>,
     maintenance_irq: Option<u32>,
     redistributor_stride: Option<u64>,
+    virtual_pci: Option<VirtualPciFile>,
     #[serde(default)]
     provenance: std::collections::BTreeMap<String, String>,
 }
@@ -175,6 +185,46 @@ fn generate(b: &BoardFile) -> Result<String, String> {
     need("memory", h.memory.is_some())?;
     need("maintenance_irq", h.maintenance_irq.is_some())?;
     need("redistributor_stride", h.redistributor_stride.is_some())?;
+    need("virtual_pci", h.virtual_pci.is_some())?;
+    let virtual_pci = match &h.virtual_pci {
+        None => String::from("None"),
+        Some(v) => {
+            if v.ecam.size != 1 << 20 || v.ecam.base % (1 << 20) != 0 {
+                return Err("virtual_pci.ecam must be 1 MiB (bus 0), 1 MiB aligned".into());
+            }
+            if v.registers.base % 0x1000 != 0
+                || v.registers.size % 0x1000 != 0
+                || v.registers.base + v.registers.size > 1 << 32
+            {
+                return Err("virtual_pci.registers must be whole pages below 4 GiB".into());
+            }
+            if !v.memory_slot.is_power_of_two()
+                || v.memory_slot < 0x1000
+                || v.memory.base % v.memory_slot != 0
+                || v.memory.size % v.memory_slot != 0
+            {
+                return Err(
+                    "virtual_pci.memory_slot must be a power of two of at least 4 KiB that divides virtual_pci.memory (base and size)"
+                        .into(),
+                );
+            }
+            let windows = [&v.ecam, &v.registers, &v.memory];
+            for (i, a) in windows.iter().enumerate() {
+                for b in &windows[i + 1..] {
+                    if a.base < b.base + b.size && b.base < a.base + a.size {
+                        return Err("virtual_pci windows overlap each other".into());
+                    }
+                }
+            }
+            format!(
+                "Some(VirtualPci {{ ecam: {}, registers: {}, memory: {}, memory_slot: {:#x} }})",
+                range(&v.ecam),
+                range(&v.registers),
+                range(&v.memory),
+                v.memory_slot
+            )
+        }
+    };
     let missing = |what: &str| format!("{what} is missing: set hand_made.{what}");
     let hypervisor_ram = h
         .hypervisor_ram
@@ -367,6 +417,7 @@ fn generate(b: &BoardFile) -> Result<String, String> {
         spare.first, spare.count
     );
     let _ = writeln!(o, "        counter_hz: {counter_hz},");
+    let _ = writeln!(o, "        virtual_pci: {virtual_pci},");
     let _ = writeln!(o, "        notes: &{:?},", b.notes);
     let _ = writeln!(o, "    }};");
     let _ = writeln!(o, "}}");

@@ -256,6 +256,80 @@ pub struct Device {
     pub dma: bool,
 }
 
+/// The guest-physical windows of the virtual PCI host bridge
+/// (`pci-host-ecam-generic`) that the partitioner emulates in every cell
+/// that is a peer of a shared-memory channel. The windows are addresses
+/// in each cell's own IPA space, not physical ones: nothing of the board
+/// is behind them, so the board's own devices that sit there (QEMU
+/// virt's real PCIe windows) cannot be given to such a cell.
+///
+/// Device number `n` on the bridge's bus 0 is channel `n` of the config.
+/// Its register BAR (BAR 0) is the `n`-th 4 KiB page of
+/// [`registers`](Self::registers), its shared-memory BAR (BAR 2) starts
+/// at `memory.base + n * memory_slot`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VirtualPci {
+    /// The ECAM window of bus 0 (1 MiB): configuration space, trapped.
+    pub ecam: MemRange,
+    /// The 32-bit, non-prefetchable window of the register BARs: one
+    /// trapped 4 KiB page per device number.
+    pub registers: MemRange,
+    /// The window of the shared-memory BARs (64-bit, prefetchable).
+    pub memory: MemRange,
+    /// Bytes of [`memory`](Self::memory) per device number: a power of
+    /// two, the largest BAR 2 a channel may have.
+    pub memory_slot: u64,
+}
+
+impl VirtualPci {
+    /// Bytes of one register BAR.
+    pub const REGISTERS_SIZE: u64 = 0x1000;
+
+    /// How many device numbers the windows have room for (at most 32, the
+    /// devices of one PCI bus).
+    pub const fn devices(&self) -> usize {
+        let by_registers = self.registers.size / Self::REGISTERS_SIZE;
+        let by_memory = match self.memory.size.checked_div(self.memory_slot) {
+            Some(n) => n,
+            None => 0,
+        };
+        let n = if by_registers < by_memory {
+            by_registers
+        } else {
+            by_memory
+        };
+        if n > 32 {
+            32
+        } else {
+            n as usize
+        }
+    }
+
+    /// Where device `device`'s register BAR is.
+    pub const fn registers_base(&self, device: usize) -> u64 {
+        self.registers
+            .base
+            .saturating_add((device as u64).saturating_mul(Self::REGISTERS_SIZE))
+    }
+
+    /// Where device `device`'s shared-memory BAR starts.
+    pub const fn shared_memory_base(&self, device: usize) -> u64 {
+        self.memory
+            .base
+            .saturating_add((device as u64).saturating_mul(self.memory_slot))
+    }
+
+    /// The three windows: ECAM, registers, shared memory.
+    pub const fn windows(&self) -> [MemRange; 3] {
+        [self.ecam, self.registers, self.memory]
+    }
+
+    /// Whether `range` overlaps any of the windows.
+    pub const fn overlaps(&self, range: &MemRange) -> bool {
+        self.ecam.overlaps(range) || self.registers.overlaps(range) || self.memory.overlaps(range)
+    }
+}
+
 /// Everything Bulkhead needs to know about one board.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Board {
@@ -291,6 +365,9 @@ pub struct Board {
     pub spare_spis: IntidRange,
     /// Counter frequency to assume when firmware leaves `CNTFRQ_EL0` at 0.
     pub counter_hz: u64,
+    /// Where cells see the virtual PCI host bridge of their channels;
+    /// `None` on boards that cannot have channels.
+    pub virtual_pci: Option<VirtualPci>,
     /// Remarks from the device tree reading (`notes` of the board file).
     pub notes: &'static [&'static str],
 }
@@ -419,6 +496,26 @@ mod tests {
             assert_eq!(d.mmio, &[MemRange::new(0x0a00_0000 + slot * 0x200, 0x200)]);
             assert_eq!(d.irqs, &[FIRST_SPI + 16 + slot as u32]);
             assert!(d.dma);
+        }
+    }
+
+    #[test]
+    fn qemu_virt_has_a_virtual_pci_bridge_in_its_pcie_windows() {
+        let pci = qemu_virt::BOARD.virtual_pci.unwrap();
+        assert_eq!(pci.ecam, MemRange::new(0x3f00_0000, 0x10_0000));
+        assert_eq!(pci.registers_base(0), 0x1000_0000);
+        assert_eq!(pci.registers_base(3), 0x1000_3000);
+        assert_eq!(pci.shared_memory_base(0), 0x2000_0000);
+        assert_eq!(pci.shared_memory_base(2), 0x2200_0000);
+        assert_eq!(pci.devices(), 8);
+        assert!(pci.memory_slot.is_power_of_two());
+        // The windows lie in the real bridge's 32-bit window and its
+        // (unused) low ECAM: the `pcie` device overlaps them, RAM does not.
+        let pcie = qemu_virt::BOARD.device("pcie").unwrap();
+        assert!(pcie.mmio.iter().any(|w| pci.overlaps(w)));
+        assert!(qemu_virt::BOARD.ram.iter().all(|r| !pci.overlaps(r)));
+        for other in BOARDS.iter().filter(|b| b.name != "qemu-virt") {
+            assert_eq!(other.virtual_pci, None, "{}", other.name);
         }
     }
 

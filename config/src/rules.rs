@@ -244,6 +244,36 @@ pub enum Problem {
         /// The interrupt the doorbell would be.
         irq: Intid,
     },
+    /// The board has no virtual PCI host bridge (`virtual_pci` in its
+    /// description), through which cells reach channels.
+    NoVirtualPci,
+    /// The channel's index is past the device numbers the board's virtual
+    /// PCI windows have room for (the channel's index is its device
+    /// number).
+    NoVirtualPciDevice {
+        /// Device numbers the windows hold.
+        devices: usize,
+    },
+    /// The channel's memory, rounded up to a power of two (its BAR 2),
+    /// is larger than a device's slot in the virtual PCI memory window.
+    ChannelTooLarge {
+        /// The BAR the channel needs.
+        bar_size: u64,
+        /// The slot.
+        slot: u64,
+    },
+    /// A peer of a channel owns a device whose MMIO overlaps the virtual
+    /// PCI windows, where the cell sees its channels.
+    DeviceInVirtualPci {
+        /// The first channel the cell is a peer of.
+        channel: usize,
+    },
+    /// A peer of a channel sees one of its memory regions over the
+    /// virtual PCI windows.
+    MemoryInVirtualPci {
+        /// The first channel the cell is a peer of.
+        channel: usize,
+    },
 }
 
 /// One violated rule.
@@ -420,6 +450,26 @@ impl fmt::Display for Problem {
             Problem::NoDoorbellSpi { peer, irq } => write!(
                 f,
                 "peer {peer}'s doorbell would be interrupt {irq}, past the board's spare SPIs"
+            ),
+            Problem::NoVirtualPci => write!(
+                f,
+                "the board has no virtual PCI host bridge, so it cannot have channels"
+            ),
+            Problem::NoVirtualPciDevice { devices } => write!(
+                f,
+                "the board's virtual PCI bridge has room for {devices} channels"
+            ),
+            Problem::ChannelTooLarge { bar_size, slot } => write!(
+                f,
+                "the channel needs a BAR of {bar_size:#x} bytes, a virtual PCI slot holds {slot:#x}"
+            ),
+            Problem::DeviceInVirtualPci { channel } => write!(
+                f,
+                "the device overlaps the virtual PCI windows of channel #{channel}"
+            ),
+            Problem::MemoryInVirtualPci { channel } => write!(
+                f,
+                "the region overlaps the virtual PCI windows of channel #{channel} in the cell's address space"
             ),
         }
     }
@@ -755,6 +805,27 @@ pub fn check(system: &System, board: &Board, mut report: impl FnMut(Finding)) ->
                 Problem::NoDoorbellSpi { peer, irq },
             );
         }
+        match &board.virtual_pci {
+            None => emit(at(c, ChannelField::Name), Problem::NoVirtualPci),
+            Some(pci) if c >= pci.devices() => emit(
+                at(c, ChannelField::Name),
+                Problem::NoVirtualPciDevice {
+                    devices: pci.devices(),
+                },
+            ),
+            Some(pci) => {
+                let bar_size = channel_bar_size(channel);
+                if bar_size.is_some_and(|size| size > pci.memory_slot) {
+                    emit(
+                        at(c, ChannelField::OutputSize),
+                        Problem::ChannelTooLarge {
+                            bar_size: bar_size.unwrap_or(u64::MAX),
+                            slot: pci.memory_slot,
+                        },
+                    );
+                }
+            }
+        }
         if !channel.base.is_multiple_of(PAGE_SIZE) {
             emit(at(c, ChannelField::Base), Problem::Unaligned);
         }
@@ -801,7 +872,49 @@ pub fn check(system: &System, board: &Board, mut report: impl FnMut(Finding)) ->
             emit(loc, Problem::ChannelOverlap { other });
         }
     }
+    // A cell that is a peer sees its channels through the virtual PCI
+    // windows: nothing of its own may be there.
+    if let Some(pci) = &board.virtual_pci {
+        for (i, cell) in system.cells.iter().enumerate() {
+            let Some(channel) = system
+                .channels
+                .iter()
+                .position(|ch| ch.peer_of(i).is_some())
+            else {
+                continue;
+            };
+            let at = |field| Location::Cell { cell: i, field };
+            for (r, region) in cell.memory.iter().enumerate() {
+                if pci.overlaps(&region.guest_range()) {
+                    emit(
+                        at(CellField::Memory(r)),
+                        Problem::MemoryInVirtualPci { channel },
+                    );
+                }
+            }
+            for (d, device) in cell.devices.iter().enumerate() {
+                if device.mmio.iter().any(|w| pci.overlaps(&page_span(w))) {
+                    emit(
+                        at(CellField::Device(d)),
+                        Problem::DeviceInVirtualPci { channel },
+                    );
+                }
+            }
+        }
+    }
     count
+}
+
+/// The size of a channel's shared-memory BAR (BAR 2): its memory rounded
+/// up to a power of two; `None` when that does not fit 64 bits.
+pub fn channel_bar_size(channel: &Channel) -> Option<u64> {
+    let outputs = channel
+        .output_size
+        .checked_mul(channel.peers.len() as u64)?;
+    STATE_TABLE_SIZE
+        .checked_add(channel.common_size)?
+        .checked_add(outputs)?
+        .checked_next_power_of_two()
 }
 
 /// Gives the advice for `system` on `board`, calling `report` for each
@@ -1385,7 +1498,7 @@ mod tests {
         s.channels
             .push(channel("twin", 0x7001_0000, &[1, 0]))
             .unwrap();
-        s.channels[2].output_size = 0x100_0000;
+        s.channels[2].output_size = 0x40_0000;
         assert_eq!(
             problems(&s),
             [
@@ -1457,6 +1570,95 @@ mod tests {
                 Problem::NoDoorbellSpi { peer: 2, irq: 106 }
             )]
         );
+    }
+
+    #[test]
+    fn channels_need_a_virtual_pci_bridge_that_fits_them() {
+        let s = with_channel();
+        let bare = bsp::Board {
+            virtual_pci: None,
+            ..BOARD
+        };
+        let mut found = std::vec::Vec::new();
+        check(&s, &bare, |f| found.push((f.location, f.problem)));
+        assert_eq!(
+            found,
+            [(at_channel(0, ChannelField::Name), Problem::NoVirtualPci)]
+        );
+
+        // 4 KiB + 4 KiB + 2 x 16 MiB needs a 64 MiB BAR; a slot is 16 MiB.
+        let mut s = with_channel();
+        s.channels[0].output_size = 16 << 20;
+        s.channels[0].base = 0x7100_0000;
+        assert_eq!(channel_bar_size(&s.channels[0]), Some(64 << 20));
+        assert_eq!(
+            problems(&s),
+            [(
+                at_channel(0, ChannelField::OutputSize),
+                Problem::ChannelTooLarge {
+                    bar_size: 64 << 20,
+                    slot: 16 << 20
+                }
+            )]
+        );
+
+        // Room for one device only: the second channel has no slot.
+        let mut s = with_channel();
+        s.channels
+            .push(channel("more", 0x7100_0000, &[1, 0]))
+            .unwrap();
+        let pci = BOARD.virtual_pci.unwrap();
+        let one = bsp::Board {
+            virtual_pci: Some(bsp::VirtualPci {
+                registers: MemRange::new(pci.registers.base, 0x1000),
+                ..pci
+            }),
+            ..BOARD
+        };
+        let mut found = std::vec::Vec::new();
+        check(&s, &one, |f| found.push((f.location, f.problem)));
+        assert_eq!(
+            found,
+            [(
+                at_channel(1, ChannelField::Name),
+                Problem::NoVirtualPciDevice { devices: 1 }
+            )]
+        );
+    }
+
+    #[test]
+    fn peers_keep_their_memory_and_devices_out_of_the_virtual_pci_windows() {
+        let mut s = with_channel();
+        s.cells[1].devices.push(device("pcie")).unwrap();
+        s.cells[0].memory[0].guest_base = 0x2000_0000;
+        s.cells[0].images[0].load_address = 0x2000_0000;
+        s.cells[0].entry = 0x2000_0000;
+        assert_eq!(
+            problems(&s),
+            [
+                (
+                    Location::Cell {
+                        cell: 0,
+                        field: CellField::Memory(0)
+                    },
+                    Problem::MemoryInVirtualPci { channel: 0 }
+                ),
+                (
+                    Location::Cell {
+                        cell: 1,
+                        field: CellField::Device(0)
+                    },
+                    Problem::DeviceInVirtualPci { channel: 0 }
+                ),
+            ]
+        );
+        // A cell that is no peer may have them.
+        s.channels[0].peers = Vec::from_slice(&[1, 2]).unwrap();
+        let mut c = cell("c", 4, 0x6800_0000);
+        c.console = None;
+        s.cells.push(c).unwrap();
+        s.cells[1].devices.clear();
+        assert_eq!(problems(&s), []);
     }
 
     fn advice(s: &System, board: &bsp::Board) -> std::vec::Vec<Warning> {

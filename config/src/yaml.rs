@@ -125,6 +125,11 @@ pub struct TreeRequest<'a> {
     /// itself is not among them yet). When the config has other problems,
     /// it may be incomplete; the generator must not rely on its validity.
     pub cell: &'a Cell,
+    /// Every channel of the config, converted (peers that name unknown
+    /// cells left out). The cell is a peer of those whose
+    /// [`Channel::peer_of`] names `index`; like `cell`, they may be
+    /// invalid when the config has other problems.
+    pub channels: &'a [Channel],
     /// `/chosen/bootargs`, defaults applied; empty for none.
     pub bootargs: &'a str,
 }

@@ -143,8 +143,8 @@ use crate::vpci::{
     self, AccessError, Bar, BarError, Bars, ConfigAccess, Header, HeaderWrite, Identity,
     DEVICES_PER_BUS, HEADER_SIZE,
 };
-use bsp::Intid;
-use config::{MAX_CELLS, PAGE_SIZE};
+use bsp::{Board, Intid};
+use config::{doorbell_spi, System, MAX_CHANNEL_PEERS, PAGE_SIZE, STATE_TABLE_SIZE};
 use heapless::Vec;
 
 /// Vendor ID (Siemens, as ivshmem-v2 assigns).
@@ -159,8 +159,12 @@ pub const BASE_CLASS: u8 = 0xff;
 pub const SUBSYSTEM_VENDOR_ID: u16 = VENDOR_ID;
 /// Subsystem ID (see [`SUBSYSTEM_VENDOR_ID`]).
 pub const SUBSYSTEM_ID: u16 = DEVICE_ID;
-/// Most peers of a channel: one per cell.
-pub const MAX_PEERS: usize = MAX_CELLS;
+/// Most peers of a channel: as many as the config allows. The
+/// specification allows more; the partitioner's tables are sized by this.
+pub const MAX_PEERS: usize = MAX_CHANNEL_PEERS;
+/// The protocol Bulkhead's channels report in their class code: the
+/// first user-defined value (spec: "Protocols", `4000h`–`7FFFh`).
+pub const PROTOCOL_BULKHEAD_CHANNEL: u16 = 0x4000;
 /// The BAR of the register page.
 pub const REGISTERS_BAR: usize = 0;
 /// The BAR of the shared memory (the spec's optional BAR 2, 64-bit).
@@ -523,6 +527,25 @@ impl Refusal {
     ];
 }
 
+impl Refusal {
+    /// A short name, for logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Refusal::ConfigWidth => "configuration access not 1, 2 or 4 bytes",
+            Refusal::ConfigUnaligned => "unaligned configuration access",
+            Refusal::OutsideWindow => "access outside the window",
+            Refusal::AbsentFunction => "configuration write to an absent function",
+            Refusal::BarRelocation => "BAR relocation",
+            Refusal::RegisterWidth => "register access not an aligned 32-bit access",
+            Refusal::MemoryDisabled => "register access with Memory Space disabled",
+            Refusal::ReadOnlyRegister => "write to a read-only register",
+            Refusal::NoSuchPeer => "doorbell to a peer the channel does not have",
+            Refusal::InvalidVector => "doorbell to a vector other than 0",
+            Refusal::TargetNotEnabled => "doorbell to a peer that has not enabled interrupts",
+        }
+    }
+}
+
 impl From<AccessError> for Refusal {
     fn from(error: AccessError) -> Refusal {
         match error {
@@ -863,18 +886,33 @@ impl Channel {
         value: u64,
     ) -> Actions {
         let mut actions = Actions::new();
+        self.register_write_into(peer, offset, bytes, value, &mut actions);
+        actions
+    }
+
+    /// [`register_write`](Self::register_write), adding the actions to
+    /// `actions` (which the caller keeps: the doorbell's trap path avoids
+    /// copying them).
+    pub fn register_write_into(
+        &mut self,
+        peer: usize,
+        offset: u64,
+        bytes: usize,
+        value: u64,
+        actions: &mut Actions,
+    ) {
         if peer >= self.peers() {
             actions.push(Action::Refused(Refusal::NoSuchPeer));
-            return actions;
+            return;
         }
         if let Err(refusal) = self.check_register_access(peer, offset, bytes) {
-            self.refuse(peer, refusal, &mut actions);
-            return actions;
+            self.refuse(peer, refusal, actions);
+            return;
         }
         let value = value as u32;
         match offset {
             register::ID | register::MAX_PEERS => {
-                self.refuse(peer, Refusal::ReadOnlyRegister, &mut actions)
+                self.refuse(peer, Refusal::ReadOnlyRegister, actions)
             }
             register::INT_CONTROL => self.endpoints[peer].int_control = value & INT_CONTROL_ENABLE,
             register::DOORBELL => {
@@ -885,16 +923,15 @@ impl Channel {
                 } else if target >= self.peers() {
                     Err(Refusal::NoSuchPeer)
                 } else {
-                    self.signal(target, &mut actions)
+                    self.signal(target, actions)
                 };
                 if let Err(refusal) = outcome {
-                    self.refuse(peer, refusal, &mut actions);
+                    self.refuse(peer, refusal, actions);
                 }
             }
-            register::STATE => self.set_state(peer, value, &mut actions),
+            register::STATE => self.set_state(peer, value, actions),
             _ => {}
         }
-        actions
     }
 
     fn check_register_access(&self, peer: usize, offset: u64, bytes: usize) -> Result<(), Refusal> {
@@ -969,6 +1006,36 @@ impl Channel {
         self.endpoints[peer].refusals.record(refusal);
         actions.push(Action::Refused(refusal));
     }
+}
+
+/// The description of channel `channel` of a validated `system` on
+/// `board`: its function is device number `channel` on every peer's
+/// bridge, with BAR 0 and BAR 2 at that device's place in the board's
+/// virtual PCI windows and the peer's doorbell SPI as INTA. `None` when
+/// the board has no virtual PCI windows or the channel does not exist.
+pub fn describe(system: &System, board: &Board, channel: usize) -> Option<ChannelDescription> {
+    let pci = board.virtual_pci?;
+    let c = system.channels.get(channel)?;
+    let device = u8::try_from(channel).ok()?;
+    let mut peers = Vec::new();
+    for (peer, &cell) in c.peers.iter().enumerate() {
+        peers
+            .push(PeerDescription {
+                cell: cell as usize,
+                device,
+                intid: doorbell_spi(board.spare_spis, channel, peer),
+                registers_base: pci.registers_base(channel),
+                shared_memory_base: pci.shared_memory_base(channel),
+            })
+            .ok()?;
+    }
+    Some(ChannelDescription {
+        protocol: PROTOCOL_BULKHEAD_CHANNEL,
+        state_table_size: STATE_TABLE_SIZE as u32,
+        rw_section_size: c.common_size,
+        output_section_size: c.output_size,
+        peers,
+    })
 }
 
 /// A function on a cell's bridge.
@@ -1617,6 +1684,60 @@ mod tests {
                 error: BarError::Alignment
             })
         );
+    }
+
+    #[test]
+    fn config_channels_become_functions_at_their_index() {
+        use bsp::qemu_virt::BOARD;
+        use config::{name, Channel as ConfigChannel, System};
+        let channel = |base: u64, peers: &[u8]| ConfigChannel {
+            name: name("c").unwrap(),
+            base,
+            peers: Vec::from_slice(peers).unwrap(),
+            common_size: 0x1000,
+            output_size: 0x4000,
+        };
+        let system = System {
+            board: name("qemu-virt").unwrap(),
+            cells: Vec::new(),
+            realtime: config::CellSet::EMPTY,
+            channels: [
+                channel(0x6000_0000, &[0, 2]),
+                channel(0x6010_0000, &[2, 1, 0]),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        let second = describe(&system, &BOARD, 1).unwrap();
+        assert_eq!(second.protocol, 0x4000);
+        assert_eq!(second.state_table_size, 0x1000);
+        assert_eq!(second.peers.len(), 3);
+        assert_eq!(
+            second.peers[1],
+            PeerDescription {
+                cell: 1,
+                device: 1,
+                intid: 96 + 8 + 4 + 1,
+                registers_base: 0x1000_1000,
+                shared_memory_base: 0x2100_0000,
+            }
+        );
+        // 4 KiB + 4 KiB + 3 x 16 KiB: 56 KiB in a 64 KiB BAR.
+        let layout = second.layout().unwrap();
+        assert_eq!((layout.size(), layout.bar_size()), (0xe000, 0x1_0000));
+        let bridge =
+            HostBridge::for_cell(2, &[describe(&system, &BOARD, 0).unwrap(), second]).unwrap();
+        let functions: std::vec::Vec<_> = bridge
+            .functions()
+            .map(|(d, f)| (d, f.channel, f.peer))
+            .collect();
+        assert_eq!(functions, [(0, 0, 1), (1, 1, 0)]);
+        assert_eq!(describe(&system, &BOARD, 2), None);
+        let bare = bsp::Board {
+            virtual_pci: None,
+            ..BOARD
+        };
+        assert_eq!(describe(&system, &bare, 0), None);
     }
 
     fn two_channels() -> [ChannelDescription; 2] {

@@ -13,7 +13,7 @@
 //! in `runtime::gic`; the offsets here are what a trapped access names.
 
 use bsp::{Board, Intid};
-use config::Cell;
+use config::{doorbell_spi, Cell, System};
 
 /// The SGI the partitioner uses to kick a core into EL2 (Group 0).
 pub const KICK_SGI: Intid = 15;
@@ -48,6 +48,23 @@ impl Ownership {
         }
         if let Some(console) = cell.console {
             owned.insert(console.irq);
+        }
+        owned
+    }
+
+    /// What cell `index` of `system` owns on `board`: what
+    /// [`for_cell`](Self::for_cell) gives, and the doorbell SPI of each
+    /// channel it is a peer of (its INTx, which the partitioner raises
+    /// and the cell takes directly).
+    pub fn for_cell_in(system: &System, index: usize, board: &Board) -> Ownership {
+        let Some(cell) = system.cells.get(index) else {
+            return Ownership::NONE;
+        };
+        let mut owned = Ownership::for_cell(cell, board);
+        for (c, channel) in system.channels.iter().enumerate() {
+            if let Some(peer) = channel.peer_of(index) {
+                owned.insert(doorbell_spi(board.spare_spis, c, peer));
+            }
         }
         owned
     }
@@ -437,6 +454,40 @@ mod tests {
         assert_eq!(owned.spis().collect::<std::vec::Vec<_>>(), [79]);
         assert_eq!(owned.word(2), 1 << 15);
         assert!(!owned.owns(5000));
+    }
+
+    #[test]
+    fn peers_own_their_doorbells_and_nothing_else_of_a_channel() {
+        let channel = config::Channel {
+            name: name("link").unwrap(),
+            base: 0x7000_0000,
+            peers: Vec::from_slice(&[2, 0]).unwrap(),
+            common_size: 0,
+            output_size: 0x1000,
+        };
+        let system = System {
+            board: name("qemu-virt").unwrap(),
+            cells: [
+                cell_with(&[]),
+                cell_with(&[]),
+                cell_with(&["virtio-mmio31"]),
+            ]
+            .into_iter()
+            .collect(),
+            realtime: config::CellSet::EMPTY,
+            channels: [channel.clone(), channel].into_iter().collect(),
+        };
+        // Cell 2 is peer 0 of both channels (104, 108), cell 0 peer 1
+        // (105, 109), cell 1 no peer.
+        let spis = |index| {
+            Ownership::for_cell_in(&system, index, &BOARD)
+                .spis()
+                .collect::<std::vec::Vec<_>>()
+        };
+        assert_eq!(spis(2), [79, 104, 108]);
+        assert_eq!(spis(0), [105, 109]);
+        assert!(spis(1).is_empty());
+        assert_eq!(Ownership::for_cell_in(&system, 3, &BOARD), Ownership::NONE);
     }
 
     #[test]

@@ -257,6 +257,14 @@ pub fn enable_irqs() {
     unsafe { asm!("msr daifclr, #2", options(nomem, nostack)) };
 }
 
+/// Masks IRQs at EL1. A pending IRQ still ends a WFI, so "mask, check,
+/// WFI, unmask" waits without missing an interrupt that arrives between
+/// the check and the WFI.
+pub fn disable_irqs() {
+    // SAFETY: setting PSTATE.I only defers interrupts.
+    unsafe { asm!("msr daifset, #2", options(nomem, nostack)) };
+}
+
 #[unsafe(no_mangle)]
 extern "C" fn cell_rt_irq(entry_counter: u64) {
     let intid = gic::acknowledge();
@@ -339,6 +347,16 @@ pub mod gic {
         let sgi = redistributor + 0x1_0000;
         write8(sgi + 0x400 + intid as usize, priority);
         write32(sgi + 0x100, 1 << intid);
+    }
+
+    /// Enables shared peripheral interrupt `intid` at `priority` in the
+    /// distributor (the partitioner applies it if the cell owns the SPI).
+    pub fn enable_spi(intid: u32, priority: u8) {
+        write8(DISTRIBUTOR + 0x400 + intid as usize, priority);
+        write32(
+            DISTRIBUTOR + 0x100 + 4 * (intid as usize / 32),
+            1 << (intid % 32),
+        );
     }
 
     /// Acknowledges the highest-priority pending Group 1 interrupt.

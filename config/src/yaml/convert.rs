@@ -304,6 +304,9 @@ pub(super) struct Converter<'a> {
     diagnostics: Vec<Diagnostic>,
     traces: Vec<CellTrace>,
     channel_traces: Vec<ChannelTrace>,
+    /// The `channels` section, converted before the cells so that their
+    /// generated device trees can describe the channels.
+    converted_channels: heapless::Vec<Channel, MAX_CHANNELS>,
 }
 
 /// The result of a successful conversion: the board, the system, its
@@ -319,6 +322,19 @@ pub(super) type Converted = (
 
 fn hex_range(r: &MemRange) -> String {
     format!("{:#x}..{:#x}", r.base, r.end())
+}
+
+/// The virtual PCI windows of `board`, for messages.
+fn virtual_pci_windows(board: &Board) -> String {
+    match &board.virtual_pci {
+        Some(pci) => format!(
+            "ECAM {}, registers {}, memory {}",
+            hex_range(&pci.ecam),
+            hex_range(&pci.registers),
+            hex_range(&pci.memory)
+        ),
+        None => "none".to_string(),
+    }
 }
 
 /// A byte count for people: `16 MiB`, `4 KiB`, `1.5 KiB`, `100 bytes`.
@@ -362,6 +378,7 @@ impl<'a> Converter<'a> {
             diagnostics: Vec::new(),
             traces: Vec::new(),
             channel_traces: Vec::new(),
+            converted_channels: heapless::Vec::new(),
         }
     }
 
@@ -375,6 +392,15 @@ impl<'a> Converter<'a> {
 
     fn report(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);
+    }
+
+    fn channel_name(&self, channel: usize) -> String {
+        let name = self
+            .raw
+            .channels
+            .get(channel)
+            .map_or("?", |c| c.name.as_str());
+        format!("`{}`", sanitize(&name.chars().take(40).collect::<String>()))
     }
 
     fn cell_name(&self, cell: usize) -> String {
@@ -433,6 +459,8 @@ impl<'a> Converter<'a> {
             realtime: CellSet::EMPTY,
             channels: heapless::Vec::new(),
         };
+        // Channels first: a peer's generated device tree describes them.
+        self.converted_channels = self.channels();
         for (i, raw_cell) in raw.cells.iter().enumerate().take(MAX_CELLS) {
             let (cell, trace) = self.cell(board, i, raw_cell);
             // Cannot fail: at most MAX_CELLS are taken.
@@ -442,7 +470,7 @@ impl<'a> Converter<'a> {
                 system.realtime.insert(i);
             }
         }
-        system.channels = self.channels();
+        system.channels = self.converted_channels.clone();
 
         // The rules see each image with its footprint, so a kernel's bss
         // counts when checking that it fits.
@@ -1037,6 +1065,7 @@ impl<'a> Converter<'a> {
                     board,
                     index: i,
                     cell,
+                    channels: &self.converted_channels,
                     bootargs: &bootargs,
                 };
                 match generator(&request) {
@@ -1765,6 +1794,24 @@ impl<'a> Converter<'a> {
                             "the partitioner emulates the GIC at the board's addresses; \
                              move `guest_base` away from them",
                         ),
+                    Problem::MemoryInVirtualPci { channel } => {
+                        let windows = virtual_pci_windows(board);
+                        self.diagnostic(
+                            "config::virtual_pci_overlap",
+                            &guest_path,
+                            format!(
+                                "the cell sees this region at {}, over the virtual PCI windows \
+                                  where it sees channel {} ({windows})",
+                                hex_range(&guest),
+                                self.channel_name(channel)
+                            ),
+                        )
+                        .label(hex_range(&guest))
+                        .help(
+                            "a peer of a channel sees the channel's device there; \
+                              move `guest_base` (or `base`) away from those windows",
+                        )
+                    }
                     Problem::GuestOutOfRange => self
                         .diagnostic(
                             "config::guest_out_of_range",
@@ -1882,6 +1929,23 @@ impl<'a> Converter<'a> {
                         .and_then(|c| c.devices.iter().position(|d| d.name == device.name))
                 };
                 match problem {
+                    Problem::DeviceInVirtualPci { channel } => {
+                        let windows = virtual_pci_windows(board);
+                        self.diagnostic(
+                            "config::virtual_pci_overlap",
+                            &path,
+                            format!(
+                                "`{device_name}` overlaps the virtual PCI windows where this cell \
+                                  sees channel {} ({windows})",
+                                self.channel_name(channel)
+                            ),
+                        )
+                        .label("in the virtual PCI windows")
+                        .help(format!(
+                            "a peer of a channel sees the channel as a PCI device there, so it cannot \
+                              own `{device_name}`; give the device to a cell that is no peer, or remove it"
+                        ))
+                    }
                     Problem::DeviceReserved => self
                         .diagnostic(
                             "config::device_reserved",
@@ -2205,6 +2269,61 @@ impl<'a> Converter<'a> {
                 .label("no doorbell")
                 .help(help)
             }
+            (ChannelField::Name, Problem::NoVirtualPci) => {
+                let able: Vec<&str> = bsp::BOARDS
+                    .iter()
+                    .filter(|b| b.virtual_pci.is_some())
+                    .map(|b| b.name)
+                    .collect();
+                self.diagnostic(
+                    "config::no_virtual_pci",
+                    &at("name"),
+                    format!(
+                        "board {} has no virtual PCI host bridge for channel {this}",
+                        board.name
+                    ),
+                )
+                .label("no virtual PCI")
+                .help(format!(
+                    "cells reach a channel through a virtual PCI device, which needs \
+                      `virtual_pci` in the board description; boards that have it: {}",
+                    able.join(", ")
+                ))
+            }
+            (ChannelField::Name, Problem::NoVirtualPciDevice { devices }) => self
+                .diagnostic(
+                    "config::no_virtual_pci",
+                    &at("name"),
+                    format!(
+                        "channel {this} would be device {channel} of the virtual PCI bridge, \
+                          which has room for {devices} devices on board {}",
+                        board.name
+                    ),
+                )
+                .label("no device number")
+                .help(format!(
+                    "a channel's index is its device number; use at most {devices} channels"
+                )),
+            (ChannelField::OutputSize, Problem::ChannelTooLarge { bar_size, slot }) => self
+                .diagnostic(
+                    "config::channel_too_large",
+                    &at("output_size"),
+                    format!(
+                        "channel {this} takes {} ({} peers), a BAR of {}, but the virtual PCI \
+                          bridge of board {} gives each channel {}",
+                        human_size(range.size),
+                        model.peers.len(),
+                        human_size(bar_size),
+                        board.name,
+                        human_size(slot)
+                    ),
+                )
+                .label("too large")
+                .help(format!(
+                    "4 KiB + common_size + peers x output_size, rounded up to a power of two, \
+                      must be at most {}; make `output_size` or `common_size` smaller",
+                    human_size(slot)
+                )),
             (ChannelField::Base, Problem::Unaligned) => {
                 self.unaligned(&format!("channels[{channel}]"), "base", model.base)
             }

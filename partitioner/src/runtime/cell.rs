@@ -367,6 +367,9 @@ pub fn stop_cell(cpu: usize, reason: StopReason, restart: bool) -> ! {
             post(other, generation, COMMAND_STOP);
         }
     }
+    // Its channels see it go: state 0, and an interrupt for each other
+    // peer that accepts one.
+    super::ipc::reset_cell(machine(), index);
     state.console.lock().1.flush(wire::cell_stream(index));
     let action = if restart { "restarting" } else { "stopped" };
     match reason {

@@ -47,9 +47,12 @@ register_structs! {
         (0x0080 => igroupr: [ReadWrite<u32>; 32]),
         (0x0100 => isenabler: [ReadWrite<u32>; 32]),
         (0x0180 => icenabler: [ReadWrite<u32>; 32]),
-        (0x0200 => _reserved1),
+        (0x0200 => ispendr: [ReadWrite<u32>; 32]),
+        (0x0280 => _reserved1),
         (0x0400 => ipriorityr: [ReadWrite<u8>; 1024]),
         (0x0800 => _reserved2),
+        (0x0c00 => icfgr: [ReadWrite<u32>; 64]),
+        (0x0d00 => _reserved3),
         (0x10000 => @END),
     }
 }
@@ -125,6 +128,36 @@ pub fn init_distributor(board: &Board) -> bool {
         .write(GICD_CTLR::ARE::SET + GICD_CTLR::EnableGrp1::SET + GICD_CTLR::EnableGrp0::SET);
     wait_until(|| !gicd.ctlr.is_set(GICD_CTLR::RWP));
     true
+}
+
+/// Sets SPI `intid` pending (`GICD_ISPENDR`): how the partitioner raises
+/// the interrupt of an emulated device (a channel's doorbell). The SPI is
+/// Group 1 and routed to a core of the cell that owns it, which takes it
+/// directly. Anything that is not an SPI is ignored.
+pub fn set_spi_pending(board: &Board, intid: u32) {
+    if !(32..1020).contains(&intid) {
+        return;
+    }
+    let gicd = distributor(board);
+    if let Some(register) = gicd.ispendr.get((intid / 32) as usize) {
+        // Write-one-to-set: the other bits are not touched.
+        register.set(1 << (intid % 32));
+    }
+}
+
+/// Makes SPI `intid` edge-triggered (`GICD_ICFGR`), so that each time
+/// the partitioner sets it pending is one interrupt. Call while no cell
+/// that owns an interrupt of the same register can write it (its cores
+/// parked); anything that is not an SPI is ignored.
+pub fn set_edge_triggered(board: &Board, intid: u32) {
+    if !(32..1020).contains(&intid) {
+        return;
+    }
+    let gicd = distributor(board);
+    if let Some(register) = gicd.icfgr.get((intid / 16) as usize) {
+        // Int_config[1] of the interrupt's two bits: 1 = edge.
+        register.set(register.get() | 0b10 << (2 * (intid % 16)));
+    }
 }
 
 /// Finds the redistributor of the core with affinity `mpidr`.

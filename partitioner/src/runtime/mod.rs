@@ -3,6 +3,7 @@
 mod cell;
 mod console;
 mod gic;
+mod ipc;
 mod sync;
 mod tables;
 mod vgic;
@@ -66,6 +67,10 @@ extern "C" fn primary_main(_device_tree: u64) -> ! {
         }
     };
     print_summary(machine);
+    if ipc::init(machine).is_err() {
+        defmt::error!("channels could not be set up: refusing to start any cell");
+        arch::halt()
+    }
     vgic::compute_interrupt_tables(machine);
     arch::configure_el2_for_cells();
     if !gic::init_distributor(BOARD) {
@@ -77,7 +82,8 @@ extern "C" fn primary_main(_device_tree: u64) -> ! {
         arch::halt()
     }
     for (index, c) in machine.system.cells.iter().enumerate() {
-        match tables::build_stage2(c) {
+        let channels = crate::plan::channel_mappings(&machine.system, machine.board, index);
+        match tables::build_stage2(c, &channels) {
             Ok(root) => cell::set_stage2_root(index, root),
             Err(()) => {
                 defmt::error!(
@@ -264,16 +270,24 @@ extern "C" fn secondary_main(cpu: u64) -> ! {
 #[unsafe(no_mangle)]
 extern "C" fn handle_lower_exception(frame: &mut TrapFrame, kind: u64) {
     let cpu = arch::cpu_index();
-    // The short path for a cell's IPIs: nothing but ESR is read, the
-    // routes were computed at boot.
+    // The short paths for a cell's IPIs and doorbells: nothing but the
+    // syndrome is read, the routes were computed at boot.
     if kind == 0 {
-        if let Some(register) = crate::vgic::sgi1r_write_register(arch::exception_syndrome()) {
+        let esr = arch::exception_syndrome();
+        if let Some(register) = crate::vgic::sgi1r_write_register(esr) {
             let value = frame.reg(register);
             for write in vgic::sgi_routes(cpu).physical_writes(value) {
                 arch::write_sgi1r(write);
             }
             frame.elr = frame.elr.wrapping_add(4);
             return;
+        }
+        if let Some(register) = crate::arch::esr::word_store_register(esr) {
+            let value = frame.reg(register) as u32;
+            if ipc::ring(cpu, arch::syndrome().ipa(), value) {
+                frame.elr = frame.elr.wrapping_add(4);
+                return;
+            }
         }
     }
     match ExceptionKind::from_vector(kind) {
@@ -316,6 +330,9 @@ fn synchronous(cpu: usize, frame: &mut TrapFrame) {
                 crate::psci::Status::NotSupported.to_register()
             };
         }
+        Syndrome::DataAbort(abort) if claims_virtual_pci(cpu, &abort) => {
+            emulate_virtual_pci(cpu, frame, raw, &abort)
+        }
         Syndrome::DataAbort(abort) if is_console(cpu, &abort) => {
             emulate_console(cpu, frame, raw, &abort)
         }
@@ -342,6 +359,41 @@ fn synchronous(cpu: usize, frame: &mut TrapFrame) {
             }
         }
         _ => fault(cpu, frame, "stage-2 fault", raw),
+    }
+}
+
+fn claims_virtual_pci(cpu: usize, abort: &DataAbort) -> bool {
+    cell::current_cell(cpu).is_some_and(|(index, _)| ipc::claims(index, abort.ipa))
+}
+
+/// Emulates a cell's load or store to its virtual PCI bridge: the ECAM
+/// window or a channel's register page (a doorbell).
+fn emulate_virtual_pci(cpu: usize, frame: &mut TrapFrame, raw: RawSyndrome, abort: &DataAbort) {
+    let (Some(transfer), Some(machine), Some((index, c))) =
+        (abort.transfer, cell::try_machine(), cell::current_cell(cpu))
+    else {
+        return fault(cpu, frame, "unemulatable virtual PCI access", raw);
+    };
+    let write = abort.write.then(|| {
+        let value = frame.reg(transfer.register);
+        match transfer.size {
+            8 => value,
+            size => value & ((1 << (8 * u32::from(size))) - 1),
+        }
+    });
+    match ipc::access(machine, index, c, abort.ipa, transfer.size, write) {
+        Some(value) => {
+            if !abort.write {
+                frame.set_reg(transfer.register, extend(value, &transfer));
+            }
+            frame.elr = frame.elr.wrapping_add(4);
+        }
+        None => fault(
+            cpu,
+            frame,
+            "access to the register page of a channel the cell is no peer of",
+            raw,
+        ),
     }
 }
 

@@ -136,10 +136,11 @@ pub fn build_el2_tables(board: &Board) -> u64 {
     root
 }
 
-/// Builds `cell`'s stage-2 tables; returns their root.
-pub fn build_stage2(cell: &Cell) -> Result<u64, ()> {
+/// Builds `cell`'s stage-2 tables, with the sections of its `channels`;
+/// returns their root.
+pub fn build_stage2(cell: &Cell, channels: &[Mapping]) -> Result<u64, ()> {
     let root = Allocator.alloc().ok_or(())?;
-    match crate::plan::build_stage2(cell, &mut Allocator, root) {
+    match crate::plan::build_stage2(cell, channels, &mut Allocator, root) {
         Ok(stats) => {
             defmt::info!(
                 "cell {=str}: stage 2 at {=u64:#x}: {=usize} x 2 MiB blocks, {=usize} x 4 KiB pages",

@@ -23,8 +23,12 @@ static OWNERSHIP: super::sync::Once<[Ownership; MAX_CELLS]> = super::sync::Once:
 /// so that no trap recomputes them.
 pub fn compute_interrupt_tables(machine: &Machine) {
     let mut owned = [Ownership::NONE; MAX_CELLS];
-    for (slot, c) in owned.iter_mut().zip(&machine.system.cells) {
-        *slot = Ownership::for_cell(c, machine.board);
+    for (index, slot) in owned
+        .iter_mut()
+        .enumerate()
+        .take(machine.system.cells.len())
+    {
+        *slot = Ownership::for_cell_in(&machine.system, index, machine.board);
     }
     let _ = OWNERSHIP.set(owned);
     let mut routes = [SgiRoutes::NONE; cell::MAX_RUNTIME_CPUS];
@@ -316,6 +320,13 @@ pub fn reset_cell_interrupts(machine: &Machine, index: usize, cell: &Cell) {
             squeeze_priority(0xa0) as u64,
         );
         gic_write(gicd + 0x6000 + 8 * intid as u64, 8, affinity);
+    }
+    // A channel's doorbell is set pending once per event: edge-triggered.
+    for (c, channel) in machine.system.channels.iter().enumerate() {
+        if let Some(peer) = channel.peer_of(index) {
+            let doorbell = config::doorbell_spi(machine.board.spare_spis, c, peer);
+            super::gic::set_edge_triggered(machine.board, doorbell);
+        }
     }
     let private = owned.word(0) as u64;
     for cpu in cell.cpus.iter() {

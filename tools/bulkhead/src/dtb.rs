@@ -17,14 +17,15 @@
 //! | `/timer` | the architected timer's PPIs |
 //! | `/apb-pclk`, `/pl011@BASE` | the virtual console, with its spare SPI and a fixed 24 MHz clock |
 //! | `/NAME@BASE` | each device given to the cell, as the board describes it |
+//! | `/pcie@ECAM` | for a peer of a channel: the virtual PCI host bridge (`pci-host-ecam-generic`) with one ivshmem-v2 function per channel (device number = the channel's index), its INTA mapped to the peer's doorbell SPI; `linux,pci-probe-only` there and in `/chosen` |
 //!
 //! Phandles are fixed ([`GIC_PHANDLE`], [`CLOCK_PHANDLE`]) and nodes are
 //! written in one fixed order, so the same config always gives the same
 //! bytes.
 
-use bsp::{Board, GicVersion, Intid, MemRange, Trigger, FIRST_PPI, FIRST_SPI};
+use bsp::{Board, GicVersion, Intid, MemRange, Trigger, VirtualPci, FIRST_PPI, FIRST_SPI};
 use config::yaml::TreeRequest;
-use config::{Cell, CpuSet, ImageKind};
+use config::{doorbell_spi, Cell, Channel, CpuSet, ImageKind};
 use vm_fdt::FdtWriter;
 
 /// Phandle of the interrupt controller in every generated tree.
@@ -48,6 +49,15 @@ const GIC_PPI: u32 = 1;
 const IRQ_TYPE_EDGE_RISING: u32 = 1;
 /// Interrupt flags: active-high level.
 const IRQ_TYPE_LEVEL_HIGH: u32 = 4;
+/// `ranges` space code of 32-bit memory, non-prefetchable (PCI bus
+/// binding, IEEE 1275: `phys.hi` = `npt000ss bbbbbbbb dddddfff rrrrrrrr`).
+const PCI_SPACE_MEMORY32: u32 = 0x0200_0000;
+/// `ranges` space code of 64-bit memory, prefetchable.
+const PCI_SPACE_MEMORY64_PREFETCHABLE: u32 = 0x4300_0000;
+/// `interrupt-map-mask`: the device number of `phys.hi` and the pin.
+const PCI_INTERRUPT_MAP_MASK: [u32; 4] = [0xf800, 0, 0, 7];
+/// Interrupt pin INTA, as `interrupt-map` child specifiers name it.
+const PCI_INTA: u32 = 1;
 
 /// Why a cell's tree cannot be generated.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -90,15 +100,61 @@ pub enum DtbError {
 /// Writes the device tree of the cell in `request` (the signature
 /// [`config::yaml::load_with`] expects of a generator).
 pub fn generator(request: &TreeRequest<'_>) -> Result<Vec<u8>, String> {
-    generate(request.board, request.cell, request.bootargs).map_err(|e| e.to_string())
+    let functions = pci_functions(request.board, request.index, request.channels);
+    generate_with_channels(request.board, request.cell, &functions, request.bootargs)
+        .map_err(|e| e.to_string())
+}
+
+/// One ivshmem-v2 function on a cell's virtual PCI bridge, as its device
+/// tree describes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PciFunction {
+    /// The device number on bus 0: the channel's index in the config.
+    pub device: u8,
+    /// The function's INTA: the cell's doorbell SPI in the channel.
+    pub intid: Intid,
+}
+
+/// The functions cell `index` sees on its virtual PCI bridge: one per
+/// channel it is a peer of, in channel order. None on a board without
+/// virtual PCI, where the rules refuse channels.
+pub fn pci_functions(board: &Board, index: usize, channels: &[Channel]) -> Vec<PciFunction> {
+    if board.virtual_pci.is_none() {
+        return Vec::new();
+    }
+    channels
+        .iter()
+        .enumerate()
+        .filter_map(|(c, channel)| {
+            let peer = channel.peer_of(index)?;
+            Some(PciFunction {
+                device: u8::try_from(c).ok()?,
+                intid: doorbell_spi(board.spare_spis, c, peer),
+            })
+        })
+        .collect()
 }
 
 /// Writes the device tree of `cell` on `board`, with `bootargs` as
-/// `/chosen/bootargs` (none when empty).
+/// `/chosen/bootargs` (none when empty), for a cell that is no peer of a
+/// channel (see [`generate_with_channels`]).
+pub fn generate(board: &Board, cell: &Cell, bootargs: &str) -> Result<Vec<u8>, DtbError> {
+    generate_with_channels(board, cell, &[], bootargs)
+}
+
+/// Writes the device tree of `cell` on `board`, with `bootargs` as
+/// `/chosen/bootargs` (none when empty) and, when `functions` is not
+/// empty, the virtual PCI host bridge with those functions.
 ///
 /// The cell's images give `linux,initrd-start/-end` (its initrd, if any);
 /// any device tree image among them is ignored.
-pub fn generate(board: &Board, cell: &Cell, bootargs: &str) -> Result<Vec<u8>, DtbError> {
+pub fn generate_with_channels(
+    board: &Board,
+    cell: &Cell,
+    functions: &[PciFunction],
+    bootargs: &str,
+) -> Result<Vec<u8>, DtbError> {
+    let pci = board.virtual_pci.filter(|_| !functions.is_empty());
     if board.gic.version != GicVersion::V3 || board.gic.redistributor_stride == 0 {
         return Err(DtbError::NotGicV3 { board: board.name });
     }
@@ -131,6 +187,11 @@ pub fn generate(board: &Board, cell: &Cell, bootargs: &str) -> Result<Vec<u8>, D
         let range = initrd.destination();
         w.u64("linux,initrd-start", range.base)?;
         w.u64("linux,initrd-end", range.end())?;
+    }
+    if pci.is_some() {
+        // Keep the BARs where the partitioner put them (Linux 6.1 reads
+        // this in /chosen; newer kernels also on the bridge node).
+        w.u32("linux,pci-probe-only", 1)?;
     }
     w.end(chosen)?;
 
@@ -275,11 +336,70 @@ pub fn generate(board: &Board, cell: &Cell, bootargs: &str) -> Result<Vec<u8>, D
         w.end(node)?;
     }
 
+    if let Some(pci) = pci {
+        virtual_pci_node(&mut w, &pci, functions)?;
+    }
+
     w.end(root)?;
     w.0.finish().map_err(|reason| DtbError::Writer {
         what: "the tree".into(),
         reason,
     })
+}
+
+/// The cell's virtual PCI host bridge: ECAM of bus 0, the register BAR
+/// window (32-bit, non-prefetchable) and the shared-memory BAR window
+/// (64-bit, prefetchable) identity-mapped from PCI to CPU addresses, and
+/// each function's INTA mapped to its doorbell SPI (rising edge: the
+/// partitioner sets it pending once per event).
+fn virtual_pci_node(
+    w: &mut Writer,
+    pci: &VirtualPci,
+    functions: &[PciFunction],
+) -> Result<(), DtbError> {
+    let node = w.begin(&format!("pcie@{:x}", pci.ecam.base))?;
+    w.string("compatible", "pci-host-ecam-generic")?;
+    w.string("device_type", "pci")?;
+    w.u32("#address-cells", 3)?;
+    w.u32("#size-cells", 2)?;
+    w.u32("#interrupt-cells", 1)?;
+    w.u32s("bus-range", &[0, 0])?;
+    w.reg(&[pci.ecam])?;
+    let mut ranges = Vec::new();
+    for (space, window) in [
+        (PCI_SPACE_MEMORY32, pci.registers),
+        (PCI_SPACE_MEMORY64_PREFETCHABLE, pci.memory),
+    ] {
+        let (high, low) = split(window.base);
+        let (size_high, size_low) = split(window.size);
+        // PCI address (3 cells), CPU address (2), size (2).
+        ranges.extend([space, high, low, high, low, size_high, size_low]);
+    }
+    w.u32s("ranges", &ranges)?;
+    w.u32("linux,pci-probe-only", 1)?;
+    w.null("dma-coherent")?;
+    w.u32s("interrupt-map-mask", &PCI_INTERRUPT_MAP_MASK)?;
+    let mut map = Vec::new();
+    for function in functions {
+        let spi = interrupt(function.intid, Trigger::EdgeRising, "a channel's doorbell")?;
+        // Child unit address (device number in phys.hi) and pin, then the
+        // GIC (no address cells) and its specifier.
+        map.extend([
+            u32::from(function.device) << 11,
+            0,
+            0,
+            PCI_INTA,
+            GIC_PHANDLE,
+        ]);
+        map.extend(spi);
+    }
+    w.u32s("interrupt-map", &map)?;
+    w.end(node)
+}
+
+/// The high and low 32 bits of `value`.
+fn split(value: u64) -> (u32, u32) {
+    ((value >> 32) as u32, value as u32)
 }
 
 /// The GICv3 redistributor frames of the physical CPUs in `cpus`, in

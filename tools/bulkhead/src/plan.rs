@@ -245,6 +245,16 @@ fn channel_plan(loaded: &Loaded, c: usize, channel: &Channel) -> String {
         ]);
     }
     out.push_str(&table(&rows, "  "));
+    if let Some(pci) = loaded.board.virtual_pci {
+        let bar = config::rules::channel_bar_size(channel).unwrap_or(0);
+        out.push_str(&format!(
+            "  each peer sees PCI device 00:{c:02x}.0 (ivshmem-v2): ECAM {:#010x}, BAR 0 (registers) {:#010x}, BAR 2 (memory) {:#010x} ({})\n",
+            pci.ecam.base + ((c as u64) << 15),
+            pci.registers_base(c),
+            pci.shared_memory_base(c),
+            human_size(bar)
+        ));
+    }
     let mut rows: Vec<Vec<String>> = Vec::new();
     rows.push(vec![
         "state table".into(),

@@ -377,6 +377,7 @@ fn channels_are_planned_and_travel_in_the_blob() {
         "channel 0: telemetry (0x7fe00000..0x7fe22000, 136 KiB)",
         "peer 0  control     doorbell IRQ 104  rw: common, output 0; ro: state table, output 1",
         "peer 1  containers  doorbell IRQ 105  rw: common, output 1; ro: state table, output 0",
+        "each peer sees PCI device 00:00.0 (ivshmem-v2): ECAM 0x3f000000, BAR 0 (registers) 0x10000000, BAR 2 (memory) 0x20000000 (256 KiB)",
         "state table  0x7fe00000..0x7fe01000  4 KiB   read-only for every peer",
         "common       0x7fe01000..0x7fe02000  4 KiB   read-write for every peer",
         "output 0     0x7fe02000..0x7fe12000  64 KiB  read-write for control, read-only for containers",

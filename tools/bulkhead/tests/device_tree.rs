@@ -733,3 +733,107 @@ fn realtime_cells_get_an_rt_command_line() {
         "loglevel=0 nohz_full=1 isolcpus=1 rcu_nocbs=1 irqaffinity=0"
     );
 }
+
+/// Two peers of two channels and a cell that is no peer.
+const CHANNELS: &str = r#"version: 1
+board: qemu-virt
+cells:
+  - name: ping
+    cpus: [0]
+    memory: [{ base: 0x50000000, size: 16M }]
+    kernel: { path: kernel.bin }
+    device_tree: {}
+  - name: outsider
+    cpus: [1]
+    memory: [{ base: 0x51000000, size: 16M }]
+    kernel: { path: kernel.bin }
+    device_tree: {}
+  - name: pong
+    cpus: [2]
+    memory: [{ base: 0x52000000, size: 16M }]
+    kernel: { path: kernel.bin }
+    device_tree: {}
+channels:
+  - name: link
+    peers: [ping, pong]
+    base: 0x60000000
+    common_size: 4K
+    output_size: 16K
+  - name: back
+    peers: [pong, ping]
+    base: 0x60100000
+    output_size: 4K
+"#;
+
+#[test]
+fn peers_of_channels_get_a_virtual_pci_bridge() {
+    let loaded = load(CHANNELS);
+    let pci = loaded.board.virtual_pci.unwrap();
+    let node = format!("/pcie@{:x}", pci.ecam.base);
+    assert_eq!(node, "/pcie@3f000000");
+    // ping is peer 0 of `link` (device 0) and peer 1 of `back` (device 1);
+    // pong is peer 1 of `link` and peer 0 of `back`. Doorbells: first
+    // spare SPI (96) + 8 + 4 * channel + peer.
+    for (cell, doorbells) in [(0, [104, 109]), (2, [105, 108])] {
+        let t = Tree::parse(&tree_bytes(&loaded, cell));
+        assert_eq!(t.string(&node, "compatible"), "pci-host-ecam-generic");
+        assert_eq!(t.string(&node, "device_type"), "pci");
+        assert_eq!(t.u32(&node, "#address-cells"), 3);
+        assert_eq!(t.u32(&node, "#size-cells"), 2);
+        assert_eq!(t.u32(&node, "#interrupt-cells"), 1);
+        assert_eq!(t.u32s(&node, "bus-range"), [0, 0]);
+        assert_eq!(t.reg(&node), [MemRange::new(0x3f00_0000, 0x10_0000)]);
+        assert_eq!(
+            t.u32s(&node, "ranges"),
+            [
+                0x0200_0000,
+                0,
+                0x1000_0000,
+                0,
+                0x1000_0000,
+                0,
+                0x10_0000,
+                0x4300_0000,
+                0,
+                0x2000_0000,
+                0,
+                0x2000_0000,
+                0,
+                0x800_0000,
+            ]
+        );
+        assert_eq!(t.u32(&node, "linux,pci-probe-only"), 1);
+        assert_eq!(t.u32("/chosen", "linux,pci-probe-only"), 1);
+        assert!(t.has(&node, "dma-coherent"));
+        assert_eq!(t.u32s(&node, "interrupt-map-mask"), [0xf800, 0, 0, 7]);
+        let gic = 1;
+        let map: Vec<u32> = [(0u32, doorbells[0]), (1, doorbells[1])]
+            .iter()
+            .flat_map(|&(device, intid)| [device << 11, 0, 0, 1, gic, 0, intid - FIRST_SPI, 1])
+            .collect();
+        assert_eq!(t.u32s(&node, "interrupt-map"), map, "cell {cell}");
+    }
+    // The cell that is no peer has no bridge and no probe-only flag.
+    let t = Tree::parse(&tree_bytes(&loaded, 1));
+    assert!(!t.paths().iter().any(|p| p.starts_with("/pcie")));
+    assert!(!t.has("/chosen", "linux,pci-probe-only"));
+
+    // dtc reads the trees of the peers without a warning (its PCI checks
+    // include the node name, bus-range, ranges and interrupt-map).
+    let dir = scratch_dir("dtc-pci");
+    for (index, cell) in loaded.system.cells.iter().enumerate() {
+        let file = dir.join(format!("{}.dtb", cell.name));
+        std::fs::write(&file, tree_bytes(&loaded, index)).unwrap();
+        let output = Command::new("dtc")
+            .args(["-I", "dtb", "-O", "dts"])
+            .arg(&file)
+            .output()
+            .expect("dtc (install it with `cargo xtask setup`)");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success() && stderr.trim().is_empty(),
+            "dtc on {}:\n{stderr}",
+            cell.name
+        );
+    }
+}

@@ -3,7 +3,7 @@
 //!
 //! Output:
 //! - `target/bulkhead/images/`: `partitioner.img`, `heartbeat.bin`,
-//!   `intruder.bin`, `probe.bin` (raw arm64 Images), and the Linux kernels
+//!   `intruder.bin`, `probe.bin`, `pingpong.bin` (raw arm64 Images), and the Linux kernels
 //!   and initramfs images the config names (see [`crate::linux`]);
 //! - `target/bulkhead/<config stem>/`: `bulkhead.img`, the bootable image
 //!   with the config and the cell images appended, and `config.yaml`, a copy
@@ -38,6 +38,7 @@ const IMAGES: &[(&str, &str)] = &[
     ("heartbeat", "heartbeat.bin"),
     ("intruder", "intruder.bin"),
     ("probe", "probe.bin"),
+    ("pingpong", "pingpong.bin"),
 ];
 
 /// What a build produced.

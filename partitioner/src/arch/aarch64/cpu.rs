@@ -268,6 +268,21 @@ pub fn clean_for_execution(start: u64, len: u64) {
     unsafe { asm!("ic ialluis", "dsb ish", "isb", options(nostack)) };
 }
 
+/// Makes what EL2 wrote through its cacheable map at
+/// `[start, start + len)` visible to observers that read it uncached (a
+/// cell whose MMU is off, a Linux cell's device mapping of a PCI BAR):
+/// clean and invalidate to the point of coherency.
+pub fn clean_to_coherency(start: u64, len: u64) {
+    clean_invalidate(start, len);
+}
+
+/// Waits until every memory access this core made before is complete
+/// (`DSB SY`): a cell's writes to shared memory are visible before the
+/// doorbell interrupt that announces them.
+pub fn complete_memory_accesses() {
+    barrier::dsb(barrier::SY);
+}
+
 /// Makes memory that the boot core wrote with its caches on safe to use
 /// for a core that starts with caches off and turns them on later (its
 /// stack, the tables it walks).

@@ -260,7 +260,9 @@ hand_made:
   # where firmware keeps Group 0, sdei or revoke-stage2.
   control_path: null
   # Optional corrections: console, memory, maintenance_irq,
-  # redistributor_stride.
+  # redistributor_stride. Optional for channels: virtual_pci (the IPA
+  # windows of the cells' virtual PCI host bridge: ecam, registers,
+  # memory, memory_slot; see docs/ipc.md).
   provenance: {}
 ";
 

@@ -1,0 +1,563 @@
+//! Ping-pong test cell: two instances exchange messages over a Bulkhead
+//! channel with `bulkhead-channel`, woken by doorbell interrupts (never by
+//! polling), and a third shows that a cell that is no peer cannot reach
+//! the channel's device.
+//!
+//! The boot argument (`x0`) is `RD_base | role`: the `RD_base` of the
+//! cell's redistributor (for its timer PPI; 128 KiB aligned, so the low
+//! bits are free) and the role in the low four bits:
+//!
+//! - **1, initiator.** Finds the device on the virtual PCI bus, rings a
+//!   peer the channel does not have (refused by the partitioner), measures
+//!   doorbells to itself, opens the channel, waits for the echoer, then
+//!   sends [`ROUND_TRIPS`] pings and waits for each echo, timing each round
+//!   trip on the virtual counter. Then it watches the echoer go down
+//!   (state 0) and come back (state 2), and does a second round.
+//! - **2, echoer.** Echoes every ping. On its first boot, after
+//!   [`ROUND_TRIPS`] echoes, it writes into the initiator's output section,
+//!   which it may only read: a stage-2 permission fault; with
+//!   `on_fault: restart` it comes back and echoes again.
+//! - **3, outsider.** No peer of any channel: on successive boots (with
+//!   `on_fault: restart`) it reads the ECAM window, writes a doorbell
+//!   register, reads the shared memory; each is a fault.
+//!
+//! Addresses: the ECAM window is `qemu-virt`'s `virtual_pci.ecam`
+//! (`bsp/boards/qemu-virt.yaml`); the channel is device 0 (the first
+//! channel of the config), and everything else comes from its
+//! configuration space, as a driver would read it: BAR 0 (registers),
+//! BAR 2 (shared memory), the vendor capability (section sizes), the ID
+//! register (peer id). The doorbell SPI follows `config::doorbell_spi`.
+//!
+//! The cell runs with its MMU off (all data accesses are Device memory);
+//! the channel library only makes aligned 32-bit accesses and no atomic
+//! read-modify-writes, and neither does this file.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(target_os = "none")]
+mod cell {
+    use bulkhead_channel::ivshmem::Registers;
+    use bulkhead_channel::{
+        Channel, ChannelConfig, DecodeError, Doorbell, Error, Geometry, Message, PeerId, PeerState,
+        Region, Wakeup,
+    };
+    use cell_rt::gic;
+    use cell_rt::{
+        count_boot, counter, counter_frequency, delay_ms, disable_irqs, enable_irqs,
+        install_irq_handler, println, timer, wait_for_interrupt,
+    };
+    use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+    use core::time::Duration;
+
+    /// Bus 0 of the virtual PCI host bridge: `virtual_pci.ecam` of
+    /// qemu-virt.
+    const ECAM: usize = 0x3f00_0000;
+    /// The channel's device number: its index in the config's `channels`.
+    const DEVICE: usize = 0;
+    /// qemu-virt's first spare SPI (`hand_made.spare_spis`); the consoles
+    /// keep 8, each channel has 4 doorbells: channel 0, peer p has
+    /// `96 + 8 + p` (`config::doorbell_spi`).
+    const FIRST_DOORBELL: u32 = 96 + 8;
+    const VIRTUAL_TIMER: u32 = 27;
+    /// Round trips per round.
+    const ROUND_TRIPS: u32 = 1000;
+    /// Doorbells to itself the initiator times.
+    const SELF_DOORBELLS: usize = 100;
+    const TIMEOUT: Duration = Duration::from_secs(2);
+
+    const ROLE_INITIATOR: u64 = 1;
+    const ROLE_ECHOER: u64 = 2;
+    const ROLE_OUTSIDER: u64 = 3;
+
+    /// Configuration space offsets (PCI 3.0, type 0 header).
+    const ID: usize = 0x00;
+    const COMMAND: usize = 0x04;
+    const CLASS: usize = 0x08;
+    const BAR0: usize = 0x10;
+    const BAR2: usize = 0x18;
+    const BAR3: usize = 0x1c;
+    const CAPABILITIES: usize = 0x34;
+    const COMMAND_MEMORY_SPACE: u32 = 1 << 1;
+    const CAPABILITY_VENDOR: u32 = 0x09;
+
+    /// Set by the interrupt handler when the doorbell SPI fired; cleared
+    /// by [`CellDoorbell::wait`] (plain loads and stores: the MMU is off).
+    static RUNG: AtomicBool = AtomicBool::new(false);
+    /// The doorbell SPI of this cell.
+    static DOORBELL_SPI: AtomicU64 = AtomicU64::new(0);
+    /// The counter at the IRQ vector of the last doorbell (0: none yet).
+    static DOORBELL_ENTRY: AtomicU64 = AtomicU64::new(0);
+
+    fn on_irq(intid: u32, entry_counter: u64) {
+        if u64::from(intid) == DOORBELL_SPI.load(Relaxed) {
+            DOORBELL_ENTRY.store(entry_counter, Relaxed);
+            RUNG.store(true, Relaxed);
+        } else if intid == VIRTUAL_TIMER {
+            timer::stop();
+        }
+    }
+
+    fn config_read(offset: usize) -> u32 {
+        let address = ECAM + (DEVICE << 15) + offset;
+        // SAFETY: a 32-bit read of the cell's virtual PCI configuration
+        // space, which the partitioner emulates (it traps).
+        unsafe { core::ptr::read_volatile(address as *const u32) }
+    }
+
+    fn config_write(offset: usize, value: u32) {
+        let address = ECAM + (DEVICE << 15) + offset;
+        // SAFETY: as for `config_read`.
+        unsafe { core::ptr::write_volatile(address as *mut u32, value) }
+    }
+
+    fn ticks_to_duration(ticks: u64, hz: u64) -> Duration {
+        let nanos = (ticks % hz) as u128 * 1_000_000_000 / hz as u128;
+        Duration::new(ticks / hz, nanos as u32)
+    }
+
+    /// Rings through the register page; waits in WFI for the doorbell SPI
+    /// with the virtual timer as the timeout.
+    struct CellDoorbell {
+        registers: &'static Registers,
+        hz: u64,
+    }
+
+    impl Doorbell for CellDoorbell {
+        fn ring(&self, peer: PeerId, vector: u16) -> Result<(), Error> {
+            self.registers.ring(peer, vector);
+            Ok(())
+        }
+
+        fn wait(&self, timeout: Duration) -> Result<Wakeup, Error> {
+            let ticks = (timeout.as_nanos() * self.hz as u128 / 1_000_000_000)
+                .min(u64::MAX as u128 / 2) as u64;
+            let deadline = counter().saturating_add(ticks);
+            loop {
+                // Masked while checking: an interrupt after the check
+                // still ends the WFI, and is taken when unmasked.
+                disable_irqs();
+                if RUNG.load(Relaxed) {
+                    RUNG.store(false, Relaxed);
+                    enable_irqs();
+                    return Ok(Wakeup::Interrupt);
+                }
+                if counter() >= deadline {
+                    enable_irqs();
+                    return Ok(Wakeup::Timeout);
+                }
+                timer::arm(deadline);
+                wait_for_interrupt();
+                timer::stop();
+                enable_irqs();
+            }
+        }
+
+        fn now(&self) -> Duration {
+            ticks_to_duration(counter(), self.hz)
+        }
+    }
+
+    /// One ping, echoed as it is.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct Ping {
+        sequence: u32,
+        round: u32,
+    }
+
+    impl Message for Ping {
+        const SIZE: usize = 8;
+
+        fn encode(&self, out: &mut [u8]) {
+            out[..4].copy_from_slice(&self.sequence.to_le_bytes());
+            out[4..].copy_from_slice(&self.round.to_le_bytes());
+        }
+
+        fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+            Ok(Ping {
+                sequence: u32::decode(&bytes[..4])?,
+                round: u32::decode(&bytes[4..])?,
+            })
+        }
+    }
+
+    /// What the device's configuration space says.
+    struct Device {
+        registers: &'static Registers,
+        shared_memory: usize,
+        geometry: Geometry,
+        id: PeerId,
+    }
+
+    /// Finds the channel's function, enables its memory decoding and
+    /// reads where it is and how it is laid out.
+    fn probe_device() -> Option<Device> {
+        let id = config_read(ID);
+        if id == u32::MAX {
+            println!("pingpong: no device at 00:{DEVICE:02x}.0");
+            return None;
+        }
+        let class = config_read(CLASS) >> 8;
+        println!(
+            "pingpong: 00:{DEVICE:02x}.0 is {:04x}:{:04x} class {class:06x}",
+            id & 0xffff,
+            id >> 16
+        );
+        config_write(COMMAND, COMMAND_MEMORY_SPACE);
+        let registers_base = (config_read(BAR0) & !0xf) as usize;
+        let shared_memory =
+            ((config_read(BAR3) as u64) << 32 | (config_read(BAR2) & !0xf) as u64) as usize;
+        let mut capability = (config_read(CAPABILITIES) & 0xfc) as usize;
+        while capability != 0 && config_read(capability) & 0xff != CAPABILITY_VENDOR {
+            capability = ((config_read(capability) >> 8) & 0xfc) as usize;
+        }
+        if capability == 0 {
+            println!("pingpong: the device has no vendor capability");
+            return None;
+        }
+        let size64 = |at: usize| (config_read(at + 4) as u64) << 32 | config_read(at) as u64;
+        // SAFETY: BAR 0 is the device's register page, which the
+        // partitioner emulates (every access traps) for the cell's life.
+        let registers = unsafe { Registers::at(registers_base) };
+        let geometry = Geometry {
+            max_peers: registers.max_peers(),
+            state_table_size: config_read(capability + 4) as usize,
+            common_section_size: size64(capability + 8) as usize,
+            output_section_size: size64(capability + 0x10) as usize,
+        };
+        let id = registers.peer_id()?;
+        println!(
+            "pingpong: registers at {registers_base:#x}, shared memory at {shared_memory:#x}: state table {:#x}, common {:#x}, {} x output {:#x}; I am peer {}",
+            geometry.state_table_size,
+            geometry.common_section_size,
+            geometry.max_peers,
+            geometry.output_section_size,
+            id.0
+        );
+        Some(Device {
+            registers,
+            shared_memory,
+            geometry,
+            id,
+        })
+    }
+
+    /// Sets up the GIC for the doorbell SPI and the timer, and the device
+    /// for interrupts.
+    fn enable_interrupts(device: &Device, redistributor: usize) {
+        let doorbell = FIRST_DOORBELL + u32::from(device.id.0);
+        DOORBELL_SPI.store(doorbell.into(), Relaxed);
+        install_irq_handler(on_irq);
+        gic::init_cpu_interface();
+        gic::enable_private(redistributor, VIRTUAL_TIMER, 0x80);
+        gic::enable_spi(doorbell, 0x80);
+        device.registers.enable_interrupts();
+        enable_irqs();
+        println!("pingpong: doorbell interrupt is SPI {doorbell}");
+    }
+
+    #[unsafe(no_mangle)]
+    fn cell_main(boot_argument: u64) -> ! {
+        let boot = count_boot();
+        let role = boot_argument & 0xf;
+        let redistributor = (boot_argument & !0xf) as usize;
+        match role {
+            ROLE_INITIATOR | ROLE_ECHOER => {
+                let name = if role == ROLE_INITIATOR {
+                    "initiator"
+                } else {
+                    "echoer"
+                };
+                println!("pingpong: {name}, boot {boot}");
+                match probe_device() {
+                    Some(device) => {
+                        enable_interrupts(&device, redistributor);
+                        if role == ROLE_INITIATOR {
+                            initiator(&device)
+                        } else {
+                            echoer(&device, boot)
+                        }
+                    }
+                    None => println!("pingpong: no channel"),
+                }
+            }
+            ROLE_OUTSIDER => outsider(boot),
+            _ => println!("pingpong: unknown role {role} (x0 = {boot_argument:#x})"),
+        }
+        cell_rt::halt()
+    }
+
+    fn region(device: &Device) -> Option<Region<'static>> {
+        let size = device.geometry.size()?;
+        // SAFETY: BAR 2 is the channel's shared memory, which the
+        // partitioner maps for the cell's life: readable, the common
+        // section and this peer's output section writable; this cell
+        // reaches it only through the channel library (atomics).
+        let region = unsafe {
+            Region::from_raw_parts(
+                device.shared_memory as *mut u8,
+                size,
+                device.geometry,
+                device.id,
+            )
+        };
+        match region {
+            Ok(region) => Some(region),
+            Err(e) => {
+                println!("pingpong: bad region: {e}");
+                None
+            }
+        }
+    }
+
+    fn open(device: &Device, remote: PeerId) -> Option<Channel<'static, CellDoorbell>> {
+        let region = region(device)?;
+        let doorbell = CellDoorbell {
+            registers: device.registers,
+            hz: counter_frequency(),
+        };
+        let config = ChannelConfig {
+            slot_size: 64,
+            slot_count: 8,
+            ..ChannelConfig::new(remote)
+        };
+        match Channel::open(&region, config, doorbell) {
+            Ok(channel) => {
+                device.registers.set_state(PeerState::Ready);
+                Some(channel)
+            }
+            Err(e) => {
+                println!("pingpong: cannot open the channel: {e}");
+                None
+            }
+        }
+    }
+
+    /// The other peer of a two-peer channel.
+    fn other(id: PeerId) -> PeerId {
+        PeerId(if id.0 == 0 { 1 } else { 0 })
+    }
+
+    /// Waits (on the doorbell) until the peer's state is or is not
+    /// `Ready`, as `ready` says, for at most `limit`. Returns the state.
+    fn wait_for_peer(
+        channel: &Channel<'_, CellDoorbell>,
+        ready: bool,
+        limit: Duration,
+    ) -> Option<PeerState> {
+        let deadline = channel.doorbell().now() + limit;
+        loop {
+            let state = channel.peer_state().ok()?;
+            if (state == PeerState::Ready) == ready {
+                return Some(state);
+            }
+            let now = channel.doorbell().now();
+            if now >= deadline {
+                return None;
+            }
+            let _ = channel.doorbell().wait(deadline - now);
+        }
+    }
+
+    fn initiator(device: &Device) {
+        let hz = counter_frequency();
+        // A peer the channel does not have: the partitioner refuses it.
+        device.registers.ring(PeerId(9), 0);
+        println!("pingpong: rang peer 9, which the channel does not have");
+        measure_self_doorbells(device);
+
+        let remote = other(device.id);
+        let Some(mut channel) = open(device, remote) else {
+            return;
+        };
+        match wait_for_peer(&channel, true, Duration::from_secs(10)) {
+            Some(_) => println!("pingpong: peer {} is ready", remote.0),
+            None => {
+                println!("pingpong: peer {} never became ready", remote.0);
+                return;
+            }
+        }
+        if !round(&mut channel, 1, hz) {
+            return;
+        }
+        match wait_for_peer(&channel, false, Duration::from_secs(30)) {
+            Some(state) => println!(
+                "pingpong: peer {} is down (state {})",
+                remote.0,
+                state.raw()
+            ),
+            None => {
+                println!("pingpong: peer {} never went down", remote.0);
+                return;
+            }
+        }
+        match wait_for_peer(&channel, true, Duration::from_secs(30)) {
+            Some(_) => println!("pingpong: peer {} is up again", remote.0),
+            None => {
+                println!("pingpong: peer {} never came back", remote.0);
+                return;
+            }
+        }
+        if round(&mut channel, 2, hz) {
+            println!("pingpong: done");
+        }
+    }
+
+    /// One round of [`ROUND_TRIPS`] pings; prints the round-trip times.
+    fn round(channel: &mut Channel<'_, CellDoorbell>, number: u32, hz: u64) -> bool {
+        let (mut min, mut max, mut sum) = (u64::MAX, 0, 0u64);
+        for sequence in 0..ROUND_TRIPS {
+            let ping = Ping {
+                sequence,
+                round: number,
+            };
+            let start = counter();
+            let echo = channel
+                .send_message(&ping, TIMEOUT)
+                .and_then(|()| channel.recv_message::<Ping>(TIMEOUT));
+            let ticks = counter() - start;
+            match echo {
+                Ok(echo) if echo == ping => {}
+                Ok(echo) => {
+                    println!("pingpong: round {number}: sent {ping:?}, got {echo:?}: FAILED");
+                    return false;
+                }
+                Err(e) => {
+                    println!("pingpong: round {number}: message {sequence}: {e}: FAILED");
+                    return false;
+                }
+            }
+            min = min.min(ticks);
+            max = max.max(ticks);
+            sum += ticks;
+        }
+        println!(
+            "pingpong: round {number}: {ROUND_TRIPS} round trips ok, min {min}, avg {}, max {max} ticks ({} ns avg at {hz} Hz)",
+            sum / u64::from(ROUND_TRIPS),
+            sum * 1_000_000_000 / u64::from(ROUND_TRIPS) / hz
+        );
+        true
+    }
+
+    /// Rings its own doorbell and times the trap plus the interrupt: from
+    /// just before the store to the register page to the first
+    /// instructions of the IRQ vector.
+    fn measure_self_doorbells(device: &Device) {
+        let hz = counter_frequency();
+        let (mut min, mut max, mut sum, mut lost) = (u64::MAX, 0, 0u64, 0);
+        for _ in 0..SELF_DOORBELLS {
+            DOORBELL_ENTRY.store(0, Relaxed);
+            let before = counter();
+            device.registers.ring(device.id, 0);
+            let give_up = before + hz / 10;
+            while DOORBELL_ENTRY.load(Relaxed) == 0 && counter() < give_up {}
+            let entry = DOORBELL_ENTRY.load(Relaxed);
+            if entry == 0 {
+                lost += 1;
+                continue;
+            }
+            let ticks = entry.wrapping_sub(before);
+            min = min.min(ticks);
+            max = max.max(ticks);
+            sum += ticks;
+        }
+        RUNG.store(false, Relaxed);
+        let got = (SELF_DOORBELLS - lost) as u64;
+        println!(
+            "pingpong: doorbell to itself: {got} of {SELF_DOORBELLS} delivered, min {}, avg {}, max {max} ticks",
+            if got == 0 { 0 } else { min },
+            sum.checked_div(got).unwrap_or(0)
+        );
+    }
+
+    fn echoer(device: &Device, boot: u64) {
+        if boot > 0 {
+            // Give the initiator time to see this peer down before it
+            // comes back (the restart itself takes milliseconds).
+            delay_ms(50);
+        }
+        let remote = other(device.id);
+        let Some(mut channel) = open(device, remote) else {
+            return;
+        };
+        println!("pingpong: echoer ready");
+        let mut echoed = 0u32;
+        loop {
+            let ping = match channel.recv_message::<Ping>(TIMEOUT) {
+                Ok(ping) => ping,
+                Err(Error::Timeout) => continue,
+                Err(e) => {
+                    println!("pingpong: receive: {e}");
+                    continue;
+                }
+            };
+            if let Err(e) = channel.send_message(&ping, TIMEOUT) {
+                println!("pingpong: send: {e}");
+                continue;
+            }
+            echoed += 1;
+            if echoed.is_multiple_of(ROUND_TRIPS) {
+                println!("pingpong: echoed {echoed} messages");
+                if boot == 0 {
+                    write_peer_output(device, remote);
+                }
+            }
+        }
+    }
+
+    /// Writes into the other peer's output section, which this peer may
+    /// only read: the partitioner stops (or restarts) this cell.
+    fn write_peer_output(device: &Device, remote: PeerId) {
+        let Ok(range) = device.geometry.output_section_range(remote) else {
+            return;
+        };
+        let address = device.shared_memory + range.start;
+        println!(
+            "pingpong: writing peer {}'s output section at {address:#x}",
+            remote.0
+        );
+        // SAFETY: deliberately wrong: the page is mapped read-only for
+        // this cell, so the store faults into the partitioner.
+        unsafe { core::ptr::write_volatile(address as *mut u32, 0xdead_beef) };
+        println!("pingpong: wrote it: ISOLATION BROKEN");
+    }
+
+    /// A cell that is no peer of any channel tries the bridge's windows,
+    /// one per boot.
+    fn outsider(boot: u64) {
+        println!("outsider: boot {boot}");
+        /// BAR 0 of device 0 (`virtual_pci.registers`) and its Doorbell.
+        const DOORBELL: usize = 0x1000_0000 + 0x0c;
+        /// BAR 2 of device 0 (`virtual_pci.memory`).
+        const SHARED_MEMORY: usize = 0x2000_0000;
+        match boot {
+            0 => {
+                println!("outsider: reading the virtual PCI ECAM at {ECAM:#x}");
+                let id = config_read(ID);
+                println!("outsider: read {id:#x}: ISOLATION BROKEN");
+            }
+            1 => {
+                println!("outsider: ringing peer 0 through {DOORBELL:#x}");
+                // SAFETY: deliberately wrong: the partitioner must stop it.
+                unsafe { core::ptr::write_volatile(DOORBELL as *mut u32, 0) };
+                println!("outsider: rang it: ISOLATION BROKEN");
+            }
+            2 => {
+                println!("outsider: reading the channel's memory at {SHARED_MEMORY:#x}");
+                // SAFETY: deliberately wrong: the partitioner must stop it.
+                let value = unsafe { core::ptr::read_volatile(SHARED_MEMORY as *const u32) };
+                println!("outsider: read {value:#x}: ISOLATION BROKEN");
+            }
+            _ => println!("outsider: done"),
+        }
+    }
+
+    #[unsafe(no_mangle)]
+    fn cell_secondary(_vcpu: usize, _context: u64) -> ! {
+        cell_rt::cpu_off()
+    }
+}
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("This is a bare-metal Bulkhead test cell. Build it with `cargo xtask build`.");
+    std::process::exit(2);
+}
