@@ -33,6 +33,10 @@ struct Cli {
     /// ivshmem-v2 function.
     #[arg(long, global = true)]
     uio: Option<u32>,
+    /// Seconds between two reports of `control` and `gateway` (their
+    /// rates are per second all the same).
+    #[arg(long, global = true, default_value_t = 1)]
+    report_every: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -208,7 +212,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match run(&device, &cli.command) {
+    let report = Duration::from_secs(cli.report_every.max(1));
+    match run(&device, &cli.command, report) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("bulkhead-ipc: {error}");
@@ -217,7 +222,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(device: &UioDevice, command: &Command) -> Result<(), Box<dyn std::error::Error>> {
+fn run(
+    device: &UioDevice,
+    command: &Command,
+    report: Duration,
+) -> Result<(), Box<dyn std::error::Error>> {
     let me = device.id();
     let peers = device.geometry().max_peers;
     // Two peers: the other one is the channel's remote end.
@@ -236,8 +245,8 @@ fn run(device: &UioDevice, command: &Command) -> Result<(), Box<dyn std::error::
     let mut channel = Channel::open(&region, config, device.doorbell()?)?;
     device.set_state(PeerState::Ready);
     match *command {
-        Command::Control { rate, seconds } => control(&mut channel, rate, seconds)?,
-        Command::Gateway { seconds } => gateway(&mut channel, seconds)?,
+        Command::Control { rate, seconds } => control(&mut channel, rate, seconds, report)?,
+        Command::Gateway { seconds } => gateway(&mut channel, seconds, report)?,
         Command::Pingpong { role, rounds } => pingpong(&mut channel, role, rounds)?,
     }
     Ok(())
@@ -254,12 +263,13 @@ fn control<D: Doorbell>(
     channel: &mut Channel<'_, D>,
     rate: u32,
     seconds: Option<u64>,
+    report: Duration,
 ) -> Result<(), Error> {
     let period = Duration::from_nanos(1_000_000_000 / u64::from(rate.max(1)));
     let origin = Instant::now();
     let stop = seconds.map(|s| origin + Duration::from_secs(s));
     let mut next = origin + period;
-    let mut report_at = origin + Duration::from_secs(1);
+    let mut report_at = origin + report;
     let (mut sent, mut back, mut dropped) = (0u64, 0u64, 0u64);
     let mut trips = Trips::default();
     let mut sequence = 0u32;
@@ -269,13 +279,22 @@ fn control<D: Doorbell>(
             return Ok(());
         }
         if now >= report_at {
+            let seconds = report.as_secs().max(1);
             println!(
-                "bulkhead-ipc: control: {sent} samples/s sent, {back} setpoints/s back, {}, {dropped} dropped",
-                trips.describe()
+                "bulkhead-ipc: control: {} samples/s sent, {} setpoints/s back, {}, {} dropped/s, peer {}",
+                sent / seconds,
+                back / seconds,
+                trips.describe(),
+                dropped / seconds,
+                if channel.peer_state() == Ok(PeerState::Ready) {
+                    "up"
+                } else {
+                    "down"
+                }
             );
             (sent, back, dropped) = (0, 0, 0);
             trips = Trips::default();
-            report_at += Duration::from_secs(1);
+            report_at += report;
         }
         let value = (sequence as f32 * 0.01).sin();
         let sample = Sample {
@@ -311,10 +330,14 @@ fn control<D: Doorbell>(
 
 /// Answers each sample with a setpoint from a PI controller that steers
 /// the sampled value to 0.
-fn gateway<D: Doorbell>(channel: &mut Channel<'_, D>, seconds: Option<u64>) -> Result<(), Error> {
+fn gateway<D: Doorbell>(
+    channel: &mut Channel<'_, D>,
+    seconds: Option<u64>,
+    report: Duration,
+) -> Result<(), Error> {
     let origin = Instant::now();
     let stop = seconds.map(|s| origin + Duration::from_secs(s));
-    let mut report_at = origin + Duration::from_secs(1);
+    let mut report_at = origin + report;
     let (mut received, mut answered) = (0u64, 0u64);
     let mut integral = 0.0f32;
     loop {
@@ -323,9 +346,14 @@ fn gateway<D: Doorbell>(channel: &mut Channel<'_, D>, seconds: Option<u64>) -> R
             return Ok(());
         }
         if now >= report_at {
-            println!("bulkhead-ipc: gateway: {received} samples/s in, {answered} setpoints/s out");
+            let seconds = report.as_secs().max(1);
+            println!(
+                "bulkhead-ipc: gateway: {} samples/s in, {} setpoints/s out",
+                received / seconds,
+                answered / seconds
+            );
             (received, answered) = (0, 0);
-            report_at += Duration::from_secs(1);
+            report_at += report;
         }
         let _ = channel.heartbeat();
         let sample: Sample = match channel.recv_message(PATIENCE) {

@@ -424,6 +424,12 @@ fn deliver(machine: &Machine, index: usize, cell: &Cell, channel: usize, actions
 }
 
 fn warn_refused(index: usize, cell: &Cell, channel: Option<usize>, refusal: ivshmem::Refusal) {
+    // A doorbell to a peer that has not enabled its interrupts yet (still
+    // booting, or restarting) is ivshmem-v2's normal "not delivered", not a
+    // mistake of the sender: counted by the model, never logged.
+    if refusal == ivshmem::Refusal::TargetNotEnabled {
+        return;
+    }
     let name = cell.name.as_str();
     if !cell::guest_warning_allowed(index, name) {
         return;

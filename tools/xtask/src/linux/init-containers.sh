@@ -21,15 +21,16 @@
 #   MemTotal: <n> kB
 #   root: <device> <fstype>                      (from /proc/mounts: /dev/vda ext4)
 #   cgroup: controllers <list>                   (the root's cgroup.subtree_control)
+#   ipc: bulkhead-ipc <version>                  (our channel program runs here)
+#   channel: /dev/uio<n> is PCI <address>        (one per channel to another cell)
 #   device tree: <node> <node> ...               (top-level nodes, sorted)
 #   interrupt: <irq> <chip hwirq trigger name>   (one per /proc/interrupts row,
 #                                                 counts left out; IPIs and Err
 #                                                 rows: interrupt: IPI0 Rescheduling
 #                                                 interrupts, interrupt: Err)
-#   ipc: bulkhead-ipc <version>                  (our channel program runs here)
-#   channel: /dev/uio<n> is PCI <address>        (one per channel to another cell)
 #   network: eth0 <address>/<prefix>             (DHCP from QEMU: 10.0.2.15/24)
 #   network: eth0 no DHCP lease | network: no eth0
+#   container gateway: started on /dev/uio0      (when the cell has a channel)
 #   crun: crun version <version>
 #   container hello: running after <s> s, pid <pid>
 #   container hello: not running after 10 s
@@ -77,6 +78,18 @@ for controller in cpu cpuset memory io pids; do
 done
 say "cgroup: controllers $(cat /sys/fs/cgroup/cgroup.subtree_control)"
 
+# Channels to other cells appear as ivshmem PCI functions (110a:4106);
+# uio_pci_generic gives them to user space as /dev/uioN (bulkhead-ipc
+# finds them there). "channel: /dev/uioN is PCI <address>" per channel.
+say "ipc: $(bulkhead-ipc --version 2>&1)"
+if [ -d /sys/bus/pci/drivers/uio_pci_generic ]; then
+    echo "110a 4106" > /sys/bus/pci/drivers/uio_pci_generic/new_id 2> /dev/null
+    for uio in /sys/class/uio/uio*; do
+        [ -e "$uio" ] || continue
+        say "channel: /dev/${uio##*/} is PCI $(basename "$(readlink -f "$uio/device")")"
+    done
+fi
+
 nodes=""
 for node in /proc/device-tree/*; do
     [ -d "$node" ] && nodes="$nodes ${node##*/}"
@@ -96,17 +109,6 @@ while read -r line; do
     say "interrupt: $line"
 done < /run/interrupts
 
-# Channels to other cells appear as ivshmem PCI functions (110a:4106);
-# uio_pci_generic gives them to user space as /dev/uioN (bulkhead-ipc
-# finds them there). "channel: /dev/uioN is PCI <address>" per channel.
-say "ipc: $(bulkhead-ipc --version 2>&1)"
-if [ -d /sys/bus/pci/drivers/uio_pci_generic ]; then
-    echo "110a 4106" > /sys/bus/pci/drivers/uio_pci_generic/new_id 2> /dev/null
-    for uio in /sys/class/uio/uio*; do
-        [ -e "$uio" ] || continue
-        say "channel: /dev/${uio##*/} is PCI $(basename "$(readlink -f "$uio/device")")"
-    done
-fi
 
 ip link set lo up
 if ip link show eth0 > /dev/null 2>&1; then
@@ -163,6 +165,13 @@ if [ "$tries" -lt 100 ]; then
     else
         say "limit change: crun update failed"
     fi
+fi
+
+# The IT side of the IPC demo, in its own container: answers the control
+# cell's samples with setpoints over the channel (/dev/uio0).
+if [ -e /dev/uio0 ]; then
+    crun run --bundle /containers/gateway gateway &
+    say "container gateway: started on /dev/uio0"
 fi
 
 status_forever() {

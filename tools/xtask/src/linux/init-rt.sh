@@ -33,6 +33,11 @@ if [ -d /sys/bus/pci/drivers/uio_pci_generic ]; then
         [ -e "$uio" ] || continue
         say "channel: /dev/${uio##*/} is PCI $(basename "$(readlink -f "$uio/device")")"
     done
+    # The control loop of the gateway demo: 1000 samples/s to the
+    # containers cell, setpoints back; a report every 5 s.
+    if [ -e /dev/uio0 ]; then
+        bulkhead-ipc control --report-every 5 &
+    fi
 fi
 # What the cell was given, seen from inside (same formats as the
 # containers cell's init): its RAM, its device tree's top-level nodes, and

@@ -212,12 +212,22 @@ const ROOT_DISKS: &[RootDisk] = &[RootDisk {
         ),
     ],
     directories: &["etc", "run", "sbin", "var/lib/bulkhead", "var/tmp"],
-    containers: &[Container {
-        name: "hello",
-        config: include_str!("container-hello.json"),
-        program: include_str!("container-hello.sh"),
-        applets: &["sh", "hostname"],
-    }],
+    containers: &[
+        Container {
+            name: "hello",
+            config: include_str!("container-hello.json"),
+            program: include_str!("container-hello.sh"),
+            applets: &["sh", "hostname"],
+        },
+        // The IT side of the IPC demo: answers the control cell's samples
+        // over the channel (bulkhead-ipc gateway).
+        Container {
+            name: "gateway",
+            config: include_str!("container-gateway.json"),
+            program: include_str!("container-gateway.sh"),
+            applets: &["sh"],
+        },
+    ],
     ext4: Ext4 {
         // About 12 MiB of files; the rest leaves room for the I/O load of
         // the `faults` scenario (32 MiB files on the disk).
