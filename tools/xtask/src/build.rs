@@ -30,6 +30,8 @@ pub const SYSTEM_TEST_CONFIGS: &[&str] = &[
     "hil-tests/configs/qemu-linux.yaml",
     "hil-tests/configs/qemu-latency-lab.yaml",
     "hil-tests/configs/qemu-gateway-faults.yaml",
+    "hil-tests/configs/qemu-channels.yaml",
+    "hil-tests/configs/qemu-channel-linux.yaml",
 ];
 
 /// The aarch64 binaries and the flat images made from them.

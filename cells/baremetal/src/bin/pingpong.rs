@@ -13,7 +13,9 @@
 //!   sends [`ROUND_TRIPS`] pings and waits for each echo, timing each round
 //!   trip on the virtual counter. Then it watches the echoer go down
 //!   (state 0) and come back (state 2), and does a second round.
-//! - **2, echoer.** Echoes every ping. On its first boot, after
+//! - **2, echoer.** Echoes every message, byte for byte (so a Linux
+//!   cell's `bulkhead-ipc pingpong initiator` can be the other end). On
+//!   its first boot, after
 //!   [`ROUND_TRIPS`] echoes, it writes into the initiator's output section,
 //!   which it may only read: a stage-2 permission fault; with
 //!   `on_fault: restart` it comes back and echoes again.
@@ -480,16 +482,19 @@ mod cell {
         };
         println!("pingpong: echoer ready");
         let mut echoed = 0u32;
+        // Echoes the bytes as they came, whatever their type: a Linux
+        // peer's `bulkhead-ipc pingpong` sends its own messages.
+        let mut message = [0u8; 60];
         loop {
-            let ping = match channel.recv_message::<Ping>(TIMEOUT) {
-                Ok(ping) => ping,
+            let length = match channel.recv(&mut message, TIMEOUT) {
+                Ok(length) => length,
                 Err(Error::Timeout) => continue,
                 Err(e) => {
                     println!("pingpong: receive: {e}");
                     continue;
                 }
             };
-            if let Err(e) = channel.send_message(&ping, TIMEOUT) {
+            if let Err(e) = channel.send(&message[..length], TIMEOUT) {
                 println!("pingpong: send: {e}");
                 continue;
             }
