@@ -156,8 +156,10 @@ pub fn system_reset() -> ! {
 
 /// Waits for an interrupt (wakes even while IRQs are masked).
 pub fn wait_for_interrupt() {
-    // SAFETY: WFI has no memory effect.
-    unsafe { asm!("wfi", options(nomem, nostack)) };
+    // SAFETY: WFI has no memory effect of its own. Not `nomem`: interrupt
+    // handlers may run around it and change memory, so the compiler must
+    // not move loads or stores across it.
+    unsafe { asm!("wfi", options(nostack)) };
 }
 
 /// Waits for interrupts forever.
@@ -253,16 +255,19 @@ pub fn install_irq_handler(handler: IrqHandler) {
 
 /// Unmasks IRQs at EL1.
 pub fn enable_irqs() {
-    // SAFETY: clearing PSTATE.I only lets the installed handler run.
-    unsafe { asm!("msr daifclr, #2", options(nomem, nostack)) };
+    // SAFETY: clearing PSTATE.I only lets the installed handler run. Not
+    // `nomem`: the handler may change memory from here on, so the
+    // compiler must not move loads or stores across it.
+    unsafe { asm!("msr daifclr, #2", options(nostack)) };
 }
 
 /// Masks IRQs at EL1. A pending IRQ still ends a WFI, so "mask, check,
 /// WFI, unmask" waits without missing an interrupt that arrives between
 /// the check and the WFI.
 pub fn disable_irqs() {
-    // SAFETY: setting PSTATE.I only defers interrupts.
-    unsafe { asm!("msr daifset, #2", options(nomem, nostack)) };
+    // SAFETY: setting PSTATE.I only defers interrupts. Not `nomem`: a
+    // check after it must read memory after it, when no handler can run.
+    unsafe { asm!("msr daifset, #2", options(nostack)) };
 }
 
 #[unsafe(no_mangle)]

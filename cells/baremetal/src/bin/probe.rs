@@ -1,9 +1,11 @@
 //! Interrupt latency probe: measures how long the EL1 virtual timer's
 //! interrupt takes from its deadline to the first instructions of the IRQ
-//! vector, busy and in WFI, and how long an SGI to itself takes from the
-//! write of `ICC_SGI1R_EL1` to the vector. It also checks that the GIC, as
-//! the cell sees it, lets it configure its own interrupts and nobody
-//! else's, and that an SGI to itself arrives.
+//! vector, busy and in WFI (entered with IRQs masked, as an OS idles: the
+//! interrupt ends the WFI and is taken when the probe unmasks IRQs), and
+//! how long an SGI to itself takes from the write of `ICC_SGI1R_EL1` to
+//! the vector. It also checks that the GIC, as the cell sees it, lets it
+//! configure its own interrupts and nobody else's, and that an SGI to
+//! itself arrives.
 //!
 //! `x0` (the config's `boot_argument`) is the `RD_base` of its
 //! redistributor. The same binary also runs natively at EL1 (QEMU without
@@ -28,7 +30,10 @@
 #[cfg(target_os = "none")]
 mod cell {
     use cell_rt::gic::{self, DISTRIBUTOR};
-    use cell_rt::{counter, counter_frequency, enable_irqs, install_irq_handler, println, timer};
+    use cell_rt::{
+        counter, counter_frequency, disable_irqs, enable_irqs, install_irq_handler, println, timer,
+        wait_for_interrupt,
+    };
     use core::arch::asm;
     use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -83,6 +88,25 @@ mod cell {
             )
         };
         before
+    }
+
+    /// Waits in WFI until the timer's handler has run (or, checked at each
+    /// wake-up, until `give_up`), the way an OS idles: IRQs masked from the
+    /// check to the WFI. A pending IRQ still ends the WFI and is taken as
+    /// soon as IRQs are unmasked again. With IRQs open, a timer interrupt
+    /// taken between the check and the WFI (a vCPU that runs late, past its
+    /// deadline) would leave the core asleep for good, as nothing else
+    /// interrupts it.
+    fn wait_in_wfi_for_timer(give_up: u64) {
+        loop {
+            disable_irqs();
+            if LATENCY.load(Relaxed) != LOST || counter() >= give_up {
+                break;
+            }
+            wait_for_interrupt();
+            enable_irqs();
+        }
+        enable_irqs();
     }
 
     /// Samples of one measurement, sorted and printed.
@@ -240,10 +264,10 @@ mod cell {
                 DEADLINE.store(deadline, Relaxed);
                 timer::arm(deadline);
                 let give_up = deadline + hz / 10;
-                while LATENCY.load(Relaxed) == LOST && counter() < give_up {
-                    if wait_in_wfi {
-                        cell_rt::wait_for_interrupt();
-                    }
+                if wait_in_wfi {
+                    wait_in_wfi_for_timer(give_up);
+                } else {
+                    while LATENCY.load(Relaxed) == LOST && counter() < give_up {}
                 }
                 timer::stop();
                 *sample = LATENCY.load(Relaxed);
