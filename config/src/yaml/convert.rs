@@ -641,32 +641,37 @@ impl<'a> Converter<'a> {
         devices
     }
 
+    /// `raw` as a [`Name`] (a cell's or a channel's, at `path`). A name too
+    /// long for one is reported, `replaced` is set, and the stand-in `#n`
+    /// (unique, never compared with a real name) is returned, so that the
+    /// conversion goes on and finds the other problems.
+    fn checked_name(&mut self, raw: &str, path: &str, n: usize, replaced: &mut bool) -> Name {
+        if let Some(name) = name(raw) {
+            return name;
+        }
+        *replaced = true;
+        let d = self
+            .diagnostic(
+                "config::bad_name",
+                path,
+                format!(
+                    "the name is {} bytes long, at most {MAX_NAME} are allowed",
+                    raw.len()
+                ),
+            )
+            .label("too long")
+            .help(format!(
+                "use 1 to {MAX_NAME} characters of a-z, 0-9, '-' and '_'"
+            ));
+        self.report(d);
+        name(&format!("#{n}")).unwrap_or_default()
+    }
+
     fn cell(&mut self, board: &'static Board, i: usize, raw: &RawCell) -> (Cell, CellTrace) {
         let at = |field: &str| format!("cells[{i}].{field}");
         let mut trace = CellTrace::default();
 
-        let cell_name = match name(&raw.name) {
-            Some(n) => n,
-            None => {
-                trace.name_replaced = true;
-                let d = self
-                    .diagnostic(
-                        "config::bad_name",
-                        &at("name"),
-                        format!(
-                            "the name is {} bytes long, at most {MAX_NAME} are allowed",
-                            raw.name.len()
-                        ),
-                    )
-                    .label("too long")
-                    .help(format!(
-                        "use 1 to {MAX_NAME} characters of a-z, 0-9, '-' and '_'"
-                    ));
-                self.report(d);
-                // Unique and never compared with a real name.
-                name(&format!("#{i}")).unwrap_or_default()
-            }
-        };
+        let cell_name = self.checked_name(&raw.name, &at("name"), i, &mut trace.name_replaced);
 
         // CPUs: duplicates in the list and indices a CpuSet cannot hold are
         // caught here; the rest by the rules.
@@ -1201,28 +1206,8 @@ impl<'a> Converter<'a> {
         for (c, channel) in raw.channels.iter().enumerate().take(MAX_CHANNELS) {
             let at = |field: &str| format!("channels[{c}].{field}");
             let mut trace = ChannelTrace::default();
-            let channel_name = match name(&channel.name) {
-                Some(n) => n,
-                None => {
-                    trace.name_replaced = true;
-                    let d = self
-                        .diagnostic(
-                            "config::bad_name",
-                            &at("name"),
-                            format!(
-                                "the name is {} bytes long, at most {MAX_NAME} are allowed",
-                                channel.name.len()
-                            ),
-                        )
-                        .label("too long")
-                        .help(format!(
-                            "use 1 to {MAX_NAME} characters of a-z, 0-9, '-' and '_'"
-                        ));
-                    self.report(d);
-                    // Unique and never compared with a real name.
-                    name(&format!("#{c}")).unwrap_or_default()
-                }
-            };
+            let channel_name =
+                self.checked_name(&channel.name, &at("name"), c, &mut trace.name_replaced);
             let mut peers = heapless::Vec::new();
             for (n, wanted) in channel.peers.iter().enumerate() {
                 let path = format!("channels[{c}].peers[{n}]");
