@@ -18,11 +18,11 @@
 #   userspace up
 #   uname: <uname -a>
 #   nproc: <n>
-#   MemTotal: <n> kB
 #   root: <device> <fstype>                      (from /proc/mounts: /dev/vda ext4)
 #   cgroup: controllers <list>                   (the root's cgroup.subtree_control)
 #   ipc: bulkhead-ipc <version>                  (our channel program runs here)
 #   channel: /dev/uio<n> is PCI <address>        (one per channel to another cell)
+#   MemTotal: <n> kB
 #   device tree: <node> <node> ...               (top-level nodes, sorted)
 #   interrupt: <irq> <chip hwirq trigger name>   (one per /proc/interrupts row,
 #                                                 counts left out; IPIs and Err
@@ -60,7 +60,7 @@ mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 hostname -F /etc/hostname
 
-say() { echo "bulkhead-guest: $*"; }
+. /lib/bulkhead/functions.sh
 # Kernel uptime in hundredths of a second.
 centiseconds() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
 # Hundredths of a second as seconds with one decimal.
@@ -69,7 +69,6 @@ seconds() { awk -v cs="$1" 'BEGIN { printf "%.1f\n", cs / 100 }'; }
 say "userspace up"
 say "uname: $(uname -a)"
 say "nproc: $(nproc)"
-say "MemTotal: $(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo) kB"
 say "root: $(awk '$2 == "/" { root = $1 " " $3 } END { print root }' /proc/mounts)"
 
 # Containers get their limits from controllers enabled below the root.
@@ -78,37 +77,9 @@ for controller in cpu cpuset memory io pids; do
 done
 say "cgroup: controllers $(cat /sys/fs/cgroup/cgroup.subtree_control)"
 
-# Channels to other cells appear as ivshmem PCI functions (110a:4106);
-# uio_pci_generic gives them to user space as /dev/uioN (bulkhead-ipc
-# finds them there). "channel: /dev/uioN is PCI <address>" per channel.
-say "ipc: $(bulkhead-ipc --version 2>&1)"
-if [ -d /sys/bus/pci/drivers/uio_pci_generic ]; then
-    echo "110a 4106" > /sys/bus/pci/drivers/uio_pci_generic/new_id 2> /dev/null
-    for uio in /sys/class/uio/uio*; do
-        [ -e "$uio" ] || continue
-        say "channel: /dev/${uio##*/} is PCI $(basename "$(readlink -f "$uio/device")")"
-    done
-fi
+bind_channels
 
-nodes=""
-for node in /proc/device-tree/*; do
-    [ -d "$node" ] && nodes="$nodes ${node##*/}"
-done
-say "device tree:$nodes"
-
-# "  11:   1234   5678   GICv3  27 Level  arch_timer" -> "11 GICv3 27 Level arch_timer"
-awk 'NR > 1 {
-    irq = $1; sub(":", "", irq)
-    i = 2
-    while (i <= NF && $i ~ /^[0-9]+$/) i++
-    line = irq
-    for (; i <= NF; i++) line = line " " $i
-    print line
-}' /proc/interrupts > /run/interrupts
-while read -r line; do
-    say "interrupt: $line"
-done < /run/interrupts
-
+report_view
 
 ip link set lo up
 if ip link show eth0 > /dev/null 2>&1; then

@@ -12,7 +12,7 @@ mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/shm
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 
-say() { echo "bulkhead-guest: $*"; }
+. /lib/bulkhead/functions.sh
 say "userspace up"
 say "uname: $(uname -a)"
 # (nproc would say 1: isolcpus keeps CPU 1 out of this shell's affinity.)
@@ -23,49 +23,19 @@ say "nohz_full cpus: $(cat /sys/devices/system/cpu/nohz_full)"
 while read -r module; do
     [ -n "$module" ] && ! modprobe "$module" && say "modprobe $module failed"
 done < /etc/modules
-# Channels to other cells appear as ivshmem PCI functions (110a:4106);
-# uio_pci_generic gives them to user space as /dev/uioN (bulkhead-ipc
-# finds them there). "channel: /dev/uioN is PCI <address>" per channel.
-say "ipc: $(bulkhead-ipc --version 2>&1)"
-if [ -d /sys/bus/pci/drivers/uio_pci_generic ]; then
-    echo "110a 4106" > /sys/bus/pci/drivers/uio_pci_generic/new_id 2> /dev/null
-    for uio in /sys/class/uio/uio*; do
-        [ -e "$uio" ] || continue
-        say "channel: /dev/${uio##*/} is PCI $(basename "$(readlink -f "$uio/device")")"
-    done
-    # The control loop of the gateway demo: 1000 samples/s to the
-    # containers cell, setpoints back; a report every 5 s.
-    # With bulkhead.ipc=pingpong on the command line, round trips
-    # against the channel's other peer instead (a system test).
-    if [ -e /dev/uio0 ]; then
-        if grep -q "bulkhead.ipc=pingpong" /proc/cmdline; then
-            bulkhead-ipc pingpong initiator --rounds 500 &
-        else
-            bulkhead-ipc control --report-every 5 &
-        fi
+bind_channels
+# The control loop of the gateway demo: 1000 samples/s to the containers
+# cell, setpoints back; a report every 5 s. With bulkhead.ipc=pingpong on
+# the command line, round trips against the channel's other peer instead
+# (a system test).
+if [ -e /dev/uio0 ]; then
+    if grep -q "bulkhead.ipc=pingpong" /proc/cmdline; then
+        bulkhead-ipc pingpong initiator --rounds 500 &
+    else
+        bulkhead-ipc control --report-every 5 &
     fi
 fi
-# What the cell was given, seen from inside (same formats as the
-# containers cell's init): its RAM, its device tree's top-level nodes, and
-# its interrupts ("interrupt: 11 GICv3 27 Level arch_timer", counts left
-# out).
-say "MemTotal: $(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo) kB"
-nodes=""
-for node in /proc/device-tree/*; do
-    [ -d "$node" ] && nodes="$nodes ${node##*/}"
-done
-say "device tree:$nodes"
-awk 'NR > 1 {
-    irq = $1; sub(":", "", irq)
-    i = 2
-    while (i <= NF && $i ~ /^[0-9]+$/) i++
-    line = irq
-    for (; i <= NF; i++) line = line " " $i
-    print line
-}' /proc/interrupts > /tmp/interrupts
-while read -r line; do
-    say "interrupt: $line"
-done < /tmp/interrupts
+report_view
 
 # One measuring thread on CPU 1 (the isolated core), SCHED_FIFO priority 90,
 # woken every 1000 us; the main thread stays on CPU 0. -m locks all memory,

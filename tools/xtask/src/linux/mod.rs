@@ -44,6 +44,12 @@ const KERNELS: &[Kernel] = &[
 /// Debian's PREEMPT_RT kernel (`linux-image-rt-arm64`).
 const RT_KERNEL: &str = "linux-rt.Image";
 
+/// Shell functions every init script may source (`say`, `report_view`,
+/// `bind_channels`), at [`FUNCTIONS_PATH`] in every image.
+const FUNCTIONS: &str = include_str!("functions.sh");
+/// Where [`FUNCTIONS`] goes in an image.
+const FUNCTIONS_PATH: &str = "lib/bulkhead/functions.sh";
+
 /// Our programs for Linux cells: `(package, binary)`, built for
 /// [`LINUX_TARGET`] by [`build_linux_programs`].
 const LINUX_PROGRAMS: &[(&str, &str)] = &[("bulkhead-ipc", "bulkhead-ipc")];
@@ -351,6 +357,7 @@ fn build_initramfs(layout: &Layout, recipe: &Initramfs) -> Result<()> {
         .unwrap_or(recipe.image);
     let rootfs = Rootfs::new(&layout.artifacts().join("linux").join(stem), &busybox()?)?;
     rootfs.write_executable("init", recipe.init)?;
+    rootfs.write_file(FUNCTIONS_PATH, FUNCTIONS)?;
     add_programs(
         &rootfs,
         recipe.programs,
@@ -391,6 +398,7 @@ fn build_root_disk(layout: &Layout, recipe: &RootDisk) -> Result<()> {
     let linux = layout.artifacts().join("linux");
     let rootfs = Rootfs::new(&linux.join(stem), &busybox)?;
     rootfs.write_executable("sbin/init", recipe.init)?;
+    rootfs.write_file(FUNCTIONS_PATH, FUNCTIONS)?;
     for directory in recipe.directories {
         rootfs.create_dir(directory)?;
     }
