@@ -1347,6 +1347,27 @@ impl<'a> Converter<'a> {
         }
     }
 
+    /// The help for memory that overlaps the partitioner's RAM
+    /// `reserved` (a cell's region or a channel of `size` bytes): what the
+    /// partitioner keeps it for and, when there is some, free RAM of that
+    /// size.
+    fn hypervisor_ram_help(
+        &self,
+        board: &Board,
+        system: &System,
+        reserved: &MemRange,
+        size: u64,
+    ) -> String {
+        let help = format!(
+            "the partitioner keeps {} for its code, tables and the boot image",
+            hex_range(reserved)
+        );
+        match self.free_ram(board, system, size) {
+            Some(free) => format!("{help}; free RAM of this size starts at {free:#x}"),
+            None => help,
+        }
+    }
+
     /// The YAML path of CPU `cpu` of cell `cell`.
     fn cpu_path(&self, cell: usize, cpu: usize) -> String {
         match self.traces[cell].cpus.iter().find(|&&(c, _)| c == cpu) {
@@ -1640,13 +1661,7 @@ impl<'a> Converter<'a> {
                         ))
                     }
                     Problem::HypervisorRam { reserved } => {
-                        let mut help = format!(
-                            "the partitioner keeps {} for its code, tables and the boot image",
-                            hex_range(&reserved)
-                        );
-                        if let Some(free) = self.free_ram(board, system, range.size) {
-                            help = format!("{help}; free RAM of this size starts at {free:#x}");
-                        }
+                        let help = self.hypervisor_ram_help(board, system, &reserved, range.size);
                         self.diagnostic(
                             "config::hypervisor_ram",
                             &format!("{path}.base"),
@@ -2356,13 +2371,7 @@ impl<'a> Converter<'a> {
                 ))
             }
             (ChannelField::Base, Problem::HypervisorRam { reserved }) => {
-                let mut help = format!(
-                    "the partitioner keeps {} for its code, tables and the boot image",
-                    hex_range(&reserved)
-                );
-                if let Some(free) = self.free_ram(board, system, range.size) {
-                    help = format!("{help}; free RAM of this size starts at {free:#x}");
-                }
+                let help = self.hypervisor_ram_help(board, system, &reserved, range.size);
                 self.diagnostic(
                     "config::hypervisor_ram",
                     &at("base"),
