@@ -19,7 +19,9 @@
 //! set of real-time cells ([`System::realtime`]), after the cells. Version
 //! 4 added the shared-memory channels ([`System::channels`]) after the
 //! real-time set: for each, its name, base, peers (a count byte, then one
-//! cell index byte per peer), common size and output size.
+//! cell index byte per peer), common size and output size. Version 5
+//! added the latency lab's quantum ([`System::icount_quantum_ns`], 4
+//! bytes) after the channels.
 //!
 //! Image payloads follow the blob; [`Image::offset`] counts from the blob's
 //! first byte. Decoding checks every length and count, so a corrupt or
@@ -33,7 +35,7 @@ use heapless::Vec;
 /// First bytes of every config blob.
 pub const MAGIC: [u8; 8] = *b"BLKHDCFG";
 /// Format version this code reads and writes.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 /// Size of the fixed header.
 pub const HEADER_SIZE: usize = 32;
 
@@ -222,11 +224,13 @@ impl<'a> Reader<'a> {
                 output_size: r.u64()?,
             })
         })?;
+        let icount_quantum_ns = self.u32()?;
         Ok(System {
             board,
             cells,
             realtime,
             channels,
+            icount_quantum_ns,
         })
     }
 
@@ -394,6 +398,7 @@ mod encode {
             w.u64(c.common_size);
             w.u64(c.output_size);
         }
+        w.u32(system.icount_quantum_ns);
         let body = w.0;
         let mut blob = std::vec::Vec::with_capacity(HEADER_SIZE + body.len());
         blob.extend_from_slice(&MAGIC);
@@ -500,6 +505,7 @@ mod tests {
             cells,
             realtime: CellSet::from_bits(1),
             channels,
+            icount_quantum_ns: 10_000,
         }
     }
 
@@ -551,13 +557,15 @@ mod tests {
 
     #[test]
     fn too_many_channels_or_peers_are_refused() {
-        // The channels are the end of the body: append hand-made ones to a
-        // system without any, and fix the header.
+        // The channels end the body but for the quantum (4 bytes): put
+        // hand-made ones in a system without any, and fix the header.
         let mut without = sample();
         without.channels.clear();
+        without.icount_quantum_ns = 0;
         let blob = encode(&without, 8192);
         let with_channels = |count: u8, peers: &[u8]| {
             let mut body = blob[HEADER_SIZE..].to_vec();
+            body.truncate(body.len() - 4);
             *body.last_mut().unwrap() = count;
             for _ in 0..count {
                 body.extend_from_slice(&[1, b'x']);
@@ -567,6 +575,7 @@ mod tests {
                 body.extend_from_slice(&0u64.to_le_bytes());
                 body.extend_from_slice(&0x1000u64.to_le_bytes());
             }
+            body.extend_from_slice(&0u32.to_le_bytes());
             let mut b = blob[..HEADER_SIZE].to_vec();
             b[16..20].copy_from_slice(&(body.len() as u32).to_le_bytes());
             b[20..24].copy_from_slice(&crc32(&body).to_le_bytes());
@@ -588,8 +597,8 @@ mod tests {
     #[test]
     fn blobs_of_older_versions_are_refused() {
         let mut old = encode(&sample(), 8192);
-        old[8..12].copy_from_slice(&3u32.to_le_bytes());
-        assert_eq!(decode(&old), Err(BlobError::UnsupportedVersion(3)));
+        old[8..12].copy_from_slice(&4u32.to_le_bytes());
+        assert_eq!(decode(&old), Err(BlobError::UnsupportedVersion(4)));
     }
 
     #[test]

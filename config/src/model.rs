@@ -407,6 +407,13 @@ pub struct System {
     pub realtime: CellSet,
     /// The shared-memory channels between cells, in config order.
     pub channels: Vec<Channel, MAX_CHANNELS>,
+    /// The latency lab's scheduling quantum for QEMU under `-icount`, in
+    /// ns; 0 (the default) for none. When set, the partitioner interrupts
+    /// every CPU of a cell that is not real-time this often with its own
+    /// (EL2) timer, which ends QEMU's turn on that CPU, so that a busy
+    /// neighbour cannot keep a real-time CPU waiting for longer than that
+    /// (docs/hil.md). Only for the emulated board.
+    pub icount_quantum_ns: u32,
 }
 
 /// Copies `s` into a [`Name`], or returns `None` when it is too long.

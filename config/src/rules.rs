@@ -1013,6 +1013,7 @@ mod tests {
             cells: cells.iter().cloned().collect(),
             realtime: CellSet::EMPTY,
             channels: Vec::new(),
+            icount_quantum_ns: 0,
         }
     }
 
@@ -1184,6 +1185,7 @@ mod tests {
                 cells: Vec::new(),
                 realtime: CellSet::EMPTY,
                 channels: Vec::new(),
+                icount_quantum_ns: 0,
             })
             .len(),
             1

@@ -186,6 +186,7 @@ fn cell() -> impl Strategy<Value = RawCell> {
                 boot_argument,
                 on_fault,
                 realtime,
+                latency_budget: None,
             },
         )
 }

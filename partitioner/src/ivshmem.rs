@@ -1707,6 +1707,7 @@ mod tests {
             ]
             .into_iter()
             .collect(),
+            icount_quantum_ns: 0,
         };
         let second = describe(&system, &BOARD, 1).unwrap();
         assert_eq!(second.protocol, 0x4000);

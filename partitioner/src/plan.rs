@@ -267,6 +267,7 @@ mod tests {
             ]
             .into_iter()
             .collect(),
+            icount_quantum_ns: 0,
         };
         // Cell 0 is peer 1 of `link` (device 0, BAR 2 at 0x2000_0000) and
         // no peer of `other`.

@@ -458,6 +458,7 @@ impl<'a> Converter<'a> {
             cells: heapless::Vec::new(),
             realtime: CellSet::EMPTY,
             channels: heapless::Vec::new(),
+            icount_quantum_ns: self.icount_quantum(),
         };
         // Channels first: a peer's generated device tree describes them.
         self.converted_channels = self.channels();
@@ -526,6 +527,32 @@ impl<'a> Converter<'a> {
             }
         }
         Ok((board, system, payloads, cursor, warnings, qemu))
+    }
+
+    /// The `qemu` section's `icount_quantum` in ns (0 without one), if it
+    /// is from 1us to 100ms.
+    fn icount_quantum(&mut self) -> u32 {
+        let Some(quantum) = self.raw.qemu.as_ref().and_then(|q| q.icount_quantum) else {
+            return 0;
+        };
+        match u32::try_from(quantum.0) {
+            Ok(ns) if (1_000..=100_000_000).contains(&ns) => ns,
+            _ => {
+                let d = self
+                    .diagnostic(
+                        "config::icount_quantum",
+                        "qemu.icount_quantum",
+                        format!("a quantum of {} ns is outside 1us to 100ms", quantum.0),
+                    )
+                    .label("out of range")
+                    .help(
+                        "10us is a good lab quantum: short against the latencies measured, \
+                         long against the partitioner's timer path of about 100 instructions",
+                    );
+                self.report(d);
+                0
+            }
+        }
     }
 
     /// Converts the `qemu` section: each entry names a virtio-mmio slot of

@@ -67,7 +67,16 @@ pub struct RawChannel {
 pub struct RawQemu {
     /// One entry per virtio-mmio slot that gets a device. The slot must be
     /// given to a cell (its `devices`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<RawQemuDevice>,
+    /// For the latency lab under `-icount` only (docs/hil.md): a
+    /// scheduling quantum, from 1us to 100ms. The partitioner then
+    /// interrupts the CPUs of every cell that is not `realtime` this
+    /// often, so that QEMU, which runs one CPU at a time under icount,
+    /// gives a real-time CPU its turn within about that long. Default:
+    /// none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icount_quantum: Option<Latency>,
 }
 
 /// A QEMU device behind one virtio-mmio slot: give exactly one of `disk`
@@ -152,6 +161,12 @@ pub struct RawCell {
     /// cell's, where the board description says which CPUs do.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub realtime: bool,
+    /// The worst interrupt latency the cell may see, as a duration with a
+    /// unit: `20us`, `1.5ms`, `800ns`. The hardware-in-the-loop suite
+    /// (docs/hil.md) fails a latency scenario of this cell whose worst
+    /// case exceeds it. The partitioner does not read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_budget: Option<Latency>,
 }
 
 /// A RAM region.
@@ -282,6 +297,11 @@ pub struct Integer(pub u64);
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Size(pub u64);
 
+/// A duration in nanoseconds, written with a unit: `ns`, `us` (or `µs`),
+/// `ms` or `s`, e.g. `20us`, `1.5ms`. Never 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Latency(pub u64);
+
 impl Size {
     /// Whether the size is 0.
     pub const fn is_zero(&self) -> bool {
@@ -333,8 +353,42 @@ pub fn parse_size(text: &str) -> Option<u64> {
     parse_integer(text)
 }
 
+/// Parses a duration with a unit (see [`Latency`]) to nanoseconds: a
+/// decimal number, at most three decimals below the unit's nanosecond
+/// resolution, then `ns`, `us`, `µs`, `ms` or `s`. `None` for 0, for a
+/// missing unit and for anything that does not fit in 64 bits.
+pub fn parse_latency(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let units: [(&str, u32); 5] = [("ns", 0), ("us", 3), ("µs", 3), ("ms", 6), ("s", 9)];
+    let (number, exponent) = units
+        .iter()
+        .find_map(|&(unit, exponent)| Some((text.strip_suffix(unit)?.trim_end(), exponent)))?;
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits_ok = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if whole.is_empty() || !digits_ok(whole) || !digits_ok(fraction) {
+        return None;
+    }
+    if fraction.len() > exponent as usize {
+        return None;
+    }
+    let scale = 10u64.pow(exponent);
+    let fraction_ns = if fraction.is_empty() {
+        0
+    } else {
+        fraction.parse::<u64>().ok()? * 10u64.pow(exponent - fraction.len() as u32)
+    };
+    let nanoseconds = whole
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(scale)?
+        .checked_add(fraction_ns)?;
+    (nanoseconds > 0).then_some(nanoseconds)
+}
+
 const INTEGER_EXPECTED: &str = "a non-negative integer (decimal or 0x hex)";
 const SIZE_EXPECTED: &str = "a size: an integer or a number with a K, M or G suffix, like 16M";
+const LATENCY_EXPECTED: &str =
+    "a duration above 0 with a unit (ns, us, ms or s), like 20us or 1.5ms";
 
 struct NumberVisitor {
     expected: &'static str,
@@ -411,6 +465,65 @@ impl<'de> Deserialize<'de> for Size {
     }
 }
 
+impl<'de> Deserialize<'de> for Latency {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct LatencyVisitor;
+
+        impl de::Visitor<'_> for LatencyVisitor {
+            type Value = u64;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(LATENCY_EXPECTED)
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+                Err(E::custom(format_args!(
+                    "`{v}` has no unit; expected {LATENCY_EXPECTED}"
+                )))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+                self.visit_u64(v.unsigned_abs())
+            }
+
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
+                Err(E::custom(format_args!(
+                    "`{v}` has no unit; expected {LATENCY_EXPECTED}"
+                )))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<u64, E> {
+                parse_latency(v).ok_or_else(|| {
+                    let shown: String = v.chars().take(40).flat_map(char::escape_debug).collect();
+                    E::custom(format_args!("`{shown}` is not {LATENCY_EXPECTED}"))
+                })
+            }
+        }
+
+        deserializer.deserialize_any(LatencyVisitor).map(Latency)
+    }
+}
+
+impl Serialize for Latency {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format!("{}ns", self.0))
+    }
+}
+
+impl JsonSchema for Latency {
+    fn schema_name() -> Cow<'static, str> {
+        "Latency".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A duration above 0 with a unit: ns, us (µs), ms or s, e.g. 20us or 1.5ms.",
+            "type": "string",
+            "pattern": "^[0-9]+(\\.[0-9]+)? ?(ns|us|µs|ms|s)$"
+        })
+    }
+}
+
 impl Serialize for Integer {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_u64(self.0)
@@ -479,5 +592,21 @@ mod tests {
         assert_eq!(parse_size("0x10M"), None);
         assert_eq!(parse_size("99999999999999999999G"), None);
         assert_eq!(parse_size("17179869184G"), None);
+    }
+
+    #[test]
+    fn latencies() {
+        assert_eq!(parse_latency("20us"), Some(20_000));
+        assert_eq!(parse_latency("20 µs"), Some(20_000));
+        assert_eq!(parse_latency("1.5ms"), Some(1_500_000));
+        assert_eq!(parse_latency("800ns"), Some(800));
+        assert_eq!(parse_latency("2s"), Some(2_000_000_000));
+        assert_eq!(parse_latency("0us"), None);
+        assert_eq!(parse_latency("20"), None);
+        assert_eq!(parse_latency("1.2345us"), None);
+        assert_eq!(parse_latency("1.5ns"), None);
+        assert_eq!(parse_latency("-3us"), None);
+        assert_eq!(parse_latency(".5ms"), None);
+        assert_eq!(parse_latency("99999999999s"), None);
     }
 }

@@ -104,6 +104,9 @@ struct CellState {
     status: AtomicU8,
     generation: AtomicU32,
     boots: AtomicU32,
+    /// The start number (`boots`) whose first instruction is still to be
+    /// logged by the cell's boot core, or 0 once it is.
+    first_entry_pending: AtomicU32,
     stage2_root: AtomicU64,
     console: SpinLock<(VirtualPl011, LineBuffer)>,
 }
@@ -117,6 +120,7 @@ impl CellState {
             status: AtomicU8::new(CellStatus::Stopped as u8),
             generation: AtomicU32::new(1),
             boots: AtomicU32::new(0),
+            first_entry_pending: AtomicU32::new(0),
             stage2_root: AtomicU64::new(0),
             console: SpinLock::new((VirtualPl011::new(), LineBuffer::new())),
         }
@@ -221,7 +225,7 @@ pub fn park(cpu: usize) -> ! {
             Some(_) => CORES[cpu].set_state(CoreState::Parked),
             None => {
                 arch::wait_for_interrupt();
-                drain_kicks();
+                drain_kicks(false);
             }
         }
     }
@@ -234,9 +238,56 @@ fn take_command(cpu: usize) -> Option<(u32, u64)> {
     }
 }
 
-fn drain_kicks() {
+/// Acknowledges the pending Group 0 interrupts: kicks, and the lab
+/// quantum's timer, which is armed again while `running` a cell and
+/// stopped otherwise.
+fn drain_kicks(running: bool) {
     while let Some(intid) = arch::acknowledge_group0() {
+        if try_machine().is_some_and(|m| intid == m.board.timer.hypervisor) {
+            match QUANTUM_TICKS.load(Ordering::Relaxed) {
+                ticks if running && ticks > 0 => arch::arm_el2_timer(ticks),
+                _ => arch::stop_el2_timer(),
+            }
+        }
         arch::end_group0(intid);
+    }
+}
+
+/// How much of an image [`load_images`] copies between two looks at the
+/// lab quantum: 64 KiB, some 10 000 instructions.
+const LOAD_CHUNK: u64 = 64 * 1024;
+
+/// Re-arms the lab quantum during long EL2 work on a core of cell `index`
+/// (reloading its images), where the quantum's interrupt stays masked: a
+/// new deadline every chunk still ends QEMU's turn on this core, as it
+/// does while the cell runs. Nothing without a quantum, or for a
+/// real-time cell.
+fn keep_quantum(index: usize) {
+    let ticks = QUANTUM_TICKS.load(Ordering::Relaxed);
+    if ticks > 0 && !machine().system.realtime.contains(index) {
+        arch::arm_el2_timer(ticks);
+    }
+}
+
+/// The latency lab's quantum ([`System::icount_quantum_ns`]) in counter
+/// ticks; 0 for none.
+static QUANTUM_TICKS: AtomicU32 = AtomicU32::new(0);
+
+/// Starts the lab quantum on this core, if the config asks for one and
+/// cell `index` is not real-time: EL2's timer then ends QEMU's turn on
+/// this core every quantum (docs/hil.md). It costs the cell one short
+/// FIQ per quantum; a real-time cell never gets it.
+fn start_quantum(index: usize) {
+    let m = machine();
+    let ns = m.system.icount_quantum_ns;
+    if ns == 0 || m.system.realtime.contains(index) {
+        return;
+    }
+    let hz = arch::counter_frequency(m.board.counter_hz);
+    let ticks = (u64::from(ns) * hz / 1_000_000_000).clamp(1, i32::MAX as u64) as u32;
+    QUANTUM_TICKS.store(ticks, Ordering::Relaxed);
+    if super::gic::enable_el2_timer(m.board, arch::mpidr()) {
+        arch::arm_el2_timer(ticks);
     }
 }
 
@@ -257,6 +308,19 @@ fn try_enter(cpu: usize, generation: u32) {
     CORES[cpu].generation.store(generation, Ordering::Release);
     CORES[cpu].set_state(CoreState::Running);
     arch::prepare_vcpu(state.stage2_root.load(Ordering::Acquire), vmid(index), vcpu);
+    start_quantum(index);
+    // Boot times: the counter just before the eret to the first
+    // instruction of this start of the cell (the log line itself, a few
+    // hundred instructions, comes after the reading).
+    let start = state.first_entry_pending.swap(0, Ordering::AcqRel);
+    if start != 0 {
+        defmt::info!(
+            "cell {=str} (start {=u32}): first instruction at counter {=u64}",
+            cell.name.as_str(),
+            start,
+            arch::counter()
+        );
+    }
     arch::enter_guest(&TrapFrame::boot(entry, context))
 }
 
@@ -281,19 +345,29 @@ fn load_images(index: usize, cell: &Cell) {
             );
             continue;
         };
-        // SAFETY: the config was checked at boot: each image lies inside
-        // the boot image (which EL2 maps read-only) and `destination` inside
-        // the cell's RAM, outside any region shared with another cell (and
-        // EL2 maps that RAM read-write), and the cell's cores are parked, so
-        // nothing else touches the destination.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                source as *const u8,
-                destination.base as *mut u8,
-                destination.size as usize,
-            );
+        // In chunks, so that the lab quantum keeps ticking through a long
+        // copy (see `keep_quantum`).
+        let mut done = 0;
+        while done < destination.size {
+            let chunk = (destination.size - done).min(LOAD_CHUNK);
+            // SAFETY: the config was checked at boot: each image lies
+            // inside the boot image (which EL2 maps read-only) and
+            // `destination` inside the cell's RAM, outside any region
+            // shared with another cell (and EL2 maps that RAM read-write),
+            // and the cell's cores are parked, so nothing else touches the
+            // destination; `done + chunk` stays within both.
+            unsafe {
+                core::ptr::copy_nonoverlapping(
+                    (source + done) as *const u8,
+                    (destination.base + done) as *mut u8,
+                    chunk as usize,
+                );
+            }
+            arch::clean_to_coherency(destination.base + done, chunk);
+            keep_quantum(index);
+            done += chunk;
         }
-        arch::clean_for_execution(destination.base, destination.size);
+        arch::invalidate_instruction_caches();
     }
     CELLS[index].boots.fetch_add(1, Ordering::Relaxed);
 }
@@ -314,10 +388,12 @@ pub fn start_cell(index: usize) {
         .status
         .store(CellStatus::Running as u8, Ordering::Release);
     CORES[boot_cpu].set_state(CoreState::Pending);
+    let boots = state.boots.load(Ordering::Relaxed);
+    state.first_entry_pending.store(boots, Ordering::Release);
     defmt::info!(
         "cell {=str}: starting (boot #{=u32}) at {=u64:#x} on cpu {=usize}",
         cell.name.as_str(),
-        state.boots.load(Ordering::Relaxed),
+        boots,
         cell.entry,
         boot_cpu
     );
@@ -470,7 +546,7 @@ pub fn guest_warning_allowed(index: usize, name: &str) -> bool {
 /// The kick SGI arrived while this core ran its cell: any command makes
 /// it leave the cell; the park loop then carries the command out.
 pub fn kicked(cpu: usize) {
-    drain_kicks();
+    drain_kicks(true);
     if CORES[cpu].command.load(Ordering::Acquire) != COMMAND_NONE {
         CORES[cpu].set_state(CoreState::Parked);
         park(cpu);

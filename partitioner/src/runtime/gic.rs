@@ -185,6 +185,20 @@ fn redistributor(
     None
 }
 
+/// Makes EL2's own timer PPI on this core the partitioner's: Group 0 at
+/// the top priority, enabled. Cells never own it ([`crate::vgic::Ownership`]).
+/// Returns false when the core has no redistributor.
+pub fn enable_el2_timer(board: &Board, mpidr: u64) -> bool {
+    let Some((_, sgi)) = redistributor(board, mpidr) else {
+        return false;
+    };
+    let bit = 1 << board.timer.hypervisor;
+    sgi.igroupr0.set(sgi.igroupr0.get() & !bit);
+    sgi.ipriorityr[board.timer.hypervisor as usize].set(EL2_PRIORITY);
+    sgi.isenabler0.set(bit);
+    true
+}
+
 /// Wakes this core's redistributor and configures its SGIs and PPIs: the
 /// kick SGI in Group 0 at the top priority, everything else Group 1 and
 /// disabled until its cell enables it. Returns false when the core has no

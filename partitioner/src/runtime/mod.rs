@@ -25,9 +25,10 @@ const FIRMWARE_CPU_ON: u32 = 0xc400_0003;
 
 static CORES_ONLINE: AtomicUsize = AtomicUsize::new(0);
 
-/// First Rust code on the boot core, with the MMU off.
+/// First Rust code on the boot core, with the MMU off. `entry_counter` is
+/// the physical counter as the partitioner's first instructions read it.
 #[unsafe(no_mangle)]
-extern "C" fn primary_main(_device_tree: u64) -> ! {
+extern "C" fn primary_main(_device_tree: u64, entry_counter: u64) -> ! {
     let root = tables::build_el2_tables(BOARD);
     let (zeroed, len) = arch::zeroed_part_of_image();
     // SAFETY: the MMU and caches are still off.
@@ -52,6 +53,7 @@ extern "C" fn primary_main(_device_tree: u64) -> ! {
         BOARD.cpus.len(),
         counter_hz
     );
+    defmt::info!("boot: partitioner entry at counter {=u64}", entry_counter);
     if BOARD.gic.control_path != bsp::ControlPath::Group0Fiq {
         defmt::error!(
             "this board's firmware keeps GIC Group 0 secure; its control path {=str} is not implemented yet",

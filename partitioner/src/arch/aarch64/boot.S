@@ -18,6 +18,7 @@ _start:
     .word   0                           // res5
 
 primary_entry:
+    mrs     x20, cntpct_el0             // the counter at entry, for boot times
     mov     x19, x0                     // x0 = device tree from the loader
     mrs     x1, CurrentEL
     cmp     x1, #(2 << 2)
@@ -40,6 +41,7 @@ primary_entry:
     msr     vbar_el2, x1
     isb
     mov     x0, x19
+    mov     x1, x20
     bl      primary_main
     b       halt
 

@@ -89,6 +89,12 @@ pub fn counter() -> u64 {
     CNTPCT_EL0.get()
 }
 
+/// Stops EL2's own physical timer.
+pub fn stop_el2_timer() {
+    CNTHP_CTL_EL2.write(CNTHP_CTL_EL2::ENABLE::CLEAR + CNTHP_CTL_EL2::IMASK::SET);
+    barrier::isb(barrier::SY);
+}
+
 /// The counter's frequency in Hz, or `fallback` when firmware left it 0.
 pub fn counter_frequency(fallback: u64) -> u64 {
     match CNTFRQ_EL0.get() {
@@ -264,6 +270,13 @@ fn clean_invalidate(start: u64, len: u64) {
 /// point of coherency, then drop stale instructions on every core.
 pub fn clean_for_execution(start: u64, len: u64) {
     clean_invalidate(start, len);
+    invalidate_instruction_caches();
+}
+
+/// Invalidates every instruction cache of the inner shareable domain, for
+/// code that was written and cleaned to coherency
+/// ([`clean_to_coherency`]).
+pub fn invalidate_instruction_caches() {
     // SAFETY: invalidating instruction caches has no memory effect.
     unsafe { asm!("ic ialluis", "dsb ish", "isb", options(nostack)) };
 }
@@ -337,6 +350,14 @@ pub fn gic_cpu_interface_init() {
     super::sysreg::ICC_CTLR.write(super::sysreg::ICC_CTLR_EL1::EOImode::CLEAR);
     ICC_PMR.write(ICC_PMR_EL1::Priority.val(0xff));
     ICC_IGRPEN0.write(ICC_IGRPEN0_EL1::Enable::SET);
+    barrier::isb(barrier::SY);
+}
+
+/// Arms EL2's own physical timer (`CNTHP`; the board's
+/// `timer.hypervisor` PPI) to fire `ticks` counter ticks from now.
+pub fn arm_el2_timer(ticks: u32) {
+    super::sysreg::CNTHP_TVAL.write(super::sysreg::CNTHP_TVAL_EL2::TimerValue.val(ticks.into()));
+    CNTHP_CTL_EL2.write(CNTHP_CTL_EL2::ENABLE::SET + CNTHP_CTL_EL2::IMASK::CLEAR);
     barrier::isb(barrier::SY);
 }
 

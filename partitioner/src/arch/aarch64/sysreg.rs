@@ -91,6 +91,11 @@ register_bitfields! {u64,
         /// Enables Group 1 interrupts.
         Enable OFFSET(0) NUMBITS(1) []
     ],
+    /// Counter-timer Physical Timer TimerValue register (EL2).
+    pub CNTHP_TVAL_EL2 [
+        /// Ticks until EL2's physical timer fires (signed, 32 bits).
+        TimerValue OFFSET(0) NUMBITS(32) []
+    ],
     /// Interrupt Controller Interrupt Priority Mask Register.
     pub ICC_PMR_EL1 [
         /// Priority mask.
@@ -160,6 +165,7 @@ sysreg!(
 sysreg!(IccIar0El1, ICC_IAR0_EL1, "icc_iar0_el1", read);
 sysreg!(IccEoir0El1, ICC_IAR0_EL1, "icc_eoir0_el1", write);
 sysreg!(IccPmrEl1, ICC_PMR_EL1, "icc_pmr_el1", read_write);
+sysreg!(CnthpTvalEl2, CNTHP_TVAL_EL2, "cnthp_tval_el2", write);
 
 /// `ACTLR_EL2`.
 pub const ACTLR: ActlrEl2 = ActlrEl2;
@@ -195,3 +201,5 @@ pub const ICC_IAR0: IccIar0El1 = IccIar0El1;
 pub const ICC_EOIR0: IccEoir0El1 = IccEoir0El1;
 /// `ICC_PMR_EL1`.
 pub const ICC_PMR: IccPmrEl1 = IccPmrEl1;
+/// `CNTHP_TVAL_EL2`.
+pub const CNTHP_TVAL: CnthpTvalEl2 = CnthpTvalEl2;
