@@ -23,21 +23,30 @@
 //!   their latency budget;
 //! - [`latency`]: the probe scenario (native and as a Bulkhead cell) and
 //!   the parsing of the probe's samples;
+//! - [`ipc_bench`]: the channel benchmarks of the IPC lab and the parsing
+//!   of their figures;
 //! - [`report`]: statistics, the budget check, `report.json` and
 //!   `report.html`.
+//!
+//! And boot times: [`boot_times`] reads the counter values the partitioner
+//! logs at its entry and at each cell's first instruction, and those Linux
+//! cells read in user space.
 //!
 //! Stream names are `partitioner`, the cell names from the YAML config
 //! (see [`cell_names`]) and `raw`.
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod artifacts;
+pub mod boot_times;
 pub mod config;
 pub mod defmt_log;
 pub mod demux;
 pub mod error;
+pub mod ipc_bench;
 pub mod latency;
 pub mod pattern;
 pub mod report;
+pub mod rt_lab;
 pub mod session;
 pub mod target;
 

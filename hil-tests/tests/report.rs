@@ -2,13 +2,17 @@
 //! output as the icount lab and a free-running QEMU printed it
 //! (`testdata/latency/`), the statistics, the budget check in both
 //! directions, the JSON and HTML files, and the target files in
-//! `targets/` with the mistakes the parser must catch.
+//! `targets/` with the mistakes the parser must catch; and the whole
+//! report with the real-time lab (`testdata/rt-lab/`) and the IPC lab
+//! (`testdata/ipc/`) as they ran.
 
+use hil_tests::ipc_bench::IpcBench;
 use hil_tests::latency::ProbeOutput;
 use hil_tests::report::{
-    check_budget, Provenance, Report, RunRecord, TargetInfo, FREE_RUNNING_STATEMENT,
-    ICOUNT_STATEMENT,
+    check_budget, IpcRecord, Provenance, RealtimeRecord, Report, RunRecord, TargetInfo,
+    FREE_RUNNING_STATEMENT, ICOUNT_STATEMENT,
 };
+use hil_tests::rt_lab::{parse_timeline, Phase, RtLabOutput};
 use hil_tests::target::description::{LatencyBudget, TargetKind};
 use hil_tests::TargetDescription;
 use std::path::{Path, PathBuf};
@@ -155,6 +159,7 @@ fn a_violated_budget_fails_and_says_why() {
         max_overhead_ratio: [("sgi".to_string(), 2.0), ("timer_wfi".to_string(), 1.5)]
             .into_iter()
             .collect(),
+        max_load_factor: None,
     };
     let outcome = check_budget(&budget, true, Some(&native), &bulkhead);
     assert!(outcome.checked);
@@ -217,6 +222,7 @@ fn budgets_are_not_checked_on_free_running_figures() {
     let budget = LatencyBudget {
         max_ticks: [("timer_busy".to_string(), 1)].into_iter().collect(),
         max_overhead_ratio: Default::default(),
+        max_load_factor: None,
     };
     let outcome = check_budget(&budget, false, Some(&native), &bulkhead);
     assert!(!outcome.checked && outcome.passed);
@@ -364,4 +370,95 @@ fn a_missing_target_file_names_the_file() {
         .to_string();
     assert!(error.starts_with("/nonexistent/target.yaml:"), "{error}");
     assert!(error.contains("cannot read"), "{error}");
+}
+
+/// The whole report of a recorded `cargo xtask hil` on the icount target:
+/// the probe, the real-time lab (its consoles in arrival order,
+/// `testdata/rt-lab/timeline.txt`, filtered to the lines the lab reads) and
+/// the IPC lab (`testdata/ipc/icount-initiator.log`).
+#[test]
+fn report_with_the_real_time_and_ipc_labs() {
+    let target = target("qemu-icount.yaml");
+    let (native, bulkhead) = icount_runs();
+    let mut report = Report::new(
+        provenance(&target),
+        Some(native),
+        bulkhead,
+        &target.latency_budget,
+    );
+    let text = std::fs::read_to_string(crate_dir().join("testdata/rt-lab/timeline.txt")).unwrap();
+    let lab = RtLabOutput::parse(&parse_timeline(&text)).unwrap_or_else(|e| panic!("{e}"));
+    let budget = Some(200_000);
+    report.add_realtime(
+        RealtimeRecord::new(&lab, "control", budget, "qemu … qemu-rt-lab/bulkhead.img"),
+        &lab,
+        budget,
+        target.latency_budget.max_load_factor,
+    );
+    let text =
+        std::fs::read_to_string(crate_dir().join("testdata/ipc/icount-initiator.log")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    report.ipc = Some(IpcRecord {
+        command: "qemu … qemu-ipc-lab/bulkhead.img".to_string(),
+        log_dir: "target/hil/ipc-lab-qemu-icount".to_string(),
+        bench: IpcBench::parse(&lines).unwrap_or_else(|e| panic!("{e}")),
+    });
+
+    // The phases: rounds 2-3 idle, 5-6 loaded, 7-8 across the crash.
+    let rt = report.realtime.as_ref().unwrap();
+    let phase = |p: Phase| rt.phases.iter().find(|r| r.phase == p).unwrap();
+    assert_eq!(phase(Phase::Idle).rounds, 2);
+    assert_eq!(phase(Phase::Loaded).rounds, 2);
+    assert_eq!(phase(Phase::Crash).rounds, 2);
+    assert_eq!(phase(Phase::Idle).stats.unwrap().max, 18);
+    assert_eq!(phase(Phase::Loaded).stats.unwrap().max, 22);
+    assert_eq!(phase(Phase::Crash).stats.unwrap().max, 48);
+    assert_eq!(phase(Phase::Crash).histogram.samples(), 4000);
+
+    // Five more bounds, all held: the probe's five and the lab's five.
+    assert_eq!(report.budget.checks.len(), 10, "{:#?}", report.budget);
+    assert!(report.budget.passed, "{:#?}", report.budget);
+    let crash_factor = report
+        .budget
+        .checks
+        .iter()
+        .find(|c| c.measurement == "cyclictest_crash" && c.bound == "max_load_factor")
+        .unwrap();
+    assert!((crash_factor.measured.unwrap() - 48.0 / 18.0).abs() < 1e-9);
+
+    // The IPC figures and the round trip in one-way notifications.
+    let ipc = report.ipc.as_ref().unwrap();
+    assert_eq!(ipc.bench.roundtrip.stats().unwrap().avg, 3004.0);
+    let ratio = ipc.round_trip_in_one_ways().unwrap();
+    assert!((ratio - 3004.0 / 997.42).abs() < 0.01, "{ratio}");
+
+    // JSON round trip, and the HTML sections.
+    let json = report.to_json();
+    assert_eq!(Report::from_json(&json).unwrap(), report);
+    let html = report.to_html();
+    for needed in [
+        "Real-time cell <code>control</code>",
+        "containers cell under CPU, memory, disk load and an IPC flood",
+        "The cell's <code>latency_budget</code>: 200 us.",
+        "cyclictest_crash",
+        "max_load_factor",
+        "IPC between two bare-metal cells (ticks = instructions)",
+        "A round trip takes 3.01 one-way notifications",
+        "<td>4096 B</td>",
+        "qemu-rt-lab/bulkhead.img",
+        "Budget met",
+    ] {
+        assert!(html.contains(needed), "the HTML lacks `{needed}`");
+    }
+    assert_eq!(
+        html.matches("<svg").count(),
+        4,
+        "one histogram per probe measurement, one for the phases"
+    );
+    for external in ["<script", "<link", "src=", "@import", "url("] {
+        assert!(!html.contains(external), "the HTML loads `{external}`");
+    }
+    let summary = report.summary_text();
+    assert!(summary.contains("real-time cell `control`"), "{summary}");
+    assert!(summary.contains("round trip = 3.01 x one way"), "{summary}");
 }

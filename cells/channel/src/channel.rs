@@ -209,17 +209,32 @@ fn open_link<'a>(region: &Region<'a>, config: &ChannelConfig) -> Result<Link<'a>
     })
 }
 
-/// Encodes `message` into the front of `buffer`.
-fn encode<'b, M: Message>(message: &M, buffer: &'b mut [u8; MAX_MESSAGE_SIZE]) -> &'b [u8] {
+/// Fails to compile for a message type larger than [`MAX_MESSAGE_SIZE`].
+const fn assert_fits<M: Message>() {
     const {
         assert!(
             M::SIZE <= MAX_MESSAGE_SIZE,
             "Message::SIZE exceeds MAX_MESSAGE_SIZE"
         )
     };
-    let bytes = &mut buffer[..M::SIZE];
-    message.encode(bytes);
-    bytes
+}
+
+/// Runs `f` on `len` zeroed bytes of a stack buffer no larger than needed
+/// (`len` at most [`MAX_MESSAGE_SIZE`]). Zeroing a whole
+/// [`MAX_MESSAGE_SIZE`] buffer for every small typed message would cost
+/// more than the rest of the send: hundreds of stores, on memory that a
+/// bare-metal cell with its MMU off sees as Device memory. `len` is a
+/// `Message::SIZE`, so the branch is decided at compile time.
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    const SMALL: usize = 64;
+    const MEDIUM: usize = 512;
+    if len <= SMALL {
+        f(&mut [0; SMALL][..len])
+    } else if len <= MEDIUM {
+        f(&mut [0; MEDIUM][..len])
+    } else {
+        f(&mut [0; MAX_MESSAGE_SIZE][..len])
+    }
 }
 
 /// The producer half: the local TX ring.
@@ -313,8 +328,11 @@ impl<'a> Sender<'a> {
         message: &M,
         doorbell: &impl Doorbell,
     ) -> Result<(), Error> {
-        let mut buffer = [0; MAX_MESSAGE_SIZE];
-        self.try_send(encode(message, &mut buffer), doorbell)
+        assert_fits::<M>();
+        with_scratch(M::SIZE, |bytes| {
+            message.encode(bytes);
+            self.try_send(bytes, doorbell)
+        })
     }
 
     /// Sends a typed message, waiting up to `timeout` for room.
@@ -324,8 +342,11 @@ impl<'a> Sender<'a> {
         timeout: Duration,
         doorbell: &impl Doorbell,
     ) -> Result<(), Error> {
-        let mut buffer = [0; MAX_MESSAGE_SIZE];
-        self.send(encode(message, &mut buffer), timeout, doorbell)
+        assert_fits::<M>();
+        with_scratch(M::SIZE, |bytes| {
+            message.encode(bytes);
+            self.send(bytes, timeout, doorbell)
+        })
     }
 
     /// The consumer index to count free slots against. Follows the
@@ -447,19 +468,15 @@ impl<'a> Receiver<'a> {
     /// Receives a typed message. A message of the wrong size is consumed
     /// and reported as [`Error::Decode`].
     pub fn try_recv_message<M: Message>(&mut self, doorbell: &impl Doorbell) -> Result<M, Error> {
-        const {
-            assert!(
-                M::SIZE <= MAX_MESSAGE_SIZE,
-                "Message::SIZE exceeds MAX_MESSAGE_SIZE"
-            )
-        };
+        assert_fits::<M>();
         let (ring, offset, len) = self.peek(doorbell)?;
         let result = if len == M::SIZE {
-            let mut buffer = [0; MAX_MESSAGE_SIZE];
-            let bytes = &mut buffer[..M::SIZE];
-            self.link.remote.copy_out(offset, bytes)?;
-            self.check_producer(ring)?;
-            M::decode(bytes).map_err(Error::from)
+            // The outer `?`: a torn read returns at once, not consumed.
+            with_scratch(M::SIZE, |bytes| {
+                self.link.remote.copy_out(offset, bytes)?;
+                self.check_producer(ring)?;
+                Ok::<_, Error>(M::decode(bytes).map_err(Error::from))
+            })?
         } else {
             Err(DecodeError::Length {
                 expected: M::SIZE,

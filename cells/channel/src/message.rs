@@ -33,7 +33,7 @@ use crate::error::DecodeError;
 
 /// The largest encoded size of a typed message: typed sends and receives
 /// encode through a buffer of this size on the stack.
-pub const MAX_MESSAGE_SIZE: usize = 1024;
+pub const MAX_MESSAGE_SIZE: usize = 4096;
 
 /// A type sent over a channel as exactly [`Message::SIZE`] bytes.
 pub trait Message: Sized {

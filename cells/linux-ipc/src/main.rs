@@ -11,10 +11,15 @@
 //!   and sends it back; once a second it prints its rates.
 //! - `pingpong`: N round trips between an `initiator` and an `echo`, with
 //!   their round-trip statistics, for tests and benchmarks.
+//! - `counter`: prints the generic timer's counter and frequency, for the
+//!   boot-time figures of the init scripts (needs no channel).
 //!
 //! Each side finds its channel as the first UIO device with the ivshmem
 //! IDs, unless `--uio N` says which.
-#![forbid(unsafe_code)]
+// Unsafe code only in `counter` (two `mrs`), which allows it for itself.
+#![deny(unsafe_code)]
+
+mod counter;
 
 use bulkhead_channel::linux::{UioConfig, UioDevice};
 use bulkhead_channel::{
@@ -43,6 +48,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Print the virtual counter (CNTVCT_EL0) and its frequency
+    /// (CNTFRQ_EL0): `N (F Hz)`.
+    Counter,
     /// The real-time side: publish samples, receive setpoints.
     Control {
         /// Samples per second.
@@ -57,6 +65,11 @@ enum Command {
         /// Stop after this many seconds (default: never).
         #[arg(long)]
         seconds: Option<u64>,
+        /// While this file exists, flood the channel: after each
+        /// setpoint, fill the ring with filler messages (a load for the
+        /// latency lab, docs/hil.md).
+        #[arg(long)]
+        flood_while: Option<std::path::PathBuf>,
     },
     /// Round trips between two peers.
     Pingpong {
@@ -87,6 +100,10 @@ struct Sample {
     sent_ns: u64,
     value: f32,
 }
+
+/// The sequence number of a filler setpoint, which answers no sample (a
+/// gateway's flood); the control loop counts it and times nothing.
+const FILLER: u32 = u32::MAX;
 
 /// The answer to a sample: the setpoint for it, and the sample's identity
 /// so the sender can time the round trip.
@@ -198,6 +215,18 @@ fn find_uio() -> Option<u32> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Counter = cli.command {
+        return match counter::read() {
+            Some((count, hertz)) => {
+                println!("{}", counter::describe(count, hertz));
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("bulkhead-ipc: no generic timer counter on this architecture");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let Some(uio) = cli.uio.or_else(find_uio) else {
         eprintln!(
             "bulkhead-ipc: no ivshmem UIO device: is the cell a peer of a channel, and is \
@@ -246,8 +275,13 @@ fn run(
     device.set_state(PeerState::Ready);
     match *command {
         Command::Control { rate, seconds } => control(&mut channel, rate, seconds, report)?,
-        Command::Gateway { seconds } => gateway(&mut channel, seconds, report)?,
+        Command::Gateway {
+            seconds,
+            ref flood_while,
+        } => gateway(&mut channel, seconds, flood_while.as_deref(), report)?,
         Command::Pingpong { role, rounds } => pingpong(&mut channel, role, rounds)?,
+        // Needs no channel: `main` answers it before opening one.
+        Command::Counter => {}
     }
     Ok(())
 }
@@ -270,7 +304,7 @@ fn control<D: Doorbell>(
     let stop = seconds.map(|s| origin + Duration::from_secs(s));
     let mut next = origin + period;
     let mut report_at = origin + report;
-    let (mut sent, mut back, mut dropped) = (0u64, 0u64, 0u64);
+    let (mut sent, mut back, mut dropped, mut filler) = (0u64, 0u64, 0u64, 0u64);
     let mut trips = Trips::default();
     let mut sequence = 0u32;
     loop {
@@ -280,8 +314,13 @@ fn control<D: Doorbell>(
         }
         if now >= report_at {
             let seconds = report.as_secs().max(1);
+            let flood = if filler > 0 {
+                format!(", {} filler/s", filler / seconds)
+            } else {
+                String::new()
+            };
             println!(
-                "bulkhead-ipc: control: {} samples/s sent, {} setpoints/s back, {}, {} dropped/s, peer {}",
+                "bulkhead-ipc: control: {} samples/s sent, {} setpoints/s back, {}, {} dropped/s, peer {}{flood}",
                 sent / seconds,
                 back / seconds,
                 trips.describe(),
@@ -292,7 +331,7 @@ fn control<D: Doorbell>(
                     "down"
                 }
             );
-            (sent, back, dropped) = (0, 0, 0);
+            (sent, back, dropped, filler) = (0, 0, 0, 0);
             trips = Trips::default();
             report_at += report;
         }
@@ -310,6 +349,7 @@ fn control<D: Doorbell>(
         sequence = sequence.wrapping_add(1);
         loop {
             match channel.try_recv_message::<Setpoint>() {
+                Ok(setpoint) if setpoint.sequence == FILLER => filler += 1,
                 Ok(setpoint) => {
                     back += 1;
                     trips.add(nanos(origin).saturating_sub(setpoint.sample_sent_ns) / 1000);
@@ -329,16 +369,18 @@ fn control<D: Doorbell>(
 }
 
 /// Answers each sample with a setpoint from a PI controller that steers
-/// the sampled value to 0.
+/// the sampled value to 0. While `flood_while` names a file that exists,
+/// it then also fills the ring with [`FILLER`] setpoints.
 fn gateway<D: Doorbell>(
     channel: &mut Channel<'_, D>,
     seconds: Option<u64>,
+    flood_while: Option<&std::path::Path>,
     report: Duration,
 ) -> Result<(), Error> {
     let origin = Instant::now();
     let stop = seconds.map(|s| origin + Duration::from_secs(s));
     let mut report_at = origin + report;
-    let (mut received, mut answered) = (0u64, 0u64);
+    let (mut received, mut answered, mut flooded, mut timeouts) = (0u64, 0u64, 0u64, 0u64);
     let mut integral = 0.0f32;
     loop {
         let now = Instant::now();
@@ -347,18 +389,29 @@ fn gateway<D: Doorbell>(
         }
         if now >= report_at {
             let seconds = report.as_secs().max(1);
+            let mut extra = String::new();
+            if flooded > 0 {
+                extra += &format!(", {} filler/s out", flooded / seconds);
+            }
+            if timeouts > 0 {
+                extra += &format!(", {timeouts} waits timed out");
+            }
             println!(
-                "bulkhead-ipc: gateway: {} samples/s in, {} setpoints/s out",
+                "bulkhead-ipc: gateway: {} samples/s in, {} setpoints/s out{extra}",
                 received / seconds,
                 answered / seconds
             );
-            (received, answered) = (0, 0);
+            (received, answered, flooded, timeouts) = (0, 0, 0, 0);
             report_at += report;
         }
         let _ = channel.heartbeat();
         let sample: Sample = match channel.recv_message(PATIENCE) {
             Ok(sample) => sample,
-            Err(Error::Timeout | Error::PeerNotReady | Error::Decode(_)) => continue,
+            Err(Error::Timeout) => {
+                timeouts += 1;
+                continue;
+            }
+            Err(Error::PeerNotReady | Error::Decode(_)) => continue,
             Err(error) => return Err(error),
         };
         received += 1;
@@ -372,6 +425,16 @@ fn gateway<D: Doorbell>(
             Ok(()) => answered += 1,
             Err(Error::Timeout | Error::Full | Error::PeerNotReady) => {}
             Err(error) => return Err(error),
+        }
+        if flood_while.is_some_and(|file| file.exists()) {
+            let filler = Setpoint {
+                sequence: FILLER,
+                sample_sent_ns: 0,
+                setpoint: 0.0,
+            };
+            while channel.try_send_message(&filler).is_ok() {
+                flooded += 1;
+            }
         }
     }
 }

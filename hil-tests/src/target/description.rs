@@ -14,11 +14,13 @@
 //! latency_budget:       # icount only
 //!   max_ticks: { timer_busy: 8, timer_wfi: 8, sgi: 600 }
 //!   max_overhead_ratio: { timer_busy: 1.5 }
+//!   max_load_factor: 2.0  # real-time lab: loaded worst / idle worst
 //! ```
 //!
 //! Every mistake is reported with the file, line and column, and a fix.
 
 use super::{QemuTarget, SerialTarget, Target};
+use crate::HarnessError;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
@@ -140,12 +142,18 @@ pub struct LatencyBudget {
     pub max_ticks: BTreeMap<String, u64>,
     /// The largest ratio Bulkhead p99 / native p99.
     pub max_overhead_ratio: BTreeMap<String, f64>,
+    /// The largest factor by which the real-time cell's worst case may
+    /// grow when its neighbour is loaded or crashes, against the idle
+    /// neighbour (the real-time lab, [`crate::rt_lab`]).
+    pub max_load_factor: Option<f64>,
 }
 
 impl LatencyBudget {
     /// Whether there is nothing to check.
     pub fn is_empty(&self) -> bool {
-        self.max_ticks.is_empty() && self.max_overhead_ratio.is_empty()
+        self.max_ticks.is_empty()
+            && self.max_overhead_ratio.is_empty()
+            && self.max_load_factor.is_none()
     }
 }
 
@@ -218,6 +226,8 @@ struct RawBudget {
     max_ticks: BTreeMap<String, Spanned<u64>>,
     #[serde(default)]
     max_overhead_ratio: BTreeMap<String, Spanned<f64>>,
+    #[serde(default)]
+    max_load_factor: Option<Spanned<f64>>,
 }
 
 /// Builds errors for one file.
@@ -369,6 +379,18 @@ impl TargetDescription {
         }
     }
 
+    /// The QEMU machine of this target booting what `bulkhead build` wrote
+    /// into `build_dir` (its boot image and `qemu.args`), with at least as
+    /// many CPUs as the build's config uses; `None` on a serial board.
+    pub fn qemu_for_build(&self, build_dir: &Path) -> Result<Option<QemuTarget>, HarnessError> {
+        let TargetKind::Qemu(qemu) = &self.kind else {
+            return Ok(None);
+        };
+        let cpus = crate::config::cpus_used(&build_dir.join("config.yaml"))?;
+        let target = with_settings(qemu, QemuTarget::for_build(build_dir)?);
+        Ok(Some(target.smp(qemu.smp.max(cpus))))
+    }
+
     /// The target that runs the bare image `image` natively (without
     /// Bulkhead), or `None` if this target has no way to (a board without
     /// `native_commands`).
@@ -389,7 +411,12 @@ impl TargetDescription {
 }
 
 fn qemu_target(qemu: &QemuSettings, image: &Path) -> QemuTarget {
-    let mut target = QemuTarget::new(image)
+    with_settings(qemu, QemuTarget::new(image))
+}
+
+/// `target` with the machine `qemu` describes.
+fn with_settings(qemu: &QemuSettings, target: QemuTarget) -> QemuTarget {
+    let mut target = target
         .binary(&qemu.binary)
         .cpu(&qemu.cpu)
         .smp(qemu.smp)
@@ -615,6 +642,17 @@ fn latency_budget(
             ));
         }
         result.max_overhead_ratio.insert(name, ratio.value);
+    }
+    if let Some(factor) = budget.value.max_load_factor {
+        if !(factor.value.is_finite() && factor.value >= 1.0) {
+            return Err(errors.at(
+                &factor,
+                format!("load factor {} is not a bound", factor.value),
+                "a factor is the worst case with the neighbour loaded over the worst case \
+                 with it idle: 1.0 means no change at all",
+            ));
+        }
+        result.max_load_factor = Some(factor.value);
     }
     Ok(result)
 }

@@ -32,6 +32,8 @@ pub const SYSTEM_TEST_CONFIGS: &[&str] = &[
     "hil-tests/configs/qemu-gateway-faults.yaml",
     "hil-tests/configs/qemu-channels.yaml",
     "hil-tests/configs/qemu-channel-linux.yaml",
+    "hil-tests/configs/qemu-rt-lab.yaml",
+    "hil-tests/configs/qemu-ipc-lab.yaml",
 ];
 
 /// The aarch64 binaries and the flat images made from them.

@@ -1,15 +1,22 @@
-//! `cargo xtask hil`: the latency lab in one run. Builds the lab config,
+//! `cargo xtask hil`: the latency lab in one run. Builds the lab configs,
 //! boots the interrupt latency probe natively and as a Bulkhead cell on
-//! one target (by default QEMU with icount), checks the target's latency
-//! budget and writes `target/hil/report.json` and `report.html`.
+//! one target (by default QEMU with icount), then, on QEMU targets, the
+//! real-time lab (cyclictest in the PREEMPT_RT cell while its neighbour
+//! idles, is loaded and crashes), checks the bounds and writes
+//! `target/hil/report.json` and `report.html`.
 //!
-//! The same scenario runs as the `latency` system test; see docs/hil.md.
+//! The same scenarios run as the `latency` and `rt_lab` system tests; see
+//! docs/hil.md.
 
 use crate::build;
 use crate::layout::Layout;
 use anyhow::{bail, Context, Result};
+use hil_tests::boot_times::{self, BootTimes};
+use hil_tests::ipc_bench::run_ipc_bench;
 use hil_tests::latency::{run_probe_scenario, ProbeImages, ScenarioOptions};
-use hil_tests::report::{Provenance, Report, RunRecord};
+use hil_tests::report::{BootRecord, IpcRecord, Provenance, RealtimeRecord, Report, RunRecord};
+use hil_tests::rt_lab::{run_rt_lab, RtLabImages, RT_CELL};
+use hil_tests::target::description::TargetKind;
 use hil_tests::TargetDescription;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -19,6 +26,12 @@ pub const DEFAULT_TARGET: &str = "hil-tests/targets/qemu-icount.yaml";
 
 /// The one-cell config the probe runs in.
 pub const LAB_CONFIG: &str = "hil-tests/configs/qemu-latency-lab.yaml";
+
+/// The real-time lab's config.
+pub const RT_LAB_CONFIG: &str = "hil-tests/configs/qemu-rt-lab.yaml";
+
+/// The IPC lab's config.
+pub const IPC_LAB_CONFIG: &str = "hil-tests/configs/qemu-ipc-lab.yaml";
 
 /// Runs the scenario; fails when a run fails or the budget is violated.
 pub fn run(layout: &Layout, target: &Path, config: &Path) -> Result<()> {
@@ -63,12 +76,23 @@ pub fn run(layout: &Layout, target: &Path, config: &Path) -> Result<()> {
         );
     }
     let provenance = Provenance::collect(&layout.root, &description, &built.config);
-    let report = Report::new(
+    let mut report = Report::new(
         provenance,
         native.as_ref().map(RunRecord::of),
         RunRecord::of(&bulkhead),
         &description.latency_budget,
     );
+    ipc_lab(layout, &description, &options, &mut report)?;
+    if let TargetKind::Qemu(_) = description.kind {
+        boot_times(layout, &description, &out, &mut report)?;
+        realtime_lab(layout, &description, &out, &mut report)?;
+    } else {
+        println!(
+            "hil: the real-time lab runs in QEMU only (its neighbour crashes on purpose); \
+             skipped on `{}`",
+            description.name
+        );
+    }
     let (json, html) = report.write(&out)?;
     println!("\n{}", report.summary_text());
     println!("hil: report: {}", json.display());
@@ -78,4 +102,112 @@ pub fn run(layout: &Layout, target: &Path, config: &Path) -> Result<()> {
         bail!("the latency budget of `{}` is violated", description.name);
     }
     Ok(())
+}
+
+/// Builds and runs the real-time lab and adds it to `report`.
+fn realtime_lab(
+    layout: &Layout,
+    description: &TargetDescription,
+    out: &Path,
+    report: &mut Report,
+) -> Result<()> {
+    let built = build::run(layout, Path::new(RT_LAB_CONFIG))?;
+    let images = RtLabImages {
+        build_dir: build_dir_of(layout, &built.config)?,
+        partitioner_elf: Some(built.partitioner_elf.clone()),
+    };
+    let budget = hil_tests::config::latency_budget(&images.build_dir.join("config.yaml"), RT_CELL)?;
+    println!(
+        "\nhil: real-time lab on target `{}` ({})",
+        description.name,
+        built.config.display()
+    );
+    let run = run_rt_lab(
+        description,
+        &images,
+        out,
+        &format!("rt-lab-{}", description.name),
+        Duration::from_secs(900),
+    )?;
+    println!(
+        "hil: real-time lab: {} lines in {:.1} s ({})",
+        run.lines.len(),
+        run.took.as_secs_f64(),
+        run.log_dir.display()
+    );
+    report.add_realtime(
+        RealtimeRecord::of(&run, RT_CELL, budget),
+        &run.output,
+        budget,
+        description.latency_budget.max_load_factor,
+    );
+    Ok(())
+}
+
+/// Builds and runs the IPC lab (two bare-metal peers) and adds it to
+/// `report`.
+fn ipc_lab(
+    layout: &Layout,
+    description: &TargetDescription,
+    options: &ScenarioOptions,
+    report: &mut Report,
+) -> Result<()> {
+    let built = build::run(layout, Path::new(IPC_LAB_CONFIG))?;
+    let build_dir = build_dir_of(layout, &built.config)?;
+    println!("\nhil: IPC lab on target `{}`", description.name);
+    let options = ScenarioOptions {
+        run_prefix: "ipc-lab".to_string(),
+        ..options.clone()
+    };
+    let run = run_ipc_bench(description, &build_dir, &options)?;
+    println!("{}", run.bench.summary_text());
+    report.ipc = Some(IpcRecord::of(&run));
+    Ok(())
+}
+
+/// Boots the default gateway until both Linux cells are in user space and
+/// adds the boot times to `report`.
+fn boot_times(
+    layout: &Layout,
+    description: &TargetDescription,
+    out: &Path,
+    report: &mut Report,
+) -> Result<()> {
+    let built = build::run(layout, Path::new(build::DEFAULT_CONFIG))?;
+    let build_dir = build_dir_of(layout, &built.config)?;
+    let cells = hil_tests::cell_names(&build_dir.join("config.yaml"))?;
+    println!("\nhil: boot times of {}", built.config.display());
+    let options = hil_tests::SessionOptions::new(&format!("boot-{}", description.name))
+        .log_root(out)
+        .deadline(Duration::from_secs(420))
+        .partitioner_elf(&built.partitioner_elf);
+    let mut session = boot_times::boot(description, &build_dir, options)?;
+    let userspace =
+        hil_tests::Pattern::regex(r"^bulkhead-guest: boot: userspace at counter \d+ \(\d+ Hz\)$");
+    session.expect_all(
+        cells.iter().map(|cell| (cell.as_str(), userspace.clone())),
+        Duration::from_secs(400),
+    )?;
+    let names: Vec<&str> = cells.iter().map(String::as_str).collect();
+    let times = BootTimes::from_session(&session, &names)?;
+    drop(session);
+    let command = description
+        .qemu_for_build(&build_dir)?
+        .map(|qemu| hil_tests::Target::describe(&qemu))
+        .unwrap_or_default();
+    println!("{times}");
+    report.boot = Some(BootRecord {
+        config: built.config.display().to_string(),
+        command,
+        times,
+    });
+    Ok(())
+}
+
+/// Where `cargo xtask build` put the artifacts of `config`.
+fn build_dir_of(layout: &Layout, config: &Path) -> Result<std::path::PathBuf> {
+    let stem = config
+        .file_stem()
+        .with_context(|| format!("{} has no file name", config.display()))?;
+    Ok(layout.artifacts().join(stem))
 }

@@ -22,6 +22,51 @@
 //! - **3, outsider.** No peer of any channel: on successive boots (with
 //!   `on_fault: restart`) it reads the ECAM window, writes a doorbell
 //!   register, reads the shared memory; each is a fault.
+//! - **4, bench initiator.** Measures the channel (see [Benchmarks](#benchmarks)).
+//! - **5, bench echoer.** Its peer for the benchmarks; never faults.
+//!
+//! # Benchmarks
+//!
+//! Roles 4 and 5 (`hil-tests/configs/qemu-ipc-lab.yaml`) use a ring of
+//! 8 slots of 4 KiB + 4 bytes each way, and take three measurements,
+//! all on the virtual counter (the same in both cells: `CNTVOFF_EL2` is
+//! 0), one at a time, so that the two never overlap:
+//!
+//! 1. **One way** ([`ONEWAY_SAMPLES`]): the initiator reads the counter
+//!    right before it sends a small message that carries the value; the
+//!    echoer, idle in WFI, takes the doorbell interrupt, whose vector
+//!    reads the counter first ([`DOORBELL_ENTRY`]), and answers with the
+//!    difference. A sample the echoer did not take from WFI (it was still
+//!    busy) is sent again; one whose interrupt never came is lost.
+//! 2. **Round trip** ([`ROUND_TRIPS`] 8-byte messages): from before the
+//!    send to after the receive of the echo.
+//! 3. **Throughput** ([`STREAM_BYTES`] in messages of each of
+//!    [`STREAM_SIZES`] bytes): the initiator sends as fast as the ring
+//!    allows (the library's `send` waits for room), the echoer copies each
+//!    message into a local buffer and sums its words; its final answer
+//!    (count and sum) ends the timing, and the initiator checks both. Then
+//!    the initiator times a plain copy of as many bytes, message by
+//!    message, between two buffers on its stack: the memcpy baseline.
+//!
+//! Output of the initiator, one figure a line (parsed by
+//! `hil-tests/src/ipc_bench.rs`; histograms as the probe prints them:
+//! `value:count` pairs in ticks, eight a line, values ascending, `lost:N`
+//! last, then a summary line to check them against):
+//!
+//! ```text
+//! bench: counter 1000000000 Hz
+//! bench: hist oneway 1127:199 1211:1 lost:0
+//! bench: oneway latency: 200 samples, min 1127, avg 1127, max 1211 ticks
+//! bench: hist roundtrip 3220:1000 lost:0
+//! bench: roundtrip latency: 1000 samples, min 3220, avg 3220, max 3220 ticks
+//! bench: throughput 64 B: 16384 messages, 1048576 bytes in 41339522 ticks; memcpy of the same bytes in 1097731 ticks
+//! bench: throughput 1024 B: 1024 messages, 1048576 bytes in 23230082 ticks; memcpy of the same bytes in 560131 ticks
+//! bench: throughput 4096 B: 256 messages, 1048576 bytes in 22324594 ticks; memcpy of the same bytes in 533251 ticks
+//! bench: done
+//! ```
+//!
+//! A measurement that fails prints a line with `FAILED` instead of its
+//! figures, and the bench stops.
 //!
 //! Addresses: the ECAM window is `qemu-virt`'s `virtual_pci.ecam`
 //! (`bsp/boards/qemu-virt.yaml`); the channel is device 0 (the first
@@ -69,6 +114,62 @@ mod cell {
     const ROLE_INITIATOR: u64 = 1;
     const ROLE_ECHOER: u64 = 2;
     const ROLE_OUTSIDER: u64 = 3;
+    const ROLE_BENCH_INITIATOR: u64 = 4;
+    const ROLE_BENCH_ECHOER: u64 = 5;
+
+    /// One-way samples of the bench.
+    const ONEWAY_SAMPLES: usize = 200;
+    /// Sends of a one-way sample the echoer was too busy to take from WFI
+    /// before the sample counts as lost.
+    const ONEWAY_ATTEMPTS: u32 = 5;
+    /// The initiator's pause before each one-way sample, in microseconds,
+    /// so that the echoer is back in WFI (it answered the previous one).
+    const ONEWAY_PAUSE_US: u64 = 50;
+    /// Bytes per throughput measurement.
+    const STREAM_BYTES: usize = 1 << 20;
+    /// Message sizes of the throughput measurements.
+    const STREAM_SIZES: [usize; 3] = [64, 1024, 4096];
+    /// The largest bench message.
+    const BENCH_MESSAGE: usize = 4096;
+    /// The bench's rings: 8 slots of a 4 KiB message and its length word
+    /// (33 KiB with the header, in a 64 KiB output section).
+    const BENCH_RING: ChannelConfig = ChannelConfig {
+        slot_size: BENCH_MESSAGE as u32 + 4,
+        slot_count: 8,
+        ..ChannelConfig::new(PeerId(0))
+    };
+    /// The pingpong roles' rings.
+    const PINGPONG_RING: ChannelConfig = ChannelConfig {
+        slot_size: 64,
+        slot_count: 8,
+        ..ChannelConfig::new(PeerId(0))
+    };
+    /// Histogram `value:count` pairs per console line, as the probe.
+    const PAIRS_PER_LINE: usize = 8;
+    /// A sample whose interrupt or answer never came.
+    const LOST: u64 = u64::MAX;
+    /// A sample that is kept in a histogram as this or less (the rest are
+    /// lost): samples are `u32`, to keep 1000 of them small on the stack.
+    const LOST_SAMPLE: u32 = u32::MAX;
+    /// A one-way answer: the message was already there when the echoer
+    /// looked, so it was not idle in WFI.
+    const NOT_IDLE: u64 = u64::MAX - 1;
+
+    /// Bench message kinds, the first word of every control message
+    /// (little-endian `u32` words throughout).
+    mod kind {
+        /// `[ONEWAY, sequence, sent_at low, sent_at high]`.
+        pub const ONEWAY: u32 = 0xbe_0001;
+        /// `[ONEWAY_RESULT, sequence, ticks low, ticks high]`.
+        pub const ONEWAY_RESULT: u32 = 0xbe_0002;
+        /// `[ROUND_TRIP, sequence]`, echoed as it is.
+        pub const ROUND_TRIP: u32 = 0xbe_0003;
+        /// `[STREAM_START, message size, message count]`: the next
+        /// messages are the stream's payload.
+        pub const STREAM_START: u32 = 0xbe_0004;
+        /// `[STREAM_DONE, messages received, checksum low, checksum high]`.
+        pub const STREAM_DONE: u32 = 0xbe_0005;
+    }
 
     /// Configuration space offsets (PCI 3.0, type 0 header).
     const ID: usize = 0x00;
@@ -281,6 +382,22 @@ mod cell {
                     None => println!("pingpong: no channel"),
                 }
             }
+            ROLE_BENCH_INITIATOR | ROLE_BENCH_ECHOER => {
+                let initiator = role == ROLE_BENCH_INITIATOR;
+                let name = if initiator { "initiator" } else { "echoer" };
+                println!("pingpong: bench {name}, boot {boot}");
+                match probe_device() {
+                    Some(device) => {
+                        enable_interrupts(&device, redistributor);
+                        if initiator {
+                            bench_initiator(&device)
+                        } else {
+                            bench_echoer(&device)
+                        }
+                    }
+                    None => println!("pingpong: no channel"),
+                }
+            }
             ROLE_OUTSIDER => outsider(boot),
             _ => println!("pingpong: unknown role {role} (x0 = {boot_argument:#x})"),
         }
@@ -310,16 +427,19 @@ mod cell {
         }
     }
 
-    fn open(device: &Device, remote: PeerId) -> Option<Channel<'static, CellDoorbell>> {
+    fn open(
+        device: &Device,
+        remote: PeerId,
+        ring: ChannelConfig,
+    ) -> Option<Channel<'static, CellDoorbell>> {
         let region = region(device)?;
         let doorbell = CellDoorbell {
             registers: device.registers,
             hz: counter_frequency(),
         };
         let config = ChannelConfig {
-            slot_size: 64,
-            slot_count: 8,
-            ..ChannelConfig::new(remote)
+            remote_peer: remote,
+            ..ring
         };
         match Channel::open(&region, config, doorbell) {
             Ok(channel) => {
@@ -367,7 +487,7 @@ mod cell {
         measure_self_doorbells(device);
 
         let remote = other(device.id);
-        let Some(mut channel) = open(device, remote) else {
+        let Some(mut channel) = open(device, remote, PINGPONG_RING) else {
             return;
         };
         match wait_for_peer(&channel, true, Duration::from_secs(10)) {
@@ -477,7 +597,7 @@ mod cell {
             delay_ms(50);
         }
         let remote = other(device.id);
-        let Some(mut channel) = open(device, remote) else {
+        let Some(mut channel) = open(device, remote, PINGPONG_RING) else {
             return;
         };
         println!("pingpong: echoer ready");
@@ -553,6 +673,413 @@ mod cell {
             }
             _ => println!("outsider: done"),
         }
+    }
+
+    // ---- benchmarks (roles 4 and 5) ------------------------------------
+
+    /// The `u32` word `index` of a message (0 if the message is shorter).
+    fn word(bytes: &[u8], index: usize) -> u32 {
+        match bytes.get(4 * index..4 * index + 4) {
+            Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
+            _ => 0,
+        }
+    }
+
+    /// A message of `N` words.
+    fn words<const N: usize>(values: [u32; N]) -> [[u8; 4]; N] {
+        values.map(u32::to_le_bytes)
+    }
+
+    /// Words `index` and `index + 1` as one `u64`.
+    fn word64(bytes: &[u8], index: usize) -> u64 {
+        u64::from(word(bytes, index + 1)) << 32 | u64::from(word(bytes, index))
+    }
+
+    /// The low and high words of `value`.
+    fn halves(value: u64) -> [u32; 2] {
+        [value as u32, (value >> 32) as u32]
+    }
+
+    /// A message buffer on a word boundary, as a program that cares about
+    /// throughput keeps it: the channel then copies whole words.
+    #[repr(C, align(8))]
+    struct Aligned([u8; BENCH_MESSAGE]);
+
+    /// The stream checksum: the wrapping sum of each message's first and
+    /// last little-endian `u32` words (both carry the message's number),
+    /// added to `sum`. O(1) per message, so that the figure is the
+    /// channel's and not a checksum loop's; the copies themselves are
+    /// checked by the library's tests.
+    fn checksum(sum: u64, bytes: &[u8]) -> u64 {
+        let word = |w: &[u8]| u64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+        match bytes.len() {
+            0..4 => sum,
+            n => sum
+                .wrapping_add(word(&bytes[..4]))
+                .wrapping_add(word(&bytes[n - 4..])),
+        }
+    }
+
+    /// Writes the message number into the first and the last word.
+    fn number_message(message: &mut [u8], number: u32) {
+        let n = message.len();
+        message[..4].copy_from_slice(&number.to_le_bytes());
+        message[n - 4..].copy_from_slice(&number.to_le_bytes());
+    }
+
+    fn bench_initiator(device: &Device) {
+        let hz = counter_frequency();
+        let remote = other(device.id);
+        let Some(mut channel) = open(device, remote, BENCH_RING) else {
+            return;
+        };
+        if wait_for_peer(&channel, true, Duration::from_secs(10)).is_none() {
+            println!("bench: peer {} never became ready: FAILED", remote.0);
+            return;
+        }
+        println!("bench: counter {hz} Hz");
+        if !bench_oneway(&mut channel, hz) || !bench_round_trips(&mut channel) {
+            return;
+        }
+        for size in STREAM_SIZES {
+            if !bench_throughput(&mut channel, size) {
+                return;
+            }
+        }
+        println!("bench: done");
+    }
+
+    /// One-way notification: counter before the send → the echoer's IRQ
+    /// vector, which the echoer sends back.
+    #[inline(never)]
+    fn bench_oneway(channel: &mut Channel<'_, CellDoorbell>, hz: u64) -> bool {
+        let mut samples = [LOST_SAMPLE; ONEWAY_SAMPLES];
+        let mut resent = 0u32;
+        let mut reply = [0u8; 16];
+        let pause = hz * ONEWAY_PAUSE_US / 1_000_000;
+        for (sequence, sample) in (0u32..).zip(samples.iter_mut()) {
+            for _ in 0..ONEWAY_ATTEMPTS {
+                let resume = counter() + pause;
+                while counter() < resume {
+                    core::hint::spin_loop();
+                }
+                let sent_at = counter();
+                let [low, high] = halves(sent_at);
+                let message = words([kind::ONEWAY, sequence, low, high]);
+                if let Err(e) = channel.send(message.as_flattened(), TIMEOUT) {
+                    println!("bench: oneway sample {sequence}: send: {e}: FAILED");
+                    return false;
+                }
+                // Answers to earlier, timed-out samples are skipped.
+                let value = loop {
+                    match channel.recv(&mut reply, TIMEOUT) {
+                        Ok(16) if word(&reply, 0) == kind::ONEWAY_RESULT => {
+                            if word(&reply, 1) == sequence {
+                                break word64(&reply, 2);
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(Error::Timeout) => break LOST,
+                        Err(e) => {
+                            println!("bench: oneway sample {sequence}: receive: {e}: FAILED");
+                            return false;
+                        }
+                    }
+                };
+                if value != NOT_IDLE {
+                    *sample = sample_of(value);
+                    break;
+                }
+                resent += 1;
+            }
+        }
+        if resent > 0 {
+            println!("bench: oneway: {resent} samples sent again (the echoer was not idle)");
+        }
+        report_histogram("oneway", &mut samples);
+        true
+    }
+
+    /// Round trips of an 8-byte message.
+    #[inline(never)]
+    fn bench_round_trips(channel: &mut Channel<'_, CellDoorbell>) -> bool {
+        let mut samples = [LOST_SAMPLE; ROUND_TRIPS as usize];
+        let mut echo = [0u8; 16];
+        for (sequence, sample) in (0u32..).zip(samples.iter_mut()) {
+            let message = words([kind::ROUND_TRIP, sequence]);
+            let message = message.as_flattened();
+            let start = counter();
+            if let Err(e) = channel.send(message, TIMEOUT) {
+                println!("bench: round trip {sequence}: send: {e}: FAILED");
+                return false;
+            }
+            loop {
+                match channel.recv(&mut echo, TIMEOUT) {
+                    Ok(length) if echo[..length] == *message => {
+                        *sample = sample_of(counter() - start);
+                        break;
+                    }
+                    // An echo of an earlier, timed-out round trip.
+                    Ok(_) => {}
+                    Err(Error::Timeout) => break,
+                    Err(e) => {
+                        println!("bench: round trip {sequence}: receive: {e}: FAILED");
+                        return false;
+                    }
+                }
+            }
+        }
+        report_histogram("roundtrip", &mut samples);
+        true
+    }
+
+    /// Streams [`STREAM_BYTES`] in messages of `size` bytes, checks the
+    /// echoer's count and checksum, then times the memcpy baseline.
+    #[inline(never)]
+    fn bench_throughput(channel: &mut Channel<'_, CellDoorbell>, size: usize) -> bool {
+        let count = STREAM_BYTES / size;
+        let mut message = Aligned([0u8; BENCH_MESSAGE]);
+        let message = &mut message.0;
+        for (index, byte) in message.iter_mut().enumerate() {
+            *byte = (index * 7 + size) as u8;
+        }
+        let message = &mut message[..size];
+        let start_message = words([kind::STREAM_START, size as u32, count as u32]);
+        if let Err(e) = channel.send(start_message.as_flattened(), TIMEOUT) {
+            println!("bench: throughput {size} B: start: {e}: FAILED");
+            return false;
+        }
+        // Each message carries its number in its first and last words.
+        let start = counter();
+        for number in 0..count as u32 {
+            number_message(message, number);
+            if let Err(e) = channel.send(message, TIMEOUT) {
+                println!("bench: throughput {size} B: message {number}: {e}: FAILED");
+                return false;
+            }
+        }
+        let mut reply = [0u8; 16];
+        let answer = channel.recv(&mut reply, TIMEOUT);
+        let ticks = counter() - start;
+        match answer {
+            Ok(16) if word(&reply, 0) == kind::STREAM_DONE => {}
+            Ok(length) => {
+                println!(
+                    "bench: throughput {size} B: unexpected answer of {length} bytes, kind {:#x}: FAILED",
+                    word(&reply, 0)
+                );
+                return false;
+            }
+            Err(e) => {
+                println!("bench: throughput {size} B: no answer: {e}: FAILED");
+                return false;
+            }
+        }
+        let mut expected = 0u64;
+        for number in 0..count as u32 {
+            number_message(message, number);
+            expected = checksum(expected, message);
+        }
+        let (received, sum) = (word(&reply, 1) as usize, word64(&reply, 2));
+        if (received, sum) != (count, expected) {
+            println!(
+                "bench: throughput {size} B: the echoer got {received} messages, checksum {sum:#x}; sent {count}, checksum {expected:#x}: FAILED"
+            );
+            return false;
+        }
+
+        // The baseline: the same bytes, message by message, RAM to RAM.
+        let mut copy = Aligned([0u8; BENCH_MESSAGE]);
+        let copy = &mut copy.0[..size];
+        let source = core::hint::black_box(&*message);
+        let start = counter();
+        for _ in 0..count {
+            copy.copy_from_slice(source);
+            core::hint::black_box(&mut *copy);
+        }
+        let memcpy_ticks = counter() - start;
+        println!(
+            "bench: throughput {size} B: {count} messages, {} bytes in {ticks} ticks; memcpy of the same bytes in {memcpy_ticks} ticks",
+            count * size
+        );
+        true
+    }
+
+    /// A sample of `ticks`; [`LOST`] (and anything as large) is lost.
+    fn sample_of(ticks: u64) -> u32 {
+        u32::try_from(ticks).unwrap_or(LOST_SAMPLE)
+    }
+
+    /// Prints `samples` as the probe prints its histograms
+    /// (`bench: hist <name> value:count … lost:N`, then a summary line).
+    fn report_histogram(name: &str, samples: &mut [u32]) {
+        samples.sort_unstable();
+        let lost = samples.iter().filter(|&&v| v == LOST_SAMPLE).count();
+        let kept = &samples[..samples.len() - lost];
+        let mut line = Line::new();
+        let mut pairs = 0;
+        let mut index = 0;
+        while index < kept.len() {
+            let value = kept[index];
+            let count = kept[index..].iter().take_while(|&&v| v == value).count();
+            if pairs % PAIRS_PER_LINE == 0 {
+                line.flush();
+                line.push_fmt(format_args!("bench: hist {name}"));
+            }
+            line.push_fmt(format_args!(" {value}:{count}"));
+            pairs += 1;
+            index += count;
+        }
+        if pairs % PAIRS_PER_LINE == 0 {
+            line.flush();
+            line.push_fmt(format_args!("bench: hist {name}"));
+        }
+        line.push_fmt(format_args!(" lost:{lost}"));
+        line.flush();
+        let (min, max) = match kept {
+            [first, .., last] => (*first, *last),
+            [only] => (*only, *only),
+            [] => (0, 0),
+        };
+        let sum: u64 = kept.iter().map(|&v| u64::from(v)).sum();
+        let average = sum.checked_div(kept.len() as u64).unwrap_or(0);
+        println!(
+            "bench: {name} latency: {} samples, min {min}, avg {average}, max {max} ticks",
+            samples.len()
+        );
+    }
+
+    /// One console line being assembled (no heap).
+    struct Line {
+        bytes: [u8; 160],
+        len: usize,
+    }
+
+    impl Line {
+        fn new() -> Self {
+            Line {
+                bytes: [0; 160],
+                len: 0,
+            }
+        }
+
+        fn push_fmt(&mut self, args: core::fmt::Arguments) {
+            let _ = core::fmt::Write::write_fmt(self, args);
+        }
+
+        fn flush(&mut self) {
+            if self.len > 0 {
+                let text = core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("?");
+                println!("{text}");
+                self.len = 0;
+            }
+        }
+    }
+
+    impl core::fmt::Write for Line {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let end = self.len + s.len();
+            if end > self.bytes.len() {
+                return Err(core::fmt::Error);
+            }
+            self.bytes[self.len..end].copy_from_slice(s.as_bytes());
+            self.len = end;
+            Ok(())
+        }
+    }
+
+    /// Answers the bench initiator: one-way samples with the latency it
+    /// saw, round trips with an echo, streams with their count and
+    /// checksum. Never faults, never stops.
+    #[inline(never)]
+    fn bench_echoer(device: &Device) {
+        let remote = other(device.id);
+        let Some(mut channel) = open(device, remote, BENCH_RING) else {
+            return;
+        };
+        println!("bench: echoer ready");
+        let mut buffer = Aligned([0u8; BENCH_MESSAGE]);
+        let buffer = &mut buffer.0;
+        loop {
+            // A message already there when the echoer looks was not
+            // taken from WFI; otherwise the doorbell's vector records
+            // when it arrived.
+            DOORBELL_ENTRY.store(0, Relaxed);
+            let (length, idle) = match channel.try_recv(buffer) {
+                Ok(length) => (length, false),
+                Err(Error::Empty) => match channel.recv(buffer, TIMEOUT) {
+                    Ok(length) => (length, true),
+                    Err(Error::Timeout) => continue,
+                    Err(e) => {
+                        println!("bench: receive: {e}");
+                        continue;
+                    }
+                },
+                Err(e) => {
+                    println!("bench: receive: {e}");
+                    continue;
+                }
+            };
+            let entry = DOORBELL_ENTRY.load(Relaxed);
+            let message = &buffer[..length];
+            let answer = match word(message, 0) {
+                kind::ONEWAY => {
+                    let ticks = if !idle {
+                        NOT_IDLE
+                    } else if entry == 0 {
+                        LOST
+                    } else {
+                        entry.wrapping_sub(word64(message, 2))
+                    };
+                    let [low, high] = halves(ticks);
+                    channel.send(
+                        words([kind::ONEWAY_RESULT, word(message, 1), low, high]).as_flattened(),
+                        TIMEOUT,
+                    )
+                }
+                kind::ROUND_TRIP => channel.send(message, TIMEOUT),
+                kind::STREAM_START => {
+                    let (size, count) = (word(message, 1), word(message, 2));
+                    let (received, sum) = receive_stream(&mut channel, count, buffer);
+                    let [low, high] = halves(sum);
+                    if received != count {
+                        println!("bench: stream of {count} x {size} B: got {received} messages");
+                    }
+                    channel.send(
+                        words([kind::STREAM_DONE, received, low, high]).as_flattened(),
+                        TIMEOUT,
+                    )
+                }
+                other => {
+                    println!("bench: unknown message kind {other:#x} ({length} bytes)");
+                    Ok(())
+                }
+            };
+            if let Err(e) = answer {
+                println!("bench: send: {e}");
+            }
+        }
+    }
+
+    /// Receives `count` stream messages into a local buffer and sums their
+    /// words; returns how many came and the sum.
+    #[inline(never)]
+    fn receive_stream(
+        channel: &mut Channel<'_, CellDoorbell>,
+        count: u32,
+        buffer: &mut [u8],
+    ) -> (u32, u64) {
+        let mut sum = 0u64;
+        for received in 0..count {
+            match channel.recv(buffer, TIMEOUT) {
+                Ok(length) => sum = checksum(sum, &buffer[..length]),
+                Err(e) => {
+                    println!("bench: stream message {received}: {e}");
+                    return (received, sum);
+                }
+            }
+        }
+        (count, sum)
     }
 
     #[unsafe(no_mangle)]

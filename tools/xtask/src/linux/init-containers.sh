@@ -12,10 +12,16 @@
 #                       panic=1 the kernel resets the cell); (2) a read of
 #                       the control cell's RAM through /dev/mem, which the
 #                       partitioner must stop; (3) status lines as in demo.
+#   lab                 the latency lab (docs/hil.md): no containers (their
+#                       CPU use would end the idle phase); the channel's
+#                       gateway runs as a plain process; two boots: (1) idle
+#                       for 8 s, then CPU, memory and disk load plus an IPC
+#                       flood for 8 s, then a kernel crash; (2) status lines.
 #
 # Output lines; the ones of this script start with "bulkhead-guest: ", the
 # container's own with "container: " (see /containers/hello/rootfs/bin/hello):
 #   userspace up
+#   boot: userspace at counter <N> (<F> Hz)      (CNTVCT_EL0, for boot times)
 #   uname: <uname -a>
 #   nproc: <n>
 #   root: <device> <fstype>                      (from /proc/mounts: /dev/vda ext4)
@@ -47,6 +53,10 @@
 #   devmem: reading 0x50000000 (control cell RAM)
 #   devmem: read returned <value>                (must never appear)
 #   after fault: back up (boot 3)
+# and in the lab scenario:
+#   lab: idle
+#   load: started, load: stopped, load: wrote ..., crash: ... (as in faults)
+#   after crash: back up (boot 2)
 /bin/busybox --install -s /bin 2>/dev/null
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
@@ -67,6 +77,7 @@ centiseconds() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
 seconds() { awk -v cs="$1" 'BEGIN { printf "%.1f\n", cs / 100 }'; }
 
 say "userspace up"
+say "boot: userspace at counter $(bulkhead-ipc counter)"
 say "uname: $(uname -a)"
 say "nproc: $(nproc)"
 say "root: $(awk '$2 == "/" { root = $1 " " $3 } END { print root }' /proc/mounts)"
@@ -93,56 +104,75 @@ else
     say "network: no eth0"
 fi
 
+scenario=demo
+for parameter in $(cat /proc/cmdline); do
+    case "$parameter" in
+        bulkhead.scenario=*) scenario="${parameter#bulkhead.scenario=}" ;;
+    esac
+done
+say "scenario: $scenario"
+
 # The container: crun keeps its state in /run/crun; the container's
 # output goes to this console. Its cgroup is /sys/fs/cgroup/hello
 # (cgroupsPath in config.json), with cpu.max 50000 100000 and
 # memory.max 64 MiB to start with.
 say "crun: $(crun --version | head -n 1)"
-started=$(centiseconds)
-crun run --bundle /containers/hello hello &
-tries=0
-until crun state hello 2> /dev/null | grep -q '"status": "running"'; do
-    if [ "$tries" -ge 100 ]; then
-        say "container hello: not running after 10 s"
-        break
-    fi
-    sleep 0.1
-    tries=$((tries + 1))
-done
-if [ "$tries" -lt 100 ]; then
-    pid=$(crun state hello | awk -F '[:,]' '$1 ~ /"pid"/ { gsub(/ /, "", $2); print $2 }')
-    say "container hello: running after $(seconds $(($(centiseconds) - started))) s, pid $pid"
+run_hello() {
+    started=$(centiseconds)
+    crun run --bundle /containers/hello hello &
+    tries=0
+    until crun state hello 2> /dev/null | grep -q '"status": "running"'; do
+        if [ "$tries" -ge 100 ]; then
+            say "container hello: not running after 10 s"
+            break
+        fi
+        sleep 0.1
+        tries=$((tries + 1))
+    done
+    if [ "$tries" -lt 100 ]; then
+        pid=$(crun state hello | awk -F '[:,]' '$1 ~ /"pid"/ { gsub(/ /, "", $2); print $2 }')
+        say "container hello: running after $(seconds $(($(centiseconds) - started))) s, pid $pid"
 
-    cgroup=/sys/fs/cgroup/hello
-    # The container's CPU use over 3 s, in percent of one CPU.
-    usage() {
-        u0=$(awk '$1 == "usage_usec" { print $2 }' "$cgroup/cpu.stat")
-        t0=$(centiseconds)
-        sleep 3
-        u1=$(awk '$1 == "usage_usec" { print $2 }' "$cgroup/cpu.stat")
-        t1=$(centiseconds)
-        echo $(((u1 - u0 + (t1 - t0) * 50) / ((t1 - t0) * 100)))
-    }
-    sleep 1
-    cpu_before=$(cat "$cgroup/cpu.max")
-    memory_before=$(cat "$cgroup/memory.max")
-    usage_before=$(usage)
-    # crun 1.8 takes plain numbers (no size suffixes): 32 MiB in bytes.
-    if crun update --cpu-quota 20000 --cpu-period 100000 hello &&
-        crun update --memory 33554432 hello; then
+        cgroup=/sys/fs/cgroup/hello
+        # The container's CPU use over 3 s, in percent of one CPU.
+        usage() {
+            u0=$(awk '$1 == "usage_usec" { print $2 }' "$cgroup/cpu.stat")
+            t0=$(centiseconds)
+            sleep 3
+            u1=$(awk '$1 == "usage_usec" { print $2 }' "$cgroup/cpu.stat")
+            t1=$(centiseconds)
+            echo $(((u1 - u0 + (t1 - t0) * 50) / ((t1 - t0) * 100)))
+        }
         sleep 1
-        usage_after=$(usage)
-        say "limit change: cpu.max $cpu_before -> $(cat "$cgroup/cpu.max"), usage ${usage_before}% -> ${usage_after}% of a CPU; memory.max $memory_before -> $(cat "$cgroup/memory.max")"
-    else
-        say "limit change: crun update failed"
+        cpu_before=$(cat "$cgroup/cpu.max")
+        memory_before=$(cat "$cgroup/memory.max")
+        usage_before=$(usage)
+        # crun 1.8 takes plain numbers (no size suffixes): 32 MiB in bytes.
+        if crun update --cpu-quota 20000 --cpu-period 100000 hello &&
+            crun update --memory 33554432 hello; then
+            sleep 1
+            usage_after=$(usage)
+            say "limit change: cpu.max $cpu_before -> $(cat "$cgroup/cpu.max"), usage ${usage_before}% -> ${usage_after}% of a CPU; memory.max $memory_before -> $(cat "$cgroup/memory.max")"
+        else
+            say "limit change: crun update failed"
+        fi
     fi
-fi
+}
+# Not in the lab: the container's CPU use would end its idle phase.
+[ "$scenario" = lab ] || run_hello
 
 # The IT side of the IPC demo, in its own container: answers the control
-# cell's samples with setpoints over the channel (/dev/uio0).
+# cell's samples with setpoints over the channel (/dev/uio0). In the lab,
+# the same program as a plain process, which floods the channel while
+# /run/flood exists.
 if [ -e /dev/uio0 ]; then
-    crun run --bundle /containers/gateway gateway &
-    say "container gateway: started on /dev/uio0"
+    if [ "$scenario" = lab ]; then
+        bulkhead-ipc --report-every 5 gateway --flood-while /run/flood &
+        say "gateway: started on /dev/uio0"
+    else
+        crun run --bundle /containers/gateway gateway &
+        say "container gateway: started on /dev/uio0"
+    fi
 fi
 
 status_forever() {
@@ -191,15 +221,25 @@ load() {
     say "load: wrote $(wc -c < "$counts/tmpfs") x 32 MiB to tmpfs, $(wc -c < "$counts/disk") x 32 MiB to the disk"
 }
 
-scenario=demo
-for parameter in $(cat /proc/cmdline); do
-    case "$parameter" in
-        bulkhead.scenario=*) scenario="${parameter#bulkhead.scenario=}" ;;
-    esac
-done
-say "scenario: $scenario"
 
 case "$scenario" in
+    lab)
+        markers=/var/lib/bulkhead
+        if [ -e "$markers/lab-1" ]; then
+            say "after crash: back up (boot 2)"
+        else
+            say "lab: idle"
+            sleep 8
+            say "load: started"
+            touch /run/flood
+            load 8
+            rm -f /run/flood
+            touch "$markers/lab-1"
+            sync
+            say "crash: echo c > /proc/sysrq-trigger"
+            echo c > /proc/sysrq-trigger
+        fi
+        ;;
     faults)
         markers=/var/lib/bulkhead
         if [ -e "$markers/faults-2" ]; then

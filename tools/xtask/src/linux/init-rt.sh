@@ -14,6 +14,7 @@ mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 
 . /lib/bulkhead/functions.sh
 say "userspace up"
+say "boot: userspace at counter $(bulkhead-ipc counter)"
 say "uname: $(uname -a)"
 # (nproc would say 1: isolcpus keeps CPU 1 out of this shell's affinity.)
 say "cpus online: $(cat /sys/devices/system/cpu/online)"
@@ -37,24 +38,43 @@ if [ -e /dev/uio0 ]; then
 fi
 report_view
 
-# One measuring thread on CPU 1 (the isolated core), SCHED_FIFO priority 90,
-# woken every 1000 us; the main thread stays on CPU 0. -m locks all memory,
-# -q prints only the summary at the end ("T: 0 (pid) P:90 I:1000 C:count
-# Min: Act: Avg: Max:", in microseconds). Without deterministic time
-# (QEMU's -icount) the figures depend on the host and mean little.
+# One measuring thread on the cell's last CPU (the isolated core of a
+# two-CPU cell, else CPU 0), SCHED_FIFO priority 90, woken every 1000 us;
+# the main thread stays on CPU 0. -m locks all memory, -q prints only the
+# summary at the end ("T: 0 (pid) P:90 I:1000 C:count Min: Act: Avg:
+# Max:", in microseconds). Without deterministic time (QEMU's -icount) the
+# figures depend on the host and mean little.
+#
+# With bulkhead.cyclictest=lab on the command line (the latency lab,
+# docs/hil.md), rounds are 2 s long, each announced before it starts and
+# followed by its histogram: one line "cyclictest round N: hist
+# US:COUNT ... over:N" (1 us buckets up to 2000 us; empty ones left out;
+# over: samples beyond).
 SECONDS_PER_ROUND=5
-say "cyclictest: rounds of ${SECONDS_PER_ROUND} s, 1 thread on CPU 1, SCHED_FIFO 90, interval 1000 us"
+HISTOGRAM=""
+grep -q "bulkhead.cyclictest=lab" /proc/cmdline && SECONDS_PER_ROUND=2 && HISTOGRAM=2000
+cpu=$(($(grep -c ^processor /proc/cpuinfo) - 1))
+say "cyclictest: rounds of ${SECONDS_PER_ROUND} s, 1 thread on CPU $cpu, SCHED_FIFO 90, interval 1000 us"
 round=1
 while true; do
-    cyclictest -m -q -t 1 -a 1 --mainaffinity=0 -p 90 -i 1000 -D "$SECONDS_PER_ROUND" \
-        > /tmp/cyclictest.out 2>&1
+    [ -n "$HISTOGRAM" ] && say "cyclictest round $round: start"
+    cyclictest -m -q -t 1 -a "$cpu" --mainaffinity=0 -p 90 -i 1000 -D "$SECONDS_PER_ROUND" \
+        ${HISTOGRAM:+-h "$HISTOGRAM"} > /tmp/cyclictest.out 2>&1
     result=$?
     while read -r line; do
         case "$line" in
-            "#"*) ;; # "# /dev/cpu_dma_latency set to 0us"
+            "" | "#"* | [0-9]*) ;; # "# /dev/cpu_dma_latency set to 0us", the histogram
             *) say "cyclictest round $round: $line" ;;
         esac
     done < /tmp/cyclictest.out
+    if [ -n "$HISTOGRAM" ]; then
+        # Leading zeros off first: busybox awk reads 000017 as octal.
+        say "cyclictest round $round: hist$(awk '
+            function decimal(field) { sub(/^0+/, "", field); return field + 0 }
+            /^# Histogram Overflows:/ { over = decimal($4) }
+            /^[0-9]/ && decimal($2) > 0 { printf " %d:%d", decimal($1), decimal($2) }
+            END { printf " over:%d", over }' /tmp/cyclictest.out)"
+    fi
     if [ "$result" -ne 0 ]; then
         say "cyclictest round $round failed (exit status $result)"
         sleep "$SECONDS_PER_ROUND"

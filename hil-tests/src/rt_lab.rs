@@ -1,0 +1,505 @@
+//! The real-time lab (`configs/qemu-rt-lab.yaml`): cyclictest in the
+//! PREEMPT_RT cell while its neighbour, the containers cell, is idle, then
+//! loaded, then crashes and restarts. Both consoles arrive on one stream,
+//! in order, so each cyclictest round can be put in the phase the
+//! neighbour was in for the whole of it.
+//!
+//! The lines this module reads (the init scripts' `say` prefix first):
+//!
+//! ```text
+//! control:    bulkhead-guest: cyclictest round 3: start
+//! containers: bulkhead-guest: lab: idle
+//! control:    bulkhead-guest: cyclictest round 3: hist 14:1541 15:451 over:0
+//! containers: bulkhead-guest: load: started
+//! containers: bulkhead-guest: crash: echo c > /proc/sysrq-trigger
+//! containers: bulkhead-guest: after crash: back up (boot 2)
+//! control:    bulkhead-ipc: control: 1000 samples/s sent, ... round trip min 83 us, avg 1000 us, max 5064 us, ...
+//! ```
+//!
+//! A round's histogram counts samples per microsecond of latency
+//! (`over:` counts those past the histogram's end, 2000 us).
+
+use crate::latency::{Histogram, Stats};
+use crate::target::description::TargetDescription;
+use crate::{HarnessError, Pattern, Session, SessionOptions};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The real-time cell of the lab config.
+pub const RT_CELL: &str = "control";
+/// The neighbour.
+pub const NEIGHBOUR: &str = "containers";
+/// The line after which the scenario has seen everything: the neighbour
+/// is back after its crash.
+pub const BACK_UP: &str = "bulkhead-guest: after crash: back up (boot 2)";
+
+/// What the neighbour was doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Booting, before its scenario began.
+    Booting,
+    /// Its scenario's idle phase.
+    Idle,
+    /// CPU, memory and disk load plus an IPC flood.
+    Loaded,
+    /// From its crash until it is back up (the round overlaps it).
+    Crash,
+    /// After its restart.
+    Restarted,
+    /// The neighbour changed phase during the round (not counted).
+    Mixed,
+}
+
+impl Phase {
+    /// The phases a report shows and bounds check, in order.
+    pub const MEASURED: [Phase; 3] = [Phase::Idle, Phase::Loaded, Phase::Crash];
+
+    /// Its name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Booting => "booting",
+            Phase::Idle => "idle",
+            Phase::Loaded => "loaded",
+            Phase::Crash => "crash",
+            Phase::Restarted => "restarted",
+            Phase::Mixed => "mixed",
+        }
+    }
+
+    /// What the neighbour does in this phase, for reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Idle => "containers cell idle",
+            Phase::Loaded => "containers cell under CPU, memory, disk load and an IPC flood",
+            Phase::Crash => "containers cell crashing (kernel panic) and restarting",
+            Phase::Booting => "containers cell booting",
+            Phase::Restarted => "containers cell back after its restart",
+            Phase::Mixed => "rounds across a phase change",
+        }
+    }
+}
+
+/// One cyclictest round.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Round {
+    /// Its number.
+    pub number: u32,
+    /// The neighbour's phase throughout it.
+    pub phase: Phase,
+    /// Samples per microsecond; `lost` holds the overflows (past 2000 us).
+    pub histogram: Histogram,
+}
+
+/// One report of the control loop (`bulkhead-ipc control`): the round
+/// trip of a sample to the containers cell's gateway and back, in us.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IpcReport {
+    /// The neighbour's phase when it was printed.
+    pub phase: Phase,
+    /// Samples per second sent.
+    pub sent_per_s: u64,
+    /// Setpoints per second back.
+    pub back_per_s: u64,
+    /// Smallest round trip, us.
+    pub min_us: u64,
+    /// Mean round trip, us.
+    pub avg_us: u64,
+    /// Largest round trip, us.
+    pub max_us: u64,
+}
+
+/// What the lab said.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RtLabOutput {
+    /// Every complete round, in order.
+    pub rounds: Vec<Round>,
+    /// The control loop's reports, in order.
+    pub ipc: Vec<IpcReport>,
+}
+
+/// A lab line that does not make sense.
+#[derive(Debug, thiserror::Error)]
+#[error("real-time lab line {line}: {message}: `{text}`")]
+pub struct RtLabParseError {
+    /// 1-based position among the lines given.
+    pub line: usize,
+    /// The line.
+    pub text: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The numbers in `text`, in order.
+fn numbers(text: &str) -> Vec<u64> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .filter(|word| !word.is_empty())
+        .filter_map(|word| word.parse().ok())
+        .collect()
+}
+
+impl RtLabOutput {
+    /// Parses the lab's lines, each `(stream, text)`, in the order they
+    /// arrived. Lines of other streams, and other lines, are ignored.
+    pub fn parse<S: AsRef<str>, T: AsRef<str>>(
+        lines: &[(S, T)],
+    ) -> Result<RtLabOutput, RtLabParseError> {
+        let mut output = RtLabOutput::default();
+        let mut phase = Phase::Booting;
+        // The round under way: its number and the phases seen during it.
+        let mut open: Option<(u32, Vec<Phase>)> = None;
+        for (index, (stream, text)) in lines.iter().enumerate() {
+            let (stream, text) = (stream.as_ref(), text.as_ref().trim());
+            let error = |message: &str| RtLabParseError {
+                line: index + 1,
+                text: text.to_string(),
+                message: message.to_string(),
+            };
+            if stream == NEIGHBOUR {
+                let next = match text.strip_prefix("bulkhead-guest: ") {
+                    Some("lab: idle") => Some(Phase::Idle),
+                    Some("load: started") => Some(Phase::Loaded),
+                    Some(line) if line.starts_with("crash: ") => Some(Phase::Crash),
+                    Some(line) if text == BACK_UP || line.starts_with("after crash") => {
+                        Some(Phase::Restarted)
+                    }
+                    _ => None,
+                };
+                if let Some(next) = next {
+                    phase = next;
+                    if let Some((_, seen)) = open.as_mut() {
+                        seen.push(next);
+                    }
+                }
+                continue;
+            }
+            if stream != RT_CELL {
+                continue;
+            }
+            if let Some(rest) = text.strip_prefix("bulkhead-ipc: control: ") {
+                // "1000 samples/s sent, 1000 setpoints/s back, round trip
+                // min 83 us, avg 1000 us, max 5064 us, 0 dropped/s, ..."
+                if !rest.contains("round trip min") {
+                    continue;
+                }
+                let [sent, back, min, avg, max, ..] = numbers(rest)[..] else {
+                    return Err(error("expected rates and a round trip"));
+                };
+                output.ipc.push(IpcReport {
+                    phase,
+                    sent_per_s: sent,
+                    back_per_s: back,
+                    min_us: min,
+                    avg_us: avg,
+                    max_us: max,
+                });
+                continue;
+            }
+            let Some(rest) = text.strip_prefix("bulkhead-guest: cyclictest round ") else {
+                continue;
+            };
+            let Some((number, what)) = rest.split_once(": ") else {
+                continue;
+            };
+            let number: u32 = number.parse().map_err(|_| error("bad round number"))?;
+            if what == "start" {
+                open = Some((number, vec![phase]));
+                continue;
+            }
+            let Some(words) = what.strip_prefix("hist") else {
+                continue;
+            };
+            let Some((started, seen)) = open.take() else {
+                // A round that began before the log did.
+                continue;
+            };
+            if started != number {
+                return Err(error(&format!(
+                    "round {started} started, round {number} ended"
+                )));
+            }
+            let mut histogram = Histogram::default();
+            for word in words.split_whitespace() {
+                let (value, count) = word
+                    .split_once(':')
+                    .ok_or_else(|| error("expected us:count"))?;
+                let count: u64 = count.parse().map_err(|_| error("bad count"))?;
+                if value == "over" {
+                    histogram.lost += count;
+                } else {
+                    let value: u64 = value.parse().map_err(|_| error("bad value"))?;
+                    *histogram.counts.entry(value).or_default() += count;
+                }
+            }
+            let phase = if seen.contains(&Phase::Crash) {
+                Phase::Crash
+            } else if seen.iter().all(|&p| p == seen[0]) {
+                seen[0]
+            } else {
+                Phase::Mixed
+            };
+            output.rounds.push(Round {
+                number,
+                phase,
+                histogram,
+            });
+        }
+        Ok(output)
+    }
+
+    /// All rounds of `phase`, merged.
+    pub fn histogram(&self, phase: Phase) -> Histogram {
+        let mut merged = Histogram::default();
+        for round in self.rounds.iter().filter(|r| r.phase == phase) {
+            for (&value, &count) in &round.histogram.counts {
+                *merged.counts.entry(value).or_default() += count;
+            }
+            merged.lost += round.histogram.lost;
+        }
+        merged
+    }
+
+    /// The number of rounds of `phase`.
+    pub fn rounds_in(&self, phase: Phase) -> usize {
+        self.rounds.iter().filter(|r| r.phase == phase).count()
+    }
+
+    /// The summary of `phase` (`None` without samples). Overflows count
+    /// as samples past the histogram: `max` is then at least its end.
+    pub fn stats(&self, phase: Phase) -> Option<Stats> {
+        self.histogram(phase).stats()
+    }
+
+    /// The worst case of `phase` in us: the largest sample, or the
+    /// histogram's end ([`HISTOGRAM_END_US`]) when a sample went past it.
+    pub fn worst_us(&self, phase: Phase) -> Option<u64> {
+        let histogram = self.histogram(phase);
+        if histogram.lost > 0 {
+            return Some(HISTOGRAM_END_US);
+        }
+        histogram.stats().map(|s| s.max)
+    }
+}
+
+/// The file in a run's log directory with both consoles in arrival order,
+/// one `stream | text` line each ([`parse_timeline`] reads it back).
+pub const TIMELINE: &str = "timeline.txt";
+
+/// Reads a [`TIMELINE`] file's text back into `(stream, text)` lines.
+pub fn parse_timeline(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| line.split_once(" | "))
+        .map(|(stream, text)| (stream.to_string(), text.to_string()))
+        .collect()
+}
+
+/// Where the RT cell's histograms end (cyclictest `-h 2000`).
+pub const HISTOGRAM_END_US: u64 = 2000;
+
+/// The lab's images, as `cargo xtask build --config
+/// hil-tests/configs/qemu-rt-lab.yaml` makes them.
+#[derive(Clone, Debug)]
+pub struct RtLabImages {
+    /// The build directory (`target/bulkhead/qemu-rt-lab`): boot image,
+    /// `qemu.args`, config copy.
+    pub build_dir: PathBuf,
+    /// The partitioner ELF, to decode its log.
+    pub partitioner_elf: Option<PathBuf>,
+}
+
+/// One run of the lab.
+#[derive(Clone, Debug)]
+pub struct RtLabRun {
+    /// The QEMU command line.
+    pub command: String,
+    /// Every line of the RT cell and the neighbour, in arrival order.
+    pub lines: Vec<(String, String)>,
+    /// Parsed.
+    pub output: RtLabOutput,
+    /// Where the logs are.
+    pub log_dir: PathBuf,
+    /// Wall-clock time of the run.
+    pub took: Duration,
+}
+
+/// Why the lab failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RtLabError {
+    /// The target did not run or did not say what it should.
+    #[error("real-time lab: {0}")]
+    Harness(#[from] HarnessError),
+    /// Its output did not parse.
+    #[error("{source} (logs in {})", log_dir.display())]
+    Parse {
+        /// Why.
+        source: RtLabParseError,
+        /// Where the logs are.
+        log_dir: PathBuf,
+    },
+    /// The target cannot run this lab.
+    #[error("real-time lab: {0}")]
+    Unsupported(String),
+}
+
+/// Boots the lab on a QEMU target (its CPU, counter frequency and icount
+/// setting; the CPUs the lab config uses), runs until the neighbour is back from its
+/// crash and one more round has ended, and parses what both cells said.
+pub fn run_rt_lab(
+    target: &TargetDescription,
+    images: &RtLabImages,
+    log_root: &Path,
+    run_name: &str,
+    deadline: Duration,
+) -> Result<RtLabRun, RtLabError> {
+    let Some(qemu) = target.qemu_for_build(&images.build_dir)? else {
+        return Err(RtLabError::Unsupported(format!(
+            "target `{}` is not QEMU; the real-time lab's neighbour crashes on purpose and \
+             needs the lab's disk image, so it runs in QEMU only (docs/hil.md)",
+            target.name
+        )));
+    };
+    let cells = crate::cell_names(&images.build_dir.join("config.yaml"))?;
+    let lines: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let sink = Arc::clone(&lines);
+    let mut options = SessionOptions::new(run_name)
+        .log_root(log_root)
+        .cells(cells)
+        .deadline(deadline + Duration::from_secs(10))
+        .on_line(move |stream, text| {
+            if stream == RT_CELL || stream == NEIGHBOUR {
+                sink.lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .push((stream.to_string(), text.to_string()));
+            }
+        });
+    if let Some(elf) = &images.partitioner_elf {
+        options = options.partitioner_elf(elf);
+    }
+    let started = Instant::now();
+    let mut session = Session::start(&qemu, options)?;
+    session.expect(NEIGHBOUR, BACK_UP, deadline)?;
+    // One whole round after the restart: its start, then its histogram.
+    session.skip_to_end(RT_CELL);
+    let left = deadline.saturating_sub(started.elapsed());
+    session.expect(
+        RT_CELL,
+        Pattern::regex(r"^bulkhead-guest: cyclictest round \d+: start$"),
+        left,
+    )?;
+    let left = deadline.saturating_sub(started.elapsed());
+    session.expect(
+        RT_CELL,
+        Pattern::regex(r"^bulkhead-guest: cyclictest round \d+: hist"),
+        left,
+    )?;
+    let took = started.elapsed();
+    let log_dir = session.run_dir().to_path_buf();
+    let command = crate::Target::describe(&qemu);
+    drop(session);
+    let lines = std::mem::take(&mut *lines.lock().unwrap_or_else(|p| p.into_inner()));
+    // Both consoles in arrival order, as the parser saw them (the per-cell
+    // logs lose the interleaving).
+    let timeline: String = lines
+        .iter()
+        .map(|(stream, text)| format!("{stream} | {text}\n"))
+        .collect();
+    std::fs::write(log_dir.join(TIMELINE), timeline).map_err(|source| HarnessError::Io {
+        context: format!("cannot write {}", log_dir.join(TIMELINE).display()),
+        source,
+    })?;
+    let output = RtLabOutput::parse(&lines).map_err(|source| RtLabError::Parse {
+        source,
+        log_dir: log_dir.clone(),
+    })?;
+    Ok(RtLabRun {
+        command,
+        lines,
+        output,
+        log_dir,
+        took,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<(String, String)> {
+        let trimmed: Vec<&str> = text.lines().map(str::trim).collect();
+        parse_timeline(&trimmed.join("\n"))
+    }
+
+    const RECORDED: &str = "
+        control | bulkhead-guest: cyclictest round 1: start
+        containers | bulkhead-guest: lab: idle
+        control | bulkhead-guest: cyclictest round 1: hist 11:286 14:623 over:0
+        control | bulkhead-guest: cyclictest round 2: start
+        control | bulkhead-ipc: control: 1000 samples/s sent, 1000 setpoints/s back, round trip min 83 us, avg 1000 us, max 5064 us, 0 dropped/s, peer up
+        control | bulkhead-guest: cyclictest round 2: hist 14:1544 15:446 16:8 17:2 over:0
+        control | bulkhead-guest: cyclictest round 3: start
+        control | bulkhead-guest: cyclictest round 3: hist 14:1566 15:422 216:1 over:0
+        control | bulkhead-guest: cyclictest round 4: start
+        containers | bulkhead-guest: load: started
+        control | bulkhead-guest: cyclictest round 4: hist 14:1541 over:0
+        control | bulkhead-guest: cyclictest round 5: start
+        control | bulkhead-ipc: control: 394 samples/s sent, 394 setpoints/s back, round trip min 118862 us, avg 164957 us, max 259039 us, 605 dropped/s, peer up, 20666 filler/s
+        control | bulkhead-guest: cyclictest round 5: hist 11:492 1437:18 over:4
+        control | bulkhead-guest: cyclictest round 6: start
+        containers | bulkhead-guest: crash: echo c > /proc/sysrq-trigger
+        control | bulkhead-guest: cyclictest round 6: hist 20:1990 over:0
+        control | bulkhead-guest: cyclictest round 7: start
+        control | bulkhead-guest: cyclictest round 7: hist 21:1990 over:0
+        containers | bulkhead-guest: after crash: back up (boot 2)
+        control | bulkhead-guest: cyclictest round 8: start
+        control | bulkhead-guest: cyclictest round 8: hist 14:2000 over:0
+    ";
+
+    #[test]
+    fn rounds_go_to_the_phase_they_lie_in() {
+        let output = RtLabOutput::parse(&lines(RECORDED)).unwrap();
+        let phases: Vec<(u32, Phase)> = output.rounds.iter().map(|r| (r.number, r.phase)).collect();
+        assert_eq!(
+            phases,
+            [
+                (1, Phase::Mixed),
+                (2, Phase::Idle),
+                (3, Phase::Idle),
+                (4, Phase::Mixed),
+                (5, Phase::Loaded),
+                (6, Phase::Crash),
+                (7, Phase::Crash),
+                (8, Phase::Restarted),
+            ]
+        );
+        let idle = output.stats(Phase::Idle).unwrap();
+        assert_eq!((idle.samples, idle.min, idle.max), (3989, 14, 216));
+        assert_eq!(output.worst_us(Phase::Idle), Some(216));
+        // Overflows make the worst case the histogram's end.
+        assert_eq!(output.worst_us(Phase::Loaded), Some(HISTOGRAM_END_US));
+        assert_eq!(output.rounds_in(Phase::Crash), 2);
+        assert_eq!(output.worst_us(Phase::Crash), Some(21));
+        assert_eq!(output.ipc.len(), 2);
+        assert_eq!(output.ipc[0].phase, Phase::Idle);
+        assert_eq!(
+            (output.ipc[1].phase, output.ipc[1].avg_us),
+            (Phase::Loaded, 164957)
+        );
+    }
+
+    #[test]
+    fn garbled_lines_are_errors() {
+        let bad = lines(
+            "control | bulkhead-guest: cyclictest round 1: start
+             control | bulkhead-guest: cyclictest round 1: hist 14-2000",
+        );
+        let error = RtLabOutput::parse(&bad).unwrap_err();
+        assert!(error.to_string().contains("expected us:count"), "{error}");
+        let crossed = lines(
+            "control | bulkhead-guest: cyclictest round 1: start
+             control | bulkhead-guest: cyclictest round 2: hist 14:2000",
+        );
+        assert!(RtLabOutput::parse(&crossed).is_err());
+    }
+}
