@@ -29,7 +29,6 @@ use crate::{HarnessError, Session, SessionOptions};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::io;
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -383,25 +382,15 @@ impl fmt::Display for BootTimes {
 }
 
 /// Boots the build in `build_dir` on `target`
-/// ([`TargetDescription::qemu_for_build`]) with the config's cell names as
+/// ([`TargetDescription::start_build`]) with the config's cell names as
 /// streams.
 pub fn boot(
     target: &TargetDescription,
     build_dir: &Path,
     options: SessionOptions,
 ) -> Result<Session, HarnessError> {
-    let Some(qemu) = target.qemu_for_build(build_dir)? else {
-        return Err(HarnessError::Start {
-            what: format!("target `{}`", target.name),
-            source: io::Error::new(
-                io::ErrorKind::Unsupported,
-                "boot times of a build are measured in QEMU only",
-            ),
-            hint: "\nuse a QEMU target such as hil-tests/targets/qemu-icount.yaml".to_string(),
-        });
-    };
     let cells = crate::cell_names(&build_dir.join("config.yaml"))?;
-    Session::start(&qemu, options.cells(cells))
+    Ok(target.start_build(build_dir, options.cells(cells))?.0)
 }
 
 #[cfg(test)]

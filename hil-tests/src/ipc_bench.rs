@@ -34,8 +34,8 @@
 //! reported, never judged.
 
 use crate::latency::{Histogram, ScenarioOptions};
-use crate::target::description::{TargetDescription, TargetKind};
-use crate::{HarnessError, Session, SessionOptions, Target};
+use crate::target::description::TargetDescription;
+use crate::{HarnessError, SessionOptions};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -436,10 +436,6 @@ pub fn run_ipc_bench(
             config.display()
         )));
     }
-    let boxed: Box<dyn Target> = match target.qemu_for_build(build_dir)? {
-        Some(qemu) => Box::new(qemu),
-        None => target.bulkhead_target(&image),
-    };
     let mut session_options =
         SessionOptions::new(&format!("{}-{}", options.run_prefix, target.name))
             .log_root(&options.log_root)
@@ -449,18 +445,7 @@ pub fn run_ipc_bench(
         session_options = session_options.partitioner_elf(elf);
     }
     let started = Instant::now();
-    let mut session = Session::start(boxed.as_ref(), session_options)?;
-    if let TargetKind::Serial(serial) = &target.kind {
-        if let Some(uboot) = &serial.uboot {
-            let files: Vec<PathBuf> = ["bulkhead.img", "bulkhead.itb", "boot.scr"]
-                .iter()
-                .map(|name| build_dir.join(name))
-                .filter(|path| path.is_file())
-                .collect();
-            let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-            crate::latency::boot(&mut session, uboot, &uboot.commands, &files)?;
-        }
-    }
+    let (mut session, command) = target.start_build(build_dir, session_options)?;
     session.expect(INITIATOR, DONE, options.deadline)?;
     let took = started.elapsed();
     let lines = session.lines(INITIATOR);
@@ -478,7 +463,7 @@ pub fn run_ipc_bench(
     Ok(IpcBenchRun {
         target: target.name.clone(),
         deterministic: target.is_deterministic(),
-        command: boxed.describe(),
+        command,
         lines,
         bench,
         log_dir,

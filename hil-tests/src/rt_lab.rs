@@ -21,7 +21,7 @@
 
 use crate::latency::{Histogram, Stats};
 use crate::target::description::TargetDescription;
-use crate::{HarnessError, Pattern, Session, SessionOptions};
+use crate::{HarnessError, Pattern, SessionOptions};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -343,9 +343,12 @@ pub enum RtLabError {
     Unsupported(String),
 }
 
-/// Boots the lab on a QEMU target (its CPU, counter frequency and icount
-/// setting; the CPUs the lab config uses), runs until the neighbour is back from its
-/// crash and one more round has ended, and parses what both cells said.
+/// Boots the lab on `target` ([`TargetDescription::start_build`]: QEMU
+/// with its CPU, counter frequency and icount setting and the CPUs the lab
+/// config uses, or a board through U-Boot), runs until the neighbour is
+/// back from its crash and one more round has ended, and parses what both
+/// cells said. On a board, `images.build_dir` holds a build of a config
+/// for that board with the same two cells and scenarios.
 pub fn run_rt_lab(
     target: &TargetDescription,
     images: &RtLabImages,
@@ -353,13 +356,6 @@ pub fn run_rt_lab(
     run_name: &str,
     deadline: Duration,
 ) -> Result<RtLabRun, RtLabError> {
-    let Some(qemu) = target.qemu_for_build(&images.build_dir)? else {
-        return Err(RtLabError::Unsupported(format!(
-            "target `{}` is not QEMU; the real-time lab's neighbour crashes on purpose and \
-             needs the lab's disk image, so it runs in QEMU only (docs/hil.md)",
-            target.name
-        )));
-    };
     let cells = crate::cell_names(&images.build_dir.join("config.yaml"))?;
     let lines: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let sink = Arc::clone(&lines);
@@ -378,7 +374,7 @@ pub fn run_rt_lab(
         options = options.partitioner_elf(elf);
     }
     let started = Instant::now();
-    let mut session = Session::start(&qemu, options)?;
+    let (mut session, command) = target.start_build(&images.build_dir, options)?;
     session.expect(NEIGHBOUR, BACK_UP, deadline)?;
     // One whole round after the restart: its start, then its histogram.
     session.skip_to_end(RT_CELL);
@@ -396,7 +392,6 @@ pub fn run_rt_lab(
     )?;
     let took = started.elapsed();
     let log_dir = session.run_dir().to_path_buf();
-    let command = crate::Target::describe(&qemu);
     drop(session);
     let lines = std::mem::take(&mut *lines.lock().unwrap_or_else(|p| p.into_inner()));
     // Both consoles in arrival order, as the parser saw them (the per-cell

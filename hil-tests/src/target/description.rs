@@ -391,6 +391,36 @@ impl TargetDescription {
         Ok(Some(target.smp(qemu.smp.max(cpus))))
     }
 
+    /// Starts a session that boots what `bulkhead build` wrote into
+    /// `build_dir`: in QEMU ([`Self::qemu_for_build`]), or on a board
+    /// through its U-Boot commands, with the boot image, FIT image and
+    /// boot script copied where they fetch them ([`crate::latency::boot`]).
+    /// Returns the session and the target's one-line description.
+    pub fn start_build(
+        &self,
+        build_dir: &Path,
+        options: crate::SessionOptions,
+    ) -> Result<(crate::Session, String), HarnessError> {
+        let target: Box<dyn Target> = match self.qemu_for_build(build_dir)? {
+            Some(qemu) => Box::new(qemu),
+            None => self.bulkhead_target(&build_dir.join("bulkhead.img")),
+        };
+        let mut session = crate::Session::start(target.as_ref(), options)?;
+        if let TargetKind::Serial(SerialSettings {
+            uboot: Some(uboot), ..
+        }) = &self.kind
+        {
+            let files: Vec<PathBuf> = ["bulkhead.img", "bulkhead.itb", "boot.scr"]
+                .iter()
+                .map(|name| build_dir.join(name))
+                .filter(|path| path.is_file())
+                .collect();
+            let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+            crate::latency::boot(&mut session, uboot, &uboot.commands, &files)?;
+        }
+        Ok((session, target.describe()))
+    }
+
     /// The target that runs the bare image `image` natively (without
     /// Bulkhead), or `None` if this target has no way to (a board without
     /// `native_commands`).

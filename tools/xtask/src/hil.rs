@@ -34,7 +34,7 @@ pub const RT_LAB_CONFIG: &str = "hil-tests/configs/qemu-rt-lab.yaml";
 pub const IPC_LAB_CONFIG: &str = "hil-tests/configs/qemu-ipc-lab.yaml";
 
 /// Runs the scenario; fails when a run fails or the budget is violated.
-pub fn run(layout: &Layout, target: &Path, config: &Path) -> Result<()> {
+pub fn run(layout: &Layout, target: &Path, config: &Path, rt_config: Option<&Path>) -> Result<()> {
     let target_path = layout.user_path(target);
     let description = TargetDescription::load(&target_path)?;
     let built = build::run(layout, config)?;
@@ -83,15 +83,23 @@ pub fn run(layout: &Layout, target: &Path, config: &Path) -> Result<()> {
         &description.latency_budget,
     );
     ipc_lab(layout, &description, &options, &mut report)?;
-    if let TargetKind::Qemu(_) = description.kind {
+    let qemu = matches!(description.kind, TargetKind::Qemu(_));
+    if qemu {
         boot_times(layout, &description, &out, &mut report)?;
-        realtime_lab(layout, &description, &out, &mut report)?;
-    } else {
-        println!(
-            "hil: the real-time lab runs in QEMU only (its neighbour crashes on purpose); \
-             skipped on `{}`",
+    }
+    match (rt_config, qemu) {
+        (Some(rt_config), _) => realtime_lab(layout, &description, rt_config, &out, &mut report)?,
+        (None, true) => realtime_lab(
+            layout,
+            &description,
+            Path::new(RT_LAB_CONFIG),
+            &out,
+            &mut report,
+        )?,
+        (None, false) => println!(
+            "hil: no --rt-config for board `{}`: its real-time lab is skipped (docs/hil.md)",
             description.name
-        );
+        ),
     }
     let (json, html) = report.write(&out)?;
     println!("\n{}", report.summary_text());
@@ -108,10 +116,11 @@ pub fn run(layout: &Layout, target: &Path, config: &Path) -> Result<()> {
 fn realtime_lab(
     layout: &Layout,
     description: &TargetDescription,
+    config: &Path,
     out: &Path,
     report: &mut Report,
 ) -> Result<()> {
-    let built = build::run(layout, Path::new(RT_LAB_CONFIG))?;
+    let built = build::run(layout, config)?;
     let images = RtLabImages {
         build_dir: build_dir_of(layout, &built.config)?,
         partitioner_elf: Some(built.partitioner_elf.clone()),

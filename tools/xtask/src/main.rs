@@ -75,6 +75,12 @@ enum Task {
         /// The one-cell config the probe runs in.
         #[arg(long, default_value = hil::LAB_CONFIG)]
         config: PathBuf,
+        /// The real-time lab's config: a PREEMPT_RT cell `control` and a
+        /// neighbour `containers` playing the `lab` scenario. Default on
+        /// QEMU: hil-tests/configs/qemu-rt-lab.yaml; a board needs its own
+        /// (without one, its real-time lab is skipped).
+        #[arg(long)]
+        rt_config: Option<PathBuf>,
     },
 }
 
@@ -113,6 +119,10 @@ fn run(cli: Cli) -> Result<()> {
         } => demo::run(&layout, &config, seconds, &qemu_args),
         Task::Test => checks::test(&layout),
         Task::Clippy => checks::clippy(&layout),
-        Task::Hil { target, config } => hil::run(&layout, &target, &config),
+        Task::Hil {
+            target,
+            config,
+            rt_config,
+        } => hil::run(&layout, &target, &config, rt_config.as_deref()),
     }
 }
