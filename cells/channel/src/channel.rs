@@ -19,8 +19,8 @@ use crate::doorbell::{block_on, Doorbell};
 use crate::error::{ConfigError, Corruption, DecodeError, Error};
 use crate::layout::{
     check_ring, endpoint_size, payload_capacity, BOUND_EPOCH, EPOCH, FIRST_INDEX,
-    FIRST_MESSAGE_INDEX, HEARTBEAT, LENGTH_WORD, MAGIC, MAGIC_OFFSET, OWNER, REMOTE, RX_EPOCH,
-    RX_HEAD, SLOTS, SLOT_COUNT, SLOT_SIZE, STATE, TAIL, VERSION, VERSION_OFFSET,
+    FIRST_MESSAGE_INDEX, HEARTBEAT, MAGIC, MAGIC_OFFSET, OWNER, REMOTE, RX_EPOCH, RX_HEAD, SLOTS,
+    SLOT_COUNT, SLOT_HEADER, SLOT_SIZE, STATE, TAIL, VERSION, VERSION_OFFSET,
 };
 use crate::message::{Message, MAX_MESSAGE_SIZE};
 use crate::region::{PeerId, PeerState, Region, CACHE_LINE};
@@ -43,9 +43,9 @@ pub struct ChannelConfig {
     /// Offset of the peer's endpoint block in the peer's output section
     /// (a multiple of 64).
     pub remote_offset: usize,
-    /// Bytes per slot of the local TX ring, the 4-byte length word
-    /// included: a multiple of 4, at least 8. Messages carry up to
-    /// `slot_size - 4` bytes.
+    /// Bytes per slot of the local TX ring, the 8-byte slot header
+    /// included: a multiple of 8, at least 16. Messages carry up to
+    /// `slot_size - 8` bytes.
     pub slot_size: u32,
     /// Slots of the local TX ring: a power of two.
     pub slot_count: u32,
@@ -295,7 +295,7 @@ impl<'a> Sender<'a> {
         let slot = slot_offset(self.tail, self.slot_count, self.slot_size);
         let local = self.link.local;
         local.store_u32(slot, bytes.len() as u32)?;
-        local.copy_in(slot + LENGTH_WORD, bytes)?;
+        local.copy_in(slot + SLOT_HEADER, bytes)?;
         self.tail = self.tail.wrapping_add(1);
         local.store_u32_release(TAIL, self.tail)?;
         Ok(())
@@ -634,7 +634,7 @@ impl<'a> Receiver<'a> {
             self.advance(ring, doorbell)?;
             return Err(Corruption::BadLength { len, max }.into());
         }
-        Ok((ring, slot + LENGTH_WORD, len as usize))
+        Ok((ring, slot + SLOT_HEADER, len as usize))
     }
 
     /// Whether the producer is still the life the message was read from;

@@ -245,7 +245,7 @@ pub enum ConfigError {
         /// The size of the output section.
         section: usize,
     },
-    /// The slot size {0} is not a multiple of 4 of at least 8 bytes.
+    /// The slot size {0} is not a multiple of 8 of at least 16 bytes.
     SlotSize(u32),
     /// The slot count {0} is not a power of two up to 2^31.
     SlotCount(u32),
@@ -296,7 +296,7 @@ impl fmt::Display for ConfigError {
             },
             ConfigError::SlotSize(size) => write!(
                 f,
-                "the slot size {size} is not a multiple of 4 of at least 8 bytes"
+                "the slot size {size} is not a multiple of 8 of at least 16 bytes"
             ),
             ConfigError::SlotCount(count) => write!(
                 f,

@@ -53,12 +53,12 @@
 //! | Offset  | Field         | Written        | Meaning                                   |
 //! |--------:|:--------------|:---------------|:------------------------------------------|
 //! | `0x000` | `MAGIC`       | at open        | `"BHCH"` (`0x48434842`)                   |
-//! | `0x004` | `VERSION`     | at open        | layout version, 1                         |
+//! | `0x004` | `VERSION`     | at open        | layout version, 2                         |
 //! | `0x008` | `STATE`       | at open        | 0 reset, 1 init, 2 ready                  |
 //! | `0x00c` | `EPOCH`       | at open        | this life of the endpoint, never 0        |
 //! | `0x010` | `OWNER`       | at open        | owner's peer ID                           |
 //! | `0x014` | `REMOTE`      | at open        | the other end's peer ID                   |
-//! | `0x018` | `SLOT_SIZE`   | at open        | bytes per TX slot, length word included   |
+//! | `0x018` | `SLOT_SIZE`   | at open        | bytes per TX slot (multiple of 8), header included |
 //! | `0x01c` | `SLOT_COUNT`  | at open        | TX slots, a power of two                  |
 //! | `0x020` | `FIRST_INDEX` | at open        | index of the TX ring's first message      |
 //! | `0x024` | `BOUND_EPOCH` | as producer    | consumer epoch the TX ring serves (0: any)|
@@ -66,7 +66,7 @@
 //! | `0x080` | `RX_EPOCH`    | as consumer    | producer epoch the RX cursor follows      |
 //! | `0x084` | `RX_HEAD`     | as consumer    | consumer index into the peer's ring       |
 //! | `0x0c0` | `HEARTBEAT`   | as consumer    | bumped while the owner lives              |
-//! | `0x100` | slots         | as producer    | `SLOT_COUNT` × (`u32` length + payload)   |
+//! | `0x100` | slots         | as producer    | `SLOT_COUNT` × (`u32` length, reserved `u32`, payload) |
 //!
 //! [`endpoint_size`] gives a block's size for a ring geometry.
 //!

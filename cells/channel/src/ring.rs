@@ -3,7 +3,7 @@
 //! so that the wrap-around is tested on its own.
 #![forbid(unsafe_code)]
 
-use crate::layout::{LENGTH_WORD, SLOTS};
+use crate::layout::{SLOTS, SLOT_HEADER};
 
 /// How many messages are in a ring with producer index `tail` and consumer
 /// index `head`, or `None` if the indices cannot both be right (the
@@ -32,7 +32,7 @@ pub const fn slot_offset(index: u32, slot_count: u32, slot_size: u32) -> usize {
 
 /// The byte offset of message `index`'s payload in the endpoint block.
 pub const fn payload_offset(index: u32, slot_count: u32, slot_size: u32) -> usize {
-    slot_offset(index, slot_count, slot_size) + LENGTH_WORD
+    slot_offset(index, slot_count, slot_size) + SLOT_HEADER
 }
 
 #[cfg(test)]
@@ -73,7 +73,7 @@ mod tests {
     fn slot_offsets() {
         assert_eq!(slot_offset(0, 4, 64), SLOTS);
         assert_eq!(slot_offset(5, 4, 64), SLOTS + 64);
-        assert_eq!(payload_offset(u32::MAX, 4, 64), SLOTS + 3 * 64 + 4);
+        assert_eq!(payload_offset(u32::MAX, 4, 64), SLOTS + 3 * 64 + 8);
     }
 
     proptest! {

@@ -7,7 +7,11 @@
 //! Shared memory is seen as a slice of [`AtomicU32`]: every access is an
 //! aligned 32-bit atomic load or store, so a peer (another cell, another
 //! thread) changing the memory at any moment is no data race, only a
-//! strange value. Two views:
+//! strange value. Byte copies whose shared side starts 8-byte aligned go
+//! in aligned 64-bit atomics ([`AtomicU64`]) instead, their partial last
+//! 8 bytes included when the view has them: half the accesses, and a span
+//! is always reached with the same access size, whoever copies it. Two
+//! views:
 //!
 //! - [`SharedRegion`]: memory this side may write (its own output section,
 //!   the common read/write section). Loads, stores, byte copies in and out.
@@ -43,7 +47,7 @@
 #![allow(unsafe_code)]
 
 use core::fmt;
-use core::sync::atomic::{fence, AtomicU32, Ordering};
+use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 use crate::error::{ConfigError, Error};
 use crate::ivshmem::Registers;
@@ -51,6 +55,21 @@ use crate::region::{Geometry, PeerId, Region};
 
 /// Bytes per word: shared memory is accessed in aligned 32-bit words.
 pub const WORD: usize = 4;
+
+/// Bytes per wide word: copies of 8-byte aligned spans go in aligned 64-bit
+/// words.
+pub const WIDE_WORD: usize = 8;
+
+/// Wide words moved per round of the unrolled copy loops. LLVM neither
+/// merges nor unrolls atomic accesses, so without this the loop overhead
+/// would cost as much as the copy.
+const UNROLL: usize = 8;
+
+const _: () = assert!(
+    core::mem::size_of::<AtomicU64>() == WIDE_WORD
+        && core::mem::align_of::<AtomicU64>() == WIDE_WORD
+        && WIDE_WORD == 2 * WORD
+);
 
 /// Why a shared-memory access was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,13 +154,168 @@ fn as_words(bytes: &[u8]) -> Option<&[u32]> {
     (head.is_empty() && tail.is_empty()).then_some(middle)
 }
 
-/// Copies `dst.len()` bytes from `offset` with relaxed word loads; fine on
-/// read-only memory. Whole words go one aligned store each when `dst` is
-/// 4-byte aligned (else four byte stores), so a 4 KiB message costs about
-/// as many instructions as a plain copy; the last partial word goes byte
+/// The 64-bit words of `words` when it starts 8-byte aligned in memory and
+/// holds a whole number of them.
+fn as_wide(words: &[AtomicU32]) -> Option<&[AtomicU64]> {
+    let start = words.as_ptr();
+    if !(start as usize).is_multiple_of(WIDE_WORD) || !words.len().is_multiple_of(2) {
+        return None;
+    }
+    // SAFETY: `start` is 8-byte aligned (checked), which `AtomicU64` needs
+    // (asserted above), and the `len / 2` wide words cover exactly the
+    // memory of `words`, which the borrow keeps alive. It is the same
+    // shared memory, only reached through atomics (the module contract),
+    // so a second atomic view of it is no aliasing violation. Relaxed
+    // 64-bit loads are plain `ldr`s on AArch64, which Rust allows on
+    // read-only memory as for 32-bit ones (lock-free, no read-modify-write).
+    Some(unsafe { core::slice::from_raw_parts(start.cast::<AtomicU64>(), words.len() / 2) })
+}
+
+/// The wide words covering bytes `offset..offset + len` of `words`, from an
+/// 8-byte aligned address and rounded up to whole wide words, if that is
+/// where the span starts and the rounding stays inside `words`.
+fn wide_span(words: &[AtomicU32], offset: usize, len: usize) -> Option<&[AtomicU64]> {
+    let start = offset / WORD;
+    let end = start.checked_add(len.div_ceil(WIDE_WORD) * 2)?;
+    words.get(start..end).and_then(as_wide)
+}
+
+/// `bytes` as native-endian wide words, when it starts 8-byte aligned and
+/// is a whole number of them.
+fn as_wide_mut(bytes: &mut [u8]) -> Option<&mut [u64]> {
+    // SAFETY: every bit pattern is a valid `u64` and a valid `u8`, and
+    // `align_to_mut` only hands out the aligned middle of the slice.
+    let (head, middle, tail) = unsafe { bytes.align_to_mut::<u64>() };
+    (head.is_empty() && tail.is_empty()).then_some(middle)
+}
+
+/// `bytes` as native-endian wide words, when it starts 8-byte aligned and
+/// is a whole number of them.
+fn as_wide_ref(bytes: &[u8]) -> Option<&[u64]> {
+    // SAFETY: as for `as_wide_mut`.
+    let (head, middle, tail) = unsafe { bytes.align_to::<u64>() };
+    (head.is_empty() && tail.is_empty()).then_some(middle)
+}
+
+/// Loads `shared` into `out` (same length), [`UNROLL`] words a round.
+fn load_wide(shared: &[AtomicU64], out: &mut [u64]) {
+    let (shared_rounds, shared_rest) = shared.as_chunks::<UNROLL>();
+    let (out_rounds, out_rest) = out.as_chunks_mut::<UNROLL>();
+    // Spelled out: at `opt-level = "s"`, `array::from_fn` here becomes a
+    // stack buffer and two `memcpy` calls a round.
+    for (out, shared) in out_rounds.iter_mut().zip(shared_rounds) {
+        let [o0, o1, o2, o3, o4, o5, o6, o7] = out;
+        let [s0, s1, s2, s3, s4, s5, s6, s7] = shared;
+        *o0 = s0.load(Ordering::Relaxed);
+        *o1 = s1.load(Ordering::Relaxed);
+        *o2 = s2.load(Ordering::Relaxed);
+        *o3 = s3.load(Ordering::Relaxed);
+        *o4 = s4.load(Ordering::Relaxed);
+        *o5 = s5.load(Ordering::Relaxed);
+        *o6 = s6.load(Ordering::Relaxed);
+        *o7 = s7.load(Ordering::Relaxed);
+    }
+    for (out, word) in out_rest.iter_mut().zip(shared_rest) {
+        *out = word.load(Ordering::Relaxed);
+    }
+}
+
+/// Stores `values` into `shared` (same length), [`UNROLL`] words a round.
+fn store_wide(shared: &[AtomicU64], values: &[u64]) {
+    let (shared_rounds, shared_rest) = shared.as_chunks::<UNROLL>();
+    let (value_rounds, value_rest) = values.as_chunks::<UNROLL>();
+    // Spelled out, as in `load_wide`.
+    for (shared, values) in shared_rounds.iter().zip(value_rounds) {
+        let [s0, s1, s2, s3, s4, s5, s6, s7] = shared;
+        let [v0, v1, v2, v3, v4, v5, v6, v7] = *values;
+        s0.store(v0, Ordering::Relaxed);
+        s1.store(v1, Ordering::Relaxed);
+        s2.store(v2, Ordering::Relaxed);
+        s3.store(v3, Ordering::Relaxed);
+        s4.store(v4, Ordering::Relaxed);
+        s5.store(v5, Ordering::Relaxed);
+        s6.store(v6, Ordering::Relaxed);
+        s7.store(v7, Ordering::Relaxed);
+    }
+    for (word, &value) in shared_rest.iter().zip(value_rest) {
+        word.store(value, Ordering::Relaxed);
+    }
+}
+
+/// [`copy_out`] from an 8-byte aligned span: `shared` covers `dst` rounded
+/// up to whole wide words.
+fn copy_out_wide(shared: &[AtomicU64], dst: &mut [u8]) {
+    let whole = dst.len() / WIDE_WORD;
+    let (body, tail) = dst.split_at_mut(whole * WIDE_WORD);
+    let (shared_body, shared_tail) = shared.split_at(whole.min(shared.len()));
+    if let Some(out) = as_wide_mut(body) {
+        load_wide(shared_body, out);
+    } else if let Some(out) = as_words_mut(body) {
+        for (out, word) in out.as_chunks_mut::<2>().0.iter_mut().zip(shared_body) {
+            let [a, b, c, d, e, f, g, h] = word.load(Ordering::Relaxed).to_ne_bytes();
+            *out = [
+                u32::from_ne_bytes([a, b, c, d]),
+                u32::from_ne_bytes([e, f, g, h]),
+            ];
+        }
+    } else {
+        for (chunk, word) in body.chunks_exact_mut(WIDE_WORD).zip(shared_body) {
+            chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_ne_bytes());
+        }
+    }
+    if let Some(word) = shared_tail.first().filter(|_| !tail.is_empty()) {
+        let bytes = word.load(Ordering::Relaxed).to_ne_bytes();
+        for (out, byte) in tail.iter_mut().zip(bytes) {
+            *out = byte;
+        }
+    }
+}
+
+/// [`SharedRegion::copy_in`] to an 8-byte aligned span: `shared` covers
+/// `src` rounded up to whole wide words.
+fn copy_in_wide(shared: &[AtomicU64], src: &[u8]) {
+    let whole = src.len() / WIDE_WORD;
+    let (body, tail) = src.split_at(whole * WIDE_WORD);
+    let (shared_body, shared_tail) = shared.split_at(whole.min(shared.len()));
+    if let Some(values) = as_wide_ref(body) {
+        store_wide(shared_body, values);
+    } else if let Some(values) = as_words(body) {
+        for (word, &[low, high]) in shared_body.iter().zip(values.as_chunks::<2>().0) {
+            let ([a, b, c, d], [e, f, g, h]) = (low.to_ne_bytes(), high.to_ne_bytes());
+            word.store(
+                u64::from_ne_bytes([a, b, c, d, e, f, g, h]),
+                Ordering::Relaxed,
+            );
+        }
+    } else {
+        for (word, chunk) in shared_body.iter().zip(body.chunks_exact(WIDE_WORD)) {
+            let mut bytes = [0; WIDE_WORD];
+            bytes.copy_from_slice(chunk);
+            word.store(u64::from_ne_bytes(bytes), Ordering::Relaxed);
+        }
+    }
+    if let Some(word) = shared_tail.first().filter(|_| !tail.is_empty()) {
+        let mut bytes = word.load(Ordering::Relaxed).to_ne_bytes();
+        for (byte, &value) in bytes.iter_mut().zip(tail) {
+            *byte = value;
+        }
+        word.store(u64::from_ne_bytes(bytes), Ordering::Relaxed);
+    }
+}
+
+/// Copies `dst.len()` bytes from `offset` with relaxed loads; fine on
+/// read-only memory. From an 8-byte aligned span whose last wide word is
+/// inside the view, in 64-bit loads (see [`copy_out_wide`]); else in
+/// 32-bit loads. Whole words go one aligned store each when `dst` is
+/// aligned like them (else byte stores); the last partial word goes byte
 /// by byte.
 fn copy_out(words: &[AtomicU32], offset: usize, dst: &mut [u8]) -> Result<(), AccessError> {
-    let words = &words[word_span(words, offset, dst.len())?];
+    let span = word_span(words, offset, dst.len())?;
+    if let Some(shared) = wide_span(words, offset, dst.len()) {
+        copy_out_wide(shared, dst);
+        return Ok(());
+    }
+    let words = &words[span];
     let whole = dst.len() / WORD;
     let (body, tail) = dst.split_at_mut(whole * WORD);
     match as_words_mut(body) {
@@ -254,11 +428,18 @@ impl<'a> SharedRegion<'a> {
     /// word is read, patched and written back: this view's owner must be
     /// that word's only writer.
     ///
-    /// Whole words go as one aligned load each when `src` is 4-byte
-    /// aligned (else four byte loads); a last partial word keeps the bytes
-    /// after `src` as they were.
+    /// An 8-byte aligned span whose last wide word is inside the view goes
+    /// in 64-bit words (the partial last one patched likewise), anything
+    /// else in 32-bit words. Whole words go as one aligned load each when
+    /// `src` is aligned like them (else byte loads); a last partial word
+    /// keeps the bytes after `src` as they were.
     pub fn copy_in(&self, offset: usize, src: &[u8]) -> Result<(), AccessError> {
-        let words = &self.words[word_span(self.words, offset, src.len())?];
+        let span = word_span(self.words, offset, src.len())?;
+        if let Some(shared) = wide_span(self.words, offset, src.len()) {
+            copy_in_wide(shared, src);
+            return Ok(());
+        }
+        let words = &self.words[span];
         let whole = src.len() / WORD;
         let (body, tail) = src.split_at(whole * WORD);
         match as_words(body) {
@@ -334,8 +515,8 @@ impl<'a> ReadOnlyRegion<'a> {
             return Err(ConfigError::Misaligned);
         }
         // SAFETY: as in `SharedRegion::from_raw_parts`; this view only
-        // performs relaxed 32-bit loads, which Rust guarantees to work on
-        // read-only memory.
+        // performs relaxed 32- and 64-bit loads, which Rust guarantees to
+        // work on read-only memory.
         let words = unsafe { core::slice::from_raw_parts(base.cast::<AtomicU32>(), len / WORD) };
         Ok(ReadOnlyRegion { words })
     }
@@ -625,6 +806,62 @@ mod mapping {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Shared words at an 8-byte aligned address.
+    #[repr(C, align(8))]
+    struct Aligned<const N: usize>([AtomicU32; N]);
+
+    /// Copies in and out through the 64-bit path (offsets 0 and 8 of an
+    /// 8-byte aligned view), the 32-bit one (offset 4) and the 32-bit
+    /// fallback when the last wide word would leave the view, at every
+    /// start alignment of the local buffer and every length up to a few
+    /// wide words, against a byte-wise model.
+    #[test]
+    fn wide_copies_match_a_bytewise_model() {
+        const WORDS: usize = 14;
+        const BYTES: usize = WORDS * WORD;
+        let shared = Aligned::<WORDS>(core::array::from_fn(|_| AtomicU32::new(0)));
+        #[repr(C, align(8))]
+        struct Local([u8; 64]);
+        let mut local = Local([0; 64]);
+        for view_words in [WORDS, WORDS - 1] {
+            let region = SharedRegion::new(&shared.0[..view_words]);
+            for offset in [0, 4, 8] {
+                for start in 0..8 {
+                    for len in 0..=(view_words * WORD - offset).min(40) {
+                        for word in &shared.0 {
+                            word.store(0xa5a5_a5a5, Ordering::Relaxed);
+                        }
+                        let src: [u8; 40] = core::array::from_fn(|i| i as u8 + 1);
+                        local.0[start..start + len].copy_from_slice(&src[..len]);
+                        region
+                            .copy_in(offset, &local.0[start..start + len])
+                            .unwrap();
+                        let mut model = [0xa5u8; BYTES];
+                        model[offset..offset + len].copy_from_slice(&src[..len]);
+                        let stored: [u8; BYTES] = core::array::from_fn(|i| {
+                            shared.0[i / WORD].load(Ordering::Relaxed).to_ne_bytes()[i % WORD]
+                        });
+                        let case = format_args!(
+                            "view {view_words} offset {offset} start {start} len {len}"
+                        );
+                        assert_eq!(stored, model, "copy_in {case}");
+                        let out = &mut local.0[start..start + len];
+                        out.fill(0);
+                        region.copy_out(offset, out).unwrap();
+                        assert_eq!(out, &src[..len], "copy_out {case}");
+                        let out = &mut local.0[start..start + len];
+                        out.fill(0);
+                        region.read_only().copy_out(offset, out).unwrap();
+                        assert_eq!(out, &src[..len], "read-only copy_out {case}");
+                    }
+                }
+            }
+            let end = view_words * WORD;
+            assert!(region.copy_in(end - 4, &[0; 8]).is_err());
+            assert!(region.copy_out(end - 4, &mut [0; 8]).is_err());
+        }
+    }
 
     /// Copies in and out at every start alignment of the local buffer and
     /// every length up to a few words, against a byte-wise model.

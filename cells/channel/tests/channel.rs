@@ -20,7 +20,7 @@ fn link() -> MemoryLink {
     MemoryLink::new(two_peer_geometry(8192)).unwrap()
 }
 
-/// Four slots of 32 bytes (28 bytes of payload).
+/// Four slots of 32 bytes (24 bytes of payload).
 fn small(peer: PeerId) -> ChannelConfig {
     ChannelConfig {
         slot_size: 32,
@@ -68,8 +68,8 @@ fn messages_travel_both_ways() {
     assert_eq!(recv_vec(&mut b), Err(Error::Empty));
     assert_eq!(recv_vec(&mut a).unwrap(), b"world!");
     assert_eq!(recv_vec(&mut a), Err(Error::Empty));
-    assert_eq!(a.peer_capacity(), Some(28));
-    assert_eq!(a.capacity(), 28);
+    assert_eq!(a.peer_capacity(), Some(24));
+    assert_eq!(a.capacity(), 24);
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn the_endpoint_block_is_laid_out_as_documented() {
     let (a, _b) = pair(&link);
     let expected = [
         (layout::MAGIC_OFFSET, u32::from_le_bytes(*b"BHCH")),
-        (layout::VERSION_OFFSET, 1),
+        (layout::VERSION_OFFSET, 2),
         (layout::STATE, 2),
         (layout::EPOCH, a.epoch()),
         (layout::OWNER, 0),
@@ -145,20 +145,20 @@ fn message_size_limits() {
     let link = link();
     let (mut a, mut b) = pair(&link);
     assert_eq!(
-        a.try_send(&[0; 29]),
-        Err(Error::TooLong { len: 29, max: 28 })
+        a.try_send(&[0; 25]),
+        Err(Error::TooLong { len: 25, max: 24 })
     );
-    a.try_send(&[7; 28]).unwrap();
+    a.try_send(&[7; 24]).unwrap();
     let mut short = [0u8; 10];
     assert_eq!(
         b.try_recv(&mut short),
         Err(Error::BufferTooSmall {
-            needed: 28,
+            needed: 24,
             capacity: 10
         })
     );
     // The message stayed.
-    assert_eq!(recv_vec(&mut b).unwrap(), [7; 28]);
+    assert_eq!(recv_vec(&mut b).unwrap(), [7; 24]);
 }
 
 #[test]

@@ -164,7 +164,7 @@ proptest! {
         let mut producer = open(&link, A);
         let mut victim = open(&link, B);
         for n in 0..sent {
-            let _ = producer.try_send(&vec![n as u8; n * 7 % 61]);
+            let _ = producer.try_send(&vec![n as u8; n * 7 % 57]);
         }
         for _ in 0..received {
             let _ = victim.try_recv_message::<u64>();
@@ -218,7 +218,7 @@ proptest! {
         }
         memory.store_u32(base + layout::EPOCH, epoch + 2).unwrap();
         drain_checked(&mut victim)?;
-        prop_assert_eq!(victim.peer_capacity(), Some(60));
+        prop_assert_eq!(victim.peer_capacity(), Some(56));
     }
 
     /// The consumer (B) publishes any cursor and state it likes; the
@@ -239,7 +239,7 @@ proptest! {
         let mut consumer = open(&link, B);
         let block_len = config(B).endpoint_size().unwrap();
         for n in 0..8u8 {
-            let _ = producer.try_send(&[n; 60]);
+            let _ = producer.try_send(&[n; 56]);
         }
         for _ in 0..consumed {
             let _ = consumer.try_recv(&mut [0; 64]);
@@ -251,7 +251,7 @@ proptest! {
             memory.store_u32(base + offset, value).unwrap();
             let before = outside(&link, A, block_len);
             for n in 0..20u8 {
-                match producer.try_send(&[n; 60]) {
+                match producer.try_send(&[n; 56]) {
                     Ok(()) | Err(Error::Full | Error::PeerNotReady | Error::Corrupt(_)) => {}
                     Err(other) => prop_assert!(false, "unexpected error {other:?}"),
                 }
@@ -260,7 +260,7 @@ proptest! {
         }
         let before = outside(&link, A, block_len);
         let start = Instant::now();
-        let _ = producer.send(&[1; 60], TIMEOUT);
+        let _ = producer.send(&[1; 56], TIMEOUT);
         prop_assert!(start.elapsed() < Duration::from_secs(5));
         prop_assert!(outside(&link, A, block_len) == before, "the producer wrote outside its block");
     }
@@ -318,10 +318,10 @@ fn corruptions_are_named() {
 
     // A length word beyond the slot payload: skipped and reported.
     let slot = base + layout::SLOTS;
-    memory.store_u32(slot, 61).unwrap();
+    memory.store_u32(slot, 57).unwrap();
     assert_eq!(
         victim.try_recv(&mut buffer),
-        Err(Error::Corrupt(Corruption::BadLength { len: 61, max: 60 }))
+        Err(Error::Corrupt(Corruption::BadLength { len: 57, max: 56 }))
     );
     assert_eq!(victim.try_recv(&mut buffer), Err(Error::Empty));
 
