@@ -10,6 +10,8 @@
 //! bench: counter 1000000000 Hz
 //! bench: hist oneway 1130:199 1214:1 lost:0
 //! bench: oneway latency: 200 samples, min 1130, avg 1130, max 1214 ticks
+//! bench: hist notify 712:199 796:1 lost:0
+//! bench: notify latency: 200 samples, min 712, avg 712, max 796 ticks
 //! bench: hist roundtrip 3228:1000 lost:0
 //! bench: roundtrip latency: 1000 samples, min 3228, avg 3228, max 3228 ticks
 //! bench: throughput 64 B: 16384 messages, 1048576 bytes in 41373834 ticks; memcpy of the same bytes in 1081346 ticks
@@ -20,6 +22,8 @@
 //!
 //! - `oneway`: counter read right before the initiator sends a small
 //!   message → the echoer's doorbell IRQ vector (the echoer idle in WFI).
+//! - `notify`: the same samples, from the counter read right before the
+//!   store to the Doorbell register: the notification alone.
 //! - `roundtrip`: an 8-byte message there and back, counter before the
 //!   send → after the receive of the echo.
 //! - `throughput`: 1 MiB in messages of one size, from the first send to
@@ -105,8 +109,12 @@ impl Throughput {
 /// Everything the bench printed.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct IpcBench {
-    /// One-way notification, ticks.
+    /// One way: `send` → the receiver's vector, ticks.
     pub oneway: Histogram,
+    /// Notification: Doorbell register store → the receiver's vector,
+    /// ticks (empty in recordings from before it was measured).
+    #[serde(default)]
+    pub notify: Histogram,
     /// Round trips of an 8-byte message, ticks.
     pub roundtrip: Histogram,
     /// Throughput, in the order printed.
@@ -145,7 +153,7 @@ pub enum IpcBenchParseError {
 }
 
 /// The two histograms' names, in the cell's words.
-const HISTOGRAMS: [&str; 2] = ["oneway", "roundtrip"];
+const HISTOGRAMS: [&str; 3] = ["oneway", "notify", "roundtrip"];
 
 fn throughput_line() -> &'static Regex {
     static REGEX: OnceLock<Regex> = OnceLock::new();
@@ -252,6 +260,7 @@ impl IpcBench {
     fn histogram_mut(&mut self, name: &str) -> Option<&mut Histogram> {
         match name {
             "oneway" => Some(&mut self.oneway),
+            "notify" => Some(&mut self.notify),
             "roundtrip" => Some(&mut self.roundtrip),
             _ => None,
         }
@@ -309,7 +318,11 @@ impl IpcBench {
         if self.counter_hz.is_none() {
             missing.push("counter frequency".to_string());
         }
-        for (name, histogram) in [("oneway", &self.oneway), ("roundtrip", &self.roundtrip)] {
+        for (name, histogram) in [
+            ("oneway", &self.oneway),
+            ("notify", &self.notify),
+            ("roundtrip", &self.roundtrip),
+        ] {
             if histogram.samples() + histogram.lost == 0 {
                 missing.push(format!("{name} histogram"));
             }
@@ -328,7 +341,11 @@ impl IpcBench {
     pub fn summary_text(&self) -> String {
         let hz = self.counter_hz.unwrap_or(0);
         let mut text = format!("counter {hz} Hz\n");
-        for (name, histogram) in [("one way", &self.oneway), ("round trip", &self.roundtrip)] {
+        for (name, histogram) in [
+            ("one way", &self.oneway),
+            ("notification", &self.notify),
+            ("round trip", &self.roundtrip),
+        ] {
             match histogram.stats() {
                 Some(s) => text.push_str(&format!(
                     "{name}: {} samples ({} lost), min {}, avg {:.1}, p99 {}, max {} ticks{}\n",
@@ -479,15 +496,18 @@ mod tests {
     const RECORDED: &str = "\
 pingpong: bench initiator, boot 0
 pingpong: 00:00.0 is 110a:4106 class ff4000
+pingpong: registers at 0x10000000, shared memory at 0x20000000: state table 0x1000, common 0x1000, 2 x output 0x10000; I am peer 0
 pingpong: doorbell interrupt is SPI 104
 bench: counter 1000000000 Hz
-bench: hist oneway 1130:199 1214:1 lost:0
-bench: oneway latency: 200 samples, min 1130, avg 1130, max 1214 ticks
-bench: hist roundtrip 3228:1000 lost:0
-bench: roundtrip latency: 1000 samples, min 3228, avg 3228, max 3228 ticks
-bench: throughput 64 B: 16384 messages, 1048576 bytes in 41373834 ticks; memcpy of the same bytes in 1081346 ticks
-bench: throughput 1024 B: 1024 messages, 1048576 bytes in 23233674 ticks; memcpy of the same bytes in 559106 ticks
-bench: throughput 4096 B: 256 messages, 1048576 bytes in 22326650 ticks; memcpy of the same bytes in 532994 ticks
+bench: hist oneway 1013:199 1097:1 lost:0
+bench: oneway latency: 200 samples, min 1013, avg 1013, max 1097 ticks
+bench: hist notify 745:199 817:1 lost:0
+bench: notify latency: 200 samples, min 745, avg 745, max 817 ticks
+bench: hist roundtrip 3061:1000 lost:0
+bench: roundtrip latency: 1000 samples, min 3061, avg 3061, max 3061 ticks
+bench: throughput 64 B: 16384 messages, 1048576 bytes in 21229954 ticks; memcpy of the same bytes in 1097731 ticks
+bench: throughput 1024 B: 1024 messages, 1048576 bytes in 1882114 ticks; memcpy of the same bytes in 560131 ticks
+bench: throughput 4096 B: 256 messages, 1048576 bytes in 914722 ticks; memcpy of the same bytes in 533251 ticks
 bench: done";
 
     fn lines(text: &str) -> Vec<String> {
@@ -499,8 +519,9 @@ bench: done";
         let bench = IpcBench::parse(&lines(RECORDED)).unwrap();
         assert_eq!(bench.counter_hz, Some(1_000_000_000));
         assert_eq!(bench.oneway.samples(), 200);
-        assert_eq!(bench.oneway.counts[&1214], 1);
-        assert_eq!(bench.roundtrip.stats().unwrap().p99, 3228);
+        assert_eq!(bench.oneway.counts[&1097], 1);
+        assert_eq!(bench.notify.stats().unwrap().min, 745);
+        assert_eq!(bench.roundtrip.stats().unwrap().p99, 3061);
         assert_eq!(bench.throughput.len(), 3);
         let big = bench.throughput_for(4096).unwrap();
         assert_eq!(
@@ -509,8 +530,8 @@ bench: done";
                 message_size: 4096,
                 messages: 256,
                 bytes: 1 << 20,
-                ticks: 22_326_650,
-                memcpy_ticks: 532_994,
+                ticks: 914_722,
+                memcpy_ticks: 533_251,
             }
         );
         assert!(bench.missing().is_empty(), "{:?}", bench.missing());
@@ -561,6 +582,7 @@ bench: done";
             bench.missing(),
             [
                 "counter frequency",
+                "notify histogram",
                 "roundtrip histogram",
                 "throughput at 64 B",
                 "throughput at 1024 B",

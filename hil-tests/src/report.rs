@@ -280,12 +280,13 @@ impl IpcRecord {
         }
     }
 
-    /// Round trip avg over one-way avg: the issue's target is "a round
-    /// trip under 3 interrupt latencies".
-    pub fn round_trip_in_one_ways(&self) -> Option<f64> {
-        let one_way = self.bench.oneway.stats()?.avg;
+    /// Round trip avg over notification avg (Doorbell store → the
+    /// receiver's vector): the round trip in interrupt latencies, which
+    /// the target wants under 3.
+    pub fn round_trip_in_notifications(&self) -> Option<f64> {
+        let notify = self.bench.notify.stats()?.avg;
         let round_trip = self.bench.roundtrip.stats()?.avg;
-        (one_way > 0.0).then(|| round_trip / one_way)
+        (notify > 0.0).then(|| round_trip / notify)
     }
 }
 
@@ -695,8 +696,8 @@ impl Report {
         }
         if let Some(ipc) = &self.ipc {
             text.push_str(&ipc.bench.summary_text());
-            if let Some(ratio) = ipc.round_trip_in_one_ways() {
-                let _ = writeln!(text, "round trip = {ratio:.2} x one way");
+            if let Some(ratio) = ipc.round_trip_in_notifications() {
+                let _ = writeln!(text, "round trip = {ratio:.2} x notification");
             }
         }
         if let Some(boot) = &self.boot {
@@ -1010,7 +1011,8 @@ fn ipc_html(html: &mut String, ipc: &IpcRecord, deterministic: bool) {
          <p>One channel between two cells on their own CPUs (<code>configs/qemu-ipc-lab.yaml</code>), \
          through <code>bulkhead-channel</code>: <em>one way</em> is from just before <code>send</code> \
          to the first instruction of the receiver's doorbell interrupt vector, the receiver waiting \
-         in WFI; <em>round trip</em> is <code>send</code> to the echo's arrival. Throughput streams \
+         in WFI; <em>notification</em> is the same from the store to the Doorbell register; \
+         <em>round trip</em> is <code>send</code> to the echo's arrival. Throughput streams \
          1 MiB in messages of each size; the receiver copies each message out; memcpy copies the \
          same bytes once, RAM to RAM, in the same run.</p>"
     );
@@ -1018,7 +1020,11 @@ fn ipc_html(html: &mut String, ipc: &IpcRecord, deterministic: bool) {
         "<table><tr><th>Latency</th><th>Samples</th><th>min</th><th>avg</th><th>p99</th>\
          <th>max</th></tr>\n",
     );
-    for (name, histogram) in [("one way", &bench.oneway), ("round trip", &bench.roundtrip)] {
+    for (name, histogram) in [
+        ("one way", &bench.oneway),
+        ("notification", &bench.notify),
+        ("round trip", &bench.roundtrip),
+    ] {
         match histogram.stats() {
             Some(s) => {
                 let _ = writeln!(
@@ -1036,10 +1042,11 @@ fn ipc_html(html: &mut String, ipc: &IpcRecord, deterministic: bool) {
         }
     }
     html.push_str("</table>\n");
-    if let Some(ratio) = ipc.round_trip_in_one_ways() {
+    if let Some(ratio) = ipc.round_trip_in_notifications() {
         let _ = writeln!(
             html,
-            "<p>A round trip takes {ratio:.2} one-way notifications (target: under 3).</p>"
+            "<p>A round trip takes {ratio:.2} notifications, Doorbell store to the \
+             receiver's vector (target: under 3 interrupt latencies).</p>"
         );
     }
     let hz = bench.counter_hz.unwrap_or(0);

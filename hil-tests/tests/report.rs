@@ -426,11 +426,11 @@ fn report_with_the_real_time_and_ipc_labs() {
         .unwrap();
     assert!((crash_factor.measured.unwrap() - 48.0 / 18.0).abs() < 1e-9);
 
-    // The IPC figures and the round trip in one-way notifications.
+    // The IPC figures and the round trip in notifications.
     let ipc = report.ipc.as_ref().unwrap();
-    assert_eq!(ipc.bench.roundtrip.stats().unwrap().avg, 3004.0);
-    let ratio = ipc.round_trip_in_one_ways().unwrap();
-    assert!((ratio - 3004.0 / 997.42).abs() < 0.01, "{ratio}");
+    assert_eq!(ipc.bench.roundtrip.stats().unwrap().avg, 3061.0);
+    let ratio = ipc.round_trip_in_notifications().unwrap();
+    assert!((ratio - 3061.0 / 745.36).abs() < 0.01, "{ratio}");
 
     // JSON round trip, and the HTML sections.
     let json = report.to_json();
@@ -443,7 +443,7 @@ fn report_with_the_real_time_and_ipc_labs() {
         "cyclictest_crash",
         "max_load_factor",
         "IPC between two bare-metal cells (ticks = instructions)",
-        "A round trip takes 3.01 one-way notifications",
+        "A round trip takes 4.11 notifications",
         "<td>4096 B</td>",
         "qemu-rt-lab/bulkhead.img",
         "Budget met",
@@ -460,5 +460,8 @@ fn report_with_the_real_time_and_ipc_labs() {
     }
     let summary = report.summary_text();
     assert!(summary.contains("real-time cell `control`"), "{summary}");
-    assert!(summary.contains("round trip = 3.01 x one way"), "{summary}");
+    assert!(
+        summary.contains("round trip = 4.11 x notification"),
+        "{summary}"
+    );
 }

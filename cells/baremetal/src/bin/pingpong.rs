@@ -28,16 +28,20 @@
 //! # Benchmarks
 //!
 //! Roles 4 and 5 (`hil-tests/configs/qemu-ipc-lab.yaml`) use a ring of
-//! 8 slots of 4 KiB + 4 bytes each way, and take three measurements,
+//! 8 slots of 4 KiB + 8 bytes each way, and take three measurements,
 //! all on the virtual counter (the same in both cells: `CNTVOFF_EL2` is
 //! 0), one at a time, so that the two never overlap:
 //!
 //! 1. **One way** ([`ONEWAY_SAMPLES`]): the initiator reads the counter
-//!    right before it sends a small message that carries the value; the
-//!    echoer, idle in WFI, takes the doorbell interrupt, whose vector
-//!    reads the counter first ([`DOORBELL_ENTRY`]), and answers with the
-//!    difference. A sample the echoer did not take from WFI (it was still
-//!    busy) is sent again; one whose interrupt never came is lost.
+//!    right before it sends a small message, and its doorbell reads it
+//!    again right before the store to the Doorbell register
+//!    ([`LAST_RING`]); the echoer, idle in WFI, takes the doorbell
+//!    interrupt, whose vector reads the counter first ([`DOORBELL_ENTRY`]),
+//!    and answers with that reading. Two figures: `oneway`, from before
+//!    `send` to the vector, and `notify`, from the Doorbell store to the
+//!    vector (the notification alone). A sample the echoer did not take
+//!    from WFI (it was still busy) is sent again; one whose interrupt
+//!    never came is lost.
 //! 2. **Round trip** ([`ROUND_TRIPS`] 8-byte messages): from before the
 //!    send to after the receive of the echo.
 //! 3. **Throughput** ([`STREAM_BYTES`] in messages of each of
@@ -160,7 +164,8 @@ mod cell {
     mod kind {
         /// `[ONEWAY, sequence, sent_at low, sent_at high]`.
         pub const ONEWAY: u32 = 0xbe_0001;
-        /// `[ONEWAY_RESULT, sequence, ticks low, ticks high]`.
+        /// `[ONEWAY_RESULT, sequence, vector counter low, high]` (or
+        /// [`LOST`] or [`NOT_IDLE`] in its place).
         pub const ONEWAY_RESULT: u32 = 0xbe_0002;
         /// `[ROUND_TRIP, sequence]`, echoed as it is.
         pub const ROUND_TRIP: u32 = 0xbe_0003;
@@ -189,6 +194,9 @@ mod cell {
     static DOORBELL_SPI: AtomicU64 = AtomicU64::new(0);
     /// The counter at the IRQ vector of the last doorbell (0: none yet).
     static DOORBELL_ENTRY: AtomicU64 = AtomicU64::new(0);
+    /// The counter right before this cell's last store to a Doorbell
+    /// register.
+    static LAST_RING: AtomicU64 = AtomicU64::new(0);
 
     fn on_irq(intid: u32, entry_counter: u64) {
         if u64::from(intid) == DOORBELL_SPI.load(Relaxed) {
@@ -226,6 +234,7 @@ mod cell {
 
     impl Doorbell for CellDoorbell {
         fn ring(&self, peer: PeerId, vector: u16) -> Result<(), Error> {
+            LAST_RING.store(counter(), Relaxed);
             self.registers.ring(peer, vector);
             Ok(())
         }
@@ -754,10 +763,11 @@ mod cell {
     #[inline(never)]
     fn bench_oneway(channel: &mut Channel<'_, CellDoorbell>, hz: u64) -> bool {
         let mut samples = [LOST_SAMPLE; ONEWAY_SAMPLES];
+        let mut notify = [LOST_SAMPLE; ONEWAY_SAMPLES];
         let mut resent = 0u32;
         let mut reply = [0u8; 16];
         let pause = hz * ONEWAY_PAUSE_US / 1_000_000;
-        for (sequence, sample) in (0u32..).zip(samples.iter_mut()) {
+        for ((sequence, sample), notified) in (0u32..).zip(samples.iter_mut()).zip(&mut notify) {
             for _ in 0..ONEWAY_ATTEMPTS {
                 let resume = counter() + pause;
                 while counter() < resume {
@@ -770,6 +780,7 @@ mod cell {
                     println!("bench: oneway sample {sequence}: send: {e}: FAILED");
                     return false;
                 }
+                let rung_at = LAST_RING.load(Relaxed);
                 // Answers to earlier, timed-out samples are skipped.
                 let value = loop {
                     match channel.recv(&mut reply, TIMEOUT) {
@@ -786,8 +797,12 @@ mod cell {
                         }
                     }
                 };
+                if value == LOST {
+                    break;
+                }
                 if value != NOT_IDLE {
-                    *sample = sample_of(value);
+                    *sample = sample_of(value.wrapping_sub(sent_at));
+                    *notified = sample_of(value.wrapping_sub(rung_at));
                     break;
                 }
                 resent += 1;
@@ -797,6 +812,7 @@ mod cell {
             println!("bench: oneway: {resent} samples sent again (the echoer was not idle)");
         }
         report_histogram("oneway", &mut samples);
+        report_histogram("notify", &mut notify);
         true
     }
 
@@ -1029,7 +1045,7 @@ mod cell {
                     } else if entry == 0 {
                         LOST
                     } else {
-                        entry.wrapping_sub(word64(message, 2))
+                        entry
                     };
                     let [low, high] = halves(ticks);
                     channel.send(
