@@ -15,7 +15,7 @@
 #   lab                 the latency lab (docs/hil.md): no containers (their
 #                       CPU use would end the idle phase); the channel's
 #                       gateway runs as a plain process; two boots: (1) idle
-#                       for 8 s, then CPU, memory and disk load plus an IPC
+#                       for 16 s, then CPU, memory and disk load plus an IPC
 #                       flood for 8 s, then a kernel crash; (2) status lines.
 #
 # Output lines; the ones of this script start with "bulkhead-guest: ", the
@@ -229,7 +229,7 @@ case "$scenario" in
             say "after crash: back up (boot 2)"
         else
             say "lab: idle"
-            sleep 8
+            sleep 16
             say "load: started"
             touch /run/flood
             load 8
