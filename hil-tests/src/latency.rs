@@ -103,6 +103,10 @@ impl Histogram {
 pub struct ProbeOutput {
     /// By measurement name.
     pub measurements: BTreeMap<String, Histogram>,
+    /// The counter's frequency, as the probe read it (its first line:
+    /// `probe (cell): redistributor at …, counter N Hz`).
+    #[serde(default)]
+    pub counter_hz: Option<u64>,
 }
 
 /// A probe line that does not make sense.
@@ -159,6 +163,14 @@ impl ProbeOutput {
                 text: text.to_string(),
                 message: message.to_string(),
             };
+            if let Some(hz) = text
+                .strip_prefix("probe (")
+                .and_then(|rest| rest.rsplit_once(", counter "))
+                .and_then(|(_, hz)| hz.strip_suffix(" Hz"))
+            {
+                output.counter_hz = Some(hz.parse().map_err(|_| error("bad counter frequency"))?);
+                continue;
+            }
             if let Some(rest) = text.strip_prefix("probe: hist ") {
                 let mut words = rest.split_whitespace();
                 let mode = words.next().unwrap_or_default();

@@ -143,6 +143,9 @@ pub struct RunRecord {
     pub log_dir: Option<String>,
     /// By measurement name.
     pub measurements: BTreeMap<String, MeasurementRecord>,
+    /// The counter's frequency the probe read, if it said.
+    #[serde(default)]
+    pub counter_hz: Option<u64>,
 }
 
 impl RunRecord {
@@ -152,6 +155,7 @@ impl RunRecord {
             name: name.to_string(),
             command: command.to_string(),
             log_dir: None,
+            counter_hz: output.counter_hz,
             measurements: output
                 .measurements
                 .iter()
@@ -715,6 +719,46 @@ impl Report {
         text
     }
 
+    /// For a target that is not deterministic (a board, a free-running
+    /// QEMU): the same figures in nanoseconds, at the counter frequency each
+    /// probe read.
+    fn time_html(&self, html: &mut String) {
+        let in_ns = |run: &str, measurement: &str| -> Option<String> {
+            let run = self.run(run)?;
+            let hz = run.counter_hz.filter(|&hz| hz > 0)? as f64;
+            let s = run.stats(measurement)?;
+            let ns = |ticks: f64| ticks * 1e9 / hz;
+            Some(format!(
+                "<td>{:.0}</td><td>{:.0}</td><td>{:.0}</td><td>{:.0}</td>",
+                ns(s.min as f64),
+                ns(s.avg),
+                ns(s.p99 as f64),
+                ns(s.max as f64)
+            ))
+        };
+        if self.runs.iter().all(|run| run.counter_hz.is_none()) {
+            return;
+        }
+        html.push_str(
+            "<h3>The same in nanoseconds</h3>\n<table><tr><th rowspan=\"2\">Measurement</th>\
+             <th colspan=\"4\">Native (ns)</th><th colspan=\"4\">Bulkhead cell (ns)</th></tr>\n\
+             <tr><th>min</th><th>avg</th><th>p99</th><th>max</th>\
+             <th>min</th><th>avg</th><th>p99</th><th>max</th></tr>\n",
+        );
+        for row in &self.comparison {
+            let _ = writeln!(
+                html,
+                "<tr><td>{}</td>{}{}</tr>",
+                escape(&row.measurement),
+                in_ns("native", &row.measurement)
+                    .unwrap_or_else(|| "<td colspan=\"4\">–</td>".to_string()),
+                in_ns("bulkhead", &row.measurement)
+                    .unwrap_or_else(|| "<td colspan=\"4\">–</td>".to_string()),
+            );
+        }
+        html.push_str("</table>\n");
+    }
+
     /// The self-contained HTML page.
     pub fn to_html(&self) -> String {
         let p = &self.provenance;
@@ -812,6 +856,9 @@ impl Report {
             html.push_str("</tr>\n");
         }
         html.push_str("</table>\n");
+        if !p.target.deterministic {
+            self.time_html(&mut html);
+        }
         let lost: Vec<String> = self
             .runs
             .iter()

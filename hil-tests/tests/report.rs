@@ -240,6 +240,12 @@ fn budgets_are_not_checked_on_free_running_figures() {
     let html = report.to_html();
     assert!(html.contains("Budget not checked"));
     assert!(html.contains("counter ticks"));
+    // A free-running target's figures are also given in time, at the
+    // counter frequency the probe read (62.5 MHz: 16 ns a tick).
+    assert_eq!(report.runs[1].counter_hz, Some(62_500_000));
+    assert!(html.contains("The same in nanoseconds"));
+    let max_ns = format!("<td>{:.0}</td>", stats.max as f64 * 16.0);
+    assert!(html.contains(&max_ns), "no {max_ns} in the ns table");
 }
 
 #[test]
