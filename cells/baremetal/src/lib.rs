@@ -21,3 +21,5 @@
 mod rt;
 #[cfg(target_os = "none")]
 pub use rt::*;
+#[cfg(target_os = "none")]
+pub mod hist;

@@ -148,8 +148,6 @@ mod cell {
         slot_count: 8,
         ..ChannelConfig::new(PeerId(0))
     };
-    /// Histogram `value:count` pairs per console line, as the probe.
-    const PAIRS_PER_LINE: usize = 8;
     /// A sample whose interrupt or answer never came.
     const LOST: u64 = u64::MAX;
     /// A sample that is kept in a histogram as this or less (the rest are
@@ -932,26 +930,7 @@ mod cell {
         samples.sort_unstable();
         let lost = samples.iter().filter(|&&v| v == LOST_SAMPLE).count();
         let kept = &samples[..samples.len() - lost];
-        let mut line = Line::new();
-        let mut pairs = 0;
-        let mut index = 0;
-        while index < kept.len() {
-            let value = kept[index];
-            let count = kept[index..].iter().take_while(|&&v| v == value).count();
-            if pairs % PAIRS_PER_LINE == 0 {
-                line.flush();
-                line.push_fmt(format_args!("bench: hist {name}"));
-            }
-            line.push_fmt(format_args!(" {value}:{count}"));
-            pairs += 1;
-            index += count;
-        }
-        if pairs % PAIRS_PER_LINE == 0 {
-            line.flush();
-            line.push_fmt(format_args!("bench: hist {name}"));
-        }
-        line.push_fmt(format_args!(" lost:{lost}"));
-        line.flush();
+        cell_rt::hist::print_histogram("bench", name, kept, lost);
         let (min, max) = match kept {
             [first, .., last] => (*first, *last),
             [only] => (*only, *only),
@@ -963,45 +942,6 @@ mod cell {
             "bench: {name} latency: {} samples, min {min}, avg {average}, max {max} ticks",
             samples.len()
         );
-    }
-
-    /// One console line being assembled (no heap).
-    struct Line {
-        bytes: [u8; 160],
-        len: usize,
-    }
-
-    impl Line {
-        fn new() -> Self {
-            Line {
-                bytes: [0; 160],
-                len: 0,
-            }
-        }
-
-        fn push_fmt(&mut self, args: core::fmt::Arguments) {
-            let _ = core::fmt::Write::write_fmt(self, args);
-        }
-
-        fn flush(&mut self) {
-            if self.len > 0 {
-                let text = core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("?");
-                println!("{text}");
-                self.len = 0;
-            }
-        }
-    }
-
-    impl core::fmt::Write for Line {
-        fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            let end = self.len + s.len();
-            if end > self.bytes.len() {
-                return Err(core::fmt::Error);
-            }
-            self.bytes[self.len..end].copy_from_slice(s.as_bytes());
-            self.len = end;
-            Ok(())
-        }
     }
 
     /// Answers the bench initiator: one-way samples with the latency it

@@ -44,8 +44,6 @@ mod cell {
     const SAMPLES: usize = 200;
     /// A sample whose interrupt never came.
     const LOST: u64 = u64::MAX;
-    /// `value:count` pairs per `probe: hist` line, to keep lines short.
-    const PAIRS_PER_LINE: usize = 8;
 
     static DEADLINE: AtomicU64 = AtomicU64::new(0);
     static LATENCY: AtomicU64 = AtomicU64::new(LOST);
@@ -133,26 +131,7 @@ mod cell {
             }
             let lost = self.values.iter().filter(|&&v| v == LOST).count();
             let kept = &self.values[..SAMPLES - lost];
-            let mut pairs = 0;
-            let mut index = 0;
-            let mut line = Line::new();
-            while index < kept.len() {
-                let value = kept[index];
-                let count = kept[index..].iter().take_while(|&&v| v == value).count();
-                if pairs % PAIRS_PER_LINE == 0 {
-                    line.flush();
-                    line.push_fmt(format_args!("probe: hist {mode}"));
-                }
-                line.push_fmt(format_args!(" {value}:{count}"));
-                pairs += 1;
-                index += count;
-            }
-            if pairs % PAIRS_PER_LINE == 0 {
-                line.flush();
-                line.push_fmt(format_args!("probe: hist {mode}"));
-            }
-            line.push_fmt(format_args!(" lost:{lost}"));
-            line.flush();
+            cell_rt::hist::print_histogram("probe", mode, kept, lost);
 
             let hz = counter_frequency();
             let min = self.values[0];
@@ -162,45 +141,6 @@ mod cell {
                 "probe: {title}: {SAMPLES} samples, min {min}, avg {}, max {max} ticks",
                 sum / SAMPLES as u64
             );
-        }
-    }
-
-    /// One console line being assembled (the console has no heap either).
-    struct Line {
-        bytes: [u8; 160],
-        len: usize,
-    }
-
-    impl Line {
-        fn new() -> Self {
-            Line {
-                bytes: [0; 160],
-                len: 0,
-            }
-        }
-
-        fn push_fmt(&mut self, args: core::fmt::Arguments) {
-            let _ = core::fmt::Write::write_fmt(self, args);
-        }
-
-        fn flush(&mut self) {
-            if self.len > 0 {
-                let text = core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("?");
-                println!("{text}");
-                self.len = 0;
-            }
-        }
-    }
-
-    impl core::fmt::Write for Line {
-        fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            let end = self.len + s.len();
-            if end > self.bytes.len() {
-                return Err(core::fmt::Error);
-            }
-            self.bytes[self.len..end].copy_from_slice(s.as_bytes());
-            self.len = end;
-            Ok(())
         }
     }
 
