@@ -383,14 +383,14 @@ impl fmt::Display for BootTimes {
 
 /// Boots the build in `build_dir` on `target`
 /// ([`TargetDescription::start_build`]) with the config's cell names as
-/// streams.
+/// streams. Returns the session and the target's one-line description.
 pub fn boot(
     target: &TargetDescription,
     build_dir: &Path,
     options: SessionOptions,
-) -> Result<Session, HarnessError> {
+) -> Result<(Session, String), HarnessError> {
     let cells = crate::cell_names(&build_dir.join("config.yaml"))?;
-    Ok(target.start_build(build_dir, options.cells(cells))?.0)
+    target.start_build(build_dir, options.cells(cells))
 }
 
 #[cfg(test)]

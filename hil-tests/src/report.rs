@@ -413,16 +413,23 @@ pub fn check_budget(
             message,
         });
     }
-    let failed = checks.iter().filter(|c| !c.passed).count();
-    BudgetOutcome {
-        checked: true,
-        passed: failed == 0,
-        note: if failed == 0 {
-            format!("all {} bounds hold", checks.len())
-        } else {
-            format!("{failed} of {} bounds violated", checks.len())
-        },
-        checks,
+    BudgetOutcome::of(checks)
+}
+
+impl BudgetOutcome {
+    /// The outcome of `checks`, all of them checked.
+    fn of(checks: Vec<BudgetCheck>) -> Self {
+        let failed = checks.iter().filter(|c| !c.passed).count();
+        BudgetOutcome {
+            checked: true,
+            passed: failed == 0,
+            note: if failed == 0 {
+                format!("all {} bounds hold", checks.len())
+            } else {
+                format!("{failed} of {} bounds violated", checks.len())
+            },
+            checks,
+        }
     }
 }
 
@@ -611,15 +618,9 @@ impl Report {
         if self.provenance.target.deterministic {
             let checks = realtime_checks(output, budget_ns, max_load_factor);
             if !checks.is_empty() {
-                self.budget.checked = true;
-                self.budget.checks.extend(checks);
-                let failed = self.budget.checks.iter().filter(|c| !c.passed).count();
-                self.budget.passed = failed == 0;
-                self.budget.note = if failed == 0 {
-                    format!("all {} bounds hold", self.budget.checks.len())
-                } else {
-                    format!("{failed} of {} bounds violated", self.budget.checks.len())
-                };
+                let mut all = std::mem::take(&mut self.budget.checks);
+                all.extend(checks);
+                self.budget = BudgetOutcome::of(all);
             }
         }
         self.realtime = Some(record);

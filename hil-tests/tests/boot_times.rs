@@ -44,7 +44,7 @@ fn gateway_boot_times_under_icount() -> Result<(), HarnessError> {
     let options = SessionOptions::new("gateway_boot_times_under_icount")
         .deadline(DEADLINE)
         .partitioner_elf(elf);
-    let mut session = boot_times::boot(&target, &build_dir, options)?;
+    let (mut session, _) = boot_times::boot(&target, &build_dir, options)?;
     session.expect_all(
         CELLS.map(|cell| {
             (

@@ -190,7 +190,7 @@ fn boot_times(
         .log_root(out)
         .deadline(Duration::from_secs(420))
         .partitioner_elf(&built.partitioner_elf);
-    let mut session = boot_times::boot(description, &build_dir, options)?;
+    let (mut session, command) = boot_times::boot(description, &build_dir, options)?;
     let userspace =
         hil_tests::Pattern::regex(r"^bulkhead-guest: boot: userspace at counter \d+ \(\d+ Hz\)$");
     session.expect_all(
@@ -200,10 +200,6 @@ fn boot_times(
     let names: Vec<&str> = cells.iter().map(String::as_str).collect();
     let times = BootTimes::from_session(&session, &names)?;
     drop(session);
-    let command = description
-        .qemu_for_build(&build_dir)?
-        .map(|qemu| hil_tests::Target::describe(&qemu))
-        .unwrap_or_default();
     println!("{times}");
     report.boot = Some(BootRecord {
         config: built.config.display().to_string(),
