@@ -78,13 +78,17 @@ pub(crate) fn block_on<T>(
     timeout: Duration,
     mut attempt: impl FnMut() -> Result<T, Error>,
 ) -> Result<T, Error> {
-    let deadline = doorbell.now().saturating_add(timeout);
+    // The clock is read only once an attempt has failed: a send or a
+    // receive that succeeds at once (the common case, and the one on a
+    // round trip's path) costs no clock reading.
+    let mut deadline = None;
     loop {
         match attempt() {
             Err(error) if error.is_transient() => {}
             done => return done,
         }
         let now = doorbell.now();
+        let deadline = *deadline.get_or_insert_with(|| now.saturating_add(timeout));
         if now >= deadline {
             return Err(Error::Timeout);
         }

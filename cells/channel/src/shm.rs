@@ -108,6 +108,7 @@ impl core::error::Error for AccessError {}
 
 /// The words `offset..offset + len` cover, checked: `offset` aligned and the
 /// whole byte range inside `words`.
+#[inline]
 fn word_span(
     words: &[AtomicU32],
     offset: usize,
@@ -123,6 +124,7 @@ fn word_span(
     }
 }
 
+#[inline]
 fn word_at(words: &[AtomicU32], offset: usize) -> Result<&AtomicU32, AccessError> {
     let span = word_span(words, offset, WORD)?;
     Ok(&words[span.start])
@@ -156,6 +158,7 @@ fn as_words(bytes: &[u8]) -> Option<&[u32]> {
 
 /// The 64-bit words of `words` when it starts 8-byte aligned in memory and
 /// holds a whole number of them.
+#[inline]
 fn as_wide(words: &[AtomicU32]) -> Option<&[AtomicU64]> {
     let start = words.as_ptr();
     if !(start as usize).is_multiple_of(WIDE_WORD) || !words.len().is_multiple_of(2) {
@@ -174,6 +177,7 @@ fn as_wide(words: &[AtomicU32]) -> Option<&[AtomicU64]> {
 /// The wide words covering bytes `offset..offset + len` of `words`, from an
 /// 8-byte aligned address and rounded up to whole wide words, if that is
 /// where the span starts and the rounding stays inside `words`.
+#[inline]
 fn wide_span(words: &[AtomicU32], offset: usize, len: usize) -> Option<&[AtomicU64]> {
     let start = offset / WORD;
     let end = start.checked_add(len.div_ceil(WIDE_WORD) * 2)?;
@@ -244,6 +248,7 @@ fn store_wide(shared: &[AtomicU64], values: &[u64]) {
 
 /// [`copy_out`] from an 8-byte aligned span: `shared` covers `dst` rounded
 /// up to whole wide words.
+#[inline]
 fn copy_out_wide(shared: &[AtomicU64], dst: &mut [u8]) {
     let whole = dst.len() / WIDE_WORD;
     let (body, tail) = dst.split_at_mut(whole * WIDE_WORD);
@@ -273,6 +278,7 @@ fn copy_out_wide(shared: &[AtomicU64], dst: &mut [u8]) {
 
 /// [`SharedRegion::copy_in`] to an 8-byte aligned span: `shared` covers
 /// `src` rounded up to whole wide words.
+#[inline]
 fn copy_in_wide(shared: &[AtomicU64], src: &[u8]) {
     let whole = src.len() / WIDE_WORD;
     let (body, tail) = src.split_at(whole * WIDE_WORD);
@@ -309,6 +315,7 @@ fn copy_in_wide(shared: &[AtomicU64], src: &[u8]) {
 /// 32-bit loads. Whole words go one aligned store each when `dst` is
 /// aligned like them (else byte stores); the last partial word goes byte
 /// by byte.
+#[inline]
 fn copy_out(words: &[AtomicU32], offset: usize, dst: &mut [u8]) -> Result<(), AccessError> {
     let span = word_span(words, offset, dst.len())?;
     if let Some(shared) = wide_span(words, offset, dst.len()) {
@@ -401,17 +408,20 @@ impl<'a> SharedRegion<'a> {
     }
 
     /// Loads the word at `offset` (`Relaxed`).
+    #[inline]
     pub fn load_u32(&self, offset: usize) -> Result<u32, AccessError> {
         Ok(word_at(self.words, offset)?.load(Ordering::Relaxed))
     }
 
     /// Loads the word at `offset` with `Acquire` ordering: what was written
     /// before the matching release store is visible after it.
+    #[inline]
     pub fn load_u32_acquire(&self, offset: usize) -> Result<u32, AccessError> {
         Ok(word_at(self.words, offset)?.load(Ordering::Acquire))
     }
 
     /// Stores `value` at `offset` (`Relaxed`).
+    #[inline]
     pub fn store_u32(&self, offset: usize, value: u32) -> Result<(), AccessError> {
         word_at(self.words, offset)?.store(value, Ordering::Relaxed);
         Ok(())
@@ -419,6 +429,7 @@ impl<'a> SharedRegion<'a> {
 
     /// Stores `value` at `offset` with `Release` ordering: everything
     /// written before is visible to whoever acquires this value.
+    #[inline]
     pub fn store_u32_release(&self, offset: usize, value: u32) -> Result<(), AccessError> {
         word_at(self.words, offset)?.store(value, Ordering::Release);
         Ok(())
@@ -433,6 +444,7 @@ impl<'a> SharedRegion<'a> {
     /// else in 32-bit words. Whole words go as one aligned load each when
     /// `src` is aligned like them (else byte loads); a last partial word
     /// keeps the bytes after `src` as they were.
+    #[inline]
     pub fn copy_in(&self, offset: usize, src: &[u8]) -> Result<(), AccessError> {
         let span = word_span(self.words, offset, src.len())?;
         if let Some(shared) = wide_span(self.words, offset, src.len()) {
@@ -466,6 +478,7 @@ impl<'a> SharedRegion<'a> {
     }
 
     /// Copies `dst.len()` bytes from `offset` into `dst` (`Relaxed`).
+    #[inline]
     pub fn copy_out(&self, offset: usize, dst: &mut [u8]) -> Result<(), AccessError> {
         copy_out(self.words, offset, dst)
     }
@@ -544,12 +557,14 @@ impl<'a> ReadOnlyRegion<'a> {
     }
 
     /// Loads the word at `offset` (`Relaxed`).
+    #[inline]
     pub fn load_u32(&self, offset: usize) -> Result<u32, AccessError> {
         Ok(word_at(self.words, offset)?.load(Ordering::Relaxed))
     }
 
     /// Loads the word at `offset`, then an `Acquire` fence: reads after this
     /// one see what was written before the matching release store.
+    #[inline]
     pub fn load_u32_acquire(&self, offset: usize) -> Result<u32, AccessError> {
         let value = word_at(self.words, offset)?.load(Ordering::Relaxed);
         fence(Ordering::Acquire);
@@ -557,6 +572,7 @@ impl<'a> ReadOnlyRegion<'a> {
     }
 
     /// Copies `dst.len()` bytes from `offset` into `dst` (`Relaxed`).
+    #[inline]
     pub fn copy_out(&self, offset: usize, dst: &mut [u8]) -> Result<(), AccessError> {
         copy_out(self.words, offset, dst)
     }
