@@ -192,6 +192,10 @@ mod cell {
     static DOORBELL_SPI: AtomicU64 = AtomicU64::new(0);
     /// The counter at the IRQ vector of the last doorbell (0: none yet).
     static DOORBELL_ENTRY: AtomicU64 = AtomicU64::new(0);
+    /// Set when the doorbell waits in WFI (the bench echoer clears it
+    /// before each receive, to tell a message it waited for from one
+    /// already there).
+    static WAITED: AtomicBool = AtomicBool::new(false);
     /// The counter right before this cell's last store to a Doorbell
     /// register.
     static LAST_RING: AtomicU64 = AtomicU64::new(0);
@@ -267,6 +271,7 @@ mod cell {
                     return Ok(Wakeup::Timeout);
                 }
                 timer::arm(deadline);
+                WAITED.store(true, Relaxed);
                 wait_for_interrupt();
                 timer::stop();
                 enable_irqs();
@@ -975,21 +980,16 @@ mod cell {
             // taken from WFI; otherwise the doorbell's vector records
             // when it arrived.
             DOORBELL_ENTRY.store(0, Relaxed);
-            let (length, idle) = match channel.try_recv(buffer) {
-                Ok(length) => (length, false),
-                Err(Error::Empty) => match channel.recv(buffer, TIMEOUT) {
-                    Ok(length) => (length, true),
-                    Err(Error::Timeout) => continue,
-                    Err(e) => {
-                        println!("bench: receive: {e}");
-                        continue;
-                    }
-                },
+            WAITED.store(false, Relaxed);
+            let length = match channel.recv(buffer, TIMEOUT) {
+                Ok(length) => length,
+                Err(Error::Timeout) => continue,
                 Err(e) => {
                     println!("bench: receive: {e}");
                     continue;
                 }
             };
+            let idle = WAITED.load(Relaxed);
             let entry = DOORBELL_ENTRY.load(Relaxed);
             let message = &buffer[..length];
             let answer = match word(message, 0) {
