@@ -202,18 +202,9 @@ impl IpcBench {
                 let histogram = bench
                     .histogram_mut(name)
                     .ok_or_else(|| garbled("unknown histogram"))?;
-                for word in words {
-                    let (value, count) = word
-                        .split_once(':')
-                        .ok_or_else(|| garbled("expected value:count"))?;
-                    let count: u64 = count.parse().map_err(|_| garbled("bad count"))?;
-                    if value == "lost" {
-                        histogram.lost += count;
-                    } else {
-                        let value: u64 = value.parse().map_err(|_| garbled("bad value"))?;
-                        *histogram.counts.entry(value).or_default() += count;
-                    }
-                }
+                histogram
+                    .add_words(words, "lost", "value")
+                    .map_err(|message| garbled(&message))?;
             } else if rest.starts_with("throughput ") {
                 let numbers = throughput_line()
                     .captures(text)

@@ -35,6 +35,33 @@ pub struct Histogram {
     pub lost: u64,
 }
 
+impl Histogram {
+    /// Adds the words of a histogram line, as the cells print them:
+    /// `VALUE:COUNT`, and `LOST_KEY:COUNT` for the samples that never
+    /// arrived (or fell beyond the histogram). On a bad word, the message
+    /// to report; `value_name` is what the values are (`value`, `us`).
+    pub fn add_words<'w>(
+        &mut self,
+        words: impl IntoIterator<Item = &'w str>,
+        lost_key: &str,
+        value_name: &str,
+    ) -> Result<(), String> {
+        for word in words {
+            let (value, count) = word
+                .split_once(':')
+                .ok_or_else(|| format!("expected {value_name}:count"))?;
+            let count: u64 = count.parse().map_err(|_| "bad count".to_string())?;
+            if value == lost_key {
+                self.lost += count;
+            } else {
+                let value: u64 = value.parse().map_err(|_| "bad value".to_string())?;
+                *self.counts.entry(value).or_default() += count;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Summary figures of one measurement, in ticks.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
@@ -176,18 +203,9 @@ impl ProbeOutput {
                 let mode = words.next().unwrap_or_default();
                 let name = measurement_of(mode).ok_or_else(|| error("unknown probe mode"))?;
                 let histogram = output.measurements.entry(name.to_string()).or_default();
-                for word in words {
-                    let (value, count) = word
-                        .split_once(':')
-                        .ok_or_else(|| error("expected value:count"))?;
-                    let count: u64 = count.parse().map_err(|_| error("bad count"))?;
-                    if value == "lost" {
-                        histogram.lost += count;
-                    } else {
-                        let value: u64 = value.parse().map_err(|_| error("bad value"))?;
-                        *histogram.counts.entry(value).or_default() += count;
-                    }
-                }
+                histogram
+                    .add_words(words, "lost", "value")
+                    .map_err(|message| error(&message))?;
                 continue;
             }
             let Some((name, summary)) = MEASUREMENTS.iter().find_map(|name| {

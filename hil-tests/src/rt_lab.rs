@@ -221,18 +221,9 @@ impl RtLabOutput {
                 )));
             }
             let mut histogram = Histogram::default();
-            for word in words.split_whitespace() {
-                let (value, count) = word
-                    .split_once(':')
-                    .ok_or_else(|| error("expected us:count"))?;
-                let count: u64 = count.parse().map_err(|_| error("bad count"))?;
-                if value == "over" {
-                    histogram.lost += count;
-                } else {
-                    let value: u64 = value.parse().map_err(|_| error("bad value"))?;
-                    *histogram.counts.entry(value).or_default() += count;
-                }
-            }
+            histogram
+                .add_words(words.split_whitespace(), "over", "us")
+                .map_err(|message| error(&message))?;
             let phase = if seen.contains(&Phase::Crash) {
                 Phase::Crash
             } else if seen.iter().all(|&p| p == seen[0]) {
