@@ -139,21 +139,42 @@ fn sub_words(words: &[AtomicU32], offset: usize, len: usize) -> Result<&[AtomicU
     Ok(&words[span])
 }
 
-/// `bytes` as native-endian words, when it starts 4-byte aligned and is a
-/// whole number of words.
-fn as_words_mut(bytes: &mut [u8]) -> Option<&mut [u32]> {
-    // SAFETY: every bit pattern is a valid `u32` and a valid `u8`, and
-    // `align_to_mut` only hands out the aligned middle of the slice.
-    let (head, middle, tail) = unsafe { bytes.align_to_mut::<u32>() };
-    (head.is_empty() && tail.is_empty()).then_some(middle)
+/// Integer words that local byte buffers are copied as: every bit pattern
+/// is a valid value, and they have no padding.
+trait Plain: Copy {}
+impl Plain for u32 {}
+impl Plain for u64 {}
+
+/// The whole `T` words at the start of `bytes`, when `bytes` starts aligned
+/// for `T`: a mask test instead of `align_to`'s offset arithmetic, which on
+/// a short message costs more than the copy.
+#[inline]
+fn words_mut<T: Plain>(bytes: &mut [u8]) -> Option<&mut [T]> {
+    let start = bytes.as_mut_ptr();
+    if !(start as usize).is_multiple_of(core::mem::align_of::<T>()) {
+        return None;
+    }
+    // SAFETY: `start` is aligned for `T` (checked), the `len / size_of::<T>()`
+    // words lie inside `bytes`, which the exclusive borrow keeps alive and
+    // unaliased, and every bit pattern is a valid `T` and valid `u8`s
+    // (`Plain`).
+    Some(unsafe {
+        core::slice::from_raw_parts_mut(start.cast::<T>(), bytes.len() / core::mem::size_of::<T>())
+    })
 }
 
-/// `bytes` as native-endian words, when it starts 4-byte aligned and is a
-/// whole number of words.
-fn as_words(bytes: &[u8]) -> Option<&[u32]> {
-    // SAFETY: as for `as_words_mut`.
-    let (head, middle, tail) = unsafe { bytes.align_to::<u32>() };
-    (head.is_empty() && tail.is_empty()).then_some(middle)
+/// The whole `T` words at the start of `bytes`, when `bytes` starts aligned
+/// for `T` (see [`words_mut`]).
+#[inline]
+fn words_ref<T: Plain>(bytes: &[u8]) -> Option<&[T]> {
+    let start = bytes.as_ptr();
+    if !(start as usize).is_multiple_of(core::mem::align_of::<T>()) {
+        return None;
+    }
+    // SAFETY: as for `words_mut`, with a shared borrow.
+    Some(unsafe {
+        core::slice::from_raw_parts(start.cast::<T>(), bytes.len() / core::mem::size_of::<T>())
+    })
 }
 
 /// The 64-bit words of `words` when it starts 8-byte aligned in memory and
@@ -182,23 +203,6 @@ fn wide_span(words: &[AtomicU32], offset: usize, len: usize) -> Option<&[AtomicU
     let start = offset / WORD;
     let end = start.checked_add(len.div_ceil(WIDE_WORD) * 2)?;
     words.get(start..end).and_then(as_wide)
-}
-
-/// `bytes` as native-endian wide words, when it starts 8-byte aligned and
-/// is a whole number of them.
-fn as_wide_mut(bytes: &mut [u8]) -> Option<&mut [u64]> {
-    // SAFETY: every bit pattern is a valid `u64` and a valid `u8`, and
-    // `align_to_mut` only hands out the aligned middle of the slice.
-    let (head, middle, tail) = unsafe { bytes.align_to_mut::<u64>() };
-    (head.is_empty() && tail.is_empty()).then_some(middle)
-}
-
-/// `bytes` as native-endian wide words, when it starts 8-byte aligned and
-/// is a whole number of them.
-fn as_wide_ref(bytes: &[u8]) -> Option<&[u64]> {
-    // SAFETY: as for `as_wide_mut`.
-    let (head, middle, tail) = unsafe { bytes.align_to::<u64>() };
-    (head.is_empty() && tail.is_empty()).then_some(middle)
 }
 
 /// Loads `shared` into `out` (same length), [`UNROLL`] words a round.
@@ -253,9 +257,9 @@ fn copy_out_wide(shared: &[AtomicU64], dst: &mut [u8]) {
     let whole = dst.len() / WIDE_WORD;
     let (body, tail) = dst.split_at_mut(whole * WIDE_WORD);
     let (shared_body, shared_tail) = shared.split_at(whole.min(shared.len()));
-    if let Some(out) = as_wide_mut(body) {
+    if let Some(out) = words_mut::<u64>(body) {
         load_wide(shared_body, out);
-    } else if let Some(out) = as_words_mut(body) {
+    } else if let Some(out) = words_mut::<u32>(body) {
         for (out, word) in out.as_chunks_mut::<2>().0.iter_mut().zip(shared_body) {
             let [a, b, c, d, e, f, g, h] = word.load(Ordering::Relaxed).to_ne_bytes();
             *out = [
@@ -283,9 +287,9 @@ fn copy_in_wide(shared: &[AtomicU64], src: &[u8]) {
     let whole = src.len() / WIDE_WORD;
     let (body, tail) = src.split_at(whole * WIDE_WORD);
     let (shared_body, shared_tail) = shared.split_at(whole.min(shared.len()));
-    if let Some(values) = as_wide_ref(body) {
+    if let Some(values) = words_ref::<u64>(body) {
         store_wide(shared_body, values);
-    } else if let Some(values) = as_words(body) {
+    } else if let Some(values) = words_ref::<u32>(body) {
         for (word, &[low, high]) in shared_body.iter().zip(values.as_chunks::<2>().0) {
             let ([a, b, c, d], [e, f, g, h]) = (low.to_ne_bytes(), high.to_ne_bytes());
             word.store(
@@ -325,7 +329,7 @@ fn copy_out(words: &[AtomicU32], offset: usize, dst: &mut [u8]) -> Result<(), Ac
     let words = &words[span];
     let whole = dst.len() / WORD;
     let (body, tail) = dst.split_at_mut(whole * WORD);
-    match as_words_mut(body) {
+    match words_mut::<u32>(body) {
         Some(out) => {
             for (out, word) in out.iter_mut().zip(words) {
                 *out = word.load(Ordering::Relaxed);
@@ -454,7 +458,7 @@ impl<'a> SharedRegion<'a> {
         let words = &self.words[span];
         let whole = src.len() / WORD;
         let (body, tail) = src.split_at(whole * WORD);
-        match as_words(body) {
+        match words_ref::<u32>(body) {
             Some(values) => {
                 for (word, &value) in words.iter().zip(values) {
                     word.store(value, Ordering::Relaxed);
