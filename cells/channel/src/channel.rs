@@ -25,7 +25,7 @@ use crate::layout::{
 use crate::message::{Message, MAX_MESSAGE_SIZE};
 use crate::region::{PeerId, PeerState, Region, CACHE_LINE};
 use crate::ring::{occupancy, slot_offset};
-use crate::shm::{ReadOnlyRegion, SharedRegion, WORD};
+use crate::shm::{ReadOnlyHeader, ReadOnlyRegion, SharedHeader, SharedRegion, WORD};
 
 const READY: u32 = PeerState::Ready.raw();
 
@@ -99,6 +99,10 @@ struct Link<'a> {
     /// The peer's endpoint block, from its offset to the end of the peer's
     /// output section (its real size is known only from its header).
     remote: ReadOnlyRegion<'a>,
+    /// The fixed part of `local`.
+    local_header: SharedHeader<'a>,
+    /// The fixed part of `remote`.
+    remote_header: ReadOnlyHeader<'a>,
     local_peer: PeerId,
     remote_peer: PeerId,
     /// The local endpoint's epoch.
@@ -202,6 +206,8 @@ fn open_link<'a>(region: &Region<'a>, config: &ChannelConfig) -> Result<Link<'a>
     Ok(Link {
         local,
         remote,
+        local_header: local.header()?,
+        remote_header: remote.header()?,
         local_peer,
         remote_peer: config.remote_peer,
         epoch,
@@ -294,10 +300,11 @@ impl<'a> Sender<'a> {
         // wrote, it lies inside the local block.
         let slot = slot_offset(self.tail, self.slot_count, self.slot_size);
         let local = self.link.local;
+        let local_header = self.link.local_header;
         local.store_u32(slot, bytes.len() as u32)?;
         local.copy_in(slot + SLOT_HEADER, bytes)?;
         self.tail = self.tail.wrapping_add(1);
-        local.store_u32_release(TAIL, self.tail)?;
+        local_header.store_release::<TAIL>(self.tail);
         Ok(())
     }
 
@@ -357,13 +364,13 @@ impl<'a> Sender<'a> {
         // this side sees the new index, or the consumer sees our last
         // producer index and rings us when it frees a full ring.
         fence(Ordering::SeqCst);
-        let remote = self.link.remote;
-        let state = remote.load_u32_acquire(STATE)?;
-        let epoch = remote.load_u32_acquire(EPOCH)?;
-        let rx_epoch = remote.load_u32_acquire(RX_EPOCH)?;
-        let rx_head = remote.load_u32(RX_HEAD)?;
+        let remote_header = self.link.remote_header;
+        let state = remote_header.load_acquire::<STATE>();
+        let epoch = remote_header.load_acquire::<EPOCH>();
+        let rx_epoch = remote_header.load_acquire::<RX_EPOCH>();
+        let rx_head = remote_header.load::<RX_HEAD>();
         fence(Ordering::Acquire);
-        if remote.load_u32(STATE)? != state || remote.load_u32(EPOCH)? != epoch {
+        if remote_header.load::<STATE>() != state || remote_header.load::<EPOCH>() != epoch {
             return Err(Error::PeerNotReady);
         }
         let ready = state == READY && epoch != 0;
@@ -375,7 +382,7 @@ impl<'a> Sender<'a> {
         if ready && rx_epoch == self.link.epoch {
             if self.bound == 0 {
                 self.bound = epoch;
-                self.link.local.store_u32(BOUND_EPOCH, epoch)?;
+                self.link.local_header.store::<BOUND_EPOCH>(epoch);
             }
             Ok(rx_head)
         } else if self.bound != 0 {
@@ -392,8 +399,8 @@ impl<'a> Sender<'a> {
     fn reset_ring(&mut self) -> Result<(), Error> {
         self.tail = FIRST_MESSAGE_INDEX;
         self.bound = 0;
-        self.link.local.store_u32(TAIL, self.tail)?;
-        self.link.local.store_u32_release(BOUND_EPOCH, 0)?;
+        self.link.local_header.store::<TAIL>(self.tail);
+        self.link.local_header.store_release::<BOUND_EPOCH>(0);
         Ok(())
     }
 }
@@ -500,7 +507,7 @@ impl<'a> Receiver<'a> {
     /// Bumps the local heartbeat, which the peer watches.
     pub fn heartbeat(&mut self) -> Result<(), Error> {
         self.heartbeat = self.heartbeat.wrapping_add(1);
-        self.link.local.store_u32(HEARTBEAT, self.heartbeat)?;
+        self.link.local_header.store::<HEARTBEAT>(self.heartbeat);
         Ok(())
     }
 
@@ -525,7 +532,7 @@ impl<'a> Receiver<'a> {
             self.last_beat = None;
             return Ok(Liveness::Down(state));
         }
-        let beat = self.link.remote.load_u32(HEARTBEAT)?;
+        let beat = self.link.remote_header.load::<HEARTBEAT>();
         match self.last_beat {
             Some((last, since)) if last == beat => {
                 let silence = now.saturating_sub(since);
@@ -547,9 +554,9 @@ impl<'a> Receiver<'a> {
     /// The ring of the peer's current life, checked; attaches to it first
     /// if it is new.
     fn attach(&mut self) -> Result<Attachment, Error> {
-        let remote = self.link.remote;
-        let state = remote.load_u32_acquire(STATE)?;
-        let epoch = remote.load_u32_acquire(EPOCH)?;
+        let remote_header = self.link.remote_header;
+        let state = remote_header.load_acquire::<STATE>();
+        let epoch = remote_header.load_acquire::<EPOCH>();
         if state != READY || epoch == 0 {
             self.attached = None;
             return Err(Error::PeerNotReady);
@@ -560,16 +567,16 @@ impl<'a> Receiver<'a> {
         // First contact, or the producer restarted: read and check its
         // header, then make sure it did not change under us.
         self.attached = None;
-        let magic = remote.load_u32(MAGIC_OFFSET)?;
-        let version = remote.load_u32(VERSION_OFFSET)?;
-        let owner = remote.load_u32(OWNER)?;
-        let remote_id = remote.load_u32(REMOTE)?;
-        let slot_size = remote.load_u32(SLOT_SIZE)?;
-        let slot_count = remote.load_u32(SLOT_COUNT)?;
-        let first_index = remote.load_u32(FIRST_INDEX)?;
-        let bound = remote.load_u32(BOUND_EPOCH)?;
+        let magic = remote_header.load::<MAGIC_OFFSET>();
+        let version = remote_header.load::<VERSION_OFFSET>();
+        let owner = remote_header.load::<OWNER>();
+        let remote_id = remote_header.load::<REMOTE>();
+        let slot_size = remote_header.load::<SLOT_SIZE>();
+        let slot_count = remote_header.load::<SLOT_COUNT>();
+        let first_index = remote_header.load::<FIRST_INDEX>();
+        let bound = remote_header.load::<BOUND_EPOCH>();
         fence(Ordering::Acquire);
-        if remote.load_u32(STATE)? != READY || remote.load_u32(EPOCH)? != epoch {
+        if remote_header.load::<STATE>() != READY || remote_header.load::<EPOCH>() != epoch {
             return Err(Error::PeerNotReady);
         }
         if magic != MAGIC {
@@ -588,7 +595,8 @@ impl<'a> Receiver<'a> {
             .into());
         }
         let fits = check_ring(slot_size, slot_count).is_ok()
-            && endpoint_size(slot_size, slot_count).is_some_and(|size| size <= remote.len());
+            && endpoint_size(slot_size, slot_count)
+                .is_some_and(|size| size <= self.link.remote.len());
         if !fits {
             return Err(Corruption::BadGeometry {
                 slot_size,
@@ -602,9 +610,9 @@ impl<'a> Receiver<'a> {
             return Err(Error::PeerNotReady);
         }
         self.head = first_index;
-        let local = self.link.local;
-        local.store_u32(RX_HEAD, self.head)?;
-        local.store_u32_release(RX_EPOCH, epoch)?;
+        let local_header = self.link.local_header;
+        local_header.store::<RX_HEAD>(self.head);
+        local_header.store_release::<RX_EPOCH>(epoch);
         let ring = Attachment {
             epoch,
             slot_size,
@@ -619,8 +627,9 @@ impl<'a> Receiver<'a> {
     /// skipped and reported.
     fn peek(&mut self, doorbell: &impl Doorbell) -> Result<(Attachment, usize, usize), Error> {
         let ring = self.attach()?;
+        let remote_header = self.link.remote_header;
         let remote = self.link.remote;
-        let tail = remote.load_u32_acquire(TAIL)?;
+        let tail = remote_header.load_acquire::<TAIL>();
         let head = self.head;
         let used = occupancy(tail, head, ring.slot_count)
             .ok_or(Corruption::ProducerIndex { head, tail })?;
@@ -641,8 +650,8 @@ impl<'a> Receiver<'a> {
     /// if not, what was read may be torn and is dropped.
     fn check_producer(&mut self, ring: Attachment) -> Result<(), Error> {
         fence(Ordering::Acquire);
-        let remote = self.link.remote;
-        if remote.load_u32(STATE)? != READY || remote.load_u32(EPOCH)? != ring.epoch {
+        let remote_header = self.link.remote_header;
+        if remote_header.load::<STATE>() != READY || remote_header.load::<EPOCH>() != ring.epoch {
             self.attached = None;
             return Err(Error::PeerNotReady);
         }
@@ -654,10 +663,10 @@ impl<'a> Receiver<'a> {
     fn advance(&mut self, ring: Attachment, doorbell: &impl Doorbell) -> Result<(), Error> {
         let consumed = self.head;
         self.head = consumed.wrapping_add(1);
-        self.link.local.store_u32_release(RX_HEAD, self.head)?;
+        self.link.local_header.store_release::<RX_HEAD>(self.head);
         // Pairs with the producer's fence before it reads our index.
         fence(Ordering::SeqCst);
-        let tail = self.link.remote.load_u32(TAIL)?;
+        let tail = self.link.remote_header.load::<TAIL>();
         if tail.wrapping_sub(consumed) >= ring.slot_count {
             self.link.ring_peer(doorbell)?;
         }

@@ -22,7 +22,11 @@
 //!   [`fence`].
 //!
 //! Every access takes a byte offset and is checked: a misaligned offset or
-//! one outside the view returns an [`AccessError`], never a panic. Views
+//! one outside the view returns an [`AccessError`], never a panic. The
+//! fixed part of an endpoint block (its first [`SLOTS`] bytes) also has
+//! views of its own, [`SharedHeader`] and [`ReadOnlyHeader`], whose fields
+//! are named by constant offsets checked at compile time: the ring's hot
+//! path reads them with no run-time check at all. Views
 //! never do read-modify-write atomics (the shared memory may be mapped
 //! uncached or as device memory, where exclusives are not guaranteed).
 //!
@@ -51,6 +55,7 @@ use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 use crate::error::{ConfigError, Error};
 use crate::ivshmem::Registers;
+use crate::layout::SLOTS;
 use crate::region::{Geometry, PeerId, Region};
 
 /// Bytes per word: shared memory is accessed in aligned 32-bit words.
@@ -205,8 +210,13 @@ fn wide_span(words: &[AtomicU32], offset: usize, len: usize) -> Option<&[AtomicU
     words.get(start..end).and_then(as_wide)
 }
 
-/// Loads `shared` into `out` (same length), [`UNROLL`] words a round.
+/// Loads `shared` into `out` (the shorter one's length), [`UNROLL`] words
+/// a round.
 fn load_wide(shared: &[AtomicU64], out: &mut [u64]) {
+    // Both cut to one length first: the compiler then counts the rounds
+    // once instead of taking the minimum of two counts at every step.
+    let len = shared.len().min(out.len());
+    let (shared, out) = (&shared[..len], &mut out[..len]);
     let (shared_rounds, shared_rest) = shared.as_chunks::<UNROLL>();
     let (out_rounds, out_rest) = out.as_chunks_mut::<UNROLL>();
     // Spelled out: at `opt-level = "s"`, `array::from_fn` here becomes a
@@ -228,8 +238,12 @@ fn load_wide(shared: &[AtomicU64], out: &mut [u64]) {
     }
 }
 
-/// Stores `values` into `shared` (same length), [`UNROLL`] words a round.
+/// Stores `values` into `shared` (the shorter one's length), [`UNROLL`]
+/// words a round.
 fn store_wide(shared: &[AtomicU64], values: &[u64]) {
+    // As in `load_wide`.
+    let len = shared.len().min(values.len());
+    let (shared, values) = (&shared[..len], &values[..len]);
     let (shared_rounds, shared_rest) = shared.as_chunks::<UNROLL>();
     let (value_rounds, value_rest) = values.as_chunks::<UNROLL>();
     // Spelled out, as in `load_wide`.
@@ -406,6 +420,13 @@ impl<'a> SharedRegion<'a> {
         })
     }
 
+    /// The fixed part of the endpoint block that starts this view.
+    pub fn header(&self) -> Result<SharedHeader<'a>, AccessError> {
+        Ok(SharedHeader {
+            words: header_words(self.words)?,
+        })
+    }
+
     /// The same memory, read-only.
     pub const fn read_only(&self) -> ReadOnlyRegion<'a> {
         ReadOnlyRegion { words: self.words }
@@ -560,6 +581,13 @@ impl<'a> ReadOnlyRegion<'a> {
         })
     }
 
+    /// The fixed part of the endpoint block that starts this view.
+    pub fn header(&self) -> Result<ReadOnlyHeader<'a>, AccessError> {
+        Ok(ReadOnlyHeader {
+            words: header_words(self.words)?,
+        })
+    }
+
     /// Loads the word at `offset` (`Relaxed`).
     #[inline]
     pub fn load_u32(&self, offset: usize) -> Result<u32, AccessError> {
@@ -587,6 +615,106 @@ impl fmt::Debug for ReadOnlyRegion<'_> {
         f.debug_struct("ReadOnlyRegion")
             .field("address", &format_args!("{:#x}", self.address()))
             .field("len", &self.len())
+            .finish()
+    }
+}
+
+/// Words in the fixed part of an endpoint block.
+const HEADER_WORDS: usize = SLOTS / WORD;
+
+/// The first [`HEADER_WORDS`] words of `words`, as an array.
+fn header_words(words: &[AtomicU32]) -> Result<&[AtomicU32; HEADER_WORDS], AccessError> {
+    words
+        .get(..HEADER_WORDS)
+        .and_then(|header| header.try_into().ok())
+        .ok_or(AccessError::OutOfBounds {
+            offset: 0,
+            len: SLOTS,
+            size: words.len() * WORD,
+        })
+}
+
+/// The index of the header word at byte `OFFSET`, checked when the program
+/// is compiled: a multiple of 4 inside the header.
+const fn header_index<const OFFSET: usize>() -> usize {
+    const {
+        assert!(
+            OFFSET.is_multiple_of(WORD) && OFFSET < SLOTS,
+            "not a word of the endpoint header"
+        )
+    };
+    OFFSET / WORD
+}
+
+/// A writable view of the fixed part of an endpoint block (the layout's
+/// offsets below [`SLOTS`]). Fields are named by constant offsets checked
+/// at compile time, so an access is one load or store.
+#[derive(Clone, Copy)]
+pub struct SharedHeader<'a> {
+    words: &'a [AtomicU32; HEADER_WORDS],
+}
+
+impl SharedHeader<'_> {
+    /// Loads the field at `OFFSET` (`Relaxed`).
+    #[inline]
+    pub fn load<const OFFSET: usize>(&self) -> u32 {
+        self.words[header_index::<OFFSET>()].load(Ordering::Relaxed)
+    }
+
+    /// Stores `value` in the field at `OFFSET` (`Relaxed`).
+    #[inline]
+    pub fn store<const OFFSET: usize>(&self, value: u32) {
+        self.words[header_index::<OFFSET>()].store(value, Ordering::Relaxed);
+    }
+
+    /// Stores `value` in the field at `OFFSET` with `Release` ordering.
+    #[inline]
+    pub fn store_release<const OFFSET: usize>(&self, value: u32) {
+        self.words[header_index::<OFFSET>()].store(value, Ordering::Release);
+    }
+}
+
+/// A read-only view of the fixed part of an endpoint block: relaxed loads
+/// only, as [`ReadOnlyRegion`].
+#[derive(Clone, Copy)]
+pub struct ReadOnlyHeader<'a> {
+    words: &'a [AtomicU32; HEADER_WORDS],
+}
+
+impl ReadOnlyHeader<'_> {
+    /// Loads the field at `OFFSET` (`Relaxed`).
+    #[inline]
+    pub fn load<const OFFSET: usize>(&self) -> u32 {
+        self.words[header_index::<OFFSET>()].load(Ordering::Relaxed)
+    }
+
+    /// Loads the field at `OFFSET`, then an `Acquire` fence.
+    #[inline]
+    pub fn load_acquire<const OFFSET: usize>(&self) -> u32 {
+        let value = self.load::<OFFSET>();
+        fence(Ordering::Acquire);
+        value
+    }
+}
+
+impl fmt::Debug for SharedHeader<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedHeader")
+            .field(
+                "address",
+                &format_args!("{:#x}", self.words.as_ptr() as usize),
+            )
+            .finish()
+    }
+}
+
+impl fmt::Debug for ReadOnlyHeader<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadOnlyHeader")
+            .field(
+                "address",
+                &format_args!("{:#x}", self.words.as_ptr() as usize),
+            )
             .finish()
     }
 }
