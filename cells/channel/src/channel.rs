@@ -111,6 +111,7 @@ struct Link<'a> {
 }
 
 impl Link<'_> {
+    #[inline(always)]
     fn ring_peer(&self, doorbell: &impl Doorbell) -> Result<(), Error> {
         doorbell.ring(self.remote_peer, self.vector)
     }
@@ -279,6 +280,7 @@ impl<'a> Sender<'a> {
 
     /// Publishes `bytes` as the next message without ringing the peer (to
     /// batch several messages behind one doorbell; see [`Sender::notify`]).
+    #[inline(always)]
     pub fn publish(&mut self, bytes: &[u8]) -> Result<(), Error> {
         let max = self.capacity();
         if bytes.len() > max {
@@ -309,11 +311,13 @@ impl<'a> Sender<'a> {
     }
 
     /// Rings the peer's doorbell.
+    #[inline(always)]
     pub fn notify(&self, doorbell: &impl Doorbell) -> Result<(), Error> {
         self.link.ring_peer(doorbell)
     }
 
     /// Sends `bytes` and rings the peer; `Err(Full)` if the ring is full.
+    #[inline(always)]
     pub fn try_send(&mut self, bytes: &[u8], doorbell: &impl Doorbell) -> Result<(), Error> {
         self.publish(bytes)?;
         self.notify(doorbell)
@@ -359,6 +363,7 @@ impl<'a> Sender<'a> {
     /// The consumer index to count free slots against. Follows the
     /// consumer's lives: binds the ring to the consumer that attached,
     /// drops it when that consumer goes away.
+    #[inline(always)]
     fn consumer_index(&mut self) -> Result<u32, Error> {
         // Pairs with the consumer's fence after it moves its index: either
         // this side sees the new index, or the consumer sees our last
@@ -448,6 +453,7 @@ impl<'a> Receiver<'a> {
     /// Receives the next message into `buf` and returns its length.
     /// `Err(Empty)` if there is none, `Err(BufferTooSmall)` (and the message
     /// stays) if it does not fit.
+    #[inline(always)]
     pub fn try_recv(&mut self, buf: &mut [u8], doorbell: &impl Doorbell) -> Result<usize, Error> {
         let (ring, offset, len) = self.peek(doorbell)?;
         if len > buf.len() {
@@ -553,6 +559,7 @@ impl<'a> Receiver<'a> {
 
     /// The ring of the peer's current life, checked; attaches to it first
     /// if it is new.
+    #[inline(always)]
     fn attach(&mut self) -> Result<Attachment, Error> {
         let remote_header = self.link.remote_header;
         let state = remote_header.load_acquire::<STATE>();
@@ -561,11 +568,19 @@ impl<'a> Receiver<'a> {
             self.attached = None;
             return Err(Error::PeerNotReady);
         }
-        if let Some(ring) = self.attached.filter(|ring| ring.epoch == epoch) {
-            return Ok(ring);
+        match self.attached {
+            Some(ring) if ring.epoch == epoch => Ok(ring),
+            _ => self.attach_new(epoch),
         }
-        // First contact, or the producer restarted: read and check its
-        // header, then make sure it did not change under us.
+    }
+
+    /// First contact with the producer's life `epoch` (or the producer
+    /// restarted): reads and checks its header, makes sure it did not
+    /// change under us, then moves the cursor to the ring's first message.
+    #[cold]
+    #[inline(never)]
+    fn attach_new(&mut self, epoch: u32) -> Result<Attachment, Error> {
+        let remote_header = self.link.remote_header;
         self.attached = None;
         let magic = remote_header.load::<MAGIC_OFFSET>();
         let version = remote_header.load::<VERSION_OFFSET>();
@@ -625,6 +640,7 @@ impl<'a> Receiver<'a> {
     /// The next message: the ring, its payload offset and its length,
     /// checked against the slot. A message too long for its slot is
     /// skipped and reported.
+    #[inline(always)]
     fn peek(&mut self, doorbell: &impl Doorbell) -> Result<(Attachment, usize, usize), Error> {
         let ring = self.attach()?;
         let remote_header = self.link.remote_header;
@@ -648,6 +664,7 @@ impl<'a> Receiver<'a> {
 
     /// Whether the producer is still the life the message was read from;
     /// if not, what was read may be torn and is dropped.
+    #[inline(always)]
     fn check_producer(&mut self, ring: Attachment) -> Result<(), Error> {
         fence(Ordering::Acquire);
         let remote_header = self.link.remote_header;
@@ -660,6 +677,7 @@ impl<'a> Receiver<'a> {
 
     /// Consumes the message at the head; rings the producer if the ring was
     /// full, since it may be waiting for room.
+    #[inline(always)]
     fn advance(&mut self, ring: Attachment, doorbell: &impl Doorbell) -> Result<(), Error> {
         let consumed = self.head;
         self.head = consumed.wrapping_add(1);

@@ -266,7 +266,7 @@ fn store_wide(shared: &[AtomicU64], values: &[u64]) {
 
 /// [`copy_out`] from an 8-byte aligned span: `shared` covers `dst` rounded
 /// up to whole wide words.
-#[inline]
+#[inline(always)]
 fn copy_out_wide(shared: &[AtomicU64], dst: &mut [u8]) {
     let whole = dst.len() / WIDE_WORD;
     let (body, tail) = dst.split_at_mut(whole * WIDE_WORD);
@@ -296,7 +296,7 @@ fn copy_out_wide(shared: &[AtomicU64], dst: &mut [u8]) {
 
 /// [`SharedRegion::copy_in`] to an 8-byte aligned span: `shared` covers
 /// `src` rounded up to whole wide words.
-#[inline]
+#[inline(always)]
 fn copy_in_wide(shared: &[AtomicU64], src: &[u8]) {
     let whole = src.len() / WIDE_WORD;
     let (body, tail) = src.split_at(whole * WIDE_WORD);
@@ -333,7 +333,7 @@ fn copy_in_wide(shared: &[AtomicU64], src: &[u8]) {
 /// 32-bit loads. Whole words go one aligned store each when `dst` is
 /// aligned like them (else byte stores); the last partial word goes byte
 /// by byte.
-#[inline]
+#[inline(always)]
 fn copy_out(words: &[AtomicU32], offset: usize, dst: &mut [u8]) -> Result<(), AccessError> {
     let span = word_span(words, offset, dst.len())?;
     if let Some(shared) = wide_span(words, offset, dst.len()) {
@@ -469,7 +469,7 @@ impl<'a> SharedRegion<'a> {
     /// else in 32-bit words. Whole words go as one aligned load each when
     /// `src` is aligned like them (else byte loads); a last partial word
     /// keeps the bytes after `src` as they were.
-    #[inline]
+    #[inline(always)]
     pub fn copy_in(&self, offset: usize, src: &[u8]) -> Result<(), AccessError> {
         let span = word_span(self.words, offset, src.len())?;
         if let Some(shared) = wide_span(self.words, offset, src.len()) {
@@ -503,7 +503,7 @@ impl<'a> SharedRegion<'a> {
     }
 
     /// Copies `dst.len()` bytes from `offset` into `dst` (`Relaxed`).
-    #[inline]
+    #[inline(always)]
     pub fn copy_out(&self, offset: usize, dst: &mut [u8]) -> Result<(), AccessError> {
         copy_out(self.words, offset, dst)
     }
@@ -604,7 +604,7 @@ impl<'a> ReadOnlyRegion<'a> {
     }
 
     /// Copies `dst.len()` bytes from `offset` into `dst` (`Relaxed`).
-    #[inline]
+    #[inline(always)]
     pub fn copy_out(&self, offset: usize, dst: &mut [u8]) -> Result<(), AccessError> {
         copy_out(self.words, offset, dst)
     }

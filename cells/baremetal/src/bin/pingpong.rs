@@ -94,7 +94,7 @@ mod cell {
     use cell_rt::gic;
     use cell_rt::{
         count_boot, counter, counter_frequency, delay_ms, disable_irqs, enable_irqs,
-        install_irq_handler, println, timer, wait_for_interrupt,
+        install_irq_handler, poll_irqs, println, timer, wait_for_interrupt,
     };
     use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
     use core::time::Duration;
@@ -257,25 +257,25 @@ mod cell {
 
         fn wait(&self, timeout: Duration) -> Result<Wakeup, Error> {
             let deadline = counter().saturating_add(duration_to_ticks(timeout, self.hz));
-            loop {
-                // Masked while checking: an interrupt after the check
-                // still ends the WFI, and is taken when unmasked.
-                disable_irqs();
+            // Masked throughout: an interrupt after the check still ends
+            // the WFI, and `poll_irqs` then takes it without an exception.
+            disable_irqs();
+            let wakeup = loop {
                 if RUNG.load(Relaxed) {
                     RUNG.store(false, Relaxed);
-                    enable_irqs();
-                    return Ok(Wakeup::Interrupt);
+                    break Wakeup::Interrupt;
                 }
                 if counter() >= deadline {
-                    enable_irqs();
-                    return Ok(Wakeup::Timeout);
+                    break Wakeup::Timeout;
                 }
                 timer::arm(deadline);
                 WAITED.store(true, Relaxed);
                 wait_for_interrupt();
+                poll_irqs();
                 timer::stop();
-                enable_irqs();
-            }
+            };
+            enable_irqs();
+            Ok(wakeup)
         }
 
         fn now(&self) -> Duration {
