@@ -18,14 +18,16 @@ use core::time::Duration;
 use crate::doorbell::{block_on, Doorbell};
 use crate::error::{ConfigError, Corruption, DecodeError, Error};
 use crate::layout::{
-    check_ring, endpoint_size, payload_capacity, BOUND_EPOCH, EPOCH, FIRST_INDEX,
-    FIRST_MESSAGE_INDEX, HEARTBEAT, MAGIC, MAGIC_OFFSET, OWNER, REMOTE, RX_EPOCH, RX_HEAD, SLOTS,
-    SLOT_COUNT, SLOT_HEADER, SLOT_SIZE, STATE, TAIL, VERSION, VERSION_OFFSET,
+    check_ring, endpoint_size, BOUND_EPOCH, EPOCH, FIRST_INDEX, FIRST_MESSAGE_INDEX, HEARTBEAT,
+    MAGIC, MAGIC_OFFSET, OWNER, REMOTE, RX_EPOCH, RX_HEAD, SLOTS, SLOT_COUNT, SLOT_SIZE, STATE,
+    TAIL, VERSION, VERSION_OFFSET,
 };
 use crate::message::{Message, MAX_MESSAGE_SIZE};
 use crate::region::{PeerId, PeerState, Region, CACHE_LINE};
-use crate::ring::{occupancy, slot_offset};
-use crate::shm::{ReadOnlyHeader, ReadOnlyRegion, SharedHeader, SharedRegion, WORD};
+use crate::ring::occupancy;
+use crate::shm::{
+    ReadOnlyHeader, ReadOnlyRegion, ReadOnlySlots, SharedHeader, SharedRegion, SharedSlots, WORD,
+};
 
 const READY: u32 = PeerState::Ready.raw();
 
@@ -248,7 +250,8 @@ fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
 #[derive(Debug)]
 pub struct Sender<'a> {
     link: Link<'a>,
-    slot_size: u32,
+    /// The local ring's slots.
+    slots: SharedSlots<'a>,
     slot_count: u32,
     /// The producer index. The local copy is the authority; the shared word
     /// only publishes it.
@@ -258,19 +261,19 @@ pub struct Sender<'a> {
 }
 
 impl<'a> Sender<'a> {
-    fn new(link: Link<'a>, config: &ChannelConfig) -> Self {
-        Sender {
+    fn new(link: Link<'a>, config: &ChannelConfig) -> Result<Self, Error> {
+        Ok(Sender {
             link,
-            slot_size: config.slot_size,
+            slots: SharedSlots::new(&link.local, SLOTS, config.slot_size, config.slot_count)?,
             slot_count: config.slot_count,
             tail: FIRST_MESSAGE_INDEX,
             bound: 0,
-        }
+        })
     }
 
     /// The largest message this side can send, in bytes.
     pub fn capacity(&self) -> usize {
-        payload_capacity(self.slot_size)
+        self.slots.capacity()
     }
 
     /// The number of slots of the TX ring.
@@ -299,14 +302,10 @@ impl<'a> Sender<'a> {
             return Err(Error::Full);
         }
         // The slot comes from the local index only: whatever the peer
-        // wrote, it lies inside the local block.
-        let slot = slot_offset(self.tail, self.slot_count, self.slot_size);
-        let local = self.link.local;
-        let local_header = self.link.local_header;
-        local.store_u32(slot, bytes.len() as u32)?;
-        local.copy_in(slot + SLOT_HEADER, bytes)?;
+        // wrote, it lies inside the local ring.
+        self.slots.write(self.tail, bytes);
         self.tail = self.tail.wrapping_add(1);
-        local_header.store_release::<TAIL>(self.tail);
+        self.link.local_header.store_release::<TAIL>(self.tail);
         Ok(())
     }
 
@@ -415,7 +414,6 @@ impl<'a> Sender<'a> {
 struct Attachment {
     /// The producer's epoch.
     epoch: u32,
-    slot_size: u32,
     slot_count: u32,
 }
 
@@ -426,6 +424,9 @@ pub struct Receiver<'a> {
     link: Link<'a>,
     state_table: ReadOnlyRegion<'a>,
     attached: Option<Attachment>,
+    /// The producer's ring while `attached` (checked against its block when
+    /// attaching); an empty ring before.
+    slots: ReadOnlySlots<'a>,
     /// The consumer index. The local copy is the authority.
     head: u32,
     heartbeat: u32,
@@ -439,6 +440,7 @@ impl<'a> Receiver<'a> {
             link,
             state_table,
             attached: None,
+            slots: ReadOnlySlots::EMPTY,
             head: FIRST_MESSAGE_INDEX,
             heartbeat: 0,
             last_beat: None,
@@ -447,7 +449,7 @@ impl<'a> Receiver<'a> {
 
     /// The largest message the peer can send, once it has been seen.
     pub fn peer_capacity(&self) -> Option<usize> {
-        self.attached.map(|ring| payload_capacity(ring.slot_size))
+        self.attached.map(|_| self.slots.capacity())
     }
 
     /// Receives the next message into `buf` and returns its length.
@@ -455,14 +457,14 @@ impl<'a> Receiver<'a> {
     /// stays) if it does not fit.
     #[inline(always)]
     pub fn try_recv(&mut self, buf: &mut [u8], doorbell: &impl Doorbell) -> Result<usize, Error> {
-        let (ring, offset, len) = self.peek(doorbell)?;
-        if len > buf.len() {
+        let (ring, len) = self.peek(doorbell)?;
+        let Some(out) = buf.get_mut(..len) else {
             return Err(Error::BufferTooSmall {
                 needed: len,
                 capacity: buf.len(),
             });
-        }
-        self.link.remote.copy_out(offset, &mut buf[..len])?;
+        };
+        self.slots.read(self.head, out);
         self.check_producer(ring)?;
         self.advance(ring, doorbell)?;
         Ok(len)
@@ -482,11 +484,11 @@ impl<'a> Receiver<'a> {
     /// and reported as [`Error::Decode`].
     pub fn try_recv_message<M: Message>(&mut self, doorbell: &impl Doorbell) -> Result<M, Error> {
         assert_fits::<M>();
-        let (ring, offset, len) = self.peek(doorbell)?;
+        let (ring, len) = self.peek(doorbell)?;
         let result = if len == M::SIZE {
             // The outer `?`: a torn read returns at once, not consumed.
             with_scratch(M::SIZE, |bytes| {
-                self.link.remote.copy_out(offset, bytes)?;
+                self.slots.read(self.head, bytes);
                 self.check_producer(ring)?;
                 Ok::<_, Error>(M::decode(bytes).map_err(Error::from))
             })?
@@ -609,16 +611,13 @@ impl<'a> Receiver<'a> {
             }
             .into());
         }
-        let fits = check_ring(slot_size, slot_count).is_ok()
-            && endpoint_size(slot_size, slot_count)
-                .is_some_and(|size| size <= self.link.remote.len());
-        if !fits {
+        let Ok(slots) = ReadOnlySlots::new(&self.link.remote, SLOTS, slot_size, slot_count) else {
             return Err(Corruption::BadGeometry {
                 slot_size,
                 slot_count,
             }
             .into());
-        }
+        };
         if bound != 0 && bound != self.link.epoch {
             // Still bound to an earlier life of this endpoint: the producer
             // resets it on its next send.
@@ -628,23 +627,19 @@ impl<'a> Receiver<'a> {
         let local_header = self.link.local_header;
         local_header.store::<RX_HEAD>(self.head);
         local_header.store_release::<RX_EPOCH>(epoch);
-        let ring = Attachment {
-            epoch,
-            slot_size,
-            slot_count,
-        };
+        let ring = Attachment { epoch, slot_count };
+        self.slots = slots;
         self.attached = Some(ring);
         Ok(ring)
     }
 
-    /// The next message: the ring, its payload offset and its length,
+    /// The next message, at the head: the ring and the message's length,
     /// checked against the slot. A message too long for its slot is
     /// skipped and reported.
     #[inline(always)]
-    fn peek(&mut self, doorbell: &impl Doorbell) -> Result<(Attachment, usize, usize), Error> {
+    fn peek(&mut self, doorbell: &impl Doorbell) -> Result<(Attachment, usize), Error> {
         let ring = self.attach()?;
         let remote_header = self.link.remote_header;
-        let remote = self.link.remote;
         let tail = remote_header.load_acquire::<TAIL>();
         let head = self.head;
         let used = occupancy(tail, head, ring.slot_count)
@@ -652,14 +647,13 @@ impl<'a> Receiver<'a> {
         if used == 0 {
             return Err(Error::Empty);
         }
-        let slot = slot_offset(head, ring.slot_count, ring.slot_size);
-        let len = remote.load_u32(slot)?;
-        let max = payload_capacity(ring.slot_size);
+        let len = self.slots.length(head);
+        let max = self.slots.capacity();
         if len as usize > max {
             self.advance(ring, doorbell)?;
             return Err(Corruption::BadLength { len, max }.into());
         }
-        Ok((ring, slot + SLOT_HEADER, len as usize))
+        Ok((ring, len as usize))
     }
 
     /// Whether the producer is still the life the message was read from;
@@ -709,7 +703,7 @@ impl<'a, D: Doorbell> Channel<'a, D> {
     pub fn open(region: &Region<'a>, config: ChannelConfig, doorbell: D) -> Result<Self, Error> {
         let link = open_link(region, &config)?;
         let channel = Channel {
-            sender: Sender::new(link, &config),
+            sender: Sender::new(link, &config)?,
             receiver: Receiver::new(link, region.state_table()?),
             doorbell,
         };

@@ -3,8 +3,6 @@
 //! so that the wrap-around is tested on its own.
 #![forbid(unsafe_code)]
 
-use crate::layout::{SLOTS, SLOT_HEADER};
-
 /// How many messages are in a ring with producer index `tail` and consumer
 /// index `head`, or `None` if the indices cannot both be right (the
 /// producer more than `slot_count` ahead, or behind the consumer).
@@ -21,18 +19,6 @@ pub const fn occupancy(tail: u32, head: u32, slot_count: u32) -> Option<u32> {
 /// two, so this is `index mod slot_count`, also across the `u32` wrap).
 pub const fn slot(index: u32, slot_count: u32) -> u32 {
     index & slot_count.wrapping_sub(1)
-}
-
-/// The byte offset, in the endpoint block, of the length word of message
-/// `index`'s slot. At most `SLOTS + (slot_count - 1) * slot_size`: inside
-/// the block of a validated geometry whatever `index` is.
-pub const fn slot_offset(index: u32, slot_count: u32, slot_size: u32) -> usize {
-    SLOTS + slot(index, slot_count) as usize * slot_size as usize
-}
-
-/// The byte offset of message `index`'s payload in the endpoint block.
-pub const fn payload_offset(index: u32, slot_count: u32, slot_size: u32) -> usize {
-    slot_offset(index, slot_count, slot_size) + SLOT_HEADER
 }
 
 #[cfg(test)]
@@ -67,13 +53,6 @@ mod tests {
         assert_eq!(slot(0, 8), 0);
         assert_eq!(slot(u32::MAX, 1), 0);
         assert_eq!(slot(u32::MAX, 1 << 31), (1 << 31) - 1);
-    }
-
-    #[test]
-    fn slot_offsets() {
-        assert_eq!(slot_offset(0, 4, 64), SLOTS);
-        assert_eq!(slot_offset(5, 4, 64), SLOTS + 64);
-        assert_eq!(payload_offset(u32::MAX, 4, 64), SLOTS + 3 * 64 + 8);
     }
 
     proptest! {

@@ -26,7 +26,9 @@
 //! fixed part of an endpoint block (its first [`SLOTS`] bytes) also has
 //! views of its own, [`SharedHeader`] and [`ReadOnlyHeader`], whose fields
 //! are named by constant offsets checked at compile time: the ring's hot
-//! path reads them with no run-time check at all. Views
+//! path reads them with no run-time check at all. A ring's slots likewise
+//! have [`SharedSlots`] and [`ReadOnlySlots`], checked once against the
+//! block when made: every message index then names a slot inside the ring. Views
 //! never do read-modify-write atomics (the shared memory may be mapped
 //! uncached or as device memory, where exclusives are not guaranteed).
 //!
@@ -716,6 +718,188 @@ impl fmt::Debug for ReadOnlyHeader<'_> {
                 &format_args!("{:#x}", self.words.as_ptr() as usize),
             )
             .finish()
+    }
+}
+
+/// One ring's slots, checked once when the view is made: `count` slots of
+/// `size` bytes (a multiple of 8, at least 16; `count` a power of two),
+/// starting 8-byte aligned in memory and inside the view they came from.
+/// A slot is an 8-byte header (the message length in its low 32 bits, the
+/// layout being little-endian) followed by the payload.
+///
+/// Every index names a slot inside the ring (the index modulo `count`), so
+/// the ring's hot path reaches a slot's header and payload with aligned
+/// 64-bit accesses and no per-message offset arithmetic or bounds checks
+/// beyond one slice lookup.
+#[derive(Clone, Copy)]
+struct Slots<'a> {
+    /// The ring, exactly `count * size / 8` wide words.
+    words: &'a [AtomicU64],
+    /// Wide words per slot, at least 2.
+    slot_words: usize,
+    /// `count - 1`.
+    mask: u32,
+}
+
+impl<'a> Slots<'a> {
+    /// The ring of `count` slots of `size` bytes at byte `offset` of
+    /// `words`, checked.
+    fn new(words: &'a [AtomicU32], offset: usize, size: u32, count: u32) -> Result<Self, Error> {
+        crate::layout::check_ring(size, count)?;
+        let len = (size as usize)
+            .checked_mul(count as usize)
+            .ok_or(ConfigError::SlotCount(count))?;
+        let span = word_span(words, offset, len)?;
+        let ring = as_wide(&words[span]).ok_or(ConfigError::Misaligned)?;
+        Ok(Slots {
+            words: ring,
+            slot_words: size as usize / WIDE_WORD,
+            mask: count - 1,
+        })
+    }
+
+    /// The wide words of message `index`'s slot, header first.
+    #[inline(always)]
+    fn slot(&self, index: u32) -> &'a [AtomicU64] {
+        let start = (index & self.mask) as usize * self.slot_words;
+        // Never empty: `new` made the ring exactly `count` slots long, and
+        // the masked index is below `count`.
+        self.words
+            .get(start..start + self.slot_words)
+            .unwrap_or_default()
+    }
+
+    /// The payload capacity of a slot, in bytes.
+    #[inline(always)]
+    fn capacity(&self) -> usize {
+        (self.slot_words - 1) * WIDE_WORD
+    }
+}
+
+/// The local ring's slots, writable. Its owner is the only writer of every
+/// slot, so a partial last payload word is read, patched and written back.
+#[derive(Clone, Copy)]
+pub struct SharedSlots<'a> {
+    slots: Slots<'a>,
+}
+
+impl<'a> SharedSlots<'a> {
+    /// The ring of `count` slots of `size` bytes at byte `offset` of
+    /// `region`: refused unless the geometry is valid (see
+    /// [`check_ring`](crate::layout::check_ring)), the ring lies inside
+    /// the region and starts 8-byte aligned in memory.
+    pub fn new(
+        region: &SharedRegion<'a>,
+        offset: usize,
+        size: u32,
+        count: u32,
+    ) -> Result<Self, Error> {
+        Ok(SharedSlots {
+            slots: Slots::new(region.words, offset, size, count)?,
+        })
+    }
+
+    /// The payload capacity of a slot, in bytes.
+    #[inline(always)]
+    pub fn capacity(&self) -> usize {
+        self.slots.capacity()
+    }
+
+    /// Writes `bytes` (at most [`capacity`](Self::capacity) bytes; the
+    /// rest is cut off) as message `index`: its length, then its payload.
+    #[inline(always)]
+    pub fn write(&self, index: u32, bytes: &[u8]) {
+        let slot = self.slots.slot(index);
+        let bytes = &bytes[..bytes.len().min(self.capacity())];
+        if let Some((header, payload)) = slot.split_first() {
+            header.store(bytes.len() as u64, Ordering::Relaxed);
+            copy_in_wide(payload, bytes);
+        }
+    }
+}
+
+/// A peer's ring's slots, read-only: relaxed loads only, as
+/// [`ReadOnlyRegion`]. Made once per life of the producer, after its
+/// header is checked.
+#[derive(Clone, Copy)]
+pub struct ReadOnlySlots<'a> {
+    slots: Slots<'a>,
+}
+
+impl<'a> ReadOnlySlots<'a> {
+    /// No ring: no slot, capacity 0.
+    pub const EMPTY: ReadOnlySlots<'static> = ReadOnlySlots {
+        slots: Slots {
+            words: &[],
+            slot_words: 1,
+            mask: 0,
+        },
+    };
+
+    /// The ring of `count` slots of `size` bytes at byte `offset` of
+    /// `region`, checked as in [`SharedSlots::new`].
+    pub fn new(
+        region: &ReadOnlyRegion<'a>,
+        offset: usize,
+        size: u32,
+        count: u32,
+    ) -> Result<Self, Error> {
+        Ok(ReadOnlySlots {
+            slots: Slots::new(region.words, offset, size, count)?,
+        })
+    }
+
+    /// The payload capacity of a slot, in bytes.
+    #[inline(always)]
+    pub fn capacity(&self) -> usize {
+        self.slots.capacity()
+    }
+
+    /// The length the producer wrote for message `index`: unchecked, any
+    /// value.
+    #[inline(always)]
+    pub fn length(&self, index: u32) -> u32 {
+        self.slots
+            .slot(index)
+            .first()
+            .map_or(0, |header| header.load(Ordering::Relaxed) as u32)
+    }
+
+    /// Copies the first `dst.len()` bytes of message `index`'s payload
+    /// into `dst` (at most [`capacity`](Self::capacity) bytes; the rest
+    /// of `dst` is left as it was).
+    #[inline(always)]
+    pub fn read(&self, index: u32, dst: &mut [u8]) {
+        let slot = self.slots.slot(index);
+        let len = dst.len().min(self.capacity());
+        if let Some(payload) = slot.get(1..) {
+            copy_out_wide(payload, &mut dst[..len]);
+        }
+    }
+}
+
+impl fmt::Debug for Slots<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Slots")
+            .field(
+                "address",
+                &format_args!("{:#x}", self.words.as_ptr() as usize),
+            )
+            .field("slot_size", &(self.slot_words * WIDE_WORD))
+            .field("slot_count", &(u64::from(self.mask) + 1))
+            .finish()
+    }
+}
+
+impl fmt::Debug for SharedSlots<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.slots.fmt(f)
+    }
+}
+
+impl fmt::Debug for ReadOnlySlots<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.slots.fmt(f)
     }
 }
 
