@@ -425,7 +425,7 @@ pub struct Receiver<'a> {
     state_table: ReadOnlyRegion<'a>,
     attached: Option<Attachment>,
     /// The producer's ring while `attached` (checked against its block when
-    /// attaching); an empty ring before.
+    /// attaching); a stand-in before.
     slots: ReadOnlySlots<'a>,
     /// The consumer index. The local copy is the authority.
     head: u32,
@@ -440,7 +440,7 @@ impl<'a> Receiver<'a> {
             link,
             state_table,
             attached: None,
-            slots: ReadOnlySlots::EMPTY,
+            slots: ReadOnlySlots::none(),
             head: FIRST_MESSAGE_INDEX,
             heartbeat: 0,
             last_beat: None,

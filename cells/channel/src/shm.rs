@@ -214,6 +214,7 @@ fn wide_span(words: &[AtomicU32], offset: usize, len: usize) -> Option<&[AtomicU
 
 /// Loads `shared` into `out` (the shorter one's length), [`UNROLL`] words
 /// a round.
+#[inline(always)]
 fn load_wide(shared: &[AtomicU64], out: &mut [u64]) {
     // Both cut to one length first: the compiler then counts the rounds
     // once instead of taking the minimum of two counts at every step.
@@ -242,6 +243,7 @@ fn load_wide(shared: &[AtomicU64], out: &mut [u64]) {
 
 /// Stores `values` into `shared` (the shorter one's length), [`UNROLL`]
 /// words a round.
+#[inline(always)]
 fn store_wide(shared: &[AtomicU64], values: &[u64]) {
     // As in `load_wide`.
     let len = shared.len().min(values.len());
@@ -274,7 +276,15 @@ fn copy_out_wide(shared: &[AtomicU64], dst: &mut [u8]) {
     let (body, tail) = dst.split_at_mut(whole * WIDE_WORD);
     let (shared_body, shared_tail) = shared.split_at(whole.min(shared.len()));
     if let Some(out) = words_mut::<u64>(body) {
-        load_wide(shared_body, out);
+        if out.len() <= UNROLL {
+            // A short message: a plain loop, inlined, costs less than the
+            // call to the unrolled one.
+            for (out, word) in out.iter_mut().zip(shared_body) {
+                *out = word.load(Ordering::Relaxed);
+            }
+        } else {
+            load_wide(shared_body, out);
+        }
     } else if let Some(out) = words_mut::<u32>(body) {
         for (out, word) in out.as_chunks_mut::<2>().0.iter_mut().zip(shared_body) {
             let [a, b, c, d, e, f, g, h] = word.load(Ordering::Relaxed).to_ne_bytes();
@@ -762,11 +772,12 @@ impl<'a> Slots<'a> {
     #[inline(always)]
     fn slot(&self, index: u32) -> &'a [AtomicU64] {
         let start = (index & self.mask) as usize * self.slot_words;
-        // Never empty: `new` made the ring exactly `count` slots long, and
-        // the masked index is below `count`.
-        self.words
-            .get(start..start + self.slot_words)
-            .unwrap_or_default()
+        debug_assert!(start + self.slot_words <= self.words.len());
+        // SAFETY: every `Slots` holds exactly `mask + 1` slots of
+        // `slot_words` words (`new` checks it; `NO_RING` is one slot of 2),
+        // and `index & mask` is at most `mask`, so the slot's words lie
+        // inside `words`.
+        unsafe { self.words.get_unchecked(start..start + self.slot_words) }
     }
 
     /// The payload capacity of a slot, in bytes.
@@ -775,6 +786,9 @@ impl<'a> Slots<'a> {
         (self.slot_words - 1) * WIDE_WORD
     }
 }
+
+/// The one slot of [`ReadOnlySlots::none`]: a zero length, 8 zero bytes.
+static NO_RING: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 
 /// The local ring's slots, writable. Its owner is the only writer of every
 /// slot, so a partial last payload word is read, patched and written back.
@@ -827,14 +841,16 @@ pub struct ReadOnlySlots<'a> {
 }
 
 impl<'a> ReadOnlySlots<'a> {
-    /// No ring: no slot, capacity 0.
-    pub const EMPTY: ReadOnlySlots<'static> = ReadOnlySlots {
-        slots: Slots {
-            words: &[],
-            slot_words: 1,
-            mask: 0,
-        },
-    };
+    /// A stand-in for a ring not attached yet: one slot, 8 zero bytes long.
+    pub fn none() -> ReadOnlySlots<'static> {
+        ReadOnlySlots {
+            slots: Slots {
+                words: &NO_RING,
+                slot_words: 2,
+                mask: 0,
+            },
+        }
+    }
 
     /// The ring of `count` slots of `size` bytes at byte `offset` of
     /// `region`, checked as in [`SharedSlots::new`].
