@@ -291,23 +291,18 @@ extern "C" fn cell_rt_irq(entry_counter: u64) {
     dispatch(gic::acknowledge(), entry_counter);
 }
 
-/// Handles the interrupts that are pending, without taking an exception:
-/// for each, acknowledges it, runs the installed handler (with the counter
-/// read when it was found) and ends it. Call with IRQs masked, typically
-/// right after [`wait_for_interrupt`] (a pending IRQ ends a WFI even while
-/// masked): the wake-up then costs no exception entry, no register save
-/// and no `eret`. Returns how many interrupts it handled.
-pub fn poll_irqs() -> u32 {
-    let mut handled = 0;
-    loop {
-        let entry_counter = counter();
-        let intid = gic::acknowledge();
-        if intid >= 1020 {
-            return handled;
-        }
-        dispatch(intid, entry_counter);
-        handled += 1;
-    }
+/// Handles the highest-priority pending interrupt, if any, without taking
+/// an exception: acknowledges it, runs the installed handler (with the
+/// counter read when it was found) and ends it. Call with IRQs masked,
+/// typically right after [`wait_for_interrupt`] (a pending IRQ ends a WFI
+/// even while masked): the wake-up then costs no exception entry, no
+/// register save and no `eret`. Another pending interrupt stays pending
+/// (and ends the next WFI at once). Returns whether one was handled.
+pub fn poll_irq() -> bool {
+    let entry_counter = counter();
+    let intid = gic::acknowledge();
+    dispatch(intid, entry_counter);
+    intid < 1020
 }
 
 #[unsafe(no_mangle)]

@@ -368,13 +368,44 @@ impl<'a> Sender<'a> {
         // this side sees the new index, or the consumer sees our last
         // producer index and rings us when it frees a full ring.
         fence(Ordering::SeqCst);
+        // A seqlock read: the four words, then (after the fence) the state
+        // and epoch again. If they did not change, the cursor words belong
+        // to that life: a consumer re-opening writes INIT, then (after a
+        // release fence) zeroes its cursor, and only then a new epoch.
         let remote_header = self.link.remote_header;
-        let state = remote_header.load_acquire::<STATE>();
-        let epoch = remote_header.load_acquire::<EPOCH>();
-        let rx_epoch = remote_header.load_acquire::<RX_EPOCH>();
+        let state = remote_header.load::<STATE>();
+        let epoch = remote_header.load::<EPOCH>();
+        let rx_epoch = remote_header.load::<RX_EPOCH>();
         let rx_head = remote_header.load::<RX_HEAD>();
         fence(Ordering::Acquire);
-        if remote_header.load::<STATE>() != state || remote_header.load::<EPOCH>() != epoch {
+        let stable =
+            remote_header.load::<STATE>() == state && remote_header.load::<EPOCH>() == epoch;
+        if stable
+            && state == READY
+            && epoch == self.bound
+            && self.bound != 0
+            && rx_epoch == self.link.epoch
+        {
+            // The bound consumer, attached to this life of the ring.
+            return Ok(rx_head);
+        }
+        self.consumer_changed(stable, state, epoch, rx_epoch, rx_head)
+    }
+
+    /// [`Sender::consumer_index`] when the consumer is not the bound one
+    /// in a steady state: binds the ring to a consumer that attached,
+    /// resets it when the bound one went away.
+    #[cold]
+    #[inline(never)]
+    fn consumer_changed(
+        &mut self,
+        stable: bool,
+        state: u32,
+        epoch: u32,
+        rx_epoch: u32,
+        rx_head: u32,
+    ) -> Result<u32, Error> {
+        if !stable {
             return Err(Error::PeerNotReady);
         }
         let ready = state == READY && epoch != 0;
@@ -564,8 +595,9 @@ impl<'a> Receiver<'a> {
     #[inline(always)]
     fn attach(&mut self) -> Result<Attachment, Error> {
         let remote_header = self.link.remote_header;
-        let state = remote_header.load_acquire::<STATE>();
-        let epoch = remote_header.load_acquire::<EPOCH>();
+        let state = remote_header.load::<STATE>();
+        let epoch = remote_header.load::<EPOCH>();
+        fence(Ordering::Acquire);
         if state != READY || epoch == 0 {
             self.attached = None;
             return Err(Error::PeerNotReady);

@@ -314,7 +314,14 @@ fn copy_in_wide(shared: &[AtomicU64], src: &[u8]) {
     let (body, tail) = src.split_at(whole * WIDE_WORD);
     let (shared_body, shared_tail) = shared.split_at(whole.min(shared.len()));
     if let Some(values) = words_ref::<u64>(body) {
-        store_wide(shared_body, values);
+        if values.len() <= UNROLL {
+            // As in `copy_out_wide`.
+            for (word, &value) in shared_body.iter().zip(values) {
+                word.store(value, Ordering::Relaxed);
+            }
+        } else {
+            store_wide(shared_body, values);
+        }
     } else if let Some(values) = words_ref::<u32>(body) {
         for (word, &[low, high]) in shared_body.iter().zip(values.as_chunks::<2>().0) {
             let ([a, b, c, d], [e, f, g, h]) = (low.to_ne_bytes(), high.to_ne_bytes());

@@ -94,7 +94,7 @@ mod cell {
     use cell_rt::gic;
     use cell_rt::{
         count_boot, counter, counter_frequency, delay_ms, disable_irqs, enable_irqs,
-        install_irq_handler, poll_irqs, println, timer, wait_for_interrupt,
+        install_irq_handler, poll_irq, println, timer, wait_for_interrupt,
     };
     use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
     use core::time::Duration;
@@ -258,7 +258,7 @@ mod cell {
         fn wait(&self, timeout: Duration) -> Result<Wakeup, Error> {
             let deadline = counter().saturating_add(duration_to_ticks(timeout, self.hz));
             // Masked throughout: an interrupt after the check still ends
-            // the WFI, and `poll_irqs` then takes it without an exception.
+            // the WFI, and `poll_irq` then takes it without an exception.
             disable_irqs();
             let wakeup = loop {
                 if RUNG.load(Relaxed) {
@@ -271,7 +271,7 @@ mod cell {
                 timer::arm(deadline);
                 WAITED.store(true, Relaxed);
                 wait_for_interrupt();
-                poll_irqs();
+                poll_irq();
                 timer::stop();
             };
             enable_irqs();
