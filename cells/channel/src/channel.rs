@@ -329,7 +329,16 @@ impl<'a> Sender<'a> {
         timeout: Duration,
         doorbell: &impl Doorbell,
     ) -> Result<(), Error> {
-        block_on(doorbell, timeout, || self.try_send(bytes, doorbell))
+        // A send usually finds room at once: that attempt is made here, so
+        // that the waiting loop (and its deadline arithmetic) stays out of
+        // the common path.
+        match self.try_send(bytes, doorbell) {
+            Ok(()) => Ok(()),
+            Err(error) if error.is_transient() => {
+                block_on(doorbell, timeout, || self.try_send(bytes, doorbell))
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// Sends a typed message; `Err(Full)` if the ring is full.

@@ -83,9 +83,12 @@ pub(crate) fn block_on<T>(
     // round trip's path) costs no clock reading.
     let mut deadline = None;
     loop {
+        // `Ok` rebuilt rather than passed on: the success path then writes
+        // its value alone, not a copy of the whole (40-byte) result.
         match attempt() {
+            Ok(value) => return Ok(value),
             Err(error) if error.is_transient() => {}
-            done => return done,
+            Err(error) => return Err(error),
         }
         let now = doorbell.now();
         let deadline = *deadline.get_or_insert_with(|| now.saturating_add(timeout));
