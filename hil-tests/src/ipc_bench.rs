@@ -21,7 +21,8 @@
 //! ```
 //!
 //! - `oneway`: counter read right before the initiator sends a small
-//!   message → the echoer's doorbell IRQ vector (the echoer idle in WFI).
+//!   message → the first instruction of the echoer's doorbell handler (the
+//!   echoer idle in WFI).
 //! - `notify`: the same samples, from the counter read right before the
 //!   store to the Doorbell register: the notification alone.
 //! - `roundtrip`: an 8-byte message there and back, counter before the
@@ -109,9 +110,9 @@ impl Throughput {
 /// Everything the bench printed.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct IpcBench {
-    /// One way: `send` → the receiver's vector, ticks.
+    /// One way: `send` → the receiver's doorbell handler, ticks.
     pub oneway: Histogram,
-    /// Notification: Doorbell register store → the receiver's vector,
+    /// Notification: Doorbell register store → the receiver's handler,
     /// ticks (empty in recordings from before it was measured).
     #[serde(default)]
     pub notify: Histogram,

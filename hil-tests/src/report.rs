@@ -285,7 +285,7 @@ impl IpcRecord {
     }
 
     /// Round trip avg over notification avg (Doorbell store → the
-    /// receiver's vector): the round trip in interrupt latencies, which
+    /// receiver's doorbell handler): the round trip in interrupt latencies, which
     /// the target wants under 3.
     pub fn round_trip_in_notifications(&self) -> Option<f64> {
         let notify = self.bench.notify.stats()?.avg;
@@ -1058,8 +1058,8 @@ fn ipc_html(html: &mut String, ipc: &IpcRecord, deterministic: bool) {
         "<h2>IPC between two bare-metal cells ({unit})</h2>\n\
          <p>One channel between two cells on their own CPUs (<code>configs/qemu-ipc-lab.yaml</code>), \
          through <code>bulkhead-channel</code>: <em>one way</em> is from just before <code>send</code> \
-         to the first instruction of the receiver's doorbell interrupt vector, the receiver waiting \
-         in WFI; <em>notification</em> is the same from the store to the Doorbell register; \
+         to the first instruction of the receiver's doorbell handler, the receiver waiting \
+         in WFI with the interrupt masked; <em>notification</em> is the same from the store to the Doorbell register; \
          <em>round trip</em> is <code>send</code> to the echo's arrival. Throughput streams \
          1 MiB in messages of each size; the receiver copies each message out; memcpy copies the \
          same bytes once, RAM to RAM, in the same run.</p>"
@@ -1094,7 +1094,7 @@ fn ipc_html(html: &mut String, ipc: &IpcRecord, deterministic: bool) {
         let _ = writeln!(
             html,
             "<p>A round trip takes {ratio:.2} notifications, Doorbell store to the \
-             receiver's vector (target: under 3 interrupt latencies).</p>"
+             receiver's handler (target: under 3 interrupt latencies).</p>"
         );
     }
     let hz = bench.counter_hz.unwrap_or(0);

@@ -35,11 +35,16 @@
 //! 1. **One way** ([`ONEWAY_SAMPLES`]): the initiator reads the counter
 //!    right before it sends a small message, and its doorbell reads it
 //!    again right before the store to the Doorbell register
-//!    ([`LAST_RING`]); the echoer, idle in WFI, takes the doorbell
-//!    interrupt, whose vector reads the counter first ([`DOORBELL_ENTRY`]),
-//!    and answers with that reading. Two figures: `oneway`, from before
-//!    `send` to the vector, and `notify`, from the Doorbell store to the
-//!    vector (the notification alone). A sample the echoer did not take
+//!    ([`LAST_RING`]); the echoer, idle in WFI with IRQs masked, wakes on
+//!    the doorbell interrupt and reads the counter first, before it
+//!    acknowledges the interrupt and runs its handler
+//!    ([`poll_irq`](cell_rt::poll_irq),
+//!    [`DOORBELL_ENTRY`]), and answers with that reading. Two figures:
+//!    `oneway`, from before `send` to the handler, and `notify`, from the
+//!    Doorbell store to the handler (the notification alone). Taking the
+//!    interrupt this way, from thread context right after WFI, costs no
+//!    exception entry, register save or `eret`: the figures end at the
+//!    same point as at an IRQ vector. A sample the echoer did not take
 //!    from WFI (it was still busy) is sent again; one whose interrupt
 //!    never came is lost.
 //! 2. **Round trip** ([`ROUND_TRIPS`] 8-byte messages): from before the
@@ -190,7 +195,9 @@ mod cell {
     static RUNG: AtomicBool = AtomicBool::new(false);
     /// The doorbell SPI of this cell.
     static DOORBELL_SPI: AtomicU64 = AtomicU64::new(0);
-    /// The counter at the IRQ vector of the last doorbell (0: none yet).
+    /// The counter when the last doorbell interrupt was found: at the IRQ
+    /// vector, or right after WFI when [`CellDoorbell::wait`] takes it
+    /// with [`poll_irq`] (0: none yet).
     static DOORBELL_ENTRY: AtomicU64 = AtomicU64::new(0);
     /// Set when the doorbell waits in WFI (the bench echoer clears it
     /// before each receive, to tell a message it waited for from one
@@ -773,8 +780,8 @@ mod cell {
         println!("bench: done");
     }
 
-    /// One-way notification: counter before the send → the echoer's IRQ
-    /// vector, which the echoer sends back.
+    /// One-way notification: counter before the send → the echoer's
+    /// doorbell handler, which the echoer sends back.
     #[inline(never)]
     fn bench_oneway(channel: &mut Channel<'_, CellDoorbell>, hz: u64) -> bool {
         let mut samples = [LOST_SAMPLE; ONEWAY_SAMPLES];
@@ -977,7 +984,7 @@ mod cell {
         let buffer = &mut buffer.0;
         loop {
             // A message already there when the echoer looks was not
-            // taken from WFI; otherwise the doorbell's vector records
+            // taken from WFI; otherwise the doorbell's handler records
             // when it arrived.
             DOORBELL_ENTRY.store(0, Relaxed);
             WAITED.store(false, Relaxed);
