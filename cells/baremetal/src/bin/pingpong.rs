@@ -64,13 +64,15 @@
 //!
 //! ```text
 //! bench: counter 1000000000 Hz
-//! bench: hist oneway 1127:199 1211:1 lost:0
-//! bench: oneway latency: 200 samples, min 1127, avg 1127, max 1211 ticks
-//! bench: hist roundtrip 3220:1000 lost:0
-//! bench: roundtrip latency: 1000 samples, min 3220, avg 3220, max 3220 ticks
-//! bench: throughput 64 B: 16384 messages, 1048576 bytes in 41339522 ticks; memcpy of the same bytes in 1097731 ticks
-//! bench: throughput 1024 B: 1024 messages, 1048576 bytes in 23230082 ticks; memcpy of the same bytes in 560131 ticks
-//! bench: throughput 4096 B: 256 messages, 1048576 bytes in 22324594 ticks; memcpy of the same bytes in 533251 ticks
+//! bench: hist oneway 635:199 1055:1 lost:0
+//! bench: oneway latency: 200 samples, min 635, avg 637, max 1055 ticks
+//! bench: hist notify 532:199 928:1 lost:0
+//! bench: notify latency: 200 samples, min 532, avg 533, max 928 ticks
+//! bench: hist roundtrip 1564:1000 lost:0
+//! bench: roundtrip latency: 1000 samples, min 1564, avg 1564, max 1564 ticks
+//! bench: throughput 64 B: 16384 messages, 1048576 bytes in 13235339 ticks; memcpy of the same bytes in 1097731 ticks
+//! bench: throughput 1024 B: 1024 messages, 1048576 bytes in 1355659 ticks; memcpy of the same bytes in 560131 ticks
+//! bench: throughput 4096 B: 256 messages, 1048576 bytes in 782155 ticks; memcpy of the same bytes in 533251 ticks
 //! bench: done
 //! ```
 //!
