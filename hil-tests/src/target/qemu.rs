@@ -1,21 +1,38 @@
 //! The reference board in emulation: QEMU `virt` with CPU 0 entering the
 //! boot image at EL2 (or boot firmware such as U-Boot, which then boots
-//! it), the PL011 on the process's stdout.
+//! it).
+//!
+//! The board's PL011 is a socket chardev: the harness listens on an
+//! abstract Unix socket of its own before it starts QEMU, and QEMU connects
+//! to it as it starts, before the guest runs its first instruction. The
+//! harness then reads one byte stream, the serial line, exactly as it reads
+//! a board's `/dev/ttyUSB0` (see `serial.rs`): nothing on QEMU's stdout or
+//! stdin is part of it, and QEMU's own messages go to its log.
 
 use super::{Link, Target, TargetProcess};
 use crate::HarnessError;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long QEMU may take to connect to the console socket. It connects
+/// while it parses its command line, well before the guest starts; only a
+/// QEMU that failed to start takes longer (and then exits, which ends the
+/// wait sooner).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A QEMU `virt` machine booting one raw image with `-kernel`.
 ///
 /// The defaults are the lab's reference configuration: GICv3,
 /// virtualization extensions on (so the image starts at EL2), 4
-/// Cortex-A72 cores, 2 GiB of RAM, the PL011 on stdio and nothing else.
+/// Cortex-A72 cores, 2 GiB of RAM, the PL011 and nothing else.
 #[derive(Clone, Debug)]
 pub struct QemuTarget {
     binary: OsString,
@@ -154,8 +171,17 @@ impl QemuTarget {
         self
     }
 
-    /// The arguments QEMU is started with (without the executable).
+    /// The arguments to start this machine by hand (without the
+    /// executable), the PL011 on the terminal (`-serial stdio`). The
+    /// harness starts it with [`Console::Socket`] instead; the run's
+    /// `qemu.cmdline` has that exact line.
     pub fn command_line(&self) -> Vec<OsString> {
+        self.command_line_with(&Console::Stdio)
+    }
+
+    /// The arguments QEMU is started with (without the executable), the
+    /// PL011 on `console`.
+    fn command_line_with(&self, console: &Console) -> Vec<OsString> {
         let mut cpu = self.cpu.clone();
         if let Some(hertz) = self.cntfrq {
             cpu.push_str(&format!(",cntfrq={hertz}"));
@@ -175,18 +201,25 @@ impl QemuTarget {
             "-m",
             &self.memory,
             // No default NIC, drives or monitor; the board's PL011 stays
-            // and `-serial stdio` connects it.
+            // and `-serial` connects it.
             "-nodefaults",
             "-display",
             "none",
             "-monitor",
             "none",
-            "-serial",
-            "stdio",
         ]
         .iter()
         .map(OsString::from)
         .collect();
+        match console {
+            Console::Stdio => args.extend(["-serial".into(), "stdio".into()]),
+            Console::Socket(name) => args.extend([
+                "-chardev".into(),
+                format!("socket,id=console,path={name},abstract=on").into(),
+                "-serial".into(),
+                "chardev:console".into(),
+            ]),
+        }
         if self.icount {
             args.push("-icount".into());
             args.push("shift=0,sleep=off".into());
@@ -202,9 +235,9 @@ impl QemuTarget {
     }
 
     /// The full command line as one shell-like string, for logs.
-    fn command_text(&self) -> String {
+    fn command_text(&self, console: &Console) -> String {
         std::iter::once(&self.binary)
-            .chain(self.command_line().iter())
+            .chain(self.command_line_with(console).iter())
             .map(|arg| arg.to_string_lossy().into_owned())
             .collect::<Vec<_>>()
             .join(" ")
@@ -213,12 +246,12 @@ impl QemuTarget {
 
 impl Target for QemuTarget {
     fn describe(&self) -> String {
-        format!("QEMU: {}", self.command_text())
+        format!("QEMU: {}", self.command_text(&Console::Stdio))
     }
 
     fn start(&self, run_dir: &Path) -> Result<Link, HarnessError> {
         let start_error = |source: io::Error, hint: &str| HarnessError::Start {
-            what: self.command_text(),
+            what: self.command_text(&Console::Stdio),
             source,
             hint: hint.to_string(),
         };
@@ -249,19 +282,24 @@ impl Target for QemuTarget {
                 source,
             }
         };
+        let (listener, console) = ConsoleSocket::listen()
+            .map_err(io_error("cannot listen on the console socket".to_string()))?;
         let command_file = run_dir.join("qemu.cmdline");
-        std::fs::write(&command_file, self.command_text() + "\n")
+        std::fs::write(&command_file, self.command_text(&console) + "\n")
             .map_err(io_error(format!("cannot write {}", command_file.display())))?;
-        let stderr_file = run_dir.join("qemu.stderr.log");
-        let stderr = File::create(&stderr_file)
-            .map_err(io_error(format!("cannot create {}", stderr_file.display())))?;
+        let log_file = run_dir.join("qemu.stderr.log");
+        let log = File::create(&log_file)
+            .map_err(io_error(format!("cannot create {}", log_file.display())))?;
+        let stdout = log
+            .try_clone()
+            .map_err(io_error(format!("cannot duplicate {}", log_file.display())))?;
 
         let mut command = Command::new(&self.binary);
         command
-            .args(self.command_line())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
+            .args(self.command_line_with(&console))
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(log)
             // Its own process group: a Ctrl-C in the terminal reaches the
             // harness, which then stops QEMU, rather than both at once.
             .process_group(0);
@@ -283,7 +321,7 @@ impl Target for QemuTarget {
                 Ok(())
             });
         }
-        let mut child = command.spawn().map_err(|source| {
+        let child = command.spawn().map_err(|source| {
             let hint = if source.kind() == io::ErrorKind::NotFound {
                 "\nhint: install QEMU with `cargo xtask setup` (Debian package qemu-system-arm)"
             } else {
@@ -291,13 +329,87 @@ impl Target for QemuTarget {
             };
             start_error(source, hint)
         })?;
-        let console = child.stdout.take().expect("stdout is piped");
-        let input = child.stdin.take().expect("stdin is piped");
+        let mut process = QemuProcess { child };
+        let stream = match listener.accept(&mut process) {
+            Ok(stream) => stream,
+            Err(source) => {
+                let _ = process.kill();
+                let _ = process.reap();
+                return Err(HarnessError::Start {
+                    what: self.command_text(&console),
+                    source,
+                    hint: format!("\nhint: QEMU's messages are in {}", log_file.display()),
+                });
+            }
+        };
+        let input = stream
+            .try_clone()
+            .map_err(io_error("cannot duplicate the console socket".to_string()))?;
         Ok(Link {
-            console: Box::new(console),
+            console: Box::new(stream),
             input: Some(Box::new(input)),
-            process: Box::new(QemuProcess { child }),
+            process: Box::new(process),
         })
+    }
+}
+
+/// Where QEMU's PL011 goes.
+enum Console {
+    /// The terminal QEMU runs in: for people.
+    Stdio,
+    /// The abstract Unix socket of this name, which QEMU connects to.
+    Socket(String),
+}
+
+/// The harness's end of the console: an abstract Unix socket (no file to
+/// clean up, no path length to mind), named after the process and a
+/// counter so that concurrent runs never meet.
+struct ConsoleSocket {
+    listener: UnixListener,
+}
+
+impl ConsoleSocket {
+    fn listen() -> io::Result<(Self, Console)> {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "bulkhead-hil-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let listener = UnixListener::bind_addr(&SocketAddr::from_abstract_name(&name)?)?;
+        listener.set_nonblocking(true)?;
+        Ok((ConsoleSocket { listener }, Console::Socket(name)))
+    }
+
+    /// Waits for QEMU to connect. Fails when QEMU exits first or does not
+    /// connect within [`CONNECT_TIMEOUT`].
+    fn accept(self, qemu: &mut QemuProcess) -> io::Result<UnixStream> {
+        let deadline = Instant::now() + CONNECT_TIMEOUT;
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    stream.set_nonblocking(false)?;
+                    return Ok(stream);
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                Err(error) => return Err(error),
+            }
+            if let Some(status) = qemu.try_wait()? {
+                return Err(io::Error::other(format!(
+                    "QEMU exited ({status}) before it connected its console"
+                )));
+            }
+            if Instant::now() >= deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "QEMU did not connect its console within {} s",
+                        CONNECT_TIMEOUT.as_secs()
+                    ),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 
@@ -477,10 +589,36 @@ mod qemu_tests {
         assert_eq!(lines[1], "sensor: heartbeat 0");
         let status = session.wait_exit(Duration::from_secs(30)).unwrap();
         assert!(status.success(), "{status:?}");
+        let command = std::fs::read_to_string(session.run_dir().join("qemu.cmdline")).unwrap();
+        assert!(command.contains("-nodefaults"), "{command}");
+        assert!(command.contains("-serial chardev:console"), "{command}");
+    }
+
+    #[test]
+    fn a_qemu_that_fails_to_start_is_a_clear_error() {
+        require_qemu();
+        let root = std::env::temp_dir().join(format!("bulkhead-qemu-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        let kernel = root.join("unused.bin");
+        std::fs::write(&kernel, 0x1400_0000u32.to_le_bytes()).unwrap(); // b .
+        let started = std::time::Instant::now();
+        let error = QemuTarget::new(&kernel)
+            .arg("-no-such-option")
+            .start(&root)
+            .err()
+            .expect("must fail");
+        let message = error.to_string();
         assert!(
-            std::fs::read_to_string(session.run_dir().join("qemu.cmdline"))
-                .unwrap()
-                .contains("-nodefaults")
+            message.contains("before it connected its console"),
+            "{message}"
+        );
+        assert!(message.contains("qemu.stderr.log"), "{message}");
+        assert!(std::fs::read_to_string(root.join("qemu.stderr.log"))
+            .unwrap()
+            .contains("no-such-option"));
+        assert!(
+            started.elapsed() < CONNECT_TIMEOUT,
+            "it must not wait for the timeout"
         );
     }
 

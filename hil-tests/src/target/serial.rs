@@ -1,5 +1,5 @@
 //! A real board behind a serial cable: the same byte stream as QEMU's
-//! stdout, read from a tty device.
+//! console socket, read from a tty device.
 //!
 //! `start` opens and configures the port first (raw mode, the given baud
 //! rate, reads that time out after 100 ms), so nothing the board prints
