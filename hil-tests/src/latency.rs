@@ -134,6 +134,11 @@ pub struct ProbeOutput {
     /// `probe (cell): redistributor at …, counter N Hz`).
     #[serde(default)]
     pub counter_hz: Option<u64>,
+    /// Samples the probe took and dropped before each measurement
+    /// (`probe: warm-up: N samples of each measurement dropped`; none in
+    /// recordings from before the probe had a warm-up).
+    #[serde(default)]
+    pub warm_up: Option<u64>,
 }
 
 /// A probe line that does not make sense.
@@ -196,6 +201,13 @@ impl ProbeOutput {
                 .and_then(|(_, hz)| hz.strip_suffix(" Hz"))
             {
                 output.counter_hz = Some(hz.parse().map_err(|_| error("bad counter frequency"))?);
+                continue;
+            }
+            if let Some(count) = text
+                .strip_prefix("probe: warm-up: ")
+                .and_then(|rest| rest.strip_suffix(" samples of each measurement dropped"))
+            {
+                output.warm_up = Some(count.parse().map_err(|_| error("bad warm-up count"))?);
                 continue;
             }
             if let Some(rest) = text.strip_prefix("probe: hist ") {
@@ -532,6 +544,7 @@ mod tests {
     fn parses_histograms_and_checks_them_against_the_summary() {
         let lines = [
             "probe (native): redistributor at 0x80a0000, counter 1000000000 Hz",
+            "probe: warm-up: 20 samples of each measurement dropped",
             "probe: hist busy 4:150 5:40",
             "probe: hist busy 6:10 lost:0",
             "probe: timer latency (busy): 200 samples, min 4, avg 4, max 6 ticks",
@@ -545,6 +558,12 @@ mod tests {
         assert_eq!(busy.counts[&5], 40);
         assert_eq!(output.measurements["sgi"].stats().unwrap().p99, 376);
         assert!(!output.measurements.contains_key("timer_wfi"));
+        assert_eq!(output.warm_up, Some(20));
+        assert_eq!(ProbeOutput::parse(&lines[2..]).unwrap().warm_up, None);
+        let error =
+            ProbeOutput::parse(&["probe: warm-up: many samples of each measurement dropped"])
+                .unwrap_err();
+        assert!(error.message.contains("warm-up"), "{error}");
     }
 
     #[test]

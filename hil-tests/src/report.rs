@@ -9,6 +9,7 @@ use crate::ipc_bench::{IpcBench, IpcBenchRun};
 use crate::latency::{label, Histogram, ProbeOutput, ProbeRun, Stats, MEASUREMENTS};
 use crate::rt_lab::{IpcReport, Phase, RtLabOutput, RtLabRun, HISTOGRAM_END_US};
 use crate::target::description::{LatencyBudget, TargetDescription, TargetKind};
+use crate::HarnessError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -40,9 +41,21 @@ pub struct Provenance {
     pub qemu_version: Option<String>,
     /// `git describe`-like revision of the tree (`<hash>` plus `-dirty`).
     pub git_revision: Option<String>,
+    /// `rustc --version` of the workspace's toolchain.
+    #[serde(default)]
+    pub rustc_version: Option<String>,
+    /// The Debian packages (`name version`) the guest images of the labs
+    /// were made from, from their builds' [`PACKAGES_FILE`].
+    #[serde(default)]
+    pub guest_packages: Vec<String>,
     /// When the report was made (seconds since 1970, UTC).
     pub generated_unix_s: u64,
 }
+
+/// In a build directory: the Debian packages (`name version`, one a line)
+/// its guest images were made from. `cargo xtask build` writes it when the
+/// config boots Linux.
+pub const PACKAGES_FILE: &str = "packages.txt";
 
 /// The target, as the report shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -109,8 +122,37 @@ impl Provenance {
             lab_config: Some(lab_config.display().to_string()),
             qemu_version,
             git_revision,
+            rustc_version: first_line_of(
+                Command::new("rustc")
+                    .current_dir(workspace)
+                    .arg("--version"),
+            ),
+            guest_packages: Vec::new(),
             generated_unix_s,
         }
+    }
+
+    /// Adds the packages of the build in `build_dir` (its
+    /// [`PACKAGES_FILE`]; nothing when it has none: no Linux in it).
+    pub fn add_guest_packages(&mut self, build_dir: &Path) -> Result<(), HarnessError> {
+        let file = build_dir.join(PACKAGES_FILE);
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(HarnessError::Io {
+                    context: format!("cannot read {}", file.display()),
+                    source,
+                })
+            }
+        };
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if !self.guest_packages.iter().any(|known| known == line) {
+                self.guest_packages.push(line.to_string());
+            }
+        }
+        self.guest_packages.sort();
+        Ok(())
     }
 }
 
@@ -146,6 +188,9 @@ pub struct RunRecord {
     /// The counter's frequency the probe read, if it said.
     #[serde(default)]
     pub counter_hz: Option<u64>,
+    /// Samples dropped before each measurement, if the probe said.
+    #[serde(default)]
+    pub warm_up: Option<u64>,
 }
 
 impl RunRecord {
@@ -156,6 +201,7 @@ impl RunRecord {
             command: command.to_string(),
             log_dir: None,
             counter_hz: output.counter_hz,
+            warm_up: output.warm_up,
             measurements: output
                 .measurements
                 .iter()
@@ -857,6 +903,19 @@ impl Report {
             html.push_str("</tr>\n");
         }
         html.push_str("</table>\n");
+        let warm_ups: Vec<String> = self
+            .runs
+            .iter()
+            .filter_map(|run| Some(format!("{} {}", run.name, run.warm_up?)))
+            .collect();
+        if !warm_ups.is_empty() {
+            let _ = writeln!(
+                html,
+                "<p>Before recording, each measurement took warm-up samples and dropped them \
+                 (cold caches, TLBs, and in QEMU untranslated code), per run: {}.</p>",
+                escape(&warm_ups.join(", "))
+            );
+        }
         if !p.target.deterministic {
             self.time_html(&mut html);
         }
@@ -941,6 +1000,13 @@ impl Report {
         row("Lab config", p.lab_config.as_deref().unwrap_or("–"));
         row("QEMU version", p.qemu_version.as_deref().unwrap_or("–"));
         row("Git revision", p.git_revision.as_deref().unwrap_or("–"));
+        row("Rust compiler", p.rustc_version.as_deref().unwrap_or("–"));
+        if !p.guest_packages.is_empty() {
+            row(
+                "Guest packages (Debian arm64)",
+                &p.guest_packages.join(", "),
+            );
+        }
         row("Generated", &utc_text(p.generated_unix_s));
         for run in &self.runs {
             row(&format!("Run `{}`", run.name), &run.command);

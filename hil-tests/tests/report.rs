@@ -10,7 +10,7 @@ use hil_tests::ipc_bench::IpcBench;
 use hil_tests::latency::ProbeOutput;
 use hil_tests::report::{
     check_budget, IpcRecord, Provenance, RealtimeRecord, Report, RunRecord, TargetInfo,
-    FREE_RUNNING_STATEMENT, ICOUNT_STATEMENT,
+    FREE_RUNNING_STATEMENT, ICOUNT_STATEMENT, PACKAGES_FILE,
 };
 use hil_tests::rt_lab::{parse_timeline, Phase, RtLabOutput};
 use hil_tests::target::description::{LatencyBudget, TargetKind};
@@ -41,6 +41,11 @@ fn provenance(target: &TargetDescription) -> Provenance {
         lab_config: Some("hil-tests/configs/qemu-latency-lab.yaml".to_string()),
         qemu_version: Some("QEMU emulator version 7.2.22".to_string()),
         git_revision: Some("0123456789ab".to_string()),
+        rustc_version: Some("rustc 1.95.0 (59807616e 2026-04-14)".to_string()),
+        guest_packages: vec![
+            "linux-image-6.1.0-56-rt-arm64 6.1.192-2".to_string(),
+            "rt-tests 2.4-1".to_string(),
+        ],
         generated_unix_s: 1_700_000_000,
     }
 }
@@ -92,8 +97,8 @@ fn report_of_a_recorded_icount_run() {
     }
     let sgi = row("sgi");
     assert_eq!(sgi.native.unwrap().p99, 5);
-    assert_eq!(sgi.bulkhead.unwrap().p99, 135);
-    assert!((sgi.ratio_avg.unwrap() - 27.0).abs() < 1e-9);
+    assert_eq!(sgi.bulkhead.unwrap().p99, 136);
+    assert!((sgi.ratio_avg.unwrap() - 27.2).abs() < 1e-9);
 
     // The budget of qemu-icount.yaml holds for this recording.
     assert!(report.budget.checked);
@@ -108,7 +113,7 @@ fn report_of_a_recorded_icount_run() {
     assert_eq!(value["format"], 1);
     assert_eq!(value["provenance"]["git_revision"], "0123456789ab");
     assert_eq!(
-        value["runs"][1]["measurements"]["sgi"]["histogram"]["counts"]["135"],
+        value["runs"][1]["measurements"]["sgi"]["histogram"]["counts"]["136"],
         200
     );
 
@@ -123,12 +128,14 @@ fn report_of_a_recorded_icount_run() {
         "samples (log)",
         "Bulkhead cell (200 samples)",
         "native: 200 samples at 4",
-        "27.00×",
+        "27.20×",
         "qemu-icount",
         "QEMU emulator version 7.2.22",
         "0123456789ab",
         "hil-tests/configs/qemu-latency-lab.yaml",
         "2023-11-14 22:13:20 UTC",
+        "took warm-up samples and dropped them",
+        "per run: native 20, bulkhead 20.",
     ] {
         assert!(html.contains(needed), "the HTML lacks `{needed}`");
     }
@@ -174,8 +181,8 @@ fn a_violated_budget_fails_and_says_why() {
     assert_eq!(
         failed,
         [
-            ("sgi", "max_ticks", "max 135 ticks exceeds 100"),
-            ("sgi", "max_overhead_ratio", "p99 ratio 27.00 exceeds 2.00"),
+            ("sgi", "max_ticks", "max 136 ticks exceeds 100"),
+            ("sgi", "max_overhead_ratio", "p99 ratio 27.20 exceeds 2.00"),
         ]
     );
 
@@ -434,9 +441,9 @@ fn report_with_the_real_time_and_ipc_labs() {
 
     // The IPC figures and the round trip in notifications.
     let ipc = report.ipc.as_ref().unwrap();
-    assert_eq!(ipc.bench.roundtrip.stats().unwrap().avg, 3061.0);
+    assert_eq!(ipc.bench.roundtrip.stats().unwrap().avg, 1564.0);
     let ratio = ipc.round_trip_in_notifications().unwrap();
-    assert!((ratio - 3061.0 / 745.36).abs() < 0.01, "{ratio}");
+    assert!((ratio - 1564.0 / 533.98).abs() < 0.01, "{ratio}");
 
     // JSON round trip, and the HTML sections.
     let json = report.to_json();
@@ -449,10 +456,12 @@ fn report_with_the_real_time_and_ipc_labs() {
         "cyclictest_crash",
         "max_load_factor",
         "IPC between two bare-metal cells (ticks = instructions)",
-        "A round trip takes 4.11 notifications",
+        "A round trip takes 2.93 notifications",
         "<td>4096 B</td>",
         "qemu-rt-lab/bulkhead.img",
         "Budget met",
+        "rustc 1.95.0",
+        "linux-image-6.1.0-56-rt-arm64 6.1.192-2, rt-tests 2.4-1",
     ] {
         assert!(html.contains(needed), "the HTML lacks `{needed}`");
     }
@@ -467,7 +476,40 @@ fn report_with_the_real_time_and_ipc_labs() {
     let summary = report.summary_text();
     assert!(summary.contains("real-time cell `control`"), "{summary}");
     assert!(
-        summary.contains("round trip = 4.11 x notification"),
+        summary.contains("round trip = 2.93 x notification"),
         "{summary}"
+    );
+}
+
+#[test]
+fn guest_packages_come_from_the_builds() {
+    let root = std::env::temp_dir().join(format!("bulkhead-packages-{}", std::process::id()));
+    let (rt, gateway, bare) = (root.join("rt"), root.join("gateway"), root.join("bare"));
+    for dir in [&rt, &gateway, &bare] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::write(
+        rt.join(PACKAGES_FILE),
+        "rt-tests 2.4-1\nlinux-image-6.1.0-56-rt-arm64 6.1.192-2\n",
+    )
+    .unwrap();
+    std::fs::write(
+        gateway.join(PACKAGES_FILE),
+        "busybox-static 1:1.35.0-4+deb12u1+b1\nrt-tests 2.4-1\n\n",
+    )
+    .unwrap();
+    let mut provenance = provenance(&target("qemu-icount.yaml"));
+    provenance.guest_packages.clear();
+    for dir in [&rt, &gateway, &bare] {
+        provenance.add_guest_packages(dir).unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    assert_eq!(
+        provenance.guest_packages,
+        [
+            "busybox-static 1:1.35.0-4+deb12u1+b1",
+            "linux-image-6.1.0-56-rt-arm64 6.1.192-2",
+            "rt-tests 2.4-1"
+        ]
     );
 }

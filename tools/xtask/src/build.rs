@@ -10,7 +10,10 @@
 //!   of the config it was built from (the system tests read the cell names
 //!   from it);
 //! - in the same directory, for the U-Boot boot flow (`docs/boot-flow.md`):
-//!   `bulkhead.itb`, the FIT image, and `boot.scr`, the script that boots it.
+//!   `bulkhead.itb`, the FIT image, and `boot.scr`, the script that boots it;
+//! - and, when the config boots Linux, `packages.txt`: the Debian packages
+//!   (name and version) its guest images were made from, for the HIL
+//!   report's provenance.
 
 use crate::flat;
 use crate::layout::{Layout, TARGET_CRATES};
@@ -85,9 +88,11 @@ pub fn run(layout: &Layout, config: &Path) -> Result<Built> {
 
     let text = std::fs::read_to_string(&config)
         .with_context(|| format!("cannot read {}", config.display()))?;
+    crate::debs::take_used();
     if crate::linux::names_guest_images(&text) {
         crate::linux::ensure_guest_images(layout, &text)?;
     }
+    let packages = crate::debs::take_used();
 
     let stem = config
         .file_stem()
@@ -101,6 +106,13 @@ pub fn run(layout: &Layout, config: &Path) -> Result<Built> {
     let boot_image = build_boot_image(layout, &config, &out_dir, &partitioner_image, &images)?;
     std::fs::copy(&config, out_dir.join("config.yaml"))
         .with_context(|| format!("cannot copy {} to {}", config.display(), out_dir.display()))?;
+    let packages_file = out_dir.join(hil_tests::report::PACKAGES_FILE);
+    if packages.is_empty() {
+        let _ = std::fs::remove_file(&packages_file);
+    } else {
+        std::fs::write(&packages_file, packages.join("\n") + "\n")
+            .with_context(|| format!("cannot write {}", packages_file.display()))?;
+    }
     println!("boot image: {}", boot_image.display());
     Ok(Built {
         boot_image,

@@ -4,12 +4,64 @@
 //! fetched, when it needs it; a package already unpacked costs one
 //! `apt-cache` lookup. Later steps reuse [`ensure_package`] for kernels and
 //! busybox.
+//!
+//! Every package [`ensure_package`] hands out is noted with its version, so
+//! that a build can say which packages went into its guest images
+//! ([`take_used`]; `cargo xtask build` writes them to `packages.txt`).
 
 use crate::process::{find_program, run as run_command, stdout_of};
 use crate::setup::cache_dir;
 use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
+
+/// In an unpacked package's root: the name of the `.deb` it came from.
+const SOURCE_MARKER: &str = ".bulkhead-deb";
+
+/// Packages handed out since the last [`take_used`]: name → version.
+static USED: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+
+/// The packages [`ensure_package`] handed out since the last call, as
+/// `name version` lines, sorted; forgets them.
+pub fn take_used() -> Vec<String> {
+    let mut used = USED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    std::mem::take(&mut *used)
+        .into_iter()
+        .map(|(package, version)| format!("{package} {version}"))
+        .collect()
+}
+
+/// Notes that `package`, unpacked at `root`, went into a build.
+fn note_used(package: &str, root: &Path, debs: &Path) -> Result<()> {
+    let source = match std::fs::read_to_string(root.join(SOURCE_MARKER)) {
+        Ok(name) => Some(name.trim().to_string()),
+        // Unpacked before the marker existed: the cached .deb says it.
+        Err(_) => find_deb(debs, package)?
+            .and_then(|deb| Some(deb.file_name()?.to_string_lossy().into_owned())),
+    };
+    let version = source
+        .as_deref()
+        .and_then(|name| version_of_deb(name, package))
+        .unwrap_or_else(|| "(version unknown)".to_string());
+    USED.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(package.to_string(), version);
+    Ok(())
+}
+
+/// The version in a `.deb`'s file name: `PACKAGE_VERSION_arm64.deb`, with
+/// apt's `%3a` for the epoch's colon.
+fn version_of_deb(file_name: &str, package: &str) -> Option<String> {
+    let version = file_name
+        .strip_prefix(package)?
+        .strip_prefix('_')?
+        .strip_suffix("_arm64.deb")?;
+    Some(version.replace("%3a", ":"))
+}
 
 /// The meta package whose dependency is the current generic kernel.
 pub const KERNEL_META: &str = "linux-image-arm64";
@@ -43,10 +95,11 @@ pub fn ensure_kernel_dtbs() -> Result<PathBuf> {
 pub fn ensure_package(package: &str) -> Result<PathBuf> {
     let cache = cache_dir()?;
     let root = cache.join("root").join(package);
+    let debs = cache.join("debs");
     if root.is_dir() {
+        note_used(package, &root, &debs)?;
         return Ok(root);
     }
-    let debs = cache.join("debs");
     std::fs::create_dir_all(&debs).with_context(|| format!("cannot create {}", debs.display()))?;
     let deb = match find_deb(&debs, package)? {
         Some(deb) => deb,
@@ -81,8 +134,18 @@ pub fn ensure_package(package: &str) -> Result<PathBuf> {
     println!("debs: unpacking {}", deb.display());
     run_command(Command::new("dpkg").arg("-x").arg(&deb).arg(&partial))
         .with_context(|| format!("cannot unpack {}", deb.display()))?;
+    let marker = partial.join(SOURCE_MARKER);
+    std::fs::write(
+        &marker,
+        deb.file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .as_bytes(),
+    )
+    .with_context(|| format!("cannot write {}", marker.display()))?;
     std::fs::rename(&partial, &root)
         .with_context(|| format!("cannot move {} to {}", partial.display(), root.display()))?;
+    note_used(package, &root, &debs)?;
     Ok(root)
 }
 
@@ -168,4 +231,31 @@ fn apt_update() -> Result<()> {
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
     .context("apt-get update failed")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_of_deb;
+
+    #[test]
+    fn versions_come_from_deb_file_names() {
+        assert_eq!(
+            version_of_deb(
+                "busybox-static_1%3a1.35.0-4+deb12u1+b1_arm64.deb",
+                "busybox-static"
+            )
+            .as_deref(),
+            Some("1:1.35.0-4+deb12u1+b1")
+        );
+        assert_eq!(
+            version_of_deb(
+                "linux-image-6.1.0-56-rt-arm64_6.1.192-2_arm64.deb",
+                "linux-image-6.1.0-56-rt-arm64"
+            )
+            .as_deref(),
+            Some("6.1.192-2")
+        );
+        // Another package whose name starts the same is not this one.
+        assert_eq!(version_of_deb("libc6-dev_2.36-9_arm64.deb", "libc6"), None);
+    }
 }

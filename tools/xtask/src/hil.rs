@@ -126,6 +126,7 @@ fn realtime_lab(
         partitioner_elf: Some(built.partitioner_elf.clone()),
     };
     let budget = hil_tests::config::latency_budget(&images.build_dir.join("config.yaml"), RT_CELL)?;
+    report.provenance.add_guest_packages(&images.build_dir)?;
     println!(
         "\nhil: real-time lab on target `{}` ({})",
         description.name,
@@ -185,6 +186,7 @@ fn boot_times(
     let built = build::run(layout, Path::new(build::DEFAULT_CONFIG))?;
     let build_dir = build_dir_of(layout, &built.config)?;
     let cells = hil_tests::cell_names(&build_dir.join("config.yaml"))?;
+    report.provenance.add_guest_packages(&build_dir)?;
     println!("\nhil: boot times of {}", built.config.display());
     let options = hil_tests::SessionOptions::new(&format!("boot-{}", description.name))
         .log_root(out)

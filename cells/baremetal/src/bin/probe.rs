@@ -14,10 +14,17 @@
 //! partitioner would have (wake-up, Group 1); under Bulkhead those writes
 //! are ignored. Natively it powers the machine off when it is done.
 //!
+//! Each measurement first takes [`WARM_UP`] samples and drops them: the
+//! first interrupts run through cold caches, TLBs and branch predictors
+//! (and, in QEMU, through code not yet translated), which says nothing
+//! about the steady state an RT task lives in. Then it records
+//! [`SAMPLES`].
+//!
 //! Output, one line each (the host harness parses them, see
 //! `hil-tests/src/latency.rs`):
 //!
 //! ```text
+//! probe: warm-up: 20 samples of each measurement dropped
 //! probe: hist busy 4:198 5:2          raw samples as value:count pairs,
 //! probe: hist busy 9:1 lost:0         eight pairs a line, values ascending
 //! probe: timer latency (busy): 200 samples, min 4, avg 4, max 9 ticks
@@ -41,7 +48,10 @@ mod cell {
     const TEST_SGI: u32 = 3;
     /// An SPI the probe does not own (another cell's virtio slot).
     const FOREIGN_SPI: u32 = 79;
+    /// Samples recorded per measurement.
     const SAMPLES: usize = 200;
+    /// Samples taken and dropped before them, per measurement.
+    const WARM_UP: usize = 20;
     /// A sample whose interrupt never came.
     const LOST: u64 = u64::MAX;
 
@@ -144,6 +154,36 @@ mod cell {
         }
     }
 
+    /// One timer sample: deadline → IRQ vector, the deadline a millisecond
+    /// ahead, the CPU busy-waiting or in WFI ([`LOST`] if it never came).
+    fn timer_sample(hz: u64, wait_in_wfi: bool) -> u64 {
+        LATENCY.store(LOST, Relaxed);
+        let deadline = counter() + hz / 1000;
+        DEADLINE.store(deadline, Relaxed);
+        timer::arm(deadline);
+        let give_up = deadline + hz / 10;
+        if wait_in_wfi {
+            wait_in_wfi_for_timer(give_up);
+        } else {
+            while LATENCY.load(Relaxed) == LOST && counter() < give_up {}
+        }
+        timer::stop();
+        LATENCY.load(Relaxed)
+    }
+
+    /// One SGI sample: `ICC_SGI1R_EL1` write → IRQ vector ([`LOST`] if it
+    /// never came).
+    fn sgi_sample(hz: u64) -> u64 {
+        SGI_ENTRY.store(0, Relaxed);
+        let before = send_sgi_to_self_timed(TEST_SGI);
+        let give_up = before + hz / 10;
+        while SGI_ENTRY.load(Relaxed) == 0 && counter() < give_up {}
+        match SGI_ENTRY.load(Relaxed) {
+            0 => LOST,
+            entry => entry.wrapping_sub(before),
+        }
+    }
+
     /// QEMU virt's first redistributor (CPU 0), for native runs.
     const NATIVE_REDISTRIBUTOR: usize = 0x080a_0000;
     const FDT_MAGIC: u32 = 0xd00d_feed;
@@ -196,34 +236,20 @@ mod cell {
 
         // On the stack (4.8 KiB of the 16 KiB a virtual CPU has).
         let (mut busy, mut wfi, mut sgi) = (Samples::new(), Samples::new(), Samples::new());
-        let period = hz / 1000;
+        println!("probe: warm-up: {WARM_UP} samples of each measurement dropped");
         for (samples, wait_in_wfi) in [(&mut busy, false), (&mut wfi, true)] {
+            for _ in 0..WARM_UP {
+                timer_sample(hz, wait_in_wfi);
+            }
             for sample in samples.values.iter_mut() {
-                LATENCY.store(LOST, Relaxed);
-                let deadline = counter() + period;
-                DEADLINE.store(deadline, Relaxed);
-                timer::arm(deadline);
-                let give_up = deadline + hz / 10;
-                if wait_in_wfi {
-                    wait_in_wfi_for_timer(give_up);
-                } else {
-                    while LATENCY.load(Relaxed) == LOST && counter() < give_up {}
-                }
-                timer::stop();
-                *sample = LATENCY.load(Relaxed);
+                *sample = timer_sample(hz, wait_in_wfi);
             }
         }
+        for _ in 0..WARM_UP {
+            sgi_sample(hz);
+        }
         for sample in sgi.values.iter_mut() {
-            SGI_ENTRY.store(0, Relaxed);
-            let before = send_sgi_to_self_timed(TEST_SGI);
-            let give_up = before + hz / 10;
-            while SGI_ENTRY.load(Relaxed) == 0 && counter() < give_up {}
-            let entry = SGI_ENTRY.load(Relaxed);
-            *sample = if entry == 0 {
-                LOST
-            } else {
-                entry.wrapping_sub(before)
-            };
+            *sample = sgi_sample(hz);
         }
         busy.report("busy", "timer latency (busy)");
         wfi.report("wfi", "timer latency (wfi)");
