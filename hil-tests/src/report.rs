@@ -554,6 +554,46 @@ pub fn realtime_checks(
     checks
 }
 
+/// The bounds a bare-metal cell's `latency_budget` (ns) puts on the probe
+/// it runs: each measurement's largest sample of the Bulkhead run, in
+/// microseconds of its counter, against the budget. A lost interrupt, or
+/// a run that did not say its counter's frequency, fails.
+pub fn cell_budget_checks(bulkhead: &RunRecord, budget_ns: u64) -> Vec<BudgetCheck> {
+    let limit = budget_ns as f64 / 1000.0;
+    bulkhead
+        .measurements
+        .iter()
+        .map(|(measurement, record)| {
+            let max = record.stats.map(|s| s.max);
+            let hz = bulkhead.counter_hz.filter(|&hz| hz > 0);
+            let max_us = max
+                .zip(hz)
+                .map(|(ticks, hz)| ticks as f64 * 1e6 / hz as f64);
+            let lost = record.histogram.lost;
+            let (passed, message) = match (max_us, hz) {
+                (_, None) => (
+                    false,
+                    "the probe did not say its counter frequency".to_string(),
+                ),
+                (None, _) => (false, "Bulkhead run has no samples".to_string()),
+                (Some(_), _) if lost > 0 => (false, format!("{lost} interrupt(s) never arrived")),
+                (Some(us), _) if us > limit => {
+                    (false, format!("max {us:.3} us exceeds {limit} us"))
+                }
+                (Some(us), _) => (true, format!("max {us:.3} us within {limit} us")),
+            };
+            BudgetCheck {
+                measurement: measurement.clone(),
+                bound: "latency_budget_us".to_string(),
+                limit,
+                measured: max_us,
+                passed,
+                message,
+            }
+        })
+        .collect()
+}
+
 /// (avg ratio, p99 ratio), Bulkhead over native; none where native is 0.
 fn ratio(native: Stats, bulkhead: Stats) -> (Option<f64>, Option<f64>) {
     let avg = (native.avg > 0.0).then(|| bulkhead.avg / native.avg);
@@ -650,6 +690,21 @@ impl Report {
             ipc: None,
             boot: None,
         }
+    }
+
+    /// Adds the bounds of the probe cell's `latency_budget` (ns; see
+    /// [`cell_budget_checks`]; checked under icount only).
+    pub fn add_cell_budget(&mut self, budget_ns: u64) {
+        if !self.provenance.target.deterministic {
+            return;
+        }
+        let Some(bulkhead) = self.run("bulkhead") else {
+            return;
+        };
+        let checks = cell_budget_checks(bulkhead, budget_ns);
+        let mut all = std::mem::take(&mut self.budget.checks);
+        all.extend(checks);
+        self.budget = BudgetOutcome::of(all);
     }
 
     /// Adds the real-time lab and its bounds (see [`realtime_checks`];

@@ -1,7 +1,8 @@
 //! The latency lab as a system test: the interrupt latency probe runs
 //! natively and as a Bulkhead cell in QEMU with icount (one tick = one
 //! instruction), and the test fails when the Bulkhead run breaks the
-//! latency budget of `targets/qemu-icount.yaml`.
+//! latency budget of `targets/qemu-icount.yaml` or the probe cell's
+//! `latency_budget` in `configs/qemu-latency-lab.yaml`.
 //!
 //! Needs the images `cargo xtask build` makes (`BULKHEAD_ARTIFACTS`; the
 //! lab config `configs/qemu-latency-lab.yaml` is among the system-test
@@ -48,7 +49,7 @@ fn interrupt_latency_stays_within_the_icount_budget() {
         native.lines
     );
 
-    let report = Report::new(
+    let mut report = Report::new(
         Provenance::collect(
             &crate_dir,
             &target,
@@ -58,6 +59,11 @@ fn interrupt_latency_stays_within_the_icount_budget() {
         RunRecord::of(&bulkhead),
         &target.latency_budget,
     );
+    let lab_config = hil_tests::artifacts::dir().join("qemu-latency-lab/config.yaml");
+    let cell_budget = hil_tests::config::latency_budget(&lab_config, "probe")
+        .unwrap_or_else(|error| panic!("{error}"))
+        .expect("the probe cell of the lab config declares a latency_budget");
+    report.add_cell_budget(cell_budget);
     let (_, html) = report.write(&out).unwrap_or_else(|error| panic!("{error}"));
     eprintln!("{}report: {}", report.summary_text(), html.display());
 
@@ -69,6 +75,8 @@ fn interrupt_latency_stays_within_the_icount_budget() {
         }
     }
     assert_eq!(report.comparison.len(), 3);
+    // The target's five bounds and the cell's, one per measurement.
+    assert_eq!(report.budget.checks.len(), 8, "{:#?}", report.budget);
     assert!(
         report.budget.passed,
         "the latency budget of {} is violated:\n{}",

@@ -513,3 +513,49 @@ fn guest_packages_come_from_the_builds() {
         ]
     );
 }
+
+#[test]
+fn a_cell_latency_budget_bounds_every_probe_measurement() {
+    let target = target("qemu-icount.yaml");
+    let report_with = |budget_ns: u64| {
+        let (native, bulkhead) = icount_runs();
+        let mut report = Report::new(
+            provenance(&target),
+            Some(native),
+            bulkhead,
+            &target.latency_budget,
+        );
+        report.add_cell_budget(budget_ns);
+        report
+    };
+    // 1 us: 1000 ticks at 1 GHz; the SGI's 136 are well inside.
+    let report = report_with(1000);
+    assert!(report.budget.passed, "{:#?}", report.budget);
+    let cell: Vec<_> = report
+        .budget
+        .checks
+        .iter()
+        .filter(|c| c.bound == "latency_budget_us")
+        .map(|c| (c.measurement.as_str(), c.message.as_str()))
+        .collect();
+    assert_eq!(
+        cell,
+        [
+            ("sgi", "max 0.136 us within 1 us"),
+            ("timer_busy", "max 0.004 us within 1 us"),
+            ("timer_wfi", "max 0.005 us within 1 us"),
+        ]
+    );
+    // 100 ns: the SGI's trap does not fit, the timers do.
+    let report = report_with(100);
+    assert!(!report.budget.passed);
+    let failed: Vec<_> = report
+        .budget
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| (c.measurement.as_str(), c.message.as_str()))
+        .collect();
+    assert_eq!(failed, [("sgi", "max 0.136 us exceeds 0.1 us")]);
+    assert!(report.to_html().contains("max 0.136 us exceeds 0.1 us"));
+}
