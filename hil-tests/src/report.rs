@@ -702,6 +702,14 @@ impl Report {
             return;
         };
         let checks = cell_budget_checks(bulkhead, budget_ns);
+        self.add_checks(checks);
+    }
+
+    /// Joins `checks` to the verdict (nothing to join: it stays as it is).
+    fn add_checks(&mut self, checks: Vec<BudgetCheck>) {
+        if checks.is_empty() {
+            return;
+        }
         let mut all = std::mem::take(&mut self.budget.checks);
         all.extend(checks);
         self.budget = BudgetOutcome::of(all);
@@ -717,12 +725,7 @@ impl Report {
         max_load_factor: Option<f64>,
     ) {
         if self.provenance.target.deterministic {
-            let checks = realtime_checks(output, budget_ns, max_load_factor);
-            if !checks.is_empty() {
-                let mut all = std::mem::take(&mut self.budget.checks);
-                all.extend(checks);
-                self.budget = BudgetOutcome::of(all);
-            }
+            self.add_checks(realtime_checks(output, budget_ns, max_load_factor));
         }
         self.realtime = Some(record);
     }

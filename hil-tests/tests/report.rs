@@ -65,16 +65,21 @@ fn icount_runs() -> (RunRecord, RunRecord) {
     )
 }
 
-#[test]
-fn report_of_a_recorded_icount_run() {
-    let target = target("qemu-icount.yaml");
+/// The report of the recorded icount runs under `target`'s budget.
+fn icount_report(target: &TargetDescription) -> Report {
     let (native, bulkhead) = icount_runs();
-    let report = Report::new(
-        provenance(&target),
+    Report::new(
+        provenance(target),
         Some(native),
         bulkhead,
         &target.latency_budget,
-    );
+    )
+}
+
+#[test]
+fn report_of_a_recorded_icount_run() {
+    let target = target("qemu-icount.yaml");
+    let report = icount_report(&target);
 
     // The figures.
     let row = |name: &str| {
@@ -392,13 +397,7 @@ fn a_missing_target_file_names_the_file() {
 #[test]
 fn report_with_the_real_time_and_ipc_labs() {
     let target = target("qemu-icount.yaml");
-    let (native, bulkhead) = icount_runs();
-    let mut report = Report::new(
-        provenance(&target),
-        Some(native),
-        bulkhead,
-        &target.latency_budget,
-    );
+    let mut report = icount_report(&target);
     let text = std::fs::read_to_string(crate_dir().join("testdata/rt-lab/timeline.txt")).unwrap();
     let lab = RtLabOutput::parse(&parse_timeline(&text)).unwrap_or_else(|e| panic!("{e}"));
     let budget = Some(200_000);
@@ -518,13 +517,7 @@ fn guest_packages_come_from_the_builds() {
 fn a_cell_latency_budget_bounds_every_probe_measurement() {
     let target = target("qemu-icount.yaml");
     let report_with = |budget_ns: u64| {
-        let (native, bulkhead) = icount_runs();
-        let mut report = Report::new(
-            provenance(&target),
-            Some(native),
-            bulkhead,
-            &target.latency_budget,
-        );
+        let mut report = icount_report(&target);
         report.add_cell_budget(budget_ns);
         report
     };

@@ -535,6 +535,19 @@ mod qemu_tests {
         code.iter().flat_map(|word| word.to_le_bytes()).collect()
     }
 
+    /// A scratch directory for these tests, and in it `name`, an image of
+    /// `code`.
+    fn scratch_image(name: &str, code: &[u8]) -> (PathBuf, PathBuf) {
+        let root = std::env::temp_dir().join(format!("bulkhead-qemu-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        let kernel = root.join(name);
+        std::fs::write(&kernel, code).unwrap();
+        (root, kernel)
+    }
+
+    /// `b .`: an image that spins.
+    const SPIN: [u8; 4] = 0x1400_0000u32.to_le_bytes();
+
     /// These tests need QEMU; without it they fail (never skip silently).
     fn require_qemu() {
         let found = Command::new("qemu-system-aarch64")
@@ -562,10 +575,7 @@ mod qemu_tests {
             let n = encode_frame(stream, text, &mut frame);
             output.extend_from_slice(&frame[..n]);
         }
-        let root = std::env::temp_dir().join(format!("bulkhead-qemu-{}", std::process::id()));
-        std::fs::create_dir_all(&root).unwrap();
-        let kernel = root.join("probe.bin");
-        std::fs::write(&kernel, image(&output)).unwrap();
+        let (root, kernel) = scratch_image("probe.bin", &image(&output));
 
         let mut session = Session::start(
             &QemuTarget::new(&kernel).smp(1).memory("128M"),
@@ -597,10 +607,7 @@ mod qemu_tests {
     #[test]
     fn a_qemu_that_fails_to_start_is_a_clear_error() {
         require_qemu();
-        let root = std::env::temp_dir().join(format!("bulkhead-qemu-{}", std::process::id()));
-        std::fs::create_dir_all(&root).unwrap();
-        let kernel = root.join("unused.bin");
-        std::fs::write(&kernel, 0x1400_0000u32.to_le_bytes()).unwrap(); // b .
+        let (root, kernel) = scratch_image("unused.bin", &SPIN);
         let started = std::time::Instant::now();
         let error = QemuTarget::new(&kernel)
             .arg("-no-such-option")
@@ -625,10 +632,7 @@ mod qemu_tests {
     #[test]
     fn the_deadline_kills_a_target_that_never_stops() {
         require_qemu();
-        let root = std::env::temp_dir().join(format!("bulkhead-qemu-{}", std::process::id()));
-        std::fs::create_dir_all(&root).unwrap();
-        let kernel = root.join("spin.bin");
-        std::fs::write(&kernel, 0x1400_0000u32.to_le_bytes()).unwrap(); // b .
+        let (root, kernel) = scratch_image("spin.bin", &SPIN);
         let mut session = Session::start(
             &QemuTarget::new(&kernel).smp(1).memory("128M"),
             SessionOptions::new("qemu-spin")

@@ -88,7 +88,9 @@ pub fn run(layout: &Layout, config: &Path) -> Result<Built> {
 
     let text = std::fs::read_to_string(&config)
         .with_context(|| format!("cannot read {}", config.display()))?;
-    crate::debs::take_used();
+    // Forget the packages an earlier build in this process used: only
+    // this config's guest images go into its packages.txt.
+    let _ = crate::debs::take_used();
     if crate::linux::names_guest_images(&text) {
         crate::linux::ensure_guest_images(layout, &text)?;
     }
