@@ -67,6 +67,16 @@ pub fn latency_budget(path: &Path, cell: &str) -> Result<Option<u64>, HarnessErr
         .transpose()
 }
 
+/// The `latency_budget` (ns) of the probe in a latency lab config: its
+/// first cell, by the labs' convention. `None` when it has none (or the
+/// config has no cells).
+pub fn probe_cell_budget(path: &Path) -> Result<Option<u64>, HarnessError> {
+    match cell_names(path)?.first() {
+        Some(probe) => latency_budget(path, probe),
+        None => Ok(None),
+    }
+}
+
 /// The CPUs of a config, as far as the harness reads it.
 #[derive(Deserialize)]
 struct ConfigCpus {

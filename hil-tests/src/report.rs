@@ -146,12 +146,10 @@ impl Provenance {
                 })
             }
         };
-        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            if !self.guest_packages.iter().any(|known| known == line) {
-                self.guest_packages.push(line.to_string());
-            }
-        }
+        let lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+        self.guest_packages.extend(lines.map(str::to_string));
         self.guest_packages.sort();
+        self.guest_packages.dedup();
         Ok(())
     }
 }
@@ -331,8 +329,8 @@ impl IpcRecord {
     }
 
     /// Round trip avg over notification avg (Doorbell store → the
-    /// receiver's doorbell handler): the round trip in interrupt latencies, which
-    /// the target wants under 3.
+    /// receiver's doorbell handler): the round trip in interrupt
+    /// latencies, which the target wants under 3.
     pub fn round_trip_in_notifications(&self) -> Option<f64> {
         let notify = self.bench.notify.stats()?.avg;
         let round_trip = self.bench.roundtrip.stats()?.avg;
@@ -560,12 +558,12 @@ pub fn realtime_checks(
 /// a run that did not say its counter's frequency, fails.
 pub fn cell_budget_checks(bulkhead: &RunRecord, budget_ns: u64) -> Vec<BudgetCheck> {
     let limit = budget_ns as f64 / 1000.0;
+    let hz = bulkhead.counter_hz.filter(|&hz| hz > 0);
     bulkhead
         .measurements
         .iter()
         .map(|(measurement, record)| {
             let max = record.stats.map(|s| s.max);
-            let hz = bulkhead.counter_hz.filter(|&hz| hz > 0);
             let max_us = max
                 .zip(hz)
                 .map(|(ticks, hz)| ticks as f64 * 1e6 / hz as f64);

@@ -60,7 +60,7 @@ fn interrupt_latency_stays_within_the_icount_budget() {
         &target.latency_budget,
     );
     let lab_config = hil_tests::artifacts::dir().join("qemu-latency-lab/config.yaml");
-    let cell_budget = hil_tests::config::latency_budget(&lab_config, "probe")
+    let cell_budget = hil_tests::config::probe_cell_budget(&lab_config)
         .unwrap_or_else(|error| panic!("{error}"))
         .expect("the probe cell of the lab config declares a latency_budget");
     report.add_cell_budget(cell_budget);

@@ -82,13 +82,11 @@ pub fn run(layout: &Layout, target: &Path, config: &Path, rt_config: Option<&Pat
         RunRecord::of(&bulkhead),
         &description.latency_budget,
     );
-    // The probe is the lab config's first cell; its latency_budget, if it
-    // has one, bounds every probe measurement.
+    // The probe cell's latency_budget, if it has one, bounds every probe
+    // measurement.
     let lab_config = build_dir_of(layout, &built.config)?.join("config.yaml");
-    if let Some(probe_cell) = hil_tests::cell_names(&lab_config)?.first() {
-        if let Some(budget) = hil_tests::config::latency_budget(&lab_config, probe_cell)? {
-            report.add_cell_budget(budget);
-        }
+    if let Some(budget) = hil_tests::config::probe_cell_budget(&lab_config)? {
+        report.add_cell_budget(budget);
     }
     ipc_lab(layout, &description, &options, &mut report)?;
     let qemu = matches!(description.kind, TargetKind::Qemu(_));
