@@ -1,5 +1,6 @@
 //! Provisioning a fresh Debian 12 machine, idempotently: host tools from
-//! apt, the aarch64 Rust target and components from rustup, and the
+//! apt (QEMU from Debian 12's backports, pinned, for its models of real
+//! SoCs), the aarch64 Rust target and components from rustup, and the
 //! download cache. When everything is there it only looks, in well under a
 //! second.
 
@@ -11,9 +12,9 @@ use std::process::Command;
 use std::time::Instant;
 
 /// Host tools: `(executable, Debian package)`. An absolute path names a
-/// file that must exist instead of an executable on `PATH`.
+/// file that must exist instead of an executable on `PATH`. QEMU is
+/// [`QEMU_PACKAGE`], handled apart.
 const HOST_TOOLS: &[(&str, &str)] = &[
-    ("qemu-system-aarch64", "qemu-system-arm"),
     ("dtc", "device-tree-compiler"),
     ("cpio", "cpio"),
     ("depmod", "kmod"),
@@ -21,6 +22,27 @@ const HOST_TOOLS: &[(&str, &str)] = &[
     ("/usr/lib/u-boot/qemu_arm64/u-boot.bin", "u-boot-qemu"),
     ("mke2fs", "e2fsprogs"),
 ];
+
+/// The QEMU the lab is measured with (docs/hil.md): Debian 12's backport
+/// of QEMU 10, which models real SoCs (`imx8mp-evk`, `raspi4b`,
+/// `xlnx-zcu102`) with EL2 and the GIC's security extensions. Pinned, so
+/// that every machine measures with the same emulator.
+const QEMU_PACKAGE: &str = "qemu-system-arm";
+/// The pinned version of [`QEMU_PACKAGE`].
+const QEMU_VERSION: &str = "1:10.0.2+ds-2+deb13u1~bpo12+1";
+/// What `qemu-system-aarch64 --version` prints first for [`QEMU_VERSION`].
+const QEMU_BANNER: &str = "QEMU emulator version 10.0.2";
+/// The Debian suite that has [`QEMU_VERSION`].
+const BACKPORTS: &str = "bookworm-backports";
+/// Where setup adds the backports source when the machine has none.
+const BACKPORTS_SOURCE: &str = "/etc/apt/sources.list.d/bulkhead-backports.sources";
+
+/// Whether the pinned QEMU is the one on `PATH`.
+fn qemu_is_pinned() -> bool {
+    find_program("qemu-system-aarch64").is_some()
+        && stdout_of(Command::new("qemu-system-aarch64").arg("--version"))
+            .is_ok_and(|text| text.starts_with(QEMU_BANNER))
+}
 
 /// Whether a [`HOST_TOOLS`] entry is installed.
 fn is_installed(tool: &str) -> bool {
@@ -61,22 +83,85 @@ pub fn cache_dir() -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// The tools [`host_tools`] finds missing, QEMU first when it is not
+/// the pinned version.
+fn missing_tools() -> Vec<&'static str> {
+    let qemu = (!qemu_is_pinned()).then_some("qemu-system-aarch64 10.0.2");
+    qemu.into_iter()
+        .chain(
+            HOST_TOOLS
+                .iter()
+                .filter(|(tool, _)| !is_installed(tool))
+                .map(|(tool, _)| *tool),
+        )
+        .collect()
+}
+
+/// Whether an apt source of the machine already names [`BACKPORTS`].
+fn has_backports_source() -> bool {
+    let mut files = vec![PathBuf::from("/etc/apt/sources.list")];
+    if let Ok(entries) = std::fs::read_dir("/etc/apt/sources.list.d") {
+        files.extend(entries.flatten().map(|entry| entry.path()).filter(|path| {
+            path.extension()
+                .is_some_and(|ext| ext == "list" || ext == "sources")
+        }));
+    }
+    files.iter().any(|file| {
+        std::fs::read_to_string(file).is_ok_and(|text| {
+            text.lines()
+                .filter(|line| !line.trim_start().starts_with('#'))
+                .any(|line| line.contains(BACKPORTS))
+        })
+    })
+}
+
+/// Adds Debian's backports suite as an apt source (deb822 format, signed
+/// by the Debian archive key that every Debian 12 machine has).
+fn add_backports_source() -> Result<()> {
+    let codename = std::fs::read_to_string("/etc/os-release")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("VERSION_CODENAME="))
+        .map(|name| name.trim_matches('"').to_owned())
+        .unwrap_or_default();
+    if codename != "bookworm" {
+        bail!(
+            "QEMU {QEMU_VERSION} comes from {BACKPORTS}, but this machine runs Debian \
+             '{codename}', not bookworm (Debian 12); install QEMU 10.0 by other means"
+        );
+    }
+    let source = format!(
+        "# Added by Bulkhead's `cargo xtask setup`: QEMU 10 for the emulated lab.\n\
+         Types: deb\n\
+         URIs: http://deb.debian.org/debian\n\
+         Suites: {BACKPORTS}\n\
+         Components: main\n\
+         Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
+    );
+    std::fs::write(BACKPORTS_SOURCE, source)
+        .with_context(|| format!("cannot write {BACKPORTS_SOURCE}"))?;
+    println!("setup: added the {BACKPORTS} apt source ({BACKPORTS_SOURCE})");
+    Ok(())
+}
+
 /// Installs missing host tools with apt (as root); returns what it did.
 fn host_tools() -> Result<Option<String>> {
-    let missing: Vec<&str> = HOST_TOOLS
-        .iter()
-        .filter(|(tool, _)| !is_installed(tool))
-        .map(|(tool, _)| *tool)
-        .collect();
+    let missing = missing_tools();
     if missing.is_empty() {
         return Ok(None);
     }
-    let packages: Vec<&str> = HOST_TOOLS.iter().map(|(_, package)| *package).collect();
-    let install = format!("apt-get install -y {}", packages.join(" "));
+    let qemu = format!("{QEMU_PACKAGE}={QEMU_VERSION}");
+    let packages: Vec<&str> = std::iter::once(qemu.as_str())
+        .chain(HOST_TOOLS.iter().map(|(_, package)| *package))
+        .collect();
+    let install = format!(
+        "apt-get install -y -t {BACKPORTS} {}",
+        packages.join(" ")
+    );
     if !rustix::process::getuid().is_root() {
         bail!(
-            "missing host tools: {}.\nInstall them as root, then run this again:\n  \
-             sudo apt-get update && sudo {install}",
+            "missing host tools: {}.\nAs root, add Debian's {BACKPORTS} suite to apt's sources, \
+             then run this again after:\n  sudo apt-get update && sudo {install}",
             missing.join(", ")
         );
     }
@@ -93,6 +178,9 @@ fn host_tools() -> Result<Option<String>> {
         packages.join(" "),
         missing.join(", ")
     );
+    if !has_backports_source() {
+        add_backports_source()?;
+    }
     run_command(
         Command::new("apt-get")
             .args(["update", "-q"])
@@ -101,16 +189,12 @@ fn host_tools() -> Result<Option<String>> {
     .context("apt-get update failed")?;
     run_command(
         Command::new("apt-get")
-            .args(["install", "-y", "-q"])
+            .args(["install", "-y", "-q", "-t", BACKPORTS])
             .args(&packages)
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
     .context("apt-get install failed")?;
-    let still: Vec<&str> = HOST_TOOLS
-        .iter()
-        .filter(|(tool, _)| !is_installed(tool))
-        .map(|(tool, _)| *tool)
-        .collect();
+    let still = missing_tools();
     if !still.is_empty() {
         bail!("still missing after apt-get install: {}", still.join(", "));
     }
