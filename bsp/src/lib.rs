@@ -161,24 +161,26 @@ pub struct Uart {
     pub irq: Intid,
 }
 
-/// How the partitioner regains control of a core that runs a cell.
+/// How the partitioner regains control of a core that runs a cell. A board
+/// file names the path its firmware is expected to allow; the partitioner
+/// checks at boot what the GIC really reports (`GICD_CTLR.DS`) and takes
+/// [`ControlPath::Group0Fiq`] when Group 0 is open to it,
+/// [`ControlPath::RevokeStage2`] otherwise (docs/architecture.md, "the
+/// control path").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ControlPath {
     /// The GIC is in single-security-state mode (`GICD_CTLR.DS = 1`), so
     /// Group 0 interrupts arrive at EL2 as FIQs (QEMU `virt`).
     Group0Fiq,
     /// Firmware keeps Group 0 for the secure world (`GICD_CTLR.DS = 0`) but
-    /// implements SDEI: the partitioner registers an event handler at EL2
-    /// and firmware raises the event on a core to hand it to EL2. Designed
-    /// (docs/architecture.md), not implemented: the partitioner refuses to
-    /// start on such a board.
+    /// implements SDEI, which could hand a core to an EL2 event handler.
+    /// Not used: the partitioner takes [`ControlPath::RevokeStage2`], which
+    /// needs nothing from firmware.
     Sdei,
     /// Firmware keeps Group 0 for the secure world and offers nothing else:
     /// the partitioner empties the cell's stage 2, broadcasts a TLB
-    /// invalidate for its VMID and wakes its cores with a Group 1 SGI, so
-    /// that each faults into EL2 at its next instruction fetch. Designed
-    /// (docs/architecture.md), not implemented: the partitioner refuses to
-    /// start on such a board.
+    /// invalidate for its VMID and kicks its cores with a Group 1 SGI, so
+    /// that each faults into EL2 at its next instruction fetch.
     RevokeStage2,
 }
 
@@ -377,10 +379,6 @@ pub struct Board {
 pub enum Gap {
     /// The GIC is a GICv2; the partitioner drives GICv3 only.
     GicV2,
-    /// Firmware keeps Group 0, so EL2 gets no FIQs, and the board's other
-    /// control path ([`ControlPath::Sdei`], [`ControlPath::RevokeStage2`])
-    /// is not implemented yet.
-    SecureGroup0,
     /// Secondary cores are not started through PSCI over SMC.
     NoPsciSmc,
     /// The console UART is not a PL011, the only UART the partitioner drives.
@@ -392,9 +390,6 @@ impl Gap {
     pub const fn message(self) -> &'static str {
         match self {
             Gap::GicV2 => "its GIC is a GICv2 (GIC-400 class); the partitioner drives GICv3 only",
-            Gap::SecureGroup0 => {
-                "its firmware keeps GIC Group 0 secure, so EL2 gets no FIQs, and its control path (SDEI or stage-2 revocation) is not implemented yet"
-            }
             Gap::NoPsciSmc => "its firmware does not start cores through PSCI over SMC",
             Gap::ConsoleNotPl011 => {
                 "its console UART is not a PL011, the only UART the partitioner drives"
@@ -426,7 +421,6 @@ impl Board {
     pub fn gaps(&self) -> impl Iterator<Item = Gap> {
         [
             (self.gic.version != GicVersion::V3).then_some(Gap::GicV2),
-            (self.gic.control_path != ControlPath::Group0Fiq).then_some(Gap::SecureGroup0),
             (self.cpu_boot != CpuBoot::PsciSmc).then_some(Gap::NoPsciSmc),
             (!matches!(self.console_compatible, "arm,pl011" | "arm,sbsa-uart"))
                 .then_some(Gap::ConsoleNotPl011),

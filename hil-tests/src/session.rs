@@ -92,7 +92,9 @@ impl SessionOptions {
     }
 }
 
-/// `target/hil` of this workspace, or `$CARGO_TARGET_DIR/hil`.
+/// `target/hil` of this workspace, or `$CARGO_TARGET_DIR/hil`; with
+/// [`crate::target::qemu::SECURE_ENV`] set, its `secure/` folder, so that
+/// the suite's second pass keeps its own logs.
 pub fn default_log_root() -> PathBuf {
     let target = match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => PathBuf::from(dir),
@@ -101,7 +103,12 @@ pub fn default_log_root() -> PathBuf {
             .unwrap_or(Path::new("."))
             .join("target"),
     };
-    target.join("hil")
+    let root = target.join("hil");
+    if crate::target::qemu::secure_from_env() {
+        root.join("secure")
+    } else {
+        root
+    }
 }
 
 /// What the reader thread and the test share.

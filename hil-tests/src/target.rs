@@ -9,7 +9,7 @@
 //! [`description`] reads either from a YAML target file.
 
 pub mod description;
-mod qemu;
+pub mod qemu;
 mod serial;
 
 pub use description::TargetDescription;

@@ -28,6 +28,17 @@ use std::time::{Duration, Instant};
 /// wait sooner).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The environment variable that gives the machines of
+/// [`QemuTarget::for_build`] the GIC's security extensions (`on`): the
+/// system-test suite's second pass, on the control path of real boards
+/// (see [`QemuTarget::secure`]).
+pub const SECURE_ENV: &str = "BULKHEAD_QEMU_SECURE";
+
+/// Whether [`SECURE_ENV`] asks for the GIC's security extensions.
+pub fn secure_from_env() -> bool {
+    std::env::var_os(SECURE_ENV).is_some_and(|value| value == "on")
+}
+
 /// A QEMU `virt` machine booting one raw image with `-kernel`.
 ///
 /// The defaults are the lab's reference configuration: GICv3,
@@ -40,6 +51,7 @@ pub struct QemuTarget {
     cpu: String,
     cntfrq: Option<u64>,
     virtualization: bool,
+    secure: bool,
     smp: u32,
     memory: String,
     icount: bool,
@@ -66,7 +78,8 @@ impl QemuTarget {
     /// The reference machine booting what `bulkhead build` wrote into
     /// `dir`: the boot image `bulkhead.img`, with the devices of the
     /// config's `qemu` section from `qemu.args` (one argument per line;
-    /// a missing file means none).
+    /// a missing file means none), and the GIC's security extensions when
+    /// [`SECURE_ENV`] is `on`.
     pub fn for_build(dir: &Path) -> Result<Self, HarnessError> {
         let args_file = dir.join("qemu.args");
         let args = match std::fs::read_to_string(&args_file) {
@@ -83,7 +96,9 @@ impl QemuTarget {
                 })
             }
         };
-        Ok(Self::new(dir.join("bulkhead.img")).args(args))
+        Ok(Self::new(dir.join("bulkhead.img"))
+            .secure(secure_from_env())
+            .args(args))
     }
 
     /// The reference machine starting boot firmware with `-bios` instead of
@@ -101,6 +116,7 @@ impl QemuTarget {
             cpu: "cortex-a72".to_string(),
             cntfrq: None,
             virtualization: true,
+            secure: false,
             smp: 4,
             memory: "2G".to_string(),
             icount: false,
@@ -147,6 +163,16 @@ impl QemuTarget {
         self
     }
 
+    /// Whether the machine has the security extensions (`secure=on`): an
+    /// EL3, and a GIC with two security states (`GICD_CTLR.DS = 0`) whose
+    /// Group 0 the Non-secure world cannot use, as under TF-A on real
+    /// boards. A `-kernel` image still starts in Non-secure EL2, with
+    /// every interrupt in Non-secure Group 1 and PSCI over SMC.
+    pub fn secure(mut self, on: bool) -> Self {
+        self.secure = on;
+        self
+    }
+
     /// Deterministic time: `-icount shift=0,sleep=off`. With
     /// `cntfrq(1_000_000_000)` one counter tick is one instruction.
     pub fn icount(mut self, on: bool) -> Self {
@@ -186,14 +212,18 @@ impl QemuTarget {
         if let Some(hertz) = self.cntfrq {
             cpu.push_str(&format!(",cntfrq={hertz}"));
         }
-        let machine = if self.virtualization {
-            "virt,virtualization=on,gic-version=3"
-        } else {
-            "virt,gic-version=3"
-        };
+        let machine = format!(
+            "virt{}{},gic-version=3",
+            if self.secure { ",secure=on" } else { "" },
+            if self.virtualization {
+                ",virtualization=on"
+            } else {
+                ""
+            }
+        );
         let mut args: Vec<OsString> = [
             "-M",
-            machine,
+            &machine,
             "-cpu",
             &cpu,
             "-smp",
@@ -470,6 +500,12 @@ mod tests {
              -smp 1 -m 2G -nodefaults -display none -monitor none -serial stdio \
              -icount shift=0,sleep=off -kernel x.img -d int"
         );
+    }
+
+    #[test]
+    fn secure_machine_has_the_security_extensions() {
+        let target = QemuTarget::new("x.img").secure(true);
+        assert!(text(&target).starts_with("-M virt,secure=on,virtualization=on,gic-version=3 "));
     }
 
     #[test]

@@ -14,11 +14,12 @@
 //! instruction fetch. A restart puts the root back once every core parked.
 
 use super::console::LineBuffer;
-use super::gic::KICK_SGI;
+use super::gic::{self, KICK_SGI};
 use super::sync::SpinLock;
 use crate::arch::{self, TrapFrame};
 use crate::psci::{AffinityState, Call, Status, MIGRATE_NOT_REQUIRED, VERSION_1_1};
 use crate::vuart::VirtualPl011;
+use bsp::ControlPath;
 use config::{Cell, System, MAX_CELLS};
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 
@@ -188,12 +189,22 @@ pub fn set_stage2_root(index: usize, root: u64) {
     CELLS[index].stage2_root.store(root, Ordering::Release);
 }
 
+/// Posts `command` to `cpu`'s mailbox and kicks the core. On the
+/// `group0-fiq` path the kick is a Group 0 SGI, an FIQ at EL2 wherever the
+/// core is. On `revoke-stage2` it is a Group 1 SGI: it wakes a parked
+/// core, and a core in a cell only to make it fetch an instruction, which
+/// faults because the caller revoked the cell's stage 2 first
+/// ([`stop_cell`]); only parked cores and cores of a stopping cell are
+/// ever kicked.
 fn post(cpu: usize, generation: u32, command: u64) {
     CORES[cpu]
         .command
         .store((generation as u64) << 8 | command, Ordering::Release);
     if let Some(c) = machine().board.cpus.get(cpu) {
-        arch::send_group0_sgi(KICK_SGI, c.mpidr);
+        match gic::control_path() {
+            ControlPath::Group0Fiq => arch::send_group0_sgi(KICK_SGI, c.mpidr),
+            _ => arch::send_group1_sgi(KICK_SGI, c.mpidr),
+        }
     }
 }
 
@@ -219,6 +230,16 @@ pub fn core_online(cpu: usize) -> ! {
 
 /// The idle loop: wait for a command, run the virtual CPU it names.
 pub fn park(cpu: usize) -> ! {
+    if gic::control_path() == ControlPath::RevokeStage2 {
+        // The kicks are Group 1 here: take the interface back from the
+        // cell that may have left it masked, with active priorities or in
+        // EOI mode 1, and let only the partitioner's priorities through.
+        let m = machine();
+        arch::take_group1_interface(gic::EL2_ONLY_MASK);
+        if let Some(c) = m.board.cpus.get(cpu) {
+            gic::clear_kick_active(m.board, c.mpidr);
+        }
+    }
     loop {
         match take_command(cpu) {
             Some((generation, COMMAND_START)) => try_enter(cpu, generation),
@@ -238,10 +259,17 @@ fn take_command(cpu: usize) -> Option<(u32, u64)> {
     }
 }
 
-/// Acknowledges the pending Group 0 interrupts: kicks, and the lab
-/// quantum's timer, which is armed again while `running` a cell and
-/// stopped otherwise.
+/// Acknowledges the pending interrupts of the partitioner: kicks, and
+/// the lab quantum's timer, which is armed again while `running` a cell
+/// and stopped otherwise. On `revoke-stage2` they are Group 1 and only
+/// parked cores take them.
 fn drain_kicks(running: bool) {
+    if gic::control_path() == ControlPath::RevokeStage2 {
+        while let Some(intid) = arch::acknowledge_group1() {
+            arch::end_group1(intid);
+        }
+        return;
+    }
     while let Some(intid) = arch::acknowledge_group0() {
         if try_machine().is_some_and(|m| intid == m.board.timer.hypervisor) {
             match QUANTUM_TICKS.load(Ordering::Relaxed) {
@@ -284,7 +312,10 @@ static QUANTUM_TICKS: AtomicU32 = AtomicU32::new(0);
 fn start_quantum(index: usize) {
     let m = machine();
     let ns = m.system.icount_quantum_ns;
-    if ns == 0 || m.system.realtime.contains(index) {
+    // The quantum's timer is a Group 0 interrupt of EL2's; as Group 1 it
+    // would go to the cell (docs/hil.md: the lab runs on DS = 1).
+    if ns == 0 || m.system.realtime.contains(index) || gic::control_path() != ControlPath::Group0Fiq
+    {
         return;
     }
     let hz = arch::counter_frequency(m.board.counter_hz);
@@ -311,7 +342,13 @@ fn try_enter(cpu: usize, generation: u32) {
     let context = CORES[cpu].context.load(Ordering::Relaxed);
     CORES[cpu].generation.store(generation, Ordering::Release);
     CORES[cpu].set_state(CoreState::Running);
-    arch::prepare_vcpu(state.stage2_root.load(Ordering::Acquire), vmid(index), vcpu);
+    arch::prepare_vcpu(
+        state.stage2_root.load(Ordering::Acquire),
+        vmid(index),
+        vcpu,
+        gic::control_path() == ControlPath::RevokeStage2,
+    );
+    super::vgic::reset_priority_mask(cpu);
     start_quantum(index);
     // Boot times: the counter just before the eret to the first
     // instruction of this start of the cell (the log line itself, a few

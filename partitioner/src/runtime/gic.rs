@@ -1,9 +1,14 @@
 //! The GICv3 distributor and redistributors, as the partitioner sets them
-//! up: Group 0 (signalled as FIQ to EL2) is the partitioner's, Group 1
-//! belongs to cells. Register names follow the GICv3 architecture
+//! up, and the control path that follows from what the GIC reports: with
+//! one security state (`GICD_CTLR.DS = 1`) Group 0, signalled as FIQ to
+//! EL2, is the partitioner's and Group 1 belongs to cells; when firmware
+//! keeps Group 0 (`DS = 0`) everything EL2 sees is Group 1 and the
+//! partitioner's kick is a Group 1 SGI (docs/architecture.md, "the
+//! control path"). Register names follow the GICv3 architecture
 //! specification (IHI 0069).
 
-use bsp::Board;
+use bsp::{Board, ControlPath};
+use core::sync::atomic::{AtomicU8, Ordering};
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 use tock_registers::registers::{ReadOnly, ReadWrite};
 use tock_registers::{register_bitfields, register_structs};
@@ -14,6 +19,23 @@ pub const KICK_SGI: u32 = 15;
 const EL2_PRIORITY: u8 = 0x00;
 /// Default priority of cell interrupts (lower half).
 const CELL_PRIORITY: u8 = 0xa0;
+/// The priority mask of a core that waits at EL2 on the `revoke-stage2`
+/// path: only the partitioner's interrupts (the upper half) get through,
+/// never a cell's (squeezed into the lower half, see
+/// [`crate::vgic::squeeze_priority`]).
+pub const EL2_ONLY_MASK: u8 = crate::vgic::squeeze_priority(0);
+
+/// The control path [`init_distributor`] chose (a [`ControlPath`] as u8).
+static CONTROL_PATH: AtomicU8 = AtomicU8::new(ControlPath::Group0Fiq as u8);
+
+/// How the partitioner regains cores that run cells, as chosen at boot
+/// from what the GIC reports.
+pub fn control_path() -> ControlPath {
+    match CONTROL_PATH.load(Ordering::Relaxed) {
+        x if x == ControlPath::RevokeStage2 as u8 => ControlPath::RevokeStage2,
+        _ => ControlPath::Group0Fiq,
+    }
+}
 
 register_bitfields! [u32,
     GICD_CTLR [
@@ -78,8 +100,10 @@ register_structs! {
         (0x0104 => _reserved2),
         (0x0180 => icenabler0: ReadWrite<u32>),
         (0x0184 => _reserved3),
+        (0x0380 => icactiver0: ReadWrite<u32>),
+        (0x0384 => _reserved4),
         (0x0400 => ipriorityr: [ReadWrite<u8>; 32]),
-        (0x0420 => _reserved4),
+        (0x0420 => _reserved5),
         (0x10000 => @END),
     }
 }
@@ -103,14 +127,21 @@ fn wait_until(mut done: impl FnMut() -> bool) -> bool {
 }
 
 /// Sets up the distributor: affinity routing, both groups enabled, every
-/// SPI disabled, in Group 1 at a cell priority. Returns false when the GIC
-/// runs with two security states (`GICD_CTLR.DS = 0`): then Group 0 belongs
-/// to the secure world and EL2 would never get its FIQs.
-pub fn init_distributor(board: &Board) -> bool {
+/// SPI disabled, in Group 1 at a cell priority; and chooses the control
+/// path. With one security state (`GICD_CTLR.DS = 1`, which a Non-secure
+/// read only sees in that case) it is [`ControlPath::Group0Fiq`]; with two,
+/// the secure world owns Group 0, this Non-secure code cannot change
+/// interrupt groups (`IGROUPR` writes are ignored, everything it sees is
+/// Group 1) and it is [`ControlPath::RevokeStage2`], whatever the board
+/// file expected.
+pub fn init_distributor(board: &Board) -> ControlPath {
     let gicd = distributor(board);
-    if !gicd.ctlr.is_set(GICD_CTLR::DS) {
-        return false;
-    }
+    let path = if gicd.ctlr.is_set(GICD_CTLR::DS) {
+        ControlPath::Group0Fiq
+    } else {
+        ControlPath::RevokeStage2
+    };
+    CONTROL_PATH.store(path as u8, Ordering::Relaxed);
     gicd.ctlr
         .modify(GICD_CTLR::EnableGrp0::CLEAR + GICD_CTLR::EnableGrp1::CLEAR);
     wait_until(|| !gicd.ctlr.is_set(GICD_CTLR::RWP));
@@ -124,10 +155,12 @@ pub fn init_distributor(board: &Board) -> bool {
     for intid in 32..(registers * 32).min(1020) {
         gicd.ipriorityr[intid].set(CELL_PRIORITY);
     }
+    // With DS = 0 the Non-secure view of these bits is ARE_NS,
+    // EnableGrp1A and EnableGrp1: the same three writes.
     gicd.ctlr
         .write(GICD_CTLR::ARE::SET + GICD_CTLR::EnableGrp1::SET + GICD_CTLR::EnableGrp0::SET);
     wait_until(|| !gicd.ctlr.is_set(GICD_CTLR::RWP));
-    true
+    path
 }
 
 /// Sets SPI `intid` pending (`GICD_ISPENDR`): how the partitioner raises
@@ -199,10 +232,19 @@ pub fn enable_el2_timer(board: &Board, mpidr: u64) -> bool {
     true
 }
 
+/// Clears the kick SGI's active state on this core: a cell that read
+/// `ICC_IAR1_EL1` with its interrupts masked may have acknowledged a Group 1
+/// kick and left before ending it.
+pub fn clear_kick_active(board: &Board, mpidr: u64) {
+    if let Some((_, sgi)) = redistributor(board, mpidr) {
+        sgi.icactiver0.set(1 << KICK_SGI);
+    }
+}
+
 /// Wakes this core's redistributor and configures its SGIs and PPIs: the
-/// kick SGI in Group 0 at the top priority, everything else Group 1 and
-/// disabled until its cell enables it. Returns false when the core has no
-/// redistributor.
+/// kick SGI at the top priority (in Group 0 on the `group0-fiq` path,
+/// Group 1 otherwise), everything else Group 1 and disabled until its cell
+/// enables it. Returns false when the core has no redistributor.
 pub fn init_redistributor(board: &Board, mpidr: u64) -> bool {
     let Some((control, sgi)) = redistributor(board, mpidr) else {
         return false;
@@ -210,12 +252,15 @@ pub fn init_redistributor(board: &Board, mpidr: u64) -> bool {
     control.waker.write(GICR_WAKER::ProcessorSleep::CLEAR);
     wait_until(|| !control.waker.is_set(GICR_WAKER::ChildrenAsleep));
     sgi.icenabler0.set(u32::MAX);
-    sgi.igroupr0.set(!(1 << KICK_SGI));
+    sgi.igroupr0.set(match control_path() {
+        ControlPath::Group0Fiq => !(1 << KICK_SGI),
+        _ => u32::MAX,
+    });
     for intid in 0..32 {
         sgi.ipriorityr[intid].set(CELL_PRIORITY);
     }
     sgi.ipriorityr[KICK_SGI as usize].set(EL2_PRIORITY);
     sgi.isenabler0.set(1 << KICK_SGI);
-    crate::arch::gic_cpu_interface_init();
+    crate::arch::gic_cpu_interface_init(control_path() == ControlPath::RevokeStage2);
     true
 }

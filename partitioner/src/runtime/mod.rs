@@ -54,13 +54,6 @@ extern "C" fn primary_main(_device_tree: u64, entry_counter: u64) -> ! {
         counter_hz
     );
     defmt::info!("boot: partitioner entry at counter {=u64}", entry_counter);
-    if BOARD.gic.control_path != bsp::ControlPath::Group0Fiq {
-        defmt::error!(
-            "this board's firmware keeps GIC Group 0 secure; its control path {=str} is not implemented yet",
-            BOARD.gic.control_path.name()
-        );
-        arch::halt()
-    }
     let machine = match load_config() {
         Ok(m) => cell::install(m),
         Err(()) => {
@@ -75,10 +68,15 @@ extern "C" fn primary_main(_device_tree: u64, entry_counter: u64) -> ! {
     }
     vgic::compute_interrupt_tables(machine);
     arch::configure_el2_for_cells();
-    if !gic::init_distributor(BOARD) {
-        defmt::error!("GICD_CTLR.DS is 0: the firmware keeps Group 0 secure and EL2 gets no FIQs; refusing to start");
-        arch::halt()
-    }
+    let path = gic::init_distributor(BOARD);
+    defmt::info!(
+        "GIC: {=str}, control path {=str}",
+        match path {
+            bsp::ControlPath::Group0Fiq => "one security state (DS = 1)",
+            _ => "firmware keeps Group 0 (DS = 0)",
+        },
+        path.name()
+    );
     if !gic::init_redistributor(BOARD, arch::mpidr()) {
         defmt::error!("no redistributor for the boot core");
         arch::halt()

@@ -70,6 +70,17 @@ static DISTRIBUTOR_CONTROL: [AtomicU32; MAX_CELLS] = [const { AtomicU32::new(0) 
 static PRIORITY_MASK: [AtomicU8; cell::MAX_RUNTIME_CPUS] =
     [const { AtomicU8::new(0) }; cell::MAX_RUNTIME_CPUS];
 
+/// Puts `cpu`'s priority mask at its reset value for a virtual CPU that
+/// starts: 0 as the cell sees it (all of its interrupts masked), squeezed
+/// on the hardware like every mask a cell writes, which still lets the
+/// partitioner's own interrupts through.
+pub fn reset_priority_mask(cpu: usize) {
+    if let Some(mask) = PRIORITY_MASK.get(cpu) {
+        mask.store(0, Ordering::Relaxed);
+    }
+    arch::set_priority_mask(squeeze_priority(0));
+}
+
 /// `GICD_CTLR` bits a cell sees: RWP never set, ARE and DS always set.
 const CTLR_ARE: u32 = 1 << 4;
 const CTLR_DS: u32 = 1 << 6;

@@ -154,10 +154,7 @@ fn host_tools() -> Result<Option<String>> {
     let packages: Vec<&str> = std::iter::once(qemu.as_str())
         .chain(HOST_TOOLS.iter().map(|(_, package)| *package))
         .collect();
-    let install = format!(
-        "apt-get install -y -t {BACKPORTS} {}",
-        packages.join(" ")
-    );
+    let install = format!("apt-get install -y -t {BACKPORTS} {}", packages.join(" "));
     if !rustix::process::getuid().is_root() {
         bail!(
             "missing host tools: {}.\nAs root, add Debian's {BACKPORTS} suite to apt's sources, \

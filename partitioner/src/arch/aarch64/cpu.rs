@@ -8,6 +8,7 @@ use super::{esr::RawSyndrome, TrapFrame, CPU_STACK_SIZE};
 use aarch64_cpu::asm::barrier;
 use aarch64_cpu::registers::*;
 use core::arch::{asm, global_asm};
+use core::sync::atomic::{AtomicBool, Ordering};
 use tock_registers::interfaces::{Readable, Writeable};
 
 global_asm!(include_str!("boot.S"));
@@ -195,8 +196,12 @@ pub fn configure_el2_for_cells() {
 /// Prepares this core's EL1 state for a cell's virtual CPU `vcpu`: its
 /// stage-2 tables, its virtual MPIDR, and EL1 registers back at their reset
 /// values (MMU off, timers off), with no TLB entries left from a previous
-/// run.
-pub fn prepare_vcpu(stage2_root: u64, vmid: u16, vcpu: usize) {
+/// run. `group1_enabled` is what the cell finds in `ICC_IGRPEN1_EL1`: on
+/// the `revoke-stage2` control path Group 1 stays enabled, so that the
+/// partitioner's Group 1 kick wakes the core from `WFI` even before the
+/// cell sets up its GIC (the priority mask still holds the cell's own
+/// interrupts back).
+pub fn prepare_vcpu(stage2_root: u64, vmid: u16, vcpu: usize, group1_enabled: bool) {
     VTTBR_EL2.write(VTTBR_EL2::VMID.val(vmid as u64));
     VTTBR_EL2.set_baddr(stage2_root);
     // Virtual MPIDR: bit 31 RES1, Aff0 = virtual CPU number.
@@ -209,7 +214,8 @@ pub fn prepare_vcpu(stage2_root: u64, vmid: u16, vcpu: usize) {
     // The cell reaches the physical Group 1 CPU interface directly
     // (IMO = 0): leave no active priority or enable from a previous run.
     super::sysreg::ICC_AP1R0.set(0);
-    super::sysreg::ICC_IGRPEN1.set(0);
+    super::sysreg::ICC_IGRPEN1
+        .write(super::sysreg::ICC_IGRPEN1_EL1::Enable.val(group1_enabled.into()));
     barrier::isb(barrier::SY);
     // SAFETY: invalidates this VMID's stage-1 and stage-2 TLB entries on
     // this core; no memory effect.
@@ -337,8 +343,22 @@ pub fn invalidate_guest_translations() {
     };
 }
 
+/// Whether EL2 must convert priority masks to the Non-secure view itself
+/// (see [`gic_cpu_interface_init`]).
+static SHIFT_PRIORITY_MASK: AtomicBool = AtomicBool::new(false);
+
 /// Enables the GICv3 CPU interface for EL2's Group 0 interrupts.
-pub fn gic_cpu_interface_init() {
+///
+/// With two security states (`non_secure_view`: `GICD_CTLR.DS = 0`), the
+/// distributor stores a priority `p` that Non-secure software writes as
+/// `0x80 | p >> 1`. The CPU interface does the same to `ICC_PMR_EL1` only
+/// when EL3 routes FIQs to itself (`SCR_EL3.FIQ = 1`, as TF-A does);
+/// otherwise (QEMU entering a kernel directly) it stores the mask as
+/// written, and masks would no longer compare with priorities as the
+/// partitioner means them. The two cases read back differently: the
+/// Non-secure view has one priority bit less. Found out here, once, and
+/// made up for in [`set_priority_mask`] and [`running_priority`].
+pub fn gic_cpu_interface_init(non_secure_view: bool) {
     ICC_SRE_EL2.write(
         ICC_SRE_EL2::SRE::SET
             + ICC_SRE_EL2::DFB::SET
@@ -348,7 +368,14 @@ pub fn gic_cpu_interface_init() {
     barrier::isb(barrier::SY);
     // EOImode 0: EOIR0 both drops the priority and deactivates.
     super::sysreg::ICC_CTLR.write(super::sysreg::ICC_CTLR_EL1::EOImode::CLEAR);
-    ICC_PMR.write(ICC_PMR_EL1::Priority.val(0xff));
+    if non_secure_view {
+        let bits = super::sysreg::ICC_CTLR.read(super::sysreg::ICC_CTLR_EL1::PRIbits) + 1;
+        let implemented = (0xff_u64 << (8 - bits.min(8))) & 0xff;
+        ICC_PMR.write(ICC_PMR_EL1::Priority.val(0xff));
+        let shifted_by_hardware = ICC_PMR.read(ICC_PMR_EL1::Priority) != implemented;
+        SHIFT_PRIORITY_MASK.store(!shifted_by_hardware, Ordering::Relaxed);
+    }
+    set_priority_mask(0xff);
     ICC_IGRPEN0.write(ICC_IGRPEN0_EL1::Enable::SET);
     barrier::isb(barrier::SY);
 }
@@ -365,6 +392,37 @@ pub fn arm_el2_timer(ticks: u32) {
 pub fn acknowledge_group0() -> Option<u32> {
     let intid = ICC_IAR0.read(ICC_IAR0_EL1::INTID) as u32;
     (intid < 1020).then_some(intid)
+}
+
+/// Takes the physical Group 1 CPU interface back from a cell that left
+/// this core, for a core that waits at EL2 for Group 1 kicks (the
+/// `revoke-stage2` control path): no active priority left by the cell,
+/// EOI mode 0, Group 1 enabled, and the priority mask at `mask`, so that
+/// only the partitioner's interrupts (priority below `mask`) are signalled.
+pub fn take_group1_interface(mask: u8) {
+    use super::sysreg::{ICC_AP1R0, ICC_CTLR, ICC_CTLR_EL1, ICC_IGRPEN1, ICC_IGRPEN1_EL1};
+    ICC_CTLR.write(ICC_CTLR_EL1::EOImode::CLEAR);
+    ICC_AP1R0.set(0);
+    set_priority_mask(mask);
+    ICC_IGRPEN1.write(ICC_IGRPEN1_EL1::Enable::SET);
+    barrier::isb(barrier::SY);
+}
+
+/// Acknowledges the highest-priority pending Group 1 interrupt that the
+/// priority mask lets through, if any (`ICC_IAR1_EL1`; at EL2 always the
+/// physical interface).
+pub fn acknowledge_group1() -> Option<u32> {
+    let intid = super::sysreg::ICC_IAR1.read(ICC_IAR0_EL1::INTID) as u32;
+    (intid < 1020).then_some(intid)
+}
+
+/// Ends (drops priority and deactivates) a Group 1 interrupt, whatever
+/// EOI mode the interface is in.
+pub fn end_group1(intid: u32) {
+    super::sysreg::ICC_EOIR1.write(ICC_IAR0_EL1::INTID.val(intid as u64));
+    if gic_eoi_mode_split() {
+        deactivate_interrupt(intid);
+    }
 }
 
 /// Ends (drops priority and deactivates) a Group 0 interrupt, whatever
@@ -401,15 +459,27 @@ pub fn deactivate_interrupt(intid: u32) {
     ICC_DIR.write(ICC_DIR_EL1::INTID.val(intid as u64));
 }
 
-/// Sets the physical priority mask.
+/// Sets the physical priority mask, with `priority` as the distributor's
+/// priorities are written (see [`gic_cpu_interface_init`]).
 pub fn set_priority_mask(priority: u8) {
+    let priority = if SHIFT_PRIORITY_MASK.load(Ordering::Relaxed) {
+        0x80 | priority >> 1
+    } else {
+        priority
+    };
     ICC_PMR.write(ICC_PMR_EL1::Priority.val(priority as u64));
 }
 
-/// The physical running priority.
+/// The physical running priority, as the distributor's priorities are
+/// written (0xff when idle; see [`gic_cpu_interface_init`]).
 pub fn running_priority() -> u8 {
     use super::sysreg::{ICC_RPR, ICC_RPR_EL1};
-    ICC_RPR.read(ICC_RPR_EL1::Priority) as u8
+    let running = ICC_RPR.read(ICC_RPR_EL1::Priority) as u8;
+    if SHIFT_PRIORITY_MASK.load(Ordering::Relaxed) && running != 0xff {
+        running << 1
+    } else {
+        running
+    }
 }
 
 /// `ESR_EL2` alone (the short trap paths need nothing else).

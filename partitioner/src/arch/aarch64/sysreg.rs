@@ -34,7 +34,8 @@ register_bitfields! {u64,
         /// Enables Group 0 interrupts.
         Enable OFFSET(0) NUMBITS(1) []
     ],
-    /// Interrupt Controller Interrupt Acknowledge Register 0 (and EOIR0).
+    /// Interrupt Controller Interrupt Acknowledge Register 0 (and EOIR0,
+    /// IAR1, EOIR1, which share the layout).
     pub ICC_IAR0_EL1 [
         /// The INTID.
         INTID OFFSET(0) NUMBITS(24) []
@@ -67,6 +68,8 @@ register_bitfields! {u64,
     ],
     /// Interrupt Controller Control Register (EL1), as EL2 writes it.
     pub ICC_CTLR_EL1 [
+        /// Priority bits implemented, minus one (read-only).
+        PRIbits OFFSET(8) NUMBITS(3) [],
         /// EOI mode: 0 = EOIR both drops priority and deactivates.
         EOImode OFFSET(1) NUMBITS(1) []
     ],
@@ -164,6 +167,8 @@ sysreg!(
 );
 sysreg!(IccIar0El1, ICC_IAR0_EL1, "icc_iar0_el1", read);
 sysreg!(IccEoir0El1, ICC_IAR0_EL1, "icc_eoir0_el1", write);
+sysreg!(IccIar1El1, ICC_IAR0_EL1, "icc_iar1_el1", read);
+sysreg!(IccEoir1El1, ICC_IAR0_EL1, "icc_eoir1_el1", write);
 sysreg!(IccPmrEl1, ICC_PMR_EL1, "icc_pmr_el1", read_write);
 sysreg!(CnthpTvalEl2, CNTHP_TVAL_EL2, "cnthp_tval_el2", write);
 
@@ -199,6 +204,10 @@ pub const ICC_IGRPEN0: IccIgrpen0El1 = IccIgrpen0El1;
 pub const ICC_IAR0: IccIar0El1 = IccIar0El1;
 /// `ICC_EOIR0_EL1`.
 pub const ICC_EOIR0: IccEoir0El1 = IccEoir0El1;
+/// `ICC_IAR1_EL1` (its INTID field has the layout of `ICC_IAR0_EL1`).
+pub const ICC_IAR1: IccIar1El1 = IccIar1El1;
+/// `ICC_EOIR1_EL1`.
+pub const ICC_EOIR1: IccEoir1El1 = IccEoir1El1;
 /// `ICC_PMR_EL1`.
 pub const ICC_PMR: IccPmrEl1 = IccPmrEl1;
 /// `CNTHP_TVAL_EL2`.
