@@ -10,6 +10,8 @@
 //!   model before it trusts it.
 //! - [`arm64_image`]: the fields of the arm64 Linux Image header that the
 //!   host tool reads from kernels and from the partitioner itself.
+//! - [`identity`]: the record that says which board (and load address) a
+//!   partitioner image was built for, which the host tool checks.
 //! - `yaml` (host only, feature `std`): the serde layer, with
 //!   `deny_unknown_fields` and line-accurate diagnostics.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -17,6 +19,7 @@
 
 pub mod arm64_image;
 pub mod blob;
+pub mod identity;
 pub mod model;
 pub mod rules;
 #[cfg(feature = "std")]

@@ -27,11 +27,15 @@ pub fn partitioner_elf() -> Option<PathBuf> {
 
 /// Boots the boot image built for config `config` (the stem of its YAML
 /// file) in QEMU as run `run`, killed after `deadline` whatever happens.
+/// The partitioner's log is decoded with the ELF the build left beside the
+/// image (`partitioner.elf`: the partitioner of the config's board), or the
+/// one [`partitioner_elf`] names.
 pub fn boot(config: &str, run: &str, deadline: Duration) -> Session {
     let dir = dir().join(config);
     let cells = cell_names(&dir.join("config.yaml")).unwrap_or_else(|error| panic!("{error}"));
     let mut options = SessionOptions::new(run).cells(cells).deadline(deadline);
-    if let Some(elf) = partitioner_elf() {
+    let beside = dir.join("partitioner.elf");
+    if let Some(elf) = beside.is_file().then_some(beside).or_else(partitioner_elf) {
         options = options.partitioner_elf(elf);
     }
     let target = QemuTarget::for_build(&dir).unwrap_or_else(|error| panic!("{error}"));

@@ -207,6 +207,56 @@ fn faults_restart_only_the_faulting_cell() -> Result<(), HarnessError> {
     Ok(())
 }
 
+/// A cell whose second CPU masks every interrupt and never comes back,
+/// spinning or in WFI, still resets, faults and restarts, and switches
+/// itself off: the partitioner gets the core back every time (through the
+/// Group 0 kick, or, with `BULKHEAD_QEMU_SECURE=on`, through stage-2
+/// revocation and the Group 1 kick), and the core runs the cell's next
+/// incarnation. The neighbour beats on throughout.
+#[test]
+fn a_cell_that_masks_interrupts_and_spins_still_stops_and_restarts() -> Result<(), HarnessError> {
+    let mut session = start("qemu-wedge", "wedged_cell_stops_and_restarts");
+    session.expect_all(
+        [
+            ("wedge", Pattern::from("vcpu 1: interrupts masked, spinning (boot 0)")),
+            ("wedge", Pattern::from("boot 0: SYSTEM_RESET with vcpu 1 spinning")),
+            ("partitioner", Pattern::from("cell wedge: SYSTEM_RESET, restarting")),
+            ("wedge", Pattern::from("vcpu 1: interrupts masked, in WFI (boot 1)")),
+            ("wedge", Pattern::from("boot 1: SYSTEM_RESET with vcpu 1 in WFI")),
+            ("partitioner", Pattern::from("cell wedge: starting (boot #3)")),
+            ("wedge", Pattern::from("vcpu 1: interrupts masked, spinning (boot 2)")),
+            ("wedge", Pattern::from("boot 2: faulting with vcpu 1 spinning")),
+            ("partitioner", Pattern::from("cell wedge faulted on cpu 0: stage-2 fault: read (translation fault) at IPA 0x40000000")),
+            ("partitioner", Pattern::from("cell wedge: restarting; other cells continue")),
+            ("wedge", Pattern::from("vcpu 1: interrupts masked, in WFI (boot 3)")),
+            ("wedge", Pattern::from("boot 3: SYSTEM_OFF with vcpu 1 in WFI")),
+            ("partitioner", Pattern::from("cell wedge: SYSTEM_OFF, stopped")),
+        ],
+        Duration::from_secs(60),
+    )?;
+    session.skip_to_end("steady");
+    session.expect("steady", Pattern::regex(r"^heartbeat \d+$"), STEP)?;
+    let log = session.lines("partitioner");
+    assert!(
+        !log.iter().any(|l| l.contains("did not leave")),
+        "a core stayed in the wedged cell: {log:#?}"
+    );
+    let wedge = session.lines("wedge");
+    assert!(
+        !wedge
+            .iter()
+            .any(|l| l.contains("ISOLATION BROKEN") || l.contains("cpu_on")),
+        "the wedged cell's second CPU did not start every time: {wedge:#?}"
+    );
+    let steady = session.lines("steady");
+    let boots = steady
+        .iter()
+        .filter(|l| l.starts_with("heartbeat cell: boot"))
+        .count();
+    assert_eq!(boots, 1, "the steady cell was restarted: {steady:#?}");
+    Ok(())
+}
+
 /// A cell takes its own interrupts directly at EL1 (the virtual timer, an
 /// SGI to itself) and configures them through the emulated GIC, while the
 /// GIC refuses to let it touch an SPI that belongs to another cell.

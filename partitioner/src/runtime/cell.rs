@@ -191,7 +191,8 @@ pub fn set_stage2_root(index: usize, root: u64) {
 
 /// Posts `command` to `cpu`'s mailbox and kicks the core. On the
 /// `group0-fiq` path the kick is a Group 0 SGI, an FIQ at EL2 wherever the
-/// core is. On `revoke-stage2` it is a Group 1 SGI: it wakes a parked
+/// core is. On `revoke-stage2` it is a Group 1 SGI, masked on a core while
+/// it runs a cell ([`try_enter`]) and unmasked here: it wakes a parked
 /// core, and a core in a cell only to make it fetch an instruction, which
 /// faults because the caller revoked the cell's stage 2 first
 /// ([`stop_cell`]); only parked cores and cores of a stopping cell are
@@ -200,10 +201,14 @@ fn post(cpu: usize, generation: u32, command: u64) {
     CORES[cpu]
         .command
         .store((generation as u64) << 8 | command, Ordering::Release);
-    if let Some(c) = machine().board.cpus.get(cpu) {
+    let board = machine().board;
+    if let Some(c) = board.cpus.get(cpu) {
         match gic::control_path() {
             ControlPath::Group0Fiq => arch::send_group0_sgi(KICK_SGI, c.mpidr),
-            _ => arch::send_group1_sgi(KICK_SGI, c.mpidr),
+            _ => {
+                gic::unmask_kick(board, c.mpidr);
+                arch::send_group1_sgi(KICK_SGI, c.mpidr)
+            }
         }
     }
 }
@@ -237,7 +242,7 @@ pub fn park(cpu: usize) -> ! {
         let m = machine();
         arch::take_group1_interface(gic::EL2_ONLY_MASK);
         if let Some(c) = m.board.cpus.get(cpu) {
-            gic::clear_kick_active(m.board, c.mpidr);
+            gic::unmask_kick(m.board, c.mpidr);
         }
     }
     loop {
@@ -342,6 +347,12 @@ fn try_enter(cpu: usize, generation: u32) {
     let context = CORES[cpu].context.load(Ordering::Relaxed);
     CORES[cpu].generation.store(generation, Ordering::Release);
     CORES[cpu].set_state(CoreState::Running);
+    if gic::control_path() == ControlPath::RevokeStage2 {
+        let board = machine().board;
+        if let Some(c) = board.cpus.get(cpu) {
+            gic::mask_kick(board, c.mpidr);
+        }
+    }
     arch::prepare_vcpu(
         state.stage2_root.load(Ordering::Acquire),
         vmid(index),

@@ -48,6 +48,9 @@ register_bitfields! [u32,
     GICD_TYPER [
         ITLinesNumber OFFSET(0) NUMBITS(5) []
     ],
+    GICR_CTLR [
+        RWP OFFSET(3) NUMBITS(1) []
+    ],
     GICR_WAKER [
         ChildrenAsleep OFFSET(2) NUMBITS(1) [],
         ProcessorSleep OFFSET(1) NUMBITS(1) []
@@ -81,7 +84,7 @@ register_structs! {
 
 register_structs! {
     RedistributorControl {
-        (0x0000 => ctlr: ReadWrite<u32>),
+        (0x0000 => ctlr: ReadWrite<u32, GICR_CTLR::Register>),
         (0x0004 => iidr: ReadOnly<u32>),
         (0x0008 => typer: ReadOnly<u64, GICR_TYPER::Register>),
         (0x0010 => statusr: ReadWrite<u32>),
@@ -100,6 +103,8 @@ register_structs! {
         (0x0104 => _reserved2),
         (0x0180 => icenabler0: ReadWrite<u32>),
         (0x0184 => _reserved3),
+        (0x0280 => icpendr0: ReadWrite<u32>),
+        (0x0284 => _reserved6),
         (0x0380 => icactiver0: ReadWrite<u32>),
         (0x0384 => _reserved4),
         (0x0400 => ipriorityr: [ReadWrite<u8>; 32]),
@@ -232,12 +237,28 @@ pub fn enable_el2_timer(board: &Board, mpidr: u64) -> bool {
     true
 }
 
-/// Clears the kick SGI's active state on this core: a cell that read
-/// `ICC_IAR1_EL1` with its interrupts masked may have acknowledged a Group 1
-/// kick and left before ending it.
-pub fn clear_kick_active(board: &Board, mpidr: u64) {
+/// Lets the kick SGI reach the core with affinity `mpidr` (the
+/// `revoke-stage2` path): parked cores, and a core whose cell is stopping,
+/// just before the kick is sent. Also clears an active state a cell may
+/// have left by acknowledging a kick with its interrupts masked.
+pub fn unmask_kick(board: &Board, mpidr: u64) {
     if let Some((_, sgi)) = redistributor(board, mpidr) {
         sgi.icactiver0.set(1 << KICK_SGI);
+        sgi.isenabler0.set(1 << KICK_SGI);
+    }
+}
+
+/// Keeps the kick SGI away from the core with affinity `mpidr` while it
+/// runs a cell (the `revoke-stage2` path, where the kick is Group 1 and
+/// would reach the cell's own interrupt handler): disabled, and a kick
+/// already pending (its own start's, which the core found in its mailbox
+/// before the interrupt) dropped. [`unmask_kick`] undoes it when the cell
+/// stops.
+pub fn mask_kick(board: &Board, mpidr: u64) {
+    if let Some((control, sgi)) = redistributor(board, mpidr) {
+        sgi.icenabler0.set(1 << KICK_SGI);
+        wait_until(|| !control.ctlr.is_set(GICR_CTLR::RWP));
+        sgi.icpendr0.set(1 << KICK_SGI);
     }
 }
 

@@ -17,8 +17,15 @@ use config::blob;
 use config::FaultPolicy;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-#[cfg(feature = "board-qemu-virt")]
-const BOARD: &bsp::Board = &bsp::qemu_virt::BOARD;
+include!(concat!(env!("OUT_DIR"), "/board.rs"));
+
+/// Which board this image is for, where `bulkhead build` finds it
+/// (`config::identity`; the image header's `res2` points here).
+#[used]
+#[unsafe(no_mangle)]
+#[unsafe(link_section = ".rodata.identity")]
+static BULKHEAD_IDENTITY: config::identity::Record =
+    config::identity::Record::new(BOARD.name, LOAD_ADDRESS);
 
 /// PSCI `CPU_ON` at the firmware (64-bit).
 const FIRMWARE_CPU_ON: u32 = 0xc400_0003;

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 
 /// Where the boot image is loaded, from the base of the partitioner's RAM
 /// (the arm64 Image `text_offset` the partitioner is linked for).
-pub const LOAD_OFFSET: u64 = 0x8_0000;
+pub const LOAD_OFFSET: u64 = config::identity::TEXT_OFFSET;
 
 /// Alignment of the partitioner's `image_size` and of the patched size.
 pub const BOOT_IMAGE_ALIGN: u64 = 4096;
@@ -82,6 +82,42 @@ pub enum ImageError {
         file_size: u64,
         /// The header's `image_size`.
         image_size: u64,
+    },
+    /// The partitioner image says nothing of the board it was built for.
+    #[error("the partitioner image cannot be checked against the config: {reason}")]
+    #[diagnostic(
+        code(bulkhead::partitioner_without_identity),
+        help("pass the partitioner-<board>.img that `cargo xtask build --config CONFIG` builds for the config's board")
+    )]
+    NoIdentity {
+        /// What is wrong with its identity record.
+        reason: String,
+    },
+    /// The partitioner image was built for another board.
+    #[error("the partitioner image was built for board `{built_for}`, but the config is for board `{board}`")]
+    #[diagnostic(
+        code(bulkhead::partitioner_for_another_board),
+        help("the partitioner is built once per board: build it for `{board}` (`cargo xtask build --config CONFIG` does, into target/bulkhead/images/partitioner-{board}.img)")
+    )]
+    WrongBoard {
+        /// The board in the image's identity record.
+        built_for: String,
+        /// The config's board.
+        board: String,
+    },
+    /// The partitioner image is linked for another load address.
+    #[error("the partitioner image is linked at {linked:#x}, but board `{board}` loads it at {load_address:#x}")]
+    #[diagnostic(
+        code(bulkhead::partitioner_load_address),
+        help("rebuild the partitioner for `{board}` from this tree: its link address comes from the board's hypervisor_ram")
+    )]
+    WrongLoadAddress {
+        /// The address in the image's identity record.
+        linked: u64,
+        /// The config's board.
+        board: String,
+        /// Where the boot image is loaded on that board.
+        load_address: u64,
     },
     /// The boot image does not fit in the partitioner's RAM.
     #[error(
@@ -142,8 +178,25 @@ pub fn boot_image(loaded: &Loaded, partitioner: &[u8]) -> Result<BootImage, Imag
             image_size: blob_offset,
         });
     }
-    let ram = loaded.board.hypervisor_ram;
-    let load_address = ram.base.saturating_add(LOAD_OFFSET);
+    let identity = config::identity::read(partitioner).map_err(|error| ImageError::NoIdentity {
+        reason: error.to_string(),
+    })?;
+    let board = loaded.board;
+    if identity.board != board.name {
+        return Err(ImageError::WrongBoard {
+            built_for: identity.board.to_string(),
+            board: board.name.to_string(),
+        });
+    }
+    let ram = board.hypervisor_ram;
+    let load_address = config::identity::load_address(board);
+    if identity.load_address != load_address {
+        return Err(ImageError::WrongLoadAddress {
+            linked: identity.load_address,
+            board: board.name.to_string(),
+            load_address,
+        });
+    }
     let available = ram.end().saturating_sub(load_address);
     let length = blob_offset.checked_add(loaded.total_length);
     let image_size = length.and_then(|l| align_up(l, BOOT_IMAGE_ALIGN));

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod common;
+
 fn scratch_dir(name: &str) -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -24,6 +26,12 @@ fn arm64_image(image_size: u64, len: usize, seed: u8) -> Vec<u8> {
     bytes[16..24].copy_from_slice(&image_size.to_le_bytes());
     bytes[56..60].copy_from_slice(b"ARM\x64");
     bytes
+}
+
+/// A stand-in partitioner for `qemu-virt` whose header asks for
+/// `image_size`.
+fn virt_partitioner(image_size: u64) -> Vec<u8> {
+    common::partitioner_for("qemu-virt", arm64_image(image_size, 0x1000, 3))
 }
 
 fn example() -> PathBuf {
@@ -44,7 +52,7 @@ fn le64(bytes: &[u8], at: usize) -> u64 {
 #[test]
 fn the_boot_image_round_trips() {
     let dir = scratch_dir("build");
-    let partitioner = arm64_image(0x2_0000, 0x1_2345, 7);
+    let partitioner = common::partitioner_for("qemu-virt", arm64_image(0x2_0000, 0x1_2345, 7));
     std::fs::write(dir.join("partitioner.img"), &partitioner).unwrap();
     let out = dir.join("out");
     let built = build(&BuildOptions {
@@ -131,23 +139,60 @@ fn bad_partitioner_images_are_refused() {
 }
 
 #[test]
+fn a_partitioner_for_another_board_or_address_is_refused() {
+    let loaded = yaml::load(&example(), &[images()]).unwrap();
+    let image = || arm64_image(0x2_0000, 0x1000, 3);
+    assert_eq!(
+        boot_image(&loaded, &image()),
+        Err(ImageError::NoIdentity {
+            reason: "it carries no board identity record".into()
+        })
+    );
+    let other = boot_image(&loaded, &common::partitioner_for("imx8mp-evk", image()));
+    assert_eq!(
+        other,
+        Err(ImageError::WrongBoard {
+            built_for: "imx8mp-evk".into(),
+            board: "qemu-virt".into()
+        })
+    );
+    let mut moved = image();
+    common::stamp(
+        &mut moved,
+        config::identity::Record::new("qemu-virt", 0x8008_0000),
+    );
+    let error = boot_image(&loaded, &moved).unwrap_err();
+    assert_eq!(
+        error,
+        ImageError::WrongLoadAddress {
+            linked: 0x8008_0000,
+            board: "qemu-virt".into(),
+            load_address: 0x4008_0000
+        }
+    );
+    assert!(error
+        .to_string()
+        .contains("linked at 0x80080000, but board `qemu-virt` loads it at 0x40080000"));
+}
+
+#[test]
 fn the_boot_image_must_fit_in_the_partitioners_ram() {
     let loaded = yaml::load(&example(), &[images()]).unwrap();
     let ram = loaded.board.hypervisor_ram;
     let available = ram.size - LOAD_OFFSET;
     // The partitioner alone fills the RAM: the payloads no longer fit.
-    let full = boot_image(&loaded, &arm64_image(available, 0x100, 0)).unwrap_err();
+    let full = boot_image(&loaded, &virt_partitioner(available)).unwrap_err();
     assert!(
         matches!(full, ImageError::TooBig { available: a, .. } if a == available),
         "{full:?}"
     );
     // A huge image_size neither overflows nor allocates.
-    let huge = boot_image(&loaded, &arm64_image(!0xfff, 0x100, 0)).unwrap_err();
+    let huge = boot_image(&loaded, &virt_partitioner(!0xfff)).unwrap_err();
     assert!(matches!(huge, ImageError::TooBig { .. }));
     assert_eq!(Error::from(huge).exit_code(), 1);
     // Just enough room works.
     let room = available - (loaded.total_length.div_ceil(4096) * 4096);
-    let fits = boot_image(&loaded, &arm64_image(room, 0x100, 0)).unwrap();
+    let fits = boot_image(&loaded, &virt_partitioner(room)).unwrap();
     assert_eq!(fits.image_size, available);
 }
 
@@ -258,7 +303,7 @@ fn warnings_are_printed_but_do_not_fail() {
 
     let out = dir.join("out");
     let partitioner = dir.join("partitioner.img");
-    std::fs::write(&partitioner, arm64_image(0x2_0000, 0x1000, 3)).unwrap();
+    std::fs::write(&partitioner, virt_partitioner(0x2_0000)).unwrap();
     let (code, _, stderr) = bulkhead(&[
         "build",
         config,
@@ -304,7 +349,7 @@ fn qemu_devices_become_arguments_on_their_slots() {
     )
     .unwrap();
     let partitioner = dir.join("partitioner.img");
-    std::fs::write(&partitioner, arm64_image(0x2_0000, 0x1000, 3)).unwrap();
+    std::fs::write(&partitioner, virt_partitioner(0x2_0000)).unwrap();
     let built = build(&BuildOptions {
         config,
         image_dirs: vec![images.clone()],
@@ -361,7 +406,7 @@ fn channels_are_planned_and_travel_in_the_blob() {
     )
     .unwrap();
     let partitioner = dir.join("partitioner.img");
-    std::fs::write(&partitioner, arm64_image(0x2_0000, 0x1000, 3)).unwrap();
+    std::fs::write(&partitioner, virt_partitioner(0x2_0000)).unwrap();
     let built = build(&BuildOptions {
         config,
         image_dirs: vec![images()],

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod common;
+
 fn scratch_dir(name: &str) -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -660,7 +662,11 @@ fn dtc_reads_every_generated_tree_without_warnings() {
 fn build_writes_each_generated_tree() {
     let dir = config_dir(CONFIG);
     let partitioner = dir.join("partitioner.img");
-    std::fs::write(&partitioner, arm64_image(0x2_0000, 0x1000)).unwrap();
+    std::fs::write(
+        &partitioner,
+        common::partitioner_for("qemu-virt", arm64_image(0x2_0000, 0x1000)),
+    )
+    .unwrap();
     let out = dir.join("out");
     let built = build(&BuildOptions {
         config: dir.join("cells.yaml"),

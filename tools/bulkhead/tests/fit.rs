@@ -8,6 +8,8 @@ use config::blob::crc32;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod common;
+
 fn scratch_dir(name: &str) -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -57,7 +59,7 @@ fn text<'a>(property: Option<fdt::nodes::NodeProperty<'a>>) -> &'a str {
 
 #[test]
 fn every_image_loads_where_it_sits_in_the_boot_image() {
-    let partitioner = arm64_image(0x2_0000, 0x1_2345, 7);
+    let partitioner = common::partitioner_for("qemu-virt", arm64_image(0x2_0000, 0x1_2345, 7));
     let built = built(&partitioner);
     let out = built.fit_path.parent().unwrap();
     let itb = std::fs::read(out.join(FIT_FILE)).unwrap();
@@ -179,7 +181,10 @@ fn every_image_loads_where_it_sits_in_the_boot_image() {
 
 #[test]
 fn the_boot_script_is_written_with_its_source() {
-    let built = built(&arm64_image(0x2_0000, 0x1000, 3));
+    let built = built(&common::partitioner_for(
+        "qemu-virt",
+        arm64_image(0x2_0000, 0x1000, 3),
+    ));
     let out = built.script_path.parent().unwrap();
     let script = std::fs::read(out.join(SCRIPT_FILE)).unwrap();
     let source = std::fs::read_to_string(out.join(SCRIPT_SOURCE_FILE)).unwrap();

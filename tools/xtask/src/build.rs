@@ -2,13 +2,16 @@
 //! image of one partitioning.
 //!
 //! Output:
-//! - `target/bulkhead/images/`: `partitioner.img`, `heartbeat.bin`,
-//!   `intruder.bin`, `probe.bin`, `pingpong.bin` (raw arm64 Images), and the Linux kernels
-//!   and initramfs images the config names (see [`crate::linux`]);
+//! - `target/bulkhead/images/`: `partitioner-<board>.img` (the partitioner
+//!   built for the config's board: one build per board), `heartbeat.bin`,
+//!   `intruder.bin`, `wedge.bin`, `probe.bin`, `pingpong.bin` (raw arm64
+//!   Images), and the Linux kernels and initramfs images the config names
+//!   (see [`crate::linux`]);
 //! - `target/bulkhead/<config stem>/`: `bulkhead.img`, the bootable image
-//!   with the config and the cell images appended, and `config.yaml`, a copy
+//!   with the config and the cell images appended, `config.yaml`, a copy
 //!   of the config it was built from (the system tests read the cell names
-//!   from it);
+//!   from it), and `partitioner.elf`, the ELF of the partitioner in it
+//!   (what decodes its log);
 //! - in the same directory, for the U-Boot boot flow (`docs/boot-flow.md`):
 //!   `bulkhead.itb`, the FIT image, and `boot.scr`, the script that boots it;
 //! - and, when the config boots Linux, `packages.txt`: the Debian packages
@@ -16,7 +19,7 @@
 //!   report's provenance.
 
 use crate::flat;
-use crate::layout::{Layout, TARGET_CRATES};
+use crate::layout::{Layout, CELL_CRATES};
 use crate::process::{cargo, run as run_command};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -29,6 +32,7 @@ pub const DEFAULT_CONFIG: &str = "config/examples/qemu-gateway.yaml";
 pub const SYSTEM_TEST_CONFIGS: &[&str] = &[
     "config/examples/qemu-heartbeat.yaml",
     "hil-tests/configs/qemu-restart.yaml",
+    "hil-tests/configs/qemu-wedge.yaml",
     "hil-tests/configs/qemu-probe.yaml",
     "hil-tests/configs/qemu-linux.yaml",
     "hil-tests/configs/qemu-latency-lab.yaml",
@@ -39,11 +43,11 @@ pub const SYSTEM_TEST_CONFIGS: &[&str] = &[
     "hil-tests/configs/qemu-ipc-lab.yaml",
 ];
 
-/// The aarch64 binaries and the flat images made from them.
+/// The bare-metal cells and the flat images made from them.
 const IMAGES: &[(&str, &str)] = &[
-    ("partitioner", "partitioner.img"),
     ("heartbeat", "heartbeat.bin"),
     ("intruder", "intruder.bin"),
+    ("wedge", "wedge.bin"),
     ("probe", "probe.bin"),
     ("pingpong", "pingpong.bin"),
 ];
@@ -64,13 +68,23 @@ pub fn run(layout: &Layout, config: &Path) -> Result<Built> {
     if !config.is_file() {
         anyhow::bail!("no config at {}", config.display());
     }
-    run_command(cargo(&layout.root).arg("build").args(TARGET_CRATES))
-        .context("building the partitioner and the cells failed")?;
+    let board = config::yaml::parse(&config)
+        .map_err(|error| anyhow::anyhow!("{}: {error}", config.display()))?
+        .board;
+    run_command(cargo(&layout.root).arg("build").args(CELL_CRATES))
+        .context("building the cells failed")?;
+    run_command(&mut layout.partitioner_build("build", &board))
+        .with_context(|| format!("building the partitioner for board `{board}` failed"))?;
 
     let images = layout.images();
-    for (binary, image_name) in IMAGES {
-        let elf = layout.elf(binary);
-        let out = images.join(image_name);
+    let partitioner_elf = layout.partitioner_elf(&board);
+    let partitioner_image = layout.partitioner_image(&board);
+    let cells = IMAGES
+        .iter()
+        .map(|(binary, image_name)| (layout.elf(binary), images.join(image_name)));
+    for (elf, out) in
+        std::iter::once((partitioner_elf.clone(), partitioner_image.clone())).chain(cells)
+    {
         let image = flat::convert(&elf, &out)?;
         if !image.has_image_header() {
             eprintln!(
@@ -104,10 +118,17 @@ pub fn run(layout: &Layout, config: &Path) -> Result<Built> {
     let out_dir = layout.artifacts().join(&stem);
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
-    let partitioner_image = images.join("partitioner.img");
     let boot_image = build_boot_image(layout, &config, &out_dir, &partitioner_image, &images)?;
     std::fs::copy(&config, out_dir.join("config.yaml"))
         .with_context(|| format!("cannot copy {} to {}", config.display(), out_dir.display()))?;
+    let elf_copy = out_dir.join("partitioner.elf");
+    std::fs::copy(&partitioner_elf, &elf_copy).with_context(|| {
+        format!(
+            "cannot copy {} to {}",
+            partitioner_elf.display(),
+            elf_copy.display()
+        )
+    })?;
     let packages_file = out_dir.join(hil_tests::report::PACKAGES_FILE);
     if packages.is_empty() {
         let _ = std::fs::remove_file(&packages_file);
@@ -118,7 +139,7 @@ pub fn run(layout: &Layout, config: &Path) -> Result<Built> {
     println!("boot image: {}", boot_image.display());
     Ok(Built {
         boot_image,
-        partitioner_elf: layout.elf("partitioner"),
+        partitioner_elf: elf_copy,
         config,
     })
 }

@@ -11,16 +11,13 @@ pub const TARGET: &str = "aarch64-unknown-none-softfloat";
 /// linked with rust-lld, so no cross C toolchain is needed.
 pub const LINUX_TARGET: &str = "aarch64-unknown-linux-musl";
 
-/// `cargo` arguments that select the aarch64 crates, release profile.
-pub const TARGET_CRATES: [&str; 7] = [
-    "--release",
-    "--target",
-    TARGET,
-    "-p",
-    "partitioner",
-    "-p",
-    "baremetal-cells",
-];
+/// `cargo` arguments that select the bare-metal cells, release profile.
+/// The partitioner is built per board ([`Layout::partitioner_build`]).
+pub const CELL_CRATES: [&str; 5] = ["--release", "--target", TARGET, "-p", "baremetal-cells"];
+
+/// The environment variable that names the board the partitioner is built
+/// for (read by `partitioner/build.rs`).
+pub const BOARD_ENV: &str = "BULKHEAD_BOARD";
 
 /// Paths of the workspace.
 pub struct Layout {
@@ -54,9 +51,42 @@ impl Layout {
         self.artifacts().join("images")
     }
 
-    /// The release ELF of an aarch64 binary.
+    /// The release ELF of a bare-metal cell.
     pub fn elf(&self, binary: &str) -> PathBuf {
         self.target.join(TARGET).join("release").join(binary)
+    }
+
+    /// Cargo's target directory for the partitioner of `board`: one per
+    /// board, so that building for one board does not undo another's.
+    fn partitioner_target(&self, board: &str) -> PathBuf {
+        self.target.join("boards").join(board)
+    }
+
+    /// A `cargo` command (without the subcommand's own arguments) that
+    /// builds or checks the partitioner for `board`, release profile:
+    /// append `build` or `clippy` first.
+    pub fn partitioner_build(&self, subcommand: &str, board: &str) -> std::process::Command {
+        let mut command = crate::process::cargo(&self.root);
+        command
+            .arg(subcommand)
+            .args(["--release", "--target", TARGET, "-p", "partitioner"])
+            .arg("--target-dir")
+            .arg(self.partitioner_target(board))
+            .env(BOARD_ENV, board);
+        command
+    }
+
+    /// The release ELF of the partitioner for `board`.
+    pub fn partitioner_elf(&self, board: &str) -> PathBuf {
+        self.partitioner_target(board)
+            .join(TARGET)
+            .join("release")
+            .join("partitioner")
+    }
+
+    /// The flat image of the partitioner for `board`.
+    pub fn partitioner_image(&self, board: &str) -> PathBuf {
+        self.images().join(format!("partitioner-{board}.img"))
     }
 
     /// A user-given path: relative to the current directory, as a shell

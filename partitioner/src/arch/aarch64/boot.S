@@ -11,7 +11,7 @@ _start:
     .quad   0x80000                     // text_offset
     .quad   __image_size                // image_size: the whole footprint
     .quad   0x2                         // flags: little endian, 4K pages, 2M-aligned base
-    .quad   0                           // res2
+    .quad   __identity_offset           // res2: where the board identity record is (config::identity)
     .quad   0                           // res3
     .quad   0                           // res4
     .word   0x644d5241                  // magic "ARM\x64"

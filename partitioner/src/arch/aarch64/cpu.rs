@@ -399,14 +399,35 @@ pub fn acknowledge_group0() -> Option<u32> {
 /// `revoke-stage2` control path): no active priority left by the cell,
 /// EOI mode 0, Group 1 enabled, and the priority mask at `mask`, so that
 /// only the partitioner's interrupts (priority below `mask`) are signalled.
+///
+/// A cell pulled out in the middle of an interrupt handler leaves its
+/// priority active. Writing `ICC_AP1R0_EL1` does not clear it here: with
+/// two security states the Non-secure view of that register is not
+/// writable (QEMU ignores the write). What works everywhere is a priority
+/// drop: in EOI mode 1 a write to `ICC_EOIR1_EL1` drops the highest active
+/// priority without deactivating anything (the cell's interrupts are
+/// deactivated in the GIC when it restarts), so drop until the running
+/// priority is idle; there are at most 128 priority levels.
 pub fn take_group1_interface(mask: u8) {
-    use super::sysreg::{ICC_AP1R0, ICC_CTLR, ICC_CTLR_EL1, ICC_IGRPEN1, ICC_IGRPEN1_EL1};
+    use super::sysreg::{ICC_CTLR, ICC_CTLR_EL1, ICC_EOIR1, ICC_IGRPEN1, ICC_IGRPEN1_EL1};
+    ICC_CTLR.write(ICC_CTLR_EL1::EOImode::SET);
+    barrier::isb(barrier::SY);
+    for _ in 0..128 {
+        if running_priority() == IDLE_PRIORITY {
+            break;
+        }
+        // Any valid INTID: in EOI mode 1 the write only drops priority.
+        ICC_EOIR1.write(ICC_IAR0_EL1::INTID.val(0));
+        barrier::isb(barrier::SY);
+    }
     ICC_CTLR.write(ICC_CTLR_EL1::EOImode::CLEAR);
-    ICC_AP1R0.set(0);
     set_priority_mask(mask);
     ICC_IGRPEN1.write(ICC_IGRPEN1_EL1::Enable::SET);
     barrier::isb(barrier::SY);
 }
+
+/// The running priority of an idle CPU interface.
+const IDLE_PRIORITY: u8 = 0xff;
 
 /// Acknowledges the highest-priority pending Group 1 interrupt that the
 /// priority mask lets through, if any (`ICC_IAR1_EL1`; at EL2 always the
@@ -475,7 +496,7 @@ pub fn set_priority_mask(priority: u8) {
 pub fn running_priority() -> u8 {
     use super::sysreg::{ICC_RPR, ICC_RPR_EL1};
     let running = ICC_RPR.read(ICC_RPR_EL1::Priority) as u8;
-    if SHIFT_PRIORITY_MASK.load(Ordering::Relaxed) && running != 0xff {
+    if SHIFT_PRIORITY_MASK.load(Ordering::Relaxed) && running != IDLE_PRIORITY {
         running << 1
     } else {
         running

@@ -41,3 +41,22 @@ pub fn paths(text: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// `image` (an arm64 Image of at least 120 bytes) stamped as a partitioner
+/// built for `board`: its identity record (`config::identity`) right after
+/// the header, where the header's `res2` field points.
+pub fn partitioner_for(board: &str, mut image: Vec<u8>) -> Vec<u8> {
+    use config::identity;
+    let load_address = identity::load_address(bsp::board(board).expect("a board of bsp/boards"));
+    stamp(&mut image, identity::Record::new(board, load_address));
+    image
+}
+
+/// Writes `record` right after `image`'s header and points the header at it.
+pub fn stamp(image: &mut [u8], record: config::identity::Record) {
+    use config::{arm64_image::HEADER_SIZE, identity};
+    let at = HEADER_SIZE;
+    image[at..at + identity::SIZE].copy_from_slice(&record.to_bytes());
+    image[identity::OFFSET_FIELD..identity::OFFSET_FIELD + 8]
+        .copy_from_slice(&(at as u64).to_le_bytes());
+}
