@@ -25,9 +25,17 @@ struct BoardFile {
     gic: GicFile,
     timer: Option<TimerFile>,
     console: Option<String>,
+    console_access: Option<ConsoleAccessFile>,
     devices: Vec<DeviceFile>,
     notes: Vec<String>,
     hand_made: Option<HandMade>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+struct ConsoleAccessFile {
+    reg_shift: u8,
+    reg_io_width: u8,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -126,6 +134,7 @@ struct HandMade {
     counter_hz: Option<u64>,
     control_path: Option<String>,
     console: Option<String>,
+    console_access: Option<ConsoleAccessFile>,
     memory: Option<Vec<RangeFile>>,
     maintenance_irq: Option<u32>,
     redistributor_stride: Option<u64>,
@@ -182,6 +191,7 @@ fn generate(b: &BoardFile) -> Result<String, String> {
     need("counter_hz", h.counter_hz.is_some())?;
     need("control_path", h.control_path.is_some())?;
     need("console", h.console.is_some())?;
+    need("console_access", h.console_access.is_some())?;
     need("memory", h.memory.is_some())?;
     need("maintenance_irq", h.maintenance_irq.is_some())?;
     need("redistributor_stride", h.redistributor_stride.is_some())?;
@@ -336,16 +346,31 @@ fn generate(b: &BoardFile) -> Result<String, String> {
         .collect();
     let _ = writeln!(o, "        reserved_memory: {},", ranges(&reserved));
     let _ = writeln!(o, "        hypervisor_ram: {},", range(hypervisor_ram));
+    let access = h
+        .console_access
+        .or(b.console_access)
+        .unwrap_or(ConsoleAccessFile {
+            reg_shift: 0,
+            reg_io_width: 1,
+        });
+    if !matches!(access.reg_io_width, 1 | 4) || access.reg_shift > 4 {
+        return Err(format!(
+            "console_access: reg_io_width {} / reg_shift {} is not supported (width 1 or 4, shift 0..=4)",
+            access.reg_io_width, access.reg_shift
+        ));
+    }
     let _ = writeln!(
         o,
-        "        console: Uart {{ device: {:?}, mmio: {}, irq: {console_irq} }},",
+        "        console: Uart {{ device: {:?}, mmio: {}, irq: {console_irq}, reg_shift: {}, reg_io_width: {} }},",
         console.name,
         range(
             console
                 .mmio
                 .first()
                 .ok_or("the console has no MMIO window")?
-        )
+        ),
+        access.reg_shift,
+        access.reg_io_width
     );
     let _ = writeln!(o, "        console_compatible: {:?},", console.compatible);
     let _ = writeln!(o, "        gic: Gic {{");

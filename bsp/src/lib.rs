@@ -159,6 +159,58 @@ pub struct Uart {
     pub mmio: MemRange,
     /// The UART's interrupt.
     pub irq: Intid,
+    /// 8250-class UARTs: register `n` is at byte offset `n << reg_shift`
+    /// (device tree `reg-shift`; 0 for other UARTs).
+    pub reg_shift: u8,
+    /// 8250-class UARTs: bytes per register access, 1 or 4 (device tree
+    /// `reg-io-width`).
+    pub reg_io_width: u8,
+}
+
+/// The register interface of a UART, as its device-tree `compatible` says;
+/// each has a driver in [`drivers`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UartKind {
+    /// Arm PL011 (QEMU `virt`, Raspberry Pi 4's uart0).
+    Pl011,
+    /// NXP i.MX UART (i.MX 6/7/8M).
+    Imx,
+    /// 8250/16550 class (TI K3, Rockchip's DesignWare, the Raspberry Pi
+    /// mini-UART), with [`Uart::reg_shift`] and [`Uart::reg_io_width`].
+    Ns16550,
+    /// Cadence UART (Xilinx Zynq, ZynqMP).
+    Cadence,
+}
+
+impl UartKind {
+    /// The driver for a UART with device-tree `compatible`, if there is
+    /// one.
+    pub fn from_compatible(compatible: &str) -> Option<UartKind> {
+        match compatible {
+            "arm,pl011" | "arm,sbsa-uart" => Some(UartKind::Pl011),
+            "ns16550"
+            | "ns16550a"
+            | "ns8250"
+            | "snps,dw-apb-uart"
+            | "ti,am654-uart"
+            | "brcm,bcm2835-aux-uart" => Some(UartKind::Ns16550),
+            "cdns,uart-r1p12" | "cdns,uart-r1p8" | "xlnx,xuartps" | "xlnx,zynqmp-uart" => {
+                Some(UartKind::Cadence)
+            }
+            c if c.starts_with("fsl,imx") && c.ends_with("-uart") => Some(UartKind::Imx),
+            _ => None,
+        }
+    }
+
+    /// A short name, for messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            UartKind::Pl011 => "PL011",
+            UartKind::Imx => "i.MX UART",
+            UartKind::Ns16550 => "8250/16550",
+            UartKind::Cadence => "Cadence UART",
+        }
+    }
 }
 
 /// How the partitioner regains control of a core that runs a cell. A board
@@ -381,8 +433,8 @@ pub enum Gap {
     GicV2,
     /// Secondary cores are not started through PSCI over SMC.
     NoPsciSmc,
-    /// The console UART is not a PL011, the only UART the partitioner drives.
-    ConsoleNotPl011,
+    /// The console UART is of a kind the partitioner has no driver for.
+    ConsoleWithoutDriver,
 }
 
 impl Gap {
@@ -391,8 +443,8 @@ impl Gap {
         match self {
             Gap::GicV2 => "its GIC is a GICv2 (GIC-400 class); the partitioner drives GICv3 only",
             Gap::NoPsciSmc => "its firmware does not start cores through PSCI over SMC",
-            Gap::ConsoleNotPl011 => {
-                "its console UART is not a PL011, the only UART the partitioner drives"
+            Gap::ConsoleWithoutDriver => {
+                "its console UART has no driver (PL011, i.MX, 8250/16550 and Cadence UARTs have one)"
             }
         }
     }
@@ -410,6 +462,11 @@ impl Board {
         self.cpus.iter().position(|c| c.mpidr == affinity)
     }
 
+    /// The driver the board's console needs, if there is one.
+    pub fn console_kind(&self) -> Option<UartKind> {
+        UartKind::from_compatible(self.console_compatible)
+    }
+
     /// Whether `range` lies entirely in the board's RAM.
     pub fn is_ram(&self, range: &MemRange) -> bool {
         self.ram.iter().any(|r| r.covers(range))
@@ -422,8 +479,9 @@ impl Board {
         [
             (self.gic.version != GicVersion::V3).then_some(Gap::GicV2),
             (self.cpu_boot != CpuBoot::PsciSmc).then_some(Gap::NoPsciSmc),
-            (!matches!(self.console_compatible, "arm,pl011" | "arm,sbsa-uart"))
-                .then_some(Gap::ConsoleNotPl011),
+            self.console_kind()
+                .is_none()
+                .then_some(Gap::ConsoleWithoutDriver),
         ]
         .into_iter()
         .flatten()
@@ -469,6 +527,7 @@ mod tests {
         assert_eq!(b.console.device, "uart0");
         assert_eq!(b.console.mmio, MemRange::new(0x0900_0000, 0x1000));
         assert_eq!(b.console.irq, FIRST_SPI + 1);
+        assert_eq!(b.console_kind(), Some(UartKind::Pl011));
         assert_eq!(b.gic.distributor, MemRange::new(0x0800_0000, 0x1_0000));
         assert_eq!(b.gic.redistributors, MemRange::new(0x080a_0000, 0xf6_0000));
         assert_eq!(b.gic.redistributor_stride, 0x2_0000);
@@ -480,6 +539,26 @@ mod tests {
             assert!(b.device(name).is_some(), "{name}");
         }
         assert_eq!(b.gaps().count(), 0);
+    }
+
+    #[test]
+    fn console_drivers_by_compatible() {
+        assert_eq!(
+            UartKind::from_compatible("fsl,imx8mp-uart"),
+            Some(UartKind::Imx)
+        );
+        assert_eq!(
+            UartKind::from_compatible("snps,dw-apb-uart"),
+            Some(UartKind::Ns16550)
+        );
+        assert_eq!(
+            UartKind::from_compatible("cdns,uart-r1p12"),
+            Some(UartKind::Cadence)
+        );
+        assert_eq!(UartKind::from_compatible("fsl,imx8mp-gpio"), None);
+        assert_eq!(imx8mp_evk::BOARD.console_kind(), Some(UartKind::Imx));
+        assert_eq!(imx8mp_evk::BOARD.gaps().count(), 0);
+        assert_eq!(zcu102::BOARD.console_kind(), Some(UartKind::Cadence));
     }
 
     #[test]

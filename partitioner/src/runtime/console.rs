@@ -3,19 +3,23 @@
 //! [`wire`] frame at a time, so that no two streams ever interleave bytes.
 
 use super::sync::SpinLock;
-use bsp::drivers::pl011::Pl011;
+use bsp::drivers::Uart;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use heapless::Vec;
 use wire::{encode_frame, LOG_STREAM, MAX_FRAME, MAX_PAYLOAD};
 
-static UART: SpinLock<Option<Pl011>> = SpinLock::new(None);
+static UART: SpinLock<Option<Uart>> = SpinLock::new(None);
 static TICKS_PER_MICROSECOND: AtomicU64 = AtomicU64::new(1);
 
-/// Takes over the board's UART. Call once, with the MMU on.
+/// Takes over the board's UART, with the driver its kind needs. Call once,
+/// with the MMU on. Without a driver (which the build refuses) there is no
+/// console.
 pub fn init(board: &bsp::Board, counter_hz: u64) {
     // SAFETY: the board description names the UART the partitioner owns;
     // its page is mapped as device memory at EL2 and no cell maps it.
-    let uart = unsafe { Pl011::new(board.console.mmio.base as usize) };
+    let Some(uart) = (unsafe { Uart::for_console(board) }) else {
+        return;
+    };
     uart.enable();
     // A lone delimiter ends whatever firmware printed before us, so that the
     // host's decoder starts clean at our first frame.

@@ -207,6 +207,9 @@ pub struct Platform {
     pub console: Option<String>,
     /// What `stdout-path` said.
     pub stdout_path: Option<String>,
+    /// The console node's `reg-shift` and `reg-io-width` (8250-class
+    /// UARTs), when it has either.
+    pub console_access: Option<ConsoleAccess>,
     /// Devices, by address.
     pub devices: Vec<Device>,
     /// Board-level remarks.
@@ -373,18 +376,28 @@ pub fn from_dtb(dtb: &[u8], name: &str, source: &str) -> Result<Platform, Platfo
         n.string("stdout-path")
             .or_else(|| n.string("linux,stdout-path"))
     });
-    let console = stdout_path.as_deref().and_then(|s| {
+    let console_node = stdout_path.as_deref().and_then(|s| {
         let target = s.split(':').next().unwrap_or_default();
-        let node = if target.starts_with('/') {
+        if target.starts_with('/') {
             tree.by_path(target)
         } else {
             tree.alias(target)
-        }?;
+        }
+    });
+    let console = console_node.and_then(|node| {
         let path = &tree.nodes[node].path;
         devices
             .iter()
             .find(|d| &d.node == path)
             .map(|d| d.name.clone())
+    });
+    let console_access = console_node.filter(|_| console.is_some()).and_then(|node| {
+        let n = &tree.nodes[node];
+        let (shift, width) = (n.u32("reg-shift"), n.u32("reg-io-width"));
+        (shift.is_some() || width.is_some()).then(|| ConsoleAccess {
+            reg_shift: shift.unwrap_or(0),
+            reg_io_width: width.unwrap_or(1),
+        })
     });
     match (&stdout_path, &console) {
         (None, _) => notes.push(String::from("no /chosen stdout-path: no console named")),
@@ -408,9 +421,20 @@ pub fn from_dtb(dtb: &[u8], name: &str, source: &str) -> Result<Platform, Platfo
         timer,
         console,
         stdout_path,
+        console_access,
         devices,
         notes,
     })
+}
+
+/// How an 8250-class console's registers are reached (device tree
+/// `reg-shift` and `reg-io-width`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConsoleAccess {
+    /// Register `n` is at byte offset `n << reg_shift` (default 0).
+    pub reg_shift: u32,
+    /// Bytes per access: 1 or 4 (default 1).
+    pub reg_io_width: u32,
 }
 
 fn range((base, size): (u64, u64)) -> Range {

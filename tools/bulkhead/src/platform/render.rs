@@ -199,6 +199,13 @@ pub fn render(p: &Platform) -> String {
             let _ = writeln!(w, "console: null   # /chosen stdout-path {stdout}");
         }
     }
+    if let Some(access) = &p.console_access {
+        let _ = writeln!(
+            w,
+            "console_access: {{ reg_shift: {}, reg_io_width: {} }}   # console node reg-shift, reg-io-width",
+            access.reg_shift, access.reg_io_width
+        );
+    }
     let _ = writeln!(w, "devices:");
     for d in &p.devices {
         let _ = writeln!(w, "  - name: {}", quote(&d.name));
