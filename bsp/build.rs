@@ -119,6 +119,15 @@ struct SpisFile {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct QemuFile {
+    machine: String,
+    console_serial: u8,
+    #[serde(default)]
+    args: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct VirtualPciFile {
     ecam: RangeFile,
     registers: RangeFile,
@@ -139,6 +148,7 @@ struct HandMade {
     maintenance_irq: Option<u32>,
     redistributor_stride: Option<u64>,
     virtual_pci: Option<VirtualPciFile>,
+    qemu: Option<QemuFile>,
     #[serde(default)]
     provenance: std::collections::BTreeMap<String, String>,
 }
@@ -196,6 +206,14 @@ fn generate(b: &BoardFile) -> Result<String, String> {
     need("maintenance_irq", h.maintenance_irq.is_some())?;
     need("redistributor_stride", h.redistributor_stride.is_some())?;
     need("virtual_pci", h.virtual_pci.is_some())?;
+    need("qemu", h.qemu.is_some())?;
+    let qemu = match &h.qemu {
+        None => String::from("None"),
+        Some(q) => format!(
+            "Some(QemuModel {{ machine: {:?}, console_serial: {}, args: &{:?} }})",
+            q.machine, q.console_serial, q.args
+        ),
+    };
     let virtual_pci = match &h.virtual_pci {
         None => String::from("None"),
         Some(v) => {
@@ -443,6 +461,7 @@ fn generate(b: &BoardFile) -> Result<String, String> {
     );
     let _ = writeln!(o, "        counter_hz: {counter_hz},");
     let _ = writeln!(o, "        virtual_pci: {virtual_pci},");
+    let _ = writeln!(o, "        qemu: {qemu},");
     let _ = writeln!(o, "        notes: &{:?},", b.notes);
     let _ = writeln!(o, "    }};");
     let _ = writeln!(o, "}}");

@@ -424,6 +424,23 @@ pub struct Board {
     pub virtual_pci: Option<VirtualPci>,
     /// Remarks from the device tree reading (`notes` of the board file).
     pub notes: &'static [&'static str],
+    /// The QEMU machine that models this SoC, for the emulated lab; `None`
+    /// for QEMU `virt` (the reference machine, which the lab drives itself)
+    /// and for boards QEMU does not model.
+    pub qemu: Option<QemuModel>,
+}
+
+/// How QEMU models a real board (`hand_made.qemu` of its board file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QemuModel {
+    /// The `-M` machine.
+    pub machine: &'static str,
+    /// Which of the machine's UARTs (0-based, in `-serial` order) is the
+    /// board's console.
+    pub console_serial: u8,
+    /// Further arguments that make the model behave like the real board
+    /// under its firmware (the GIC's security extensions, say).
+    pub args: &'static [&'static str],
 }
 
 /// Why the partitioner cannot run on a board yet.

@@ -1,13 +1,71 @@
-//! Links the test cells as position-independent executables with their
-//! own linker script when building for the bare-metal target.
+//! Builds the test cells for one board, the board named by
+//! `BULKHEAD_BOARD` (`cargo xtask build` sets it from the config's
+//! `board:`, as for the partitioner): the addresses a cell reaches (its
+//! emulated console at the board console's address, the GIC the
+//! partitioner emulates) come from that board's description, as
+//! `cell_rt::board`. Links them as position-independent executables with
+//! their own linker script when building for the bare-metal target.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// The environment variable that names the board.
+const BOARD_ENV: &str = "BULKHEAD_BOARD";
 
 fn main() {
     println!("cargo:rerun-if-changed=cell.ld");
-    if std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default() == "none" {
-        let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-        println!("cargo:rustc-link-arg-bins=-T{dir}/cell.ld");
-        println!("cargo:rustc-link-arg-bins=-pie");
-        println!("cargo:rustc-link-arg-bins=--no-dynamic-linker");
-        println!("cargo:rustc-link-arg-bins=-znotext");
+    println!("cargo:rerun-if-env-changed={BOARD_ENV}");
+    if std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default() != "none" {
+        return;
     }
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    println!("cargo:rustc-link-arg-bins=-T{dir}/cell.ld");
+    println!("cargo:rustc-link-arg-bins=-pie");
+    println!("cargo:rustc-link-arg-bins=--no-dynamic-linker");
+    println!("cargo:rustc-link-arg-bins=-znotext");
+    let boards = || {
+        bsp::BOARDS
+            .iter()
+            .map(|b| b.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Ok(name) = std::env::var(BOARD_ENV) else {
+        println!(
+            "cargo::error=the test cells are built for one board: set {BOARD_ENV} to one of {} \
+             (`cargo xtask build` sets it from the config's `board:`)",
+            boards()
+        );
+        return;
+    };
+    let Some(board) = bsp::board(&name) else {
+        println!(
+            "cargo::error={BOARD_ENV}={name}: no such board; the boards are {}",
+            boards()
+        );
+        return;
+    };
+    let gic = &board.gic;
+    let mut source = String::new();
+    let _ = write!(
+        source,
+        "/// The board these cells are built for ({BOARD_ENV}={name}).\n\
+         pub const NAME: &str = {name:?};\n\
+         /// The cell console: the PL011 the partitioner emulates at the\n\
+         /// board console's address.\n\
+         pub const CONSOLE_BASE: usize = {:#x};\n\
+         /// The GIC distributor (emulated for cells).\n\
+         pub const GIC_DISTRIBUTOR: usize = {:#x};\n\
+         /// The first core's redistributor (`RD_base`); core `n`'s is\n\
+         /// `n * GIC_REDISTRIBUTOR_STRIDE` further.\n\
+         pub const GIC_REDISTRIBUTORS: usize = {:#x};\n\
+         /// Distance between two cores' redistributors.\n\
+         pub const GIC_REDISTRIBUTOR_STRIDE: usize = {:#x};\n",
+        board.console.mmio.base,
+        gic.distributor.base,
+        gic.redistributors.base,
+        gic.redistributor_stride,
+    );
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    std::fs::write(out.join("board.rs"), source).expect("cannot write board.rs");
 }

@@ -264,8 +264,8 @@ impl ProbeOutput {
 /// The images of the latency scenario, as `cargo xtask build` makes them.
 #[derive(Clone, Debug)]
 pub struct ProbeImages {
-    /// The bare probe (`target/bulkhead/images/probe.bin`), for the native
-    /// baseline.
+    /// The bare probe (`target/bulkhead/images/<board>/probe.bin`), for
+    /// the native baseline.
     pub native: PathBuf,
     /// The lab config's boot image (`target/bulkhead/qemu-latency-lab/bulkhead.img`).
     pub bulkhead: PathBuf,
@@ -277,11 +277,16 @@ pub struct ProbeImages {
 
 impl ProbeImages {
     /// The images under an artifacts directory (`target/bulkhead`) for the
-    /// lab config called `config_stem`.
+    /// lab config called `config_stem`; the bare probe is the one built for
+    /// the config's board (when the config cannot be read, the boot fails
+    /// later with the reason).
     pub fn in_artifacts(artifacts: &Path, config_stem: &str) -> Self {
         let dir = artifacts.join(config_stem);
+        let board = config::yaml::parse(&dir.join("config.yaml"))
+            .map(|raw| raw.board)
+            .unwrap_or_default();
         ProbeImages {
-            native: artifacts.join("images").join("probe.bin"),
+            native: artifacts.join("images").join(board).join("probe.bin"),
             bulkhead: dir.join("bulkhead.img"),
             config: dir.join("config.yaml"),
             partitioner_elf: None,

@@ -52,6 +52,7 @@ pub struct QemuTarget {
     cntfrq: Option<u64>,
     virtualization: bool,
     secure: bool,
+    soc: Option<bsp::QemuModel>,
     smp: u32,
     memory: String,
     icount: bool,
@@ -96,9 +97,17 @@ impl QemuTarget {
                 })
             }
         };
-        Ok(Self::new(dir.join("bulkhead.img"))
-            .secure(secure_from_env())
-            .args(args))
+        // The machine of the config's board: QEMU's model of the SoC, or
+        // the reference `virt` when the board has none.
+        let board = config::yaml::parse(&dir.join("config.yaml"))
+            .ok()
+            .and_then(|raw| bsp::board(&raw.board));
+        let target = Self::new(dir.join("bulkhead.img"));
+        let target = match board.and_then(|b| b.qemu) {
+            Some(model) => target.soc(model),
+            None => target.secure(secure_from_env()),
+        };
+        Ok(target.args(args))
     }
 
     /// The reference machine starting boot firmware with `-bios` instead of
@@ -117,6 +126,7 @@ impl QemuTarget {
             cntfrq: None,
             virtualization: true,
             secure: false,
+            soc: None,
             smp: 4,
             memory: "2G".to_string(),
             icount: false,
@@ -173,6 +183,14 @@ impl QemuTarget {
         self
     }
 
+    /// QEMU's model of a real SoC instead of `virt` (from the board
+    /// description): its own CPUs (no `-cpu`), its console on serial port
+    /// `model.console_serial`, and the model's arguments.
+    pub fn soc(mut self, model: bsp::QemuModel) -> Self {
+        self.soc = Some(model);
+        self
+    }
+
     /// Deterministic time: `-icount shift=0,sleep=off`. With
     /// `cntfrq(1_000_000_000)` one counter tick is one instruction.
     pub fn icount(mut self, on: bool) -> Self {
@@ -212,35 +230,47 @@ impl QemuTarget {
         if let Some(hertz) = self.cntfrq {
             cpu.push_str(&format!(",cntfrq={hertz}"));
         }
-        let machine = format!(
-            "virt{}{},gic-version=3",
-            if self.secure { ",secure=on" } else { "" },
-            if self.virtualization {
-                ",virtualization=on"
-            } else {
-                ""
-            }
+        let machine = match &self.soc {
+            Some(model) => model.machine.to_string(),
+            None => format!(
+                "virt{}{},gic-version=3",
+                if self.secure { ",secure=on" } else { "" },
+                if self.virtualization {
+                    ",virtualization=on"
+                } else {
+                    ""
+                }
+            ),
+        };
+        let mut args: Vec<OsString> = ["-M", &machine].iter().map(OsString::from).collect();
+        if self.soc.is_none() {
+            args.extend(["-cpu".into(), cpu.into()]);
+        }
+        args.extend(
+            [
+                "-smp",
+                &self.smp.to_string(),
+                "-m",
+                &self.memory,
+                // No default NIC, drives or monitor; the board's PL011 stays
+                // and `-serial` connects it.
+                "-nodefaults",
+                "-display",
+                "none",
+                "-monitor",
+                "none",
+            ]
+            .iter()
+            .map(OsString::from),
         );
-        let mut args: Vec<OsString> = [
-            "-M",
-            &machine,
-            "-cpu",
-            &cpu,
-            "-smp",
-            &self.smp.to_string(),
-            "-m",
-            &self.memory,
-            // No default NIC, drives or monitor; the board's PL011 stays
-            // and `-serial` connects it.
-            "-nodefaults",
-            "-display",
-            "none",
-            "-monitor",
-            "none",
-        ]
-        .iter()
-        .map(OsString::from)
-        .collect();
+        if let Some(model) = &self.soc {
+            args.extend(["-audio".into(), "none".into()]);
+            args.extend(model.args.iter().map(OsString::from));
+            // The UARTs before the console get nothing.
+            for _ in 0..model.console_serial {
+                args.extend(["-serial".into(), "null".into()]);
+            }
+        }
         match console {
             Console::Stdio => args.extend(["-serial".into(), "stdio".into()]),
             Console::Socket(name) => args.extend([
@@ -506,6 +536,17 @@ mod tests {
     fn secure_machine_has_the_security_extensions() {
         let target = QemuTarget::new("x.img").secure(true);
         assert!(text(&target).starts_with("-M virt,secure=on,virtualization=on,gic-version=3 "));
+    }
+
+    #[test]
+    fn a_soc_model_replaces_virt() {
+        let model = bsp::imx8mp_evk::BOARD.qemu.unwrap();
+        let target = QemuTarget::new("x.img").soc(model);
+        assert_eq!(
+            text(&target),
+            "-M imx8mp-evk -smp 4 -m 2G -nodefaults -display none -monitor none -audio none \
+             -global arm-gicv3.has-security-extensions=on -serial null -serial stdio -kernel x.img"
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@
 //!   report's provenance.
 
 use crate::flat;
-use crate::layout::{Layout, CELL_CRATES};
+use crate::layout::Layout;
 use crate::process::{cargo, run as run_command};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -33,6 +33,7 @@ pub const SYSTEM_TEST_CONFIGS: &[&str] = &[
     "config/examples/qemu-heartbeat.yaml",
     "hil-tests/configs/qemu-restart.yaml",
     "hil-tests/configs/qemu-wedge.yaml",
+    "hil-tests/configs/imx8mp-heartbeat.yaml",
     "hil-tests/configs/qemu-probe.yaml",
     "hil-tests/configs/qemu-linux.yaml",
     "hil-tests/configs/qemu-latency-lab.yaml",
@@ -43,8 +44,9 @@ pub const SYSTEM_TEST_CONFIGS: &[&str] = &[
     "hil-tests/configs/qemu-ipc-lab.yaml",
 ];
 
-/// The bare-metal cells and the flat images made from them.
+/// The aarch64 binaries and the flat images made from them, per board.
 const IMAGES: &[(&str, &str)] = &[
+    ("partitioner", "partitioner.img"),
     ("heartbeat", "heartbeat.bin"),
     ("intruder", "intruder.bin"),
     ("wedge", "wedge.bin"),
@@ -71,20 +73,15 @@ pub fn run(layout: &Layout, config: &Path) -> Result<Built> {
     let board = config::yaml::parse(&config)
         .map_err(|error| anyhow::anyhow!("{}: {error}", config.display()))?
         .board;
-    run_command(cargo(&layout.root).arg("build").args(CELL_CRATES))
-        .context("building the cells failed")?;
-    run_command(&mut layout.partitioner_build("build", &board))
-        .with_context(|| format!("building the partitioner for board `{board}` failed"))?;
+    run_command(&mut layout.board_build("build", &board)).with_context(|| {
+        format!("building the partitioner and the cells for board `{board}` failed")
+    })?;
 
     let images = layout.images();
-    let partitioner_elf = layout.partitioner_elf(&board);
-    let partitioner_image = layout.partitioner_image(&board);
-    let cells = IMAGES
-        .iter()
-        .map(|(binary, image_name)| (layout.elf(binary), images.join(image_name)));
-    for (elf, out) in
-        std::iter::once((partitioner_elf.clone(), partitioner_image.clone())).chain(cells)
-    {
+    let board_images = layout.board_images(&board);
+    for (binary, image_name) in IMAGES {
+        let elf = layout.board_elf(&board, binary);
+        let out = board_images.join(image_name);
         let image = flat::convert(&elf, &out)?;
         if !image.has_image_header() {
             eprintln!(
@@ -118,9 +115,17 @@ pub fn run(layout: &Layout, config: &Path) -> Result<Built> {
     let out_dir = layout.artifacts().join(&stem);
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
-    let boot_image = build_boot_image(layout, &config, &out_dir, &partitioner_image, &images)?;
+    let partitioner_image = board_images.join("partitioner.img");
+    let boot_image = build_boot_image(
+        layout,
+        &config,
+        &out_dir,
+        &partitioner_image,
+        &[&board_images, &images],
+    )?;
     std::fs::copy(&config, out_dir.join("config.yaml"))
         .with_context(|| format!("cannot copy {} to {}", config.display(), out_dir.display()))?;
+    let partitioner_elf = layout.board_elf(&board, "partitioner");
     let elf_copy = out_dir.join("partitioner.elf");
     std::fs::copy(&partitioner_elf, &elf_copy).with_context(|| {
         format!(
@@ -147,14 +152,14 @@ pub fn run(layout: &Layout, config: &Path) -> Result<Built> {
 /// Builds `OUT/bulkhead.img` with the `bulkhead` host tool.
 ///
 /// NOTE: the only place xtask calls the host tool. It goes through the CLI
-/// (`bulkhead build CONFIG -o DIR --partitioner IMG --image-dir DIR`) while
+/// (`bulkhead build CONFIG -o DIR --partitioner IMG --image-dir DIR…`) while
 /// the library API settles; switch to `bulkhead::build(…)` here then.
 fn build_boot_image(
     layout: &Layout,
     config: &Path,
     out_dir: &Path,
     partitioner_image: &Path,
-    image_dir: &Path,
+    image_dirs: &[&Path],
 ) -> Result<PathBuf> {
     run_command(
         cargo(&layout.root)
@@ -164,8 +169,11 @@ fn build_boot_image(
             .arg(out_dir)
             .arg("--partitioner")
             .arg(partitioner_image)
-            .arg("--image-dir")
-            .arg(image_dir),
+            .args(
+                image_dirs
+                    .iter()
+                    .flat_map(|dir| [std::ffi::OsStr::new("--image-dir"), dir.as_os_str()]),
+            ),
     )
     .context("the bulkhead host tool could not build the boot image")?;
     let boot_image = out_dir.join("bulkhead.img");

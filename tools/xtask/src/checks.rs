@@ -3,7 +3,7 @@
 //! the others, except that the system tests need a successful build.
 
 use crate::build::{self, DEFAULT_CONFIG};
-use crate::layout::{Layout, CELL_CRATES};
+use crate::layout::Layout;
 use crate::process::{cargo, run};
 use anyhow::{bail, Result};
 use std::path::Path;
@@ -92,16 +92,12 @@ fn clippy_host(layout: &Layout) -> Result<()> {
 }
 
 /// `cargo clippy` for the crates built for aarch64.
-/// Clippy for the aarch64 crates: the cells, and the partitioner for every
-/// board it can be built for.
+/// Clippy for the aarch64 crates (the partitioner and the cells), for
+/// every board the partitioner can be built for.
 fn clippy_target(layout: &Layout) -> Result<()> {
-    run(cargo(&layout.root)
-        .arg("clippy")
-        .args(CELL_CRATES)
-        .args(["--", "-D", "warnings"]))?;
     for board in bsp::BOARDS.iter().filter(|b| b.gaps().next().is_none()) {
         run(layout
-            .partitioner_build("clippy", board.name)
+            .board_build("clippy", board.name)
             .args(["--", "-D", "warnings"]))?;
     }
     Ok(())

@@ -11,10 +11,6 @@ pub const TARGET: &str = "aarch64-unknown-none-softfloat";
 /// linked with rust-lld, so no cross C toolchain is needed.
 pub const LINUX_TARGET: &str = "aarch64-unknown-linux-musl";
 
-/// `cargo` arguments that select the bare-metal cells, release profile.
-/// The partitioner is built per board ([`Layout::partitioner_build`]).
-pub const CELL_CRATES: [&str; 5] = ["--release", "--target", TARGET, "-p", "baremetal-cells"];
-
 /// The environment variable that names the board the partitioner is built
 /// for (read by `partitioner/build.rs`).
 pub const BOARD_ENV: &str = "BULKHEAD_BOARD";
@@ -51,42 +47,39 @@ impl Layout {
         self.artifacts().join("images")
     }
 
-    /// The release ELF of a bare-metal cell.
-    pub fn elf(&self, binary: &str) -> PathBuf {
-        self.target.join(TARGET).join("release").join(binary)
+    /// `target/bulkhead/images/<board>`: the partitioner (`partitioner.img`)
+    /// and the bare-metal cells built for `board`.
+    pub fn board_images(&self, board: &str) -> PathBuf {
+        self.images().join(board)
     }
 
-    /// Cargo's target directory for the partitioner of `board`: one per
-    /// board, so that building for one board does not undo another's.
-    fn partitioner_target(&self, board: &str) -> PathBuf {
+    /// Cargo's target directory for `board`'s partitioner and cells: one
+    /// per board, so that building for one board does not undo another's.
+    fn board_target(&self, board: &str) -> PathBuf {
         self.target.join("boards").join(board)
     }
 
-    /// A `cargo` command (without the subcommand's own arguments) that
-    /// builds or checks the partitioner for `board`, release profile:
-    /// append `build` or `clippy` first.
-    pub fn partitioner_build(&self, subcommand: &str, board: &str) -> std::process::Command {
+    /// A `cargo` command that builds (or, with `subcommand` `clippy`,
+    /// checks) the aarch64 crates for `board`: the partitioner and the
+    /// bare-metal cells, release profile.
+    pub fn board_build(&self, subcommand: &str, board: &str) -> std::process::Command {
         let mut command = crate::process::cargo(&self.root);
         command
             .arg(subcommand)
-            .args(["--release", "--target", TARGET, "-p", "partitioner"])
+            .args(["--release", "--target", TARGET])
+            .args(["-p", "partitioner", "-p", "baremetal-cells"])
             .arg("--target-dir")
-            .arg(self.partitioner_target(board))
+            .arg(self.board_target(board))
             .env(BOARD_ENV, board);
         command
     }
 
-    /// The release ELF of the partitioner for `board`.
-    pub fn partitioner_elf(&self, board: &str) -> PathBuf {
-        self.partitioner_target(board)
+    /// The release ELF of aarch64 binary `binary` built for `board`.
+    pub fn board_elf(&self, board: &str, binary: &str) -> PathBuf {
+        self.board_target(board)
             .join(TARGET)
             .join("release")
-            .join("partitioner")
-    }
-
-    /// The flat image of the partitioner for `board`.
-    pub fn partitioner_image(&self, board: &str) -> PathBuf {
-        self.images().join(format!("partitioner-{board}.img"))
+            .join(binary)
     }
 
     /// A user-given path: relative to the current directory, as a shell

@@ -22,9 +22,9 @@ mod cell {
     const VICTIM_RAM: usize = 0x5000_0000;
     /// The virtio-mmio slot the example configs give the intruder.
     const OWN_DEVICE: usize = 0x0a00_2e00;
-    /// QEMU virt's distributor and CPU 0's redistributor (`RD_base`).
-    const GICD: usize = 0x0800_0000;
-    const CPU0_REDISTRIBUTOR: usize = 0x080a_0000;
+    /// The board's distributor and CPU 0's redistributor (`RD_base`).
+    const GICD: usize = cell_rt::board::GIC_DISTRIBUTOR;
+    const CPU0_REDISTRIBUTOR: usize = cell_rt::board::GIC_REDISTRIBUTORS;
     /// The SPI of the sensor's virtio-mmio31.
     const SENSOR_SPI: u32 = 79;
     /// QEMU virt's PL031 RTC, which no cell is given.

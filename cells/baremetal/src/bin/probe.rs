@@ -184,8 +184,8 @@ mod cell {
         }
     }
 
-    /// QEMU virt's first redistributor (CPU 0), for native runs.
-    const NATIVE_REDISTRIBUTOR: usize = 0x080a_0000;
+    /// The board's first redistributor (CPU 0), for native runs.
+    const NATIVE_REDISTRIBUTOR: usize = cell_rt::board::GIC_REDISTRIBUTORS;
     const FDT_MAGIC: u32 = 0xd00d_feed;
 
     #[unsafe(no_mangle)]

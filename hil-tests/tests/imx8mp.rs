@@ -1,0 +1,67 @@
+//! System tests on a real SoC model: the NXP i.MX 8M Plus EVK in QEMU 10
+//! (`-M imx8mp-evk`), with the GIC's security extensions on as TF-A runs
+//! it on the real board. The partitioner is built for `imx8mp-evk` (its
+//! console is the i.MX UART2, its counter runs at 8 MHz), finds Group 0
+//! kept by the firmware and takes the `revoke-stage2` control path.
+//!
+//! These need the images `cargo xtask build` makes; run them through
+//! `cargo xtask test`. Logs land in `target/hil/<test name>/`.
+
+use hil_tests::{artifacts, HarnessError, Pattern};
+use std::time::Duration;
+
+/// The partitioner boots on the i.MX 8M Plus, prints its summary, starts
+/// a cell's second CPU through emulated PSCI, restarts a cell on
+/// `SYSTEM_RESET`, and gets back the cores of a cell whose second CPU
+/// masks every interrupt (spinning or in WFI) through a reset, a fault
+/// and `SYSTEM_OFF`, while the other cell beats on.
+#[test]
+fn cells_start_restart_and_stop_on_the_imx8mp() -> Result<(), HarnessError> {
+    let mut session = artifacts::boot(
+        "imx8mp-heartbeat",
+        "imx8mp_cells_start_restart_and_stop",
+        Duration::from_secs(120),
+    );
+    session.expect_all(
+        [
+            ("partitioner", Pattern::from("partitioner on imx8mp-evk: 4 CPUs, counter 8000000 Hz")),
+            ("partitioner", Pattern::from("cell sensor: cpus 0b11 (2 vCPUs), entry 0x50000000, on fault: stop")),
+            ("partitioner", Pattern::from("cell sensor:   console: emulated PL011 at 0x30890000")),
+            ("partitioner", Pattern::from("cell wedge: cpus 0b1100 (2 vCPUs), entry 0x60000000, on fault: restart")),
+            ("partitioner", Pattern::from("GIC: firmware keeps Group 0 (DS = 0), control path revoke-stage2")),
+            ("partitioner", Pattern::from("3 of 3 secondary cores online")),
+            ("sensor", Pattern::from("heartbeat cell: boot 0, vcpu 0, x0 = 0x3")),
+            ("sensor", Pattern::from("vcpu 1 up, context 0xc0ffee01")),
+            ("sensor", Pattern::from("cpu_on(vcpu 1) = 0, now off again (affinity_info = 1)")),
+            ("sensor", Pattern::from("requesting SYSTEM_RESET")),
+            ("partitioner", Pattern::from("cell sensor: SYSTEM_RESET, restarting")),
+            ("sensor", Pattern::from("heartbeat cell: boot 1, vcpu 0, x0 = 0x3")),
+            ("wedge", Pattern::from("boot 0: SYSTEM_RESET with vcpu 1 spinning")),
+            ("wedge", Pattern::from("boot 1: SYSTEM_RESET with vcpu 1 in WFI")),
+            ("wedge", Pattern::from("boot 2: faulting with vcpu 1 spinning")),
+            ("partitioner", Pattern::from("cell wedge faulted on cpu 2: stage-2 fault: read (translation fault) at IPA 0x40000000")),
+            ("wedge", Pattern::from("boot 3: SYSTEM_OFF with vcpu 1 in WFI")),
+            ("partitioner", Pattern::from("cell wedge: SYSTEM_OFF, stopped")),
+        ],
+        Duration::from_secs(90),
+    )?;
+    session.skip_to_end("sensor");
+    session.expect(
+        "sensor",
+        Pattern::regex(r"^heartbeat \d+$"),
+        Duration::from_secs(30),
+    )?;
+    let log = session.lines("partitioner");
+    assert!(
+        !log.iter().any(|l| l.contains("did not leave")),
+        "a core stayed in its cell: {log:#?}"
+    );
+    let wedge = session.lines("wedge");
+    assert!(
+        !wedge
+            .iter()
+            .any(|l| l.contains("ISOLATION BROKEN") || l.contains("cpu_on")),
+        "the wedge cell's second CPU did not start every time: {wedge:#?}"
+    );
+    Ok(())
+}
