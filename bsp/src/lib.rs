@@ -452,6 +452,9 @@ pub enum Gap {
     NoPsciSmc,
     /// The console UART is of a kind the partitioner has no driver for.
     ConsoleWithoutDriver,
+    /// The console UART does not start a 4 KiB page (LS1046A's uart0 at
+    /// `0x21c0500`): the partitioner maps and emulates it in whole pages.
+    ConsoleNotPageAligned,
 }
 
 impl Gap {
@@ -462,6 +465,9 @@ impl Gap {
             Gap::NoPsciSmc => "its firmware does not start cores through PSCI over SMC",
             Gap::ConsoleWithoutDriver => {
                 "its console UART has no driver (PL011, i.MX, 8250/16550 and Cadence UARTs have one)"
+            }
+            Gap::ConsoleNotPageAligned => {
+                "its console UART does not start a 4 KiB page, and the partitioner maps and emulates the console in whole pages"
             }
         }
     }
@@ -499,6 +505,7 @@ impl Board {
             self.console_kind()
                 .is_none()
                 .then_some(Gap::ConsoleWithoutDriver),
+            (!self.console.mmio.base.is_multiple_of(0x1000)).then_some(Gap::ConsoleNotPageAligned),
         ]
         .into_iter()
         .flatten()
@@ -576,6 +583,12 @@ mod tests {
         assert_eq!(imx8mp_evk::BOARD.console_kind(), Some(UartKind::Imx));
         assert_eq!(imx8mp_evk::BOARD.gaps().count(), 0);
         assert_eq!(zcu102::BOARD.console_kind(), Some(UartKind::Cadence));
+        let mut duart = imx8mp_evk::BOARD;
+        duart.console.mmio = MemRange::new(0x021c_0500, 0x100);
+        assert_eq!(
+            duart.gaps().collect::<std::vec::Vec<_>>(),
+            [Gap::ConsoleNotPageAligned]
+        );
     }
 
     #[test]

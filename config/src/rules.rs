@@ -186,6 +186,17 @@ pub enum Problem {
         /// Index of the other device in that cell.
         other_device: usize,
     },
+    /// A device shares a 4 KiB page with the board's console UART, which
+    /// the partitioner owns: stage 2 maps whole pages, so the cell would
+    /// reach the console's registers too (LS1046A's DUART has uart0 and
+    /// uart1 in one page).
+    ConsolePageShared,
+    /// A device shares its interrupt with the board's console UART, which
+    /// the partitioner owns.
+    ConsoleIrqShared {
+        /// The interrupt.
+        irq: Intid,
+    },
     /// An interrupt is owned by two cells.
     IrqTaken {
         /// The interrupt.
@@ -416,6 +427,14 @@ impl fmt::Display for Problem {
             } => write!(
                 f,
                 "the device shares a 4 KiB page with devices[{other_device}] of cell #{other_cell}"
+            ),
+            Problem::ConsolePageShared => write!(
+                f,
+                "the device shares a 4 KiB page with the board console, which the partitioner owns"
+            ),
+            Problem::ConsoleIrqShared { irq } => write!(
+                f,
+                "the device shares interrupt {irq} with the board console, which the partitioner owns"
             ),
             Problem::IrqTaken { irq, other } => {
                 write!(f, "interrupt {irq} is already owned by cell #{other}")
@@ -700,6 +719,22 @@ pub fn check(system: &System, board: &Board, mut report: impl FnMut(Finding)) ->
             {
                 emit(loc, Problem::DeviceTaken { other });
                 continue;
+            }
+            let console_page = page_span(&board.console.mmio);
+            if device
+                .mmio
+                .iter()
+                .any(|window| page_span(window).overlaps(&console_page))
+            {
+                emit(loc, Problem::ConsolePageShared);
+            }
+            if device.irqs.contains(&board.console.irq) {
+                emit(
+                    loc,
+                    Problem::ConsoleIrqShared {
+                        irq: board.console.irq,
+                    },
+                );
             }
             'pages: for (other_cell, c) in system.cells[..i].iter().enumerate() {
                 for (other_device, o) in c.devices.iter().enumerate() {
@@ -1113,6 +1148,32 @@ mod tests {
                 },
                 Problem::DeviceReserved
             ]
+        );
+    }
+
+    /// LS1046A's DUART: uart0 (the console) and uart1 sit in one 4 KiB
+    /// page at 0x21c0500 and 0x21c0600 and share SPI 54. Modelled on QEMU
+    /// virt by moving the console next to virtio-mmio31.
+    #[test]
+    fn a_device_in_the_consoles_page_or_on_its_interrupt_is_refused() {
+        let mut board = BOARD;
+        let uart1 = BOARD.device("virtio-mmio31").unwrap();
+        board.console.mmio = MemRange::new(uart1.mmio[0].base - 0x100, 0x100);
+        board.console.irq = uart1.irqs[0];
+        let mut a = cell("a", 1, 0x5000_0000);
+        a.devices.push(device("virtio-mmio31")).unwrap();
+        let mut problems = std::vec::Vec::new();
+        check(&system(&[a]), &board, |f| problems.push(f.problem));
+        assert_eq!(
+            problems,
+            [
+                Problem::ConsolePageShared,
+                Problem::ConsoleIrqShared { irq: uart1.irqs[0] }
+            ]
+        );
+        assert_eq!(
+            Problem::ConsolePageShared.to_string(),
+            "the device shares a 4 KiB page with the board console, which the partitioner owns"
         );
     }
 

@@ -2025,6 +2025,41 @@ impl<'a> Converter<'a> {
                              page must go to the same cell; give both to one cell, or use a device in another page",
                         )
                     }
+                    Problem::ConsolePageShared => {
+                        let console = board.console.mmio;
+                        self.diagnostic(
+                            "config::console_page_shared",
+                            &path,
+                            format!(
+                                "`{device_name}` shares the 4 KiB page {} with the board console `{}` at {:#x}, \
+                                 which the partitioner owns",
+                                hex_range(&rules::page_span(&console)),
+                                board.console.device,
+                                console.base
+                            ),
+                        )
+                        .label("in the console's page")
+                        .help(
+                            "stage 2 maps whole 4 KiB pages, so a cell given this device could reach the \
+                             console's registers; this board's UARTs share a page, so leave this one to the \
+                             partitioner, or give the cell a device in another page",
+                        )
+                    }
+                    Problem::ConsoleIrqShared { irq } => self
+                        .diagnostic(
+                            "config::console_irq_shared",
+                            &path,
+                            format!(
+                                "`{device_name}` shares interrupt {irq} with the board console `{}`, \
+                                 which the partitioner owns",
+                                board.console.device
+                            ),
+                        )
+                        .label("the console's interrupt")
+                        .help(
+                            "an interrupt has one owner; this board wires the device and its console \
+                             to one line, so the device cannot be given to a cell",
+                        ),
                     Problem::IrqTaken { irq, other } => self
                         .diagnostic(
                             "config::irq_taken",
