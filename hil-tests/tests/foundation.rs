@@ -7,6 +7,8 @@
 //! `target/hil/<test name>/`.
 
 use hil_tests::{artifacts, HarnessError, Pattern, Session};
+
+mod common;
 use std::time::Duration;
 
 /// Boots the boot image built for config `config` as run `run`.
@@ -149,62 +151,14 @@ fn intrusion_is_contained_and_reset_is_per_cell() -> Result<(), HarnessError> {
 /// sensor's reset) without a single missed or repeated beat.
 #[test]
 fn faults_restart_only_the_faulting_cell() -> Result<(), HarnessError> {
-    let mut session = start("qemu-restart", "faults_restart_only_the_faulting_cell");
-    session.expect_all(
-        [
-            ("partitioner", Pattern::regex(r"cell intruder faulted on cpu 2: stage-2 fault: read \(translation fault\) at IPA 0x50000000")),
-            ("partitioner", Pattern::from("cell intruder: restarting; other cells continue")),
-            ("partitioner", Pattern::regex(r"cell intruder faulted on cpu 2: stage-2 fault: write \(translation fault\) at IPA 0x50000000")),
-            ("partitioner", Pattern::regex(r"cell intruder faulted on cpu 2: stage-2 fault: read \(translation fault\) at IPA 0x9010000, .*level \d\)")),
-            ("partitioner", Pattern::from("cell intruder faulted on cpu 2: access to another core's redistributor")),
-            ("partitioner", Pattern::from("cell intruder: unknown firmware call 0xc2000bad on cpu 2, returned NOT_SUPPORTED")),
-            ("partitioner", Pattern::from("cell intruder: HVC #0x42 on cpu 2 is not a Bulkhead call, returned NOT_SUPPORTED")),
-            ("intruder", Pattern::from("intruder cell: boot 0")),
-            ("intruder", Pattern::from("intruder cell: boot 1")),
-            ("intruder", Pattern::from("intruder: writing another cell's RAM at 0x50000000")),
-            ("intruder", Pattern::from("intruder cell: boot 2")),
-            ("intruder", Pattern::from("intruder: reading unassigned MMIO at 0x9010000")),
-            ("intruder", Pattern::from("intruder cell: boot 3")),
-            ("intruder", Pattern::from("intruder: enabled the sensor's SPI 79? enable reads 0x0 (ignored)")),
-            ("intruder", Pattern::from("intruder: sent itself the kick SGI 15 (dropped)")),
-            ("intruder", Pattern::from("intruder: writing CPU 0's redistributor at 0x80a0000")),
-            ("intruder", Pattern::from("intruder cell: boot 4")),
-            ("intruder", Pattern::from("intruder: unknown SMC returned -1")),
-            ("intruder", Pattern::from("intruder: HVC #0x42 returned -1")),
-            ("intruder", Pattern::from("heartbeat 5")),
-            ("intruder", Pattern::from("intruder: SYSTEM_OFF")),
-            ("partitioner", Pattern::from("cell intruder: SYSTEM_OFF, stopped")),
-            ("sensor", Pattern::from("requesting SYSTEM_RESET")),
-            ("sensor", Pattern::from("heartbeat cell: boot 1")),
-        ],
-        Duration::from_secs(60),
-    )?;
-    // Let the steady cell beat a little longer, then check its whole life.
-    session.skip_to_end("steady");
-    session.expect("steady", Pattern::regex(r"^heartbeat \d+$"), STEP)?;
-    let steady = session.lines("steady");
-    let boots = steady
-        .iter()
-        .filter(|l| l.starts_with("heartbeat cell: boot"))
-        .count();
-    assert_eq!(boots, 1, "the steady cell was restarted: {steady:#?}");
-    let beats: Vec<u64> = steady
-        .iter()
-        .filter_map(|l| l.strip_prefix("heartbeat ")?.parse().ok())
-        .collect();
-    assert!(
-        beats.len() >= 10,
-        "the steady cell beat only {} times: {steady:#?}",
-        beats.len()
-    );
-    let expected: Vec<u64> = (1..=beats.len() as u64).collect();
-    assert_eq!(beats, expected, "the steady cell missed or repeated beats");
-    let intruder = session.lines("intruder");
-    assert!(
-        !intruder.iter().any(|l| l.contains("ISOLATION BROKEN")),
-        "the intruder got through: {intruder:#?}"
-    );
-    Ok(())
+    let session = start("qemu-restart", "faults_restart_only_the_faulting_cell");
+    common::faults_restart_only_the_faulting_cell(
+        session,
+        &common::RestartScenario {
+            unassigned_mmio: 0x0901_0000,
+            cpu0_redistributor: 0x080a_0000,
+        },
+    )
 }
 
 /// A cell whose second CPU masks every interrupt and never comes back,

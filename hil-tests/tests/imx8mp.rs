@@ -10,6 +10,8 @@
 use hil_tests::{artifacts, HarnessError, Pattern};
 use std::time::Duration;
 
+mod common;
+
 /// The partitioner boots on the i.MX 8M Plus, prints its summary, starts
 /// a cell's second CPU through emulated PSCI, restarts a cell on
 /// `SYSTEM_RESET`, and gets back the cores of a cell whose second CPU
@@ -133,4 +135,25 @@ fn debian_kernel_boots_in_a_cell_on_the_imx8mp() -> Result<(), HarnessError> {
         Duration::from_secs(30),
     )?;
     Ok(())
+}
+
+/// The restart scenario of `foundation` on the i.MX 8M Plus: the intruder
+/// faults on the sensor's RAM, on the watchdog (which no cell has) and on
+/// another core's redistributor, and is restarted after each; its calls
+/// get NOT_SUPPORTED; the sensor resets itself; the steady cell beats
+/// through all of it.
+#[test]
+fn faults_restart_only_the_faulting_cell_on_the_imx8mp() -> Result<(), HarnessError> {
+    let session = artifacts::boot(
+        "imx8mp-restart",
+        "imx8mp_faults_restart_only_the_faulting_cell",
+        Duration::from_secs(120),
+    );
+    common::faults_restart_only_the_faulting_cell(
+        session,
+        &common::RestartScenario {
+            unassigned_mmio: 0x3028_0000,
+            cpu0_redistributor: 0x3888_0000,
+        },
+    )
 }

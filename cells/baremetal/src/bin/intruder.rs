@@ -1,17 +1,21 @@
-//! Intruder test cell: reads its own device (virtio-mmio slot 23 in the
-//! example configs) to show that assigned MMIO works, beats a few times,
-//! then misbehaves. Which attack it
-//! makes depends on how often it has booted (the count survives restarts),
-//! so a cell with `on_fault: restart` goes through all of them in turn:
+//! Intruder test cell: reads its own device to show that assigned MMIO
+//! works, beats a few times, then misbehaves. Which attack it makes
+//! depends on how often it has booted (the count survives restarts), so a
+//! cell with `on_fault: restart` goes through all of them in turn:
 //!
 //! 0. read another cell's RAM;
 //! 1. write another cell's RAM;
-//! 2. read MMIO that is not assigned to it (the RTC);
-//! 3. go for the GIC: enable another cell's SPI (ignored), send itself the
-//!    partitioner's kick SGI (dropped), then write the redistributor of a
-//!    core that is not its own (a fault);
+//! 2. read MMIO that is not assigned to it;
+//! 3. go for the GIC: enable an SPI it does not own (ignored), send itself
+//!    the partitioner's kick SGI (dropped), then write the redistributor
+//!    of a core that is not its own (a fault);
 //! 4. make firmware calls the partitioner does not know, beat a while,
 //!    then switch itself off with `SYSTEM_OFF` (for good: no restart).
+//!
+//! Its boot argument (`x0`) names the MMIO it uses, so that one cell
+//! serves every board: bits 63..32 hold the address of the device the
+//! config gives it (0: none), bits 31..0 the address of a device that no
+//! cell has. The other cell's RAM is `0x5000_0000` in the test configs.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -20,23 +24,25 @@ mod cell {
 
     /// RAM of the `sensor` cell in the example configs.
     const VICTIM_RAM: usize = 0x5000_0000;
-    /// The virtio-mmio slot the example configs give the intruder.
-    const OWN_DEVICE: usize = 0x0a00_2e00;
     /// The board's distributor and CPU 0's redistributor (`RD_base`).
     const GICD: usize = cell_rt::board::GIC_DISTRIBUTOR;
     const CPU0_REDISTRIBUTOR: usize = cell_rt::board::GIC_REDISTRIBUTORS;
-    /// The SPI of the sensor's virtio-mmio31.
+    /// An SPI the intruder does not own (the sensor's virtio-mmio31 on
+    /// QEMU virt, no device's on the i.MX 8M Plus).
     const SENSOR_SPI: u32 = 79;
-    /// QEMU virt's PL031 RTC, which no cell is given.
-    const UNASSIGNED_MMIO: usize = 0x0901_0000;
 
     #[unsafe(no_mangle)]
-    fn cell_main(_boot_argument: u64) -> ! {
+    fn cell_main(boot_argument: u64) -> ! {
         let boot = count_boot();
         println!("intruder cell: boot {boot}");
-        // SAFETY: the config assigns this virtio-mmio window to this cell.
-        let magic = unsafe { core::ptr::read_volatile(OWN_DEVICE as *const u32) };
-        println!("intruder: own device at {OWN_DEVICE:#x} reads magic {magic:#x}");
+        let own_device = (boot_argument >> 32) as usize;
+        let unassigned_mmio = (boot_argument & 0xffff_ffff) as usize;
+        if own_device != 0 {
+            // SAFETY: the boot argument names the device the config gives
+            // this cell.
+            let magic = unsafe { core::ptr::read_volatile(own_device as *const u32) };
+            println!("intruder: own device at {own_device:#x} reads magic {magic:#x}");
+        }
         for beat in 1..=3 {
             delay_ms(200);
             println!("heartbeat {beat}");
@@ -55,9 +61,9 @@ mod cell {
                 println!("intruder: wrote: ISOLATION BROKEN");
             }
             2 => {
-                println!("intruder: reading unassigned MMIO at {UNASSIGNED_MMIO:#x}");
+                println!("intruder: reading unassigned MMIO at {unassigned_mmio:#x}");
                 // SAFETY: deliberately wrong: the partitioner must stop it.
-                let value = unsafe { core::ptr::read_volatile(UNASSIGNED_MMIO as *const u32) };
+                let value = unsafe { core::ptr::read_volatile(unassigned_mmio as *const u32) };
                 println!("intruder: read {value:#x}: ISOLATION BROKEN");
             }
             3 => {

@@ -1,0 +1,96 @@
+//! Scenarios that several system tests run, on different boards.
+#![allow(dead_code)]
+
+use hil_tests::{HarnessError, Pattern, Session};
+use std::time::Duration;
+
+/// The board addresses the restart scenario's intruder uses (besides the
+/// sensor's RAM at `0x5000_0000`, the same in every restart config).
+pub struct RestartScenario {
+    /// The device no cell has, which the intruder reads (its boot
+    /// argument's lower half).
+    pub unassigned_mmio: u64,
+    /// CPU 0's redistributor, which the intruder writes.
+    pub cpu0_redistributor: u64,
+}
+
+/// The restart configs (`qemu-restart.yaml`, `imx8mp-restart.yaml`): with
+/// `on_fault: restart`, the intruder is restarted after every fault and
+/// tries every attack; the sensor resets itself once; the steady cell
+/// beats through all of it without a missed or repeated beat.
+pub fn faults_restart_only_the_faulting_cell(
+    mut session: Session,
+    board: &RestartScenario,
+) -> Result<(), HarnessError> {
+    let unassigned = format!(
+        r"cell intruder faulted on cpu 2: stage-2 fault: read \(translation fault\) at IPA {:#x}, .*level \d\)",
+        board.unassigned_mmio
+    );
+    let reading_unassigned = format!(
+        "intruder: reading unassigned MMIO at {:#x}",
+        board.unassigned_mmio
+    );
+    let writing_redistributor = format!(
+        "intruder: writing CPU 0's redistributor at {:#x}",
+        board.cpu0_redistributor
+    );
+    session.expect_all(
+        [
+            ("partitioner", Pattern::regex(r"cell intruder faulted on cpu 2: stage-2 fault: read \(translation fault\) at IPA 0x50000000")),
+            ("partitioner", Pattern::from("cell intruder: restarting; other cells continue")),
+            ("partitioner", Pattern::regex(r"cell intruder faulted on cpu 2: stage-2 fault: write \(translation fault\) at IPA 0x50000000")),
+            ("partitioner", Pattern::regex(&unassigned)),
+            ("partitioner", Pattern::from("cell intruder faulted on cpu 2: access to another core's redistributor")),
+            ("partitioner", Pattern::from("cell intruder: unknown firmware call 0xc2000bad on cpu 2, returned NOT_SUPPORTED")),
+            ("partitioner", Pattern::from("cell intruder: HVC #0x42 on cpu 2 is not a Bulkhead call, returned NOT_SUPPORTED")),
+            ("intruder", Pattern::from("intruder cell: boot 0")),
+            ("intruder", Pattern::from("intruder cell: boot 1")),
+            ("intruder", Pattern::from("intruder: writing another cell's RAM at 0x50000000")),
+            ("intruder", Pattern::from("intruder cell: boot 2")),
+            ("intruder", Pattern::from(reading_unassigned.as_str())),
+            ("intruder", Pattern::from("intruder cell: boot 3")),
+            ("intruder", Pattern::from("intruder: enabled the sensor's SPI 79? enable reads 0x0 (ignored)")),
+            ("intruder", Pattern::from("intruder: sent itself the kick SGI 15 (dropped)")),
+            ("intruder", Pattern::from(writing_redistributor.as_str())),
+            ("intruder", Pattern::from("intruder cell: boot 4")),
+            ("intruder", Pattern::from("intruder: unknown SMC returned -1")),
+            ("intruder", Pattern::from("intruder: HVC #0x42 returned -1")),
+            ("intruder", Pattern::from("heartbeat 5")),
+            ("intruder", Pattern::from("intruder: SYSTEM_OFF")),
+            ("partitioner", Pattern::from("cell intruder: SYSTEM_OFF, stopped")),
+            ("sensor", Pattern::from("requesting SYSTEM_RESET")),
+            ("sensor", Pattern::from("heartbeat cell: boot 1")),
+        ],
+        Duration::from_secs(60),
+    )?;
+    // Let the steady cell beat a little longer, then check its whole life.
+    session.skip_to_end("steady");
+    session.expect(
+        "steady",
+        Pattern::regex(r"^heartbeat \d+$"),
+        Duration::from_secs(30),
+    )?;
+    let steady = session.lines("steady");
+    let boots = steady
+        .iter()
+        .filter(|l| l.starts_with("heartbeat cell: boot"))
+        .count();
+    assert_eq!(boots, 1, "the steady cell was restarted: {steady:#?}");
+    let beats: Vec<u64> = steady
+        .iter()
+        .filter_map(|l| l.strip_prefix("heartbeat ")?.parse().ok())
+        .collect();
+    assert!(
+        beats.len() >= 10,
+        "the steady cell beat only {} times: {steady:#?}",
+        beats.len()
+    );
+    let expected: Vec<u64> = (1..=beats.len() as u64).collect();
+    assert_eq!(beats, expected, "the steady cell missed or repeated beats");
+    let intruder = session.lines("intruder");
+    assert!(
+        !intruder.iter().any(|l| l.contains("ISOLATION BROKEN")),
+        "the intruder got through: {intruder:#?}"
+    );
+    Ok(())
+}
