@@ -9,8 +9,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-/// The environment variable that names the board.
-const BOARD_ENV: &str = "BULKHEAD_BOARD";
+use bsp::BOARD_ENV;
 
 fn main() {
     println!("cargo:rerun-if-changed=link.ld");
@@ -19,28 +18,15 @@ fn main() {
     if os != "none" {
         return;
     }
-    let boards = || {
-        bsp::BOARDS
-            .iter()
-            .map(|b| b.name)
-            .collect::<Vec<_>>()
-            .join(", ")
+    let value = std::env::var(BOARD_ENV).ok();
+    let board = match bsp::build_board(value.as_deref()) {
+        Ok(board) => board,
+        Err(error) => {
+            println!("cargo::error={error}");
+            return;
+        }
     };
-    let Ok(name) = std::env::var(BOARD_ENV) else {
-        println!(
-            "cargo::error=the partitioner is built for one board: set {BOARD_ENV} to one of {} \
-             (`cargo xtask build` sets it from the config's `board:`)",
-            boards()
-        );
-        return;
-    };
-    let Some(board) = bsp::board(&name) else {
-        println!(
-            "cargo::error={BOARD_ENV}={name}: no such board; the boards are {}",
-            boards()
-        );
-        return;
-    };
+    let name = board.name;
     let gaps: Vec<&str> = board.gaps().map(|gap| gap.message()).collect();
     if !gaps.is_empty() {
         println!(

@@ -520,6 +520,45 @@ pub fn board(name: &str) -> Option<&'static Board> {
     BOARDS.iter().copied().find(|b| b.name == name)
 }
 
+/// The environment variable that names the board a build is for: the
+/// partitioner's and the test cells' build scripts read it (everything
+/// board-specific is compiled in), `cargo xtask build` sets it from the
+/// config's `board:`.
+pub const BOARD_ENV: &str = "BULKHEAD_BOARD";
+
+/// Why a build cannot be for the board [`BOARD_ENV`] names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BuildBoardError<'a> {
+    /// [`BOARD_ENV`] is not set.
+    Unset,
+    /// No board has that name.
+    Unknown(&'a str),
+}
+
+impl core::fmt::Display for BuildBoardError<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BuildBoardError::Unset => {
+                write!(f, "this is built for one board: set {BOARD_ENV} to one of ")?
+            }
+            BuildBoardError::Unknown(name) => {
+                write!(f, "{BOARD_ENV}={name}: no such board; the boards are ")?
+            }
+        }
+        for (i, b) in BOARDS.iter().enumerate() {
+            write!(f, "{}{}", if i == 0 { "" } else { ", " }, b.name)?;
+        }
+        f.write_str(" (`cargo xtask build` sets it from the config's `board:`)")
+    }
+}
+
+/// The board a build is for, from the value of [`BOARD_ENV`] (for build
+/// scripts).
+pub fn build_board(value: Option<&str>) -> Result<&'static Board, BuildBoardError<'_>> {
+    let name = value.ok_or(BuildBoardError::Unset)?;
+    board(name).ok_or(BuildBoardError::Unknown(name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -532,6 +571,19 @@ mod tests {
         assert!(!a.overlaps(&MemRange::new(0x2000, 1)));
         assert!(!a.overlaps(&MemRange::new(0x1000, 0)));
         assert!(MemRange::new(u64::MAX - 1, 10).end() == u64::MAX);
+    }
+
+    #[test]
+    fn builds_name_their_board() {
+        assert_eq!(build_board(Some("qemu-virt")), Ok(&qemu_virt::BOARD));
+        let unknown = build_board(Some("nope")).unwrap_err();
+        assert!(unknown.to_string().starts_with(
+            "BULKHEAD_BOARD=nope: no such board; the boards are imx8mp-evk, qemu-virt"
+        ));
+        assert!(build_board(None)
+            .unwrap_err()
+            .to_string()
+            .starts_with("this is built for one board: set BULKHEAD_BOARD to one of "));
     }
 
     #[test]

@@ -94,3 +94,83 @@ pub fn faults_restart_only_the_faulting_cell(
     );
     Ok(())
 }
+
+/// The `linux` configs (`qemu-linux.yaml`, `imx8mp-linux.yaml`): Debian's
+/// kernel boots on both cores of its cell, finds them at their
+/// redistributors (`redistributors`: the board's first two), reaches
+/// userspace, sees two CPUs and its own RAM only, takes its timer
+/// interrupts directly (both cores count them), and its `poweroff` stops
+/// only its own cell, while the bare-metal `beacon` beats on.
+pub fn debian_kernel_boots(
+    mut session: Session,
+    redistributors: [u64; 2],
+) -> Result<(), HarnessError> {
+    let redistributor = [0, 1].map(|cpu| {
+        format!(
+            "GICv3: CPU{cpu}: found redistributor {cpu} region 0:{:#018x}",
+            redistributors[cpu]
+        )
+    });
+    let step = Duration::from_secs(90);
+    session.expect_all(
+        [
+            (
+                "linux",
+                Pattern::from("Booting Linux on physical CPU 0x0000000000"),
+            ),
+            (
+                "linux",
+                Pattern::from("psci: PSCIv1.1 detected in firmware."),
+            ),
+            ("linux", Pattern::from(redistributor[0].as_str())),
+            ("linux", Pattern::from(redistributor[1].as_str())),
+            (
+                "linux",
+                Pattern::from("CPU1: Booted secondary processor 0x0000000001"),
+            ),
+            ("linux", Pattern::from("bulkhead-guest: userspace up")),
+            (
+                "linux",
+                Pattern::regex(r"^bulkhead-guest: uname: Linux 6\.\S+-arm64 aarch64$"),
+            ),
+            ("linux", Pattern::from("bulkhead-guest: nproc: 2")),
+            (
+                "linux",
+                Pattern::regex(r"^bulkhead-guest: MemTotal: +\d+ kB$"),
+            ),
+            (
+                "linux",
+                Pattern::from("bulkhead-guest: device-tree cpus: 2"),
+            ),
+            (
+                "linux",
+                Pattern::regex(r"^\s*\d+:\s+[1-9]\d*\s+[1-9]\d*\s+GICv3\s+27 Level\s+arch_timer$"),
+            ),
+            ("linux", Pattern::from("bulkhead-guest: powering off")),
+            (
+                "partitioner",
+                Pattern::from("cell linux: SYSTEM_OFF, stopped"),
+            ),
+            ("beacon", Pattern::from("heartbeat 1")),
+        ],
+        step,
+    )?;
+    // The kernel's RAM is the cell's 256 MiB (less what the kernel keeps).
+    let memory = session
+        .lines("linux")
+        .into_iter()
+        .find_map(|l| {
+            l.strip_prefix("bulkhead-guest: MemTotal:")
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    let kib: u64 = memory.trim_end_matches(" kB").trim().parse().unwrap_or(0);
+    assert!(
+        (128 * 1024..=256 * 1024).contains(&kib),
+        "MemTotal {memory} is not the cell's 256 MiB"
+    );
+    // The bare-metal cell keeps beating after Linux switched itself off.
+    session.skip_to_end("beacon");
+    session.expect("beacon", Pattern::regex(r"^heartbeat \d+$"), step)?;
+    Ok(())
+}

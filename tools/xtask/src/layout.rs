@@ -11,9 +11,7 @@ pub const TARGET: &str = "aarch64-unknown-none-softfloat";
 /// linked with rust-lld, so no cross C toolchain is needed.
 pub const LINUX_TARGET: &str = "aarch64-unknown-linux-musl";
 
-/// The environment variable that names the board the partitioner is built
-/// for (read by `partitioner/build.rs`).
-pub const BOARD_ENV: &str = "BULKHEAD_BOARD";
+pub use bsp::BOARD_ENV;
 
 /// Paths of the workspace.
 pub struct Layout {
