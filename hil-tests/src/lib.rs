@@ -39,6 +39,7 @@
 pub mod artifacts;
 pub mod boot_times;
 pub mod config;
+pub mod console;
 pub mod defmt_log;
 pub mod demux;
 pub mod error;
@@ -54,7 +55,7 @@ pub use config::cell_names;
 pub use error::{HarnessError, Snapshot};
 pub use pattern::Pattern;
 pub use session::{Session, SessionOptions};
-pub use target::{QemuTarget, SerialTarget, Target, TargetDescription};
+pub use target::{QemuTarget, SerialTarget, SocketTarget, Target, TargetDescription};
 
 /// Name of the stream that carries the partitioner's decoded `defmt` log.
 pub const PARTITIONER_STREAM: &str = "partitioner";

@@ -360,6 +360,12 @@ impl Session {
             .unwrap_or_default()
     }
 
+    /// Whether the console has ended: the target hung up (a socket
+    /// closed, QEMU exited) and every byte it sent has been read.
+    pub fn hung_up(&self) -> bool {
+        self.shared.lock().ended
+    }
+
     /// Moves `stream`'s `expect` cursor past every line that has arrived so
     /// far, so that the next `expect` only matches newer output ("this
     /// happened after that").

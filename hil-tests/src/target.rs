@@ -6,15 +6,18 @@
 //! debug probe) behind the same trait: `start` opens the serial port with a
 //! read timeout and power-cycles the board, and its [`TargetProcess`] maps
 //! `kill` to "power off". Both hand the session one byte stream.
+//! [`SocketTarget`] is a console something else runs, at a Unix socket.
 //! [`description`] reads either from a YAML target file.
 
 pub mod description;
 pub mod qemu;
 mod serial;
+mod socket;
 
 pub use description::TargetDescription;
 pub use qemu::QemuTarget;
 pub use serial::SerialTarget;
+pub use socket::SocketTarget;
 
 use crate::HarnessError;
 use std::io::{self, Read, Write};

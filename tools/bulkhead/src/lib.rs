@@ -23,6 +23,7 @@
 //! [`LOAD_OFFSET`]).
 #![forbid(unsafe_code)]
 
+pub mod console;
 pub mod dtb;
 pub mod fit;
 pub mod plan;

@@ -55,6 +55,26 @@ enum Command {
         #[arg(long = "image-dir", value_name = "DIR")]
         image_dirs: Vec<PathBuf>,
     },
+    /// Show a running target's consoles: every stream with its name, the
+    /// partitioner's log decoded. Reads a serial port (a board's, or a
+    /// pseudo-terminal) or a Unix socket (QEMU's `-chardev socket,…,server=on`).
+    Console {
+        /// The serial device or the socket.
+        target: PathBuf,
+        /// The config the target runs (its cells name the streams).
+        #[arg(long, value_name = "CONFIG.yaml")]
+        config: PathBuf,
+        /// The partitioner ELF, to decode its log (default: the
+        /// `partitioner.elf` a build left beside the config's boot image).
+        #[arg(long, value_name = "ELF")]
+        elf: Option<PathBuf>,
+        /// The serial port's baud rate.
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+        /// Stop after this many seconds (default: when the target hangs up).
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
     /// Print the JSON Schema of the config format.
     Schema,
     /// Board descriptions (`bsp/boards/*.yaml`).
@@ -129,6 +149,30 @@ fn run(command: Command) -> anyhow::Result<()> {
                 writeln!(stdout, "wrote {} (generated device tree)", path.display())
                     .context("writing the summary")?;
             }
+        }
+        Command::Console {
+            target,
+            config,
+            elf,
+            baud,
+            seconds,
+        } => {
+            drop(stdout);
+            let cells = hil_tests::cell_names(&config)?;
+            let mut printer = hil_tests::console::Printer::new(
+                &cells,
+                std::io::IsTerminal::is_terminal(&std::io::stdout()),
+            );
+            let options = bulkhead::console::ConsoleOptions {
+                target,
+                config,
+                elf,
+                baud,
+                duration: seconds.map(std::time::Duration::from_secs),
+            };
+            let logs =
+                bulkhead::console::run(&options, move |stream, line| printer.print(stream, line))?;
+            eprintln!("console: logs in {}", logs.display());
         }
         Command::Schema => {
             writeln!(stdout, "{}", config::yaml::json_schema()).context("writing the schema")?;

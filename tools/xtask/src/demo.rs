@@ -4,16 +4,13 @@
 use crate::build;
 use crate::layout::Layout;
 use anyhow::{Context, Result};
+use hil_tests::console::Printer;
 use hil_tests::{cell_names, QemuTarget, Session, SessionOptions};
-use std::collections::HashMap;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// ANSI colors for cells, in order of appearance.
-const CELL_COLORS: &[&str] = &["32", "33", "35", "34", "31", "36;2", "92", "93"];
 
 /// Runs the demo until Ctrl-C, `seconds`, or the target powering off.
 /// `qemu_args` go to QEMU after all the others (the config's devices
@@ -74,33 +71,4 @@ pub fn run(
     println!("demo: logs in {}", session.run_dir().display());
     drop(session);
     Ok(())
-}
-
-/// Prints console lines with a colored stream prefix.
-struct Printer {
-    colored: bool,
-    colors: HashMap<String, &'static str>,
-}
-
-impl Printer {
-    fn new(cells: &[String], colored: bool) -> Self {
-        let mut colors = HashMap::new();
-        colors.insert(hil_tests::PARTITIONER_STREAM.to_string(), "1;36");
-        colors.insert(hil_tests::RAW_STREAM.to_string(), "2");
-        for (index, cell) in cells.iter().enumerate() {
-            colors.insert(cell.clone(), CELL_COLORS[index % CELL_COLORS.len()]);
-        }
-        Printer { colored, colors }
-    }
-
-    fn print(&mut self, stream: &str, line: &str) {
-        let mut out = std::io::stdout().lock();
-        let _ = if self.colored {
-            let color = self.colors.get(stream).copied().unwrap_or("37");
-            writeln!(out, "\x1b[{color}m[{stream}]\x1b[0m {line}")
-        } else {
-            writeln!(out, "[{stream}] {line}")
-        };
-        let _ = out.flush();
-    }
 }
