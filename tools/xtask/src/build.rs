@@ -56,6 +56,21 @@ const IMAGES: &[(&str, &str)] = &[
     ("pingpong", "pingpong.bin"),
 ];
 
+/// Builds `uartcheck.bin` (`cells/baremetal/src/bin/uartcheck.rs`) into
+/// `target/bulkhead/images/<board>/` for every board QEMU models (its
+/// description's `qemu`), whether or not the partitioner runs there yet:
+/// the UART system test boots it alone on each model.
+pub fn uart_checks(layout: &Layout) -> Result<()> {
+    for board in bsp::BOARDS.iter().filter(|b| b.qemu.is_some()) {
+        run_command(&mut layout.board_cells_build(board.name))
+            .with_context(|| format!("building the cells for board `{}` failed", board.name))?;
+        let out = layout.board_images(board.name).join("uartcheck.bin");
+        flat::convert(&layout.board_elf(board.name, "uartcheck"), &out)?;
+        println!("image: {}", out.display());
+    }
+    Ok(())
+}
+
 /// What a build produced.
 pub struct Built {
     /// The bootable image (`-kernel` for QEMU).

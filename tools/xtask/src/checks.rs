@@ -136,6 +136,7 @@ pub fn test(layout: &Layout) -> Result<()> {
         for config in build::SYSTEM_TEST_CONFIGS {
             build::run(layout, Path::new(config))?;
         }
+        build::uart_checks(layout)?;
         built = Some(default);
         Ok(())
     });

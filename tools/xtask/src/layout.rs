@@ -72,6 +72,20 @@ impl Layout {
         command
     }
 
+    /// A `cargo build` of the bare-metal cells alone for `board`, release
+    /// profile: for boards the partitioner does not run on yet, whose
+    /// cells still test drivers natively.
+    pub fn board_cells_build(&self, board: &str) -> std::process::Command {
+        let mut command = crate::process::cargo(&self.root);
+        command
+            .args(["build", "--release", "--target", TARGET])
+            .args(["-p", "baremetal-cells"])
+            .arg("--target-dir")
+            .arg(self.board_target(board))
+            .env(BOARD_ENV, board);
+        command
+    }
+
     /// The release ELF of aarch64 binary `binary` built for `board`.
     pub fn board_elf(&self, board: &str, binary: &str) -> PathBuf {
         self.board_target(board)
