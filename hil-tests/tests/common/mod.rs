@@ -174,3 +174,21 @@ pub fn debian_kernel_boots(
     session.expect("beacon", Pattern::regex(r"^heartbeat \d+$"), step)?;
     Ok(())
 }
+
+/// After the wedge cell's scenario (`cells/baremetal/src/bin/wedge.rs`):
+/// the partitioner got every core back (no "did not leave"), the cell's
+/// second CPU started at every boot and nothing broke isolation.
+pub fn wedge_cores_came_back(session: &Session) {
+    let log = session.lines("partitioner");
+    assert!(
+        !log.iter().any(|l| l.contains("did not leave")),
+        "a core stayed in its cell: {log:#?}"
+    );
+    let wedge = session.lines("wedge");
+    assert!(
+        !wedge
+            .iter()
+            .any(|l| l.contains("ISOLATION BROKEN") || l.contains("cpu_on")),
+        "the wedge cell's second CPU did not start every time: {wedge:#?}"
+    );
+}

@@ -347,7 +347,8 @@ fn try_enter(cpu: usize, generation: u32) {
     let context = CORES[cpu].context.load(Ordering::Relaxed);
     CORES[cpu].generation.store(generation, Ordering::Release);
     CORES[cpu].set_state(CoreState::Running);
-    if gic::control_path() == ControlPath::RevokeStage2 {
+    let revoke = gic::control_path() == ControlPath::RevokeStage2;
+    if revoke {
         let board = machine().board;
         if let Some(c) = board.cpus.get(cpu) {
             gic::mask_kick(board, c.mpidr);
@@ -357,7 +358,7 @@ fn try_enter(cpu: usize, generation: u32) {
         state.stage2_root.load(Ordering::Acquire),
         vmid(index),
         vcpu,
-        gic::control_path() == ControlPath::RevokeStage2,
+        revoke,
     );
     super::vgic::reset_priority_mask(cpu);
     start_quantum(index);
