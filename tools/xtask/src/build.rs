@@ -56,6 +56,12 @@ const IMAGES: &[(&str, &str)] = &[
     ("pingpong", "pingpong.bin"),
 ];
 
+/// Where `uartcheck.bin` asks to be loaded above its board's RAM base,
+/// as a kernel is: clear of what boot firmware keeps at the base (the
+/// Raspberry Pi's spin-table stub). Cells say 0, because the partitioner
+/// places them; `uartcheck` relocates itself, so any offset works.
+const UARTCHECK_TEXT_OFFSET: u64 = 0x8_0000;
+
 /// Builds `uartcheck.bin` (`cells/baremetal/src/bin/uartcheck.rs`) into
 /// `target/bulkhead/images/<board>/` for every board QEMU models (its
 /// description's `qemu`), whether or not the partitioner runs there yet:
@@ -65,7 +71,11 @@ pub fn uart_checks(layout: &Layout) -> Result<()> {
         run_command(&mut layout.board_cells_build(board.name))
             .with_context(|| format!("building the cells for board `{}` failed", board.name))?;
         let out = layout.board_images(board.name).join("uartcheck.bin");
-        flat::convert(&layout.board_elf(board.name, "uartcheck"), &out)?;
+        let mut image = flat::convert(&layout.board_elf(board.name, "uartcheck"), &out)?;
+        let field = config::arm64_image::TEXT_OFFSET_FIELD;
+        image.bytes[field..field + 8].copy_from_slice(&UARTCHECK_TEXT_OFFSET.to_le_bytes());
+        std::fs::write(&out, &image.bytes)
+            .with_context(|| format!("cannot write {}", out.display()))?;
         println!("image: {}", out.display());
     }
     Ok(())

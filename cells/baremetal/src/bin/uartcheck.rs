@@ -3,8 +3,12 @@
 //! (`bsp::drivers::Uart`, chosen by the console's `compatible`). It prints
 //! one line, then echoes every line it receives. The system tests boot it
 //! on QEMU's models of the SoCs whose UARTs QEMU has (the Cadence UART of
-//! the ZCU102, the i.MX UART of the i.MX 8M Plus), so that each driver
-//! sends and receives on a real model of its hardware.
+//! the ZCU102, the i.MX UART of the i.MX 8M Plus, the PL011 of the
+//! Raspberry Pi 4), so that each driver sends and receives on a real
+//! model of its hardware. It runs on CPU 0 only (the others stay where
+//! firmware keeps them) and relocates itself, so `cargo xtask` gives its
+//! image a `text_offset` that keeps it clear of the firmware's stub at
+//! the base of RAM.
 //!
 //! The console is a physical UART here, not the partitioner's emulated
 //! PL011, so this program never uses `println!`. Each line it prints ends
