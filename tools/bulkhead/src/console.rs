@@ -63,7 +63,8 @@ pub fn run(
         .unwrap_or(Duration::from_secs(365 * 24 * 3600));
     let mut session_options = SessionOptions::new("console")
         .cells(cells)
-        .log_root(std::env::temp_dir().join("bulkhead-console"))
+        // One folder per process: two consoles at once keep their logs.
+        .log_root(std::env::temp_dir().join(format!("bulkhead-console-{}", std::process::id())))
         .deadline(deadline + Duration::from_secs(5))
         .on_line(on_line);
     let elf = options
