@@ -46,11 +46,28 @@ fn main() {
          /// `n * GIC_REDISTRIBUTOR_STRIDE` further.\n\
          pub const GIC_REDISTRIBUTORS: usize = {:#x};\n\
          /// Distance between two cores' redistributors.\n\
-         pub const GIC_REDISTRIBUTOR_STRIDE: usize = {:#x};\n",
+         pub const GIC_REDISTRIBUTOR_STRIDE: usize = {:#x};\n\
+         /// The EL1 virtual timer's PPI.\n\
+         pub const VIRTUAL_TIMER: u32 = {};\n\
+         /// The doorbell SPI of peer 0 of channel 0 (`config::doorbell_spi`);\n\
+         /// peer `p`'s is `p` higher.\n\
+         pub const FIRST_DOORBELL: u32 = {};\n\
+         /// The virtual PCI bridge's ECAM, register BARs and shared-memory\n\
+         /// BARs (`virtual_pci` of the board; 0: the board has none).\n\
+         pub const VIRTUAL_PCI_ECAM: usize = {:#x};\n\
+         /// See [`VIRTUAL_PCI_ECAM`].\n\
+         pub const VIRTUAL_PCI_REGISTERS: usize = {:#x};\n\
+         /// See [`VIRTUAL_PCI_ECAM`].\n\
+         pub const VIRTUAL_PCI_MEMORY: usize = {:#x};\n",
         board.console.mmio.base,
         gic.distributor.base,
         gic.redistributors.base,
         gic.redistributor_stride,
+        board.timer.virtual_timer,
+        config::doorbell_spi(board.spare_spis, 0, 0),
+        board.virtual_pci.map_or(0, |pci| pci.ecam.base),
+        board.virtual_pci.map_or(0, |pci| pci.registers.base),
+        board.virtual_pci.map_or(0, |pci| pci.memory.base),
     );
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     std::fs::write(out.join("board.rs"), source).expect("cannot write board.rs");

@@ -92,3 +92,46 @@ fn faults_restart_only_the_faulting_cell_on_the_imx8mp() -> Result<(), HarnessEr
         },
     )
 }
+
+/// Two bare-metal cells on a shared-memory channel on the i.MX 8M Plus
+/// (`imx8mp-channels.yaml`): each finds the ivshmem-v2 function on its
+/// virtual PCI bridge at the board's `virtual_pci` windows, doorbells are
+/// the board's spare SPIs, 1000 round trips go through, the echoer's
+/// write into the initiator's section faults and restarts it alone, and a
+/// second round goes through.
+#[test]
+fn peers_exchange_messages_on_the_imx8mp() -> Result<(), HarnessError> {
+    let mut session = artifacts::boot(
+        "imx8mp-channels",
+        "imx8mp_channels_ping_pong",
+        Duration::from_secs(120),
+    );
+    session.expect_all(
+        [
+            ("partitioner", Pattern::from("channel link: memory 0x60000000..0x6000a000, device 00:00.0, BAR 0 at 0x2e000000, BAR 2 at 0x20000000 (64 KiB)")),
+            ("partitioner", Pattern::from("channel link:   peer 0: cell ping, doorbell SPI 190")),
+            ("partitioner", Pattern::from("channel link:   peer 1: cell pong, doorbell SPI 191")),
+            ("ping", Pattern::from("pingpong: 00:00.0 is 110a:4106 class ff4000")),
+            ("ping", Pattern::from("pingpong: registers at 0x2e000000, shared memory at 0x20000000: state table 0x1000, common 0x1000, 2 x output 0x4000; I am peer 0")),
+            ("ping", Pattern::from("pingpong: doorbell to itself: 100 of 100 delivered")),
+            ("ping", Pattern::regex(r"^pingpong: round 1: 1000 round trips ok")),
+            ("pong", Pattern::from("pingpong: writing peer 0's output section at 0x20002000")),
+            ("partitioner", Pattern::regex(r"cell pong faulted on cpu 1: stage-2 fault: write \(permission fault\) at IPA 0x20002000")),
+            ("ping", Pattern::from("pingpong: peer 1 is down (state 0)")),
+            ("ping", Pattern::from("pingpong: peer 1 is up again")),
+            ("ping", Pattern::regex(r"^pingpong: round 2: 1000 round trips ok")),
+            ("ping", Pattern::from("pingpong: done")),
+        ],
+        Duration::from_secs(90),
+    )?;
+    for stream in ["ping", "pong"] {
+        let lines = session.lines(stream);
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.contains("ISOLATION BROKEN") || l.contains("FAILED")),
+            "{stream}: {lines:#?}"
+        );
+    }
+    Ok(())
+}

@@ -79,8 +79,8 @@
 //! A measurement that fails prints a line with `FAILED` instead of its
 //! figures, and the bench stops.
 //!
-//! Addresses: the ECAM window is `qemu-virt`'s `virtual_pci.ecam`
-//! (`bsp/boards/qemu-virt.yaml`); the channel is device 0 (the first
+//! Addresses: the ECAM window is the board's `virtual_pci.ecam`
+//! (`bsp/boards/<board>.yaml`, as `cell_rt::board`); the channel is device 0 (the first
 //! channel of the config), and everything else comes from its
 //! configuration space, as a driver would read it: BAR 0 (registers),
 //! BAR 2 (shared memory), the vendor capability (section sizes), the ID
@@ -106,16 +106,15 @@ mod cell {
     use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
     use core::time::Duration;
 
-    /// Bus 0 of the virtual PCI host bridge: `virtual_pci.ecam` of
-    /// qemu-virt.
-    const ECAM: usize = 0x3f00_0000;
+    /// Bus 0 of the virtual PCI host bridge: the board's
+    /// `virtual_pci.ecam`.
+    const ECAM: usize = cell_rt::board::VIRTUAL_PCI_ECAM;
     /// The channel's device number: its index in the config's `channels`.
     const DEVICE: usize = 0;
-    /// qemu-virt's first spare SPI (`hand_made.spare_spis`); the consoles
-    /// keep 8, each channel has 4 doorbells: channel 0, peer p has
-    /// `96 + 8 + p` (`config::doorbell_spi`).
-    const FIRST_DOORBELL: u32 = 96 + 8;
-    const VIRTUAL_TIMER: u32 = 27;
+    /// Channel 0's peer 0's doorbell; peer p has `FIRST_DOORBELL + p`
+    /// (`config::doorbell_spi`, from the board's spare SPIs).
+    const FIRST_DOORBELL: u32 = cell_rt::board::FIRST_DOORBELL;
+    const VIRTUAL_TIMER: u32 = cell_rt::board::VIRTUAL_TIMER;
     /// Round trips per round.
     const ROUND_TRIPS: u32 = 1000;
     /// Doorbells to itself the initiator times.
@@ -683,9 +682,9 @@ mod cell {
     fn outsider(boot: u64) {
         println!("outsider: boot {boot}");
         /// BAR 0 of device 0 (`virtual_pci.registers`) and its Doorbell.
-        const DOORBELL: usize = 0x1000_0000 + 0x0c;
+        const DOORBELL: usize = cell_rt::board::VIRTUAL_PCI_REGISTERS + 0x0c;
         /// BAR 2 of device 0 (`virtual_pci.memory`).
-        const SHARED_MEMORY: usize = 0x2000_0000;
+        const SHARED_MEMORY: usize = cell_rt::board::VIRTUAL_PCI_MEMORY;
         match boot {
             0 => {
                 println!("outsider: reading the virtual PCI ECAM at {ECAM:#x}");
