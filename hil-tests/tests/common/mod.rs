@@ -64,18 +64,7 @@ pub fn faults_restart_only_the_faulting_cell(
         Duration::from_secs(60),
     )?;
     // Let the steady cell beat a little longer, then check its whole life.
-    session.skip_to_end("steady");
-    session.expect(
-        "steady",
-        Pattern::regex(r"^heartbeat \d+$"),
-        Duration::from_secs(30),
-    )?;
-    let steady = session.lines("steady");
-    let boots = steady
-        .iter()
-        .filter(|l| l.starts_with("heartbeat cell: boot"))
-        .count();
-    assert_eq!(boots, 1, "the steady cell was restarted: {steady:#?}");
+    let steady = steady_cell_beat_on(&mut session)?;
     let beats: Vec<u64> = steady
         .iter()
         .filter_map(|l| l.strip_prefix("heartbeat ")?.parse().ok())
@@ -191,4 +180,22 @@ pub fn wedge_cores_came_back(session: &Session) {
             .any(|l| l.contains("ISOLATION BROKEN") || l.contains("cpu_on")),
         "the wedge cell's second CPU did not start every time: {wedge:#?}"
     );
+}
+
+/// Lets the `steady` cell beat once more after all that happened, checks
+/// that it was never restarted, and returns its lines.
+pub fn steady_cell_beat_on(session: &mut Session) -> Result<Vec<String>, HarnessError> {
+    session.skip_to_end("steady");
+    session.expect(
+        "steady",
+        Pattern::regex(r"^heartbeat \d+$"),
+        Duration::from_secs(30),
+    )?;
+    let steady = session.lines("steady");
+    let boots = steady
+        .iter()
+        .filter(|l| l.starts_with("heartbeat cell: boot"))
+        .count();
+    assert_eq!(boots, 1, "the steady cell was restarted: {steady:#?}");
+    Ok(steady)
 }
