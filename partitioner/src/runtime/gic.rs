@@ -104,11 +104,11 @@ register_structs! {
         (0x0180 => icenabler0: ReadWrite<u32>),
         (0x0184 => _reserved3),
         (0x0280 => icpendr0: ReadWrite<u32>),
-        (0x0284 => _reserved6),
+        (0x0284 => _reserved4),
         (0x0380 => icactiver0: ReadWrite<u32>),
-        (0x0384 => _reserved4),
+        (0x0384 => _reserved5),
         (0x0400 => ipriorityr: [ReadWrite<u8>; 32]),
-        (0x0420 => _reserved5),
+        (0x0420 => _reserved6),
         (0x10000 => @END),
     }
 }

@@ -71,10 +71,16 @@ pub fn uart_checks(layout: &Layout) -> Result<()> {
     for board in bsp::BOARDS.iter().filter(|b| b.qemu.is_some()) {
         run_command(&mut layout.board_cells_build(board.name))
             .with_context(|| format!("building the cells for board `{}` failed", board.name))?;
-        let out = layout.board_images(board.name).join("uartcheck.bin");
-        let mut image = flat::convert(&layout.board_elf(board.name, "uartcheck"), &out)?;
+        let elf = layout.board_elf(board.name, "uartcheck");
+        let data = std::fs::read(&elf).with_context(|| format!("cannot read {}", elf.display()))?;
+        let mut image = flat::elf_to_flat(&data)
+            .with_context(|| format!("cannot flatten {}", elf.display()))?;
         let field = config::arm64_image::TEXT_OFFSET_FIELD;
         image.bytes[field..field + 8].copy_from_slice(&UARTCHECK_TEXT_OFFSET.to_le_bytes());
+        let dir = layout.board_images(board.name);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let out = dir.join("uartcheck.bin");
         std::fs::write(&out, &image.bytes)
             .with_context(|| format!("cannot write {}", out.display()))?;
         println!("image: {}", out.display());
