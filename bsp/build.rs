@@ -100,11 +100,15 @@ struct TimerFile {
 struct DeviceFile {
     name: String,
     node: String,
-    compatible: String,
+    compatible: Vec<String>,
     mmio: Vec<RangeFile>,
     irqs: Vec<u32>,
     triggers: Vec<String>,
+    #[serde(default)]
+    clocks: Vec<String>,
     dma: bool,
+    #[serde(default)]
+    dma_coherent: bool,
     #[serde(default)]
     #[allow(dead_code)]
     notes: Vec<String>,
@@ -148,6 +152,9 @@ struct HandMade {
     maintenance_irq: Option<u32>,
     redistributor_stride: Option<u64>,
     virtual_pci: Option<VirtualPciFile>,
+    /// Device name -> clock name -> Hz.
+    #[serde(default)]
+    clock_rates: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u32>>,
     qemu: Option<QemuFile>,
     #[serde(default)]
     provenance: std::collections::BTreeMap<String, String>,
@@ -207,6 +214,23 @@ fn generate(b: &BoardFile) -> Result<String, String> {
     need("redistributor_stride", h.redistributor_stride.is_some())?;
     need("virtual_pci", h.virtual_pci.is_some())?;
     need("qemu", h.qemu.is_some())?;
+    need("clock_rates", !h.clock_rates.is_empty())?;
+    for (device, rates) in &h.clock_rates {
+        let Some(d) = b.devices.iter().find(|d| &d.name == device) else {
+            return Err(format!("hand_made.clock_rates: no device `{device}`"));
+        };
+        for (clock, hz) in rates {
+            if !d.clocks.contains(clock) {
+                return Err(format!(
+                    "hand_made.clock_rates.{device}: `{device}` has no clock `{clock}` (its clocks: {})",
+                    d.clocks.join(", ")
+                ));
+            }
+            if *hz == 0 {
+                return Err(format!("hand_made.clock_rates.{device}.{clock}: 0 Hz"));
+            }
+        }
+    }
     let qemu = match &h.qemu {
         None => String::from("None"),
         Some(q) => format!(
@@ -390,7 +414,7 @@ fn generate(b: &BoardFile) -> Result<String, String> {
         access.reg_shift,
         access.reg_io_width
     );
-    let _ = writeln!(o, "        console_compatible: {:?},", console.compatible);
+    let _ = writeln!(o, "        console_compatible: &{:?},", console.compatible);
     let _ = writeln!(o, "        gic: Gic {{");
     let _ = writeln!(o, "            version: {version},");
     let _ = writeln!(o, "            compatible: {:?},", g.compatible);
@@ -441,16 +465,29 @@ fn generate(b: &BoardFile) -> Result<String, String> {
             .iter()
             .map(|t| trigger(t))
             .collect::<Result<Vec<_>, _>>()?;
+        let rates = h.clock_rates.get(&d.name);
+        let clocks: Vec<String> = d
+            .clocks
+            .iter()
+            .map(|name| {
+                format!(
+                    "Clock {{ name: {name:?}, hz: {:?} }}",
+                    rates.and_then(|r| r.get(name))
+                )
+            })
+            .collect();
         let _ = writeln!(
             o,
-            "            Device {{ name: {:?}, node: {:?}, compatible: {:?}, mmio: {}, irqs: &{:?}, triggers: &[{}], dma: {} }},",
+            "            Device {{ name: {:?}, node: {:?}, compatible: &{:?}, mmio: {}, irqs: &{:?}, triggers: &[{}], clocks: &[{}], dma: {}, dma_coherent: {} }},",
             d.name,
             d.node,
             d.compatible,
             ranges(&d.mmio),
             d.irqs,
             triggers.join(", "),
-            d.dma
+            clocks.join(", "),
+            d.dma,
+            d.dma_coherent
         );
     }
     let _ = writeln!(o, "        ],");

@@ -297,17 +297,34 @@ pub struct Device {
     pub name: &'static str,
     /// The device-tree node it was read from.
     pub node: &'static str,
-    /// Device-tree `compatible` string.
-    pub compatible: &'static str,
+    /// Device-tree `compatible` strings, most specific first.
+    pub compatible: &'static [&'static str],
     /// MMIO windows.
     pub mmio: &'static [MemRange],
     /// Interrupts (INTIDs).
     pub irqs: &'static [Intid],
     /// Trigger of each entry of `irqs`.
     pub triggers: &'static [Trigger],
+    /// Its input clocks (`clock-names`), in device-tree order.
+    pub clocks: &'static [Clock],
     /// Whether the device masters DMA (then its cell's RAM must be
     /// identity-mapped unless an IOMMU translates for it).
     pub dma: bool,
+    /// Whether its DMA is cache-coherent (`dma-coherent` in the board's
+    /// device tree).
+    pub dma_coherent: bool,
+}
+
+/// An input clock of a [`Device`]. The board's clock controller belongs to
+/// no cell: a cell's device tree gives the clock as a fixed clock of
+/// `hz`, the rate the boot firmware leaves it at (from the board file's
+/// `hand_made.clock_rates`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Clock {
+    /// Its `clock-names` entry.
+    pub name: &'static str,
+    /// Its rate, when the board description states one.
+    pub hz: Option<u32>,
 }
 
 /// The guest-physical windows of the virtual PCI host bridge
@@ -406,8 +423,9 @@ pub struct Board {
     pub hypervisor_ram: MemRange,
     /// The physical console, owned by the partitioner.
     pub console: Uart,
-    /// Device-tree `compatible` of the console UART.
-    pub console_compatible: &'static str,
+    /// Device-tree `compatible` strings of the console UART, most specific
+    /// first.
+    pub console_compatible: &'static [&'static str],
     /// The interrupt controller.
     pub gic: Gic,
     /// The generic timer's PPIs.
@@ -487,7 +505,9 @@ impl Board {
 
     /// The driver the board's console needs, if there is one.
     pub fn console_kind(&self) -> Option<UartKind> {
-        UartKind::from_compatible(self.console_compatible)
+        self.console_compatible
+            .iter()
+            .find_map(|c| UartKind::from_compatible(c))
     }
 
     /// Whether `range` lies entirely in the board's RAM.

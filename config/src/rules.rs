@@ -312,6 +312,17 @@ pub enum Concern {
         /// The cluster both cores are in.
         cluster: u8,
     },
+    /// A device of the cell has input clocks whose rate the board
+    /// description does not state, so a generated device tree leaves them
+    /// out and the cell's driver may not probe.
+    ClockWithoutRate {
+        /// The device's index in the cell's `devices`.
+        device: usize,
+        /// The first clock without a rate.
+        clock: &'static str,
+        /// How many of its clocks have no rate.
+        count: usize,
+    },
 }
 
 /// One piece of advice: where, and about what.
@@ -334,6 +345,14 @@ impl fmt::Display for Concern {
             } => write!(
                 f,
                 "real-time CPU {cpu} shares L2 cluster {cluster} with CPU {other_cpu} of cell #{other_cell}"
+            ),
+            Concern::ClockWithoutRate {
+                device,
+                clock,
+                count,
+            } => write!(
+                f,
+                "device #{device} has {count} clock(s) without a known rate, the first `{clock}`"
             ),
         }
     }
@@ -957,11 +976,32 @@ pub fn channel_bar_size(channel: &Channel) -> Option<u64> {
 ///
 /// A real-time cell (in [`System::realtime`]) gets one warning for each
 /// other cell that has a core in an L2 cluster of its own cores. Boards
-/// whose description does not know the clusters get none.
+/// whose description does not know the clusters get none. A device given
+/// to a cell whose clocks have no rate in the board description gets one.
 pub fn warnings(system: &System, board: &Board, mut report: impl FnMut(Warning)) -> usize {
     let cluster = |cpu: usize| board.cpus.get(cpu).and_then(|c| c.cluster);
     let mut count = 0;
     for (i, cell) in system.cells.iter().enumerate() {
+        for (n, grant) in cell.devices.iter().enumerate() {
+            let Some(device) = board.device(&grant.name) else {
+                continue;
+            };
+            let mut unknown = device.clocks.iter().filter(|c| c.hz.is_none());
+            if let Some(first) = unknown.next() {
+                count += 1;
+                report(Warning {
+                    location: Location::Cell {
+                        cell: i,
+                        field: CellField::Device(n),
+                    },
+                    concern: Concern::ClockWithoutRate {
+                        device: n,
+                        clock: first.name,
+                        count: 1 + unknown.count(),
+                    },
+                });
+            }
+        }
         if !system.realtime.contains(i) {
             continue;
         }

@@ -580,7 +580,7 @@ impl<'a> Converter<'a> {
         let mut slots: Vec<&bsp::Device> = board
             .devices
             .iter()
-            .filter(|d| d.compatible == VIRTIO_MMIO_COMPATIBLE)
+            .filter(|d| d.compatible.contains(&VIRTIO_MMIO_COMPATIBLE))
             .collect();
         slots.sort_by_key(|d| d.mmio.first().map(|r| r.base));
         let mut devices = Vec::new();
@@ -2585,6 +2585,44 @@ impl<'a> Converter<'a> {
                     format!("CPU {other_cpu} of {other}, in cluster {cluster}"),
                 )
                 .help(help)
+                .warning()
+            }
+            Concern::ClockWithoutRate {
+                device,
+                clock: _,
+                count: _,
+            } => {
+                let this = self.cell_name(cell);
+                let name = system.cells[cell]
+                    .devices
+                    .get(device)
+                    .map_or("", |g| g.name.as_str());
+                let missing: Vec<&str> = board
+                    .device(name)
+                    .map(|d| {
+                        d.clocks
+                            .iter()
+                            .filter(|c| c.hz.is_none())
+                            .map(|c| c.name)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                self.diagnostic(
+                    "config::clock_without_rate",
+                    &format!("cells[{cell}].devices[{device}]"),
+                    format!(
+                        "device `{name}` of cell {this} has clocks whose rate board {} does not state: {}",
+                        board.name,
+                        missing.join(", ")
+                    ),
+                )
+                .label("clocks without a rate")
+                .help(
+                    "no cell owns the clock controller, so a generated device tree gives each \
+                     clock as a fixed clock of the rate the boot firmware leaves it at; without \
+                     a rate the tree leaves the clock out and the cell's driver may not probe. \
+                     Add the rates under hand_made.clock_rates in the board description",
+                )
                 .warning()
             }
         }

@@ -16,10 +16,12 @@
 //! | `/interrupt-controller@GICD` | GICv3: the distributor and the redistributor frames of the cell's own CPUs |
 //! | `/timer` | the architected timer's PPIs |
 //! | `/apb-pclk`, `/pl011@BASE` | the virtual console, with its spare SPI and a fixed 24 MHz clock |
-//! | `/NAME@BASE` | each device given to the cell, as the board describes it |
+//! | `/clock-DEVICE-NAME` | each input clock of a device given to the cell whose rate the board states: a `fixed-clock` (the board's clock controller belongs to no cell) |
+//! | `/NAME@BASE` | each device given to the cell, as the board describes it: all its `compatible` strings, its MMIO, interrupts and clocks, `dma-coherent` when the board's tree says so |
 //! | `/pcie@ECAM` | for a peer of a channel: the virtual PCI host bridge (`pci-host-ecam-generic`) with one ivshmem-v2 function per channel (device number = the channel's index), its INTA mapped to the peer's doorbell SPI; `linux,pci-probe-only` there and in `/chosen` |
 //!
-//! Phandles are fixed ([`GIC_PHANDLE`], [`CLOCK_PHANDLE`]) and nodes are
+//! Phandles are fixed ([`GIC_PHANDLE`], [`CLOCK_PHANDLE`], then the
+//! devices' clocks from [`FIRST_DEVICE_CLOCK_PHANDLE`]) and nodes are
 //! written in one fixed order, so the same config always gives the same
 //! bytes.
 
@@ -32,6 +34,9 @@ use vm_fdt::FdtWriter;
 pub const GIC_PHANDLE: u32 = 1;
 /// Phandle of the console's fixed clock.
 pub const CLOCK_PHANDLE: u32 = 2;
+/// Phandle of the first fixed clock of the cell's devices; the others
+/// follow in tree order.
+pub const FIRST_DEVICE_CLOCK_PHANDLE: u32 = 3;
 /// Frequency of the console's clock: what QEMU gives its PL011s
 /// (`apb-pclk`). The emulated UART has no baud rate, so any value works;
 /// Linux's PL011 driver only needs the clocks to exist.
@@ -305,6 +310,7 @@ pub fn generate_with_channels(
         w.end(node)?;
     }
 
+    let mut next_clock = FIRST_DEVICE_CLOCK_PHANDLE;
     for (index, grant) in cell.devices.iter().enumerate() {
         let device = board
             .device(&grant.name)
@@ -313,8 +319,26 @@ pub fn generate_with_channels(
                 device: grant.name.to_string(),
             })?;
         let owner = format!("`{}`", device.name);
+        // Its clocks, as fixed clocks of the rates the board states (a
+        // clock without one is left out: the board check warns).
+        let mut clocks = Vec::new();
+        for clock in device.clocks {
+            let Some(hz) = clock.hz else { continue };
+            let node = w.begin(&format!("clock-{}-{}", device.name, clock.name))?;
+            w.string("compatible", "fixed-clock")?;
+            w.u32("#clock-cells", 0)?;
+            w.u32("clock-frequency", hz)?;
+            w.string(
+                "clock-output-names",
+                &format!("{}_{}", device.name, clock.name),
+            )?;
+            w.phandle(next_clock)?;
+            w.end(node)?;
+            clocks.push((next_clock, clock.name));
+            next_clock += 1;
+        }
         let node = w.begin(&device_node_name(device.name, grant.mmio.first(), index))?;
-        w.string("compatible", device.compatible)?;
+        w.strings("compatible", device.compatible)?;
         if !grant.mmio.is_empty() {
             w.reg(&grant.mmio)?;
         }
@@ -330,7 +354,13 @@ pub fn generate_with_channels(
         if !interrupts.is_empty() {
             w.u32s("interrupts", &interrupts)?;
         }
-        if device.dma {
+        if !clocks.is_empty() {
+            let phandles: Vec<u32> = clocks.iter().map(|c| c.0).collect();
+            let names: Vec<&str> = clocks.iter().map(|c| c.1).collect();
+            w.u32s("clocks", &phandles)?;
+            w.strings("clock-names", &names)?;
+        }
+        if device.dma_coherent {
             w.null("dma-coherent")?;
         }
         w.end(node)?;

@@ -42,6 +42,14 @@
 //! IOMMU (`iommus`), is a DMA controller (`#dma-cells`), or its class is
 //! one that masters the bus (Ethernet, USB, MMC/SDHCI, PCI, SATA, UFS, GPU,
 //! video codecs, crypto engines). Device trees do not say it otherwise.
+//! It is also `dma_coherent: true` when the node says `dma-coherent`: only
+//! then does a cell's generated tree call the device coherent.
+//!
+//! # Clocks
+//!
+//! A device's `clocks` are its `clock-names`. The clock controller stays
+//! with the board (no cell owns it), so a cell's tree gives each clock as a
+//! fixed clock, at the rate the hand-made section's `clock_rates` states.
 
 mod interrupts;
 mod render;
@@ -163,16 +171,20 @@ pub struct Device {
     pub name: String,
     /// Node path.
     pub node: String,
-    /// First `compatible` string (empty when none).
-    pub compatible: String,
+    /// `compatible` strings, most specific first (empty when none).
+    pub compatible: Vec<String>,
     /// MMIO windows, CPU physical.
     pub mmio: Vec<Range>,
     /// GIC interrupts (INTIDs).
     pub irqs: Vec<u32>,
     /// Trigger of each entry of `irqs`.
     pub triggers: Vec<Trigger>,
+    /// Its input clocks, by `clock-names` (empty when it names none).
+    pub clocks: Vec<String>,
     /// Whether the device masters DMA.
     pub dma: bool,
+    /// Whether its DMA is cache-coherent (`dma-coherent`).
+    pub dma_coherent: bool,
     /// What could not be resolved, and other remarks.
     pub notes: Vec<String>,
 }
@@ -693,13 +705,20 @@ fn describe_devices(tree: &Tree, resolver: &Resolver, notes: &mut Vec<String>) -
         let mut device = Device {
             name: String::new(),
             node: n.path.clone(),
-            compatible: n.string("compatible").unwrap_or_default(),
+            compatible: n.strings("compatible"),
             mmio: mmio.into_iter().map(range).collect(),
             irqs: Vec::new(),
             triggers: Vec::new(),
+            clocks: n.strings("clock-names"),
             dma: false,
+            dma_coherent: n.has("dma-coherent"),
             notes: Vec::new(),
         };
+        if n.has("clocks") && device.clocks.is_empty() {
+            device.notes.push(String::from(
+                "it has clocks but no clock-names; a cell's tree gives it none",
+            ));
+        }
         if failed > 0 {
             device.notes.push(format!(
                 "{failed} reg entries do not translate to CPU addresses"

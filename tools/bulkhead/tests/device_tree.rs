@@ -237,6 +237,7 @@ fn the_tree_describes_what_the_cell_owns() {
             "/",
             "/apb-pclk",
             "/chosen",
+            "/clock-rtc-apb_pclk",
             "/cpus",
             "/cpus/cpu@0",
             "/cpus/cpu@1",
@@ -342,15 +343,21 @@ fn the_tree_describes_what_the_cell_owns() {
 
     // Devices, as the board describes them.
     let virtio = "/virtio-mmio@a000000";
-    assert_eq!(t.string(virtio, "compatible"), "virtio,mmio");
+    assert_eq!(t.strings(virtio, "compatible"), ["virtio,mmio"]);
     assert_eq!(t.reg(virtio), [MemRange::new(0x0a00_0000, 0x200)]);
     assert_eq!(t.u32s(virtio, "interrupts"), [0, 16, 1]);
     assert!(t.has(virtio, "dma-coherent"));
     let rtc = "/rtc@9010000";
-    assert_eq!(t.string(rtc, "compatible"), "arm,pl031");
+    assert_eq!(t.strings(rtc, "compatible"), ["arm,pl031", "arm,primecell"]);
     assert_eq!(t.reg(rtc), [MemRange::new(0x0901_0000, 0x1000)]);
     assert_eq!(t.u32s(rtc, "interrupts"), [0, 2, 4]);
     assert!(!t.has(rtc, "dma-coherent"));
+    // Its clock, a fixed clock at the rate the board states.
+    let rtc_clock = "/clock-rtc-apb_pclk";
+    assert_eq!(t.string(rtc_clock, "compatible"), "fixed-clock");
+    assert_eq!(t.u32(rtc_clock, "clock-frequency"), 24_000_000);
+    assert_eq!(t.u32s(rtc, "clocks"), [t.u32(rtc_clock, "phandle")]);
+    assert_eq!(t.strings(rtc, "clock-names"), ["apb_pclk"]);
     let fw_cfg = "/fw-cfg@9020000";
     assert_eq!(t.string(fw_cfg, "compatible"), "qemu,fw-cfg-mmio");
     assert_eq!(t.reg(fw_cfg), [MemRange::new(0x0902_0000, 0x18)]);
@@ -384,6 +391,7 @@ fn a_cell_without_console_gets_no_uart() {
         [
             "/",
             "/chosen",
+            "/clock-gpio-apb_pclk",
             "/cpus",
             "/cpus/cpu@0",
             "/cpus/cpu@1",

@@ -97,12 +97,14 @@ fn gateway_images() -> PathBuf {
     image[8..16].copy_from_slice(&0x8_0000u64.to_le_bytes());
     image[16..24].copy_from_slice(&(32u64 << 20).to_le_bytes());
     image[56..60].copy_from_slice(b"ARM\x64");
-    for name in ["rt-Image", "Image"] {
+    for name in ["rt-Image", "Image", "linux-rt.Image", "linux-generic.Image"] {
         std::fs::write(dir.join(name), &image).unwrap();
     }
     for name in [
         "rt-initrd.cpio.gz",
         "containers.cpio.gz",
+        "initramfs-rt.cpio.gz",
+        "initramfs-containers-ram.cpio.gz",
         "rt-cell.dtb",
         "containers.dtb",
     ] {
@@ -161,7 +163,7 @@ fn the_committed_boards_carry_their_corrections() {
     let rpi = bsp::board("rpi4b").unwrap();
     assert_eq!(rpi.gic.version, bsp::GicVersion::V2);
     assert_eq!(rpi.console.device, "uart0");
-    assert_eq!(rpi.console_compatible, "arm,pl011");
+    assert_eq!(rpi.console_compatible.first(), Some(&"arm,pl011"));
     assert_eq!(rpi.ram.len(), 2);
     assert_eq!(rpi.gic.distributor.base, 0xff84_1000);
     let imx = bsp::board("imx8mp-evk").unwrap();

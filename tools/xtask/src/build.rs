@@ -37,6 +37,7 @@ pub const SYSTEM_TEST_CONFIGS: &[&str] = &[
     "hil-tests/configs/imx8mp-linux.yaml",
     "hil-tests/configs/imx8mp-restart.yaml",
     "hil-tests/configs/imx8mp-channels.yaml",
+    "config/examples/imx8mp-evk-gateway.yaml",
     "hil-tests/configs/qemu-probe.yaml",
     "hil-tests/configs/qemu-linux.yaml",
     "hil-tests/configs/qemu-latency-lab.yaml",

@@ -210,7 +210,8 @@ pub fn render(p: &Platform) -> String {
     for d in &p.devices {
         let _ = writeln!(w, "  - name: {}", quote(&d.name));
         let _ = writeln!(w, "    node: {}", quote(&d.node));
-        let _ = writeln!(w, "    compatible: {}", quote(&d.compatible));
+        let compatible: Vec<String> = d.compatible.iter().map(|c| quote(c)).collect();
+        let _ = writeln!(w, "    compatible: [{}]", compatible.join(", "));
         let _ = writeln!(w, "    mmio:");
         for r in &d.mmio {
             let _ = writeln!(w, "      - {}", range(r));
@@ -230,7 +231,14 @@ pub fn render(p: &Platform) -> String {
             let triggers: Vec<&str> = d.triggers.iter().map(|t| t.as_str()).collect();
             let _ = writeln!(w, "    triggers: [{}]", triggers.join(", "));
         }
+        if !d.clocks.is_empty() {
+            let clocks: Vec<String> = d.clocks.iter().map(|c| quote(c)).collect();
+            let _ = writeln!(w, "    clocks: [{}]   # clock-names", clocks.join(", "));
+        }
         let _ = writeln!(w, "    dma: {}", d.dma);
+        if d.dma_coherent {
+            let _ = writeln!(w, "    dma_coherent: true   # dma-coherent");
+        }
         if !d.notes.is_empty() {
             let _ = writeln!(w, "    notes:");
             for n in &d.notes {
@@ -269,7 +277,9 @@ hand_made:
   # Optional corrections: console, memory, maintenance_irq,
   # redistributor_stride. Optional for channels: virtual_pci (the IPA
   # windows of the cells' virtual PCI host bridge: ecam, registers,
-  # memory, memory_slot; see docs/ipc.md).
+  # memory, memory_slot; see docs/ipc.md). Optional for devices with
+  # `clocks`: clock_rates (device name -> clock name -> Hz, the rates the
+  # boot firmware leaves them at), which cells' trees give as fixed clocks.
   provenance: {}
 ";
 

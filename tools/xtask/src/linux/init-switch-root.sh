@@ -1,18 +1,22 @@
 #!/bin/busybox sh
-# /init of initramfs-containers.cpio.gz, for the container host (Debian's
-# generic kernel): load the kernel modules listed in /etc/modules (virtio
-# over MMIO, the virtio disk, ext4, the virtio network card; modprobe adds
-# their dependencies from the modules.dep made at build time), wait for
-# the root disk, mount it and switch to its /sbin/init. Every module the
-# cell needs is loaded here; the disk carries none.
+# /init of initramfs-containers.cpio.gz and initramfs-containers-ram.cpio.gz,
+# for the container host (Debian's generic kernel): load the kernel modules
+# listed in /etc/modules (for the disk: virtio over MMIO, the virtio disk,
+# ext4, the virtio network card; for RAM: the i.MX FEC; modprobe adds
+# their dependencies from the modules.dep made at build time), then switch
+# to the root file system's /sbin/init. Every module the cell needs is
+# loaded here; the root carries none.
 #
-# The root device is the kernel parameter root= (default /dev/vda, the
-# virtio-blk disk); it must hold ext4.
+# The root is the kernel parameter root= (default /dev/vda, the virtio-blk
+# disk): a block device holding ext4, which is mounted, or `ram`: the tree
+# this initramfs carries in /rootfs, copied to a tmpfs (the cell's RAM).
 #
 # Output lines, each prefixed with "bulkhead-guest: ":
 #   initramfs: modules loaded: <name> <name> ...     (the list of /etc/modules)
 #   initramfs: modprobe <name> failed                (then goes on)
 #   initramfs: root <device> ext4, switching to /sbin/init
+#   initramfs: root in RAM (tmpfs, <n> MiB), switching to /sbin/init
+#   initramfs: root=ram, but no /rootfs in this initramfs
 #   initramfs: no <device> after 10 s; is a disk attached to the cell?
 #   initramfs: cannot mount <device> (ext4)
 # After either of the last two the cell idles (an exiting /init would panic
@@ -44,22 +48,32 @@ for parameter in $(cat /proc/cmdline); do
     esac
 done
 
-tries=0
-while [ ! -b "$root" ]; do
-    if [ "$tries" -ge 100 ]; then
-        say "initramfs: no $root after 10 s; is a disk attached to the cell?"
+mkdir -p /newroot
+if [ "$root" = ram ]; then
+    if [ ! -x /rootfs/sbin/init ]; then
+        say "initramfs: root=ram, but no /rootfs in this initramfs"
         idle
     fi
-    sleep 0.1
-    tries=$((tries + 1))
-done
-
-mkdir -p /newroot
-if ! mount -t ext4 -o rw "$root" /newroot; then
-    say "initramfs: cannot mount $root (ext4)"
-    idle
+    mount -t tmpfs -o mode=0755 tmpfs /newroot
+    # switch_root empties this initramfs, /rootfs with it.
+    cp -a /rootfs/. /newroot/
+    say "initramfs: root in RAM (tmpfs, $(du -sm /newroot | cut -f1) MiB), switching to /sbin/init"
+else
+    tries=0
+    while [ ! -b "$root" ]; do
+        if [ "$tries" -ge 100 ]; then
+            say "initramfs: no $root after 10 s; is a disk attached to the cell?"
+            idle
+        fi
+        sleep 0.1
+        tries=$((tries + 1))
+    done
+    if ! mount -t ext4 -o rw "$root" /newroot; then
+        say "initramfs: cannot mount $root (ext4)"
+        idle
+    fi
+    say "initramfs: root $root ext4, switching to /sbin/init"
 fi
-say "initramfs: root $root ext4, switching to /sbin/init"
 # /dev moves to the new root (its nodes, /dev/vda among them, stay);
 # /sbin/init mounts /proc and /sys again.
 mount --move /dev /newroot/dev

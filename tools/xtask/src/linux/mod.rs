@@ -73,11 +73,28 @@ struct Initramfs {
     own_programs: &'static [&'static str],
     /// Kernel modules `/init` loads (listed in `/etc/modules`).
     modules: Option<KernelModules>,
-    /// The root disk (one of [`ROOT_DISKS`]) this initramfs mounts and
-    /// switches to: a config that names the initramfs gets the disk built
-    /// too.
-    root_disk: Option<&'static str>,
+    /// The root file system `/init` switches to, if any.
+    root: Root,
 }
+
+/// Where an initramfs finds the root file system it switches to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Root {
+    /// It runs alone.
+    None,
+    /// On a disk (one of [`ROOT_DISKS`]) that `/init` mounts (the kernel
+    /// parameter `root=`): a config that names the initramfs gets the disk
+    /// built too.
+    Disk(&'static str),
+    /// The tree of a root disk (one of [`ROOT_DISKS`]), carried in the
+    /// initramfs at [`RAM_ROOT_PATH`]; `/init` copies it to a tmpfs
+    /// (`root=ram`) and switches to that. For boards without a disk the
+    /// cell can own, or without one QEMU models.
+    InRam(&'static str),
+}
+
+/// Where an initramfs carries a [`Root::InRam`] tree.
+const RAM_ROOT_PATH: &str = "rootfs";
 
 /// Modules of one kernel, for an initramfs.
 struct KernelModules {
@@ -99,7 +116,7 @@ const INITRAMFS: &[Initramfs] = &[
         library_packages: &[],
         own_programs: &[],
         modules: None,
-        root_disk: None,
+        root: Root::None,
     },
     // The real-time cell: cyclictest in rounds, forever.
     Initramfs {
@@ -114,7 +131,7 @@ const INITRAMFS: &[Initramfs] = &[
             kernel: RT_KERNEL,
             load: &["uio", "uio_pci_generic"],
         }),
-        root_disk: None,
+        root: Root::None,
     },
     // The container host: loads the virtio and ext4 modules, mounts the
     // ext4 disk on virtio-blk and switches to it.
@@ -143,7 +160,25 @@ const INITRAMFS: &[Initramfs] = &[
                 "uio_pci_generic",
             ],
         }),
-        root_disk: Some(CONTAINERS_DISK),
+        root: Root::Disk(CONTAINERS_DISK),
+    },
+    // The container host for boards without a disk for it: the same root
+    // tree as the disk, in RAM. Loads the i.MX FEC's driver (the network
+    // card an i.MX 8M Plus cell can own) and the channel's.
+    Initramfs {
+        image: "initramfs-containers-ram.cpio.gz",
+        init: include_str!("init-switch-root.sh"),
+        programs: &[],
+        library_packages: &[],
+        own_programs: &[],
+        modules: Some(KernelModules {
+            kernel: GENERIC_KERNEL,
+            // fec pulls in libphy, of_mdio (fwnode_mdio, fixed_phy) and
+            // selftests; the PHY itself is driven by libphy's generic
+            // driver.
+            load: &["fec", "uio", "uio_pci_generic"],
+        }),
+        root: Root::InRam(CONTAINERS_DISK),
     },
 ];
 
@@ -283,7 +318,7 @@ pub fn ensure_guest_images(layout: &Layout, config: &str) -> Result<()> {
         build_initramfs(layout, recipe)?;
     }
     for disk in ROOT_DISKS.iter().filter(|d| {
-        config.contains(d.image) || initramfs.iter().any(|i| i.root_disk == Some(d.image))
+        config.contains(d.image) || initramfs.iter().any(|i| i.root == Root::Disk(d.image))
     }) {
         build_root_disk(layout, disk)?;
     }
@@ -385,45 +420,35 @@ fn build_initramfs(layout: &Layout, recipe: &Initramfs) -> Result<()> {
             }
         );
     }
+    if let Root::InRam(disk) = recipe.root {
+        let disk = root_disk(disk)?;
+        let tree = Rootfs::new(&rootfs.dir().join(RAM_ROOT_PATH), &busybox()?)?;
+        fill_root_tree(layout, disk, &tree, "initramfs")?;
+        println!(
+            "initramfs: /{RAM_ROOT_PATH} holds the tree of {} (copied to RAM at boot)",
+            disk.image
+        );
+    }
     let out = layout.images().join(recipe.image);
     rootfs.pack(&out)?;
     println!("image: {}", out.display());
     Ok(())
 }
 
+/// The root disk recipe named `image`.
+fn root_disk(image: &str) -> Result<&'static RootDisk> {
+    ROOT_DISKS
+        .iter()
+        .find(|d| d.image == image)
+        .with_context(|| format!("no root disk recipe {image}"))
+}
+
 /// Builds one root disk image from its recipe.
 fn build_root_disk(layout: &Layout, recipe: &RootDisk) -> Result<()> {
     let stem = recipe.image.strip_suffix(".ext4").unwrap_or(recipe.image);
-    let busybox = busybox()?;
     let linux = layout.artifacts().join("linux");
-    let rootfs = Rootfs::new(&linux.join(stem), &busybox)?;
-    rootfs.write_executable("sbin/init", recipe.init)?;
-    rootfs.write_file(FUNCTIONS_PATH, FUNCTIONS)?;
-    for directory in recipe.directories {
-        rootfs.create_dir(directory)?;
-    }
-    for (path, contents, executable) in recipe.files {
-        if *executable {
-            rootfs.write_executable(path, contents)?;
-        } else {
-            rootfs.write_file(path, contents)?;
-        }
-    }
-    add_programs(&rootfs, recipe.programs, recipe.library_packages, "disk")?;
-    add_own_programs(layout, &rootfs, recipe.own_programs, "disk")?;
-    for container in recipe.containers {
-        let bundle = format!("containers/{}", container.name);
-        rootfs.write_file(&format!("{bundle}/config.json"), container.config)?;
-        let container_root = Rootfs::new(&rootfs.dir().join(&bundle).join("rootfs"), &busybox)?;
-        container_root.write_executable(&format!("bin/{}", container.name), container.program)?;
-        for applet in container.applets {
-            container_root.symlink(&format!("bin/{applet}"), "busybox")?;
-        }
-        println!(
-            "disk: OCI bundle /{bundle} (busybox, /bin/{} in the container)",
-            container.name
-        );
-    }
+    let rootfs = Rootfs::new(&linux.join(stem), &busybox()?)?;
+    fill_root_tree(layout, recipe, &rootfs, "disk")?;
     let out = layout.images().join(recipe.image);
     let built = ext4::pack(
         &rootfs,
@@ -438,6 +463,40 @@ fn build_root_disk(layout: &Layout, recipe: &RootDisk) -> Result<()> {
         built.used as f64 / 1048576.0,
         built.free as f64 / 1048576.0
     );
+    Ok(())
+}
+
+/// Puts everything of a root disk's recipe into `rootfs` (a fresh tree);
+/// `what` prefixes the progress lines.
+fn fill_root_tree(layout: &Layout, recipe: &RootDisk, rootfs: &Rootfs, what: &str) -> Result<()> {
+    let busybox = busybox()?;
+    rootfs.write_executable("sbin/init", recipe.init)?;
+    rootfs.write_file(FUNCTIONS_PATH, FUNCTIONS)?;
+    for directory in recipe.directories {
+        rootfs.create_dir(directory)?;
+    }
+    for (path, contents, executable) in recipe.files {
+        if *executable {
+            rootfs.write_executable(path, contents)?;
+        } else {
+            rootfs.write_file(path, contents)?;
+        }
+    }
+    add_programs(rootfs, recipe.programs, recipe.library_packages, what)?;
+    add_own_programs(layout, rootfs, recipe.own_programs, what)?;
+    for container in recipe.containers {
+        let bundle = format!("containers/{}", container.name);
+        rootfs.write_file(&format!("{bundle}/config.json"), container.config)?;
+        let container_root = Rootfs::new(&rootfs.dir().join(&bundle).join("rootfs"), &busybox)?;
+        container_root.write_executable(&format!("bin/{}", container.name), container.program)?;
+        for applet in container.applets {
+            container_root.symlink(&format!("bin/{applet}"), "busybox")?;
+        }
+        println!(
+            "{what}: OCI bundle /{bundle} (busybox, /bin/{} in the container)",
+            container.name
+        );
+    }
     Ok(())
 }
 
@@ -469,7 +528,7 @@ fn copy_if_changed(from: &Path, to: &Path) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{all_image_names, names_guest_images, INITRAMFS, KERNELS, ROOT_DISKS};
+    use super::{all_image_names, names_guest_images, Root, INITRAMFS, KERNELS, ROOT_DISKS};
 
     #[test]
     fn image_names_are_unique_and_recognised() {
@@ -490,7 +549,7 @@ mod tests {
             if let Some(modules) = &initramfs.modules {
                 assert!(KERNELS.iter().any(|k| k.image == modules.kernel));
             }
-            if let Some(disk) = initramfs.root_disk {
+            if let Root::Disk(disk) | Root::InRam(disk) = initramfs.root {
                 assert!(ROOT_DISKS.iter().any(|d| d.image == disk));
             }
         }
