@@ -545,7 +545,7 @@ mod tests {
         assert_eq!(
             text(&target),
             "-M imx8mp-evk -smp 4 -m 2G -nodefaults -display none -monitor none -audio none \
-             -global arm-gicv3.has-security-extensions=on -serial null -serial stdio -kernel x.img"
+             -global arm-gicv3.has-security-extensions=on -nic user -serial null -serial stdio -kernel x.img"
         );
     }
 
