@@ -21,7 +21,8 @@
 //! real-time set: for each, its name, base, peers (a count byte, then one
 //! cell index byte per peer), common size and output size. Version 5
 //! added the latency lab's quantum ([`System::icount_quantum_ns`], 4
-//! bytes) after the channels.
+//! bytes) after the channels. Version 6 added the cells with direct
+//! `WFI` ([`System::direct_wfi`], a cell-set byte) after the quantum.
 //!
 //! Image payloads follow the blob; [`Image::offset`] counts from the blob's
 //! first byte. Decoding checks every length and count, so a corrupt or
@@ -35,7 +36,7 @@ use heapless::Vec;
 /// First bytes of every config blob.
 pub const MAGIC: [u8; 8] = *b"BLKHDCFG";
 /// Format version this code reads and writes.
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
 /// Size of the fixed header.
 pub const HEADER_SIZE: usize = 32;
 
@@ -225,10 +226,12 @@ impl<'a> Reader<'a> {
             })
         })?;
         let icount_quantum_ns = self.u32()?;
+        let direct_wfi = CellSet::from_bits(self.u8()?);
         Ok(System {
             board,
             cells,
             realtime,
+            direct_wfi,
             channels,
             icount_quantum_ns,
         })
@@ -399,6 +402,7 @@ mod encode {
             w.u64(c.output_size);
         }
         w.u32(system.icount_quantum_ns);
+        w.u8(system.direct_wfi.bits());
         let body = w.0;
         let mut blob = std::vec::Vec::with_capacity(HEADER_SIZE + body.len());
         blob.extend_from_slice(&MAGIC);
@@ -504,6 +508,7 @@ mod tests {
             board: name("qemu-virt").unwrap(),
             cells,
             realtime: CellSet::from_bits(1),
+            direct_wfi: CellSet::from_bits(0b10),
             channels,
             icount_quantum_ns: 10_000,
         }
@@ -532,6 +537,7 @@ mod tests {
         assert!(shared.shared_with.contains(1) && !shared.shared_with.contains(0));
         assert!(!decoded.cells[0].memory[0].is_shared());
         assert!(decoded.realtime.contains(0));
+        assert!(decoded.direct_wfi.contains(1) && !decoded.direct_wfi.contains(0));
     }
 
     #[test]
@@ -565,7 +571,8 @@ mod tests {
         let blob = encode(&without, 8192);
         let with_channels = |count: u8, peers: &[u8]| {
             let mut body = blob[HEADER_SIZE..].to_vec();
-            body.truncate(body.len() - 4);
+            // Without the quantum (4 bytes) and the direct-WFI set (1).
+            body.truncate(body.len() - 5);
             *body.last_mut().unwrap() = count;
             for _ in 0..count {
                 body.extend_from_slice(&[1, b'x']);
@@ -576,6 +583,7 @@ mod tests {
                 body.extend_from_slice(&0x1000u64.to_le_bytes());
             }
             body.extend_from_slice(&0u32.to_le_bytes());
+            body.push(0);
             let mut b = blob[..HEADER_SIZE].to_vec();
             b[16..20].copy_from_slice(&(body.len() as u32).to_le_bytes());
             b[20..24].copy_from_slice(&crc32(&body).to_le_bytes());

@@ -405,6 +405,10 @@ pub struct System {
     /// The cells that asked to be treated as real-time (`realtime: true`):
     /// the host tool warns when they share an L2 cluster with another cell.
     pub realtime: CellSet,
+    /// The cells whose `WFI` runs on the hardware (`wfi: direct`); every
+    /// other cell's traps, and the partitioner waits in its stead, so that
+    /// no GIC state the cell sets can keep its cores from a stop.
+    pub direct_wfi: CellSet,
     /// The shared-memory channels between cells, in config order.
     pub channels: Vec<Channel, MAX_CHANNELS>,
     /// The latency lab's scheduling quantum for QEMU under `-icount`, in

@@ -1087,6 +1087,7 @@ mod tests {
             board: name("qemu-virt").unwrap(),
             cells: cells.iter().cloned().collect(),
             realtime: CellSet::EMPTY,
+            direct_wfi: CellSet::EMPTY,
             channels: Vec::new(),
             icount_quantum_ns: 0,
         }
@@ -1285,6 +1286,7 @@ mod tests {
                 board: name("qemu-virt").unwrap(),
                 cells: Vec::new(),
                 realtime: CellSet::EMPTY,
+                direct_wfi: CellSet::EMPTY,
                 channels: Vec::new(),
                 icount_quantum_ns: 0,
             })

@@ -187,6 +187,11 @@ fn cell() -> impl Strategy<Value = RawCell> {
                 on_fault,
                 realtime,
                 latency_budget: None,
+                wfi: if realtime {
+                    RawWfi::Direct
+                } else {
+                    RawWfi::Trapped
+                },
             },
         )
 }

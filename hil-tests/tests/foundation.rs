@@ -162,7 +162,10 @@ fn faults_restart_only_the_faulting_cell() -> Result<(), HarnessError> {
 }
 
 /// A cell whose second CPU masks every interrupt and never comes back,
-/// spinning or in WFI, still resets, faults and restarts, and switches
+/// spinning or in WFI with its GIC CPU interface shut (every active
+/// priority set, Group 1 disabled: nothing can be signalled to it; the
+/// core waits in EL2, where `WFI` traps), still resets, faults and
+/// restarts, and switches
 /// itself off: the partitioner gets the core back every time (through the
 /// Group 0 kick, or, with `BULKHEAD_QEMU_SECURE=on`, through stage-2
 /// revocation and the Group 1 kick), and the core runs the cell's next
@@ -175,14 +178,16 @@ fn a_cell_that_masks_interrupts_and_spins_still_stops_and_restarts() -> Result<(
             ("wedge", Pattern::from("vcpu 1: interrupts masked, spinning (boot 0)")),
             ("wedge", Pattern::from("boot 0: SYSTEM_RESET with vcpu 1 spinning")),
             ("partitioner", Pattern::from("cell wedge: SYSTEM_RESET, restarting")),
-            ("wedge", Pattern::from("vcpu 1: interrupts masked, in WFI (boot 1)")),
+            ("wedge", Pattern::from("vcpu 1: interrupts masked, in WFI with its GIC blocked (boot 1)")),
+            ("wedge", Pattern::regex(r"^vcpu 1: GIC blocked, running priority 0x[0-9a-f]+$")),
             ("wedge", Pattern::from("boot 1: SYSTEM_RESET with vcpu 1 in WFI")),
             ("partitioner", Pattern::from("cell wedge: starting (boot #3)")),
             ("wedge", Pattern::from("vcpu 1: interrupts masked, spinning (boot 2)")),
             ("wedge", Pattern::from("boot 2: faulting with vcpu 1 spinning")),
             ("partitioner", Pattern::from("cell wedge faulted on cpu 0: stage-2 fault: read (translation fault) at IPA 0x40000000")),
             ("partitioner", Pattern::from("cell wedge: restarting; other cells continue")),
-            ("wedge", Pattern::from("vcpu 1: interrupts masked, in WFI (boot 3)")),
+            ("wedge", Pattern::from("vcpu 1: interrupts masked, in WFI with its GIC blocked (boot 3)")),
+            ("wedge", Pattern::regex(r"^vcpu 1: GIC blocked, running priority 0x[0-9a-f]+$")),
             ("wedge", Pattern::from("boot 3: SYSTEM_OFF with vcpu 1 in WFI")),
             ("partitioner", Pattern::from("cell wedge: SYSTEM_OFF, stopped")),
         ],

@@ -1701,6 +1701,7 @@ mod tests {
             board: name("qemu-virt").unwrap(),
             cells: Vec::new(),
             realtime: config::CellSet::EMPTY,
+            direct_wfi: config::CellSet::EMPTY,
             channels: [
                 channel(0x6000_0000, &[0, 2]),
                 channel(0x6010_0000, &[2, 1, 0]),

@@ -249,6 +249,7 @@ mod tests {
             board: name("qemu-virt").unwrap(),
             cells: [a.clone(), a.clone(), a].into_iter().collect(),
             realtime: CellSet::EMPTY,
+            direct_wfi: CellSet::EMPTY,
             channels: [
                 Channel {
                     name: name("link").unwrap(),

@@ -475,6 +475,7 @@ mod tests {
             .into_iter()
             .collect(),
             realtime: config::CellSet::EMPTY,
+            direct_wfi: config::CellSet::EMPTY,
             channels: [channel.clone(), channel].into_iter().collect(),
             icount_quantum_ns: 0,
         };

@@ -414,6 +414,24 @@ pub mod gic {
         unsafe { asm!("dsb ish", "msr icc_sgi1r_el1, {}", "isb", in(reg) value, options(nostack)) };
     }
 
+    /// Shuts this core's Group 1 CPU interface as a hostile cell would:
+    /// every active-priority bit set (`ICC_AP1R0_EL1`, running priority at
+    /// the top where the write takes effect) and Group 1 disabled
+    /// (`ICC_IGRPEN1_EL1`). No interrupt can then be signalled to the
+    /// core.
+    pub fn block_interface() {
+        // SAFETY: GIC CPU-interface state of this core; no memory effect.
+        unsafe {
+            asm!(
+                "msr icc_ap1r0_el1, {ones}",
+                "msr icc_igrpen1_el1, xzr",
+                "isb",
+                ones = in(reg) u64::from(u32::MAX),
+                options(nomem, nostack)
+            )
+        };
+    }
+
     /// The running priority (`ICC_RPR_EL1`).
     pub fn running_priority() -> u64 {
         let v: u64;

@@ -457,6 +457,7 @@ impl<'a> Converter<'a> {
             board: name(board.name).unwrap_or_default(),
             cells: heapless::Vec::new(),
             realtime: CellSet::EMPTY,
+            direct_wfi: CellSet::EMPTY,
             channels: heapless::Vec::new(),
             icount_quantum_ns: self.icount_quantum(),
         };
@@ -469,6 +470,9 @@ impl<'a> Converter<'a> {
             self.traces.push(trace);
             if raw_cell.realtime {
                 system.realtime.insert(i);
+            }
+            if raw_cell.wfi == RawWfi::Direct {
+                system.direct_wfi.insert(i);
             }
         }
         system.channels = self.converted_channels.clone();

@@ -167,6 +167,25 @@ pub struct RawCell {
     /// case exceeds it. The partitioner does not read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_budget: Option<Latency>,
+    /// How the cell's idle CPUs wait for its interrupts.
+    #[serde(default)]
+    pub wfi: RawWfi,
+}
+
+/// How a cell's `WFI` instructions run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RawWfi {
+    /// `WFI` traps and the partitioner waits in the cell's stead: a stop
+    /// or restart always reaches the CPU, whatever the cell did to its
+    /// GIC CPU interface. Costs some 46 instructions of wake-up latency
+    /// from idle.
+    #[default]
+    Trapped,
+    /// `WFI` runs on the hardware: wake-up from idle at native latency,
+    /// but a cell that blocks its own GIC CPU interface and then waits in
+    /// `WFI` cannot be stopped until the board resets.
+    Direct,
 }
 
 /// A RAM region.

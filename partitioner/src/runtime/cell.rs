@@ -196,7 +196,9 @@ pub fn set_stage2_root(index: usize, root: u64) {
 /// core, and a core in a cell only to make it fetch an instruction, which
 /// faults because the caller revoked the cell's stage 2 first
 /// ([`stop_cell`]); only parked cores and cores of a stopping cell are
-/// ever kicked.
+/// ever kicked. Then an `SEV`: a core of a cell that waits in EL2 for its
+/// cell's interrupts ([`wait_in_el2`]) with the kick blocked waits for
+/// events instead.
 fn post(cpu: usize, generation: u32, command: u64) {
     CORES[cpu]
         .command
@@ -211,6 +213,7 @@ fn post(cpu: usize, generation: u32, command: u64) {
             }
         }
     }
+    arch::send_event();
 }
 
 fn post_start(cpu: usize, generation: u32, entry: u64, context: u64) {
@@ -235,12 +238,14 @@ pub fn core_online(cpu: usize) -> ! {
 
 /// The idle loop: wait for a command, run the virtual CPU it names.
 pub fn park(cpu: usize) -> ! {
+    // Take the interface back from the cell that may have left it masked,
+    // with active priorities (which block the kick on either path: the
+    // running priority is shared by both groups) or in EOI mode 1, and
+    // let only the partitioner's priorities through.
+    arch::take_group1_interface(gic::EL2_ONLY_MASK);
     if gic::control_path() == ControlPath::RevokeStage2 {
-        // The kicks are Group 1 here: take the interface back from the
-        // cell that may have left it masked, with active priorities or in
-        // EOI mode 1, and let only the partitioner's priorities through.
+        // The kicks are Group 1 here.
         let m = machine();
-        arch::take_group1_interface(gic::EL2_ONLY_MASK);
         if let Some(c) = m.board.cpus.get(cpu) {
             gic::unmask_kick(m.board, c.mpidr);
         }
@@ -361,6 +366,7 @@ fn try_enter(cpu: usize, generation: u32) {
         revoke,
     );
     super::vgic::reset_priority_mask(cpu);
+    arch::trap_wfi(!machine().system.direct_wfi.contains(index));
     start_quantum(index);
     // Boot times: the counter just before the eret to the first
     // instruction of this start of the cell (the log line itself, a few
@@ -594,6 +600,32 @@ pub fn guest_warning_allowed(index: usize, name: &str) -> bool {
         defmt::warn!("cell {=str}: further warnings suppressed", name);
     }
     n < LIMIT
+}
+
+/// The cell executed `WFI` on `cpu` (it traps): the core waits here in its
+/// stead, until an interrupt is signalled to it (the caller then returns
+/// to the cell, after the `WFI`) or a command arrives (the core leaves the
+/// cell). Its own wait is a `WFI` while the kick could wake it; when the
+/// cell has blocked the kick (an active priority at the top, or Group 1
+/// disabled on `revoke-stage2`) it is a loop of `WFE`, which
+/// [`post`]'s `SEV` ends. So no GIC state a cell can set keeps its core
+/// from a stop. The price: one exit per `WFI` of the cell
+/// (docs/architecture.md).
+pub fn wait_in_el2(cpu: usize) {
+    let group1 = gic::control_path() == ControlPath::RevokeStage2;
+    loop {
+        if CORES[cpu].command.load(Ordering::Acquire) != COMMAND_NONE {
+            leave(cpu);
+        }
+        if arch::interrupt_signalled() {
+            return;
+        }
+        if arch::could_signal(gic::KICK_PRIORITY, group1) {
+            arch::wait_for_interrupt();
+        } else {
+            arch::wait_for_event();
+        }
+    }
 }
 
 /// The kick SGI arrived while this core ran its cell: any command makes

@@ -17,6 +17,8 @@ use tock_registers::{register_bitfields, register_structs};
 pub const KICK_SGI: u32 = 15;
 /// Priority of the partitioner's own interrupts (the highest).
 const EL2_PRIORITY: u8 = 0x00;
+/// Priority of the kick SGI.
+pub const KICK_PRIORITY: u8 = EL2_PRIORITY;
 /// Default priority of cell interrupts (lower half).
 const CELL_PRIORITY: u8 = 0xa0;
 /// The priority mask of a core that waits at EL2 on the `revoke-stage2`
@@ -280,7 +282,7 @@ pub fn init_redistributor(board: &Board, mpidr: u64) -> bool {
     for intid in 0..32 {
         sgi.ipriorityr[intid].set(CELL_PRIORITY);
     }
-    sgi.ipriorityr[KICK_SGI as usize].set(EL2_PRIORITY);
+    sgi.ipriorityr[KICK_SGI as usize].set(KICK_PRIORITY);
     sgi.isenabler0.set(1 << KICK_SGI);
     crate::arch::gic_cpu_interface_init(control_path() == ControlPath::RevokeStage2);
     true

@@ -185,18 +185,24 @@ fn print_summary(machine: &Machine) {
         machine.blob_total / 1024
     );
     defmt::info!("{=usize} cells", system.cells.len());
-    for c in &system.cells {
+    for (index, c) in system.cells.iter().enumerate() {
         let policy = match c.on_fault {
             FaultPolicy::Stop => "stop",
             FaultPolicy::Restart => "restart",
         };
+        let wfi = if system.direct_wfi.contains(index) {
+            "direct"
+        } else {
+            "trapped"
+        };
         defmt::info!(
-            "cell {=str}: cpus {=u64:#b} ({=usize} vCPUs), entry {=u64:#x}, on fault: {=str}",
+            "cell {=str}: cpus {=u64:#b} ({=usize} vCPUs), entry {=u64:#x}, on fault: {=str}, WFI {=str}",
             c.name.as_str(),
             c.cpus.bits(),
             c.cpus.len(),
             c.entry,
-            policy
+            policy,
+            wfi
         );
         for m in &c.memory {
             defmt::info!(
@@ -347,6 +353,10 @@ fn synchronous(cpu: usize, frame: &mut TrapFrame) {
             if cell::try_machine().is_some_and(|m| vgic::is_gic(m, abort.ipa)) =>
         {
             emulate_gic(cpu, frame, raw, &abort)
+        }
+        Syndrome::Wfi => {
+            cell::wait_in_el2(cpu);
+            frame.elr = frame.elr.wrapping_add(4);
         }
         Syndrome::SysReg(access) => {
             let handled = cell::try_machine().zip(cell::current_cell(cpu)).and_then(

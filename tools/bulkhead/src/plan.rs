@@ -183,6 +183,13 @@ pub fn plan(loaded: &Loaded) -> String {
         if system.realtime.contains(i) {
             rows.push(vec!["real-time".into(), "yes".into()]);
         }
+        if system.direct_wfi.contains(i) {
+            rows.push(vec![
+                "WFI".into(),
+                "direct".into(),
+                "not stoppable while it blocks its own GIC and sleeps".into(),
+            ]);
+        }
         rows.push(vec![
             "on fault".into(),
             match cell.on_fault {

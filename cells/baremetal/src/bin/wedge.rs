@@ -1,7 +1,9 @@
 //! Wedge test cell: its second virtual CPU masks every interrupt and never
 //! comes back, and the cell must still stop and restart. Virtual CPU 0
 //! starts virtual CPU 1, which masks `DAIF` and either spins (even boots)
-//! or sits in `WFI` (odd boots) forever; it never sets up its GIC. Then
+//! or sits in `WFI` (odd boots) forever. Before its `WFI` it shuts its
+//! GIC CPU interface (every active priority set, Group 1 disabled), so
+//! that no interrupt, the partitioner's kick included, can wake it. Then
 //! virtual CPU 0 ends the boot, depending on how often the cell booted
 //! (the count survives restarts):
 //!
@@ -63,11 +65,22 @@ mod cell {
         let spin = boot.is_multiple_of(2);
         println!(
             "vcpu {vcpu}: interrupts masked, {} (boot {boot})",
-            if spin { "spinning" } else { "in WFI" }
+            if spin {
+                "spinning"
+            } else {
+                "in WFI with its GIC blocked"
+            }
         );
         // SAFETY: masking every exception class has no memory effect; the
         // core never unmasks them again.
         unsafe { core::arch::asm!("msr daifset, #0xf", "isb", options(nomem, nostack)) };
+        if !spin {
+            cell_rt::gic::block_interface();
+            println!(
+                "vcpu {vcpu}: GIC blocked, running priority {:#x}",
+                cell_rt::gic::running_priority()
+            );
+        }
         loop {
             if spin {
                 core::hint::spin_loop();

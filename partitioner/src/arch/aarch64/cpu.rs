@@ -109,6 +109,49 @@ pub fn wait_for_interrupt() {
     aarch64_cpu::asm::wfi();
 }
 
+/// Whether the cell about to run on this core has its `WFI` trapped
+/// (`HCR_EL2.TWI`).
+pub fn trap_wfi(trap: bool) {
+    HCR_EL2.modify(if trap {
+        HCR_EL2::TWI::SET
+    } else {
+        HCR_EL2::TWI::CLEAR
+    });
+}
+
+/// Waits for an event (`WFE`): an `SEV` from any core, or anything that
+/// would end a `WFI`. (QEMU's TCG treats it as a yield and returns.)
+pub fn wait_for_event() {
+    aarch64_cpu::asm::wfe();
+}
+
+/// Signals an event to every core (`SEV`), after every store before it:
+/// a core in [`wait_for_event`] wakes, and one about to wait does not
+/// sleep (the event is latched).
+pub fn send_event() {
+    barrier::dsb(barrier::ISH);
+    aarch64_cpu::asm::sev();
+}
+
+/// Whether the GIC signals an IRQ or an FIQ to this core now
+/// (`ISR_EL1`, which at EL2 shows the physical interface), whatever
+/// PSTATE masks.
+pub fn interrupt_signalled() -> bool {
+    use super::sysreg::{ISR, ISR_EL1};
+    ISR.matches_any(&[ISR_EL1::I::SET, ISR_EL1::F::SET])
+}
+
+/// Whether the CPU interface, as the cell left it, would signal an
+/// interrupt of `priority` (as the distributor's priorities are written):
+/// no active priority at or above it and, for Group 1 (`group1`), the
+/// group enabled. A cell blocks the partitioner's kick by writing its
+/// active priorities (`ICC_AP1R<n>_EL1`) or, on `revoke-stage2`,
+/// disabling Group 1; its priority mask cannot (those writes trap).
+pub fn could_signal(priority: u8, group1: bool) -> bool {
+    use super::sysreg::{ICC_IGRPEN1, ICC_IGRPEN1_EL1};
+    running_priority() > priority && (!group1 || ICC_IGRPEN1.is_set(ICC_IGRPEN1_EL1::Enable))
+}
+
 /// Physical address bits the core implements (from `ID_AA64MMFR0_EL1`).
 fn pa_range() -> u64 {
     ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::PARange).min(0b010)
@@ -153,8 +196,11 @@ pub unsafe fn enable_el2_mmu(root: u64) {
 }
 
 /// Configures this core's traps and timers for running a cell:
-/// `HCR_EL2 = RW | VM | FMO | TSC | TIDCP | TACR`, with IMO clear so the
-/// cell's interrupts go straight to EL1. Cells' own TLB and barrier
+/// `HCR_EL2 = RW | VM | FMO | TSC | TIDCP | TACR | TWI`, with IMO clear so
+/// the cell's interrupts go straight to EL1. `WFI` traps (unless
+/// [`trap_wfi`] turns it off for a cell), so that a core waiting for its
+/// cell's interrupts waits in EL2, where a stop reaches it whatever the
+/// cell did to its CPU interface. Cells' own TLB and barrier
 /// operations are not widened (no FB/BSU), so they do not disturb other
 /// cells' cores; implementation-defined registers and `ACTLR_EL1` trap (they
 /// can reach caches shared with other cells). FP is not trapped; EL1 keeps
@@ -166,7 +212,8 @@ pub fn configure_el2_for_cells() {
             + HCR_EL2::FMO::EnableVirtualFIQ
             + HCR_EL2::TSC::EnableTrapEl1SmcToEl2
             + HCR_EL2::TIDCP::SET
-            + HCR_EL2::TACR::SET,
+            + HCR_EL2::TACR::SET
+            + HCR_EL2::TWI::SET,
     );
     super::sysreg::ACTLR.set(0);
     // Cells' accesses to the CPU-interface registers common to both groups
@@ -395,8 +442,9 @@ pub fn acknowledge_group0() -> Option<u32> {
 }
 
 /// Takes the physical Group 1 CPU interface back from a cell that left
-/// this core, for a core that waits at EL2 for Group 1 kicks (the
-/// `revoke-stage2` control path): no active priority left by the cell,
+/// this core, for a core that waits at EL2 for kicks (an active priority
+/// left by the cell blocks them on either control path, and on
+/// `revoke-stage2` so does Group 1 disabled): no active priority left by the cell,
 /// EOI mode 0, Group 1 enabled, and the priority mask at `mask`, so that
 /// only the partitioner's interrupts (priority below `mask`) are signalled.
 ///

@@ -175,6 +175,8 @@ pub enum Syndrome {
     Smc(u16),
     /// A trapped `MSR`/`MRS`.
     SysReg(SysRegAccess),
+    /// A trapped `WFI` (`HCR_EL2.TWI`).
+    Wfi,
     /// Anything else, by exception class.
     Other(u8),
 }
@@ -255,6 +257,8 @@ impl RawSyndrome {
                 far: self.far,
                 status: FaultStatus::from_code((iss & 0x3f) as u8),
             },
+            // ISS.TI (bits 1:0) = 0b00: WFI (not WFE, WFIT or WFET).
+            ec::WFX if iss & 0b11 == 0 => Syndrome::Wfi,
             ec::HVC64 => Syndrome::Hvc(iss as u16),
             ec::SMC64 => Syndrome::Smc(iss as u16),
             ec::SYSREG64 => {
@@ -298,6 +302,19 @@ mod tests {
         }
         // Register 31 is the zero register; `TrapFrame::reg` reads it as 0.
         assert_eq!(word_store_register(store | 0x1f << 16), Some(31));
+    }
+
+    #[test]
+    fn wfi_is_told_from_the_other_wait_instructions() {
+        let wait = |ti: u64| RawSyndrome {
+            esr: (ec::WFX as u64) << 26 | 1 << 25 | ti,
+            far: 0,
+            hpfar: 0,
+        };
+        assert_eq!(wait(0b00).decode(), Syndrome::Wfi);
+        for ti in [0b01, 0b10, 0b11] {
+            assert_eq!(wait(ti).decode(), Syndrome::Other(ec::WFX));
+        }
     }
 
     #[test]

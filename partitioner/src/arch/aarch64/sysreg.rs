@@ -99,6 +99,14 @@ register_bitfields! {u64,
         /// Ticks until EL2's physical timer fires (signed, 32 bits).
         TimerValue OFFSET(0) NUMBITS(32) []
     ],
+    /// Interrupt Status Register: the interrupts signalled to the core
+    /// (at EL2, the physical ones).
+    pub ISR_EL1 [
+        /// An IRQ is signalled.
+        I OFFSET(7) NUMBITS(1) [],
+        /// An FIQ is signalled.
+        F OFFSET(6) NUMBITS(1) []
+    ],
     /// Interrupt Controller Interrupt Priority Mask Register.
     pub ICC_PMR_EL1 [
         /// Priority mask.
@@ -156,7 +164,13 @@ sysreg!(IccRprEl1, ICC_RPR_EL1, "icc_rpr_el1", read);
 sysreg!(IccDirEl1, ICC_DIR_EL1, "icc_dir_el1", write);
 sysreg!(IccSgi1rEl1, ICC_SGIR_EL1, "icc_sgi1r_el1", write);
 sysreg!(IchHcrEl2, ICH_HCR_EL2, "ich_hcr_el2", write);
-sysreg!(IccIgrpen1El1, ICC_IGRPEN1_EL1, "icc_igrpen1_el1", write);
+sysreg!(
+    IccIgrpen1El1,
+    ICC_IGRPEN1_EL1,
+    "icc_igrpen1_el1",
+    read_write
+);
+sysreg!(IsrEl1, ISR_EL1, "isr_el1", read);
 sysreg!(CptrEl2, CPTR_EL2, "cptr_el2", read_write);
 sysreg!(IccSgi0rEl1, ICC_SGIR_EL1, "icc_sgi0r_el1", write);
 sysreg!(
@@ -192,6 +206,8 @@ pub const ICC_SGI1R: IccSgi1rEl1 = IccSgi1rEl1;
 pub const ICH_HCR: IchHcrEl2 = IchHcrEl2;
 /// `ICC_IGRPEN1_EL1`.
 pub const ICC_IGRPEN1: IccIgrpen1El1 = IccIgrpen1El1;
+/// `ISR_EL1`.
+pub const ISR: IsrEl1 = IsrEl1;
 /// `VPIDR_EL2`.
 pub const VPIDR: VpidrEl2 = VpidrEl2;
 /// `CPTR_EL2`.
