@@ -198,6 +198,66 @@ fn a_cell_that_masks_interrupts_and_spins_still_stops_and_restarts() -> Result<(
     Ok(())
 }
 
+/// A restarted cell finds its CPU as its first boot found it: the
+/// `residue` cell reads every EL1/EL0 register it can observe (translation,
+/// exception, thread IDs, timers, debug, PMU, its GIC CPU interface,
+/// FP/SIMD), writes another value into each, restarts and compares. No
+/// register may keep a value from the previous life, on either control
+/// path.
+#[test]
+fn a_restarted_cell_finds_its_cpu_as_its_first_boot_did() -> Result<(), HarnessError> {
+    let mut session = start("qemu-residue", "restarted_cell_finds_reset_state");
+    let dirtied = session.expect(
+        "residue",
+        Pattern::regex(r"^residue: boot 0: \d+ registers read, \d+ changed by dirtying$"),
+        BOOT,
+    )?;
+    let numbers: Vec<usize> = dirtied
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let [_, read, changed] = numbers[..] else {
+        panic!("unexpected line {dirtied}");
+    };
+    // Every register took the dirty value but at most one (the active
+    // priorities, which a Non-secure write cannot set when firmware keeps
+    // Group 0).
+    assert!(
+        read >= 100 && changed + 1 >= read,
+        "the cell dirtied its registers: {dirtied}"
+    );
+    session.expect_all(
+        [
+            (
+                "partitioner",
+                Pattern::from("cell residue: SYSTEM_RESET, restarting"),
+            ),
+            (
+                "residue",
+                Pattern::regex(&format!(
+                    "^residue: boot 1: {read} registers compared, 0 differ$"
+                )),
+            ),
+            (
+                "partitioner",
+                Pattern::from("cell residue: SYSTEM_OFF, stopped"),
+            ),
+        ],
+        STEP,
+    )?;
+    let leaked: Vec<String> = session
+        .lines("residue")
+        .into_iter()
+        .filter(|l| l.contains("at the first boot"))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "registers kept across the restart: {leaked:#?}"
+    );
+    common::steady_cell_beat_on(&mut session)?;
+    Ok(())
+}
+
 /// A cell takes its own interrupts directly at EL1 (the virtual timer, an
 /// SGI to itself) and configures them through the emulated GIC, while the
 /// GIC refuses to let it touch an SPI that belongs to another cell.

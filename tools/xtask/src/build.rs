@@ -4,7 +4,7 @@
 //! Output:
 //! - `target/bulkhead/images/`: `partitioner-<board>.img` (the partitioner
 //!   built for the config's board: one build per board), `heartbeat.bin`,
-//!   `intruder.bin`, `wedge.bin`, `probe.bin`, `pingpong.bin` (raw arm64
+//!   `intruder.bin`, `wedge.bin`, `probe.bin`, `pingpong.bin`, `residue.bin` (raw arm64
 //!   Images), and the Linux kernels and initramfs images the config names
 //!   (see [`crate::linux`]);
 //! - `target/bulkhead/<config stem>/`: `bulkhead.img`, the bootable image
@@ -33,6 +33,7 @@ pub const SYSTEM_TEST_CONFIGS: &[&str] = &[
     "config/examples/qemu-heartbeat.yaml",
     "hil-tests/configs/qemu-restart.yaml",
     "hil-tests/configs/qemu-wedge.yaml",
+    "hil-tests/configs/qemu-residue.yaml",
     "hil-tests/configs/imx8mp-heartbeat.yaml",
     "hil-tests/configs/imx8mp-linux.yaml",
     "hil-tests/configs/imx8mp-restart.yaml",
@@ -56,6 +57,7 @@ const IMAGES: &[(&str, &str)] = &[
     ("wedge", "wedge.bin"),
     ("probe", "probe.bin"),
     ("pingpong", "pingpong.bin"),
+    ("residue", "residue.bin"),
 ];
 
 /// Where `uartcheck.bin` asks to be loaded above its board's RAM base,

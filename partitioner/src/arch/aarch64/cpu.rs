@@ -8,7 +8,7 @@ use super::{esr::RawSyndrome, TrapFrame, CPU_STACK_SIZE};
 use aarch64_cpu::asm::barrier;
 use aarch64_cpu::registers::*;
 use core::arch::{asm, global_asm};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use tock_registers::interfaces::{Readable, Writeable};
 
 global_asm!(include_str!("boot.S"));
@@ -255,18 +255,258 @@ pub fn prepare_vcpu(stage2_root: u64, vmid: u16, vcpu: usize, group1_enabled: bo
     VMPIDR_EL2.set(1 << 31 | vcpu as u64);
     // SCTLR_EL1 reset value: MMU and caches off, RES1 bits set.
     SCTLR_EL1.set(0x30d0_0800);
-    CNTV_CTL_EL0.set(0);
-    CNTP_CTL_EL0.set(0);
-    CNTKCTL_EL1.set(0);
+    reset_el1_state();
     // The cell reaches the physical Group 1 CPU interface directly
-    // (IMO = 0): leave no active priority or enable from a previous run.
+    // (IMO = 0): leave no active priority, enable, EOI mode or binary
+    // point from a previous run.
     super::sysreg::ICC_AP1R0.set(0);
+    set_gic_eoi_mode_split(false);
+    super::sysreg::ICC_BPR1.set(u64::from(
+        PRISTINE_BPR1[cpu_index() % PRISTINE_BPR1.len()].load(Ordering::Relaxed),
+    ));
     super::sysreg::ICC_IGRPEN1
         .write(super::sysreg::ICC_IGRPEN1_EL1::Enable.val(group1_enabled.into()));
     barrier::isb(barrier::SY);
     // SAFETY: invalidates this VMID's stage-1 and stage-2 TLB entries on
     // this core; no memory effect.
     unsafe { asm!("tlbi vmalls12e1", "dsb nsh", "isb", options(nostack)) };
+}
+
+/// `ICC_BPR1_EL1` of each core as it came out of reset, before any cell
+/// ran ([`note_pristine_state`]); its reset value is the implementation's.
+static PRISTINE_BPR1: [AtomicU8; 8] = [const { AtomicU8::new(0) }; 8];
+
+/// Notes what this core's registers with implementation-defined reset
+/// values hold before any cell has run, for [`prepare_vcpu`] to restore.
+pub fn note_pristine_state() {
+    let bpr = super::sysreg::ICC_BPR1.get() as u8;
+    PRISTINE_BPR1[cpu_index() % PRISTINE_BPR1.len()].store(bpr, Ordering::Relaxed);
+}
+
+/// Puts back the reset state of everything a cell can observe at EL1 and
+/// EL0 on this core besides the GIC CPU interface (which
+/// [`prepare_vcpu`] resets): the translation and exception registers, the
+/// thread IDs and stack pointers, the timers, the debug registers (OS
+/// lock set, as after a cold reset), the PMU (counters stopped, cleared,
+/// disabled, no overflow interrupt) and FP/SIMD (`FPCR`, `FPSR`, `V0` to
+/// `V31` zero). A restarted cell finds what its first boot found, so
+/// nothing of its previous life leaks into the next.
+fn reset_el1_state() {
+    // SAFETY: EL1/EL0 state of the cell about to run on this core; EL2's
+    // own execution depends on none of it, and no memory is touched.
+    unsafe {
+        asm!(
+            "msr tcr_el1, xzr",
+            "msr ttbr0_el1, xzr",
+            "msr ttbr1_el1, xzr",
+            "msr mair_el1, xzr",
+            "msr amair_el1, xzr",
+            "msr vbar_el1, xzr",
+            "msr contextidr_el1, xzr",
+            "msr cpacr_el1, xzr",
+            "msr tpidr_el0, xzr",
+            "msr tpidrro_el0, xzr",
+            "msr tpidr_el1, xzr",
+            "msr sp_el0, xzr",
+            "msr sp_el1, xzr",
+            "msr elr_el1, xzr",
+            "msr spsr_el1, xzr",
+            "msr esr_el1, xzr",
+            "msr far_el1, xzr",
+            "msr afsr0_el1, xzr",
+            "msr afsr1_el1, xzr",
+            "msr par_el1, xzr",
+            "msr csselr_el1, xzr",
+            "msr cntv_ctl_el0, xzr",
+            "msr cntv_cval_el0, xzr",
+            "msr cntp_ctl_el0, xzr",
+            "msr cntp_cval_el0, xzr",
+            "msr cntkctl_el1, xzr",
+            "msr mdscr_el1, xzr",
+            "msr osdlr_el1, xzr",
+            options(nomem, nostack)
+        )
+    };
+    reset_debug_registers();
+    reset_pmu();
+    reset_fp();
+}
+
+/// Disables and clears every breakpoint and watchpoint
+/// (`ID_AA64DFR0_EL1.BRPs`/`WRPs` + 1 of each) and sets the OS lock.
+fn reset_debug_registers() {
+    let dfr0 = ID_AA64DFR0_EL1.get();
+    let breakpoints = ((dfr0 >> 12) & 0xf) + 1;
+    let watchpoints = ((dfr0 >> 20) & 0xf) + 1;
+    macro_rules! clear {
+        ($count:expr, $($n:literal),*) => {
+            $(
+                if $n < $count {
+                    // SAFETY: debug register pair `n` exists (n < count);
+                    // clearing it disables it. No memory effect.
+                    unsafe {
+                        asm!(
+                            concat!("msr dbgbcr", $n, "_el1, xzr"),
+                            concat!("msr dbgbvr", $n, "_el1, xzr"),
+                            options(nomem, nostack)
+                        )
+                    };
+                }
+            )*
+        };
+    }
+    macro_rules! clear_watch {
+        ($count:expr, $($n:literal),*) => {
+            $(
+                if $n < $count {
+                    // SAFETY: as for the breakpoints.
+                    unsafe {
+                        asm!(
+                            concat!("msr dbgwcr", $n, "_el1, xzr"),
+                            concat!("msr dbgwvr", $n, "_el1, xzr"),
+                            options(nomem, nostack)
+                        )
+                    };
+                }
+            )*
+        };
+    }
+    clear!(
+        breakpoints,
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        7,
+        8,
+        9,
+        10,
+        11,
+        12,
+        13,
+        14,
+        15
+    );
+    clear_watch!(
+        watchpoints,
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+        6,
+        7,
+        8,
+        9,
+        10,
+        11,
+        12,
+        13,
+        14,
+        15
+    );
+    // SAFETY: OS lock set, claim tags cleared: the cold-reset state of the
+    // debug interface; no memory effect.
+    unsafe {
+        asm!(
+            "msr oslar_el1, {one}",
+            "msr dbgclaimclr_el1, {all}",
+            one = in(reg) 1u64,
+            all = in(reg) 0xffu64,
+            options(nomem, nostack)
+        )
+    };
+}
+
+/// Stops, clears and disables every PMU counter, with no overflow
+/// interrupt and no EL0 access, when the core has a PMU.
+fn reset_pmu() {
+    let version = (ID_AA64DFR0_EL1.get() >> 8) & 0xf;
+    if version == 0 || version == 0xf {
+        return;
+    }
+    let counters = super::sysreg::PMCR.read(super::sysreg::PMCR_EL0::N);
+    // SAFETY: PMU state of the cell about to run; no memory effect.
+    unsafe {
+        asm!(
+            // E = 0 (stopped), P and C: event and cycle counters to zero.
+            "msr pmcr_el0, {reset}",
+            "msr pmcntenclr_el0, {all}",
+            "msr pmintenclr_el1, {all}",
+            "msr pmovsclr_el0, {all}",
+            "msr pmuserenr_el0, xzr",
+            "msr pmccfiltr_el0, xzr",
+            reset = in(reg) 0b110u64,
+            all = in(reg) u64::from(u32::MAX),
+            options(nomem, nostack)
+        )
+    };
+    for n in 0..counters {
+        // SAFETY: counter `n` exists (n < PMCR_EL0.N); its event type goes
+        // back to 0. No memory effect.
+        unsafe {
+            asm!(
+                "msr pmselr_el0, {n}",
+                "isb",
+                "msr pmxevtyper_el0, xzr",
+                n = in(reg) n,
+                options(nomem, nostack)
+            )
+        };
+    }
+    // SAFETY: as above.
+    unsafe { asm!("msr pmselr_el0, xzr", options(nomem, nostack)) };
+}
+
+/// Zeroes the FP/SIMD registers and their control and status.
+fn reset_fp() {
+    // SAFETY: FP/SIMD state of the cell about to run (EL2, built without
+    // FP, never uses it; CPTR_EL2 does not trap it); no memory effect.
+    unsafe {
+        asm!(
+            ".arch_extension fp",
+            ".arch_extension simd",
+            "msr fpcr, xzr",
+            "msr fpsr, xzr",
+            "movi v0.2d, #0",
+            "movi v1.2d, #0",
+            "movi v2.2d, #0",
+            "movi v3.2d, #0",
+            "movi v4.2d, #0",
+            "movi v5.2d, #0",
+            "movi v6.2d, #0",
+            "movi v7.2d, #0",
+            "movi v8.2d, #0",
+            "movi v9.2d, #0",
+            "movi v10.2d, #0",
+            "movi v11.2d, #0",
+            "movi v12.2d, #0",
+            "movi v13.2d, #0",
+            "movi v14.2d, #0",
+            "movi v15.2d, #0",
+            "movi v16.2d, #0",
+            "movi v17.2d, #0",
+            "movi v18.2d, #0",
+            "movi v19.2d, #0",
+            "movi v20.2d, #0",
+            "movi v21.2d, #0",
+            "movi v22.2d, #0",
+            "movi v23.2d, #0",
+            "movi v24.2d, #0",
+            "movi v25.2d, #0",
+            "movi v26.2d, #0",
+            "movi v27.2d, #0",
+            "movi v28.2d, #0",
+            "movi v29.2d, #0",
+            "movi v30.2d, #0",
+            "movi v31.2d, #0",
+            options(nomem, nostack)
+        )
+    };
 }
 
 /// Enters the guest context `frame` on this core, resetting the EL2 stack.
@@ -425,6 +665,7 @@ pub fn gic_cpu_interface_init(non_secure_view: bool) {
     set_priority_mask(0xff);
     ICC_IGRPEN0.write(ICC_IGRPEN0_EL1::Enable::SET);
     barrier::isb(barrier::SY);
+    note_pristine_state();
 }
 
 /// Arms EL2's own physical timer (`CNTHP`; the board's

@@ -99,6 +99,11 @@ register_bitfields! {u64,
         /// Ticks until EL2's physical timer fires (signed, 32 bits).
         TimerValue OFFSET(0) NUMBITS(32) []
     ],
+    /// Interrupt Controller Binary Point Register 1.
+    pub ICC_BPR1_EL1 [
+        /// The binary point.
+        BinaryPoint OFFSET(0) NUMBITS(3) []
+    ],
     /// Interrupt Status Register: the interrupts signalled to the core
     /// (at EL2, the physical ones).
     pub ISR_EL1 [
@@ -171,6 +176,7 @@ sysreg!(
     read_write
 );
 sysreg!(IsrEl1, ISR_EL1, "isr_el1", read);
+sysreg!(IccBpr1El1, ICC_BPR1_EL1, "icc_bpr1_el1", read_write);
 sysreg!(CptrEl2, CPTR_EL2, "cptr_el2", read_write);
 sysreg!(IccSgi0rEl1, ICC_SGIR_EL1, "icc_sgi0r_el1", write);
 sysreg!(
@@ -208,6 +214,8 @@ pub const ICH_HCR: IchHcrEl2 = IchHcrEl2;
 pub const ICC_IGRPEN1: IccIgrpen1El1 = IccIgrpen1El1;
 /// `ISR_EL1`.
 pub const ISR: IsrEl1 = IsrEl1;
+/// `ICC_BPR1_EL1`.
+pub const ICC_BPR1: IccBpr1El1 = IccBpr1El1;
 /// `VPIDR_EL2`.
 pub const VPIDR: VpidrEl2 = VpidrEl2;
 /// `CPTR_EL2`.
