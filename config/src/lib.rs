@@ -8,8 +8,12 @@
 //! - [`rules`]: the consistency rules, shared: the host tool reports every
 //!   violation with its YAML location, the partitioner re-checks the decoded
 //!   model before it trusts it.
+//! - [`stage2`]: each cell's stage-2 plan (what it maps, how many
+//!   translation tables that takes), which the rules check and the
+//!   partitioner builds.
 //! - [`arm64_image`]: the fields of the arm64 Linux Image header that the
 //!   host tool reads from kernels and from the partitioner itself.
+//! - [`fdt`]: the header check of a device tree file a config names.
 //! - [`identity`]: the record that says which board (and load address) a
 //!   partitioner image was built for, which the host tool checks.
 //! - `yaml` (host only, feature `std`): the serde layer, with
@@ -19,9 +23,11 @@
 
 pub mod arm64_image;
 pub mod blob;
+pub mod fdt;
 pub mod identity;
 pub mod model;
 pub mod rules;
+pub mod stage2;
 #[cfg(feature = "std")]
 pub mod yaml;
 

@@ -186,6 +186,22 @@ pub enum Problem {
         /// Index of the other device in that cell.
         other_device: usize,
     },
+    /// A range of the cell's stage 2 ends beyond the IPA space the
+    /// partitioner gives cells (`stage2::IPA_SPACE`).
+    BeyondIpaSpace {
+        /// Its guest-physical end.
+        end: u64,
+    },
+    /// The cells' stage 2 needs more translation tables than the
+    /// partitioner has (`stage2::CELL_TABLES`).
+    TooManyTables {
+        /// This cell's tables.
+        cell_tables: usize,
+        /// All cells' up to and with this one.
+        total: usize,
+        /// The pool.
+        available: usize,
+    },
     /// A device shares a 4 KiB page with the board's console UART, which
     /// the partitioner owns: stage 2 maps whole pages, so the cell would
     /// reach the console's registers too (LS1046A's DUART has uart0 and
@@ -447,6 +463,19 @@ impl fmt::Display for Problem {
                 f,
                 "the device shares a 4 KiB page with devices[{other_device}] of cell #{other_cell}"
             ),
+            Problem::BeyondIpaSpace { end } => write!(
+                f,
+                "its stage-2 mapping ends at {end:#x}, beyond the {} GiB of guest-physical space cells have",
+                crate::stage2::IPA_SPACE >> 30
+            ),
+            Problem::TooManyTables {
+                cell_tables,
+                total,
+                available,
+            } => write!(
+                f,
+                "the cell's stage 2 needs {cell_tables} translation tables, which brings all cells to {total} of the partitioner's {available}"
+            ),
             Problem::ConsolePageShared => write!(
                 f,
                 "the device shares a 4 KiB page with the board console, which the partitioner owns"
@@ -550,8 +579,20 @@ pub fn channel_region(channel: &Channel) -> Option<MemRange> {
 }
 
 /// Checks `system` against `board`, calling `report` for every finding, in
-/// config order. Returns the number of findings.
+/// config order. Returns the number of findings. The cells' stage-2 plans
+/// ([`crate::stage2`]) are checked last, and only when nothing else is
+/// wrong (an unaligned region, say, is reported as such, not as a plan
+/// that does not fit).
 pub fn check(system: &System, board: &Board, mut report: impl FnMut(Finding)) -> usize {
+    let count = check_layout(system, board, &mut report);
+    if count > 0 {
+        return count;
+    }
+    check_stage2(system, board, report)
+}
+
+/// Everything [`check`] checks but the stage-2 plans.
+fn check_layout(system: &System, board: &Board, mut report: impl FnMut(Finding)) -> usize {
     let mut count = 0;
     let mut emit = |location, problem| {
         count += 1;
@@ -952,6 +993,60 @@ pub fn check(system: &System, board: &Board, mut report: impl FnMut(Finding)) ->
                         at(CellField::Device(d)),
                         Problem::DeviceInVirtualPci { channel },
                     );
+                }
+            }
+        }
+    }
+    count
+}
+
+/// The stage-2 plan of every cell: within the IPA space, and all cells'
+/// tables within the partitioner's pool (reported once, at the cell where
+/// the pool runs out, on its mapping that needs the most tables).
+fn check_stage2(system: &System, board: &Board, mut report: impl FnMut(Finding)) -> usize {
+    let mut count = 0;
+    let mut emit = |location, problem| {
+        count += 1;
+        report(Finding { location, problem });
+    };
+    let mut total = 0;
+    for i in 0..system.cells.len() {
+        let location = |source| match source {
+            crate::stage2::Source::Memory(n) => Location::Cell {
+                cell: i,
+                field: CellField::Memory(n),
+            },
+            crate::stage2::Source::Device(n) => Location::Cell {
+                cell: i,
+                field: CellField::Device(n),
+            },
+            crate::stage2::Source::Channel(channel) => Location::Channel {
+                channel,
+                field: ChannelField::Base,
+            },
+        };
+        match crate::stage2::plan(system, board, i) {
+            Err(crate::stage2::PlanError::BeyondIpaSpace { source, end }) => {
+                emit(location(source), Problem::BeyondIpaSpace { end })
+            }
+            // Reported by the rules above; cannot happen here.
+            Err(crate::stage2::PlanError::NotPages { .. }) => {}
+            Ok(plan) => {
+                let needed = crate::stage2::tables_needed(&plan);
+                total += needed;
+                if total > crate::stage2::CELL_TABLES {
+                    if let Some(worst) = crate::stage2::largest_need(&plan) {
+                        emit(
+                            location(worst.source),
+                            Problem::TooManyTables {
+                                cell_tables: needed,
+                                total,
+                                available: crate::stage2::CELL_TABLES,
+                            },
+                        );
+                    }
+                    // Reported once, where the pool runs out.
+                    break;
                 }
             }
         }

@@ -77,7 +77,7 @@ fn defaults_follow_the_image_header_and_device_tree() {
         common::arm64_image(0x8_0000, 0x20_0000, 8192),
     )
     .unwrap();
-    std::fs::write(dir.join("board.dtb"), [0xd0, 0x0d, 0xfe, 0xed]).unwrap();
+    std::fs::write(dir.join("board.dtb"), config::fdt::EMPTY_TREE).unwrap();
     std::fs::write(dir.join("rootfs.cpio"), vec![1u8; 5000]).unwrap();
     let config = dir.join("linux.yaml");
     std::fs::write(

@@ -1,30 +1,16 @@
-//! A cell's stage-2 plan: which ranges of guest-physical space map to what,
-//! derived from its validated config. Each RAM region maps its guest range
-//! (`guest_base`, usually equal to its physical base) to its physical range
-//! with the cell's permissions; device MMIO is identity-mapped as Device
-//! memory, rounded out to whole pages. A peer of a channel maps the
-//! channel's sections at the channel's BAR 2 in its virtual PCI window
-//! ([`channel_mappings`]). Nothing else is mapped: the emulated console,
-//! the virtual PCI configuration space and register pages, other cells'
-//! RAM (except regions shared with this cell) and unassigned devices
-//! fault.
+//! A cell's stage 2 as the partitioner builds it: the plan that
+//! [`config::stage2`] computes (the same one `bulkhead check` verified:
+//! RAM, merged device pages, channel sections, within the IPA space and
+//! the table pool), turned into descriptor attributes and written with
+//! [`crate::mm::map`]. Nothing else is mapped: the emulated console, the
+//! virtual PCI configuration space and register pages, other cells' RAM
+//! (except regions shared with this cell) and unassigned devices fault.
 
 use crate::arch::paging::{MemoryType, Permissions};
-use crate::ivshmem;
 use crate::mm::{map, MapError, MapStats, Mapping, TableAlloc};
 use bsp::Board;
-use config::rules::page_span;
-use config::{
-    Access, Cell, System, MAX_CELL_DEVICES, MAX_CELL_MEMORY, MAX_CHANNELS, MAX_CHANNEL_PEERS,
-    MAX_DEVICE_MMIO,
-};
-use heapless::Vec;
-
-/// Most mappings one cell can need.
-pub const MAX_MAPPINGS: usize = MAX_CELL_MEMORY + MAX_CELL_DEVICES * MAX_DEVICE_MMIO;
-/// Most channel sections one cell maps: a state table, a common section
-/// and an output section per peer, for every channel.
-pub const MAX_CHANNEL_MAPPINGS: usize = MAX_CHANNELS * (2 + MAX_CHANNEL_PEERS);
+use config::stage2::{self, Kind, PlanError};
+use config::{Access, System};
 
 fn permissions(access: Access) -> Permissions {
     match access {
@@ -34,92 +20,47 @@ fn permissions(access: Access) -> Permissions {
     }
 }
 
-/// The mappings of `cell`'s stage 2, RAM first. Device windows that share a
-/// page (two virtio-mmio slots of one cell) are mapped once.
-pub fn stage2_mappings(cell: &Cell) -> Vec<Mapping, MAX_MAPPINGS> {
-    let mut mappings: Vec<Mapping, MAX_MAPPINGS> = Vec::new();
-    for region in &cell.memory {
-        let _ = mappings.push(Mapping {
-            input: region.guest_base,
-            output: region.range.base,
-            size: region.range.size,
-            memory: MemoryType::Normal,
-            permissions: permissions(region.access),
-        });
+/// The descriptor attributes of a planned mapping.
+pub fn mapping(planned: &stage2::Mapping) -> Mapping {
+    let (memory, permissions) = match planned.kind {
+        Kind::Ram(access) => (MemoryType::Normal, permissions(access)),
+        Kind::Device => (MemoryType::Device, Permissions::RW),
+        Kind::Channel { writable: true } => (MemoryType::Normal, Permissions::RW),
+        Kind::Channel { writable: false } => (MemoryType::Normal, Permissions::RO),
+    };
+    Mapping {
+        input: planned.input,
+        output: planned.output,
+        size: planned.size,
+        memory,
+        permissions,
     }
-    for window in cell.devices.iter().flat_map(|d| d.mmio.iter()) {
-        let pages = page_span(window);
-        let mut start = pages.base;
-        while start < pages.end() {
-            let mapped = mappings
-                .iter()
-                .any(|m| start >= m.input && start < m.input + m.size);
-            if !mapped {
-                let _ = mappings.push(Mapping {
-                    input: start,
-                    output: start,
-                    size: 4096,
-                    memory: MemoryType::Device,
-                    permissions: Permissions::RW,
-                });
-            }
-            start += 4096;
-        }
-    }
-    mappings
 }
 
-/// The sections of every channel cell `index` of `system` is a peer of,
-/// as that peer may access them (see [`ivshmem::Layout::sections`]): the
-/// state table read-only, the common section read-write, its own output
-/// section read-write and the other peers' read-only, each at its offset
-/// in the channel's BAR 2 and never executable. Empty on a board without
-/// virtual PCI.
-pub fn channel_mappings(
+/// Why a cell's stage 2 could not be built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BuildError {
+    /// The plan itself is refused (the rules refuse such a config first).
+    Plan(PlanError),
+    /// Writing a mapping failed.
+    Map(Mapping, MapError),
+}
+
+/// Builds the stage 2 of cell `index` of `system` under `root`: every
+/// mapping of its plan, whole.
+pub fn build_stage2(
     system: &System,
     board: &Board,
     index: usize,
-) -> Vec<Mapping, MAX_CHANNEL_MAPPINGS> {
-    let mut mappings = Vec::new();
-    for (c, channel) in system.channels.iter().enumerate() {
-        let Some(peer) = channel.peer_of(index) else {
-            continue;
-        };
-        let Some(description) = ivshmem::describe(system, board, c) else {
-            continue;
-        };
-        let (Ok(layout), Some(me)) = (description.layout(), description.peers.get(peer)) else {
-            continue;
-        };
-        for section in layout.sections(peer) {
-            let _ = mappings.push(Mapping {
-                input: me.shared_memory_base.saturating_add(section.offset),
-                output: channel.base.saturating_add(section.offset),
-                size: section.size,
-                memory: MemoryType::Normal,
-                permissions: if section.writable {
-                    Permissions::RW
-                } else {
-                    Permissions::RO
-                },
-            });
-        }
-    }
-    mappings
-}
-
-/// Builds `cell`'s stage-2 tables under `root`: its own mappings and
-/// `channels` (from [`channel_mappings`]).
-pub fn build_stage2(
-    cell: &Cell,
-    channels: &[Mapping],
     alloc: &mut impl TableAlloc,
     root: u64,
-) -> Result<MapStats, (Mapping, MapError)> {
+) -> Result<MapStats, BuildError> {
+    let plan = stage2::plan(system, board, index).map_err(BuildError::Plan)?;
     let mut total = MapStats::default();
-    for m in stage2_mappings(cell).iter().chain(channels) {
-        let m = *m;
-        let stats = map::<crate::arch::paging::Stage2>(alloc, root, &m).map_err(|e| (m, e))?;
+    for planned in &plan {
+        let m = mapping(planned);
+        let stats = map::<crate::arch::paging::Stage2>(alloc, root, &m)
+            .map_err(|e| BuildError::Map(m, e))?;
         total.blocks_2m += stats.blocks_2m;
         total.pages_4k += stats.pages_4k;
     }
@@ -133,8 +74,10 @@ mod tests {
     use bsp::qemu_virt::BOARD;
     use bsp::MemRange;
     use config::{
-        name, CellSet, Console, CpuSet, DeviceGrant, FaultPolicy, Image, ImageKind, MemoryRegion,
+        name, Cell, CellSet, Console, CpuSet, DeviceGrant, FaultPolicy, Image, ImageKind,
+        MemoryRegion,
     };
+    use heapless::Vec;
 
     struct Pool(std::vec::Vec<Table>);
 
@@ -202,18 +145,40 @@ mod tests {
         }
     }
 
-    #[test]
-    fn plan_maps_ram_devices_and_nothing_else() {
-        let cell = cell();
-        let plan = stage2_mappings(&cell);
-        // RAM, shared RO region, one page for both virtio slots, the RTC page.
-        assert_eq!(plan.len(), 4);
-        assert_eq!(plan[2].input, 0x0a00_3000);
-        assert_eq!(plan[2].memory, MemoryType::Device);
+    /// A system of `cells` and no channels.
+    fn system(cells: &[Cell]) -> System {
+        System {
+            board: name("qemu-virt").unwrap(),
+            cells: cells.iter().cloned().collect(),
+            realtime: CellSet::EMPTY,
+            direct_wfi: CellSet::EMPTY,
+            channels: Vec::new(),
+            icount_quantum_ns: 0,
+        }
+    }
 
+    /// Builds cell `index`'s stage 2 in a fresh pool; checks that it used
+    /// exactly the tables the shared plan counted.
+    fn built(system: &System, index: usize) -> (Pool, u64, MapStats) {
         let mut pool = Pool(std::vec::Vec::new());
         let root = pool.alloc().unwrap();
-        let stats = build_stage2(&cell, &[], &mut pool, root).unwrap();
+        let stats = build_stage2(system, &BOARD, index, &mut pool, root).unwrap();
+        let plan = stage2::plan(system, &BOARD, index).unwrap();
+        assert_eq!(pool.0.len(), stage2::tables_needed(&plan), "tables counted");
+        (pool, root, stats)
+    }
+
+    #[test]
+    fn plan_maps_ram_devices_and_nothing_else() {
+        let system = system(&[cell()]);
+        let plan = stage2::plan(&system, &BOARD, 0).unwrap();
+        // RAM, shared RO region, then in address order the RTC page and
+        // one page for both virtio slots.
+        assert_eq!(plan.len(), 4);
+        assert_eq!((plan[2].input, plan[3].input), (0x0901_0000, 0x0a00_3000));
+        assert_eq!(mapping(&plan[3]).memory, MemoryType::Device);
+
+        let (mut pool, root, stats) = built(&system, 0);
         assert_eq!(
             stats.blocks_2m, 8,
             "16 MiB of aligned RAM is eight 2 MiB blocks"
@@ -272,7 +237,15 @@ mod tests {
         };
         // Cell 0 is peer 1 of `link` (device 0, BAR 2 at 0x2000_0000) and
         // no peer of `other`.
-        let plan = channel_mappings(&system, &BOARD, 0);
+        let channel_part = |index| {
+            stage2::plan(&system, &BOARD, index)
+                .unwrap()
+                .iter()
+                .filter(|m| matches!(m.kind, Kind::Channel { .. }))
+                .map(mapping)
+                .collect::<std::vec::Vec<_>>()
+        };
+        let plan = channel_part(0);
         let rw = |input: u64, output: u64, size: u64, write: bool| Mapping {
             input,
             output,
@@ -293,11 +266,9 @@ mod tests {
                 rw(0x2000_6000, 0x7f00_6000, 0x4000, true),
             ]
         );
-        assert_eq!(channel_mappings(&system, &BOARD, 2).len(), 4 + 3);
+        assert_eq!(channel_part(2).len(), 4 + 3);
 
-        let mut pool = Pool(std::vec::Vec::new());
-        let root = pool.alloc().unwrap();
-        build_stage2(&system.cells[0], &plan, &mut pool, root).unwrap();
+        let (mut pool, root, _) = built(&system, 0);
         let mut s2ap = |address| lookup(&mut pool, root, address).unwrap().0 >> 6 & 0b11;
         assert_eq!(s2ap(0x2000_0000), 0b01, "state table: read only");
         assert_eq!(s2ap(0x2000_1000), 0b11, "common: read and write");
@@ -318,13 +289,12 @@ mod tests {
         // RAM seen at 0, the shared page at 0x4000_0000.
         cell.memory[0].guest_base = 0;
         cell.memory[1].guest_base = 0x4000_0000;
-        let plan = stage2_mappings(&cell);
+        let system = system(&[cell]);
+        let plan = stage2::plan(&system, &BOARD, 0).unwrap();
         assert_eq!((plan[0].input, plan[0].output), (0, 0x5000_0000));
         assert_eq!((plan[1].input, plan[1].output), (0x4000_0000, 0x7000_0000));
 
-        let mut pool = Pool(std::vec::Vec::new());
-        let root = pool.alloc().unwrap();
-        let stats = build_stage2(&cell, &[], &mut pool, root).unwrap();
+        let (mut pool, root, stats) = built(&system, 0);
         assert_eq!(stats.blocks_2m, 8, "both sides 2 MiB aligned: blocks");
         assert_eq!(translate(&mut pool, root, 0x0080_1234), Some(0x5080_1234));
         assert_eq!(translate(&mut pool, root, 0x4000_2000), Some(0x7000_2000));
@@ -333,5 +303,43 @@ mod tests {
         assert_eq!(translate(&mut pool, root, 0x7000_0000), None);
         // Devices stay identity-mapped.
         assert_eq!(translate(&mut pool, root, 0x0a00_3e00), Some(0x0a00_3e00));
+    }
+
+    #[test]
+    fn large_device_windows_are_mapped_whole_with_blocks() {
+        // QEMU's flash: two 64 MiB windows, adjacent: one range of 2 MiB
+        // blocks, every page of both reachable.
+        let mut cell = cell();
+        cell.devices.clear();
+        cell.devices.push(grant("flash")).unwrap();
+        let system = system(&[cell]);
+        let plan = stage2::plan(&system, &BOARD, 0).unwrap();
+        let devices: std::vec::Vec<_> = plan
+            .iter()
+            .filter(|m| m.kind == Kind::Device)
+            .map(|m| (m.input, m.size))
+            .collect();
+        assert_eq!(devices, [(0, 128 << 20)]);
+        let (mut pool, root, stats) = built(&system, 0);
+        assert_eq!(stats.blocks_2m, 8 + 64);
+        for address in [0, 0x03ff_f000, 0x0400_0000, 0x07ff_fffc] {
+            assert_eq!(
+                translate(&mut pool, root, address),
+                Some(address),
+                "{address:#x}"
+            );
+        }
+    }
+
+    #[test]
+    fn misaligned_guest_ram_is_counted_page_by_page() {
+        let mut cell = cell();
+        cell.devices.clear();
+        // Guest and physical addresses 1 MiB apart modulo 2 MiB.
+        cell.memory[0].guest_base = 0x0010_0000;
+        let system = system(&[cell]);
+        let (_, _, stats) = built(&system, 0);
+        assert_eq!(stats.blocks_2m, 0);
+        assert_eq!(stats.pages_4k, 4096 + 3);
     }
 }

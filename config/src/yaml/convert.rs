@@ -1019,6 +1019,25 @@ impl<'a> Converter<'a> {
                     self.report(d);
                 }
                 let file = self.read_image(i, "device_tree", path);
+                if let Some((found, bytes)) = &file {
+                    if let Err(why) = crate::fdt::check_header(bytes) {
+                        let d = self
+                            .diagnostic(
+                                "config::not_a_device_tree",
+                                &at("device_tree.path"),
+                                format!(
+                                    "`{}` is not a device tree: {why}",
+                                    sanitize(&found.display().to_string())
+                                ),
+                            )
+                            .label("not a .dtb")
+                            .help(
+                                "give a compiled tree (`dtc -I dts -O dtb`), or remove `path` \
+                                 to have the tree generated from what the cell owns",
+                            );
+                        self.report(d);
+                    }
+                }
                 let Some(address) = tree.load_address else {
                     let d = self
                         .diagnostic(
@@ -1564,6 +1583,32 @@ impl<'a> Converter<'a> {
                 return self.channel_finding(board, system, channel, field, finding.problem)
             }
         };
+        if let Problem::BeyondIpaSpace { .. } | Problem::TooManyTables { .. } = finding.problem {
+            let path = match field {
+                CellField::Memory(n) => self.memory_path(cell, n),
+                CellField::Device(n) => self.device_path(cell, n),
+                _ => format!("cells[{cell}]"),
+            };
+            let help = match finding.problem {
+                Problem::BeyondIpaSpace { .. } => format!(
+                    "cells see {} bits of guest-physical space (stage 2 starts at level 1); \
+                     give the cell devices and `guest_base` addresses below {:#x}",
+                    crate::stage2::IPA_BITS,
+                    crate::stage2::IPA_SPACE
+                ),
+                _ => String::from(
+                    "stage 2 maps 2 MiB blocks where a range's guest and physical addresses are \
+                     both 2 MiB-aligned, else 4 KiB pages, 512 to a table: give `guest_base` the \
+                     same offset from a 2 MiB boundary as `base`, align regions to 2 MiB, or map \
+                     less",
+                ),
+            };
+            return Some(
+                self.diagnostic("config::stage2", &path, finding.problem.to_string())
+                    .label("does not fit the cell's stage 2")
+                    .help(help),
+            );
+        }
         let trace = self.traces.get(cell)?;
         let model = footprints.cells.get(cell)?;
         let this = self.cell_name(cell);

@@ -28,12 +28,14 @@ pub fn arm64_image(text_offset: u64, image_size: u64, len: usize) -> Vec<u8> {
 
 /// Writes the images the fixtures and examples use into `dir`:
 /// `heartbeat.bin` and `intruder.bin` (2 KiB files, 64 KiB footprint),
-/// `big.bin` (32 MiB footprint), `initrd.bin` (64 KiB, no header).
+/// `big.bin` (32 MiB footprint), `initrd.bin` (64 KiB, no header),
+/// `tree.dtb` (the smallest valid device tree).
 pub fn write_images(dir: &Path) {
     std::fs::write(dir.join("heartbeat.bin"), arm64_image(0, 0x1_0000, 2048)).unwrap();
     std::fs::write(dir.join("intruder.bin"), arm64_image(0, 0x1_0000, 1500)).unwrap();
     std::fs::write(dir.join("big.bin"), arm64_image(0, 32 << 20, 4096)).unwrap();
     std::fs::write(dir.join("initrd.bin"), vec![0x5a; 0x1_0000]).unwrap();
+    std::fs::write(dir.join("tree.dtb"), config::fdt::EMPTY_TREE).unwrap();
 }
 
 /// A scratch directory holding the fake images.

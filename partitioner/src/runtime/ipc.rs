@@ -7,7 +7,7 @@
 //! Built once at boot from the validated config. The ECAM window and the
 //! register pages are not mapped in any stage 2, so a peer's accesses
 //! trap here; a cell that is no peer of any channel is not served and
-//! faults. The shared memory itself is mapped (`plan::channel_mappings`)
+//! faults. The shared memory itself is mapped (`config::stage2::plan`)
 //! and never traps.
 //!
 //! Locks: one per channel (its model; the state table is written under

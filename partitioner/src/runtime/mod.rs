@@ -89,8 +89,7 @@ extern "C" fn primary_main(_device_tree: u64, entry_counter: u64) -> ! {
         arch::halt()
     }
     for (index, c) in machine.system.cells.iter().enumerate() {
-        let channels = crate::plan::channel_mappings(&machine.system, machine.board, index);
-        match tables::build_stage2(c, &channels) {
+        match tables::build_stage2(&machine.system, machine.board, index) {
             Ok(root) => cell::set_stage2_root(index, root),
             Err(()) => {
                 defmt::error!(

@@ -6,12 +6,17 @@ use crate::arch::paging::{El2Stage1, MemoryType, Permissions};
 use crate::arch::{self};
 use crate::mm::{map, MapError, Mapping, Table, TableAlloc};
 use bsp::{Board, MemRange};
-use config::Cell;
+use config::System;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-/// Tables available for the EL2 map and every cell's stage 2.
-const POOL_TABLES: usize = 128;
+/// Tables the partitioner's own EL2 map may use (it needs some 15 on the
+/// boards described: a root, a level-2 table per GiB of RAM and devices,
+/// level-3 tables at the image's section edges and for MMIO).
+const EL2_TABLES: usize = 32;
+/// Tables available for the EL2 map and every cell's stage 2: the cells'
+/// share is the one `bulkhead check` plans with.
+const POOL_TABLES: usize = EL2_TABLES + config::stage2::CELL_TABLES;
 
 struct Pool(UnsafeCell<[Table; POOL_TABLES]>);
 
@@ -136,11 +141,12 @@ pub fn build_el2_tables(board: &Board) -> u64 {
     root
 }
 
-/// Builds `cell`'s stage-2 tables, with the sections of its `channels`;
-/// returns their root.
-pub fn build_stage2(cell: &Cell, channels: &[Mapping]) -> Result<u64, ()> {
+/// Builds the stage-2 tables of cell `index` of `system`; returns their
+/// root.
+pub fn build_stage2(system: &System, board: &Board, index: usize) -> Result<u64, ()> {
+    let cell = system.cells.get(index).ok_or(())?;
     let root = Allocator.alloc().ok_or(())?;
-    match crate::plan::build_stage2(cell, channels, &mut Allocator, root) {
+    match crate::plan::build_stage2(system, board, index, &mut Allocator, root) {
         Ok(stats) => {
             defmt::info!(
                 "cell {=str}: stage 2 at {=u64:#x}: {=usize} x 2 MiB blocks, {=usize} x 4 KiB pages",
@@ -151,12 +157,10 @@ pub fn build_stage2(cell: &Cell, channels: &[Mapping]) -> Result<u64, ()> {
             );
             Ok(root)
         }
-        Err((m, e)) => {
+        Err(e) => {
             defmt::error!(
-                "cell {=str}: cannot map {=u64:#x}+{=u64:#x}: {}",
+                "cell {=str}: cannot build its stage 2: {}",
                 cell.name.as_str(),
-                m.input,
-                m.size,
                 defmt::Debug2Format(&e)
             );
             Err(())

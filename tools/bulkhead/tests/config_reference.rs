@@ -21,7 +21,7 @@
 //! Image files named by `path:` are made up in a scratch directory.
 
 mod common;
-use common::{fake_image, paths, scratch_dir};
+use common::{fake_file, paths, scratch_dir};
 use config::yaml::{Diagnostics, LoadError, Loaded, Severity};
 use std::path::Path;
 
@@ -129,7 +129,7 @@ fn load(config: &str) -> Result<Loaded, LoadError> {
     for file in files {
         let path = dir.join(&file);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, fake_image()).unwrap();
+        std::fs::write(path, fake_file(&file)).unwrap();
     }
     let file = dir.join("config.yaml");
     std::fs::write(&file, config).unwrap();

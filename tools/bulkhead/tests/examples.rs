@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{fake_image, paths, scratch_dir};
+use common::{fake_file, paths, scratch_dir};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -20,7 +20,7 @@ fn every_example_passes_check_and_prints_its_plan() {
         let text = std::fs::read_to_string(&path).unwrap();
         let images = scratch_dir();
         for file in paths(&text) {
-            std::fs::write(images.join(file), fake_image()).unwrap();
+            std::fs::write(images.join(&file), fake_file(&file)).unwrap();
         }
         let output = Command::new(env!("CARGO_BIN_EXE_bulkhead"))
             .arg("check")

@@ -25,6 +25,16 @@ pub fn fake_image() -> Vec<u8> {
     bytes
 }
 
+/// A stand-in for the file `name` names: the smallest valid device tree
+/// for a `.dtb`, else [`fake_image`].
+pub fn fake_file(name: &str) -> Vec<u8> {
+    if name.ends_with(".dtb") {
+        config::fdt::EMPTY_TREE.to_vec()
+    } else {
+        fake_image()
+    }
+}
+
 /// The files named by `path: FILE` (images) and `disk: FILE` (QEMU disks)
 /// in `text`.
 pub fn paths(text: &str) -> Vec<String> {
