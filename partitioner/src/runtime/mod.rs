@@ -371,7 +371,7 @@ fn synchronous(cpu: usize, frame: &mut TrapFrame) {
                     }
                     frame.elr = frame.elr.wrapping_add(4);
                 }
-                None => fault(cpu, frame, "unhandled system register access", raw),
+                None => fault(cpu, frame, "system register it may not use", raw),
             }
         }
         _ => fault(cpu, frame, "stage-2 fault", raw),
@@ -518,6 +518,25 @@ fn fault(cpu: usize, frame: &TrapFrame, what: &str, raw: RawSyndrome) {
             ec,
             ec_name(ec)
         ),
+        Syndrome::SysReg(access) => {
+            let e = access.encoding;
+            defmt::error!(
+                "cell {=str} faulted on cpu {=usize}: {=str}: {=str} of S{=u32}_{=u32}_C{=u32}_C{=u32}_{=u32}, PC {=u64:#x}, ESR {=u64:#x} (EC {=u8:#x}: {=str})",
+                c.name.as_str(),
+                cpu,
+                what,
+                if access.read { "read" } else { "write" },
+                e >> 14 & 0b11,
+                e >> 11 & 0b111,
+                e >> 7 & 0b1111,
+                e >> 3 & 0b1111,
+                e & 0b111,
+                frame.elr,
+                raw.esr,
+                ec,
+                ec_name(ec)
+            )
+        }
         _ => defmt::error!(
             "cell {=str} faulted on cpu {=usize}: unhandled trap, PC {=u64:#x}, ESR {=u64:#x} (EC {=u8:#x}: {=str})",
             c.name.as_str(),

@@ -9,7 +9,10 @@
 //! 3. go for the GIC: enable an SPI it does not own (ignored), send itself
 //!    the partitioner's kick SGI (dropped), then write the redistributor
 //!    of a core that is not its own (a fault);
-//! 4. make firmware calls the partitioner does not know, beat a while,
+//! 4. write `L2CTLR_EL1`, the implementation-defined control of the L2
+//!    cache its cluster shares with other cells' cores (trapped by
+//!    `HCR_EL2.TIDCP`: a fault);
+//! 5. make firmware calls the partitioner does not know, beat a while,
 //!    then switch itself off with `SYSTEM_OFF` (for good: no restart).
 //!
 //! Its boot argument (`x0`) names the MMIO it uses, so that one cell
@@ -47,7 +50,7 @@ mod cell {
             delay_ms(200);
             println!("heartbeat {beat}");
         }
-        match boot % 5 {
+        match boot % 6 {
             0 => {
                 println!("intruder: reading another cell's RAM at {VICTIM_RAM:#x}");
                 // SAFETY: deliberately wrong: the partitioner must stop it.
@@ -79,6 +82,20 @@ mod cell {
                 gic::write32(CPU0_REDISTRIBUTOR + 0x1_0180, u32::MAX);
                 println!("intruder: wrote it: ISOLATION BROKEN");
             }
+            4 => {
+                println!("intruder: writing L2CTLR_EL1 (its cluster's L2 control)");
+                // SAFETY: deliberately wrong: an implementation-defined
+                // register of the shared L2; the partitioner must stop it.
+                unsafe {
+                    core::arch::asm!(
+                        "mrs {v}, s3_1_c11_c0_2",
+                        "msr s3_1_c11_c0_2, {v}",
+                        v = out(reg) _,
+                        options(nomem, nostack)
+                    )
+                };
+                println!("intruder: wrote L2CTLR_EL1: ISOLATION BROKEN");
+            }
             _ => {
                 let unknown = smc(0xc200_0bad, 0, 0, 0);
                 println!("intruder: unknown SMC returned {unknown}");
@@ -91,7 +108,7 @@ mod cell {
             delay_ms(200);
             beat += 1;
             println!("heartbeat {beat}");
-            if boot % 5 == 4 && beat == 8 {
+            if boot % 6 == 5 && beat == 8 {
                 println!("intruder: SYSTEM_OFF");
                 cell_rt::system_off();
             }
