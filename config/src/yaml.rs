@@ -11,7 +11,7 @@
 //!   - name: sensor                # [a-z0-9_-]{1,32}, unique
 //!     cpus: [0, 1]                # physical CPU indices of the board; lowest = virtual CPU 0
 //!     memory:                     # 1 to 8 regions
-//!       - base: 0x50000000        # integers: decimal or 0x hex (`_` may separate digits)
+//!       - base: 0x50000000        # integers: decimal, 0x hex, 0o octal or 0b binary (`_` may separate digits)
 //!         size: 16M               # sizes: integer or string with K/M/G suffix (KiB/MiB/GiB)
 //!         access: rwx             # optional: rwx (default) | rw | ro
 //!         guest_base: 0x0         # optional: where the cell sees it; default: base
@@ -327,7 +327,7 @@ pub fn load_source_with(
     generator: Option<TreeGenerator<'_>>,
 ) -> Result<Loaded, Diagnostics> {
     let file = path.display().to_string();
-    let named = NamedSource::new(&file, Arc::<str>::from(source));
+    let named = NamedSource::new(&file, shown_source(source));
     let map = SourceMap::new(source);
     let raw =
         convert::parse(source, &named, &map).map_err(|d| Diagnostics::new(&file, vec![*d]))?;
@@ -358,7 +358,7 @@ pub fn parse(path: &Path) -> Result<RawSystem, LoadError> {
 
 /// Parses config text (`file` names it in reports).
 pub fn parse_source(source: &str, file: &str) -> Result<RawSystem, Diagnostics> {
-    let named = NamedSource::new(file, Arc::<str>::from(source));
+    let named = NamedSource::new(file, shown_source(source));
     let map = SourceMap::new(source);
     convert::parse(source, &named, &map).map_err(|d| Diagnostics::new(file, vec![*d]))
 }
@@ -376,11 +376,67 @@ pub fn json_schema() -> String {
     format!("{:#}", schema.as_value())
 }
 
+/// `source` as diagnostics quote it: every control character but line
+/// ends and tabs (an ESC sequence, BEL) and every bidirectional override
+/// (which could make a line read other than it parses) replaced by
+/// characters of the same UTF-8 length (`?`, `??`, or U+FFFD for the
+/// three-byte ones), so that the quoted line cannot act on the terminal
+/// and every byte offset still points where it did.
+pub fn shown_source(source: &str) -> Arc<str> {
+    let harmful = |c: char| {
+        (c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    let mut shown = String::with_capacity(source.len());
+    for c in source.chars() {
+        if !harmful(c) {
+            shown.push(c);
+            continue;
+        }
+        match c.len_utf8() {
+            3 => shown.push('\u{fffd}'),
+            n => shown.extend(std::iter::repeat_n('?', n)),
+        }
+    }
+    Arc::from(shown)
+}
+
+/// The longest config file read (a partitioning is a few KiB).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The file at `path`, or `None` when it holds more than `limit` bytes;
+/// never reads more than `limit + 1` bytes (a sparse file or a device
+/// such as `/dev/zero` cannot make it grow without bound).
+pub(crate) fn read_at_most(path: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    if file
+        .metadata()
+        .is_ok_and(|m| m.is_file() && m.len() > limit)
+    {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
 fn read(path: &Path) -> Result<String, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_at_most(path, MAX_CONFIG_BYTES)
+        .map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .ok_or_else(|| LoadError::Read {
+            path: path.to_path_buf(),
+            source: io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the file is larger than {} KiB; a config is a few KiB of YAML",
+                    MAX_CONFIG_BYTES / 1024
+                ),
+            ),
+        })?;
     String::from_utf8(bytes).map_err(|e| LoadError::Read {
         path: path.to_path_buf(),
         source: io::Error::new(
@@ -396,6 +452,14 @@ fn read(path: &Path) -> Result<String, LoadError> {
 #[cfg(test)]
 mod tests {
     use super::realtime_bootargs;
+
+    #[test]
+    fn quoted_sources_cannot_act_on_the_terminal() {
+        let hostile = "name: \"a\u{1b}[2J\u{7}b\u{202e}c\u{85}\"\n\tx: 1\r\n";
+        let shown = super::shown_source(hostile);
+        assert_eq!(shown.len(), hostile.len(), "offsets unchanged");
+        assert_eq!(&*shown, "name: \"a?[2J?b\u{fffd}c??\"\n\tx: 1\r\n");
+    }
 
     #[test]
     fn realtime_cells_get_their_measuring_cores_isolated() {

@@ -408,3 +408,54 @@ channels:
         "{rendered}"
     );
 }
+
+/// Neither a config nor an image is read past what it could sensibly be:
+/// a device that never ends (`/dev/zero`) as the config, and a 1 GiB
+/// sparse file as the kernel of a 16 MiB cell, are refused at once, with
+/// the reason, and without reading them.
+#[test]
+fn endless_or_oversized_files_are_refused_unread() {
+    let Err(LoadError::Read { source, .. }) = yaml::load(Path::new("/dev/zero"), &[]) else {
+        panic!("/dev/zero loaded");
+    };
+    assert!(
+        source.to_string().contains("larger than 1024 KiB"),
+        "{source}"
+    );
+
+    let dir = common::image_dir();
+    let sparse = std::fs::File::create(dir.join("sparse.bin")).unwrap();
+    sparse.set_len(1 << 30).unwrap();
+    let config = dir.join("sparse.yaml");
+    std::fs::write(
+        &config,
+        "version: 1\nboard: qemu-virt\ncells:\n  - name: big\n    cpus: [0]\n    memory: [{ base: 0x50000000, size: 16M }]\n    kernel: { path: sparse.bin }\n",
+    )
+    .unwrap();
+    let Err(LoadError::Invalid(diagnostics)) = yaml::load(&config, &[]) else {
+        panic!("a 1 GiB kernel for a 16 MiB cell loaded");
+    };
+    let rendered = diagnostics.render();
+    assert!(
+        rendered.contains("image file")
+            && rendered.contains("is larger than the cell's RAM (16 MiB)"),
+        "{rendered}"
+    );
+}
+
+/// A config whose text holds terminal escape sequences, BEL and a
+/// right-to-left override is reported with those characters replaced:
+/// quoting the file cannot act on the user's terminal or make a line read
+/// other than it parses.
+#[test]
+fn quoted_lines_carry_no_control_or_bidi_characters() {
+    let text = "version: 1\nboard: qemu-virt\ncells:\n  - name: \"ev\u{1b}]0;pwned\u{7}il\u{202e}bad\"\n    cpus: [0]\n    memory: [{ base: 0x50000000, size: 16M }]\n    kernel: { path: heartbeat.bin }\n";
+    let Err(diagnostics) = yaml::load_source(text, Path::new("esc.yaml"), &[]) else {
+        panic!("loaded");
+    };
+    let rendered = diagnostics.render();
+    assert!(rendered.contains("esc.yaml:4"), "{rendered}");
+    for bad in ['\u{1b}', '\u{7}', '\u{202e}'] {
+        assert!(!rendered.contains(bad), "{bad:?} in {rendered}");
+    }
+}

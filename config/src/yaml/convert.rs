@@ -1378,8 +1378,33 @@ impl<'a> Converter<'a> {
     fn read_image(&mut self, cell: usize, field: &str, path: &Path) -> Option<(PathBuf, Vec<u8>)> {
         let yaml_path = format!("cells[{cell}].{field}.path");
         let found = self.locate(&yaml_path, path)?;
-        match std::fs::read(&found) {
-            Ok(bytes) => Some((found, bytes)),
+        // No image can be larger than the cell's RAM: read no more than
+        // that (a huge sparse file, or a device, is refused, not read).
+        let ram: u64 = self.raw.cells[cell]
+            .memory
+            .iter()
+            .map(|m| m.size.0)
+            .fold(0, u64::saturating_add);
+        // A cell without memory is refused anyway; read its images within
+        // a bound all the same.
+        let limit = if ram == 0 { 256 << 20 } else { ram };
+        match super::read_at_most(&found, limit) {
+            Ok(Some(bytes)) => Some((found, bytes)),
+            Ok(None) => {
+                let d = self
+                    .diagnostic(
+                        "config::image_too_large",
+                        &yaml_path,
+                        format!(
+                            "image file `{}` is larger than the cell's RAM ({})",
+                            sanitize(&found.display().to_string()),
+                            human_size(ram)
+                        ),
+                    )
+                    .help("give the cell more memory, or check that this is the right file");
+                self.report(d);
+                None
+            }
             Err(e) => {
                 let d = self
                     .diagnostic(

@@ -328,13 +328,23 @@ impl Size {
     }
 }
 
-/// Parses an integer written as decimal or `0x` hex, with optional `_`
-/// separators between digits.
+/// Parses an integer written as decimal, `0x` hex, `0o` octal or `0b`
+/// binary (as YAML writes integers), with optional `_` separators between
+/// digits.
 pub fn parse_integer(text: &str) -> Option<u64> {
     let text = text.trim();
-    let (digits, radix) = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        Some(hex) => (hex, 16),
-        None => (text, 10),
+    let prefixed = |lower: &str, upper: &str| {
+        text.strip_prefix(lower)
+            .or_else(|| text.strip_prefix(upper))
+    };
+    let (digits, radix) = if let Some(hex) = prefixed("0x", "0X") {
+        (hex, 16)
+    } else if let Some(octal) = prefixed("0o", "0O") {
+        (octal, 8)
+    } else if let Some(binary) = prefixed("0b", "0B") {
+        (binary, 2)
+    } else {
+        (text, 10)
     };
     if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') {
         return None;
@@ -404,7 +414,7 @@ pub fn parse_latency(text: &str) -> Option<u64> {
     (nanoseconds > 0).then_some(nanoseconds)
 }
 
-const INTEGER_EXPECTED: &str = "a non-negative integer (decimal or 0x hex)";
+const INTEGER_EXPECTED: &str = "a non-negative integer (decimal, 0x hex, 0o octal or 0b binary)";
 const SIZE_EXPECTED: &str = "a size: an integer or a number with a K, M or G suffix, like 16M";
 const LATENCY_EXPECTED: &str =
     "a duration above 0 with a unit (ns, us, ms or s), like 20us or 1.5ms";
@@ -448,6 +458,15 @@ impl<'de> de::Visitor<'de> for NumberVisitor {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
+        if v.fract() == 0.0 {
+            // YAML reads `012` (a leading zero) as a float, not an integer.
+            return Err(E::custom(format_args!(
+                "`{v}` was read as a floating-point number (YAML does so with a leading zero, \
+                 as in `012`, an exponent or a point); expected {}: write it without the \
+                 leading zero, or as 0x hex or 0o octal",
+                self.expected
+            )));
+        }
         Err(E::custom(format_args!(
             "`{v}` is not a whole number; expected {}",
             self.expected
@@ -562,7 +581,7 @@ impl JsonSchema for Integer {
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "description": "A non-negative integer: decimal or 0x hex, optionally quoted, `_` may separate digits.",
+            "description": "A non-negative integer: decimal, 0x hex, 0o octal or 0b binary, optionally quoted, `_` may separate digits.",
             "anyOf": [
                 { "type": "integer", "minimum": 0 },
                 { "type": "string", "pattern": "^(0[xX][0-9a-fA-F](_?[0-9a-fA-F])*|[0-9](_?[0-9])*)$" }
@@ -599,6 +618,10 @@ mod tests {
         assert_eq!(parse_integer("_1"), None);
         assert_eq!(parse_integer("0x1_0000_0000_0000_0000"), None);
         assert_eq!(parse_integer("-1"), None);
+        assert_eq!(parse_integer("0o1200000000"), Some(0o1200000000));
+        assert_eq!(parse_integer("0b1010"), Some(10));
+        assert_eq!(parse_integer("0o8"), None);
+        assert_eq!(parse_integer("0b2"), None);
     }
 
     #[test]

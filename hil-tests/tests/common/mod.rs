@@ -42,6 +42,8 @@ pub fn faults_restart_only_the_faulting_cell(
             ("partitioner", Pattern::regex(r"cell intruder faulted on cpu 2: stage-2 fault: write \(translation fault\) at IPA 0x50000000")),
             ("partitioner", Pattern::regex(&unassigned)),
             ("partitioner", Pattern::from("cell intruder faulted on cpu 2: access to another core's redistributor")),
+            // 16 warnings of boot 4's 20 bogus calls, then silence.
+            ("partitioner", Pattern::from("cell intruder: further warnings suppressed")),
             // L2CTLR_EL1 traps (HCR_EL2.TIDCP): the read comes first.
             ("partitioner", Pattern::from("cell intruder faulted on cpu 2: system register it may not use: read of S3_1_C11_C0_2")),
             ("partitioner", Pattern::from("cell intruder: unknown firmware call 0xc2000bad on cpu 2, returned NOT_SUPPORTED")),
@@ -56,6 +58,7 @@ pub fn faults_restart_only_the_faulting_cell(
             ("intruder", Pattern::from("intruder: sent itself the kick SGI 15 (dropped)")),
             ("intruder", Pattern::from(writing_redistributor.as_str())),
             ("intruder", Pattern::from("intruder cell: boot 4")),
+            ("intruder", Pattern::from("intruder: made 20 unknown firmware calls")),
             ("intruder", Pattern::from("intruder: writing L2CTLR_EL1 (its cluster's L2 control)")),
             ("intruder", Pattern::from("intruder cell: boot 5")),
             ("intruder", Pattern::from("intruder: unknown SMC returned -1")),

@@ -100,7 +100,8 @@ struct CellState {
     control: SpinLock<()>,
     /// The root table's entries while the stage 2 is revoked.
     saved_root: SpinLock<[u64; 512]>,
-    /// Guest-caused warnings logged so far (rate limit).
+    /// Guest-caused warnings logged since the cell last started (rate
+    /// limit).
     warnings: AtomicU32,
     status: AtomicU8,
     generation: AtomicU32,
@@ -447,6 +448,9 @@ pub fn start_cell(index: usize) {
         .status
         .store(CellStatus::Running as u8, Ordering::Release);
     CORES[boot_cpu].set_state(CoreState::Pending);
+    // Each start gets its own warnings: a restarted cell's are not silenced
+    // by its previous life's.
+    state.warnings.store(0, Ordering::Relaxed);
     let boots = state.boots.load(Ordering::Relaxed);
     state.first_entry_pending.store(boots, Ordering::Release);
     defmt::info!(
@@ -591,8 +595,9 @@ pub fn is_running(index: usize) -> bool {
 }
 
 /// Whether another warning caused by cell `index` may be logged: the
-/// first 16 are, then one note, then none, so a cell cannot flood the
-/// shared console with the partitioner's own messages.
+/// first 16 of each start of the cell are, then one note, then none until
+/// it starts again, so a cell cannot flood the shared console with the
+/// partitioner's own messages.
 pub fn guest_warning_allowed(index: usize, name: &str) -> bool {
     const LIMIT: u32 = 16;
     let n = CELLS[index].warnings.fetch_add(1, Ordering::Relaxed);

@@ -9,11 +9,13 @@
 //! 3. go for the GIC: enable an SPI it does not own (ignored), send itself
 //!    the partitioner's kick SGI (dropped), then write the redistributor
 //!    of a core that is not its own (a fault);
-//! 4. write `L2CTLR_EL1`, the implementation-defined control of the L2
-//!    cache its cluster shares with other cells' cores (trapped by
-//!    `HCR_EL2.TIDCP`: a fault);
-//! 5. make firmware calls the partitioner does not know, beat a while,
-//!    then switch itself off with `SYSTEM_OFF` (for good: no restart).
+//! 4. make 20 firmware calls the partitioner does not know (it logs 16
+//!    and then says it suppresses the rest), then write `L2CTLR_EL1`, the
+//!    implementation-defined control of the L2 cache its cluster shares
+//!    with other cells' cores (trapped by `HCR_EL2.TIDCP`: a fault);
+//! 5. make firmware calls the partitioner does not know (logged again:
+//!    the limit counts per start), beat a while, then switch itself off
+//!    with `SYSTEM_OFF` (for good: no restart).
 //!
 //! Its boot argument (`x0`) names the MMIO it uses, so that one cell
 //! serves every board: bits 63..32 hold the address of the device the
@@ -83,6 +85,10 @@ mod cell {
                 println!("intruder: wrote it: ISOLATION BROKEN");
             }
             4 => {
+                for _ in 0..20 {
+                    smc(0xc200_0bad, 0, 0, 0);
+                }
+                println!("intruder: made 20 unknown firmware calls");
                 println!("intruder: writing L2CTLR_EL1 (its cluster's L2 control)");
                 // SAFETY: deliberately wrong: an implementation-defined
                 // register of the shared L2; the partitioner must stop it.
