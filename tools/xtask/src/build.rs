@@ -4,7 +4,7 @@
 //! Output:
 //! - `target/bulkhead/images/`: `partitioner-<board>.img` (the partitioner
 //!   built for the config's board: one build per board), `heartbeat.bin`,
-//!   `intruder.bin`, `wedge.bin`, `probe.bin`, `pingpong.bin`, `residue.bin` (raw arm64
+//!   `intruder.bin`, `wedge.bin`, `probe.bin`, `pingpong.bin`, `residue.bin`, `bprcheck.bin` (raw arm64
 //!   Images), and the Linux kernels and initramfs images the config names
 //!   (see [`crate::linux`]);
 //! - `target/bulkhead/<config stem>/`: `bulkhead.img`, the bootable image
@@ -58,6 +58,7 @@ const IMAGES: &[(&str, &str)] = &[
     ("probe", "probe.bin"),
     ("pingpong", "pingpong.bin"),
     ("residue", "residue.bin"),
+    ("bprcheck", "bprcheck.bin"),
 ];
 
 /// Where `uartcheck.bin` asks to be loaded above its board's RAM base,
