@@ -49,6 +49,7 @@ pub mod pattern;
 pub mod report;
 pub mod rt_lab;
 pub mod session;
+pub mod soak;
 pub mod target;
 
 pub use config::cell_names;

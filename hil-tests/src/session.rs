@@ -34,6 +34,7 @@ pub struct SessionOptions {
     log_root: PathBuf,
     deadline: Duration,
     on_line: Option<LineCallback>,
+    forget: Vec<String>,
 }
 
 impl SessionOptions {
@@ -55,6 +56,7 @@ impl SessionOptions {
             log_root: default_log_root(),
             deadline: Duration::from_secs(120),
             on_line: None,
+            forget: Vec::new(),
         }
     }
 
@@ -81,6 +83,15 @@ impl SessionOptions {
     /// whatever the test is doing.
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
+        self
+    }
+
+    /// Lines of `stream` go to its log and to the [`on_line`](Self::on_line)
+    /// callback but are not kept for [`Session::lines`] and `expect`: for
+    /// long runs of chatty streams (the fuzzer's, an hour at some 1 200
+    /// lines a second).
+    pub fn forget(mut self, stream: &str) -> Self {
+        self.forget.push(stream.to_string());
         self
     }
 
@@ -116,6 +127,8 @@ struct State {
     /// Stream names in display order.
     order: Vec<String>,
     lines: HashMap<String, Vec<String>>,
+    /// Streams whose lines are not kept.
+    forget: Vec<String>,
     /// The console reached its end (the target stopped or was killed).
     ended: bool,
     /// Remarks for error messages.
@@ -126,6 +139,10 @@ impl State {
     fn add(&mut self, line: Line) {
         if !self.lines.contains_key(&line.stream) {
             self.order.push(line.stream.clone());
+        }
+        if self.forget.contains(&line.stream) {
+            self.lines.entry(line.stream).or_default();
+            return;
         }
         self.lines.entry(line.stream).or_default().push(line.text);
     }
@@ -204,6 +221,7 @@ impl Session {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 lines: names.iter().map(|n| (n.clone(), Vec::new())).collect(),
+                forget: options.forget.clone(),
                 order: names,
                 ended: false,
                 notes: Vec::new(),

@@ -203,7 +203,7 @@ fn a_cell_that_masks_interrupts_and_spins_still_stops_and_restarts() -> Result<(
 /// exception, thread IDs, timers, debug, PMU, its GIC CPU interface,
 /// FP/SIMD), writes another value into each, restarts and compares. No
 /// register may keep a value from the previous life, on either control
-/// path. Beside it, the `bprcheck` cell writes every binary point and
+/// path. Beside it, the `giccheck` cell writes every binary point and
 /// sleeps after each: the lab's QEMU survives what aborted QEMU 7.2.
 #[test]
 fn a_restarted_cell_finds_its_cpu_as_its_first_boot_did() -> Result<(), HarnessError> {
@@ -264,7 +264,7 @@ fn a_restarted_cell_finds_its_cpu_as_its_first_boot_did() -> Result<(), HarnessE
             Pattern::regex(&format!(r"^bpr {bpr} \(reads \d\): woke with intid 27$")),
         ));
     }
-    woke.push(("bpr", Pattern::from("bprcheck: done")));
+    woke.push(("bpr", Pattern::from("giccheck: done")));
     woke.push((
         "partitioner",
         Pattern::from("cell bpr: SYSTEM_OFF, stopped"),

@@ -369,7 +369,10 @@ pub fn sysreg_access(
         (icc::PMR, None) => Some(PRIORITY_MASK[cpu].load(Ordering::Relaxed) as u64),
         (icc::RPR, None) => {
             let running = arch::running_priority();
-            Some(if running >= 0x80 {
+            Some(if running == 0xff {
+                // Idle.
+                0xff
+            } else if running >= 0x80 {
                 unsqueeze_priority(running) as u64
             } else {
                 0

@@ -4,7 +4,7 @@
 //! Output:
 //! - `target/bulkhead/images/`: `partitioner-<board>.img` (the partitioner
 //!   built for the config's board: one build per board), `heartbeat.bin`,
-//!   `intruder.bin`, `wedge.bin`, `probe.bin`, `pingpong.bin`, `residue.bin`, `bprcheck.bin` (raw arm64
+//!   `intruder.bin`, `wedge.bin`, `probe.bin`, `pingpong.bin`, `residue.bin`, `giccheck.bin` (raw arm64
 //!   Images), and the Linux kernels and initramfs images the config names
 //!   (see [`crate::linux`]);
 //! - `target/bulkhead/<config stem>/`: `bulkhead.img`, the bootable image
@@ -34,6 +34,7 @@ pub const SYSTEM_TEST_CONFIGS: &[&str] = &[
     "hil-tests/configs/qemu-restart.yaml",
     "hil-tests/configs/qemu-wedge.yaml",
     "hil-tests/configs/qemu-residue.yaml",
+    "hil-tests/configs/qemu-fuzz.yaml",
     "hil-tests/configs/imx8mp-heartbeat.yaml",
     "hil-tests/configs/imx8mp-linux.yaml",
     "hil-tests/configs/imx8mp-restart.yaml",
@@ -58,7 +59,9 @@ const IMAGES: &[(&str, &str)] = &[
     ("probe", "probe.bin"),
     ("pingpong", "pingpong.bin"),
     ("residue", "residue.bin"),
-    ("bprcheck", "bprcheck.bin"),
+    ("giccheck", "giccheck.bin"),
+    ("fuzz", "fuzz.bin"),
+    ("canary", "canary.bin"),
 ];
 
 /// Where `uartcheck.bin` asks to be loaded above its board's RAM base,

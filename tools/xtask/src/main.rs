@@ -15,6 +15,7 @@ mod layout;
 mod linux;
 mod process;
 mod setup;
+mod soak;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -82,6 +83,14 @@ enum Task {
         #[arg(long)]
         rt_config: Option<PathBuf>,
     },
+    /// The hostile-guest soak: a fuzzer cell runs seeded hostile
+    /// operations beside a canary cell; fails on any partitioner error, a
+    /// corrupted canary, a late canary beat or a stuck cell (docs/hil.md).
+    Soak {
+        /// How long.
+        #[arg(long, default_value_t = 10)]
+        minutes: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -124,5 +133,6 @@ fn run(cli: Cli) -> Result<()> {
             config,
             rt_config,
         } => hil::run(&layout, &target, &config, rt_config.as_deref()),
+        Task::Soak { minutes } => soak::run(&layout, minutes),
     }
 }

@@ -1,0 +1,31 @@
+//! Two minutes of the hostile-guest soak (`hil_tests::soak`, docs/hil.md):
+//! the fuzzer cell runs seeded hostile operations and is restarted after
+//! every fault, beside the canary cell. The test fails on any partitioner
+//! error other than the fuzzer's contained faults, a corrupted canary, a
+//! gap between canary beats over two periods, a cell stuck in stop, a
+//! silent fuzzer or QEMU dying. `cargo xtask soak --minutes N` runs longer
+//! soaks.
+
+use hil_tests::session::default_log_root;
+use hil_tests::soak::{run_fuzz_soak, SoakOptions};
+use std::time::Duration;
+
+#[test]
+fn two_minutes_of_hostile_operations_are_contained() {
+    let options = SoakOptions {
+        build_dir: hil_tests::artifacts::dir().join("qemu-fuzz"),
+        duration: Duration::from_secs(120),
+        run: "soak".into(),
+        log_root: default_log_root(),
+        partitioner_elf: hil_tests::artifacts::partitioner_elf(),
+    };
+    let report = run_fuzz_soak(&options).unwrap_or_else(|error| panic!("{error}"));
+    println!("{}", report.summary());
+    let failures = report.failures();
+    assert!(failures.is_empty(), "{}\n{failures:#?}", report.summary());
+    // Enough happened to mean something: hundreds of lives, each ended
+    // by a contained fault or a reset, and the canary checked all along.
+    assert!(report.lives >= 100, "{}", report.summary());
+    assert!(report.faults >= 50, "{}", report.summary());
+    assert!(report.canary_checks >= 300, "{}", report.summary());
+}
