@@ -34,6 +34,7 @@
 //!                                 # load address if there is one, else 0
 //!     on_fault: stop              # optional: stop (default) | restart
 //!     realtime: false             # optional: warn about L2 clusters shared with other cells
+//!     wfi: trapped                # optional: trapped (default, always stoppable) | direct
 //! channels:                       # optional: 0 to 8 shared-memory channels
 //!   - name: telemetry             # [a-z0-9_-]{1,32}, unique among the channels
 //!     peers: [sensor, other]      # 2 to 4 cells, each once; the position is the peer id

@@ -297,6 +297,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn cyclictest_rounds_give_their_worst_case() {
+        assert_eq!(
+            round_worst_case("3: T: 0 ( 124) P:90 I:1000 C: 3429 Min: 49 Act: 50 Avg: 52 Max: 61"),
+            Some(61)
+        );
+        assert_eq!(
+            round_worst_case("2: hist 14:8 15:623 41:4 over:0"),
+            Some(41)
+        );
+        assert_eq!(round_worst_case("2: hist 14:8 over:3"), Some(2000));
+        assert_eq!(round_worst_case("4: start"), None);
+    }
+
+    #[test]
     fn the_tally_reads_every_stream() {
         let mut t = Tally::default();
         t.line(
@@ -340,4 +354,217 @@ mod tests {
         assert_eq!(r.partitioner_errors.len(), 1);
         assert_eq!(r.failures().len(), 2);
     }
+}
+
+/// The restart soak's Linux part: how the containers cell's crash loop
+/// (`hil-tests/configs/qemu-crashloop.yaml`) went, and what the real-time
+/// cell measured meanwhile.
+#[derive(Clone, Debug, Default)]
+pub struct CrashReport {
+    /// Crashes the containers cell announced.
+    pub crashes: u64,
+    /// Whether it came back up after its last crash.
+    pub back_up: bool,
+    /// Seconds (counter time) from each `SYSTEM_RESET` to the first
+    /// instruction of the next life.
+    pub restart_times: Vec<f64>,
+    /// Seconds (counter time) from each life's first instruction to its
+    /// user space.
+    pub boot_times: Vec<f64>,
+    /// cyclictest rounds the real-time cell completed, and their worst
+    /// case, in microseconds.
+    pub rt_rounds: u64,
+    /// The worst wake-up latency of any round.
+    pub rt_max_us: u64,
+    /// Partitioner errors, and restarts of the real-time cell (there must
+    /// be none).
+    pub problems: Vec<String>,
+}
+
+impl CrashReport {
+    /// What failed against `crashes` wanted and a real-time budget of
+    /// `budget_us`.
+    pub fn failures(&self, crashes: u64, budget_us: u64) -> Vec<String> {
+        let mut failures = self.problems.clone();
+        if self.crashes < crashes || !self.back_up {
+            failures.push(format!(
+                "the containers cell crashed {} of {crashes} times and {} back up",
+                self.crashes,
+                if self.back_up { "came" } else { "did not come" }
+            ));
+        }
+        if self.rt_rounds == 0 {
+            failures.push("the real-time cell completed no cyclictest round".into());
+        }
+        if self.rt_max_us > budget_us {
+            failures.push(format!(
+                "the real-time cell's worst case was {} us, over its {budget_us} us budget",
+                self.rt_max_us
+            ));
+        }
+        failures
+    }
+
+    /// The summary, a few lines.
+    pub fn summary(&self, budget_us: u64) -> String {
+        let ms = |times: &[f64], p: f64| -> String {
+            let mut t = times.to_vec();
+            if t.is_empty() {
+                return "-".into();
+            }
+            t.sort_by(f64::total_cmp);
+            let rank = ((p / 100.0) * (t.len() - 1) as f64).round() as usize;
+            format!("{:.1} ms", t[rank.min(t.len() - 1)] * 1000.0)
+        };
+        format!(
+            "crash loop: {} crashes of the containers cell, back up: {}\n\
+             \x20 restarts (SYSTEM_RESET to first instruction): p50 {}, p99 {}, max {}\n\
+             \x20 boots (first instruction to user space): p50 {}, p99 {}, max {}\n\
+             \x20 real-time cell: {} cyclictest rounds, worst case {} us (budget {budget_us} us)\n\
+             \x20 problems: {}",
+            self.crashes,
+            self.back_up,
+            ms(&self.restart_times, 50.0),
+            ms(&self.restart_times, 99.0),
+            ms(&self.restart_times, 100.0),
+            ms(&self.boot_times, 50.0),
+            ms(&self.boot_times, 99.0),
+            ms(&self.boot_times, 100.0),
+            self.rt_rounds,
+            self.rt_max_us,
+            self.problems.len()
+        )
+    }
+}
+
+/// The worst case of one cyclictest round from the text after
+/// `cyclictest round N: `: its summary (`… Max: 21`) or, in the lab's
+/// histogram mode, its histogram (`hist 14:8 15:623 41:4 over:0`: the
+/// largest bucket with samples; any overflow counts as the histogram's
+/// end, 2000 us).
+pub fn round_worst_case(round: &str) -> Option<u64> {
+    let (_, rest) = round.split_once(": ")?;
+    if let Some(max) = rest.split("Max:").nth(1) {
+        return max.trim().parse().ok();
+    }
+    let histogram = rest.strip_prefix("hist")?;
+    let mut worst = 0;
+    for bucket in histogram.split_whitespace() {
+        let (key, count) = bucket.split_once(':')?;
+        let count: u64 = count.parse().ok()?;
+        match key {
+            "over" if count > 0 => worst = worst.max(2000),
+            "over" => {}
+            _ if count > 0 => worst = worst.max(key.parse().ok()?),
+            _ => {}
+        }
+    }
+    Some(worst)
+}
+
+/// Boots the crash-loop build in `build_dir` under icount and waits (at
+/// most `deadline`) until the containers cell is back up after its last
+/// crash.
+pub fn run_crash_soak(
+    build_dir: &Path,
+    log_root: &Path,
+    partitioner_elf: Option<PathBuf>,
+    deadline: Duration,
+) -> Result<CrashReport, HarnessError> {
+    let cells = cell_names(&build_dir.join("config.yaml"))?;
+    let mut options = SessionOptions::new("crashloop")
+        .cells(cells)
+        .log_root(log_root)
+        .deadline(deadline + Duration::from_secs(30));
+    let beside = build_dir.join("partitioner.elf");
+    if let Some(elf) = beside.is_file().then_some(beside).or(partitioner_elf) {
+        options = options.partitioner_elf(elf);
+    }
+    let target = QemuTarget::for_build(build_dir)?.icount(true);
+    let mut session = Session::start(&target, options)?;
+    let back_up = session
+        .expect(
+            "containers",
+            crate::Pattern::regex(r"^bulkhead-guest: crashloop: back up after \d+ crashes$"),
+            deadline,
+        )
+        .is_ok();
+    // One more real-time round after the last restart.
+    session.skip_to_end("control");
+    let _ = session.expect(
+        "control",
+        crate::Pattern::regex(r"^bulkhead-guest: cyclictest round \d+: T: 0 "),
+        Duration::from_secs(60),
+    );
+    let mut report = CrashReport {
+        back_up,
+        ..CrashReport::default()
+    };
+    report.crashes = session
+        .lines("containers")
+        .iter()
+        .filter(|l| l.starts_with("bulkhead-guest: crashloop: crash "))
+        .count() as u64;
+    for line in session.lines("control") {
+        if let Some(max) = line
+            .strip_prefix("bulkhead-guest: cyclictest round ")
+            .and_then(round_worst_case)
+        {
+            report.rt_rounds += 1;
+            report.rt_max_us = report.rt_max_us.max(max);
+        }
+    }
+    let hz = session
+        .lines("partitioner")
+        .iter()
+        .find_map(|l| {
+            l.split(", counter ")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse::<f64>()
+                .ok()
+        })
+        .unwrap_or(1.0);
+    let mut reset_at = None;
+    for line in session.lines("partitioner") {
+        if line.contains("cell containers: SYSTEM_RESET, restarting") {
+            reset_at = timestamp(&line);
+        } else if line.contains("cell containers (start ") && line.contains("first instruction") {
+            if let (Some(reset), Some(now)) = (reset_at.take(), timestamp(&line)) {
+                report.restart_times.push(now - reset);
+            }
+        } else if line.contains("cell control: starting (boot #2)") {
+            report
+                .problems
+                .push(format!("the real-time cell restarted: {line}"));
+        } else if line.contains(" ERROR]") {
+            report.problems.push(line.clone());
+        }
+    }
+    // Boot times: each life's first instruction (partitioner) to its
+    // "userspace at counter" line (containers), in order.
+    let starts: Vec<u64> = session
+        .lines("partitioner")
+        .iter()
+        .filter(|l| l.contains("cell containers (start ") && l.contains("first instruction"))
+        .filter_map(|l| l.rsplit("at counter ").next()?.trim().parse().ok())
+        .collect();
+    let userspace: Vec<u64> = session
+        .lines("containers")
+        .iter()
+        .filter_map(|l| {
+            l.strip_prefix("bulkhead-guest: boot: userspace at counter ")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    for (start, up) in starts.iter().zip(&userspace) {
+        if up > start {
+            report.boot_times.push((up - start) as f64 / hz);
+        }
+    }
+    Ok(report)
 }

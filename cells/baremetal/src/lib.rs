@@ -23,3 +23,19 @@ mod rt;
 pub use rt::*;
 #[cfg(target_os = "none")]
 pub mod hist;
+
+/// The `main` a cell binary has on the host, where it cannot run: it says
+/// so and exits with status 2. Every cell binary ends with
+/// `cell_rt::host_main!();`.
+#[macro_export]
+macro_rules! host_main {
+    () => {
+        #[cfg(not(target_os = "none"))]
+        fn main() {
+            eprintln!(
+                "This is a bare-metal Bulkhead test cell. Build it with `cargo xtask build`."
+            );
+            std::process::exit(2);
+        }
+    };
+}

@@ -127,8 +127,4 @@ mod cell {
     }
 }
 
-#[cfg(not(target_os = "none"))]
-fn main() {
-    eprintln!("This is a bare-metal Bulkhead test cell. Build it with `cargo xtask build`.");
-    std::process::exit(2);
-}
+cell_rt::host_main!();

@@ -78,8 +78,4 @@ mod check {
     }
 }
 
-#[cfg(not(target_os = "none"))]
-fn main() {
-    eprintln!("This is a bare-metal Bulkhead test program. Build it with `cargo xtask build`.");
-    std::process::exit(2);
-}
+cell_rt::host_main!();

@@ -17,6 +17,9 @@
 #                       gateway runs as a plain process; two boots: (1) idle
 #                       for 16 s, then CPU, memory and disk load plus an IPC
 #                       flood for 8 s, then a kernel crash; (2) status lines.
+#   crashloop           a kernel crash in each of the first N lives
+#                       (bulkhead.crashes=N, default 20), counted by marker
+#                       files on this disk; then status lines.
 #
 # Output lines; the ones of this script start with "bulkhead-guest: ", the
 # container's own with "container: " (see /containers/hello/rootfs/bin/hello):
@@ -53,6 +56,9 @@
 #   devmem: reading 0x50000000 (control cell RAM)
 #   devmem: read returned <value>                (must never appear)
 #   after fault: back up (boot 3)
+# and in the crashloop scenario:
+#   crashloop: crash <n> of <N>
+#   crashloop: back up after <N> crashes
 # and in the lab scenario:
 #   lab: idle
 #   load: started, load: stopped, load: wrote ..., crash: ... (as in faults)
@@ -158,8 +164,12 @@ run_hello() {
         fi
     fi
 }
-# Not in the lab: the container's CPU use would end its idle phase.
-[ "$scenario" = lab ] || run_hello
+# Not in the lab (the container's CPU use would end its idle phase) nor in
+# the crash loop (each life is short).
+case "$scenario" in
+    lab|crashloop) ;;
+    *) run_hello ;;
+esac
 
 # The IT side of the IPC demo, in its own container: answers the control
 # cell's samples with setpoints over the channel (/dev/uio0). In the lab,
@@ -237,6 +247,26 @@ case "$scenario" in
             touch "$markers/lab-1"
             sync
             say "crash: echo c > /proc/sysrq-trigger"
+            echo c > /proc/sysrq-trigger
+        fi
+        ;;
+    crashloop)
+        # bulkhead.crashes=N (default 20) crashes, one a life, counted by
+        # marker files on this disk; then status lines.
+        wanted=20
+        for parameter in $(cat /proc/cmdline); do
+            case "$parameter" in
+                bulkhead.crashes=*) wanted="${parameter#bulkhead.crashes=}" ;;
+            esac
+        done
+        markers=/var/lib/bulkhead
+        crashes=$(ls "$markers" | grep -c '^crash-')
+        if [ "$crashes" -ge "$wanted" ]; then
+            say "crashloop: back up after $crashes crashes"
+        else
+            touch "$markers/crash-$crashes"
+            sync
+            say "crashloop: crash $((crashes + 1)) of $wanted"
             echo c > /proc/sysrq-trigger
         fi
         ;;
