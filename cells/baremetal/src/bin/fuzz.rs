@@ -3,9 +3,11 @@
 //! exercised far beyond the scripted attacks of the intruder cell.
 //!
 //! The stream is deterministic: life `L` of the cell (its boot count, which
-//! survives restarts) with seed `S` (the low half of the boot argument,
-//! `x0`; the high half is the `RD_base` of its first CPU's
-//! redistributor) always gives the same operations. Before each operation the cell prints it,
+//! survives restarts, plus the first life asked for) with seed `S` (the
+//! low half of the boot argument, `x0`; the high half is the `RD_base` of
+//! its first CPU's redistributor, whose low 16 bits, always 0 in an
+//! `RD_base`, give the first life: to replay life `L`, put `L` there)
+//! always gives the same operations. Before each operation the cell prints it,
 //! `fuzz L.I <operation>`, so any failure replays from `(S, L, I)`. Each
 //! life starts with `fuzz: seed S life L`.
 //!
@@ -393,10 +395,14 @@ mod cell {
         "dsb/isb",
     ];
 
-    /// The GIC CPU interface back in a state where the virtual timer can
-    /// wake the cell: Group 1 on, mask open, EOI mode 0, nothing active.
-    fn sane_gic() {
+    /// The GIC back in a state where the virtual timer can wake the cell:
+    /// Group 1 on, mask open, EOI mode 0, nothing active (in the CPU
+    /// interface, and none of its private interrupts in the redistributor:
+    /// an earlier write to `GICR_ISACTIVER0` can leave the timer's PPI
+    /// active, which would never be signalled again).
+    fn sane_gic(redistributor: u64) {
         gic::init_cpu_interface();
+        gic::write32(redistributor as usize + 0x1_0380, u32::MAX);
         // SAFETY: this core's CPU interface; no Rust object.
         unsafe {
             asm!(
@@ -542,7 +548,7 @@ mod cell {
                 let count = 1 + rng.below(32);
                 if rng.below(2) == 0 {
                     println!("fuzz {life}.{index} wfi storm x{count}");
-                    sane_gic();
+                    sane_gic(redistributor);
                     gic::enable_private(redistributor as usize, 27, 0x80);
                     for _ in 0..count {
                         timer::arm(counter() + counter_frequency() / 20_000);
@@ -582,8 +588,11 @@ mod cell {
     #[unsafe(no_mangle)]
     fn cell_main(boot_argument: u64) -> ! {
         let seed = boot_argument & 0xffff_ffff;
-        let redistributor = boot_argument >> 32;
-        let life = count_boot();
+        // RD_base is 64 KiB-aligned: the low 16 bits of the high half say
+        // which life to start from, for replaying a failure.
+        let redistributor = (boot_argument >> 32) & !0xffff;
+        let first_life = (boot_argument >> 32) & 0xffff;
+        let life = count_boot() + first_life;
         // SAFETY: this image's vectors; FP/SIMD on for the SIMD accesses.
         unsafe {
             asm!(
