@@ -100,13 +100,7 @@ impl SoakReport {
 
     /// Restart time percentile `p` (0..=100), in milliseconds.
     pub fn restart_percentile(&self, p: f64) -> Option<f64> {
-        let mut times = self.restart_times.clone();
-        if times.is_empty() {
-            return None;
-        }
-        times.sort_by(f64::total_cmp);
-        let rank = ((p / 100.0) * (times.len() - 1) as f64).round() as usize;
-        Some(times[rank.min(times.len() - 1)] * 1000.0)
+        percentile_ms(&self.restart_times, p)
     }
 
     /// The summary, several lines.
@@ -155,6 +149,26 @@ struct Tally {
     last_fuzz_line: Option<Instant>,
 }
 
+/// Percentile `p` (0..=100) of `times` (seconds), in milliseconds.
+fn percentile_ms(times: &[f64], p: f64) -> Option<f64> {
+    let mut sorted = times.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let last = sorted.len().checked_sub(1)?;
+    let rank = ((p / 100.0) * last as f64).round() as usize;
+    Some(sorted[rank.min(last)] * 1000.0)
+}
+
+/// The counter frequency the partitioner's first summary line gives
+/// (`… partitioner on qemu-virt: 4 CPUs, counter 62500000 Hz`).
+fn counter_hz(line: &str) -> Option<f64> {
+    line.split(", counter ")
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// The timestamp of a decoded partitioner line (`[  1.234567 INFO ] …`).
 fn timestamp(line: &str) -> Option<f64> {
     line.strip_prefix('[')?
@@ -195,14 +209,7 @@ impl Tally {
             }
             "partitioner" => {
                 if self.counter_hz.is_none() {
-                    if let Some(hz) = line
-                        .split(", counter ")
-                        .nth(1)
-                        .and_then(|r| r.split_whitespace().next())
-                        .and_then(|n| n.parse().ok())
-                    {
-                        self.counter_hz = Some(hz);
-                    }
+                    self.counter_hz = counter_hz(line);
                 }
                 if line.contains("cell fuzz faulted") {
                     self.report.faults += 1;
@@ -407,14 +414,8 @@ impl CrashReport {
 
     /// The summary, a few lines.
     pub fn summary(&self, budget_us: u64) -> String {
-        let ms = |times: &[f64], p: f64| -> String {
-            let mut t = times.to_vec();
-            if t.is_empty() {
-                return "-".into();
-            }
-            t.sort_by(f64::total_cmp);
-            let rank = ((p / 100.0) * (t.len() - 1) as f64).round() as usize;
-            format!("{:.1} ms", t[rank.min(t.len() - 1)] * 1000.0)
+        let ms = |times: &[f64], p: f64| {
+            percentile_ms(times, p).map_or_else(|| "-".into(), |v| format!("{v:.1} ms"))
         };
         format!(
             "crash loop: {} crashes of the containers cell, back up: {}\n\
@@ -517,14 +518,7 @@ pub fn run_crash_soak(
     let hz = session
         .lines("partitioner")
         .iter()
-        .find_map(|l| {
-            l.split(", counter ")
-                .nth(1)?
-                .split_whitespace()
-                .next()?
-                .parse::<f64>()
-                .ok()
-        })
+        .find_map(|l| counter_hz(l))
         .unwrap_or(1.0);
     let mut reset_at = None;
     for line in session.lines("partitioner") {
