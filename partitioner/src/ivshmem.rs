@@ -13,17 +13,11 @@
 //! state and the channel's state table. It never touches hardware; the
 //! runtime applies the [`Action`]s it returns. Tested on the host.
 //!
-//! # Shared memory layout (spec: "Shared Memory Region Layout")
+//! The numbers (IDs, offsets, the sections of the shared memory) are
+//! `bulkhead_abi::ivshmem`, shared with the channel library and the
+//! bare-metal cells; this module is their behaviour.
 //!
-//! ```text
-//! base + st + rw + n·out  ┐ end (BAR 2 may be larger: its size is a power of two)
-//!   output section of peer n-1   read/write for peer n-1, read-only for the others
-//!   …
-//!   output section of peer 0     read/write for peer 0, read-only for the others
-//! base + st               read/write section       read/write for every peer
-//! base                    state table              read-only for every peer;
-//!                                                  u32 state of peer i at base + 4·i
-//! ```
+//! # Shared memory
 //!
 //! Every size is a multiple of 4 KiB, so stage 2 can enforce the
 //! permissions ([`Layout::sections`]). The partitioner writes the state
@@ -147,73 +141,16 @@ use bsp::{Board, Intid};
 use config::{doorbell_spi, System, MAX_CHANNEL_PEERS, PAGE_SIZE, STATE_TABLE_SIZE};
 use heapless::Vec;
 
-/// Vendor ID (Siemens, as ivshmem-v2 assigns).
-pub const VENDOR_ID: u16 = 0x110a;
-/// Device ID of ivshmem-v2.
-pub const DEVICE_ID: u16 = 0x4106;
-/// Class Code base class: "device does not fit any defined class".
-pub const BASE_CLASS: u8 = 0xff;
-/// Subsystem Vendor ID. The spec asks it to name the provider; without a
-/// PCI-SIG vendor ID of our own we report the device's IDs, as Jailhouse
-/// does.
-pub const SUBSYSTEM_VENDOR_ID: u16 = VENDOR_ID;
-/// Subsystem ID (see [`SUBSYSTEM_VENDOR_ID`]).
-pub const SUBSYSTEM_ID: u16 = DEVICE_ID;
+pub use bulkhead_abi::ivshmem::{
+    capability, register, Sections, BASE_CLASS, DEVICE_ID, INTERRUPT_PIN_A, INTX_VECTORS,
+    PROTOCOL_BULKHEAD_CHANNEL, REGISTERS_BAR, REGISTERS_SIZE, SHARED_MEMORY_BAR, SUBSYSTEM_ID,
+    SUBSYSTEM_VENDOR_ID, VENDOR_CAPABILITY, VENDOR_CAPABILITY_LENGTH, VENDOR_ID,
+};
+use register::INT_CONTROL_ENABLE;
+
 /// Most peers of a channel: as many as the config allows. The
 /// specification allows more; the partitioner's tables are sized by this.
 pub const MAX_PEERS: usize = MAX_CHANNEL_PEERS;
-/// The protocol Bulkhead's channels report in their class code: the
-/// first user-defined value (spec: "Protocols", `4000h`–`7FFFh`).
-pub const PROTOCOL_BULKHEAD_CHANNEL: u16 = 0x4000;
-/// The BAR of the register page.
-pub const REGISTERS_BAR: usize = 0;
-/// The BAR of the shared memory (the spec's optional BAR 2, 64-bit).
-pub const SHARED_MEMORY_BAR: usize = 2;
-/// Bytes of the register BAR: one page, so it can be trapped alone.
-pub const REGISTERS_SIZE: u64 = 0x1000;
-/// Offset of the vendor-specific capability in configuration space.
-pub const VENDOR_CAPABILITY: u16 = 0x40;
-/// Length of the vendor-specific capability without Base Address.
-pub const VENDOR_CAPABILITY_LENGTH: u8 = 0x18;
-/// Interrupt Pin: INTA.
-pub const INTERRUPT_PIN_A: u8 = 1;
-/// Interrupt vectors with INTx.
-pub const INTX_VECTORS: u32 = 1;
-
-/// Byte offsets of the registers in BAR 0.
-pub mod register {
-    /// ID: this peer's id (read-only).
-    pub const ID: u64 = 0x00;
-    /// Maximum Peers (read-only).
-    pub const MAX_PEERS: u64 = 0x04;
-    /// Interrupt Control: bit 0 enables interrupts.
-    pub const INT_CONTROL: u64 = 0x08;
-    /// Doorbell: `peer << 16 | vector` (write-only).
-    pub const DOORBELL: u64 = 0x0c;
-    /// State: this peer's state.
-    pub const STATE: u64 = 0x10;
-}
-
-/// Byte offsets inside the vendor-specific capability.
-pub mod capability {
-    /// Capability ID (`09h`).
-    pub const ID: u16 = 0x00;
-    /// Next capability pointer.
-    pub const NEXT: u16 = 0x01;
-    /// Length of the capability.
-    pub const LENGTH: u16 = 0x02;
-    /// Privileged Control: bit 0 is one-shot interrupt mode.
-    pub const PRIVILEGED_CONTROL: u16 = 0x03;
-    /// State Table Size (32 bits).
-    pub const STATE_TABLE_SIZE: u16 = 0x04;
-    /// R/W Section Size (64 bits).
-    pub const RW_SECTION_SIZE: u16 = 0x08;
-    /// Output Section Size (64 bits).
-    pub const OUTPUT_SECTION_SIZE: u16 = 0x10;
-}
-
-/// Interrupt Control: interrupts enabled.
-const INT_CONTROL_ENABLE: u32 = 1;
 
 /// One peer of a channel, as the integrator fills it from the validated
 /// config.
@@ -318,9 +255,7 @@ pub enum BridgeError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
     peers: usize,
-    state_table_size: u64,
-    rw_section_size: u64,
-    output_section_size: u64,
+    sections: Sections,
     size: u64,
     bar_size: u64,
 }
@@ -351,17 +286,21 @@ impl Layout {
 
     /// Offset of peer `peer`'s entry in the state table.
     pub const fn state_entry_offset(peer: usize) -> u64 {
-        4 * peer as u64
+        Sections::state_entry(peer as u64)
     }
 
     /// Offset of the read/write section.
     pub const fn rw_section_offset(&self) -> u64 {
-        self.state_table_size
+        self.sections.read_write_offset()
     }
 
-    /// Offset of peer `peer`'s output section.
+    /// Offset of peer `peer`'s output section (peers of the channel only:
+    /// [`ChannelDescription::layout`] checked that all of them fit).
     pub const fn output_section_offset(&self, peer: usize) -> u64 {
-        self.state_table_size + self.rw_section_size + peer as u64 * self.output_section_size
+        match self.sections.output_offset(peer as u64) {
+            Some(offset) => offset,
+            None => self.size,
+        }
     }
 
     /// The non-empty sections, with what peer `peer` may do in each: the
@@ -370,17 +309,17 @@ impl Layout {
     pub fn sections(&self, peer: usize) -> impl Iterator<Item = Section> + '_ {
         let state_table = Section {
             offset: 0,
-            size: self.state_table_size,
+            size: self.sections.state_table,
             writable: false,
         };
         let rw = Section {
             offset: self.rw_section_offset(),
-            size: self.rw_section_size,
+            size: self.sections.read_write,
             writable: true,
         };
         let outputs = (0..self.peers).map(move |q| Section {
             offset: self.output_section_offset(q),
-            size: self.output_section_size,
+            size: self.sections.output,
             writable: q == peer,
         });
         [state_table, rw]
@@ -409,34 +348,27 @@ impl ChannelDescription {
                 return Err(LayoutError::NotAnSpi { peer: i });
             }
         }
-        let state_table_size = self.state_table_size as u64;
-        if state_table_size < 4 * peers as u64 {
+        let sections = Sections {
+            state_table: u64::from(self.state_table_size),
+            read_write: self.rw_section_size,
+            output: self.output_section_size,
+        };
+        if sections.state_table < Sections::state_entry(peers as u64) {
             return Err(LayoutError::StateTableTooSmall);
         }
-        if [
-            state_table_size,
-            self.rw_section_size,
-            self.output_section_size,
-        ]
-        .iter()
-        .any(|s| !s.is_multiple_of(PAGE_SIZE))
+        if [sections.state_table, sections.read_write, sections.output]
+            .iter()
+            .any(|s| !s.is_multiple_of(PAGE_SIZE))
         {
             return Err(LayoutError::NotPageMultiple);
         }
-        let size = self
-            .output_section_size
-            .checked_mul(peers as u64)
-            .and_then(|s| s.checked_add(self.rw_section_size))
-            .and_then(|s| s.checked_add(state_table_size))
-            .ok_or(LayoutError::TooLarge)?;
+        let size = sections.size(peers as u64).ok_or(LayoutError::TooLarge)?;
         let bar_size = size
             .checked_next_power_of_two()
             .ok_or(LayoutError::TooLarge)?;
         let layout = Layout {
             peers,
-            state_table_size,
-            rw_section_size: self.rw_section_size,
-            output_section_size: self.output_section_size,
+            sections,
             size,
             bar_size,
         };
@@ -916,9 +848,9 @@ impl Channel {
             }
             register::INT_CONTROL => self.endpoints[peer].int_control = value & INT_CONTROL_ENABLE,
             register::DOORBELL => {
-                let vector = value & 0xffff;
-                let target = (value >> 16) as usize;
-                let outcome = if vector >= INTX_VECTORS {
+                let (target, vector) = register::doorbell_target(value);
+                let target = usize::from(target);
+                let outcome = if u32::from(vector) >= INTX_VECTORS {
                     Err(Refusal::InvalidVector)
                 } else if target >= self.peers() {
                     Err(Refusal::NoSuchPeer)
@@ -1265,7 +1197,7 @@ mod tests {
     }
 
     fn doorbell(target: u64, vector: u64) -> u64 {
-        target << 16 | vector
+        u64::from(register::doorbell(target as u16, vector as u16))
     }
 
     #[test]

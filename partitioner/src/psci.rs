@@ -1,38 +1,20 @@
 //! The PSCI interface cells see (Arm DEN 0022, version 1.1), decoded from
-//! the registers of a trapped `SMC`/`HVC`. The emulation itself, which moves
-//! cores, is in [`crate::cell`]; this module only names things.
+//! the registers of a trapped `SMC`/`HVC`. The function IDs and return
+//! codes are the `smccc` crate's, the one definition the partitioner and
+//! the bare-metal cells share. The emulation itself, which moves cores, is
+//! `runtime::psci`; this module only names things.
 
-/// `PSCI_VERSION`.
-pub const PSCI_VERSION: u32 = 0x8400_0000;
-/// `CPU_SUSPEND` (32-bit).
-pub const CPU_SUSPEND_32: u32 = 0x8400_0001;
-/// `CPU_SUSPEND` (64-bit).
-pub const CPU_SUSPEND_64: u32 = 0xc400_0001;
-/// `CPU_OFF`.
-pub const CPU_OFF: u32 = 0x8400_0002;
-/// `CPU_ON` (32-bit).
-pub const CPU_ON_32: u32 = 0x8400_0003;
-/// `CPU_ON` (64-bit).
-pub const CPU_ON_64: u32 = 0xc400_0003;
-/// `AFFINITY_INFO` (32-bit).
-pub const AFFINITY_INFO_32: u32 = 0x8400_0004;
-/// `AFFINITY_INFO` (64-bit).
-pub const AFFINITY_INFO_64: u32 = 0xc400_0004;
-/// `MIGRATE_INFO_TYPE`.
-pub const MIGRATE_INFO_TYPE: u32 = 0x8400_0006;
-/// `SYSTEM_OFF`.
-pub const SYSTEM_OFF: u32 = 0x8400_0008;
-/// `SYSTEM_RESET`.
-pub const SYSTEM_RESET: u32 = 0x8400_0009;
-/// `PSCI_FEATURES`.
-pub const PSCI_FEATURES: u32 = 0x8400_000a;
-/// `SMCCC_VERSION` (Arm DEN 0028).
-pub const SMCCC_VERSION: u32 = 0x8000_0000;
+use smccc::arch::SMCCC_VERSION;
+use smccc::psci::{
+    PSCI_AFFINITY_INFO_32, PSCI_AFFINITY_INFO_64, PSCI_CPU_OFF, PSCI_CPU_ON_32, PSCI_CPU_ON_64,
+    PSCI_CPU_SUSPEND_32, PSCI_CPU_SUSPEND_64, PSCI_FEATURES, PSCI_MIGRATE_INFO_TYPE,
+    PSCI_SYSTEM_OFF, PSCI_SYSTEM_RESET, PSCI_VERSION,
+};
 
 /// The version reported: 1.1.
 pub const VERSION_1_1: u64 = 0x0001_0001;
 /// `MIGRATE_INFO_TYPE`: no Trusted OS, migration not required.
-pub const MIGRATE_NOT_REQUIRED: u64 = 2;
+pub const MIGRATE_NOT_REQUIRED: u64 = smccc::psci::MigrateType::MigrationNotRequired as u64;
 
 /// PSCI return codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,15 +23,15 @@ pub enum Status {
     /// The call succeeded.
     Success = 0,
     /// The function is not implemented (also the answer to unknown calls).
-    NotSupported = -1,
+    NotSupported = smccc::psci::error::NOT_SUPPORTED,
     /// An argument is out of range.
-    InvalidParameters = -2,
+    InvalidParameters = smccc::psci::error::INVALID_PARAMETERS,
     /// The operation is not allowed.
-    Denied = -3,
+    Denied = smccc::psci::error::DENIED,
     /// `CPU_ON` of a core that is on.
-    AlreadyOn = -4,
+    AlreadyOn = smccc::psci::error::ALREADY_ON,
     /// `CPU_ON` of a core that is being turned on.
-    OnPending = -5,
+    OnPending = smccc::psci::error::ON_PENDING,
 }
 
 impl Status {
@@ -60,15 +42,7 @@ impl Status {
 }
 
 /// `AFFINITY_INFO` answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AffinityState {
-    /// At least one core of the affinity instance is on.
-    On = 0,
-    /// All are off.
-    Off = 1,
-    /// A core is being turned on.
-    OnPending = 2,
-}
+pub use smccc::psci::AffinityState;
 
 /// A decoded PSCI (or SMCCC) call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,20 +98,20 @@ impl Call {
         match function {
             PSCI_VERSION => Call::Version,
             PSCI_FEATURES => Call::Features(x[1] as u32),
-            CPU_SUSPEND_32 | CPU_SUSPEND_64 => Call::CpuSuspend,
-            CPU_OFF => Call::CpuOff,
-            CPU_ON_32 | CPU_ON_64 => Call::CpuOn {
+            PSCI_CPU_SUSPEND_32 | PSCI_CPU_SUSPEND_64 => Call::CpuSuspend,
+            PSCI_CPU_OFF => Call::CpuOff,
+            PSCI_CPU_ON_32 | PSCI_CPU_ON_64 => Call::CpuOn {
                 target: arg(1),
                 entry: arg(2),
                 context: arg(3),
             },
-            AFFINITY_INFO_32 | AFFINITY_INFO_64 => Call::AffinityInfo {
+            PSCI_AFFINITY_INFO_32 | PSCI_AFFINITY_INFO_64 => Call::AffinityInfo {
                 target: arg(1),
                 lowest_level: arg(2),
             },
-            MIGRATE_INFO_TYPE => Call::MigrateInfoType,
-            SYSTEM_OFF => Call::SystemOff,
-            SYSTEM_RESET => Call::SystemReset,
+            PSCI_MIGRATE_INFO_TYPE => Call::MigrateInfoType,
+            PSCI_SYSTEM_OFF => Call::SystemOff,
+            PSCI_SYSTEM_RESET => Call::SystemReset,
             SMCCC_VERSION => Call::SmcccVersion,
             other => Call::Unknown(other),
         }
@@ -158,7 +132,12 @@ mod tests {
 
     #[test]
     fn decode_cpu_on_variants() {
-        let on64 = Call::decode(&[CPU_ON_64 as u64, 0x1, 0x5000_1000, 0xffff_ffff_0000_0007]);
+        let on64 = Call::decode(&[
+            PSCI_CPU_ON_64 as u64,
+            0x1,
+            0x5000_1000,
+            0xffff_ffff_0000_0007,
+        ]);
         assert_eq!(
             on64,
             Call::CpuOn {
@@ -168,7 +147,7 @@ mod tests {
             }
         );
         let on32 = Call::decode(&[
-            CPU_ON_32 as u64,
+            PSCI_CPU_ON_32 as u64,
             0x1,
             0xdead_0000_5000_1000,
             0xffff_ffff_0000_0007,
@@ -194,7 +173,7 @@ mod tests {
             Call::decode(&[0xffff_ffff_8400_0000, 0, 0, 0]),
             Call::Version
         );
-        assert!(Call::is_supported(SYSTEM_RESET));
+        assert!(Call::is_supported(PSCI_SYSTEM_RESET));
         assert!(!Call::is_supported(0x8400_0042));
         assert_eq!(Status::NotSupported.to_register(), u64::MAX);
         assert_eq!(Status::InvalidParameters.to_register(), (-2i64) as u64);

@@ -14,13 +14,9 @@
 //!
 //! PCI Express Base Specification, "Enhanced Configuration Access
 //! Mechanism": one 4 KiB configuration space per function, at
-//!
-//! | Bits  | Field |
-//! |------:|:------|
-//! | 27:20 | bus |
-//! | 19:15 | device |
-//! | 14:12 | function |
-//! | 11:0  | register (byte offset in the function's space) |
+//! `bulkhead_abi::pci::config_space` (the numbers of this interface are in
+//! `bulkhead_abi::pci`, shared with the cells; this module is its
+//! behaviour).
 //!
 //! Accesses are 1, 2 or 4 bytes wide and naturally aligned (Linux's
 //! `pci_generic_config_read`/`write` issue exactly these). Anything else
@@ -60,75 +56,10 @@
 //! Honouring relocation instead would mean remapping stage 2 at run time
 //! on a guest's request, which a static partitioner avoids.
 
-/// Bytes of ECAM window per bus.
-pub const ECAM_BUS_SIZE: u64 = 1 << 20;
-/// Bytes of configuration space per function.
-pub const CONFIG_SPACE_SIZE: u64 = 4096;
-/// Device numbers on a bus.
-pub const DEVICES_PER_BUS: usize = 32;
-/// Bytes of the type 0 header; capabilities start at or after it.
-pub const HEADER_SIZE: u16 = 0x40;
-/// Capability ID of a vendor-specific capability.
-pub const CAPABILITY_ID_VENDOR: u8 = 0x09;
-
-/// Byte offsets of the type 0 header's registers.
-pub mod offset {
-    /// Vendor ID (16 bits).
-    pub const VENDOR_ID: u16 = 0x00;
-    /// Device ID (16 bits).
-    pub const DEVICE_ID: u16 = 0x02;
-    /// Command (16 bits).
-    pub const COMMAND: u16 = 0x04;
-    /// Status (16 bits).
-    pub const STATUS: u16 = 0x06;
-    /// Revision ID (8 bits).
-    pub const REVISION_ID: u16 = 0x08;
-    /// Class Code: programming interface (8 bits).
-    pub const PROGRAMMING_INTERFACE: u16 = 0x09;
-    /// Class Code: sub-class (8 bits).
-    pub const SUB_CLASS: u16 = 0x0a;
-    /// Class Code: base class (8 bits).
-    pub const BASE_CLASS: u16 = 0x0b;
-    /// Header Type (8 bits).
-    pub const HEADER_TYPE: u16 = 0x0e;
-    /// BAR 0; BAR n is at `BAR0 + 4 * n`.
-    pub const BAR0: u16 = 0x10;
-    /// Subsystem Vendor ID (16 bits).
-    pub const SUBSYSTEM_VENDOR_ID: u16 = 0x2c;
-    /// Subsystem ID (16 bits).
-    pub const SUBSYSTEM_ID: u16 = 0x2e;
-    /// Expansion ROM base address.
-    pub const EXPANSION_ROM: u16 = 0x30;
-    /// Capabilities Pointer (8 bits).
-    pub const CAPABILITIES_POINTER: u16 = 0x34;
-    /// Interrupt Line (8 bits).
-    pub const INTERRUPT_LINE: u16 = 0x3c;
-    /// Interrupt Pin (8 bits).
-    pub const INTERRUPT_PIN: u16 = 0x3d;
-}
-
-/// Bits of the Command register.
-pub mod command {
-    /// I/O Space: never writable here (no I/O BARs).
-    pub const IO_SPACE: u16 = 1 << 0;
-    /// Memory Space: the function decodes its memory BARs.
-    pub const MEMORY_SPACE: u16 = 1 << 1;
-    /// Bus Master.
-    pub const BUS_MASTER: u16 = 1 << 2;
-    /// Interrupt Disable: the function must not assert INTx (PCI 2.3).
-    pub const INTERRUPT_DISABLE: u16 = 1 << 10;
-}
-
-/// Bits of the Status register.
-pub mod status {
-    /// Interrupt Status: the function has an INTx condition (PCI 2.3).
-    pub const INTERRUPT_STATUS: u16 = 1 << 3;
-    /// Capabilities List: the Capabilities Pointer is valid.
-    pub const CAPABILITIES_LIST: u16 = 1 << 4;
-}
-
-/// Number of BARs of a type 0 header.
-pub const BARS: usize = 6;
+pub use bulkhead_abi::pci::{
+    bar as bar_bits, command, offset, status, BARS, CAPABILITY_ID_VENDOR, CONFIG_SPACE_SIZE,
+    DEVICES_PER_BUS, ECAM_BUS_SIZE, HEADER_SIZE,
+};
 
 /// The width of a configuration access.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -365,7 +296,15 @@ impl Bar {
     /// The type bits of the lower register: memory, 32 or 64-bit,
     /// prefetchable.
     const fn flags(&self) -> u32 {
-        (if self.memory64 { 0b100 } else { 0 }) | (if self.prefetchable { 0b1000 } else { 0 })
+        (if self.memory64 {
+            bar_bits::MEMORY_64
+        } else {
+            0
+        }) | (if self.prefetchable {
+            bar_bits::PREFETCHABLE
+        } else {
+            0
+        })
     }
 
     /// The address bits of the lower (`upper = false`) or upper register
@@ -375,7 +314,7 @@ impl Bar {
         if upper {
             (address >> 32) as u32
         } else {
-            address as u32 & 0xffff_fff0
+            address as u32 & bar_bits::ADDRESS_MASK
         }
     }
 }
@@ -448,7 +387,7 @@ impl Bars {
                 let address = if sizing {
                     bar.writable(false)
                 } else {
-                    bar.base as u32 & 0xffff_fff0
+                    bar.base as u32 & bar_bits::ADDRESS_MASK
                 };
                 address | bar.flags()
             }

@@ -114,49 +114,35 @@ pub fn hvc<const IMM: u16>(function: u32, a1: u64) -> i64 {
     x0 as i64
 }
 
-/// PSCI function IDs used by the test cells.
-pub mod psci {
-    /// `PSCI_VERSION`.
-    pub const VERSION: u32 = 0x8400_0000;
-    /// `PSCI_FEATURES`.
-    pub const FEATURES: u32 = 0x8400_000a;
-    /// `CPU_OFF`.
-    pub const CPU_OFF: u32 = 0x8400_0002;
-    /// `CPU_ON` (64-bit).
-    pub const CPU_ON: u32 = 0xc400_0003;
-    /// `AFFINITY_INFO` (64-bit).
-    pub const AFFINITY_INFO: u32 = 0xc400_0004;
-    /// `SYSTEM_OFF`.
-    pub const SYSTEM_OFF: u32 = 0x8400_0008;
-    /// `SYSTEM_RESET`.
-    pub const SYSTEM_RESET: u32 = 0x8400_0009;
-}
+/// PSCI and SMCCC function IDs and return codes: the `smccc` crate's, as
+/// the partitioner's.
+pub use smccc::{arch as smccc_arch, psci};
 
 /// Starts virtual CPU `vcpu` at [`secondary_entry`] with `context`.
 pub fn cpu_on(vcpu: u64, context: u64) -> i64 {
-    smc(psci::CPU_ON, vcpu, secondary_entry(), context)
+    smc(psci::PSCI_CPU_ON_64, vcpu, secondary_entry(), context)
 }
 
 /// `AFFINITY_INFO` of virtual CPU `vcpu`: 0 on, 1 off, 2 pending.
 pub fn affinity_info(vcpu: u64) -> i64 {
-    smc(psci::AFFINITY_INFO, vcpu, 0, 0)
+    smc(psci::PSCI_AFFINITY_INFO_64, vcpu, 0, 0)
 }
 
 /// Stops this virtual CPU.
 pub fn cpu_off() -> ! {
-    smc(psci::CPU_OFF, 0, 0, 0);
+    smc(psci::PSCI_CPU_OFF, 0, 0, 0);
     halt()
 }
 
 /// Asks for the cell to be switched off.
 pub fn system_off() -> ! {
-    smc(psci::SYSTEM_OFF, 0, 0, 0);
+    smc(psci::PSCI_SYSTEM_OFF, 0, 0, 0);
     halt()
 }
 
 /// Asks for the cell to be restarted.
 pub fn system_reset() -> ! {
-    smc(psci::SYSTEM_RESET, 0, 0, 0);
+    smc(psci::PSCI_SYSTEM_RESET, 0, 0, 0);
     halt()
 }
 

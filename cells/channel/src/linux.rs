@@ -35,9 +35,11 @@ use rustix::fs::OFlags;
 
 use crate::doorbell::{Doorbell, Wakeup};
 use crate::error::{ConfigError, Error};
-use crate::ivshmem::{pci, Registers};
+use crate::ivshmem::Registers;
 use crate::region::{Geometry, PeerId, PeerState, Region};
 use crate::shm::{Mapping, RegisterMapping};
+use bulkhead_abi::ivshmem::{self, capability};
+use bulkhead_abi::pci;
 
 /// How interrupts are re-enabled after each one, which depends on the UIO
 /// driver bound to the device.
@@ -196,17 +198,18 @@ fn u64_at(config: &[u8], offset: usize) -> Option<u64> {
 /// The offset of the ivshmem vendor capability, walking the capability
 /// list (bounded: a looping list ends the walk).
 fn vendor_capability(config: &[u8]) -> Option<usize> {
-    let status = u16_at(config, pci::STATUS)?;
-    if status & pci::STATUS_CAPABILITIES == 0 {
+    let status = u16_at(config, usize::from(pci::offset::STATUS))?;
+    if status & pci::status::CAPABILITIES_LIST == 0 {
         return None;
     }
-    let mut pointer = usize::from(*config.get(pci::CAPABILITY_POINTER)? & !3);
+    let mut pointer =
+        usize::from(*config.get(usize::from(pci::offset::CAPABILITIES_POINTER))? & !3);
     // At most 48 capabilities fit after the 64-byte header.
     for _ in 0..48 {
-        if pointer < pci::HEADER_SIZE {
+        if pointer < usize::from(pci::HEADER_SIZE) {
             return None;
         }
-        if *config.get(pointer)? == pci::CAPABILITY_VENDOR {
+        if *config.get(pointer)? == pci::CAPABILITY_ID_VENDOR {
             return Some(pointer);
         }
         pointer = usize::from(*config.get(pointer + 1)? & !3);
@@ -217,17 +220,20 @@ fn vendor_capability(config: &[u8]) -> Option<usize> {
 /// Reads the IDs, the protocol and the section sizes from the bytes of a
 /// configuration space; `None` if there is no complete vendor capability.
 pub fn parse_config_space(config: &[u8]) -> Option<PciInfo> {
-    let capability = vendor_capability(config)?;
+    let vendor = vendor_capability(config)?;
     Some(PciInfo {
-        vendor: u16_at(config, 0)?,
-        device: u16_at(config, 2)?,
+        vendor: u16_at(config, usize::from(pci::offset::VENDOR_ID))?,
+        device: u16_at(config, usize::from(pci::offset::DEVICE_ID))?,
         protocol: u16::from_le_bytes([
-            *config.get(pci::CLASS_INTERFACE)?,
-            *config.get(pci::CLASS_SUBCLASS)?,
+            *config.get(usize::from(pci::offset::PROGRAMMING_INTERFACE))?,
+            *config.get(usize::from(pci::offset::SUB_CLASS))?,
         ]),
-        state_table_size: u32_at(config, capability + pci::VENDOR_STATE_TABLE_SIZE)?,
-        common_section_size: u64_at(config, capability + pci::VENDOR_RW_SECTION_SIZE)?,
-        output_section_size: u64_at(config, capability + pci::VENDOR_OUTPUT_SECTION_SIZE)?,
+        state_table_size: u32_at(config, vendor + usize::from(capability::STATE_TABLE_SIZE))?,
+        common_section_size: u64_at(config, vendor + usize::from(capability::RW_SECTION_SIZE))?,
+        output_section_size: u64_at(
+            config,
+            vendor + usize::from(capability::OUTPUT_SECTION_SIZE),
+        )?,
     })
 }
 
@@ -283,7 +289,7 @@ impl UioDevice {
         let device_dir = config.device_dir();
         let config_path = device_dir.join("config");
         let config_space = open_read_write(&config_path, OFlags::empty())?;
-        let mut bytes = [0u8; pci::CONFIG_SIZE];
+        let mut bytes = [0u8; pci::CONVENTIONAL_SIZE as usize];
         let mut read = 0;
         while read < bytes.len() {
             match config_space.read_at(&mut bytes[read..], read as u64) {
@@ -297,7 +303,9 @@ impl UioDevice {
             parse_config_space(&bytes[..read]).ok_or_else(|| UioError::NoVendorCapability {
                 path: config_path.clone(),
             })?;
-        if config.check_ids && (info.vendor, info.device) != (pci::VENDOR_ID, pci::DEVICE_ID) {
+        if config.check_ids
+            && (info.vendor, info.device) != (ivshmem::VENDOR_ID, ivshmem::DEVICE_ID)
+        {
             return Err(UioError::NotIvshmem {
                 path: config_path,
                 vendor: info.vendor,
@@ -426,14 +434,14 @@ impl UioDevice {
             Rearm::PciCommand => {
                 let mut command = [0u8; 2];
                 self.config_space
-                    .read_exact_at(&mut command, pci::COMMAND as u64)?;
+                    .read_exact_at(&mut command, u64::from(pci::offset::COMMAND))?;
                 let command = u16::from_le_bytes(command);
-                if command & pci::COMMAND_INTX_DISABLE == 0 {
+                if command & pci::command::INTERRUPT_DISABLE == 0 {
                     return Ok(());
                 }
-                let enabled = command & !pci::COMMAND_INTX_DISABLE;
+                let enabled = command & !pci::command::INTERRUPT_DISABLE;
                 self.config_space
-                    .write_all_at(&enabled.to_le_bytes(), pci::COMMAND as u64)
+                    .write_all_at(&enabled.to_le_bytes(), u64::from(pci::offset::COMMAND))
             }
         }
     }
@@ -504,17 +512,17 @@ mod tests {
     /// 0x50 (vendor).
     fn config_space() -> [u8; 256] {
         let mut config = [0u8; 256];
-        config[0..2].copy_from_slice(&pci::VENDOR_ID.to_le_bytes());
-        config[2..4].copy_from_slice(&pci::DEVICE_ID.to_le_bytes());
-        config[pci::STATUS..pci::STATUS + 2]
-            .copy_from_slice(&pci::STATUS_CAPABILITIES.to_le_bytes());
-        config[pci::CLASS_INTERFACE] = 0x01;
-        config[pci::CLASS_SUBCLASS] = 0x40;
+        config[0..2].copy_from_slice(&ivshmem::VENDOR_ID.to_le_bytes());
+        config[2..4].copy_from_slice(&ivshmem::DEVICE_ID.to_le_bytes());
+        let status = usize::from(pci::offset::STATUS);
+        config[status..status + 2].copy_from_slice(&pci::status::CAPABILITIES_LIST.to_le_bytes());
+        config[usize::from(pci::offset::PROGRAMMING_INTERFACE)] = 0x01;
+        config[usize::from(pci::offset::SUB_CLASS)] = 0x40;
         config[0x0b] = 0xff;
-        config[pci::CAPABILITY_POINTER] = 0x40;
+        config[usize::from(pci::offset::CAPABILITIES_POINTER)] = 0x40;
         config[0x40] = 0x11;
         config[0x41] = 0x50;
-        config[0x50] = pci::CAPABILITY_VENDOR;
+        config[0x50] = pci::CAPABILITY_ID_VENDOR;
         config[0x51] = 0x00;
         config[0x52] = 0x18;
         config[0x54..0x58].copy_from_slice(&0x1000u32.to_le_bytes());
@@ -547,7 +555,7 @@ mod tests {
         config[0x41] = 0x40;
         assert_eq!(parse_config_space(&config), None, "loop");
         let mut config = config_space();
-        config[pci::STATUS] = 0;
+        config[usize::from(pci::offset::STATUS)] = 0;
         assert_eq!(parse_config_space(&config), None, "no list");
         let mut config = config_space();
         config[0x41] = 0x10;

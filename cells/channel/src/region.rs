@@ -10,6 +10,7 @@ use core::sync::atomic::AtomicU32;
 
 use crate::error::{ConfigError, Error};
 use crate::shm::{ReadOnlyRegion, SharedRegion, WORD};
+use bulkhead_abi::ivshmem::Sections;
 
 /// The cache line the layout aligns to.
 pub const CACHE_LINE: usize = 64;
@@ -124,12 +125,19 @@ impl Geometry {
         Ok(())
     }
 
+    /// The section sizes as the interface defines their arithmetic.
+    fn sections(&self) -> Sections {
+        Sections {
+            state_table: self.state_table_size as u64,
+            read_write: self.common_section_size as u64,
+            output: self.output_section_size as u64,
+        }
+    }
+
     /// The size of the whole region, if it fits the address space.
     pub fn size(&self) -> Option<usize> {
-        self.output_section_size
-            .checked_mul(self.max_peers as usize)?
-            .checked_add(self.common_section_size)?
-            .checked_add(self.state_table_size)
+        let size = self.sections().size(u64::from(self.max_peers))?;
+        usize::try_from(size).ok()
     }
 
     /// The bytes of the common read/write section (the geometry must be
@@ -147,9 +155,9 @@ impl Geometry {
             return Err(ConfigError::NoSuchPeer(peer));
         }
         let start = self
-            .output_section_size
-            .checked_mul(peer.index())
-            .and_then(|offset| offset.checked_add(self.common_section_range().end));
+            .sections()
+            .output_offset(u64::from(peer.0))
+            .and_then(|start| usize::try_from(start).ok());
         match start.and_then(|start| Some(start..start.checked_add(self.output_section_size)?)) {
             Some(range) => Ok(range),
             None => Err(ConfigError::RegionTooSmall {

@@ -9,7 +9,11 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bulkhead_channel::ivshmem::pci;
+use bulkhead_abi::{ivshmem, pci};
+
+/// Where the Command and Status registers are in the config file.
+const COMMAND: usize = pci::offset::COMMAND as usize;
+const STATUS: usize = pci::offset::STATUS as usize;
 use bulkhead_channel::layout;
 use bulkhead_channel::linux::{Rearm, UioConfig, UioDevice, UioError};
 use bulkhead_channel::{Channel, ChannelConfig, Doorbell, Geometry, PeerId, PeerState, Wakeup};
@@ -51,12 +55,12 @@ fn geometry() -> Geometry {
 fn config_space(geometry: &Geometry, vendor: u16) -> Vec<u8> {
     let mut config = vec![0u8; 256];
     config[0..2].copy_from_slice(&vendor.to_le_bytes());
-    config[2..4].copy_from_slice(&pci::DEVICE_ID.to_le_bytes());
-    let command: u16 = 0x0002 | pci::COMMAND_INTX_DISABLE;
-    config[pci::COMMAND..pci::COMMAND + 2].copy_from_slice(&command.to_le_bytes());
-    config[pci::STATUS..pci::STATUS + 2].copy_from_slice(&pci::STATUS_CAPABILITIES.to_le_bytes());
-    config[pci::CAPABILITY_POINTER] = 0x40;
-    config[0x40] = pci::CAPABILITY_VENDOR;
+    config[2..4].copy_from_slice(&ivshmem::DEVICE_ID.to_le_bytes());
+    let command: u16 = pci::command::MEMORY_SPACE | pci::command::INTERRUPT_DISABLE;
+    config[COMMAND..COMMAND + 2].copy_from_slice(&command.to_le_bytes());
+    config[STATUS..STATUS + 2].copy_from_slice(&pci::status::CAPABILITIES_LIST.to_le_bytes());
+    config[usize::from(pci::offset::CAPABILITIES_POINTER)] = 0x40;
+    config[0x40] = pci::CAPABILITY_ID_VENDOR;
     config[0x42] = 0x18;
     config[0x44..0x48].copy_from_slice(&(geometry.state_table_size as u32).to_le_bytes());
     config[0x48..0x50].copy_from_slice(&(geometry.common_section_size as u64).to_le_bytes());
@@ -97,7 +101,7 @@ fn command(config: &UioConfig) -> u16 {
     let path = config
         .class_dir
         .join(format!("uio{}/device/config", config.device));
-    read_u32(&path, pci::COMMAND) as u16
+    read_u32(&path, COMMAND) as u16
 }
 
 #[test]
@@ -110,7 +114,7 @@ fn two_devices_talk_through_the_backend() {
         vec![0u8; geometry.size().unwrap() + geometry.output_section_size],
     )
     .unwrap();
-    let config = config_space(&geometry, pci::VENDOR_ID);
+    let config = config_space(&geometry, ivshmem::VENDOR_ID);
     let zero = fake_device(&scratch.0, 0, 0, &config, &memory);
     let one = UioConfig {
         rearm: Rearm::InterruptControl,
@@ -122,10 +126,10 @@ fn two_devices_talk_through_the_backend() {
     assert_eq!(device0.id(), PeerId(0));
     assert_eq!(device1.id(), PeerId(1));
     assert_eq!(device1.geometry(), geometry);
-    assert_eq!(device1.pci_info().vendor, pci::VENDOR_ID);
+    assert_eq!(device1.pci_info().vendor, ivshmem::VENDOR_ID);
     // Opening enabled interrupts in the device and in the PCI command word.
     assert_eq!(device0.registers().max_peers(), 2);
-    assert_eq!(command(&zero) & pci::COMMAND_INTX_DISABLE, 0);
+    assert_eq!(command(&zero) & pci::command::INTERRUPT_DISABLE, 0);
     assert_eq!(command(&zero) & 0x0002, 0x0002, "other command bits kept");
     let registers0 = scratch.0.join("class/uio0/device/resource0");
     assert_eq!(read_u32(&registers0, 0x08), 1, "Interrupt Control enabled");
@@ -178,8 +182,8 @@ fn two_devices_talk_through_the_backend() {
         .open(&config_path)
         .unwrap()
         .write_all_at(
-            &(0x0002 | pci::COMMAND_INTX_DISABLE).to_le_bytes(),
-            pci::COMMAND as u64,
+            &(pci::command::MEMORY_SPACE | pci::command::INTERRUPT_DISABLE).to_le_bytes(),
+            COMMAND as u64,
         )
         .unwrap();
     let doorbell0 = device0.doorbell().unwrap();
@@ -187,7 +191,7 @@ fn two_devices_talk_through_the_backend() {
         doorbell0.wait(Duration::from_millis(10)),
         Ok(Wakeup::Interrupt)
     );
-    assert_eq!(command(&zero) & pci::COMMAND_INTX_DISABLE, 0);
+    assert_eq!(command(&zero) & pci::command::INTERRUPT_DISABLE, 0);
     device1.registers().disable_interrupts();
     assert_eq!(read_u32(&registers1, 0x08), 0);
     let doorbell1 = device1.doorbell().unwrap();
@@ -217,7 +221,7 @@ fn devices_that_do_not_fit_are_refused() {
     };
     assert!(UioDevice::open(&unchecked).is_ok());
 
-    let config = config_space(&geometry, pci::VENDOR_ID);
+    let config = config_space(&geometry, ivshmem::VENDOR_ID);
     let unprivileged = fake_device(&scratch.0, 1, 0, &config[..64], &memory);
     assert!(matches!(
         UioDevice::open(&unprivileged),

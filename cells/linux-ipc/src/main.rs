@@ -196,7 +196,7 @@ impl Trips {
     }
 }
 
-/// The first UIO device whose PCI function is ivshmem (vendor 0x110a).
+/// The first UIO device whose PCI function is ivshmem (its vendor ID).
 fn find_uio() -> Option<u32> {
     let mut found: Vec<u32> = std::fs::read_dir("/sys/class/uio")
         .ok()?
@@ -206,7 +206,8 @@ fn find_uio() -> Option<u32> {
             let vendor = Path::new("/sys/class/uio")
                 .join(format!("uio{n}"))
                 .join("device/vendor");
-            std::fs::read_to_string(vendor).is_ok_and(|v| v.trim() == "0x110a")
+            std::fs::read_to_string(vendor)
+                .is_ok_and(|v| v.trim() == format!("{:#06x}", bulkhead_abi::ivshmem::VENDOR_ID))
         })
         .collect();
     found.sort_unstable();

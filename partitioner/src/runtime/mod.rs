@@ -27,9 +27,6 @@ include!(concat!(env!("OUT_DIR"), "/board.rs"));
 static BULKHEAD_IDENTITY: config::identity::Record =
     config::identity::Record::new(BOARD.name, LOAD_ADDRESS);
 
-/// PSCI `CPU_ON` at the firmware (64-bit).
-const FIRMWARE_CPU_ON: u32 = 0xc400_0003;
-
 static CORES_ONLINE: AtomicUsize = AtomicUsize::new(0);
 
 /// First Rust code on the boot core, with the MMU off. `entry_counter` is
@@ -239,7 +236,8 @@ fn start_secondaries(me: usize) {
     let entry = arch::secondary_entry_point();
     let mut started = 0;
     for (cpu, c) in BOARD.cpus.iter().enumerate().filter(|(i, _)| *i != me) {
-        let result = arch::firmware_call(FIRMWARE_CPU_ON, c.mpidr, entry, cpu as u64) as i64;
+        let result =
+            arch::firmware_call(smccc::psci::PSCI_CPU_ON_64, c.mpidr, entry, cpu as u64) as i64;
         if result == 0 {
             started += 1;
         } else {

@@ -503,27 +503,35 @@ mod cell {
                 sysreg(n, write, value);
             }
             Class::FirmwareCall => {
+                use cell_rt::psci::{
+                    PSCI_AFFINITY_INFO_64, PSCI_CPU_DEFAULT_SUSPEND_64, PSCI_CPU_OFF,
+                    PSCI_CPU_ON_64, PSCI_CPU_SUSPEND_32, PSCI_CPU_SUSPEND_64, PSCI_FEATURES,
+                    PSCI_MIGRATE_INFO_TYPE, PSCI_SYSTEM_OFF, PSCI_SYSTEM_RESET, PSCI_VERSION,
+                };
                 const PSCI: [u32; 8] = [
-                    0x8400_0000,
-                    0x8400_000a,
-                    0xc400_0003,
-                    0xc400_0004,
-                    0x8400_0009,
-                    0xc400_0001,
-                    0x8400_0006,
-                    0xc400_000c,
+                    PSCI_VERSION,
+                    PSCI_FEATURES,
+                    PSCI_CPU_ON_64,
+                    PSCI_AFFINITY_INFO_64,
+                    PSCI_SYSTEM_RESET,
+                    PSCI_CPU_SUSPEND_64,
+                    PSCI_MIGRATE_INFO_TYPE,
+                    PSCI_CPU_DEFAULT_SUSPEND_64,
                 ];
                 let function = match rng.below(3) {
                     0 => *rng.pick(&PSCI),
-                    1 => 0x8400_0000 | rng.below(0x40) as u32,
+                    // Any function of the PSCI range.
+                    1 => PSCI_VERSION | rng.below(0x40) as u32,
                     _ => rng.next() as u32,
                 };
                 // Never SYSTEM_OFF (the cell would stay off), CPU_OFF of
                 // itself or CPU_SUSPEND (nothing else runs it), and
                 // SYSTEM_RESET only now and then.
                 let function = match function {
-                    0x8400_0008 | 0x8400_0002 | 0xc400_0001 | 0x8400_0001 => 0x8400_0000,
-                    0x8400_0009 if rng.below(8) != 0 => 0x8400_0000,
+                    PSCI_SYSTEM_OFF | PSCI_CPU_OFF | PSCI_CPU_SUSPEND_64 | PSCI_CPU_SUSPEND_32 => {
+                        PSCI_VERSION
+                    }
+                    PSCI_SYSTEM_RESET if rng.below(8) != 0 => PSCI_VERSION,
                     f => f,
                 };
                 let (a1, a2) = (rng.next() % 4, rng.next());

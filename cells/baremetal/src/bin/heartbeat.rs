@@ -21,10 +21,15 @@ mod cell {
             "heartbeat cell: boot {boot}, vcpu {}, x0 = {boot_argument:#x}",
             vcpu()
         );
-        let version = smc(cell_rt::psci::VERSION, 0, 0, 0);
+        let version = smc(cell_rt::psci::PSCI_VERSION, 0, 0, 0);
         println!("psci version {}.{}", version >> 16, version & 0xffff);
-        let cpu_on = smc(cell_rt::psci::FEATURES, cell_rt::psci::CPU_ON as u64, 0, 0);
-        let unknown = smc(cell_rt::psci::FEATURES, 0x8400_0042, 0, 0);
+        let cpu_on = smc(
+            cell_rt::psci::PSCI_FEATURES,
+            cell_rt::psci::PSCI_CPU_ON_64 as u64,
+            0,
+            0,
+        );
+        let unknown = smc(cell_rt::psci::PSCI_FEATURES, 0x8400_0042, 0, 0);
         println!("psci features: CPU_ON {cpu_on}, 0x84000042 {unknown}");
         start_other_vcpus();
         let mut beat = 0;

@@ -105,7 +105,7 @@ mod cell {
             _ => {
                 let unknown = smc(0xc200_0bad, 0, 0, 0);
                 println!("intruder: unknown SMC returned {unknown}");
-                let bogus = hvc::<0x42>(0x8400_0000, 0);
+                let bogus = hvc::<0x42>(cell_rt::psci::PSCI_VERSION, 0);
                 println!("intruder: HVC #0x42 returned {bogus}");
             }
         }

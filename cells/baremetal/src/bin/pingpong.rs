@@ -93,6 +93,8 @@
 
 #[cfg(target_os = "none")]
 mod cell {
+    use bulkhead_abi::ivshmem::{capability as vendor, register, REGISTERS_BAR, SHARED_MEMORY_BAR};
+    use bulkhead_abi::pci::{self, offset};
     use bulkhead_channel::ivshmem::Registers;
     use bulkhead_channel::{
         Channel, ChannelConfig, DecodeError, Doorbell, Error, Geometry, Message, PeerId, PeerState,
@@ -110,7 +112,7 @@ mod cell {
     /// `virtual_pci.ecam`.
     const ECAM: usize = cell_rt::board::VIRTUAL_PCI_ECAM;
     /// The channel's device number: its index in the config's `channels`.
-    const DEVICE: usize = 0;
+    const DEVICE: u8 = 0;
     /// Channel 0's peer 0's doorbell; peer p has `FIRST_DOORBELL + p`
     /// (`config::doorbell_spi`, from the board's spare SPIs).
     const FIRST_DOORBELL: u32 = cell_rt::board::FIRST_DOORBELL;
@@ -180,16 +182,10 @@ mod cell {
         pub const STREAM_DONE: u32 = 0xbe_0005;
     }
 
-    /// Configuration space offsets (PCI 3.0, type 0 header).
-    const ID: usize = 0x00;
-    const COMMAND: usize = 0x04;
-    const CLASS: usize = 0x08;
-    const BAR0: usize = 0x10;
-    const BAR2: usize = 0x18;
-    const BAR3: usize = 0x1c;
-    const CAPABILITIES: usize = 0x34;
-    const COMMAND_MEMORY_SPACE: u32 = 1 << 1;
-    const CAPABILITY_VENDOR: u32 = 0x09;
+    /// A register of the type 0 header, as [`config_read`] takes it.
+    const fn header(offset: u16) -> usize {
+        offset as usize
+    }
 
     /// Set by the interrupt handler when the doorbell SPI fired; cleared
     /// by [`CellDoorbell::wait`] (plain loads and stores: the MMU is off).
@@ -218,14 +214,14 @@ mod cell {
     }
 
     fn config_read(offset: usize) -> u32 {
-        let address = ECAM + (DEVICE << 15) + offset;
+        let address = ECAM + pci::config_space(0, DEVICE, 0) as usize + offset;
         // SAFETY: a 32-bit read of the cell's virtual PCI configuration
         // space, which the partitioner emulates (it traps).
         unsafe { core::ptr::read_volatile(address as *const u32) }
     }
 
     fn config_write(offset: usize, value: u32) {
-        let address = ECAM + (DEVICE << 15) + offset;
+        let address = ECAM + pci::config_space(0, DEVICE, 0) as usize + offset;
         // SAFETY: as for `config_read`.
         unsafe { core::ptr::write_volatile(address as *mut u32, value) }
     }
@@ -325,23 +321,30 @@ mod cell {
     /// Finds the channel's function, enables its memory decoding and
     /// reads where it is and how it is laid out.
     fn probe_device() -> Option<Device> {
-        let id = config_read(ID);
+        let id = config_read(header(offset::VENDOR_ID));
         if id == u32::MAX {
             println!("pingpong: no device at 00:{DEVICE:02x}.0");
             return None;
         }
-        let class = config_read(CLASS) >> 8;
+        let class = config_read(header(offset::REVISION_ID)) >> 8;
         println!(
             "pingpong: 00:{DEVICE:02x}.0 is {:04x}:{:04x} class {class:06x}",
             id & 0xffff,
             id >> 16
         );
-        config_write(COMMAND, COMMAND_MEMORY_SPACE);
-        let registers_base = (config_read(BAR0) & !0xf) as usize;
-        let shared_memory =
-            ((config_read(BAR3) as u64) << 32 | (config_read(BAR2) & !0xf) as u64) as usize;
-        let mut capability = (config_read(CAPABILITIES) & 0xfc) as usize;
-        while capability != 0 && config_read(capability) & 0xff != CAPABILITY_VENDOR {
+        config_write(
+            header(offset::COMMAND),
+            u32::from(pci::command::MEMORY_SPACE),
+        );
+        let bar = |n: usize| config_read(header(offset::bar(n)));
+        let registers_base = (bar(REGISTERS_BAR) & pci::bar::ADDRESS_MASK) as usize;
+        let shared_memory = ((bar(SHARED_MEMORY_BAR + 1) as u64) << 32
+            | (bar(SHARED_MEMORY_BAR) & pci::bar::ADDRESS_MASK) as u64)
+            as usize;
+        let mut capability = (config_read(header(offset::CAPABILITIES_POINTER)) & 0xfc) as usize;
+        while capability != 0
+            && config_read(capability) & 0xff != u32::from(pci::CAPABILITY_ID_VENDOR)
+        {
             capability = ((config_read(capability) >> 8) & 0xfc) as usize;
         }
         if capability == 0 {
@@ -354,9 +357,9 @@ mod cell {
         let registers = unsafe { Registers::at(registers_base) };
         let geometry = Geometry {
             max_peers: registers.max_peers(),
-            state_table_size: config_read(capability + 4) as usize,
-            common_section_size: size64(capability + 8) as usize,
-            output_section_size: size64(capability + 0x10) as usize,
+            state_table_size: config_read(capability + header(vendor::STATE_TABLE_SIZE)) as usize,
+            common_section_size: size64(capability + header(vendor::RW_SECTION_SIZE)) as usize,
+            output_section_size: size64(capability + header(vendor::OUTPUT_SECTION_SIZE)) as usize,
         };
         let id = registers.peer_id()?;
         println!(
@@ -682,13 +685,13 @@ mod cell {
     fn outsider(boot: u64) {
         println!("outsider: boot {boot}");
         /// BAR 0 of device 0 (`virtual_pci.registers`) and its Doorbell.
-        const DOORBELL: usize = cell_rt::board::VIRTUAL_PCI_REGISTERS + 0x0c;
+        const DOORBELL: usize = cell_rt::board::VIRTUAL_PCI_REGISTERS + register::DOORBELL as usize;
         /// BAR 2 of device 0 (`virtual_pci.memory`).
         const SHARED_MEMORY: usize = cell_rt::board::VIRTUAL_PCI_MEMORY;
         match boot {
             0 => {
                 println!("outsider: reading the virtual PCI ECAM at {ECAM:#x}");
-                let id = config_read(ID);
+                let id = config_read(header(offset::VENDOR_ID));
                 println!("outsider: read {id:#x}: ISOLATION BROKEN");
             }
             1 => {

@@ -257,7 +257,7 @@ mod cell {
         println!("probe: done");
         if native {
             // QEMU's own PSCI (HVC at EL1 without EL2): quit the emulator.
-            cell_rt::hvc::<0>(cell_rt::psci::SYSTEM_OFF, 0);
+            cell_rt::hvc::<0>(cell_rt::psci::PSCI_SYSTEM_OFF, 0);
         }
         cell_rt::halt()
     }
