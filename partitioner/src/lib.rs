@@ -17,20 +17,28 @@
 //! 5. **One arch façade.** Generic code never names a system register;
 //!    `arch::aarch64` holds every `asm!` and register access.
 //!
-//! Modules that only transform data (tables, syndromes, PSCI decoding, the
-//! UART model, the stage-2 plan) compile and are tested on the host; the
-//! runtime that executes on the board is built for the bare-metal target.
+//! Where things are:
+//!
+//! | Module | Role |
+//! |:-------|:-----|
+//! | [`arch`] | every system register and `asm!`: exception vectors, traps' syndromes, EL2 and stage-2 set-up, the CPU interface |
+//! | [`devices`] | what a cell sees: virtual GIC, PCI bridge, ivshmem channels, console, PSCI; each a pure model and its run-time glue |
+//! | [`gic`] | the GIC's register map, and the partitioner's own driver of it |
+//! | [`mm`] | page tables, built from a list of mappings |
+//! | [`plan`] | the stage-2 plan of each cell, from the config (shared arithmetic in `config::stage2`) |
+//! | `runtime` | on the board: boot, the machine description, the cells' life cycle, the trap handlers, the console, the table pool |
+//!
+//! Modules that only transform data compile and are tested on the host;
+//! the runtime and each device's `runtime` half are built for the
+//! bare-metal target only.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod arch;
-pub mod ivshmem;
+pub mod devices;
+pub mod gic;
 pub mod mm;
 pub mod plan;
-pub mod psci;
-pub mod vgic;
-pub mod vpci;
-pub mod vuart;
 
 #[cfg(target_os = "none")]
 mod runtime;

@@ -1,5 +1,6 @@
-//! Cells at run time: which core runs which virtual CPU, starting,
-//! stopping and restarting a cell, and the PSCI calls cells make.
+//! Cells' life cycle: which core runs which virtual CPU, starting,
+//! stopping and restarting a cell. The PSCI calls that move cores
+//! (`crate::devices::psci::runtime`) use the operations here.
 //!
 //! Each core has a mailbox. A core with nothing to run parks in EL2, in
 //! WFI, until another core posts a command and kicks it with the Group 0
@@ -13,18 +14,16 @@
 //! every core), so each of the cell's cores faults into EL2 at its next
 //! instruction fetch. A restart puts the root back once every core parked.
 
-use super::console::LineBuffer;
-use super::gic::{self, KICK_SGI};
+use super::machine::{self, cell_of, machine, try_machine, MAX_RUNTIME_CPUS};
 use super::sync::SpinLock;
 use crate::arch::{self, TrapFrame};
-use crate::psci::{AffinityState, Call, Status, MIGRATE_NOT_REQUIRED, VERSION_1_1};
-use crate::vuart::VirtualPl011;
+use crate::devices::psci::Status;
+use crate::devices::{ivshmem, vgic, vuart};
+use crate::gic::driver as gic;
+use crate::gic::KICK_SGI;
 use bsp::ControlPath;
-use config::{Cell, System, MAX_CELLS};
+use config::{Cell, MAX_CELLS};
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
-
-/// Most cores the runtime manages (must not exceed `MAX_CPUS` in link.ld).
-pub const MAX_RUNTIME_CPUS: usize = 8;
 
 /// Where a core is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
@@ -86,31 +85,18 @@ impl Core {
     }
 }
 
-/// Whether a cell runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-enum CellStatus {
-    Stopped = 0,
-    Running = 1,
-}
-
 /// A cell's run-time state.
 struct CellState {
     /// Serialises the cell's life-cycle changes and `CPU_ON` posts.
     control: SpinLock<()>,
     /// The root table's entries while the stage 2 is revoked.
     saved_root: SpinLock<[u64; 512]>,
-    /// Guest-caused warnings logged since the cell last started (rate
-    /// limit).
-    warnings: AtomicU32,
-    status: AtomicU8,
     generation: AtomicU32,
     boots: AtomicU32,
     /// The start number (`boots`) whose first instruction is still to be
     /// logged by the cell's boot core, or 0 once it is.
     first_entry_pending: AtomicU32,
     stage2_root: AtomicU64,
-    console: SpinLock<(VirtualPl011, LineBuffer)>,
 }
 
 impl CellState {
@@ -118,72 +104,16 @@ impl CellState {
         CellState {
             control: SpinLock::new(()),
             saved_root: SpinLock::new([0; 512]),
-            warnings: AtomicU32::new(0),
-            status: AtomicU8::new(CellStatus::Stopped as u8),
             generation: AtomicU32::new(1),
             boots: AtomicU32::new(0),
             first_entry_pending: AtomicU32::new(0),
             stage2_root: AtomicU64::new(0),
-            console: SpinLock::new((VirtualPl011::new(), LineBuffer::new())),
         }
-    }
-
-    fn running(&self) -> bool {
-        self.status.load(Ordering::Acquire) == CellStatus::Running as u8
     }
 }
 
 static CORES: [Core; MAX_RUNTIME_CPUS] = [const { Core::new() }; MAX_RUNTIME_CPUS];
 static CELLS: [CellState; MAX_CELLS] = [const { CellState::new() }; MAX_CELLS];
-
-/// What the runtime knows about the system, set once at boot.
-pub struct Machine {
-    /// The board.
-    pub board: &'static bsp::Board,
-    /// The validated config.
-    pub system: System,
-    /// Address of the config blob (image offsets count from here).
-    pub blob_base: u64,
-    /// Length of blob plus payloads.
-    pub blob_total: u64,
-}
-
-static MACHINE: super::sync::Once<Machine> = super::sync::Once::new();
-
-/// Records the machine description; the boot core calls this once.
-pub fn install(machine: Machine) -> &'static Machine {
-    match MACHINE.set(machine) {
-        Ok(m) => m,
-        Err(_) => fatal("machine installed twice"),
-    }
-}
-
-/// The machine description, once installed.
-pub fn try_machine() -> Option<&'static Machine> {
-    MACHINE.get()
-}
-
-fn machine() -> &'static Machine {
-    match MACHINE.get() {
-        Some(m) => m,
-        None => fatal("no machine description"),
-    }
-}
-
-fn fatal(what: &str) -> ! {
-    defmt::error!("partitioner bug: {=str}; halting this core", what);
-    arch::halt()
-}
-
-/// The cell that owns physical CPU `cpu`.
-fn cell_of(cpu: usize) -> Option<(usize, &'static Cell)> {
-    machine()
-        .system
-        .cells
-        .iter()
-        .enumerate()
-        .find(|(_, c)| c.cpus.contains(cpu))
-}
 
 /// Records the root of cell `index`'s stage-2 tables.
 pub fn set_stage2_root(index: usize, root: u64) {
@@ -332,7 +262,7 @@ fn start_quantum(index: usize) {
     let hz = arch::counter_frequency(m.board.counter_hz);
     let ticks = (u64::from(ns) * hz / 1_000_000_000).clamp(1, i32::MAX as u64) as u32;
     QUANTUM_TICKS.store(ticks, Ordering::Relaxed);
-    if super::gic::enable_el2_timer(m.board, arch::mpidr()) {
+    if gic::enable_el2_timer(m.board, arch::mpidr()) {
         arch::arm_el2_timer(ticks);
     }
 }
@@ -344,7 +274,7 @@ fn try_enter(cpu: usize, generation: u32) {
         return;
     };
     let state = &CELLS[index];
-    if !state.running() || state.generation.load(Ordering::Acquire) != generation {
+    if !machine::is_running(index) || state.generation.load(Ordering::Acquire) != generation {
         CORES[cpu].set_state(CoreState::Parked);
         return;
     }
@@ -366,7 +296,7 @@ fn try_enter(cpu: usize, generation: u32) {
         vcpu,
         revoke,
     );
-    super::vgic::reset_priority_mask(cpu);
+    vgic::runtime::reset_priority_mask(cpu);
     arch::trap_wfi(!machine().system.direct_wfi.contains(index));
     start_quantum(index);
     // Boot times: the counter just before the eret to the first
@@ -440,17 +370,12 @@ pub fn start_cell(index: usize) {
         return;
     };
     load_images(index, cell);
-    super::vgic::reset_cell_interrupts(machine(), index, cell);
+    vgic::runtime::reset_cell_interrupts(machine(), index, cell);
     let state = &CELLS[index];
     let _control = state.control.lock();
     let generation = state.generation.load(Ordering::Acquire);
-    state
-        .status
-        .store(CellStatus::Running as u8, Ordering::Release);
+    machine::mark_running(index);
     CORES[boot_cpu].set_state(CoreState::Pending);
-    // Each start gets its own warnings: a restarted cell's are not silenced
-    // by its previous life's.
-    state.warnings.store(0, Ordering::Relaxed);
     let boots = state.boots.load(Ordering::Relaxed);
     state.first_entry_pending.store(boots, Ordering::Release);
     defmt::info!(
@@ -486,15 +411,7 @@ pub fn stop_cell(cpu: usize, reason: StopReason, restart: bool) -> ! {
     {
         let control = state.control.lock();
         // Only the first of several simultaneous stops acts.
-        let won = state
-            .status
-            .compare_exchange(
-                CellStatus::Running as u8,
-                CellStatus::Stopped as u8,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_ok();
+        let won = machine::mark_stopped(index);
         CORES[cpu].set_state(CoreState::Parked);
         if !won {
             drop(control);
@@ -508,8 +425,8 @@ pub fn stop_cell(cpu: usize, reason: StopReason, restart: bool) -> ! {
     }
     // Its channels see it go: state 0, and an interrupt for each other
     // peer that accepts one.
-    super::ipc::reset_cell(machine(), index);
-    state.console.lock().1.flush(wire::cell_stream(index));
+    ivshmem::runtime::reset_cell(machine(), index);
+    vuart::runtime::flush(index);
     let action = if restart { "restarting" } else { "stopped" };
     match reason {
         StopReason::SystemOff => defmt::info!(
@@ -589,24 +506,6 @@ pub fn leave(cpu: usize) -> ! {
     park(cpu)
 }
 
-/// Whether cell `index` is running (not stopping or stopped).
-pub fn is_running(index: usize) -> bool {
-    CELLS[index].running()
-}
-
-/// Whether another warning caused by cell `index` may be logged: the
-/// first 16 of each start of the cell are, then one note, then none until
-/// it starts again, so a cell cannot flood the shared console with the
-/// partitioner's own messages.
-pub fn guest_warning_allowed(index: usize, name: &str) -> bool {
-    const LIMIT: u32 = 16;
-    let n = CELLS[index].warnings.fetch_add(1, Ordering::Relaxed);
-    if n == LIMIT {
-        defmt::warn!("cell {=str}: further warnings suppressed", name);
-    }
-    n < LIMIT
-}
-
 /// The cell executed `WFI` on `cpu` (it traps): the core waits here in its
 /// stead, until an interrupt is signalled to it (the caller then returns
 /// to the cell, after the `WFI`) or a command arrives (the core leaves the
@@ -643,121 +542,40 @@ pub fn kicked(cpu: usize) {
     }
 }
 
-/// Emulates a PSCI call made by `cpu`'s cell. Returns the value for `x0`.
-pub fn psci(cpu: usize, call: Call) -> u64 {
-    let Some((index, cell)) = cell_of(cpu) else {
-        return Status::Denied.to_register();
-    };
-    match call {
-        Call::Version => VERSION_1_1,
-        Call::SmcccVersion => VERSION_1_1,
-        Call::Features(function) => {
-            if Call::is_supported(function) {
-                Status::Success.to_register()
-            } else {
-                Status::NotSupported.to_register()
-            }
+/// `CPU_ON` by `cpu`, a core of cell `index`, of the cell's core
+/// `target`, to start at `entry` with `context` in `x0`.
+pub fn cpu_on(cpu: usize, index: usize, target: usize, entry: u64, context: u64) -> Status {
+    let state = &CELLS[index];
+    let _control = state.control.lock();
+    let generation = state.generation.load(Ordering::Acquire);
+    // A core of a stopping cell, or of a previous incarnation, may not
+    // start anything.
+    if !machine::is_running(index) || CORES[cpu].generation.load(Ordering::Acquire) != generation {
+        return Status::Denied;
+    }
+    match CORES[target].state.compare_exchange(
+        CoreState::Parked as u8,
+        CoreState::Pending as u8,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
+        Ok(_) => {
+            post_start(target, generation, entry, context);
+            Status::Success
         }
-        Call::MigrateInfoType => MIGRATE_NOT_REQUIRED,
-        Call::CpuSuspend => {
-            arch::wait_for_interrupt();
-            Status::Success.to_register()
-        }
-        Call::CpuOff => {
-            CORES[cpu].set_state(CoreState::Parked);
-            park(cpu)
-        }
-        Call::CpuOn {
-            target,
-            entry,
-            context,
-        } => {
-            let Some(target_cpu) = virtual_to_physical(cell, target) else {
-                return Status::InvalidParameters.to_register();
-            };
-            let state = &CELLS[index];
-            let _control = state.control.lock();
-            let generation = state.generation.load(Ordering::Acquire);
-            // A core of a stopping cell, or of a previous incarnation, may
-            // not start anything.
-            if !state.running() || CORES[cpu].generation.load(Ordering::Acquire) != generation {
-                return Status::Denied.to_register();
-            }
-            match CORES[target_cpu].state.compare_exchange(
-                CoreState::Parked as u8,
-                CoreState::Pending as u8,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    post_start(target_cpu, generation, entry, context);
-                    Status::Success.to_register()
-                }
-                Err(s) if s == CoreState::Pending as u8 => Status::OnPending.to_register(),
-                Err(s) if s == CoreState::Offline as u8 => Status::InvalidParameters.to_register(),
-                Err(_) => Status::AlreadyOn.to_register(),
-            }
-        }
-        Call::AffinityInfo {
-            target,
-            lowest_level,
-        } => {
-            if lowest_level != 0 {
-                return Status::InvalidParameters.to_register();
-            }
-            match virtual_to_physical(cell, target) {
-                None => Status::InvalidParameters.to_register(),
-                Some(target_cpu) => match CORES[target_cpu].state() {
-                    CoreState::Running => AffinityState::On as u64,
-                    CoreState::Pending => AffinityState::OnPending as u64,
-                    CoreState::Parked | CoreState::Offline => AffinityState::Off as u64,
-                },
-            }
-        }
-        Call::SystemOff => stop_cell(cpu, StopReason::SystemOff, false),
-        Call::SystemReset => stop_cell(cpu, StopReason::SystemReset, true),
-        Call::Unknown(function) => {
-            if guest_warning_allowed(index, cell.name.as_str()) {
-                defmt::warn!(
-                    "cell {=str}: unknown firmware call {=u32:#010x} on cpu {=usize}, returned NOT_SUPPORTED",
-                    cell.name.as_str(),
-                    function,
-                    cpu
-                );
-            }
-            Status::NotSupported.to_register()
-        }
+        Err(s) if s == CoreState::Pending as u8 => Status::OnPending,
+        Err(s) if s == CoreState::Offline as u8 => Status::InvalidParameters,
+        Err(_) => Status::AlreadyOn,
     }
 }
 
-/// The physical CPU behind a cell's virtual MPIDR (Aff0 = virtual CPU).
-fn virtual_to_physical(cell: &Cell, mpidr: u64) -> Option<usize> {
-    if mpidr & bsp::MPIDR_AFFINITY_MASK & !0xff != 0 {
-        return None;
-    }
-    cell.cpus.nth((mpidr & 0xff) as usize)
+/// `CPU_OFF` by `cpu`: it parks.
+pub fn cpu_off(cpu: usize) -> ! {
+    CORES[cpu].set_state(CoreState::Parked);
+    park(cpu)
 }
 
-/// Emulates one access of `cpu`'s cell to its console. Returns the value
-/// read, for loads.
-pub fn console_access(cpu: usize, offset: u64, write: Option<u32>) -> u32 {
-    let Some((index, _)) = cell_of(cpu) else {
-        return 0;
-    };
-    let mut console = CELLS[index].console.lock();
-    let (uart, line) = &mut *console;
-    match write {
-        Some(value) => {
-            if let Some(byte) = uart.write(offset, value) {
-                line.push(wire::cell_stream(index), byte);
-            }
-            0
-        }
-        None => uart.read(offset),
-    }
-}
-
-/// The running cell of `cpu`, for fault reports.
-pub fn current_cell(cpu: usize) -> Option<(usize, &'static Cell)> {
-    cell_of(cpu)
+/// Where core `cpu` is.
+pub fn core_state(cpu: usize) -> CoreState {
+    CORES[cpu].state()
 }

@@ -8,17 +8,17 @@
 //! pure part of that: ownership masks, register decoding, priority and
 //! affinity translation. It compiles and is tested on the host.
 //!
-//! Register offsets follow the GICv3 architecture specification (IHI 0069),
-//! chapter 12. The partitioner's own set-up uses the typed register blocks
-//! in `runtime::gic`; the offsets here are what a trapped access names.
+//! Register offsets are the GIC's register map, [`crate::gic`], which the
+//! partitioner's own driver uses too; the decoding here says what a
+//! trapped access at one of them means for a cell. The run-time half,
+//! which applies it to the hardware, is [`runtime`] (board only).
 
+use crate::gic::{gicd, gicr, GICD_TYPER, GICR_TYPER, KICK_SGI, MAX_INTID};
 use bsp::{Board, Intid};
 use config::{doorbell_spi, Cell, System};
 
-/// The SGI the partitioner uses to kick a core into EL2 (Group 0).
-pub const KICK_SGI: Intid = 15;
-/// INTIDs the distributor implements at most (1020 and up are special).
-pub const MAX_INTID: Intid = 1020;
+#[cfg(target_os = "none")]
+pub mod runtime;
 
 /// Which interrupts a cell may configure: one bit per INTID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,28 +171,35 @@ pub enum Register {
 /// Decodes an access at `offset` in the distributor.
 pub fn decode_distributor(offset: u64) -> Register {
     match offset {
-        0x0000 => Register::DistributorControl,
-        0x0004 => Register::DistributorType,
-        0x0008 | 0x000c | 0xffd0..=0xfffc => Register::Identification,
-        0x0080..=0x0dfc => decode_banked(offset),
-        0x6100..=0x7fdc => Register::Route {
-            intid: ((offset - 0x6000) / 8) as Intid,
+        gicd::CTLR => Register::DistributorControl,
+        gicd::TYPER => Register::DistributorType,
+        gicd::IIDR | gicd::TYPER2 | gicd::ID_REGISTERS..gicd::SIZE => Register::Identification,
+        gicd::IGROUPR..gicd::IGRPMODR_END => decode_banked(offset),
+        // SPIs only: the routes of INTIDs 0–31 are reserved.
+        FIRST_SPI_ROUTE..gicd::IROUTER_END => Register::Route {
+            intid: ((offset - gicd::IROUTER) / 8) as Intid,
             upper: offset % 8 == 4,
         },
         _ => Register::Ignored,
     }
 }
 
+/// `GICD_IROUTER` of the first SPI.
+const FIRST_SPI_ROUTE: u64 = gicd::IROUTER + 8 * 32;
+
+/// `SGI_base` as an offset from `RD_base`, and its end.
+const SGI_FRAME_END: u64 = gicr::SGI_FRAME + gicr::FRAME_SIZE;
+
 /// Decodes an access at `offset` in a redistributor's two 64 KiB frames
 /// (`RD_base` then `SGI_base`).
 pub fn decode_redistributor(offset: u64) -> Register {
     match offset {
-        0x0008 => Register::RedistributorType { upper: false },
-        0x000c => Register::RedistributorType { upper: true },
-        0x0014 => Register::Waker,
-        0x0004 | 0xffd0..=0xfffc => Register::Identification,
+        gicr::TYPER => Register::RedistributorType { upper: false },
+        UPPER_TYPER => Register::RedistributorType { upper: true },
+        gicr::WAKER => Register::Waker,
+        gicr::IIDR | gicr::ID_REGISTERS..gicr::FRAME_SIZE => Register::Identification,
         // SGI_base: only the registers of INTIDs 0..31.
-        0x1_0080..=0x1_0dfc => match decode_banked(offset - 0x1_0000) {
+        gicr::SGI_FRAME..SGI_FRAME_END => match decode_banked(offset - gicr::SGI_FRAME) {
             Register::Bits { first: 0, kind } => Register::Bits { kind, first: 0 },
             Register::Priority { first } if first < 32 => Register::Priority { first },
             Register::Config { first } if first < 32 => Register::Config { first },
@@ -202,6 +209,9 @@ pub fn decode_redistributor(offset: u64) -> Register {
     }
 }
 
+/// Bits 63:32 of `GICR_TYPER`.
+const UPPER_TYPER: u64 = gicr::TYPER + 4;
+
 /// The interrupt registers shared by the distributor and the SGI frame.
 fn decode_banked(offset: u64) -> Register {
     let bits = |kind, start: u64| Register::Bits {
@@ -209,20 +219,20 @@ fn decode_banked(offset: u64) -> Register {
         first: ((offset - start) / 4 * 32) as Intid,
     };
     match offset {
-        0x0080..=0x00fc => bits(BitRegister::Group, 0x0080),
-        0x0100..=0x017c => bits(BitRegister::SetEnable, 0x0100),
-        0x0180..=0x01fc => bits(BitRegister::ClearEnable, 0x0180),
-        0x0200..=0x027c => bits(BitRegister::SetPending, 0x0200),
-        0x0280..=0x02fc => bits(BitRegister::ClearPending, 0x0280),
-        0x0300..=0x037c => bits(BitRegister::SetActive, 0x0300),
-        0x0380..=0x03fc => bits(BitRegister::ClearActive, 0x0380),
-        0x0400..=0x07fb => Register::Priority {
-            first: (offset - 0x0400) as Intid,
+        gicd::IGROUPR..gicd::ISENABLER => bits(BitRegister::Group, gicd::IGROUPR),
+        gicd::ISENABLER..gicd::ICENABLER => bits(BitRegister::SetEnable, gicd::ISENABLER),
+        gicd::ICENABLER..gicd::ISPENDR => bits(BitRegister::ClearEnable, gicd::ICENABLER),
+        gicd::ISPENDR..gicd::ICPENDR => bits(BitRegister::SetPending, gicd::ISPENDR),
+        gicd::ICPENDR..gicd::ISACTIVER => bits(BitRegister::ClearPending, gicd::ICPENDR),
+        gicd::ISACTIVER..gicd::ICACTIVER => bits(BitRegister::SetActive, gicd::ISACTIVER),
+        gicd::ICACTIVER..gicd::BITS_END => bits(BitRegister::ClearActive, gicd::ICACTIVER),
+        gicd::IPRIORITYR..gicd::IPRIORITYR_END => Register::Priority {
+            first: (offset - gicd::IPRIORITYR) as Intid,
         },
-        0x0c00..=0x0cfc => Register::Config {
-            first: ((offset - 0x0c00) / 4 * 16) as Intid,
+        gicd::ICFGR..gicd::IGRPMODR => Register::Config {
+            first: ((offset - gicd::ICFGR) / 4 * 16) as Intid,
         },
-        0x0d00..=0x0d7c => bits(BitRegister::GroupModifier, 0x0d00),
+        gicd::IGRPMODR..gicd::IGRPMODR_END => bits(BitRegister::GroupModifier, gicd::IGRPMODR),
         _ => Register::Ignored,
     }
 }
@@ -241,26 +251,24 @@ pub fn config_mask(owned: &Ownership, first: Intid) -> u32 {
 /// cell's device tree describes one redistributor region per run of
 /// adjacent cores, and a walk must stop at the end of each.
 pub fn virtual_redistributor_type(physical: u64, vcpu: usize, last_in_run: bool) -> u64 {
-    const AFFINITY: u64 = 0xffff_ffff << 32;
-    const PROCESSOR_NUMBER: u64 = 0xffff << 8;
-    const LAST: u64 = 1 << 4;
-    const DIRECT_LPI: u64 = 1 << 3;
-    const VLPIS: u64 = 1 << 1;
-    const PLPIS: u64 = 1;
-    let mut value = physical & !(AFFINITY | PROCESSOR_NUMBER | LAST | DIRECT_LPI | VLPIS | PLPIS);
-    value |= (vcpu as u64 & 0xff) << 32 | (vcpu as u64 & 0xffff) << 8;
+    let hidden = GICR_TYPER::Affinity::SET
+        + GICR_TYPER::ProcessorNumber::SET
+        + GICR_TYPER::Last::SET
+        + GICR_TYPER::DirectLPI::SET
+        + GICR_TYPER::VLPIS::SET
+        + GICR_TYPER::PLPIS::SET;
+    let mut value = physical & !hidden.value;
+    value |= GICR_TYPER::Affinity.val(vcpu as u64 & 0xff).value
+        | GICR_TYPER::ProcessorNumber.val(vcpu as u64).value;
     if last_in_run {
-        value |= LAST;
+        value |= GICR_TYPER::Last::SET.value;
     }
     value
 }
 
 /// `GICD_TYPER` without LPIs or message-based SPIs.
 pub fn virtual_distributor_type(physical: u32) -> u32 {
-    const LPIS: u32 = 1 << 17;
-    const MBIS: u32 = 1 << 16;
-    const DVIS: u32 = 1 << 18;
-    physical & !(LPIS | MBIS | DVIS)
+    physical & !(GICD_TYPER::LPIS::SET + GICD_TYPER::MBIS::SET + GICD_TYPER::DVIS::SET).value
 }
 
 /// `GICD_IROUTER.Interrupt_Routing_Mode`: any participating core.

@@ -1,7 +1,7 @@
 //! Channels at run time: each channel's ivshmem-v2 model, each peer
 //! cell's virtual PCI host bridge, the trapped accesses that reach them,
 //! and the state table writes and doorbell interrupts they cause (the
-//! models are [`crate::ivshmem`] and [`crate::vpci`]; the guest's view is
+//! models are [`super`] and [`crate::devices::vpci`]; the guest's view is
 //! in `docs/ipc.md`).
 //!
 //! Built once at boot from the validated config. The ECAM window and the
@@ -16,11 +16,11 @@
 //! doorbell is one trap: decode, route, model, `DSB`, `GICD_ISPENDR`,
 //! return.
 
-use super::cell::{self, Machine};
-use super::gic;
-use super::sync::{Once, SpinLock};
 use crate::arch;
-use crate::ivshmem::{self, Action, Actions, ChannelDescription, ConfigRoute, HostBridge};
+use crate::devices::ivshmem::{self, Action, Actions, ChannelDescription, ConfigRoute, HostBridge};
+use crate::gic::driver as gic;
+use crate::runtime::machine::{self, Machine, MAX_RUNTIME_CPUS};
+use crate::runtime::sync::{Once, SpinLock};
 use bsp::VirtualPci;
 use config::{Cell, MAX_CELLS, MAX_CHANNELS};
 
@@ -46,7 +46,7 @@ struct Routes {
     /// The board's windows (`None`: no channels at all).
     pci: Option<VirtualPci>,
     /// The cell each core runs, for the doorbell's short path.
-    core_cells: [Option<u8>; cell::MAX_RUNTIME_CPUS],
+    core_cells: [Option<u8>; MAX_RUNTIME_CPUS],
     cells: [CellRoutes; MAX_CELLS],
     /// Physical address of each channel's state table.
     state_tables: [u64; MAX_CHANNELS],
@@ -66,7 +66,7 @@ pub fn init(machine: &Machine) -> Result<(), ()> {
     let system = &machine.system;
     let mut routes = Routes {
         pci: None,
-        core_cells: [None; cell::MAX_RUNTIME_CPUS],
+        core_cells: [None; MAX_RUNTIME_CPUS],
         cells: [NO_ROUTES; MAX_CELLS],
         state_tables: [0; MAX_CHANNELS],
     };
@@ -205,8 +205,8 @@ pub fn ring(cpu: usize, ipa: u64, value: u32) -> bool {
         return false;
     };
     let (Some(machine), Some(cell)) = (
-        cell::try_machine(),
-        cell::try_machine().and_then(|m| m.system.cells.get(index)),
+        machine::try_machine(),
+        machine::try_machine().and_then(|m| m.system.cells.get(index)),
     ) else {
         return false;
     };
@@ -280,7 +280,7 @@ pub fn access(
                 Some(value) => {
                     let actions = {
                         let mut model = slot.lock();
-                        if !cell::is_running(index) {
+                        if !machine::is_running(index) {
                             // The cell is being stopped: its reset wins.
                             return Some(0);
                         }
@@ -328,7 +328,7 @@ fn register(
             let mut actions = Actions::new();
             {
                 let mut model = slot.lock();
-                if !cell::is_running(index) {
+                if !machine::is_running(index) {
                     return Some(0);
                 }
                 model
@@ -413,7 +413,7 @@ fn deliver(machine: &Machine, index: usize, cell: &Cell, channel: usize, actions
                 }
                 // A stopped cell's interrupts stay quiet; it is reset
                 // (its doorbell cleared) when it starts again.
-                if cell::is_running(target) {
+                if machine::is_running(target) {
                     gic::set_spi_pending(machine.board, intid);
                 }
             }
@@ -431,11 +431,11 @@ fn warn_refused(index: usize, cell: &Cell, channel: Option<usize>, refusal: ivsh
         return;
     }
     let name = cell.name.as_str();
-    if !cell::guest_warning_allowed(index, name) {
+    if !machine::guest_warning_allowed(index, name) {
         return;
     }
     let channel_name = channel
-        .and_then(|c| cell::try_machine()?.system.channels.get(c))
+        .and_then(|c| machine::try_machine()?.system.channels.get(c))
         .map_or("(configuration space)", |c| c.name.as_str());
     defmt::warn!(
         "cell {=str}: channel {=str}: refused {=str}",

@@ -7,7 +7,7 @@
 //! tree. The ECAM window is not mapped in stage 2, so every configuration
 //! access traps and is decoded here. Which function sits behind which
 //! device number, and what its device-specific registers mean, is the
-//! business of the device model ([`crate::ivshmem`]); this module knows
+//! business of the device model ([`crate::devices::ivshmem`]); this module knows
 //! nothing about it. Pure logic, tested on the host.
 //!
 //! # ECAM

@@ -1,22 +1,24 @@
 //! Cells' trapped GIC accesses, applied to the hardware for the interrupts
-//! they own (see [`crate::vgic`] for the decoding and the rules).
+//! they own (see [`super`] for the decoding and the rules).
 
-use super::cell::{self, Machine};
-use crate::arch;
-use crate::vgic::{
+use super::{
     config_mask, decode_distributor, decode_redistributor, decode_sgi, icc, route_target,
     squeeze_priority, unsqueeze_priority, virtual_distributor_type, virtual_redistributor_type,
-    BitRegister, Ownership, Register, SgiRoutes, KICK_SGI,
+    BitRegister, Ownership, Register, SgiRoutes,
 };
+use crate::arch;
+use crate::gic::driver as gic;
+use crate::gic::KICK_SGI;
+use crate::runtime::machine::{self, Machine, MAX_RUNTIME_CPUS};
+use crate::runtime::sync::Once;
 use bsp::MemRange;
 use config::{Cell, MAX_CELLS};
 use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
 /// Every core's SGI routes, computed once at boot.
-static SGI_ROUTES: super::sync::Once<[SgiRoutes; cell::MAX_RUNTIME_CPUS]> =
-    super::sync::Once::new();
+static SGI_ROUTES: Once<[SgiRoutes; MAX_RUNTIME_CPUS]> = Once::new();
 /// Every cell's interrupt ownership, computed once at boot.
-static OWNERSHIP: super::sync::Once<[Ownership; MAX_CELLS]> = super::sync::Once::new();
+static OWNERSHIP: Once<[Ownership; MAX_CELLS]> = Once::new();
 
 /// Computes every cell's interrupt ownership and every core's SGI routes
 /// from the config; the boot core calls this once, before any cell runs,
@@ -31,7 +33,7 @@ pub fn compute_interrupt_tables(machine: &Machine) {
         *slot = Ownership::for_cell_in(&machine.system, index, machine.board);
     }
     let _ = OWNERSHIP.set(owned);
-    let mut routes = [SgiRoutes::NONE; cell::MAX_RUNTIME_CPUS];
+    let mut routes = [SgiRoutes::NONE; MAX_RUNTIME_CPUS];
     for c in &machine.system.cells {
         let mpidrs = || {
             c.cpus
@@ -67,8 +69,7 @@ pub fn sgi_routes(cpu: usize) -> &'static SgiRoutes {
 /// Each cell's view of `GICD_CTLR` (it never reaches the hardware).
 static DISTRIBUTOR_CONTROL: [AtomicU32; MAX_CELLS] = [const { AtomicU32::new(0) }; MAX_CELLS];
 /// Each core's guest priority mask, as the cell wrote it.
-static PRIORITY_MASK: [AtomicU8; cell::MAX_RUNTIME_CPUS] =
-    [const { AtomicU8::new(0) }; cell::MAX_RUNTIME_CPUS];
+static PRIORITY_MASK: [AtomicU8; MAX_RUNTIME_CPUS] = [const { AtomicU8::new(0) }; MAX_RUNTIME_CPUS];
 
 /// Puts `cpu`'s priority mask at its reset value for a virtual CPU that
 /// starts: 0 as the cell sees it (all of its interrupts masked), squeezed
@@ -336,7 +337,7 @@ pub fn reset_cell_interrupts(machine: &Machine, index: usize, cell: &Cell) {
     for (c, channel) in machine.system.channels.iter().enumerate() {
         if let Some(peer) = channel.peer_of(index) {
             let doorbell = config::doorbell_spi(machine.board.spare_spis, c, peer);
-            super::gic::set_edge_triggered(machine.board, doorbell);
+            gic::set_edge_triggered(machine.board, doorbell);
         }
     }
     let private = owned.word(0) as u64;
@@ -418,7 +419,7 @@ pub fn sysreg_access(
 
 /// The GIC window of `size` bytes at `address` (only the board's GIC).
 fn in_gic(address: u64, size: u8) -> bool {
-    let Some(machine) = cell::try_machine() else {
+    let Some(machine) = machine::try_machine() else {
         return false;
     };
     let gic = machine.board.gic;

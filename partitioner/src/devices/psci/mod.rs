@@ -2,7 +2,10 @@
 //! the registers of a trapped `SMC`/`HVC`. The function IDs and return
 //! codes are the `smccc` crate's, the one definition the partitioner and
 //! the bare-metal cells share. The emulation itself, which moves cores, is
-//! `runtime::psci`; this module only names things.
+//! [`runtime`] (board only); this module only names and decodes.
+
+#[cfg(target_os = "none")]
+pub mod runtime;
 
 use smccc::arch::SMCCC_VERSION;
 use smccc::psci::{

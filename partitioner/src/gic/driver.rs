@@ -4,17 +4,17 @@
 //! EL2, is the partitioner's and Group 1 belongs to cells; when firmware
 //! keeps Group 0 (`DS = 0`) everything EL2 sees is Group 1 and the
 //! partitioner's kick is a Group 1 SGI (docs/architecture.md, "the
-//! control path"). Register names follow the GICv3 architecture
-//! specification (IHI 0069).
+//! control path"). The registers are the map in [`super`].
 
 use bsp::{Board, ControlPath};
 use core::sync::atomic::{AtomicU8, Ordering};
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
-use tock_registers::registers::{ReadOnly, ReadWrite};
-use tock_registers::{register_bitfields, register_structs};
 
-/// The SGI the partitioner uses to kick another core into EL2.
-pub const KICK_SGI: u32 = 15;
+use super::{
+    gicr, Distributor, RedistributorControl, RedistributorSgi, GICD_CTLR, GICD_TYPER, GICR_CTLR,
+    GICR_TYPER, GICR_WAKER, KICK_SGI,
+};
+
 /// Priority of the partitioner's own interrupts (the highest).
 const EL2_PRIORITY: u8 = 0x00;
 /// Priority of the kick SGI.
@@ -24,8 +24,8 @@ const CELL_PRIORITY: u8 = 0xa0;
 /// The priority mask of a core that waits at EL2 on the `revoke-stage2`
 /// path: only the partitioner's interrupts (the upper half) get through,
 /// never a cell's (squeezed into the lower half, see
-/// [`crate::vgic::squeeze_priority`]).
-pub const EL2_ONLY_MASK: u8 = crate::vgic::squeeze_priority(0);
+/// [`crate::devices::vgic::squeeze_priority`]).
+pub const EL2_ONLY_MASK: u8 = crate::devices::vgic::squeeze_priority(0);
 
 /// The control path [`init_distributor`] chose (a [`ControlPath`] as u8).
 static CONTROL_PATH: AtomicU8 = AtomicU8::new(ControlPath::Group0Fiq as u8);
@@ -36,82 +36,6 @@ pub fn control_path() -> ControlPath {
     match CONTROL_PATH.load(Ordering::Relaxed) {
         x if x == ControlPath::RevokeStage2 as u8 => ControlPath::RevokeStage2,
         _ => ControlPath::Group0Fiq,
-    }
-}
-
-register_bitfields! [u32,
-    GICD_CTLR [
-        RWP OFFSET(31) NUMBITS(1) [],
-        DS OFFSET(6) NUMBITS(1) [],
-        ARE OFFSET(4) NUMBITS(1) [],
-        EnableGrp1 OFFSET(1) NUMBITS(1) [],
-        EnableGrp0 OFFSET(0) NUMBITS(1) []
-    ],
-    GICD_TYPER [
-        ITLinesNumber OFFSET(0) NUMBITS(5) []
-    ],
-    GICR_CTLR [
-        RWP OFFSET(3) NUMBITS(1) []
-    ],
-    GICR_WAKER [
-        ChildrenAsleep OFFSET(2) NUMBITS(1) [],
-        ProcessorSleep OFFSET(1) NUMBITS(1) []
-    ]
-];
-
-register_bitfields! [u64,
-    GICR_TYPER [
-        Affinity OFFSET(32) NUMBITS(32) [],
-        Last OFFSET(4) NUMBITS(1) []
-    ]
-];
-
-register_structs! {
-    Distributor {
-        (0x0000 => ctlr: ReadWrite<u32, GICD_CTLR::Register>),
-        (0x0004 => typer: ReadOnly<u32, GICD_TYPER::Register>),
-        (0x0008 => _reserved0),
-        (0x0080 => igroupr: [ReadWrite<u32>; 32]),
-        (0x0100 => isenabler: [ReadWrite<u32>; 32]),
-        (0x0180 => icenabler: [ReadWrite<u32>; 32]),
-        (0x0200 => ispendr: [ReadWrite<u32>; 32]),
-        (0x0280 => _reserved1),
-        (0x0400 => ipriorityr: [ReadWrite<u8>; 1024]),
-        (0x0800 => _reserved2),
-        (0x0c00 => icfgr: [ReadWrite<u32>; 64]),
-        (0x0d00 => _reserved3),
-        (0x10000 => @END),
-    }
-}
-
-register_structs! {
-    RedistributorControl {
-        (0x0000 => ctlr: ReadWrite<u32, GICR_CTLR::Register>),
-        (0x0004 => iidr: ReadOnly<u32>),
-        (0x0008 => typer: ReadOnly<u64, GICR_TYPER::Register>),
-        (0x0010 => statusr: ReadWrite<u32>),
-        (0x0014 => waker: ReadWrite<u32, GICR_WAKER::Register>),
-        (0x0018 => _reserved0),
-        (0x10000 => @END),
-    }
-}
-
-register_structs! {
-    RedistributorSgi {
-        (0x0000 => _reserved0),
-        (0x0080 => igroupr0: ReadWrite<u32>),
-        (0x0084 => _reserved1),
-        (0x0100 => isenabler0: ReadWrite<u32>),
-        (0x0104 => _reserved2),
-        (0x0180 => icenabler0: ReadWrite<u32>),
-        (0x0184 => _reserved3),
-        (0x0280 => icpendr0: ReadWrite<u32>),
-        (0x0284 => _reserved4),
-        (0x0380 => icactiver0: ReadWrite<u32>),
-        (0x0384 => _reserved5),
-        (0x0400 => ipriorityr: [ReadWrite<u8>; 32]),
-        (0x0420 => _reserved6),
-        (0x10000 => @END),
     }
 }
 
@@ -214,7 +138,7 @@ fn redistributor(
         let control = unsafe { &*(base as *const RedistributorControl) };
         if control.typer.read(GICR_TYPER::Affinity) == affinity {
             // SAFETY: as above; the SGI frame follows the control frame.
-            let sgi = unsafe { &*((base + 0x1_0000) as *const RedistributorSgi) };
+            let sgi = unsafe { &*((base + gicr::SGI_FRAME) as *const RedistributorSgi) };
             return Some((control, sgi));
         }
         if control.typer.is_set(GICR_TYPER::Last) {
@@ -226,7 +150,7 @@ fn redistributor(
 }
 
 /// Makes EL2's own timer PPI on this core the partitioner's: Group 0 at
-/// the top priority, enabled. Cells never own it ([`crate::vgic::Ownership`]).
+/// the top priority, enabled. Cells never own it ([`crate::devices::vgic::Ownership`]).
 /// Returns false when the core has no redistributor.
 pub fn enable_el2_timer(board: &Board, mpidr: u64) -> bool {
     let Some((_, sgi)) = redistributor(board, mpidr) else {

@@ -111,7 +111,7 @@
 //! ([`Refusal::BarRelocation`]). The cell's device tree must set
 //! `linux,pci-probe-only` so that Linux keeps the BARs it finds, and the
 //! bridge's `ranges` must cover BAR 0 (below 4 GiB) and the whole of
-//! BAR 2 (see [`crate::vpci`]).
+//! BAR 2 (see [`crate::devices::vpci`]).
 //!
 //! # For the runtime
 //!
@@ -132,11 +132,14 @@
 //! continue (reads of a refused access return the [`Read`] value or all
 //! ones, writes are dropped).
 
-use crate::vgic::MAX_INTID;
-use crate::vpci::{
+#[cfg(target_os = "none")]
+pub mod runtime;
+
+use crate::devices::vpci::{
     self, AccessError, Bar, BarError, Bars, ConfigAccess, Header, HeaderWrite, Identity,
     DEVICES_PER_BUS, HEADER_SIZE,
 };
+use crate::gic::MAX_INTID;
 use bsp::{Board, Intid};
 use config::{doorbell_spi, System, MAX_CHANNEL_PEERS, PAGE_SIZE, STATE_TABLE_SIZE};
 use heapless::Vec;
@@ -1138,7 +1141,7 @@ impl HostBridge {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vpci::{command, status};
+    use crate::devices::vpci::{command, status};
 
     const PAGE: u64 = 0x1000;
 

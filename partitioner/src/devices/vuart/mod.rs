@@ -6,6 +6,9 @@
 //! always empty: output leaves at once through the partitioner's console
 //! multiplexer. There is no input yet, so the receive FIFO is always empty.
 
+#[cfg(target_os = "none")]
+pub mod runtime;
+
 use bsp::drivers::pl011::{PCELL_ID, PERIPH_ID};
 
 /// Register offsets (PL011 TRM, table 3-1).

@@ -1,0 +1,226 @@
+//! The GICv3 as hardware: its distributor and redistributor register map
+//! (GICv3 architecture specification, IHI 0069, chapter 12), defined once
+//! for the partitioner's own driver ([`driver`], which runs on the board)
+//! and for the virtual GIC's decoder (`crate::devices::vgic`, which names
+//! what a cell's trapped access touches). The CPU interface is system
+//! registers, in `crate::arch`.
+//!
+//! Offsets are `u64`, as a trapped access's offset is; the typed register
+//! blocks ([`Distributor`], [`RedistributorControl`], [`RedistributorSgi`])
+//! are laid out from the same constants.
+
+use bsp::Intid;
+use tock_registers::registers::{ReadOnly, ReadWrite};
+use tock_registers::{register_bitfields, register_structs};
+
+#[cfg(target_os = "none")]
+pub mod driver;
+
+/// The SGI the partitioner uses to kick a core into EL2. Cells never own
+/// it (`crate::devices::vgic::Ownership`).
+pub const KICK_SGI: Intid = 15;
+/// INTIDs the distributor implements at most (1020 and up are special).
+pub const MAX_INTID: Intid = 1020;
+
+/// Distributor register offsets (`GICD_*`). Ranges are half-open: a
+/// register array runs from its constant to the next one named `*_END`.
+pub mod gicd {
+    /// `GICD_CTLR`.
+    pub const CTLR: u64 = 0x0000;
+    /// `GICD_TYPER`.
+    pub const TYPER: u64 = 0x0004;
+    /// `GICD_IIDR`.
+    pub const IIDR: u64 = 0x0008;
+    /// `GICD_TYPER2`.
+    pub const TYPER2: u64 = 0x000c;
+    /// `GICD_IGROUPR<n>`: one bit per interrupt.
+    pub const IGROUPR: u64 = 0x0080;
+    /// `GICD_ISENABLER<n>`.
+    pub const ISENABLER: u64 = 0x0100;
+    /// `GICD_ICENABLER<n>`.
+    pub const ICENABLER: u64 = 0x0180;
+    /// `GICD_ISPENDR<n>`.
+    pub const ISPENDR: u64 = 0x0200;
+    /// `GICD_ICPENDR<n>`.
+    pub const ICPENDR: u64 = 0x0280;
+    /// `GICD_ISACTIVER<n>`.
+    pub const ISACTIVER: u64 = 0x0300;
+    /// `GICD_ICACTIVER<n>`.
+    pub const ICACTIVER: u64 = 0x0380;
+    /// End of the one-bit-per-interrupt arrays above.
+    pub const BITS_END: u64 = 0x0400;
+    /// `GICD_IPRIORITYR<n>`: one byte per interrupt.
+    pub const IPRIORITYR: u64 = 0x0400;
+    /// End of `GICD_IPRIORITYR` (INTIDs up to 1019).
+    pub const IPRIORITYR_END: u64 = 0x07fc;
+    /// `GICD_ITARGETSR<n>` (legacy, unused with affinity routing).
+    pub const ITARGETSR: u64 = 0x0800;
+    /// `GICD_ICFGR<n>`: two bits per interrupt.
+    pub const ICFGR: u64 = 0x0c00;
+    /// `GICD_IGRPMODR<n>`: one bit per interrupt.
+    pub const IGRPMODR: u64 = 0x0d00;
+    /// End of `GICD_IGRPMODR`.
+    pub const IGRPMODR_END: u64 = 0x0d80;
+    /// `GICD_IROUTER<n>`: 64 bits per SPI, `IROUTER + 8 * intid`.
+    pub const IROUTER: u64 = 0x6000;
+    /// End of `GICD_IROUTER` (INTIDs up to 1019).
+    pub const IROUTER_END: u64 = 0x7fe0;
+    /// The identification registers (`GICD_PIDR*`, `GICD_CIDR*`).
+    pub const ID_REGISTERS: u64 = 0xffd0;
+    /// Bytes of the distributor's frame.
+    pub const SIZE: u64 = 0x1_0000;
+}
+
+/// Redistributor register offsets (`GICR_*`), from `RD_base`. The SGI
+/// frame's interrupt registers sit at the distributor's offsets
+/// ([`gicd`]) from [`SGI_FRAME`](gicr::SGI_FRAME), for INTIDs 0–31.
+pub mod gicr {
+    /// `GICR_CTLR`.
+    pub const CTLR: u64 = 0x0000;
+    /// `GICR_IIDR`.
+    pub const IIDR: u64 = 0x0004;
+    /// `GICR_TYPER` (64 bits).
+    pub const TYPER: u64 = 0x0008;
+    /// `GICR_STATUSR`.
+    pub const STATUSR: u64 = 0x0010;
+    /// `GICR_WAKER`.
+    pub const WAKER: u64 = 0x0014;
+    /// End of the control registers the partitioner uses.
+    pub const CONTROL_END: u64 = 0x0018;
+    /// The identification registers (`GICR_PIDR*`, `GICR_CIDR*`).
+    pub const ID_REGISTERS: u64 = 0xffd0;
+    /// `SGI_base`: the second 64 KiB frame.
+    pub const SGI_FRAME: u64 = 0x1_0000;
+    /// Bytes of one frame.
+    pub const FRAME_SIZE: u64 = 0x1_0000;
+}
+
+register_bitfields! [u32,
+    /// `GICD_CTLR` (with one security state, or the Non-secure view).
+    pub(crate) GICD_CTLR [
+        /// Register Write Pending.
+        RWP OFFSET(31) NUMBITS(1) [],
+        /// Disable Security: one security state.
+        DS OFFSET(6) NUMBITS(1) [],
+        /// Affinity Routing Enable (`ARE_NS` in the Non-secure view).
+        ARE OFFSET(4) NUMBITS(1) [],
+        /// Group 1 enable (`EnableGrp1A` in the Non-secure view).
+        EnableGrp1 OFFSET(1) NUMBITS(1) [],
+        /// Group 0 enable (`EnableGrp1` in the Non-secure view).
+        EnableGrp0 OFFSET(0) NUMBITS(1) []
+    ],
+    /// `GICD_TYPER`.
+    pub(crate) GICD_TYPER [
+        /// Direct Virtual LPI injection.
+        DVIS OFFSET(18) NUMBITS(1) [],
+        /// LPIs supported.
+        LPIS OFFSET(17) NUMBITS(1) [],
+        /// Message-based SPIs supported.
+        MBIS OFFSET(16) NUMBITS(1) [],
+        /// `32 * (ITLinesNumber + 1)` INTIDs.
+        ITLinesNumber OFFSET(0) NUMBITS(5) []
+    ],
+    /// `GICR_CTLR`.
+    pub(crate) GICR_CTLR [
+        /// Register Write Pending.
+        RWP OFFSET(3) NUMBITS(1) []
+    ],
+    /// `GICR_WAKER`.
+    pub(crate) GICR_WAKER [
+        /// The redistributor's interface to the core is quiescent.
+        ChildrenAsleep OFFSET(2) NUMBITS(1) [],
+        /// The core is asleep.
+        ProcessorSleep OFFSET(1) NUMBITS(1) []
+    ]
+];
+
+register_bitfields! [u64,
+    /// `GICR_TYPER`.
+    pub(crate) GICR_TYPER [
+        /// The core's affinity: Aff3.Aff2.Aff1.Aff0.
+        Affinity OFFSET(32) NUMBITS(32) [],
+        /// Processor Number.
+        ProcessorNumber OFFSET(8) NUMBITS(16) [],
+        /// The last redistributor of a contiguous region.
+        Last OFFSET(4) NUMBITS(1) [],
+        /// Direct LPI injection.
+        DirectLPI OFFSET(3) NUMBITS(1) [],
+        /// Virtual LPIs.
+        VLPIS OFFSET(1) NUMBITS(1) [],
+        /// Physical LPIs.
+        PLPIS OFFSET(0) NUMBITS(1) []
+    ]
+];
+
+register_structs! {
+    /// The distributor's registers the partitioner programs.
+    pub(crate) Distributor {
+        (gicd::CTLR as usize => pub(crate) ctlr: ReadWrite<u32, GICD_CTLR::Register>),
+        (gicd::TYPER as usize => pub(crate) typer: ReadOnly<u32, GICD_TYPER::Register>),
+        (gicd::IIDR as usize => _reserved0),
+        (gicd::IGROUPR as usize => pub(crate) igroupr: [ReadWrite<u32>; 32]),
+        (gicd::ISENABLER as usize => pub(crate) isenabler: [ReadWrite<u32>; 32]),
+        (gicd::ICENABLER as usize => pub(crate) icenabler: [ReadWrite<u32>; 32]),
+        (gicd::ISPENDR as usize => pub(crate) ispendr: [ReadWrite<u32>; 32]),
+        (gicd::ICPENDR as usize => _reserved1),
+        (gicd::IPRIORITYR as usize => pub(crate) ipriorityr: [ReadWrite<u8>; 1024]),
+        (gicd::ITARGETSR as usize => _reserved2),
+        (gicd::ICFGR as usize => pub(crate) icfgr: [ReadWrite<u32>; 64]),
+        (gicd::IGRPMODR as usize => _reserved3),
+        (gicd::SIZE as usize => @END),
+    }
+}
+
+register_structs! {
+    /// A redistributor's control frame (`RD_base`).
+    pub(crate) RedistributorControl {
+        (gicr::CTLR as usize => pub(crate) ctlr: ReadWrite<u32, GICR_CTLR::Register>),
+        (gicr::IIDR as usize => pub(crate) iidr: ReadOnly<u32>),
+        (gicr::TYPER as usize => pub(crate) typer: ReadOnly<u64, GICR_TYPER::Register>),
+        (gicr::STATUSR as usize => pub(crate) statusr: ReadWrite<u32>),
+        (gicr::WAKER as usize => pub(crate) waker: ReadWrite<u32, GICR_WAKER::Register>),
+        (gicr::CONTROL_END as usize => _reserved0),
+        (gicr::FRAME_SIZE as usize => @END),
+    }
+}
+
+register_structs! {
+    /// A redistributor's SGI frame (`SGI_base`): the registers of INTIDs
+    /// 0–31, at the distributor's offsets.
+    pub(crate) RedistributorSgi {
+        (0x0000 => _reserved0),
+        (gicd::IGROUPR as usize => pub(crate) igroupr0: ReadWrite<u32>),
+        (gicd::IGROUPR as usize + 4 => _reserved1),
+        (gicd::ISENABLER as usize => pub(crate) isenabler0: ReadWrite<u32>),
+        (gicd::ISENABLER as usize + 4 => _reserved2),
+        (gicd::ICENABLER as usize => pub(crate) icenabler0: ReadWrite<u32>),
+        (gicd::ICENABLER as usize + 4 => _reserved3),
+        (gicd::ICPENDR as usize => pub(crate) icpendr0: ReadWrite<u32>),
+        (gicd::ICPENDR as usize + 4 => _reserved4),
+        (gicd::ICACTIVER as usize => pub(crate) icactiver0: ReadWrite<u32>),
+        (gicd::ICACTIVER as usize + 4 => _reserved5),
+        (gicd::IPRIORITYR as usize => pub(crate) ipriorityr: [ReadWrite<u8>; 32]),
+        (gicd::IPRIORITYR as usize + 32 => _reserved6),
+        (gicr::FRAME_SIZE as usize => @END),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_blocks_follow_the_map() {
+        assert_eq!(core::mem::size_of::<Distributor>() as u64, gicd::SIZE);
+        assert_eq!(
+            core::mem::offset_of!(Distributor, icfgr) as u64,
+            gicd::ICFGR
+        );
+        assert_eq!(
+            core::mem::offset_of!(RedistributorSgi, icactiver0) as u64,
+            gicd::ICACTIVER
+        );
+        assert_eq!(GICD_CTLR::ARE::SET.value, 1 << 4);
+        assert_eq!(GICR_TYPER::Affinity::SET.value, 0xffff_ffff << 32);
+    }
+}
