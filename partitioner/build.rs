@@ -2,7 +2,7 @@
 //! `BULKHEAD_BOARD` (`cargo xtask build` sets it from the config's
 //! `board:`). The board's description is compiled in (`BOARD`), the image
 //! is linked at the board's partitioner RAM base plus the arm64 Image
-//! `text_offset`, and an identity record says so (`config::identity`), so
+//! `text_offset`, and an identity record says so (`bulkhead_config::identity`), so
 //! that `bulkhead build` can refuse to pair the image with another board's
 //! config. Host builds (tests, clippy on the host) need no board.
 
@@ -35,7 +35,7 @@ fn main() {
         );
         return;
     }
-    if name.len() >= config::identity::NAME_SIZE {
+    if name.len() >= bulkhead_config::identity::NAME_SIZE {
         println!("cargo::error=board name `{name}` is too long for the identity record");
         return;
     }
@@ -47,7 +47,7 @@ fn main() {
         );
         return;
     }
-    let load_address = config::identity::load_address(board);
+    let load_address = bulkhead_config::identity::load_address(board);
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let module = name.replace('-', "_");
     let mut source = String::new();

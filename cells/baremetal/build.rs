@@ -49,7 +49,7 @@ fn main() {
          pub const GIC_REDISTRIBUTOR_STRIDE: usize = {:#x};\n\
          /// The EL1 virtual timer's PPI.\n\
          pub const VIRTUAL_TIMER: u32 = {};\n\
-         /// The doorbell SPI of peer 0 of channel 0 (`config::doorbell_spi`);\n\
+         /// The doorbell SPI of peer 0 of channel 0 (`bulkhead_config::doorbell_spi`);\n\
          /// peer `p`'s is `p` higher.\n\
          pub const FIRST_DOORBELL: u32 = {};\n\
          /// The virtual PCI bridge's ECAM, register BARs and shared-memory\n\
@@ -64,7 +64,7 @@ fn main() {
         gic.redistributors.base,
         gic.redistributor_stride,
         board.timer.virtual_timer,
-        config::doorbell_spi(board.spare_spis, 0, 0),
+        bulkhead_config::doorbell_spi(board.spare_spis, 0, 0),
         board.virtual_pci.map_or(0, |pci| pci.ecam.base),
         board.virtual_pci.map_or(0, |pci| pci.registers.base),
         board.virtual_pci.map_or(0, |pci| pci.memory.base),

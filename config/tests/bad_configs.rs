@@ -8,7 +8,7 @@
 
 mod common;
 
-use config::yaml::{self, LoadError};
+use bulkhead_config::yaml::{self, LoadError};
 use std::path::{Path, PathBuf};
 
 struct Expectation {

@@ -4,8 +4,8 @@
 mod common;
 
 use bsp::MemRange;
-use config::yaml::{self, LoadError};
-use config::{blob, doorbell_spi, rules, FaultPolicy, ImageKind, MAX_CELLS, PAGE_SIZE};
+use bulkhead_config::yaml::{self, LoadError};
+use bulkhead_config::{blob, doorbell_spi, rules, FaultPolicy, ImageKind, MAX_CELLS, PAGE_SIZE};
 use std::path::{Path, PathBuf};
 
 fn example() -> PathBuf {
@@ -77,7 +77,7 @@ fn defaults_follow_the_image_header_and_device_tree() {
         common::arm64_image(0x8_0000, 0x20_0000, 8192),
     )
     .unwrap();
-    std::fs::write(dir.join("board.dtb"), config::fdt::EMPTY_TREE).unwrap();
+    std::fs::write(dir.join("board.dtb"), bulkhead_config::fdt::EMPTY_TREE).unwrap();
     std::fs::write(dir.join("rootfs.cpio"), vec![1u8; 5000]).unwrap();
     let config = dir.join("linux.yaml");
     std::fs::write(
@@ -95,7 +95,7 @@ fn defaults_follow_the_image_header_and_device_tree() {
     assert_eq!(cell.boot_argument, 0x5200_0000);
     assert_eq!(cell.console, None);
     assert_eq!(cell.on_fault, FaultPolicy::Restart);
-    assert_eq!(cell.memory[1].access, config::Access::ReadOnly);
+    assert_eq!(cell.memory[1].access, bulkhead_config::Access::ReadOnly);
     assert_eq!(cell.devices[0].name.as_str(), "virtio-mmio0");
     assert_eq!(cell.devices[0].irqs[0], 48);
     assert_eq!(loaded.payloads.len(), 3);

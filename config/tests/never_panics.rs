@@ -5,9 +5,9 @@
 
 mod common;
 
-use config::yaml::raw::*;
-use config::yaml::{self};
-use config::{blob, rules, PAGE_SIZE};
+use bulkhead_config::yaml::raw::*;
+use bulkhead_config::yaml::{self};
+use bulkhead_config::{blob, rules, PAGE_SIZE};
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -152,7 +152,7 @@ fn cell() -> impl Strategy<Value = RawCell> {
                 prop_oneof![(0u64..5).prop_map(Integer), any::<u64>().prop_map(Integer)],
                 0..6,
             ),
-            proptest::collection::vec(memory(), 0..(config::MAX_CELL_MEMORY + 2)),
+            proptest::collection::vec(memory(), 0..(bulkhead_config::MAX_CELL_MEMORY + 2)),
             proptest::collection::vec(device, 0..4),
             prop_oneof![Just(RawConsole::Virtual), Just(RawConsole::None)],
         ),
@@ -199,7 +199,10 @@ fn cell() -> impl Strategy<Value = RawCell> {
 fn channel() -> impl Strategy<Value = RawChannel> {
     (
         prop_oneof!["[a-c]", "[A-Za-z0-9 !_-]{0,40}"],
-        proptest::collection::vec(cell_reference(), 0..(config::MAX_CHANNEL_PEERS + 2)),
+        proptest::collection::vec(
+            cell_reference(),
+            0..(bulkhead_config::MAX_CHANNEL_PEERS + 2),
+        ),
         address(),
         size(),
         size(),
@@ -217,7 +220,7 @@ fn system() -> impl Strategy<Value = RawSystem> {
     (
         prop_oneof![9 => Just(Integer(1)), 1 => any::<u64>().prop_map(Integer)],
         prop_oneof![9 => Just("qemu-virt".to_string()), 1 => "[a-z-]{0,12}"],
-        proptest::collection::vec(cell(), 0..(config::MAX_CELLS + 2)),
+        proptest::collection::vec(cell(), 0..(bulkhead_config::MAX_CELLS + 2)),
         proptest::collection::vec(channel(), 0..3),
     )
         .prop_map(|(version, board, cells, channels)| RawSystem {

@@ -6,7 +6,7 @@
 //! demultiplexer:
 //!
 //! 1. collects bytes up to each `0x00` and classifies the chunk with
-//!    [`wire::decode_chunk`];
+//!    [`bulkhead_wire::decode_chunk`];
 //! 2. when a chunk is not a frame as a whole, looks for a frame at its end
 //!    (plain text followed by a frame with no `0x00` between them), so the
 //!    frame is not lost;
@@ -17,7 +17,7 @@
 
 use crate::defmt_log::LogDecoder;
 use crate::{PARTITIONER_STREAM, RAW_STREAM};
-use wire::{Item, MAX_FRAME};
+use bulkhead_wire::{Item, MAX_FRAME};
 
 /// Longest chunk (bytes between two delimiters) that can be a frame.
 const MAX_CHUNK: usize = MAX_FRAME - 1;
@@ -129,7 +129,7 @@ impl Demux {
     /// Passes on at once the undelimited bytes that cannot belong to a
     /// frame, so plain text shows up without waiting for a delimiter.
     ///
-    /// A frame's first decoded byte is [`wire::MARKER`] and its first COBS
+    /// A frame's first decoded byte is [`bulkhead_wire::MARKER`] and its first COBS
     /// code is at least 2, so a frame starting at `i` has `MARKER` at
     /// `i + 1`. Everything before the first such candidate is plain text;
     /// so is anything more than one frame length back. The last byte is
@@ -139,7 +139,7 @@ impl Demux {
             .pending
             .iter()
             .skip(1)
-            .position(|&byte| byte == wire::MARKER)
+            .position(|&byte| byte == bulkhead_wire::MARKER)
             .unwrap_or(self.pending.len() - 1);
         let certain = candidate.max(self.pending.len().saturating_sub(MAX_CHUNK));
         if certain > 0 {
@@ -176,7 +176,7 @@ impl Demux {
             return;
         }
         let mut scratch = [0u8; MAX_FRAME];
-        if let Item::Frame { stream, payload } = wire::decode_chunk(chunk, &mut scratch) {
+        if let Item::Frame { stream, payload } = bulkhead_wire::decode_chunk(chunk, &mut scratch) {
             self.frame(stream, payload, out);
             return;
         }
@@ -186,7 +186,7 @@ impl Demux {
         for start in first.max(1)..chunk.len() {
             let mut scratch = [0u8; MAX_FRAME];
             if let Item::Frame { stream, payload } =
-                wire::decode_chunk(&chunk[start..], &mut scratch)
+                bulkhead_wire::decode_chunk(&chunk[start..], &mut scratch)
             {
                 self.raw.push(&chunk[..start], out);
                 self.frame(stream, payload, out);
@@ -198,7 +198,7 @@ impl Demux {
 
     /// Routes one decoded frame.
     fn frame(&mut self, stream: u8, payload: &[u8], out: &mut Vec<Line>) {
-        if stream == wire::LOG_STREAM {
+        if stream == bulkhead_wire::LOG_STREAM {
             out.extend(self.log.push(payload).into_iter().map(|text| Line {
                 stream: PARTITIONER_STREAM.to_string(),
                 text,
@@ -226,7 +226,7 @@ impl Demux {
 mod tests {
     use super::*;
     use crate::defmt_log::tests::{info_frame, test_table};
-    use wire::{cell_stream, encode_frame};
+    use bulkhead_wire::{cell_stream, encode_frame};
 
     fn frame(stream: u8, payload: &[u8]) -> Vec<u8> {
         let mut out = [0u8; MAX_FRAME];

@@ -282,7 +282,7 @@ impl ProbeImages {
     /// later with the reason).
     pub fn in_artifacts(artifacts: &Path, config_stem: &str) -> Self {
         let dir = artifacts.join(config_stem);
-        let board = config::yaml::parse(&dir.join("config.yaml"))
+        let board = bulkhead_config::yaml::parse(&dir.join("config.yaml"))
             .map(|raw| raw.board)
             .unwrap_or_default();
         ProbeImages {

@@ -8,7 +8,7 @@
 //!   image in `qemu-system-aarch64`; [`SerialTarget`] reads a real board
 //!   behind a USB serial adapter through the same [`Target`] trait.
 //! - [`demux`]: a pure, synchronous decoder from bytes to lines. It splits
-//!   the line on `0x00`, classifies each chunk with [`wire::decode_chunk`]
+//!   the line on `0x00`, classifies each chunk with [`bulkhead_wire::decode_chunk`]
 //!   and routes stream 0 to the `defmt` decoder ([`defmt_log`]), cell
 //!   streams to per-cell line buffers, and everything else to `raw`.
 //! - [`session`]: a running target. A reader thread feeds the demultiplexer

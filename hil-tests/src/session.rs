@@ -688,8 +688,8 @@ fn kill_targets_of_this_thread() {
 mod tests {
     use super::*;
     use crate::target::Link;
+    use bulkhead_wire::{cell_stream, encode_frame, MAX_FRAME};
     use std::io::Cursor;
-    use wire::{cell_stream, encode_frame, MAX_FRAME};
 
     /// A target whose console is a fixed recording, read slowly.
     struct Replay {

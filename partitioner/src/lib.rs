@@ -25,7 +25,7 @@
 //! | [`devices`] | what a cell sees: virtual GIC, PCI bridge, ivshmem channels, console, PSCI; each a pure model and its run-time glue |
 //! | [`gic`] | the GIC's register map, and the partitioner's own driver of it |
 //! | [`mm`] | page tables, built from a list of mappings |
-//! | [`plan`] | the stage-2 plan of each cell, from the config (shared arithmetic in `config::stage2`) |
+//! | [`plan`] | the stage-2 plan of each cell, from the config (shared arithmetic in `bulkhead_config::stage2`) |
 //! | `runtime` | on the board: boot, the machine description, the cells' life cycle, the trap handlers, the console, the table pool |
 //!
 //! Modules that only transform data compile and are tested on the host;

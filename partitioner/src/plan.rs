@@ -1,5 +1,5 @@
 //! A cell's stage 2 as the partitioner builds it: the plan that
-//! [`config::stage2`] computes (the same one `bulkhead check` verified:
+//! [`bulkhead_config::stage2`] computes (the same one `bulkhead check` verified:
 //! RAM, merged device pages, channel sections, within the IPA space and
 //! the table pool), turned into descriptor attributes and written with
 //! [`crate::mm::map`]. Nothing else is mapped: the emulated console, the
@@ -9,8 +9,8 @@
 use crate::arch::paging::{MemoryType, Permissions};
 use crate::mm::{map, MapError, MapStats, Mapping, TableAlloc};
 use bsp::Board;
-use config::stage2::{self, Kind, PlanError};
-use config::{Access, System};
+use bulkhead_config::stage2::{self, Kind, PlanError};
+use bulkhead_config::{Access, System};
 
 fn permissions(access: Access) -> Permissions {
     match access {
@@ -73,7 +73,7 @@ mod tests {
     use crate::mm::{lookup, translate, Table};
     use bsp::qemu_virt::BOARD;
     use bsp::MemRange;
-    use config::{
+    use bulkhead_config::{
         name, Cell, CellSet, Console, CpuSet, DeviceGrant, FaultPolicy, Image, ImageKind,
         MemoryRegion,
     };
@@ -207,7 +207,7 @@ mod tests {
 
     #[test]
     fn peers_map_channel_sections_with_their_permissions() {
-        use config::{Channel, System};
+        use bulkhead_config::{Channel, System};
         let mut a = cell();
         a.devices.clear();
         let system = System {

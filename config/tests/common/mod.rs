@@ -35,7 +35,7 @@ pub fn write_images(dir: &Path) {
     std::fs::write(dir.join("intruder.bin"), arm64_image(0, 0x1_0000, 1500)).unwrap();
     std::fs::write(dir.join("big.bin"), arm64_image(0, 32 << 20, 4096)).unwrap();
     std::fs::write(dir.join("initrd.bin"), vec![0x5a; 0x1_0000]).unwrap();
-    std::fs::write(dir.join("tree.dtb"), config::fdt::EMPTY_TREE).unwrap();
+    std::fs::write(dir.join("tree.dtb"), bulkhead_config::fdt::EMPTY_TREE).unwrap();
 }
 
 /// A scratch directory holding the fake images.

@@ -99,7 +99,7 @@ impl QemuTarget {
         };
         // The machine of the config's board: QEMU's model of the SoC, or
         // the reference `virt` when the board has none.
-        let board = config::yaml::parse(&dir.join("config.yaml"))
+        let board = bulkhead_config::yaml::parse(&dir.join("config.yaml"))
             .ok()
             .and_then(|raw| bsp::board(&raw.board));
         let target = Self::new(dir.join("bulkhead.img"));
@@ -591,8 +591,8 @@ mod tests {
 mod qemu_tests {
     use super::*;
     use crate::{Session, SessionOptions};
+    use bulkhead_wire::{cell_stream, encode_frame, MAX_FRAME};
     use std::time::Duration;
-    use wire::{cell_stream, encode_frame, MAX_FRAME};
 
     /// `movz x0, #0x0900, lsl #16`: x0 = the PL011 data register.
     const UART_ADDRESS: u32 = 0xd2a1_2000;

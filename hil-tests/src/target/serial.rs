@@ -160,10 +160,10 @@ impl TargetProcess for Board {
 mod tests {
     use super::*;
     use crate::{Pattern, Session, SessionOptions};
+    use bulkhead_wire::{cell_stream, encode_frame, MAX_FRAME};
     use std::io::Write;
     use std::os::fd::OwnedFd;
     use std::time::Duration;
-    use wire::{cell_stream, encode_frame, MAX_FRAME};
 
     /// A pseudo-terminal: the "board" side and the path of the port.
     fn pseudo_terminal() -> (File, PathBuf) {

@@ -22,7 +22,7 @@ use crate::devices::{ivshmem, vgic, vuart};
 use crate::gic::driver as gic;
 use crate::gic::KICK_SGI;
 use bsp::ControlPath;
-use config::{Cell, MAX_CELLS};
+use bulkhead_config::{Cell, MAX_CELLS};
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 /// Where a core is.

@@ -4,9 +4,9 @@
 
 use super::sync::SpinLock;
 use bsp::drivers::Uart;
+use bulkhead_wire::{encode_frame, LOG_STREAM, MAX_FRAME, MAX_PAYLOAD};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use heapless::Vec;
-use wire::{encode_frame, LOG_STREAM, MAX_FRAME, MAX_PAYLOAD};
 
 static UART: SpinLock<Option<Uart>> = SpinLock::new(None);
 static TICKS_PER_MICROSECOND: AtomicU64 = AtomicU64::new(1);

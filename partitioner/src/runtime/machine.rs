@@ -7,7 +7,7 @@
 
 use super::sync::Once;
 use crate::arch;
-use config::{Cell, System, MAX_CELLS};
+use bulkhead_config::{Cell, System, MAX_CELLS};
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Most cores the runtime manages (must not exceed `MAX_CPUS` in link.ld).

@@ -16,20 +16,20 @@ use crate::arch::{self, TrapFrame};
 use crate::devices::{ivshmem, vgic};
 use crate::gic::driver as gic;
 use bsp::MemRange;
-use config::blob;
-use config::FaultPolicy;
+use bulkhead_config::blob;
+use bulkhead_config::FaultPolicy;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use machine::Machine;
 
 include!(concat!(env!("OUT_DIR"), "/board.rs"));
 
 /// Which board this image is for, where `bulkhead build` finds it
-/// (`config::identity`; the image header's `res2` points here).
+/// (`bulkhead_config::identity`; the image header's `res2` points here).
 #[used]
 #[unsafe(no_mangle)]
 #[unsafe(link_section = ".rodata.identity")]
-static BULKHEAD_IDENTITY: config::identity::Record =
-    config::identity::Record::new(BOARD.name, LOAD_ADDRESS);
+static BULKHEAD_IDENTITY: bulkhead_config::identity::Record =
+    bulkhead_config::identity::Record::new(BOARD.name, LOAD_ADDRESS);
 
 static CORES_ONLINE: AtomicUsize = AtomicUsize::new(0);
 
@@ -133,7 +133,7 @@ fn load_config() -> Result<Machine, ()> {
     let system = blob::decode(window).map_err(|e| {
         defmt::error!("config at {=u64:#x}: {}", base, defmt::Display2Format(&e));
     })?;
-    let findings = config::rules::check(&system, BOARD, |f| {
+    let findings = bulkhead_config::rules::check(&system, BOARD, |f| {
         defmt::error!(
             "config: {} at {}",
             defmt::Display2Format(&f.problem),

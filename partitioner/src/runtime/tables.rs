@@ -6,7 +6,7 @@ use crate::arch::paging::{El2Stage1, MemoryType, Permissions};
 use crate::arch::{self};
 use crate::mm::{map, MapError, Mapping, Table, TableAlloc};
 use bsp::{Board, MemRange};
-use config::System;
+use bulkhead_config::System;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -16,7 +16,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 const EL2_TABLES: usize = 32;
 /// Tables available for the EL2 map and every cell's stage 2: the cells'
 /// share is the one `bulkhead check` plans with.
-const POOL_TABLES: usize = EL2_TABLES + config::stage2::CELL_TABLES;
+const POOL_TABLES: usize = EL2_TABLES + bulkhead_config::stage2::CELL_TABLES;
 
 struct Pool(UnsafeCell<[Table; POOL_TABLES]>);
 
@@ -67,7 +67,7 @@ fn identity(range: MemRange, memory: MemoryType, permissions: Permissions) -> Ma
 }
 
 fn page_align(r: MemRange) -> MemRange {
-    config::rules::page_span(&r)
+    bulkhead_config::rules::page_span(&r)
 }
 
 fn map_or_halt(root: u64, mapping: &Mapping) {

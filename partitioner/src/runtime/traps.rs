@@ -10,7 +10,7 @@ use crate::arch::esr::{ec_name, DataAbort, RawSyndrome, Syndrome, Transfer};
 use crate::arch::{self, ExceptionKind, TrapFrame};
 use crate::devices::psci::{self, Call};
 use crate::devices::{ivshmem, vgic, vuart};
-use config::FaultPolicy;
+use bulkhead_config::FaultPolicy;
 
 /// Every exception from a cell lands here.
 #[unsafe(no_mangle)]

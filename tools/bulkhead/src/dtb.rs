@@ -26,8 +26,8 @@
 //! bytes.
 
 use bsp::{Board, GicVersion, Intid, MemRange, Trigger, VirtualPci, FIRST_PPI, FIRST_SPI};
-use config::yaml::TreeRequest;
-use config::{doorbell_spi, Cell, Channel, CpuSet, ImageKind};
+use bulkhead_config::yaml::TreeRequest;
+use bulkhead_config::{doorbell_spi, Cell, Channel, CpuSet, ImageKind};
 use vm_fdt::FdtWriter;
 
 /// Phandle of the interrupt controller in every generated tree.
@@ -103,7 +103,7 @@ pub enum DtbError {
 }
 
 /// Writes the device tree of the cell in `request` (the signature
-/// [`config::yaml::load_with`] expects of a generator).
+/// [`bulkhead_config::yaml::load_with`] expects of a generator).
 pub fn generator(request: &TreeRequest<'_>) -> Result<Vec<u8>, String> {
     let functions = pci_functions(request.board, request.index, request.channels);
     generate_with_channels(request.board, request.cell, &functions, request.bootargs)

@@ -48,9 +48,9 @@
 
 use crate::BootImage;
 use bsp::Board;
-use config::blob::crc32;
-use config::yaml::Loaded;
-use config::ImageKind;
+use bulkhead_config::blob::crc32;
+use bulkhead_config::yaml::Loaded;
+use bulkhead_config::ImageKind;
 use std::fmt::Write;
 use vm_fdt::FdtWriter;
 

@@ -11,10 +11,10 @@
 //! | offset                      | contents                                   |
 //! |-----------------------------|--------------------------------------------|
 //! | 0                           | the partitioner file, zero-padded to `image_size` |
-//! | `image_size`                | the config blob ([`config::blob`])         |
+//! | `image_size`                | the config blob ([`bulkhead_config::blob`])         |
 //! | `image_size` + `Image::offset` | each cell image, 4 KiB-aligned          |
 //!
-//! [`Image::offset`](config::Image::offset) counts from the blob's first
+//! [`Image::offset`](bulkhead_config::Image::offset) counts from the blob's first
 //! byte, and the blob's `total_length` runs from there to the end of the last
 //! image. The output's header `image_size` is then patched to the boot
 //! image's length rounded up to 4 KiB, so that a bootloader places nothing
@@ -29,14 +29,14 @@ pub mod fit;
 pub mod plan;
 pub mod platform;
 
-use config::arm64_image::{self, Header};
-use config::yaml::{self, LoadError, Loaded, QemuBackend};
+use bulkhead_config::arm64_image::{self, Header};
+use bulkhead_config::yaml::{self, LoadError, Loaded, QemuBackend};
 use std::io;
 use std::path::{Path, PathBuf};
 
 /// Where the boot image is loaded, from the base of the partitioner's RAM
 /// (the arm64 Image `text_offset` the partitioner is linked for).
-pub const LOAD_OFFSET: u64 = config::identity::TEXT_OFFSET;
+pub const LOAD_OFFSET: u64 = bulkhead_config::identity::TEXT_OFFSET;
 
 /// Alignment of the partitioner's `image_size` and of the patched size.
 pub const BOOT_IMAGE_ALIGN: u64 = 4096;
@@ -179,9 +179,10 @@ pub fn boot_image(loaded: &Loaded, partitioner: &[u8]) -> Result<BootImage, Imag
             image_size: blob_offset,
         });
     }
-    let identity = config::identity::read(partitioner).map_err(|error| ImageError::NoIdentity {
-        reason: error.to_string(),
-    })?;
+    let identity =
+        bulkhead_config::identity::read(partitioner).map_err(|error| ImageError::NoIdentity {
+            reason: error.to_string(),
+        })?;
     let board = loaded.board;
     if identity.board != board.name {
         return Err(ImageError::WrongBoard {
@@ -190,7 +191,7 @@ pub fn boot_image(loaded: &Loaded, partitioner: &[u8]) -> Result<BootImage, Imag
         });
     }
     let ram = board.hypervisor_ram;
-    let load_address = config::identity::load_address(board);
+    let load_address = bulkhead_config::identity::load_address(board);
     if identity.load_address != load_address {
         return Err(ImageError::WrongLoadAddress {
             linked: identity.load_address,
@@ -376,10 +377,10 @@ impl Error {
     }
 }
 
-/// Loads and checks a config (see [`config::yaml::load_with`]), generating
+/// Loads and checks a config (see [`bulkhead_config::yaml::load_with`]), generating
 /// the device trees that cells ask for with [`dtb::generator`]. The
 /// config's warnings, which do not fail the check, are in
-/// [`Loaded::warnings`](config::yaml::Loaded::warnings).
+/// [`Loaded::warnings`](bulkhead_config::yaml::Loaded::warnings).
 pub fn check(config: &Path, image_dirs: &[PathBuf]) -> Result<Loaded, Error> {
     Ok(yaml::load_with(config, image_dirs, Some(&dtb::generator))?)
 }

@@ -8,8 +8,8 @@
 
 use anyhow::Context;
 use bulkhead::{BuildOptions, Error};
+use bulkhead_config::yaml::{Diagnostics, LoadError};
 use clap::{Parser, Subcommand};
-use config::yaml::{Diagnostics, LoadError};
 use miette::GraphicalTheme;
 use std::io::Write;
 use std::path::PathBuf;
@@ -175,7 +175,8 @@ fn run(command: Command) -> anyhow::Result<()> {
             eprintln!("console: logs in {}", logs.display());
         }
         Command::Schema => {
-            writeln!(stdout, "{}", config::yaml::json_schema()).context("writing the schema")?;
+            writeln!(stdout, "{}", bulkhead_config::yaml::json_schema())
+                .context("writing the schema")?;
         }
         Command::Platform(PlatformCommand::FromDtb { dtb, out, name }) => {
             let text = bulkhead::platform::from_dtb_file(&dtb, name.as_deref(), out.as_deref())?;

@@ -4,8 +4,8 @@
 
 use crate::BootImage;
 use bsp::MemRange;
-use config::yaml::{human_size, Loaded, QemuBackend};
-use config::{doorbell_spi, Access, CellSet, Channel, FaultPolicy, ImageKind, System};
+use bulkhead_config::yaml::{human_size, Loaded, QemuBackend};
+use bulkhead_config::{doorbell_spi, Access, CellSet, Channel, FaultPolicy, ImageKind, System};
 use std::fmt::Write;
 
 /// Left-aligned columns, two spaces apart. The last cell of a row may run
@@ -253,7 +253,7 @@ fn channel_plan(loaded: &Loaded, c: usize, channel: &Channel) -> String {
     }
     out.push_str(&table(&rows, "  "));
     if let Some(pci) = loaded.board.virtual_pci {
-        let bar = config::rules::channel_bar_size(channel).unwrap_or(0);
+        let bar = bulkhead_config::rules::channel_bar_size(channel).unwrap_or(0);
         out.push_str(&format!(
             "  each peer sees PCI device 00:{c:02x}.0 (ivshmem-v2): ECAM {:#010x}, BAR 0 (registers) {:#010x}, BAR 2 (memory) {:#010x} ({})\n",
             pci.ecam.base + ((c as u64) << 15),

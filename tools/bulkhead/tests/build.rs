@@ -2,7 +2,7 @@
 //! checks, and the command line's exit codes.
 
 use bulkhead::{boot_image, build, BuildOptions, Error, ImageError, LOAD_OFFSET};
-use config::{arm64_image, blob, yaml};
+use bulkhead_config::{arm64_image, blob, yaml};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -159,7 +159,7 @@ fn a_partitioner_for_another_board_or_address_is_refused() {
     let mut moved = image();
     common::stamp(
         &mut moved,
-        config::identity::Record::new("qemu-virt", 0x8008_0000),
+        bulkhead_config::identity::Record::new("qemu-virt", 0x8008_0000),
     );
     let error = boot_image(&loaded, &moved).unwrap_err();
     assert_eq!(

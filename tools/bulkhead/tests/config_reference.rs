@@ -21,8 +21,8 @@
 //! Image files named by `path:` are made up in a scratch directory.
 
 mod common;
+use bulkhead_config::yaml::{Diagnostics, LoadError, Loaded, Severity};
 use common::{fake_file, paths, scratch_dir};
-use config::yaml::{Diagnostics, LoadError, Loaded, Severity};
 use std::path::Path;
 
 /// One fenced block of the document.
@@ -144,7 +144,7 @@ fn load(config: &str) -> Result<Loaded, LoadError> {
 fn compare(diagnostics: &Diagnostics, expected: &str) -> Vec<String> {
     let mut problems = Vec::new();
     let mut matched = 0;
-    let mut current: Option<&config::yaml::Diagnostic> = None;
+    let mut current: Option<&bulkhead_config::yaml::Diagnostic> = None;
     for line in expected.lines().filter(|l| !l.trim().is_empty()) {
         let entry = match (line.strip_prefix("error["), line.strip_prefix("warning[")) {
             (Some(rest), _) => Some((Severity::Error, rest)),

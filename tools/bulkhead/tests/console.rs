@@ -2,13 +2,13 @@
 //! the tool sees it) and a Unix socket (QEMU's socket chardev as the tool
 //! sees it): the multiplexed streams come out as lines with their names.
 
+use bulkhead_wire::{cell_stream, encode_frame, MAX_FRAME};
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
-use wire::{cell_stream, encode_frame, MAX_FRAME};
 
 fn heartbeat_config() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/examples/qemu-heartbeat.yaml")

@@ -4,8 +4,8 @@
 
 use bsp::{MemRange, FIRST_PPI, FIRST_SPI};
 use bulkhead::{build, dtb, BuildOptions};
-use config::yaml::Loaded;
-use config::{Cell, CpuSet, ImageKind};
+use bulkhead_config::yaml::Loaded;
+use bulkhead_config::{Cell, CpuSet, ImageKind};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -717,7 +717,7 @@ fn the_example_config_is_unchanged_by_generation() {
     std::fs::write(dir.join("heartbeat.bin"), arm64_image(0x1_0000, 3000)).unwrap();
     std::fs::write(dir.join("intruder.bin"), arm64_image(0x1_0000, 3000)).unwrap();
     let with = bulkhead::check(&example, std::slice::from_ref(&dir)).unwrap();
-    let without = config::yaml::load(&example, &[dir]).unwrap();
+    let without = bulkhead_config::yaml::load(&example, &[dir]).unwrap();
     assert_eq!(with.system, without.system);
     assert!(with.payloads.iter().all(|p| !p.generated));
 }

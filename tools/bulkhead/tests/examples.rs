@@ -33,8 +33,8 @@ fn every_example_passes_check_and_prints_its_plan() {
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{}: {stderr}", path.display());
-        let cells =
-            config::yaml::cell_names(&path).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+        let cells = bulkhead_config::yaml::cell_names(&path)
+            .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
         assert!(!cells.is_empty(), "{}", path.display());
         for cell in cells {
             assert!(

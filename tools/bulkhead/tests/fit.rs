@@ -4,7 +4,7 @@
 
 use bulkhead::fit::{FitType, CONFIGURATION, FIT_FILE, SCRIPT_FILE, SCRIPT_SOURCE_FILE};
 use bulkhead::{build, BuildOptions, Built};
-use config::blob::crc32;
+use bulkhead_config::blob::crc32;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 

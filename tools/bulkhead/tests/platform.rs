@@ -109,7 +109,7 @@ fn gateway_images() -> PathBuf {
         "containers.dtb",
     ] {
         let bytes: &[u8] = if name.ends_with(".dtb") {
-            &config::fdt::EMPTY_TREE
+            &bulkhead_config::fdt::EMPTY_TREE
         } else {
             &[0x1f, 0x8b, 0, 0]
         };

@@ -82,7 +82,7 @@ pub fn uart_checks(layout: &Layout) -> Result<()> {
         let data = std::fs::read(&elf).with_context(|| format!("cannot read {}", elf.display()))?;
         let mut image = flat::elf_to_flat(&data)
             .with_context(|| format!("cannot flatten {}", elf.display()))?;
-        let field = config::arm64_image::TEXT_OFFSET_FIELD;
+        let field = bulkhead_config::arm64_image::TEXT_OFFSET_FIELD;
         image.bytes[field..field + 8].copy_from_slice(&UARTCHECK_TEXT_OFFSET.to_le_bytes());
         let dir = layout.board_images(board.name);
         std::fs::create_dir_all(&dir)
@@ -111,7 +111,7 @@ pub fn run(layout: &Layout, config: &Path) -> Result<Built> {
     if !config.is_file() {
         anyhow::bail!("no config at {}", config.display());
     }
-    let board = config::yaml::parse(&config)
+    let board = bulkhead_config::yaml::parse(&config)
         .map_err(|error| anyhow::anyhow!("{}: {error}", config.display()))?
         .board;
     run_command(&mut layout.board_build("build", &board)).with_context(|| {

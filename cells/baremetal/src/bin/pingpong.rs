@@ -84,7 +84,7 @@
 //! channel of the config), and everything else comes from its
 //! configuration space, as a driver would read it: BAR 0 (registers),
 //! BAR 2 (shared memory), the vendor capability (section sizes), the ID
-//! register (peer id). The doorbell SPI follows `config::doorbell_spi`.
+//! register (peer id). The doorbell SPI follows `bulkhead_config::doorbell_spi`.
 //!
 //! The cell runs with its MMU off (all data accesses are Device memory);
 //! the channel library only makes aligned 32-bit accesses and no atomic
@@ -114,7 +114,7 @@ mod cell {
     /// The channel's device number: its index in the config's `channels`.
     const DEVICE: u8 = 0;
     /// Channel 0's peer 0's doorbell; peer p has `FIRST_DOORBELL + p`
-    /// (`config::doorbell_spi`, from the board's spare SPIs).
+    /// (`bulkhead_config::doorbell_spi`, from the board's spare SPIs).
     const FIRST_DOORBELL: u32 = cell_rt::board::FIRST_DOORBELL;
     const VIRTUAL_TIMER: u32 = cell_rt::board::VIRTUAL_TIMER;
     /// Round trips per round.

@@ -141,7 +141,7 @@ use crate::devices::vpci::{
 };
 use crate::gic::MAX_INTID;
 use bsp::{Board, Intid};
-use config::{doorbell_spi, System, MAX_CHANNEL_PEERS, PAGE_SIZE, STATE_TABLE_SIZE};
+use bulkhead_config::{doorbell_spi, System, MAX_CHANNEL_PEERS, PAGE_SIZE, STATE_TABLE_SIZE};
 use heapless::Vec;
 
 pub use bulkhead_abi::ivshmem::{
@@ -1624,7 +1624,7 @@ mod tests {
     #[test]
     fn config_channels_become_functions_at_their_index() {
         use bsp::qemu_virt::BOARD;
-        use config::{name, Channel as ConfigChannel, System};
+        use bulkhead_config::{name, Channel as ConfigChannel, System};
         let channel = |base: u64, peers: &[u8]| ConfigChannel {
             name: name("c").unwrap(),
             base,
@@ -1635,8 +1635,8 @@ mod tests {
         let system = System {
             board: name("qemu-virt").unwrap(),
             cells: Vec::new(),
-            realtime: config::CellSet::EMPTY,
-            direct_wfi: config::CellSet::EMPTY,
+            realtime: bulkhead_config::CellSet::EMPTY,
+            direct_wfi: bulkhead_config::CellSet::EMPTY,
             channels: [
                 channel(0x6000_0000, &[0, 2]),
                 channel(0x6010_0000, &[2, 1, 0]),

@@ -7,7 +7,7 @@
 //! Built once at boot from the validated config. The ECAM window and the
 //! register pages are not mapped in any stage 2, so a peer's accesses
 //! trap here; a cell that is no peer of any channel is not served and
-//! faults. The shared memory itself is mapped (`config::stage2::plan`)
+//! faults. The shared memory itself is mapped (`bulkhead_config::stage2::plan`)
 //! and never traps.
 //!
 //! Locks: one per channel (its model; the state table is written under
@@ -22,7 +22,7 @@ use crate::gic::driver as gic;
 use crate::runtime::machine::{self, Machine, MAX_RUNTIME_CPUS};
 use crate::runtime::sync::{Once, SpinLock};
 use bsp::VirtualPci;
-use config::{Cell, MAX_CELLS, MAX_CHANNELS};
+use bulkhead_config::{Cell, MAX_CELLS, MAX_CHANNELS};
 
 /// Each channel's model, by index in the config.
 static CHANNELS: [SpinLock<Option<ivshmem::Channel>>; MAX_CHANNELS] =
@@ -122,7 +122,7 @@ pub fn init(machine: &Machine) -> Result<(), ()> {
                 channel.name.as_str(),
                 peer,
                 name,
-                config::doorbell_spi(machine.board.spare_spis, c, peer)
+                bulkhead_config::doorbell_spi(machine.board.spare_spis, c, peer)
             );
         }
     }

@@ -7,7 +7,7 @@ use super::{AffinityState, Call, Status, MIGRATE_NOT_REQUIRED, VERSION_1_1};
 use crate::arch;
 use crate::runtime::cell::{self, CoreState, StopReason};
 use crate::runtime::machine::{cell_of, guest_warning_allowed};
-use config::Cell;
+use bulkhead_config::Cell;
 
 /// Emulates a PSCI call made by `cpu`'s cell. Returns the value for `x0`.
 pub fn emulate(cpu: usize, call: Call) -> u64 {

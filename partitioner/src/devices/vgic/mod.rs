@@ -15,7 +15,7 @@
 
 use crate::gic::{gicd, gicr, GICD_TYPER, GICR_TYPER, KICK_SGI, MAX_INTID};
 use bsp::{Board, Intid};
-use config::{doorbell_spi, Cell, System};
+use bulkhead_config::{doorbell_spi, Cell, System};
 
 #[cfg(target_os = "none")]
 pub mod runtime;
@@ -422,7 +422,7 @@ impl SgiRoutes {
 mod tests {
     use super::*;
     use bsp::qemu_virt::BOARD;
-    use config::{name, CpuSet, DeviceGrant, FaultPolicy};
+    use bulkhead_config::{name, CpuSet, DeviceGrant, FaultPolicy};
     use heapless::Vec;
 
     fn cell_with(devices: &[&str]) -> Cell {
@@ -466,7 +466,7 @@ mod tests {
 
     #[test]
     fn peers_own_their_doorbells_and_nothing_else_of_a_channel() {
-        let channel = config::Channel {
+        let channel = bulkhead_config::Channel {
             name: name("link").unwrap(),
             base: 0x7000_0000,
             peers: Vec::from_slice(&[2, 0]).unwrap(),
@@ -482,8 +482,8 @@ mod tests {
             ]
             .into_iter()
             .collect(),
-            realtime: config::CellSet::EMPTY,
-            direct_wfi: config::CellSet::EMPTY,
+            realtime: bulkhead_config::CellSet::EMPTY,
+            direct_wfi: bulkhead_config::CellSet::EMPTY,
             channels: [channel.clone(), channel].into_iter().collect(),
             icount_quantum_ns: 0,
         };

@@ -12,7 +12,7 @@ use crate::gic::KICK_SGI;
 use crate::runtime::machine::{self, Machine, MAX_RUNTIME_CPUS};
 use crate::runtime::sync::Once;
 use bsp::MemRange;
-use config::{Cell, MAX_CELLS};
+use bulkhead_config::{Cell, MAX_CELLS};
 use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
 /// Every core's SGI routes, computed once at boot.
@@ -336,7 +336,7 @@ pub fn reset_cell_interrupts(machine: &Machine, index: usize, cell: &Cell) {
     // A channel's doorbell is set pending once per event: edge-triggered.
     for (c, channel) in machine.system.channels.iter().enumerate() {
         if let Some(peer) = channel.peer_of(index) {
-            let doorbell = config::doorbell_spi(machine.board.spare_spis, c, peer);
+            let doorbell = bulkhead_config::doorbell_spi(machine.board.spare_spis, c, peer);
             gic::set_edge_triggered(machine.board, doorbell);
         }
     }

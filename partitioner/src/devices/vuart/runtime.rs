@@ -6,7 +6,7 @@ use super::VirtualPl011;
 use crate::runtime::console::LineBuffer;
 use crate::runtime::machine::cell_of;
 use crate::runtime::sync::SpinLock;
-use config::MAX_CELLS;
+use bulkhead_config::MAX_CELLS;
 
 static CONSOLES: [SpinLock<(VirtualPl011, LineBuffer)>; MAX_CELLS] =
     [const { SpinLock::new((VirtualPl011::new(), LineBuffer::new())) }; MAX_CELLS];
@@ -25,7 +25,7 @@ pub fn access(cpu: usize, offset: u64, write: Option<u32>) -> u32 {
     match write {
         Some(value) => {
             if let Some(byte) = uart.write(offset, value) {
-                line.push(wire::cell_stream(index), byte);
+                line.push(bulkhead_wire::cell_stream(index), byte);
             }
             0
         }
@@ -36,6 +36,6 @@ pub fn access(cpu: usize, offset: u64, write: Option<u32>) -> u32 {
 /// Sends what cell `index` wrote since its last complete line (it stops).
 pub fn flush(index: usize) {
     if let Some(console) = CONSOLES.get(index) {
-        console.lock().1.flush(wire::cell_stream(index));
+        console.lock().1.flush(bulkhead_wire::cell_stream(index));
     }
 }

@@ -29,7 +29,7 @@ pub fn fake_image() -> Vec<u8> {
 /// for a `.dtb`, else [`fake_image`].
 pub fn fake_file(name: &str) -> Vec<u8> {
     if name.ends_with(".dtb") {
-        config::fdt::EMPTY_TREE.to_vec()
+        bulkhead_config::fdt::EMPTY_TREE.to_vec()
     } else {
         fake_image()
     }
@@ -53,18 +53,18 @@ pub fn paths(text: &str) -> Vec<String> {
 }
 
 /// `image` (an arm64 Image of at least 120 bytes) stamped as a partitioner
-/// built for `board`: its identity record (`config::identity`) right after
+/// built for `board`: its identity record (`bulkhead_config::identity`) right after
 /// the header, where the header's `res2` field points.
 pub fn partitioner_for(board: &str, mut image: Vec<u8>) -> Vec<u8> {
-    use config::identity;
+    use bulkhead_config::identity;
     let load_address = identity::load_address(bsp::board(board).expect("a board of bsp/boards"));
     stamp(&mut image, identity::Record::new(board, load_address));
     image
 }
 
 /// Writes `record` right after `image`'s header and points the header at it.
-pub fn stamp(image: &mut [u8], record: config::identity::Record) {
-    use config::{arm64_image::HEADER_SIZE, identity};
+pub fn stamp(image: &mut [u8], record: bulkhead_config::identity::Record) {
+    use bulkhead_config::{arm64_image::HEADER_SIZE, identity};
     let at = HEADER_SIZE;
     image[at..at + identity::SIZE].copy_from_slice(&record.to_bytes());
     image[identity::OFFSET_FIELD..identity::OFFSET_FIELD + 8]
