@@ -234,23 +234,11 @@ pub(super) fn closest<'a>(
         .map(|(_, c)| c)
 }
 
+/// The Levenshtein distance of the first 64 characters of each (a key
+/// from a hostile file may be long; a typo is in a short one).
 fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().take(64).collect();
-    let b: Vec<char> = b.chars().take(64).collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            current.push(
-                (previous[j] + cost)
-                    .min(previous[j + 1] + 1)
-                    .min(current[j] + 1),
-            );
-        }
-        previous = current;
-    }
-    previous[b.len()]
+    let prefix = |s: &str| -> String { s.chars().take(64).collect() };
+    strsim::levenshtein(&prefix(a), &prefix(b))
 }
 
 /// How one cell of the model relates to its YAML.
