@@ -85,6 +85,7 @@ fn clippy_host(layout: &Layout) -> Result<()> {
         "clippy",
         "--workspace",
         "--all-targets",
+        "--all-features",
         "--",
         "-D",
         "warnings",
@@ -119,8 +120,15 @@ pub fn clippy(layout: &Layout) -> Result<()> {
 /// (`latency`, `rt_lab`, `ipc_bench`, `boot_times`: icount figures of the
 /// reference machine, whose quantum needs Group 0), `uboot` (with EL3
 /// present QEMU starts firmware in the secure world) and the tests that
-/// boot nothing (`platforms`, `report`).
+/// boot nothing (`report`, and the tool's [`TOOL_SYSTEM_TESTS`]).
 const SECURE_SUITE: &[&str] = &["foundation", "channels", "linux", "gateway"];
+
+/// The `bulkhead` tool's tests that need what the system tests need: its
+/// console on a QEMU socket (`BULKHEAD_ARTIFACTS`) and `platform from-dtb`
+/// on the DTBs of Debian's kernel (`BULKHEAD_KERNEL_DTBS`). They live with
+/// the tool (feature `system-tests`), so that hil-tests never depends on
+/// the tools.
+const TOOL_SYSTEM_TESTS: &[&str] = &["qemu_console", "kernel_dtbs"];
 
 /// `cargo xtask test`: formatting, build, clippy, unit tests, system tests
 /// (twice: on the reference machine, and the [`SECURE_SUITE`] with
@@ -153,7 +161,15 @@ pub fn test(layout: &Layout) -> Result<()> {
                 run(cargo(&layout.root)
                     .args(["test", "-p", "hil-tests", "--", "--test-threads=1"])
                     .env("BULKHEAD_ARTIFACTS", layout.artifacts())
-                    .env("BULKHEAD_PARTITIONER_ELF", &built.partitioner_elf)
+                    .env("BULKHEAD_PARTITIONER_ELF", &built.partitioner_elf))?;
+                let mut tool = cargo(&layout.root);
+                tool.args(["test", "-p", "bulkhead", "--features", "system-tests"]);
+                for test in TOOL_SYSTEM_TESTS {
+                    tool.args(["--test", test]);
+                }
+                run(tool
+                    .args(["--", "--test-threads=1"])
+                    .env("BULKHEAD_ARTIFACTS", layout.artifacts())
                     .env(crate::debs::KERNEL_DTBS_ENV, dtbs))
             });
             steps.run("system tests (QEMU, firmware keeps Group 0)", || {
