@@ -654,11 +654,9 @@ bench: done";
         .unwrap();
         let dir = std::env::temp_dir().join(format!("ipc-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("config.yaml"),
-            "cells:\n  - name: initiator\n    cpus: [0]\n  - name: echoer\n    cpus: [1]\n",
-        )
-        .unwrap();
+        // The lab's own config: its cells use CPUs 0 and 1.
+        let lab = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/qemu-ipc-lab.yaml");
+        std::fs::copy(lab, dir.join("config.yaml")).unwrap();
         let qemu = target.qemu_for_build(&dir).unwrap().unwrap();
         let _ = std::fs::remove_dir_all(&dir);
         let line: Vec<String> = qemu

@@ -1,0 +1,211 @@
+//! What one run of each scenario leaves: the records a report holds.
+
+use crate::boot_times::BootTimes;
+use crate::ipc_bench::{IpcBench, IpcBenchRun};
+use crate::latency::{Histogram, ProbeOutput, ProbeRun, Stats};
+use crate::rt_lab::{IpcReport, Phase, RtLabOutput, RtLabRun};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One measurement of one run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MeasurementRecord {
+    /// The raw samples.
+    pub histogram: Histogram,
+    /// Their summary (none without samples).
+    pub stats: Option<Stats>,
+}
+
+/// One run of the probe.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// `native` or `bulkhead`.
+    pub name: String,
+    /// The target's command line (or serial port).
+    pub command: String,
+    /// Where its logs are.
+    pub log_dir: Option<String>,
+    /// By measurement name.
+    pub measurements: BTreeMap<String, MeasurementRecord>,
+    /// The counter's frequency the probe read, if it said.
+    #[serde(default)]
+    pub counter_hz: Option<u64>,
+    /// Samples dropped before each measurement, if the probe said.
+    #[serde(default)]
+    pub warm_up: Option<u64>,
+}
+
+impl RunRecord {
+    /// A record of parsed probe output.
+    pub fn new(name: &str, command: &str, output: &ProbeOutput) -> Self {
+        RunRecord {
+            name: name.to_string(),
+            command: command.to_string(),
+            log_dir: None,
+            counter_hz: output.counter_hz,
+            warm_up: output.warm_up,
+            measurements: output
+                .measurements
+                .iter()
+                .map(|(name, histogram)| {
+                    let record = MeasurementRecord {
+                        histogram: histogram.clone(),
+                        stats: histogram.stats(),
+                    };
+                    (name.clone(), record)
+                })
+                .collect(),
+        }
+    }
+
+    /// A record of a scenario run.
+    pub fn of(run: &ProbeRun) -> Self {
+        let mut record = Self::new(&run.name, &run.command, &run.output);
+        record.log_dir = Some(run.log_dir.display().to_string());
+        record
+    }
+
+    pub(super) fn stats(&self, measurement: &str) -> Option<Stats> {
+        self.measurements.get(measurement)?.stats
+    }
+}
+
+/// What the real-time lab's figures are, for every report that has them.
+pub const REALTIME_STATEMENT: &str = "cyclictest runs in the PREEMPT_RT cell (one thread, \
+SCHED_FIFO 90, 1 ms period, 2 s rounds); each round counts in the phase its neighbour, the \
+containers cell, was in from its start to its end. Under icount a microsecond is 1000 guest \
+instructions. QEMU runs one CPU at a time there, so a busy neighbour takes turns with the \
+real-time CPU: the config's icount quantum has the partitioner end the neighbour's turn \
+every few microseconds, and even so the real-time CPU shares the emulator's time with it. \
+QEMU models no caches or memory bus: interference through them must be measured on a real \
+board.";
+
+/// One phase of the real-time lab.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhaseRecord {
+    /// Which.
+    pub phase: Phase,
+    /// What the neighbour did.
+    pub label: String,
+    /// Rounds that lay wholly in it.
+    pub rounds: usize,
+    /// Their samples, merged, in us (`lost`: beyond the histogram).
+    pub histogram: Histogram,
+    /// Their summary.
+    pub stats: Option<Stats>,
+}
+
+/// The real-time lab in a report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RealtimeRecord {
+    /// [`REALTIME_STATEMENT`].
+    pub statement: String,
+    /// The real-time cell.
+    pub cell: String,
+    /// Its `latency_budget`, in us.
+    pub latency_budget_us: Option<f64>,
+    /// The QEMU command line.
+    pub command: String,
+    /// Where the logs are.
+    pub log_dir: Option<String>,
+    /// The measured phases, in order.
+    pub phases: Vec<PhaseRecord>,
+    /// The control loop's round trips to the neighbour and back.
+    pub ipc: Vec<IpcReport>,
+}
+
+impl RealtimeRecord {
+    /// The record of a lab run.
+    pub fn of(run: &RtLabRun, cell: &str, budget_ns: Option<u64>) -> Self {
+        let mut record = Self::new(&run.output, cell, budget_ns, &run.command);
+        record.log_dir = Some(run.log_dir.display().to_string());
+        record
+    }
+
+    /// The record of parsed lab output (a recorded run), booted with
+    /// `command`.
+    pub fn new(output: &RtLabOutput, cell: &str, budget_ns: Option<u64>, command: &str) -> Self {
+        let phases = Phase::MEASURED
+            .iter()
+            .map(|&phase| {
+                let histogram = output.histogram(phase);
+                PhaseRecord {
+                    phase,
+                    label: phase.label().to_string(),
+                    rounds: output.rounds_in(phase),
+                    stats: histogram.stats(),
+                    histogram,
+                }
+            })
+            .collect();
+        RealtimeRecord {
+            statement: REALTIME_STATEMENT.to_string(),
+            cell: cell.to_string(),
+            latency_budget_us: budget_ns.map(|ns| ns as f64 / 1000.0),
+            command: command.to_string(),
+            log_dir: None,
+            phases,
+            ipc: output.ipc.clone(),
+        }
+    }
+}
+
+/// The IPC lab (two bare-metal peers, `configs/qemu-ipc-lab.yaml`) in a
+/// report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IpcRecord {
+    /// The QEMU command line.
+    pub command: String,
+    /// Where the logs are.
+    pub log_dir: String,
+    /// The figures.
+    pub bench: IpcBench,
+}
+
+impl IpcRecord {
+    /// The record of a bench run.
+    pub fn of(run: &IpcBenchRun) -> Self {
+        IpcRecord {
+            command: run.command.clone(),
+            log_dir: run.log_dir.display().to_string(),
+            bench: run.bench.clone(),
+        }
+    }
+
+    /// Round trip avg over notification avg (Doorbell store → the
+    /// receiver's doorbell handler): the round trip in interrupt
+    /// latencies, which the target wants under 3.
+    pub fn round_trip_in_notifications(&self) -> Option<f64> {
+        let notify = self.bench.notify.stats()?.avg;
+        let round_trip = self.bench.roundtrip.stats()?.avg;
+        (notify > 0.0).then(|| round_trip / notify)
+    }
+}
+
+/// Boot times of a layout in a report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BootRecord {
+    /// The config booted.
+    pub config: String,
+    /// The QEMU command line.
+    pub command: String,
+    /// The figures.
+    pub times: BootTimes,
+}
+
+/// Native against Bulkhead, for one measurement.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// The measurement's name.
+    pub measurement: String,
+    /// What it measures.
+    pub label: String,
+    /// Native figures.
+    pub native: Option<Stats>,
+    /// Bulkhead figures.
+    pub bulkhead: Option<Stats>,
+    /// Bulkhead avg / native avg.
+    pub ratio_avg: Option<f64>,
+    /// Bulkhead p99 / native p99: the overhead ratio budgets bound.
+    pub ratio_p99: Option<f64>,
+}
