@@ -15,7 +15,7 @@
 //! physical ranges.
 
 use crate::model::*;
-use bsp::{Board, Intid, MemRange};
+use bsp::{Board, Intid, MemRange, VirtualPci};
 use core::fmt;
 
 /// Where in the system a finding is.
@@ -604,346 +604,84 @@ fn check_layout(system: &System, board: &Board, mut report: impl FnMut(Finding))
     if system.cells.is_empty() {
         emit(Location::Cells, Problem::NoCells);
     }
-    let at = |cell, field| Location::Cell { cell, field };
     for (i, cell) in system.cells.iter().enumerate() {
-        if !is_valid_name(&cell.name) {
-            emit(at(i, CellField::Name), Problem::BadName);
-        }
-        if let Some(other) = system.cells[..i].iter().position(|c| c.name == cell.name) {
-            emit(at(i, CellField::Name), Problem::DuplicateName { other });
-        }
-        // CPUs.
-        if cell.cpus.is_empty() {
-            emit(at(i, CellField::Cpus), Problem::NoCpus);
-        }
-        for cpu in cell.cpus.iter() {
-            if cpu >= board.cpus.len() {
-                emit(
-                    at(i, CellField::Cpu(cpu)),
-                    Problem::NoSuchCpu {
-                        board_cpus: board.cpus.len(),
-                    },
-                );
-            } else if let Some(other) = system.cells[..i].iter().position(|c| c.cpus.contains(cpu))
-            {
-                emit(at(i, CellField::Cpu(cpu)), Problem::CpuTaken { other });
-            }
-        }
-        // Memory: physical ranges against the board and the other cells.
-        for (r, region) in cell.memory.iter().enumerate() {
-            let loc = at(i, CellField::Memory(r));
-            let range = region.range;
-            if range.size == 0 {
-                emit(loc, Problem::Empty);
-                continue;
-            }
-            if !aligned(&range) || !region.guest_base.is_multiple_of(PAGE_SIZE) {
-                emit(loc, Problem::Unaligned);
-            }
-            if !board.is_ram(&range) {
-                emit(loc, Problem::NotRam);
-            }
-            if range.overlaps(&board.hypervisor_ram) {
-                emit(
-                    loc,
-                    Problem::HypervisorRam {
-                        reserved: board.hypervisor_ram,
-                    },
-                );
-            }
-            let earlier = system.cells[..=i]
-                .iter()
-                .enumerate()
-                .flat_map(|(c, other)| {
-                    let limit = if c == i { r } else { other.memory.len() };
-                    other.memory[..limit]
-                        .iter()
-                        .enumerate()
-                        .map(move |(o, m)| (c, o, m))
-                });
-            for (other_cell, other_region, m) in earlier {
-                // One range mapped by two cells is a shared region when
-                // either side says so; a side that does not say so back is
-                // reported at the other's `shared_with` entry below.
-                let shared = other_cell != i
-                    && m.range == range
-                    && (region.shared_with.contains(other_cell) || m.shared_with.contains(i));
-                if m.range.overlaps(&range) && !shared {
-                    emit(
-                        loc,
-                        Problem::MemoryOverlap {
-                            other_cell,
-                            other_region,
-                        },
-                    );
-                }
-            }
-            for other in (0..MAX_CELLS).filter(|&c| region.shared_with.contains(c)) {
-                let loc = at(
-                    i,
-                    CellField::SharedWith {
-                        region: r,
-                        cell: other,
-                    },
-                );
-                if other == i {
-                    emit(loc, Problem::SharedWithSelf);
-                    continue;
-                }
-                let Some(other_cell) = system.cells.get(other) else {
-                    emit(loc, Problem::NoSuchCell);
-                    continue;
-                };
-                let same = other_cell.memory.iter().position(|m| m.range == range);
-                match same {
-                    Some(k) if other_cell.memory[k].shared_with.contains(i) => {}
-                    Some(k) => emit(
-                        loc,
-                        Problem::SharingNotDeclared {
-                            other_region: Some(k),
-                        },
-                    ),
-                    // Both sides share, but the ranges differ: that is
-                    // the overlap reported above.
-                    None if other_cell
-                        .memory
-                        .iter()
-                        .any(|m| m.range.overlaps(&range) && m.shared_with.contains(i)) => {}
-                    None => emit(loc, Problem::SharingNotDeclared { other_region: None }),
-                }
-            }
-        }
-        // Memory as the cell sees it.
-        let dma_device = cell
-            .devices
-            .iter()
-            .position(|d| board.device(&d.name).is_some_and(|known| known.dma));
-        for (r, region) in cell.memory.iter().enumerate() {
-            let loc = at(i, CellField::Memory(r));
-            if region.range.size == 0 {
-                continue;
-            }
-            let guest = region.guest_range();
-            if region
-                .guest_base
-                .checked_add(region.range.size)
-                .is_none_or(|end| end > GUEST_ADDRESS_LIMIT)
-            {
-                emit(loc, Problem::GuestOutOfRange);
-            }
-            // Regions whose physical ranges overlap are reported above.
-            if let Some(other_region) = cell.memory[..r]
-                .iter()
-                .position(|m| m.guest_range().overlaps(&guest) && !m.range.overlaps(&region.range))
-            {
-                emit(loc, Problem::GuestOverlap { other_region });
-            }
-            if let Some(device) = cell.devices.iter().position(|d| {
-                d.mmio
-                    .iter()
-                    .any(|window| page_span(window).overlaps(&guest))
-            }) {
-                emit(loc, Problem::GuestDeviceOverlap { device });
-            }
-            if guest.overlaps(&board.gic.distributor) || guest.overlaps(&board.gic.redistributors) {
-                emit(loc, Problem::GuestGicOverlap);
-            }
-            if let (false, Some(device)) = (region.is_identity(), dma_device) {
-                emit(loc, Problem::DmaNeedsIdentity { device });
-            }
-        }
-        // Devices and their interrupts.
-        for (d, device) in cell.devices.iter().enumerate() {
-            let loc = at(i, CellField::Device(d));
-            if device.name.as_str() == board.console.device {
-                emit(loc, Problem::DeviceReserved);
-                continue;
-            }
-            match board.device(&device.name) {
-                None => {
-                    emit(loc, Problem::NoSuchDevice);
-                    continue;
-                }
-                Some(known)
-                    if known.mmio != device.mmio.as_slice()
-                        || known.irqs != device.irqs.as_slice() =>
-                {
-                    emit(loc, Problem::DeviceMismatch);
-                    continue;
-                }
-                Some(_) => {}
-            }
-            if let Some(other) = system.cells[..i]
-                .iter()
-                .position(|c| c.devices.iter().any(|o| o.name == device.name))
-            {
-                emit(loc, Problem::DeviceTaken { other });
-                continue;
-            }
-            let console_page = page_span(&board.console.mmio);
-            if device
-                .mmio
-                .iter()
-                .any(|window| page_span(window).overlaps(&console_page))
-            {
-                emit(loc, Problem::ConsolePageShared);
-            }
-            if device.irqs.contains(&board.console.irq) {
-                emit(
-                    loc,
-                    Problem::ConsoleIrqShared {
-                        irq: board.console.irq,
-                    },
-                );
-            }
-            'pages: for (other_cell, c) in system.cells[..i].iter().enumerate() {
-                for (other_device, o) in c.devices.iter().enumerate() {
-                    let shares = device
-                        .mmio
-                        .iter()
-                        .any(|a| o.mmio.iter().any(|b| page_span(a).overlaps(&page_span(b))));
-                    if shares && o.name != device.name {
-                        emit(
-                            loc,
-                            Problem::DevicePageShared {
-                                other_cell,
-                                other_device,
-                            },
-                        );
-                        break 'pages;
-                    }
-                }
-            }
-            for &irq in &device.irqs {
-                if let Some(other) = system.cells[..i].iter().position(|c| c.owns_irq(irq)) {
-                    emit(loc, Problem::IrqTaken { irq, other });
-                }
-            }
-        }
-        // Images and entry.
-        for (m, image) in cell.images.iter().enumerate() {
-            let loc = at(i, CellField::Image(m));
-            let dest = image.destination();
-            if !cell.memory.iter().any(|r| r.guest_range().covers(&dest)) {
-                emit(loc, Problem::ImageOutsideRam);
-            } else if let Some(region) = cell
-                .memory
-                .iter()
-                .position(|r| r.is_shared() && r.guest_range().overlaps(&dest))
-            {
-                emit(loc, Problem::ImageInSharedRegion { region });
-            }
-            if let Some(other) = cell.images[..m]
-                .iter()
-                .position(|o| o.destination().overlaps(&dest))
-            {
-                emit(loc, Problem::ImageOverlap { other });
-            }
-        }
-        let entry_ok = cell
-            .images
-            .iter()
-            .any(|im| im.kind == ImageKind::Kernel && im.destination().contains(cell.entry));
-        if !entry_ok {
-            emit(at(i, CellField::Entry), Problem::EntryOutsideKernel);
-        }
-        if let Some(console) = cell.console {
-            let window = console.window();
-            let clash = console.base % PAGE_SIZE != 0
-                || cell
-                    .memory
-                    .iter()
-                    .any(|m| m.guest_range().overlaps(&window))
-                || cell
-                    .devices
-                    .iter()
-                    .filter(|d| d.name.as_str() != board.console.device)
-                    .any(|d| d.mmio.iter().any(|r| page_span(r).overlaps(&window)));
-            if clash {
-                emit(at(i, CellField::Console), Problem::ConsoleOverlap);
-            }
+        check_cell_name(system, i, cell, &mut emit);
+        check_cell_cpus(system, board, i, cell, &mut emit);
+        check_cell_memory(system, board, i, cell, &mut emit);
+        check_cell_guest_memory(board, i, cell, &mut emit);
+        check_cell_devices(system, board, i, cell, &mut emit);
+        check_cell_images(board, i, cell, &mut emit);
+    }
+    for (c, channel) in system.channels.iter().enumerate() {
+        check_channel(system, board, c, channel, &mut emit);
+    }
+    if let Some(pci) = &board.virtual_pci {
+        check_virtual_pci_windows(system, pci, &mut emit);
+    }
+    count
+}
+
+/// Cell `i` of the config: its name, unique among the cells.
+fn check_cell_name(
+    system: &System,
+    i: usize,
+    cell: &Cell,
+    emit: &mut impl FnMut(Location, Problem),
+) {
+    let at = |cell, field| Location::Cell { cell, field };
+    if !is_valid_name(&cell.name) {
+        emit(at(i, CellField::Name), Problem::BadName);
+    }
+    if let Some(other) = system.cells[..i].iter().position(|c| c.name == cell.name) {
+        emit(at(i, CellField::Name), Problem::DuplicateName { other });
+    }
+}
+
+/// Cell `i` of the config: its CPUs: on the board, and no other cell's.
+fn check_cell_cpus(
+    system: &System,
+    board: &Board,
+    i: usize,
+    cell: &Cell,
+    emit: &mut impl FnMut(Location, Problem),
+) {
+    let at = |cell, field| Location::Cell { cell, field };
+    if cell.cpus.is_empty() {
+        emit(at(i, CellField::Cpus), Problem::NoCpus);
+    }
+    for cpu in cell.cpus.iter() {
+        if cpu >= board.cpus.len() {
+            emit(
+                at(i, CellField::Cpu(cpu)),
+                Problem::NoSuchCpu {
+                    board_cpus: board.cpus.len(),
+                },
+            );
+        } else if let Some(other) = system.cells[..i].iter().position(|c| c.cpus.contains(cpu)) {
+            emit(at(i, CellField::Cpu(cpu)), Problem::CpuTaken { other });
         }
     }
-    // Channels: their peers and doorbells, their memory against the board,
-    // the cells and each other.
-    let at = |channel, field| Location::Channel { channel, field };
-    for (c, channel) in system.channels.iter().enumerate() {
-        if !is_valid_name(&channel.name) {
-            emit(at(c, ChannelField::Name), Problem::BadName);
-        }
-        if let Some(other) = system.channels[..c]
-            .iter()
-            .position(|o| o.name == channel.name)
-        {
-            emit(
-                at(c, ChannelField::Name),
-                Problem::ChannelNameTaken { other },
-            );
-        }
-        if channel.peers.len() < 2 {
-            emit(at(c, ChannelField::Peers), Problem::TooFewPeers);
-        }
-        for (k, &cell) in channel.peers.iter().enumerate() {
-            let loc = at(c, ChannelField::Peer(k));
-            if cell as usize >= system.cells.len() {
-                emit(loc, Problem::NoSuchPeerCell);
-            } else if let Some(first) = channel.peers[..k].iter().position(|&p| p == cell) {
-                emit(loc, Problem::PeerTwice { first });
-            }
-        }
-        if let Some((peer, irq)) = (0..channel.peers.len())
-            .map(|peer| (peer, doorbell_spi(board.spare_spis, c, peer)))
-            .find(|&(_, irq)| !board.spare_spis.contains(irq))
-        {
-            emit(
-                at(c, ChannelField::Peers),
-                Problem::NoDoorbellSpi { peer, irq },
-            );
-        }
-        match &board.virtual_pci {
-            None => emit(at(c, ChannelField::Name), Problem::NoVirtualPci),
-            Some(pci) if c >= pci.devices() => emit(
-                at(c, ChannelField::Name),
-                Problem::NoVirtualPciDevice {
-                    devices: pci.devices(),
-                },
-            ),
-            Some(pci) => {
-                let bar_size = channel_bar_size(channel);
-                if bar_size.is_some_and(|size| size > pci.memory_slot) {
-                    emit(
-                        at(c, ChannelField::OutputSize),
-                        Problem::ChannelTooLarge {
-                            bar_size: bar_size.unwrap_or(u64::MAX),
-                            slot: pci.memory_slot,
-                        },
-                    );
-                }
-            }
-        }
-        if !channel.base.is_multiple_of(PAGE_SIZE) {
-            emit(at(c, ChannelField::Base), Problem::Unaligned);
-        }
-        if !channel.common_size.is_multiple_of(PAGE_SIZE) {
-            emit(at(c, ChannelField::CommonSize), Problem::Unaligned);
-        }
-        if channel.output_size == 0 {
-            emit(at(c, ChannelField::OutputSize), Problem::Empty);
-        } else if !channel.output_size.is_multiple_of(PAGE_SIZE) {
-            emit(at(c, ChannelField::OutputSize), Problem::Unaligned);
-        }
-        let loc = at(c, ChannelField::Base);
-        let Some(range) = channel_region(channel) else {
-            // Unaligned or empty, reported above; or past the end of the
-            // address space.
-            let pages = [channel.base, channel.common_size, channel.output_size]
-                .iter()
-                .all(|v| v.is_multiple_of(PAGE_SIZE));
-            if pages && channel.output_size != 0 {
-                emit(loc, Problem::NotRam);
-            }
+}
+
+/// Cell `i` of the config: its memory's physical ranges, against the board and the other cells, and what it shares.
+fn check_cell_memory(
+    system: &System,
+    board: &Board,
+    i: usize,
+    cell: &Cell,
+    emit: &mut impl FnMut(Location, Problem),
+) {
+    let at = |cell, field| Location::Cell { cell, field };
+    for (r, region) in cell.memory.iter().enumerate() {
+        let loc = at(i, CellField::Memory(r));
+        let range = region.range;
+        if range.size == 0 {
+            emit(loc, Problem::Empty);
             continue;
-        };
+        }
+        if !aligned(&range) || !region.guest_base.is_multiple_of(PAGE_SIZE) {
+            emit(loc, Problem::Unaligned);
+        }
         if !board.is_ram(&range) {
             emit(loc, Problem::NotRam);
         }
@@ -955,49 +693,390 @@ fn check_layout(system: &System, board: &Board, mut report: impl FnMut(Finding))
                 },
             );
         }
-        for (cell, other) in system.cells.iter().enumerate() {
-            if let Some(region) = other.memory.iter().position(|m| m.range.overlaps(&range)) {
-                emit(loc, Problem::ChannelOverlapsMemory { cell, region });
+        let earlier = system.cells[..=i]
+            .iter()
+            .enumerate()
+            .flat_map(|(c, other)| {
+                let limit = if c == i { r } else { other.memory.len() };
+                other.memory[..limit]
+                    .iter()
+                    .enumerate()
+                    .map(move |(o, m)| (c, o, m))
+            });
+        for (other_cell, other_region, m) in earlier {
+            // One range mapped by two cells is a shared region when
+            // either side says so; a side that does not say so back is
+            // reported at the other's `shared_with` entry below.
+            let shared = other_cell != i
+                && m.range == range
+                && (region.shared_with.contains(other_cell) || m.shared_with.contains(i));
+            if m.range.overlaps(&range) && !shared {
+                emit(
+                    loc,
+                    Problem::MemoryOverlap {
+                        other_cell,
+                        other_region,
+                    },
+                );
             }
         }
-        if let Some(other) = system.channels[..c]
-            .iter()
-            .position(|o| channel_region(o).is_some_and(|r| r.overlaps(&range)))
-        {
-            emit(loc, Problem::ChannelOverlap { other });
-        }
-    }
-    // A cell that is a peer sees its channels through the virtual PCI
-    // windows: nothing of its own may be there.
-    if let Some(pci) = &board.virtual_pci {
-        for (i, cell) in system.cells.iter().enumerate() {
-            let Some(channel) = system
-                .channels
-                .iter()
-                .position(|ch| ch.peer_of(i).is_some())
-            else {
+        for other in (0..MAX_CELLS).filter(|&c| region.shared_with.contains(c)) {
+            let loc = at(
+                i,
+                CellField::SharedWith {
+                    region: r,
+                    cell: other,
+                },
+            );
+            if other == i {
+                emit(loc, Problem::SharedWithSelf);
+                continue;
+            }
+            let Some(other_cell) = system.cells.get(other) else {
+                emit(loc, Problem::NoSuchCell);
                 continue;
             };
-            let at = |field| Location::Cell { cell: i, field };
-            for (r, region) in cell.memory.iter().enumerate() {
-                if pci.overlaps(&region.guest_range()) {
-                    emit(
-                        at(CellField::Memory(r)),
-                        Problem::MemoryInVirtualPci { channel },
-                    );
-                }
-            }
-            for (d, device) in cell.devices.iter().enumerate() {
-                if device.mmio.iter().any(|w| pci.overlaps(&page_span(w))) {
-                    emit(
-                        at(CellField::Device(d)),
-                        Problem::DeviceInVirtualPci { channel },
-                    );
-                }
+            let same = other_cell.memory.iter().position(|m| m.range == range);
+            match same {
+                Some(k) if other_cell.memory[k].shared_with.contains(i) => {}
+                Some(k) => emit(
+                    loc,
+                    Problem::SharingNotDeclared {
+                        other_region: Some(k),
+                    },
+                ),
+                // Both sides share, but the ranges differ: that is
+                // the overlap reported above.
+                None if other_cell
+                    .memory
+                    .iter()
+                    .any(|m| m.range.overlaps(&range) && m.shared_with.contains(i)) => {}
+                None => emit(loc, Problem::SharingNotDeclared { other_region: None }),
             }
         }
     }
-    count
+}
+
+/// Cell `i` of the config: its memory as the cell sees it.
+fn check_cell_guest_memory(
+    board: &Board,
+    i: usize,
+    cell: &Cell,
+    emit: &mut impl FnMut(Location, Problem),
+) {
+    let at = |cell, field| Location::Cell { cell, field };
+    let dma_device = cell
+        .devices
+        .iter()
+        .position(|d| board.device(&d.name).is_some_and(|known| known.dma));
+    for (r, region) in cell.memory.iter().enumerate() {
+        let loc = at(i, CellField::Memory(r));
+        if region.range.size == 0 {
+            continue;
+        }
+        let guest = region.guest_range();
+        if region
+            .guest_base
+            .checked_add(region.range.size)
+            .is_none_or(|end| end > GUEST_ADDRESS_LIMIT)
+        {
+            emit(loc, Problem::GuestOutOfRange);
+        }
+        // Regions whose physical ranges overlap are reported above.
+        if let Some(other_region) = cell.memory[..r]
+            .iter()
+            .position(|m| m.guest_range().overlaps(&guest) && !m.range.overlaps(&region.range))
+        {
+            emit(loc, Problem::GuestOverlap { other_region });
+        }
+        if let Some(device) = cell.devices.iter().position(|d| {
+            d.mmio
+                .iter()
+                .any(|window| page_span(window).overlaps(&guest))
+        }) {
+            emit(loc, Problem::GuestDeviceOverlap { device });
+        }
+        if guest.overlaps(&board.gic.distributor) || guest.overlaps(&board.gic.redistributors) {
+            emit(loc, Problem::GuestGicOverlap);
+        }
+        if let (false, Some(device)) = (region.is_identity(), dma_device) {
+            emit(loc, Problem::DmaNeedsIdentity { device });
+        }
+    }
+}
+
+/// Cell `i` of the config: its devices and their interrupts.
+fn check_cell_devices(
+    system: &System,
+    board: &Board,
+    i: usize,
+    cell: &Cell,
+    emit: &mut impl FnMut(Location, Problem),
+) {
+    let at = |cell, field| Location::Cell { cell, field };
+    for (d, device) in cell.devices.iter().enumerate() {
+        let loc = at(i, CellField::Device(d));
+        if device.name.as_str() == board.console.device {
+            emit(loc, Problem::DeviceReserved);
+            continue;
+        }
+        match board.device(&device.name) {
+            None => {
+                emit(loc, Problem::NoSuchDevice);
+                continue;
+            }
+            Some(known)
+                if known.mmio != device.mmio.as_slice() || known.irqs != device.irqs.as_slice() =>
+            {
+                emit(loc, Problem::DeviceMismatch);
+                continue;
+            }
+            Some(_) => {}
+        }
+        if let Some(other) = system.cells[..i]
+            .iter()
+            .position(|c| c.devices.iter().any(|o| o.name == device.name))
+        {
+            emit(loc, Problem::DeviceTaken { other });
+            continue;
+        }
+        let console_page = page_span(&board.console.mmio);
+        if device
+            .mmio
+            .iter()
+            .any(|window| page_span(window).overlaps(&console_page))
+        {
+            emit(loc, Problem::ConsolePageShared);
+        }
+        if device.irqs.contains(&board.console.irq) {
+            emit(
+                loc,
+                Problem::ConsoleIrqShared {
+                    irq: board.console.irq,
+                },
+            );
+        }
+        'pages: for (other_cell, c) in system.cells[..i].iter().enumerate() {
+            for (other_device, o) in c.devices.iter().enumerate() {
+                let shares = device
+                    .mmio
+                    .iter()
+                    .any(|a| o.mmio.iter().any(|b| page_span(a).overlaps(&page_span(b))));
+                if shares && o.name != device.name {
+                    emit(
+                        loc,
+                        Problem::DevicePageShared {
+                            other_cell,
+                            other_device,
+                        },
+                    );
+                    break 'pages;
+                }
+            }
+        }
+        for &irq in &device.irqs {
+            if let Some(other) = system.cells[..i].iter().position(|c| c.owns_irq(irq)) {
+                emit(loc, Problem::IrqTaken { irq, other });
+            }
+        }
+    }
+}
+
+/// Cell `i` of the config: its images, entry and console.
+fn check_cell_images(
+    board: &Board,
+    i: usize,
+    cell: &Cell,
+    emit: &mut impl FnMut(Location, Problem),
+) {
+    let at = |cell, field| Location::Cell { cell, field };
+    for (m, image) in cell.images.iter().enumerate() {
+        let loc = at(i, CellField::Image(m));
+        let dest = image.destination();
+        if !cell.memory.iter().any(|r| r.guest_range().covers(&dest)) {
+            emit(loc, Problem::ImageOutsideRam);
+        } else if let Some(region) = cell
+            .memory
+            .iter()
+            .position(|r| r.is_shared() && r.guest_range().overlaps(&dest))
+        {
+            emit(loc, Problem::ImageInSharedRegion { region });
+        }
+        if let Some(other) = cell.images[..m]
+            .iter()
+            .position(|o| o.destination().overlaps(&dest))
+        {
+            emit(loc, Problem::ImageOverlap { other });
+        }
+    }
+    let entry_ok = cell
+        .images
+        .iter()
+        .any(|im| im.kind == ImageKind::Kernel && im.destination().contains(cell.entry));
+    if !entry_ok {
+        emit(at(i, CellField::Entry), Problem::EntryOutsideKernel);
+    }
+    if let Some(console) = cell.console {
+        let window = console.window();
+        let clash = console.base % PAGE_SIZE != 0
+            || cell
+                .memory
+                .iter()
+                .any(|m| m.guest_range().overlaps(&window))
+            || cell
+                .devices
+                .iter()
+                .filter(|d| d.name.as_str() != board.console.device)
+                .any(|d| d.mmio.iter().any(|r| page_span(r).overlaps(&window)));
+        if clash {
+            emit(at(i, CellField::Console), Problem::ConsoleOverlap);
+        }
+    }
+}
+
+/// Channel `c`: its name, peers and doorbells, and its memory against
+/// the board, the cells and the channels before it.
+fn check_channel(
+    system: &System,
+    board: &Board,
+    c: usize,
+    channel: &Channel,
+    emit: &mut impl FnMut(Location, Problem),
+) {
+    let at = |channel, field| Location::Channel { channel, field };
+    if !is_valid_name(&channel.name) {
+        emit(at(c, ChannelField::Name), Problem::BadName);
+    }
+    if let Some(other) = system.channels[..c]
+        .iter()
+        .position(|o| o.name == channel.name)
+    {
+        emit(
+            at(c, ChannelField::Name),
+            Problem::ChannelNameTaken { other },
+        );
+    }
+    if channel.peers.len() < 2 {
+        emit(at(c, ChannelField::Peers), Problem::TooFewPeers);
+    }
+    for (k, &cell) in channel.peers.iter().enumerate() {
+        let loc = at(c, ChannelField::Peer(k));
+        if cell as usize >= system.cells.len() {
+            emit(loc, Problem::NoSuchPeerCell);
+        } else if let Some(first) = channel.peers[..k].iter().position(|&p| p == cell) {
+            emit(loc, Problem::PeerTwice { first });
+        }
+    }
+    if let Some((peer, irq)) = (0..channel.peers.len())
+        .map(|peer| (peer, doorbell_spi(board.spare_spis, c, peer)))
+        .find(|&(_, irq)| !board.spare_spis.contains(irq))
+    {
+        emit(
+            at(c, ChannelField::Peers),
+            Problem::NoDoorbellSpi { peer, irq },
+        );
+    }
+    match &board.virtual_pci {
+        None => emit(at(c, ChannelField::Name), Problem::NoVirtualPci),
+        Some(pci) if c >= pci.devices() => emit(
+            at(c, ChannelField::Name),
+            Problem::NoVirtualPciDevice {
+                devices: pci.devices(),
+            },
+        ),
+        Some(pci) => {
+            let bar_size = channel_bar_size(channel);
+            if bar_size.is_some_and(|size| size > pci.memory_slot) {
+                emit(
+                    at(c, ChannelField::OutputSize),
+                    Problem::ChannelTooLarge {
+                        bar_size: bar_size.unwrap_or(u64::MAX),
+                        slot: pci.memory_slot,
+                    },
+                );
+            }
+        }
+    }
+    if !channel.base.is_multiple_of(PAGE_SIZE) {
+        emit(at(c, ChannelField::Base), Problem::Unaligned);
+    }
+    if !channel.common_size.is_multiple_of(PAGE_SIZE) {
+        emit(at(c, ChannelField::CommonSize), Problem::Unaligned);
+    }
+    if channel.output_size == 0 {
+        emit(at(c, ChannelField::OutputSize), Problem::Empty);
+    } else if !channel.output_size.is_multiple_of(PAGE_SIZE) {
+        emit(at(c, ChannelField::OutputSize), Problem::Unaligned);
+    }
+    let loc = at(c, ChannelField::Base);
+    let Some(range) = channel_region(channel) else {
+        // Unaligned or empty, reported above; or past the end of the
+        // address space.
+        let pages = [channel.base, channel.common_size, channel.output_size]
+            .iter()
+            .all(|v| v.is_multiple_of(PAGE_SIZE));
+        if pages && channel.output_size != 0 {
+            emit(loc, Problem::NotRam);
+        }
+        return;
+    };
+    if !board.is_ram(&range) {
+        emit(loc, Problem::NotRam);
+    }
+    if range.overlaps(&board.hypervisor_ram) {
+        emit(
+            loc,
+            Problem::HypervisorRam {
+                reserved: board.hypervisor_ram,
+            },
+        );
+    }
+    for (cell, other) in system.cells.iter().enumerate() {
+        if let Some(region) = other.memory.iter().position(|m| m.range.overlaps(&range)) {
+            emit(loc, Problem::ChannelOverlapsMemory { cell, region });
+        }
+    }
+    if let Some(other) = system.channels[..c]
+        .iter()
+        .position(|o| channel_region(o).is_some_and(|r| r.overlaps(&range)))
+    {
+        emit(loc, Problem::ChannelOverlap { other });
+    }
+}
+
+/// The virtual PCI windows a peer cell sees its channels through: nothing
+/// of the cell's own may be there.
+fn check_virtual_pci_windows(
+    system: &System,
+    pci: &VirtualPci,
+    emit: &mut impl FnMut(Location, Problem),
+) {
+    for (i, cell) in system.cells.iter().enumerate() {
+        let Some(channel) = system
+            .channels
+            .iter()
+            .position(|ch| ch.peer_of(i).is_some())
+        else {
+            continue;
+        };
+        let at = |field| Location::Cell { cell: i, field };
+        for (r, region) in cell.memory.iter().enumerate() {
+            if pci.overlaps(&region.guest_range()) {
+                emit(
+                    at(CellField::Memory(r)),
+                    Problem::MemoryInVirtualPci { channel },
+                );
+            }
+        }
+        for (d, device) in cell.devices.iter().enumerate() {
+            if device.mmio.iter().any(|w| pci.overlaps(&page_span(w))) {
+                emit(
+                    at(CellField::Device(d)),
+                    Problem::DeviceInVirtualPci { channel },
+                );
+            }
+        }
+    }
 }
 
 /// The stage-2 plan of every cell: within the IPA space, and all cells'
