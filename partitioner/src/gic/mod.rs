@@ -14,7 +14,7 @@ use tock_registers::registers::{ReadOnly, ReadWrite};
 use tock_registers::{register_bitfields, register_structs};
 
 #[cfg(target_os = "none")]
-pub mod driver;
+pub(crate) mod driver;
 
 /// The SGI the partitioner uses to kick a core into EL2. Cells never own
 /// it (`crate::devices::vgic::Ownership`).

@@ -133,7 +133,7 @@
 //! ones, writes are dropped).
 
 #[cfg(target_os = "none")]
-pub mod runtime;
+pub(crate) mod runtime;
 
 use crate::devices::vpci::{
     self, AccessError, Bar, BarError, Bars, ConfigAccess, Header, HeaderWrite, Identity,

@@ -5,7 +5,7 @@
 //! [`runtime`] (board only); this module only names and decodes.
 
 #[cfg(target_os = "none")]
-pub mod runtime;
+pub(crate) mod runtime;
 
 use smccc::arch::SMCCC_VERSION;
 use smccc::psci::{

@@ -18,7 +18,7 @@ use bsp::{Board, Intid};
 use bulkhead_config::{doorbell_spi, Cell, System};
 
 #[cfg(target_os = "none")]
-pub mod runtime;
+pub(crate) mod runtime;
 
 /// Which interrupts a cell may configure: one bit per INTID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 //! multiplexer. There is no input yet, so the receive FIFO is always empty.
 
 #[cfg(target_os = "none")]
-pub mod runtime;
+pub(crate) mod runtime;
 
 use bsp::drivers::pl011::{PCELL_ID, PERIPH_ID};
 

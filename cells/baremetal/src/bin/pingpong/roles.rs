@@ -6,7 +6,7 @@ use crate::device::{
 };
 use bulkhead_abi::ivshmem::register;
 use bulkhead_abi::pci::offset;
-use bulkhead_channel::{Channel, ChannelConfig, DecodeError, Doorbell, Error, Message, PeerId};
+use bulkhead_channel::{Channel, ChannelConfig, DecodeError, Error, Message, PeerId};
 use cell_rt::{counter, counter_frequency, delay_ms, println};
 use core::sync::atomic::Ordering::Relaxed;
 use core::time::Duration;
