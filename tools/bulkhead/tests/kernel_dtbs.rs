@@ -36,7 +36,7 @@ fn read(relative: &str, name: &str) -> Platform {
 
 #[test]
 fn committed_boards_are_reproduced() {
-    let boards = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bsp/boards");
+    let boards = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bsp/boards");
     for (dtb, name) in [
         ("broadcom/bcm2711-rpi-4-b.dtb", "rpi4b"),
         ("freescale/imx8mp-evk.dtb", "imx8mp-evk"),
