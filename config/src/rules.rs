@@ -605,12 +605,18 @@ fn check_layout(system: &System, board: &Board, mut report: impl FnMut(Finding))
         emit(Location::Cells, Problem::NoCells);
     }
     for (i, cell) in system.cells.iter().enumerate() {
-        check_cell_name(system, i, cell, &mut emit);
-        check_cell_cpus(system, board, i, cell, &mut emit);
-        check_cell_memory(system, board, i, cell, &mut emit);
-        check_cell_guest_memory(board, i, cell, &mut emit);
-        check_cell_devices(system, board, i, cell, &mut emit);
-        check_cell_images(board, i, cell, &mut emit);
+        let c = CellUnderCheck {
+            system,
+            board,
+            i,
+            cell,
+        };
+        check_cell_name(&c, &mut emit);
+        check_cell_cpus(&c, &mut emit);
+        check_cell_memory(&c, &mut emit);
+        check_cell_guest_memory(&c, &mut emit);
+        check_cell_devices(&c, &mut emit);
+        check_cell_images(&c, &mut emit);
     }
     for (c, channel) in system.channels.iter().enumerate() {
         check_channel(system, board, c, channel, &mut emit);
@@ -621,59 +627,75 @@ fn check_layout(system: &System, board: &Board, mut report: impl FnMut(Finding))
     count
 }
 
-/// Cell `i` of the config: its name, unique among the cells.
-fn check_cell_name(
-    system: &System,
+/// One cell of the config, as the per-cell checks below see it.
+#[derive(Clone, Copy)]
+struct CellUnderCheck<'a> {
+    system: &'a System,
+    board: &'a Board,
+    /// The cell's index in the config.
     i: usize,
-    cell: &Cell,
-    emit: &mut impl FnMut(Location, Problem),
-) {
-    let at = |cell, field| Location::Cell { cell, field };
+    cell: &'a Cell,
+}
+
+impl CellUnderCheck<'_> {
+    /// Where `field` of this cell is.
+    fn at(&self, field: CellField) -> Location {
+        Location::Cell {
+            cell: self.i,
+            field,
+        }
+    }
+}
+
+/// Cell `i` of the config: its name, unique among the cells.
+fn check_cell_name(c: &CellUnderCheck<'_>, emit: &mut impl FnMut(Location, Problem)) {
+    let &CellUnderCheck {
+        system, i, cell, ..
+    } = c;
     if !is_valid_name(&cell.name) {
-        emit(at(i, CellField::Name), Problem::BadName);
+        emit(c.at(CellField::Name), Problem::BadName);
     }
     if let Some(other) = system.cells[..i].iter().position(|c| c.name == cell.name) {
-        emit(at(i, CellField::Name), Problem::DuplicateName { other });
+        emit(c.at(CellField::Name), Problem::DuplicateName { other });
     }
 }
 
 /// Cell `i` of the config: its CPUs: on the board, and no other cell's.
-fn check_cell_cpus(
-    system: &System,
-    board: &Board,
-    i: usize,
-    cell: &Cell,
-    emit: &mut impl FnMut(Location, Problem),
-) {
-    let at = |cell, field| Location::Cell { cell, field };
+fn check_cell_cpus(c: &CellUnderCheck<'_>, emit: &mut impl FnMut(Location, Problem)) {
+    let &CellUnderCheck {
+        system,
+        board,
+        i,
+        cell,
+    } = c;
     if cell.cpus.is_empty() {
-        emit(at(i, CellField::Cpus), Problem::NoCpus);
+        emit(c.at(CellField::Cpus), Problem::NoCpus);
     }
     for cpu in cell.cpus.iter() {
         if cpu >= board.cpus.len() {
             emit(
-                at(i, CellField::Cpu(cpu)),
+                c.at(CellField::Cpu(cpu)),
                 Problem::NoSuchCpu {
                     board_cpus: board.cpus.len(),
                 },
             );
         } else if let Some(other) = system.cells[..i].iter().position(|c| c.cpus.contains(cpu)) {
-            emit(at(i, CellField::Cpu(cpu)), Problem::CpuTaken { other });
+            emit(c.at(CellField::Cpu(cpu)), Problem::CpuTaken { other });
         }
     }
 }
 
-/// Cell `i` of the config: its memory's physical ranges, against the board and the other cells, and what it shares.
-fn check_cell_memory(
-    system: &System,
-    board: &Board,
-    i: usize,
-    cell: &Cell,
-    emit: &mut impl FnMut(Location, Problem),
-) {
-    let at = |cell, field| Location::Cell { cell, field };
+/// Cell `i` of the config: its memory's physical ranges, against the
+/// board and the other cells, and what it shares.
+fn check_cell_memory(c: &CellUnderCheck<'_>, emit: &mut impl FnMut(Location, Problem)) {
+    let &CellUnderCheck {
+        system,
+        board,
+        i,
+        cell,
+    } = c;
     for (r, region) in cell.memory.iter().enumerate() {
-        let loc = at(i, CellField::Memory(r));
+        let loc = c.at(CellField::Memory(r));
         let range = region.range;
         if range.size == 0 {
             emit(loc, Problem::Empty);
@@ -721,13 +743,10 @@ fn check_cell_memory(
             }
         }
         for other in (0..MAX_CELLS).filter(|&c| region.shared_with.contains(c)) {
-            let loc = at(
-                i,
-                CellField::SharedWith {
-                    region: r,
-                    cell: other,
-                },
-            );
+            let loc = c.at(CellField::SharedWith {
+                region: r,
+                cell: other,
+            });
             if other == i {
                 emit(loc, Problem::SharedWithSelf);
                 continue;
@@ -758,19 +777,14 @@ fn check_cell_memory(
 }
 
 /// Cell `i` of the config: its memory as the cell sees it.
-fn check_cell_guest_memory(
-    board: &Board,
-    i: usize,
-    cell: &Cell,
-    emit: &mut impl FnMut(Location, Problem),
-) {
-    let at = |cell, field| Location::Cell { cell, field };
+fn check_cell_guest_memory(c: &CellUnderCheck<'_>, emit: &mut impl FnMut(Location, Problem)) {
+    let &CellUnderCheck { board, cell, .. } = c;
     let dma_device = cell
         .devices
         .iter()
         .position(|d| board.device(&d.name).is_some_and(|known| known.dma));
     for (r, region) in cell.memory.iter().enumerate() {
-        let loc = at(i, CellField::Memory(r));
+        let loc = c.at(CellField::Memory(r));
         if region.range.size == 0 {
             continue;
         }
@@ -806,16 +820,15 @@ fn check_cell_guest_memory(
 }
 
 /// Cell `i` of the config: its devices and their interrupts.
-fn check_cell_devices(
-    system: &System,
-    board: &Board,
-    i: usize,
-    cell: &Cell,
-    emit: &mut impl FnMut(Location, Problem),
-) {
-    let at = |cell, field| Location::Cell { cell, field };
+fn check_cell_devices(c: &CellUnderCheck<'_>, emit: &mut impl FnMut(Location, Problem)) {
+    let &CellUnderCheck {
+        system,
+        board,
+        i,
+        cell,
+    } = c;
     for (d, device) in cell.devices.iter().enumerate() {
-        let loc = at(i, CellField::Device(d));
+        let loc = c.at(CellField::Device(d));
         if device.name.as_str() == board.console.device {
             emit(loc, Problem::DeviceReserved);
             continue;
@@ -883,15 +896,10 @@ fn check_cell_devices(
 }
 
 /// Cell `i` of the config: its images, entry and console.
-fn check_cell_images(
-    board: &Board,
-    i: usize,
-    cell: &Cell,
-    emit: &mut impl FnMut(Location, Problem),
-) {
-    let at = |cell, field| Location::Cell { cell, field };
+fn check_cell_images(c: &CellUnderCheck<'_>, emit: &mut impl FnMut(Location, Problem)) {
+    let &CellUnderCheck { board, cell, .. } = c;
     for (m, image) in cell.images.iter().enumerate() {
-        let loc = at(i, CellField::Image(m));
+        let loc = c.at(CellField::Image(m));
         let dest = image.destination();
         if !cell.memory.iter().any(|r| r.guest_range().covers(&dest)) {
             emit(loc, Problem::ImageOutsideRam);
@@ -914,7 +922,7 @@ fn check_cell_images(
         .iter()
         .any(|im| im.kind == ImageKind::Kernel && im.destination().contains(cell.entry));
     if !entry_ok {
-        emit(at(i, CellField::Entry), Problem::EntryOutsideKernel);
+        emit(c.at(CellField::Entry), Problem::EntryOutsideKernel);
     }
     if let Some(console) = cell.console {
         let window = console.window();
@@ -929,7 +937,7 @@ fn check_cell_images(
                 .filter(|d| d.name.as_str() != board.console.device)
                 .any(|d| d.mmio.iter().any(|r| page_span(r).overlaps(&window)));
         if clash {
-            emit(at(i, CellField::Console), Problem::ConsoleOverlap);
+            emit(c.at(CellField::Console), Problem::ConsoleOverlap);
         }
     }
 }
