@@ -1,12 +1,12 @@
 //! The GICv3 as hardware: its distributor and redistributor register map
 //! (GICv3 architecture specification, IHI 0069, chapter 12), defined once
-//! for the partitioner's own driver ([`driver`], which runs on the board)
+//! for the partitioner's own driver (`driver.rs`, which runs on the board)
 //! and for the virtual GIC's decoder (`crate::devices::vgic`, which names
 //! what a cell's trapped access touches). The CPU interface is system
 //! registers, in `crate::arch`.
 //!
 //! Offsets are `u64`, as a trapped access's offset is; the typed register
-//! blocks ([`Distributor`], [`RedistributorControl`], [`RedistributorSgi`])
+//! blocks (`Distributor`, `RedistributorControl`, `RedistributorSgi`)
 //! are laid out from the same constants.
 
 use bsp::Intid;

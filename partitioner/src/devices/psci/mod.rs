@@ -2,7 +2,7 @@
 //! the registers of a trapped `SMC`/`HVC`. The function IDs and return
 //! codes are the `smccc` crate's, the one definition the partitioner and
 //! the bare-metal cells share. The emulation itself, which moves cores, is
-//! [`runtime`] (board only); this module only names and decodes.
+//! `runtime.rs` (board only); this module only names and decodes.
 
 #[cfg(target_os = "none")]
 pub(crate) mod runtime;

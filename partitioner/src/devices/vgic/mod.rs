@@ -11,7 +11,7 @@
 //! Register offsets are the GIC's register map, [`crate::gic`], which the
 //! partitioner's own driver uses too; the decoding here says what a
 //! trapped access at one of them means for a cell. The run-time half,
-//! which applies it to the hardware, is [`runtime`] (board only).
+//! which applies it to the hardware, is `runtime.rs` (board only).
 
 use crate::gic::{gicd, gicr, GICD_TYPER, GICR_TYPER, KICK_SGI, MAX_INTID};
 use bsp::{Board, Intid};
