@@ -29,7 +29,22 @@ pub fn cell_names(path: &Path) -> Result<Vec<String>, HarnessError> {
 /// The `latency_budget` of cell `cell` in the config file at `path`, in
 /// ns: `None` when the cell has none.
 pub fn latency_budget(path: &Path, cell: &str) -> Result<Option<u64>, HarnessError> {
+    budget_of(path, &parse(path)?, cell)
+}
+
+/// The `latency_budget` (ns) of the probe in a latency lab config: its
+/// first cell, by the labs' convention. `None` when it has none (or the
+/// config has no cells).
+pub fn probe_cell_budget(path: &Path) -> Result<Option<u64>, HarnessError> {
     let system = parse(path)?;
+    match system.cells.first() {
+        Some(probe) => budget_of(path, &system, &probe.name),
+        None => Ok(None),
+    }
+}
+
+/// [`latency_budget`] of an already parsed config.
+fn budget_of(path: &Path, system: &RawSystem, cell: &str) -> Result<Option<u64>, HarnessError> {
     let Some(entry) = system.cells.iter().find(|c| c.name == cell) else {
         return Err(HarnessError::Config {
             path: path.to_path_buf(),
@@ -39,33 +54,19 @@ pub fn latency_budget(path: &Path, cell: &str) -> Result<Option<u64>, HarnessErr
     Ok(entry.latency_budget.map(|budget| budget.0))
 }
 
-/// The `latency_budget` (ns) of the probe in a latency lab config: its
-/// first cell, by the labs' convention. `None` when it has none (or the
-/// config has no cells).
-pub fn probe_cell_budget(path: &Path) -> Result<Option<u64>, HarnessError> {
-    match cell_names(path)?.first() {
-        Some(probe) => latency_budget(path, probe),
-        None => Ok(None),
-    }
-}
-
-/// How many CPUs the board must have for the cells of `system`: the
+/// How many CPUs the board must have for the config file at `path`: the
 /// highest CPU index any cell names, plus one (at least 1).
-pub fn cpus_used_by(system: &RawSystem) -> Result<u32, String> {
+pub fn cpus_used(path: &Path) -> Result<u32, HarnessError> {
+    let system = parse(path)?;
     let highest = system
         .cells
         .iter()
         .flat_map(|cell| cell.cpus.iter().map(|cpu| cpu.0))
         .max()
         .unwrap_or(0);
-    u32::try_from(highest.saturating_add(1)).map_err(|_| format!("CPU {highest} is out of range"))
-}
-
-/// [`cpus_used_by`] of the config file at `path`.
-pub fn cpus_used(path: &Path) -> Result<u32, HarnessError> {
-    cpus_used_by(&parse(path)?).map_err(|message| HarnessError::Config {
+    u32::try_from(highest.saturating_add(1)).map_err(|_| HarnessError::Config {
         path: path.to_path_buf(),
-        message,
+        message: format!("CPU {highest} is out of range"),
     })
 }
 
