@@ -8,7 +8,7 @@ use super::{
 };
 use crate::arch;
 use crate::gic::driver as gic;
-use crate::gic::KICK_SGI;
+use crate::gic::{gicd, gicr, GICD_CTLR, KICK_SGI};
 use crate::runtime::machine::{self, Machine, MAX_RUNTIME_CPUS};
 use crate::runtime::sync::Once;
 use bsp::MemRange;
@@ -83,9 +83,9 @@ pub fn reset_priority_mask(cpu: usize) {
 }
 
 /// `GICD_CTLR` bits a cell sees: RWP never set, ARE and DS always set.
-const CTLR_ARE: u32 = 1 << 4;
-const CTLR_DS: u32 = 1 << 6;
-const CTLR_ENABLES: u32 = 0b11;
+const CTLR_ALWAYS: u32 = GICD_CTLR::ARE::SET.value | GICD_CTLR::DS::SET.value;
+/// `GICD_CTLR` bits a cell writes: the two group enables.
+const CTLR_ENABLES: u32 = GICD_CTLR::EnableGrp0::SET.value | GICD_CTLR::EnableGrp1::SET.value;
 
 /// Whether `address` is in the board's GIC (distributor or redistributors).
 pub fn is_gic(machine: &Machine, address: u64) -> bool {
@@ -146,9 +146,7 @@ fn distributor(
                 DISTRIBUTOR_CONTROL[index].store(value as u32 & CTLR_ENABLES, Ordering::Relaxed);
                 0
             }
-            None => {
-                (DISTRIBUTOR_CONTROL[index].load(Ordering::Relaxed) | CTLR_ARE | CTLR_DS) as u64
-            }
+            None => (DISTRIBUTOR_CONTROL[index].load(Ordering::Relaxed) | CTLR_ALWAYS) as u64,
         },
         Register::DistributorType if write.is_none() => {
             virtual_distributor_type(gic_read(address, 4) as u32) as u64
@@ -171,7 +169,7 @@ fn redistributor(
 ) -> u64 {
     match decode_redistributor(offset) {
         Register::RedistributorType { upper } if write.is_none() => {
-            let base = address - if upper { 0xc } else { 0x8 };
+            let base = address - gicr::TYPER - if upper { 4 } else { 0 };
             let physical = gic_read(base, 8);
             let value = virtual_redistributor_type(physical, vcpu, last_in_run);
             match (upper, size) {
@@ -315,23 +313,23 @@ pub fn reset_cell_interrupts(machine: &Machine, index: usize, cell: &Cell) {
     else {
         return;
     };
-    let gicd = gic.distributor.base;
+    let distributor = gic.distributor.base;
     for n in 1..32u64 {
         let mask = owned.word(n as usize) as u64;
         if mask != 0 {
-            for clear in [0x180, 0x280, 0x380] {
-                gic_write(gicd + clear + 4 * n, 4, mask);
+            for clear in [gicd::ICENABLER, gicd::ICPENDR, gicd::ICACTIVER] {
+                gic_write(distributor + clear + 4 * n, 4, mask);
             }
         }
     }
     let affinity = (boot_mpidr & 0xff_ffff) | (boot_mpidr >> 32 & 0xff) << 32;
     for intid in owned.spis() {
         gic_write(
-            gicd + 0x400 + intid as u64,
+            distributor + gicd::IPRIORITYR + intid as u64,
             1,
             squeeze_priority(0xa0) as u64,
         );
-        gic_write(gicd + 0x6000 + 8 * intid as u64, 8, affinity);
+        gic_write(distributor + gicd::IROUTER + 8 * intid as u64, 8, affinity);
     }
     // A channel's doorbell is set pending once per event: edge-triggered.
     for (c, channel) in machine.system.channels.iter().enumerate() {
@@ -342,8 +340,8 @@ pub fn reset_cell_interrupts(machine: &Machine, index: usize, cell: &Cell) {
     }
     let private = owned.word(0) as u64;
     for cpu in cell.cpus.iter() {
-        let sgi = gic.redistributors.base + cpu as u64 * gic.redistributor_stride + 0x1_0000;
-        for clear in [0x180, 0x280, 0x380] {
+        let sgi = gic.redistributors.base + cpu as u64 * gic.redistributor_stride + gicr::SGI_FRAME;
+        for clear in [gicd::ICENABLER, gicd::ICPENDR, gicd::ICACTIVER] {
             gic_write(sgi + clear, 4, private);
         }
     }
