@@ -88,12 +88,15 @@
 
 mod convert;
 mod diagnostic;
+pub(crate) mod explain;
 pub mod raw;
+pub(crate) mod show;
 mod source_map;
 
-pub use convert::human_size;
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
+pub use show::human_size;
 pub use source_map::SourceMap;
+pub(crate) use source_map::Spans;
 
 use crate::model::*;
 use bsp::Board;
@@ -231,7 +234,7 @@ pub fn default_bootargs(console: &Console) -> String {
 const REALTIME_PARAMETERS: [&str; 4] = ["isolcpus", "nohz_full", "rcu_nocbs", "irqaffinity"];
 
 /// The kernel command line of a real-time cell with `cpus` CPUs: `bootargs`
-/// plus, for each parameter of [`REALTIME_PARAMETERS`] it does not set
+/// plus, for each parameter of `REALTIME_PARAMETERS` it does not set
 /// itself, the tuning for a measuring core: `isolcpus`, `nohz_full` and
 /// `rcu_nocbs` on virtual CPUs 1 to `cpus - 1`, `irqaffinity=0`. A cell
 /// with one CPU has no core to spare and keeps `bootargs` as it is.

@@ -1,17 +1,19 @@
 //! From YAML text to a checked [`System`]: parsing, the checks that only
 //! make sense on the YAML (duplicates inside one list, unknown names,
-//! missing files), the conversion, and the mapping of each rule finding
-//! back to the YAML value it is about.
+//! missing files), the conversion, and the rules run on the result. Each
+//! rule finding is told at its YAML value by [`super::explain`].
 
 use super::diagnostic::Diagnostic;
+use super::explain::Explainer;
 use super::raw::*;
-use super::source_map::{offset_of, parent, ByteSpan, SourceMap};
+use super::show::{hex_range, human_size, sanitize};
+use super::source_map::{offset_of, parent, ByteSpan, SourceMap, Spans};
 use super::{
     Payload, QemuBackend, QemuDevice, TreeGenerator, TreeRequest, FORMAT_VERSION, PAYLOAD_ALIGN,
 };
 use crate::arm64_image::Header;
 use crate::model::*;
-use crate::rules::{self, CellField, ChannelField, Concern, Finding, Location, Problem, Warning};
+use crate::rules;
 use bsp::{Board, Intid, MemRange};
 use miette::NamedSource;
 use serde_saphyr::{Error as YamlError, MessageFormatter, UserMessageFormatter};
@@ -158,14 +160,6 @@ fn yaml_error(source: &str, named: &Source, map: &SourceMap, error: &YamlError) 
     }
 }
 
-/// Replaces control characters so a message cannot garble a terminal.
-fn sanitize(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .take(200)
-        .collect()
-}
-
 fn example(field: &str) -> &'static str {
     match field {
         "version" => "version: 1",
@@ -243,48 +237,46 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// How one cell of the model relates to its YAML.
 #[derive(Default)]
-struct CellTrace {
+pub(crate) struct CellTrace {
     /// The name was unusable and replaced; its findings are already reported.
-    name_replaced: bool,
+    pub(crate) name_replaced: bool,
     /// `(cpu, index in cpus)` for each CPU in the model.
-    cpus: Vec<(usize, usize)>,
+    pub(crate) cpus: Vec<(usize, usize)>,
     /// Index in `memory` of each model region.
-    memory: Vec<usize>,
+    pub(crate) memory: Vec<usize>,
     /// For each model region, `(cell, index in shared_with)` of each cell
     /// it is shared with.
-    shared_with: Vec<Vec<(usize, usize)>>,
+    pub(crate) shared_with: Vec<Vec<(usize, usize)>>,
     /// Index in `devices` of each model device.
-    devices: Vec<usize>,
+    pub(crate) devices: Vec<usize>,
     /// Each model image.
-    images: Vec<ImageTrace>,
+    pub(crate) images: Vec<ImageTrace>,
     /// Image and entry findings would only repeat a reported problem.
-    quiet_images: bool,
+    pub(crate) quiet_images: bool,
 }
 
-struct ImageTrace {
-    field: &'static str,
-    kind_name: &'static str,
-    explicit_load: bool,
+pub(crate) struct ImageTrace {
+    pub(crate) field: &'static str,
+    pub(crate) kind_name: &'static str,
+    pub(crate) explicit_load: bool,
     /// A generated device tree (no `path` in the YAML).
-    generated: bool,
-    footprint: u64,
-    file: Option<(PathBuf, Vec<u8>)>,
+    pub(crate) generated: bool,
+    pub(crate) footprint: u64,
+    pub(crate) file: Option<(PathBuf, Vec<u8>)>,
 }
 
 /// How one channel of the model relates to its YAML.
 #[derive(Default)]
-struct ChannelTrace {
+pub(crate) struct ChannelTrace {
     /// The name was unusable and replaced; its findings are already reported.
-    name_replaced: bool,
+    pub(crate) name_replaced: bool,
     /// Index in `peers` of each model peer.
-    peers: Vec<usize>,
+    pub(crate) peers: Vec<usize>,
 }
 
 /// The conversion of one parsed file.
 pub(super) struct Converter<'a> {
-    source: &'a str,
-    named: &'a Source,
-    map: &'a SourceMap,
+    spans: Spans<'a>,
     raw: &'a RawSystem,
     base_dir: &'a Path,
     image_dirs: &'a [PathBuf],
@@ -308,43 +300,6 @@ pub(super) type Converted = (
     Vec<QemuDevice>,
 );
 
-fn hex_range(r: &MemRange) -> String {
-    format!("{:#x}..{:#x}", r.base, r.end())
-}
-
-/// The virtual PCI windows of `board`, for messages.
-fn virtual_pci_windows(board: &Board) -> String {
-    match &board.virtual_pci {
-        Some(pci) => format!(
-            "ECAM {}, registers {}, memory {}",
-            hex_range(&pci.ecam),
-            hex_range(&pci.registers),
-            hex_range(&pci.memory)
-        ),
-        None => "none".to_string(),
-    }
-}
-
-/// A byte count for people: `16 MiB`, `4 KiB`, `1.5 KiB`, `100 bytes`.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [(&str, u64); 4] = [
-        ("TiB", 1 << 40),
-        ("GiB", 1 << 30),
-        ("MiB", 1 << 20),
-        ("KiB", 1 << 10),
-    ];
-    for (unit, scale) in UNITS {
-        if bytes >= scale {
-            return if bytes.is_multiple_of(scale) {
-                format!("{} {unit}", bytes / scale)
-            } else {
-                format!("{:.1} {unit}", bytes as f64 / scale as f64)
-            };
-        }
-    }
-    format!("{bytes} bytes")
-}
-
 impl<'a> Converter<'a> {
     pub(super) fn new(
         source: &'a str,
@@ -356,9 +311,7 @@ impl<'a> Converter<'a> {
         generator: Option<TreeGenerator<'a>>,
     ) -> Self {
         Converter {
-            source,
-            named,
-            map,
+            spans: Spans { source, named, map },
             raw,
             base_dir,
             image_dirs,
@@ -371,32 +324,17 @@ impl<'a> Converter<'a> {
     }
 
     fn span(&self, path: &str) -> ByteSpan {
-        self.map.locate(self.source, path)
+        self.spans.span(path)
     }
 
     fn diagnostic(&self, code: &'static str, path: &str, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::new(self.named, code, path, self.span(path), message)
+        self.spans.diagnostic(code, path, message)
     }
 
     fn report(&mut self, diagnostic: Diagnostic) {
         self.diagnostics.push(diagnostic);
     }
 
-    fn channel_name(&self, channel: usize) -> String {
-        let name = self
-            .raw
-            .channels
-            .get(channel)
-            .map_or("?", |c| c.name.as_str());
-        format!("`{}`", sanitize(&name.chars().take(40).collect::<String>()))
-    }
-
-    fn cell_name(&self, cell: usize) -> String {
-        let name = self.raw.cells.get(cell).map_or("?", |c| c.name.as_str());
-        format!("`{}`", sanitize(&name.chars().take(40).collect::<String>()))
-    }
-
-    /// Runs the conversion and the rules; returns every problem on failure.
     pub(super) fn run(mut self) -> Result<Converted, Vec<Diagnostic>> {
         let raw = self.raw;
         if raw.version.0 != FORMAT_VERSION {
@@ -483,15 +421,22 @@ impl<'a> Converter<'a> {
                 findings.push(f);
             }
         });
-        for finding in findings {
-            if let Some(d) = self.finding(board, &system, &footprints, finding) {
-                self.report(d);
-            }
-        }
+        let explainer = Explainer {
+            spans: self.spans,
+            raw: self.raw,
+            traces: &self.traces,
+            channel_traces: &self.channel_traces,
+            board,
+            system: &system,
+            footprints: &footprints,
+        };
+        let explained: Vec<Diagnostic> = findings
+            .into_iter()
+            .filter_map(|f| explainer.finding(f))
+            .collect();
         let mut warnings = Vec::new();
-        rules::warnings(&system, board, |w| {
-            warnings.push(self.warning(board, &system, w))
-        });
+        rules::warnings(&system, board, |w| warnings.push(explainer.warning(w)));
+        self.diagnostics.extend(explained);
         if !self.diagnostics.is_empty() {
             self.diagnostics.extend(warnings);
             return Err(self.diagnostics);
@@ -698,22 +643,14 @@ impl<'a> Converter<'a> {
         for (k, cpu) in raw.cpus.iter().enumerate() {
             let path = format!("cells[{i}].cpus[{k}]");
             if let Some(&(_, first)) = trace.cpus.iter().find(|&&(c, _)| c as u64 == cpu.0) {
-                let first_span = self.span(&format!("cells[{i}].cpus[{first}]"));
-                let d = self
-                    .diagnostic(
-                        "config::cpu_listed_twice",
-                        &path,
-                        format!("CPU {} is listed twice in this cell", cpu.0),
-                    )
-                    .label("second time")
-                    .also(first_span, "first time")
-                    .help("remove one of them; each CPU runs one virtual CPU");
+                let first = format!("cells[{i}].cpus[{first}]");
+                let d = rules::cpus::listed_twice(self.spans, &path, &first, cpu.0);
                 self.report(d);
                 continue;
             }
             let index = usize::try_from(cpu.0).unwrap_or(usize::MAX);
             if !cpus.insert(index) {
-                let d = self.no_such_cpu(board, &path, cpu.0);
+                let d = rules::cpus::no_such_cpu(self.spans, board, &path, cpu.0);
                 self.report(d);
                 continue;
             }
@@ -774,19 +711,8 @@ impl<'a> Converter<'a> {
         for (k, device_name) in raw.devices.iter().enumerate() {
             let path = format!("cells[{i}].devices[{k}]");
             if let Some(first) = raw.devices[..k].iter().position(|d| d == device_name) {
-                let first_span = self.span(&format!("cells[{i}].devices[{first}]"));
-                let d = self
-                    .diagnostic(
-                        "config::device_listed_twice",
-                        &path,
-                        format!(
-                            "device `{}` is listed twice in this cell",
-                            sanitize(device_name)
-                        ),
-                    )
-                    .label("second time")
-                    .also(first_span, "first time")
-                    .help("remove one of them");
+                let first = format!("cells[{i}].devices[{first}]");
+                let d = rules::devices::listed_twice(self.spans, &path, &first, device_name);
                 self.report(d);
                 continue;
             }
@@ -1301,20 +1227,6 @@ impl<'a> Converter<'a> {
         channels
     }
 
-    fn no_such_cpu(&self, board: &Board, path: &str, cpu: u64) -> Diagnostic {
-        let last = board.cpus.len().saturating_sub(1);
-        self.diagnostic(
-            "config::no_such_cpu",
-            path,
-            format!(
-                "CPU {cpu} is not on board {}, which has CPUs 0 to {last}",
-                board.name
-            ),
-        )
-        .label("no such CPU")
-        .help(format!("use CPU numbers from 0 to {last}"))
-    }
-
     /// Finds a file named at `yaml_path`: an absolute path, or relative to
     /// the config's directory, then to each image directory. Reports it
     /// when it is nowhere.
@@ -1409,1307 +1321,6 @@ impl<'a> Converter<'a> {
             }
         }
     }
-
-    /// The help for memory that overlaps the partitioner's RAM
-    /// `reserved` (a cell's region or a channel of `size` bytes): what the
-    /// partitioner keeps it for and, when there is some, free RAM of that
-    /// size.
-    fn hypervisor_ram_help(
-        &self,
-        board: &Board,
-        system: &System,
-        reserved: &MemRange,
-        size: u64,
-    ) -> String {
-        let help = format!(
-            "the partitioner keeps {} for its code, tables and the boot image",
-            hex_range(reserved)
-        );
-        match self.free_ram(board, system, size) {
-            Some(free) => format!("{help}; free RAM of this size starts at {free:#x}"),
-            None => help,
-        }
-    }
-
-    /// The YAML path of CPU `cpu` of cell `cell`.
-    fn cpu_path(&self, cell: usize, cpu: usize) -> String {
-        match self.traces[cell].cpus.iter().find(|&&(c, _)| c == cpu) {
-            Some(&(_, k)) => format!("cells[{cell}].cpus[{k}]"),
-            None => format!("cells[{cell}].cpus"),
-        }
-    }
-
-    fn memory_path(&self, cell: usize, region: usize) -> String {
-        let k = self.traces[cell]
-            .memory
-            .get(region)
-            .copied()
-            .unwrap_or(region);
-        format!("cells[{cell}].memory[{k}]")
-    }
-
-    /// The YAML path of the field that places region `region` of cell
-    /// `cell` in the cell's address space: `guest_base` when written, else
-    /// `base`.
-    fn guest_path(&self, cell: usize, region: usize) -> String {
-        let path = self.memory_path(cell, region);
-        let k = self.traces[cell]
-            .memory
-            .get(region)
-            .copied()
-            .unwrap_or(region);
-        let explicit = self
-            .raw
-            .cells
-            .get(cell)
-            .and_then(|c| c.memory.get(k))
-            .is_some_and(|m| m.guest_base.is_some());
-        if explicit {
-            format!("{path}.guest_base")
-        } else {
-            format!("{path}.base")
-        }
-    }
-
-    /// The YAML path of the `shared_with` entry of region `region` of cell
-    /// `cell` that names cell `other`.
-    fn shared_with_path(&self, cell: usize, region: usize, other: usize) -> String {
-        let path = self.memory_path(cell, region);
-        let entry = self.traces[cell]
-            .shared_with
-            .get(region)
-            .and_then(|s| s.iter().find(|&&(c, _)| c == other));
-        match entry {
-            Some(&(_, n)) => format!("{path}.shared_with[{n}]"),
-            None => format!("{path}.shared_with"),
-        }
-    }
-
-    fn device_path(&self, cell: usize, device: usize) -> String {
-        let k = self.traces[cell]
-            .devices
-            .get(device)
-            .copied()
-            .unwrap_or(device);
-        format!("cells[{cell}].devices[{k}]")
-    }
-
-    fn image_path(&self, cell: usize, image: usize) -> String {
-        match self.traces[cell].images.get(image) {
-            Some(t) if t.explicit_load => format!("cells[{cell}].{}.load_address", t.field),
-            Some(t) if t.generated => format!("cells[{cell}].{}", t.field),
-            Some(t) => format!("cells[{cell}].{}.path", t.field),
-            None => format!("cells[{cell}]"),
-        }
-    }
-
-    /// `FIELD VALUE is not a multiple of 4 KiB`, at `{path}.{field}`, with
-    /// the two closest values that are (sizes also in KiB, MiB, ...).
-    fn unaligned(&self, path: &str, field: &str, value: u64) -> Diagnostic {
-        let down = value & !(PAGE_SIZE - 1);
-        let up = down.saturating_add(PAGE_SIZE);
-        let shown = |v: u64| {
-            if field.ends_with("size") {
-                format!("{v:#x} ({})", human_size(v))
-            } else {
-                format!("{v:#x}")
-            }
-        };
-        let fix = if down == 0 {
-            format!("use {}", shown(up))
-        } else {
-            format!("use {} or {}", shown(down), shown(up))
-        };
-        self.diagnostic(
-            "config::unaligned",
-            &format!("{path}.{field}"),
-            format!("{field} {value:#x} is not a multiple of 4 KiB"),
-        )
-        .label("not 4 KiB aligned")
-        .help(format!("the partitioner maps memory in 4 KiB pages; {fix}"))
-    }
-
-    /// A start address for `size` bytes of free RAM, if there is room.
-    fn free_ram(&self, board: &Board, system: &System, size: u64) -> Option<u64> {
-        let mut taken: Vec<MemRange> = system
-            .cells
-            .iter()
-            .flat_map(|c| c.memory.iter().map(|m| m.range))
-            .collect();
-        taken.extend(system.channels.iter().filter_map(rules::channel_region));
-        taken.push(board.hypervisor_ram);
-        for ram in board.ram {
-            let mut start = ram.base;
-            loop {
-                let candidate = MemRange::new(start, size);
-                if candidate.end() > ram.end() || start.checked_add(size).is_none() {
-                    break;
-                }
-                match taken
-                    .iter()
-                    .filter(|t| t.overlaps(&candidate))
-                    .map(|t| t.end())
-                    .max()
-                {
-                    None => return Some(start),
-                    Some(end) => {
-                        let next = align_up(end, PAGE_SIZE);
-                        if next <= start {
-                            break;
-                        }
-                        start = next;
-                    }
-                }
-            }
-        }
-        None
-    }
-
-    /// Describes a rule finding at its YAML value, or `None` when it only
-    /// repeats a problem reported already.
-    ///
-    /// `system` has the images' file sizes, `footprints` their footprints.
-    fn finding(
-        &self,
-        board: &Board,
-        system: &System,
-        footprints: &System,
-        finding: Finding,
-    ) -> Option<Diagnostic> {
-        let (cell, field) = match finding.location {
-            Location::Board => {
-                return Some(self.diagnostic(
-                    "config::wrong_board",
-                    "board",
-                    finding.problem.to_string(),
-                ))
-            }
-            Location::Cells => {
-                return Some(
-                    self.diagnostic("config::no_cells", "cells", "there are no cells")
-                        .label("empty")
-                        .help("add at least one cell, starting with `- name: ...`"),
-                )
-            }
-            Location::Cell { cell, field } => (cell, field),
-            Location::Channel { channel, field } => {
-                return self.channel_finding(board, system, channel, field, finding.problem)
-            }
-        };
-        if let Problem::BeyondIpaSpace { .. } | Problem::TooManyTables { .. } = finding.problem {
-            let path = match field {
-                CellField::Memory(n) => self.memory_path(cell, n),
-                CellField::Device(n) => self.device_path(cell, n),
-                _ => format!("cells[{cell}]"),
-            };
-            let help = match finding.problem {
-                Problem::BeyondIpaSpace { .. } => format!(
-                    "cells see {} bits of guest-physical space (stage 2 starts at level 1); \
-                     give the cell devices and `guest_base` addresses below {:#x}",
-                    crate::stage2::IPA_BITS,
-                    crate::stage2::IPA_SPACE
-                ),
-                _ => String::from(
-                    "stage 2 maps 2 MiB blocks where a range's guest and physical addresses are \
-                     both 2 MiB-aligned, else 4 KiB pages, 512 to a table: give `guest_base` the \
-                     same offset from a 2 MiB boundary as `base`, align regions to 2 MiB, or map \
-                     less",
-                ),
-            };
-            return Some(
-                self.diagnostic("config::stage2", &path, finding.problem.to_string())
-                    .label("does not fit the cell's stage 2")
-                    .help(help),
-            );
-        }
-        let trace = self.traces.get(cell)?;
-        let model = footprints.cells.get(cell)?;
-        let this = self.cell_name(cell);
-        let of = |other: usize| {
-            if other == cell {
-                "this cell".to_string()
-            } else {
-                format!("cell {}", self.cell_name(other))
-            }
-        };
-        let d = match (field, finding.problem) {
-            (CellField::Name, Problem::BadName) => {
-                if trace.name_replaced {
-                    return None;
-                }
-                let raw = &self.raw.cells[cell].name;
-                let help = name_help(raw);
-                self.diagnostic(
-                    "config::bad_name",
-                    &format!("cells[{cell}].name"),
-                    format!("{this} is not a valid cell name"),
-                )
-                .label("invalid name")
-                .help(help)
-            }
-            (CellField::Name, Problem::DuplicateName { other }) => {
-                if trace.name_replaced {
-                    return None;
-                }
-                self.diagnostic(
-                    "config::duplicate_name",
-                    &format!("cells[{cell}].name"),
-                    format!("cells[{other}] is already called {this}"),
-                )
-                .label("second cell with this name")
-                .also(
-                    self.span(&format!("cells[{other}].name")),
-                    "first used here",
-                )
-                .help("give every cell a unique name; it prefixes the cell's console output")
-            }
-            (CellField::Cpus, Problem::NoCpus) => {
-                if !self.raw.cells[cell].cpus.is_empty() {
-                    // Every listed CPU was rejected and reported.
-                    return None;
-                }
-                self.diagnostic(
-                    "config::no_cpus",
-                    &format!("cells[{cell}].cpus"),
-                    "the cell has no CPU",
-                )
-                .label("empty")
-                .help(format!(
-                    "list at least one of the board's CPUs 0 to {}",
-                    board.cpus.len().saturating_sub(1)
-                ))
-            }
-            (CellField::Cpu(cpu), Problem::NoSuchCpu { .. }) => {
-                self.no_such_cpu(board, &self.cpu_path(cell, cpu), cpu as u64)
-            }
-            (CellField::Cpu(cpu), Problem::CpuTaken { other }) => {
-                let used = system.cells.iter().fold(0u64, |acc, c| acc | c.cpus.bits());
-                let free: Vec<String> = (0..board.cpus.len())
-                    .filter(|&c| c < 64 && used & (1 << c) == 0)
-                    .map(|c| c.to_string())
-                    .collect();
-                let help = if free.is_empty() {
-                    "a CPU runs one cell only, and every CPU of the board is taken; remove it here"
-                        .to_string()
-                } else {
-                    format!("a CPU runs one cell only; free CPUs: {}", free.join(", "))
-                };
-                self.diagnostic(
-                    "config::cpu_taken",
-                    &self.cpu_path(cell, cpu),
-                    format!("CPU {cpu} already belongs to {}", of(other)),
-                )
-                .label("taken")
-                .also(
-                    self.span(&self.cpu_path(other, cpu)),
-                    format!("given to {} here", self.cell_name(other)),
-                )
-                .help(help)
-            }
-            (CellField::Memory(r), problem) => {
-                let path = self.memory_path(cell, r);
-                let region = *model.memory.get(r)?;
-                let range = region.range;
-                let guest = region.guest_range();
-                let guest_path = self.guest_path(cell, r);
-                match problem {
-                    Problem::Unaligned => {
-                        let (field, value) = if range.base % PAGE_SIZE != 0 {
-                            ("base", range.base)
-                        } else if range.size % PAGE_SIZE != 0 {
-                            ("size", range.size)
-                        } else {
-                            ("guest_base", region.guest_base)
-                        };
-                        self.unaligned(&path, field, value)
-                    }
-                    Problem::Empty => self
-                        .diagnostic(
-                            "config::empty",
-                            &format!("{path}.size"),
-                            "the region's size is zero",
-                        )
-                        .help("give a size of at least 4K, or remove the region"),
-                    Problem::NotRam => {
-                        let ram: Vec<String> = board
-                            .ram
-                            .iter()
-                            .map(|r| format!("{} ({})", hex_range(r), human_size(r.size)))
-                            .collect();
-                        self.diagnostic(
-                            "config::not_ram",
-                            &format!("{path}.base"),
-                            format!("region {} is not in the board's RAM", hex_range(&range)),
-                        )
-                        .label(hex_range(&range))
-                        .help(format!(
-                            "board {} has RAM at {}; the partitioner keeps {}",
-                            board.name,
-                            ram.join(", "),
-                            hex_range(&board.hypervisor_ram)
-                        ))
-                    }
-                    Problem::HypervisorRam { reserved } => {
-                        let help = self.hypervisor_ram_help(board, system, &reserved, range.size);
-                        self.diagnostic(
-                            "config::hypervisor_ram",
-                            &format!("{path}.base"),
-                            format!(
-                                "region {} overlaps the partitioner's RAM {}",
-                                hex_range(&range),
-                                hex_range(&reserved)
-                            ),
-                        )
-                        .label(hex_range(&range))
-                        .help(help)
-                    }
-                    Problem::MemoryOverlap {
-                        other_cell,
-                        other_region,
-                    } => {
-                        let other_range = system
-                            .cells
-                            .get(other_cell)?
-                            .memory
-                            .get(other_region)?
-                            .range;
-                        let other = system.cells.get(other_cell)?.memory.get(other_region)?;
-                        let other_path = self.memory_path(other_cell, other_region);
-                        let mutual = other_cell != cell
-                            && region.shared_with.contains(other_cell)
-                            && other.shared_with.contains(cell);
-                        let mut help =
-                            if mutual {
-                                format!(
-                                    "a shared region must have the same `base` and `size` in both \
-                                 cells; make this one {}, like {}",
-                                    hex_range(&other_range),
-                                    other_path.rsplit('.').next().unwrap_or("")
-                                )
-                            } else if other_cell == cell {
-                                "the regions of a cell must not overlap; merge them".to_string()
-                            } else {
-                                format!(
-                                "cells share RAM only through a region with the same `base` and \
-                                 `size` in both, each naming the other in `shared_with` \
-                                 (here `shared_with: [{}]`)",
-                                self.raw.cells.get(other_cell).map_or("?", |c| c.name.as_str())
-                            )
-                            };
-                        if let (false, Some(free)) =
-                            (mutual, self.free_ram(board, system, range.size))
-                        {
-                            help = format!("{help}; free RAM of this size starts at {free:#x}");
-                        }
-                        self.diagnostic(
-                            "config::memory_overlap",
-                            &format!("{path}.base"),
-                            format!(
-                                "region {} overlaps {} of {} ({})",
-                                hex_range(&range),
-                                other_path.rsplit('.').next().unwrap_or(""),
-                                of(other_cell),
-                                hex_range(&other_range)
-                            ),
-                        )
-                        .label(hex_range(&range))
-                        .also(
-                            self.span(&format!("{other_path}.base")),
-                            format!(
-                                "{} of {}",
-                                hex_range(&other_range),
-                                self.cell_name(other_cell)
-                            ),
-                        )
-                        .help(help)
-                    }
-                    Problem::GuestOverlap { other_region } => {
-                        let other = model.memory.get(other_region)?.guest_range();
-                        self.diagnostic(
-                            "config::guest_overlap",
-                            &guest_path,
-                            format!(
-                                "the cell sees this region at {}, which overlaps memory[{}] ({})",
-                                hex_range(&guest),
-                                self.traces[cell]
-                                    .memory
-                                    .get(other_region)
-                                    .copied()
-                                    .unwrap_or(other_region),
-                                hex_range(&other)
-                            ),
-                        )
-                        .label(hex_range(&guest))
-                        .also(
-                            self.span(&self.guest_path(cell, other_region)),
-                            format!("seen at {}", hex_range(&other)),
-                        )
-                        .help("give the regions `guest_base`s that do not overlap")
-                    }
-                    Problem::GuestDeviceOverlap { device } => {
-                        let grant = model.devices.get(device)?;
-                        let pages: Vec<String> = grant
-                            .mmio
-                            .iter()
-                            .map(|w| hex_range(&rules::page_span(w)))
-                            .collect();
-                        self.diagnostic(
-                            "config::guest_overlap",
-                            &guest_path,
-                            format!(
-                                "the cell sees this region at {}, over the MMIO of its device `{}` ({})",
-                                hex_range(&guest),
-                                grant.name,
-                                pages.join(", ")
-                            ),
-                        )
-                        .label(hex_range(&guest))
-                        .also(self.span(&self.device_path(cell, device)), "the device")
-                        .help("move `guest_base` away from the cell's devices")
-                    }
-                    Problem::GuestGicOverlap => self
-                        .diagnostic(
-                            "config::guest_overlap",
-                            &guest_path,
-                            format!(
-                                "the cell sees this region at {}, over the GIC ({} and {})",
-                                hex_range(&guest),
-                                hex_range(&board.gic.distributor),
-                                hex_range(&board.gic.redistributors)
-                            ),
-                        )
-                        .label(hex_range(&guest))
-                        .help(
-                            "the partitioner emulates the GIC at the board's addresses; \
-                             move `guest_base` away from them",
-                        ),
-                    Problem::MemoryInVirtualPci { channel } => {
-                        let windows = virtual_pci_windows(board);
-                        self.diagnostic(
-                            "config::virtual_pci_overlap",
-                            &guest_path,
-                            format!(
-                                "the cell sees this region at {}, over the virtual PCI windows \
-                                  where it sees channel {} ({windows})",
-                                hex_range(&guest),
-                                self.channel_name(channel)
-                            ),
-                        )
-                        .label(hex_range(&guest))
-                        .help(
-                            "a peer of a channel sees the channel's device there; \
-                              move `guest_base` (or `base`) away from those windows",
-                        )
-                    }
-                    Problem::GuestOutOfRange => self
-                        .diagnostic(
-                            "config::guest_out_of_range",
-                            &guest_path,
-                            format!(
-                                "the cell would see this region at {:#x}, past the end of its \
-                                 {GUEST_ADDRESS_LIMIT:#x}-byte (39-bit) address space",
-                                region.guest_base
-                            ),
-                        )
-                        .help(format!(
-                            "choose a `guest_base` at most {:#x}",
-                            GUEST_ADDRESS_LIMIT.saturating_sub(range.size)
-                        )),
-                    Problem::DmaNeedsIdentity { device } => {
-                        let device_name = model.devices.get(device)?.name.clone();
-                        self.diagnostic(
-                            "config::dma_needs_identity",
-                            &guest_path,
-                            format!(
-                                "the cell sees this region at {:#x} instead of its physical address \
-                                 {:#x}, but it owns `{device_name}`, which masters DMA",
-                                region.guest_base, range.base
-                            ),
-                        )
-                        .label("not identity-mapped")
-                        .also(
-                            self.span(&self.device_path(cell, device)),
-                            "DMA-capable device",
-                        )
-                        .help(format!(
-                            "remove `guest_base` (identity mapping) or drop the DMA-capable \
-                             device `{device_name}`, since without an IOMMU the device would use \
-                             guest addresses as physical ones"
-                        ))
-                    }
-                    _ => self.diagnostic("config::rule", &path, problem.to_string()),
-                }
-            }
-            (
-                CellField::SharedWith {
-                    region: r,
-                    cell: other,
-                },
-                problem,
-            ) => {
-                let path = self.shared_with_path(cell, r, other);
-                let range = model.memory.get(r)?.range;
-                match problem {
-                    Problem::SharedWithSelf => self
-                        .diagnostic(
-                            "config::shared_with_self",
-                            &path,
-                            format!("{this} shares a region with itself"),
-                        )
-                        .label("this cell")
-                        .help("name the other cells that map this region; remove this entry"),
-                    Problem::SharingNotDeclared { other_region } => {
-                        let other_name = self.cell_name(other);
-                        let mine = self.raw.cells.get(cell).map_or("?", |c| c.name.as_str());
-                        let mut d = self.diagnostic(
-                            "config::sharing_not_declared",
-                            &path,
-                            format!(
-                                "region {} is shared with cell {other_name}, which does not share it back",
-                                hex_range(&range)
-                            ),
-                        );
-                        d = match other_region {
-                            Some(k) => {
-                                let other_path = self.memory_path(other, k);
-                                let mut has_list = false;
-                                if let Some(raw) = self.raw.cells.get(other).and_then(|c| {
-                                    c.memory.get(self.traces[other].memory.get(k).copied()?)
-                                }) {
-                                    has_list = !raw.shared_with.is_empty();
-                                }
-                                let fix = if has_list {
-                                    format!(
-                                        "add `{mine}` to `shared_with` of the matching region of cell {other_name} ({})",
-                                        other_path.rsplit('.').next().unwrap_or("")
-                                    )
-                                } else {
-                                    format!(
-                                        "add `shared_with: [{mine}]` to the matching region of cell {other_name} ({})",
-                                        other_path.rsplit('.').next().unwrap_or("")
-                                    )
-                                };
-                                d.label("not shared back")
-                                    .also(
-                                        self.span(&format!("{other_path}.base")),
-                                        format!("the same range in cell {other_name}"),
-                                    )
-                                    .help(format!("{fix}; sharing is declared on both sides"))
-                            }
-                            None => d.label("not shared back").help(format!(
-                                "cell {other_name} has no region {}; give it one with the same \
-                                 `base` and `size` and `shared_with: [{mine}]`, or remove {other_name} here",
-                                hex_range(&range)
-                            )),
-                        };
-                        d
-                    }
-                    _ => self.diagnostic("config::rule", &path, problem.to_string()),
-                }
-            }
-            (CellField::Device(n), problem) => {
-                let path = self.device_path(cell, n);
-                let device = model.devices.get(n)?;
-                let device_name = device.name.as_str();
-                let find_device = |other: usize| {
-                    system
-                        .cells
-                        .get(other)
-                        .and_then(|c| c.devices.iter().position(|d| d.name == device.name))
-                };
-                match problem {
-                    Problem::DeviceInVirtualPci { channel } => {
-                        let windows = virtual_pci_windows(board);
-                        self.diagnostic(
-                            "config::virtual_pci_overlap",
-                            &path,
-                            format!(
-                                "`{device_name}` overlaps the virtual PCI windows where this cell \
-                                  sees channel {} ({windows})",
-                                self.channel_name(channel)
-                            ),
-                        )
-                        .label("in the virtual PCI windows")
-                        .help(format!(
-                            "a peer of a channel sees the channel as a PCI device there, so it cannot \
-                              own `{device_name}`; give the device to a cell that is no peer, or remove it"
-                        ))
-                    }
-                    Problem::DeviceReserved => self
-                        .diagnostic(
-                            "config::device_reserved",
-                            &path,
-                            format!("`{device_name}` is the board's console, which the partitioner keeps"),
-                        )
-                        .label("reserved")
-                        .help(
-                            "remove it: every cell gets a virtual console (`console: virtual`) \
-                             at the same address, multiplexed onto this UART",
-                        ),
-                    Problem::DeviceTaken { other } => {
-                        let other_path = find_device(other).map(|d| self.device_path(other, d));
-                        let mut d = self
-                            .diagnostic(
-                                "config::device_taken",
-                                &path,
-                                format!("device `{device_name}` is already given to {}", of(other)),
-                            )
-                            .label("taken")
-                            .help("a device belongs to one cell only; remove it from one of them");
-                        if let Some(p) = other_path {
-                            d = d.also(self.span(&p), format!("given to {} here", self.cell_name(other)));
-                        }
-                        d
-                    }
-                    Problem::DevicePageShared {
-                        other_cell,
-                        other_device,
-                    } => {
-                        let other = system.cells.get(other_cell)?.devices.get(other_device)?;
-                        let page = device.mmio.first().map(rules::page_span);
-                        self.diagnostic(
-                            "config::device_page_shared",
-                            &path,
-                            format!(
-                                "`{device_name}` shares a 4 KiB page{} with `{}` of {}",
-                                page.map(|p| format!(" ({})", hex_range(&p))).unwrap_or_default(),
-                                other.name,
-                                of(other_cell)
-                            ),
-                        )
-                        .label("same page")
-                        .also(
-                            self.span(&self.device_path(other_cell, other_device)),
-                            format!("given to {} here", self.cell_name(other_cell)),
-                        )
-                        .help(
-                            "the partitioner isolates devices with whole 4 KiB pages, so devices in one \
-                             page must go to the same cell; give both to one cell, or use a device in another page",
-                        )
-                    }
-                    Problem::ConsolePageShared => {
-                        let console = board.console.mmio;
-                        self.diagnostic(
-                            "config::console_page_shared",
-                            &path,
-                            format!(
-                                "`{device_name}` shares the 4 KiB page {} with the board console `{}` at {:#x}, \
-                                 which the partitioner owns",
-                                hex_range(&rules::page_span(&console)),
-                                board.console.device,
-                                console.base
-                            ),
-                        )
-                        .label("in the console's page")
-                        .help(
-                            "stage 2 maps whole 4 KiB pages, so a cell given this device could reach the \
-                             console's registers; this board's UARTs share a page, so leave this one to the \
-                             partitioner, or give the cell a device in another page",
-                        )
-                    }
-                    Problem::ConsoleIrqShared { irq } => self
-                        .diagnostic(
-                            "config::console_irq_shared",
-                            &path,
-                            format!(
-                                "`{device_name}` shares interrupt {irq} with the board console `{}`, \
-                                 which the partitioner owns",
-                                board.console.device
-                            ),
-                        )
-                        .label("the console's interrupt")
-                        .help(
-                            "an interrupt has one owner; this board wires the device and its console \
-                             to one line, so the device cannot be given to a cell",
-                        ),
-                    Problem::IrqTaken { irq, other } => self
-                        .diagnostic(
-                            "config::irq_taken",
-                            &path,
-                            format!("interrupt {irq} of `{device_name}` is already owned by {}", of(other)),
-                        )
-                        .help("devices that share an interrupt must go to the same cell"),
-                    _ => self.diagnostic("config::rule", &path, problem.to_string()),
-                }
-            }
-            (CellField::Image(m), problem) => {
-                if trace.quiet_images {
-                    return None;
-                }
-                let t = trace.images.get(m)?;
-                let image = model.images.get(m)?;
-                let path = self.image_path(cell, m);
-                let dest = image.destination();
-                let described = format!(
-                    "the {} ({}, {}{})",
-                    t.kind_name,
-                    hex_range(&dest),
-                    human_size(dest.size),
-                    match &t.file {
-                        Some((_, bytes)) if bytes.len() as u64 != t.footprint => " including bss",
-                        _ => "",
-                    }
-                );
-                match problem {
-                    Problem::ImageOutsideRam => {
-                        let regions: Vec<String> = model
-                            .memory
-                            .iter()
-                            .map(|m| hex_range(&m.guest_range()))
-                            .collect();
-                        self.diagnostic(
-                            "config::image_outside_ram",
-                            &path,
-                            format!("{described} does not fit in the cell's memory"),
-                        )
-                        .label("does not fit")
-                        .help(format!(
-                            "the cell's memory is {}; enlarge a region or move `load_address`",
-                            if regions.is_empty() {
-                                "empty".to_string()
-                            } else {
-                                regions.join(", ")
-                            }
-                        ))
-                    }
-                    Problem::ImageInSharedRegion { region } => {
-                        let shared = model.memory.get(region)?;
-                        let others: Vec<String> = shared
-                            .shared_with
-                            .iter()
-                            .map(|c| self.cell_name(c))
-                            .collect();
-                        self.diagnostic(
-                            "config::image_in_shared_region",
-                            &path,
-                            format!(
-                                "{described} lies in memory[{}] ({}), which is shared with {}",
-                                self.traces[cell]
-                                    .memory
-                                    .get(region)
-                                    .copied()
-                                    .unwrap_or(region),
-                                hex_range(&shared.guest_range()),
-                                others.join(", ")
-                            ),
-                        )
-                        .label("in a shared region")
-                        .help(
-                            "the partitioner copies a cell's images again at every restart, \
-                             which would overwrite what the other cells keep there; \
-                             load it into a region of this cell alone",
-                        )
-                    }
-                    Problem::ImageOverlap { other } => {
-                        let other_trace = trace.images.get(other)?;
-                        let other_image = model.images.get(other)?;
-                        self.diagnostic(
-                            "config::image_overlap",
-                            &path,
-                            format!(
-                                "{described} overlaps the {} ({})",
-                                other_trace.kind_name,
-                                hex_range(&other_image.destination())
-                            ),
-                        )
-                        .label("overlaps")
-                        .also(
-                            self.span(&self.image_path(cell, other)),
-                            format!("the {}", other_trace.kind_name),
-                        )
-                        .help("move one `load_address` so that the images do not overlap")
-                    }
-                    _ => self.diagnostic("config::rule", &path, problem.to_string()),
-                }
-            }
-            (CellField::Entry, Problem::EntryOutsideKernel) => {
-                if trace.quiet_images {
-                    return None;
-                }
-                let kernel = system.cells.get(cell)?.images.first()?.destination();
-                let footprint = model.images.first()?.destination();
-                let explicit = self.raw.cells[cell].entry.is_some();
-                let path = if explicit {
-                    format!("cells[{cell}].entry")
-                } else {
-                    format!("cells[{cell}].kernel.path")
-                };
-                let help = if kernel.size == 0 {
-                    "the kernel file is empty".to_string()
-                } else if footprint.contains(model.entry) {
-                    format!(
-                        "{:#x} is in the kernel's bss (the zeroed memory after the file's {} bytes); \
-                         point `entry` into {}",
-                        model.entry,
-                        kernel.size,
-                        hex_range(&kernel)
-                    )
-                } else if explicit {
-                    format!(
-                        "point `entry` into {}, or remove it to start at the kernel's load address",
-                        hex_range(&kernel)
-                    )
-                } else {
-                    "set `entry` to an address inside the kernel".to_string()
-                };
-                self.diagnostic(
-                    "config::entry_outside_kernel",
-                    &path,
-                    format!(
-                        "entry point {:#x} is not inside the kernel ({})",
-                        model.entry,
-                        hex_range(&kernel)
-                    ),
-                )
-                .label("outside the kernel")
-                .help(help)
-            }
-            (CellField::Console, Problem::ConsoleOverlap) => self
-                .diagnostic(
-                    "config::console_overlap",
-                    &format!("cells[{cell}].console"),
-                    format!(
-                        "the virtual console at {:#x} overlaps the cell's memory or devices",
-                        model.console.map_or(0, |c| c.base)
-                    ),
-                )
-                .help(
-                    "move the memory or devices away from the console page, or set `console: none`",
-                ),
-            (field, problem) => {
-                let path = match field {
-                    CellField::Name => format!("cells[{cell}].name"),
-                    CellField::Cpus => format!("cells[{cell}].cpus"),
-                    CellField::Cpu(c) => self.cpu_path(cell, c),
-                    CellField::Entry => format!("cells[{cell}].entry"),
-                    CellField::Console => format!("cells[{cell}].console"),
-                    CellField::SharedWith {
-                        region,
-                        cell: other,
-                    } => self.shared_with_path(cell, region, other),
-                    CellField::Realtime => format!("cells[{cell}].realtime"),
-                    _ => format!("cells[{cell}]"),
-                };
-                self.diagnostic("config::rule", &path, problem.to_string())
-            }
-        };
-        Some(d)
-    }
-
-    /// Describes a rule finding about channel `channel` at its YAML value,
-    /// or `None` when it only repeats a problem reported already.
-    fn channel_finding(
-        &self,
-        board: &Board,
-        system: &System,
-        channel: usize,
-        field: ChannelField,
-        problem: Problem,
-    ) -> Option<Diagnostic> {
-        let trace = self.channel_traces.get(channel)?;
-        let model = system.channels.get(channel)?;
-        let raw = self.raw.channels.get(channel)?;
-        let at = |field: &str| format!("channels[{channel}].{field}");
-        let this = format!("`{}`", sanitize(&raw.name));
-        let peer_path = |peer: usize| match trace.peers.get(peer) {
-            Some(n) => at(&format!("peers[{n}]")),
-            None => at("peers"),
-        };
-        let range = model.range();
-        let d = match (field, problem) {
-            (ChannelField::Name, Problem::BadName) => {
-                if trace.name_replaced {
-                    return None;
-                }
-                self.diagnostic(
-                    "config::bad_name",
-                    &at("name"),
-                    format!("{this} is not a valid channel name"),
-                )
-                .label("invalid name")
-                .help(name_help(&raw.name))
-            }
-            (ChannelField::Name, Problem::ChannelNameTaken { other }) => {
-                if trace.name_replaced {
-                    return None;
-                }
-                self.diagnostic(
-                    "config::duplicate_name",
-                    &at("name"),
-                    format!("channels[{other}] is already called {this}"),
-                )
-                .label("second channel with this name")
-                .also(
-                    self.span(&format!("channels[{other}].name")),
-                    "first used here",
-                )
-                .help("give every channel a unique name")
-            }
-            (ChannelField::Peers, Problem::TooFewPeers) => {
-                if raw.peers.len() >= 2 {
-                    // Peers were left out for reasons reported already.
-                    return None;
-                }
-                let peers = match raw.peers.len() {
-                    0 => "no peers".to_string(),
-                    _ => "1 peer".to_string(),
-                };
-                self.diagnostic(
-                    "config::too_few_peers",
-                    &at("peers"),
-                    format!("channel {this} has {peers}; a channel connects 2 to {MAX_CHANNEL_PEERS} cells"),
-                )
-                .label("too few peers")
-                .help(
-                    "list every cell that shares the channel, such as `peers: [control, containers]`; \
-                     a cell's position in the list is its peer id",
-                )
-            }
-            (ChannelField::Peers, Problem::NoDoorbellSpi { peer, irq }) => {
-                let spare = board.spare_spis;
-                let last = spare.first + spare.count.saturating_sub(1);
-                let help = if spare.count as usize <= MAX_CELLS {
-                    format!(
-                        "the cells' consoles keep the first {MAX_CELLS} spare SPIs, so board {} \
-                         has none left for doorbells and cannot have channels",
-                        board.name
-                    )
-                } else {
-                    format!(
-                        "the cells' consoles keep the first {MAX_CELLS} spare SPIs and each \
-                         channel the next {MAX_CHANNEL_PEERS} (one per peer id); use fewer \
-                         channels or peers on this board"
-                    )
-                };
-                self.diagnostic(
-                    "config::no_spare_spi",
-                    &peer_path(peer),
-                    format!(
-                        "peer {peer} of channel {this} needs doorbell interrupt {irq}, but board {} \
-                         has spare SPIs {} to {last} only",
-                        board.name, spare.first
-                    ),
-                )
-                .label("no doorbell")
-                .help(help)
-            }
-            (ChannelField::Name, Problem::NoVirtualPci) => {
-                let able: Vec<&str> = bsp::BOARDS
-                    .iter()
-                    .filter(|b| b.virtual_pci.is_some())
-                    .map(|b| b.name)
-                    .collect();
-                self.diagnostic(
-                    "config::no_virtual_pci",
-                    &at("name"),
-                    format!(
-                        "board {} has no virtual PCI host bridge for channel {this}",
-                        board.name
-                    ),
-                )
-                .label("no virtual PCI")
-                .help(format!(
-                    "cells reach a channel through a virtual PCI device, which needs \
-                      `virtual_pci` in the board description; boards that have it: {}",
-                    able.join(", ")
-                ))
-            }
-            (ChannelField::Name, Problem::NoVirtualPciDevice { devices }) => self
-                .diagnostic(
-                    "config::no_virtual_pci",
-                    &at("name"),
-                    format!(
-                        "channel {this} would be device {channel} of the virtual PCI bridge, \
-                          which has room for {devices} devices on board {}",
-                        board.name
-                    ),
-                )
-                .label("no device number")
-                .help(format!(
-                    "a channel's index is its device number; use at most {devices} channels"
-                )),
-            (ChannelField::OutputSize, Problem::ChannelTooLarge { bar_size, slot }) => self
-                .diagnostic(
-                    "config::channel_too_large",
-                    &at("output_size"),
-                    format!(
-                        "channel {this} takes {} ({} peers), a BAR of {}, but the virtual PCI \
-                          bridge of board {} gives each channel {}",
-                        human_size(range.size),
-                        model.peers.len(),
-                        human_size(bar_size),
-                        board.name,
-                        human_size(slot)
-                    ),
-                )
-                .label("too large")
-                .help(format!(
-                    "4 KiB + common_size + peers x output_size, rounded up to a power of two, \
-                      must be at most {}; make `output_size` or `common_size` smaller",
-                    human_size(slot)
-                )),
-            (ChannelField::Base, Problem::Unaligned) => {
-                self.unaligned(&format!("channels[{channel}]"), "base", model.base)
-            }
-            (ChannelField::CommonSize, Problem::Unaligned) => self.unaligned(
-                &format!("channels[{channel}]"),
-                "common_size",
-                model.common_size,
-            ),
-            (ChannelField::OutputSize, Problem::Unaligned) => self.unaligned(
-                &format!("channels[{channel}]"),
-                "output_size",
-                model.output_size,
-            ),
-            (ChannelField::OutputSize, Problem::Empty) => {
-                self.diagnostic(
-                    "config::empty",
-                    &at("output_size"),
-                    "the output section size is zero",
-                )
-                .label("empty")
-                .help("give each peer an output section of at least 4K, such as `output_size: 64K`")
-            }
-            (ChannelField::Base, Problem::NotRam) => {
-                let ram: Vec<String> = board
-                    .ram
-                    .iter()
-                    .map(|r| format!("{} ({})", hex_range(r), human_size(r.size)))
-                    .collect();
-                self.diagnostic(
-                    "config::not_ram",
-                    &at("base"),
-                    format!(
-                        "channel memory {} ({}) is not in the board's RAM",
-                        hex_range(&range),
-                        human_size(range.size)
-                    ),
-                )
-                .label(hex_range(&range))
-                .help(format!(
-                    "board {} has RAM at {}; the channel needs a 4 KiB state table, \
-                     `common_size` and `output_size` for each of its {} peers",
-                    board.name,
-                    ram.join(", "),
-                    model.peers.len()
-                ))
-            }
-            (ChannelField::Base, Problem::HypervisorRam { reserved }) => {
-                let help = self.hypervisor_ram_help(board, system, &reserved, range.size);
-                self.diagnostic(
-                    "config::hypervisor_ram",
-                    &at("base"),
-                    format!(
-                        "channel memory {} overlaps the partitioner's RAM {}",
-                        hex_range(&range),
-                        hex_range(&reserved)
-                    ),
-                )
-                .label(hex_range(&range))
-                .help(help)
-            }
-            (ChannelField::Base, Problem::ChannelOverlapsMemory { cell, region }) => {
-                let other = system.cells.get(cell)?.memory.get(region)?.range;
-                let other_path = self.memory_path(cell, region);
-                let mut help = "a channel's memory belongs to the channel alone: its peers \
-                                map it as the channel, not through `memory`; move `base` or \
-                                the region"
-                    .to_string();
-                if let Some(free) = self.free_ram(board, system, range.size) {
-                    help = format!("{help}; free RAM of this size starts at {free:#x}");
-                }
-                self.diagnostic(
-                    "config::memory_overlap",
-                    &at("base"),
-                    format!(
-                        "channel memory {} overlaps {} of cell {} ({})",
-                        hex_range(&range),
-                        other_path.rsplit('.').next().unwrap_or(""),
-                        self.cell_name(cell),
-                        hex_range(&other)
-                    ),
-                )
-                .label(hex_range(&range))
-                .also(
-                    self.span(&format!("{other_path}.base")),
-                    format!("{} of {}", hex_range(&other), self.cell_name(cell)),
-                )
-                .help(help)
-            }
-            (ChannelField::Base, Problem::ChannelOverlap { other }) => {
-                let other_range = system.channels.get(other)?.range();
-                let other_name = self
-                    .raw
-                    .channels
-                    .get(other)
-                    .map_or("?", |c| c.name.as_str());
-                let mut help = "every channel has memory of its own; move `base`".to_string();
-                if let Some(free) = self.free_ram(board, system, range.size) {
-                    help = format!("{help}; free RAM of this size starts at {free:#x}");
-                }
-                self.diagnostic(
-                    "config::memory_overlap",
-                    &at("base"),
-                    format!(
-                        "channel memory {} overlaps channel `{}` ({})",
-                        hex_range(&range),
-                        sanitize(other_name),
-                        hex_range(&other_range)
-                    ),
-                )
-                .label(hex_range(&range))
-                .also(
-                    self.span(&format!("channels[{other}].base")),
-                    format!("channel `{}`", sanitize(other_name)),
-                )
-                .help(help)
-            }
-            (field, problem) => {
-                let path = match field {
-                    ChannelField::Name => at("name"),
-                    ChannelField::Peers => at("peers"),
-                    ChannelField::Peer(k) => peer_path(k),
-                    ChannelField::Base => at("base"),
-                    ChannelField::CommonSize => at("common_size"),
-                    ChannelField::OutputSize => at("output_size"),
-                };
-                self.diagnostic("config::rule", &path, problem.to_string())
-            }
-        };
-        Some(d)
-    }
-
-    /// Describes a warning at its YAML value.
-    fn warning(&self, board: &Board, system: &System, warning: Warning) -> Diagnostic {
-        let Location::Cell { cell, .. } = warning.location else {
-            return self
-                .diagnostic("config::warning", "", warning.concern.to_string())
-                .warning();
-        };
-        match warning.concern {
-            Concern::SharedCluster {
-                cpu,
-                other_cell,
-                other_cpu,
-                cluster,
-            } => {
-                let this = self.cell_name(cell);
-                let other = self.cell_name(other_cell);
-                let in_cluster: Vec<String> = board
-                    .cpus
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| c.cluster == Some(cluster))
-                    .map(|(n, _)| n.to_string())
-                    .collect();
-                let free: Vec<String> = board
-                    .cpus
-                    .iter()
-                    .enumerate()
-                    .filter(|&(n, c)| {
-                        c.cluster != Some(cluster)
-                            && c.cluster.is_some()
-                            && !system.cells.iter().any(|o| o.cpus.contains(n))
-                    })
-                    .map(|(n, _)| n.to_string())
-                    .collect();
-                let why = format!(
-                    "cores of one L2 cluster share its cache, so {other} can evict {this}'s \
-                     cache lines and delay it"
-                );
-                let mut help = if in_cluster.len() == board.cpus.len() {
-                    format!(
-                        "{why}; every CPU of board {} is in cluster {cluster}, so only running \
-                         {this} alone avoids it",
-                        board.name
-                    )
-                } else {
-                    format!(
-                        "{why}; give the cells CPUs of different clusters (cluster {cluster} is \
-                         CPUs {})",
-                        in_cluster.join(", ")
-                    )
-                };
-                if !free.is_empty() {
-                    help = format!("{help}; free CPUs in other clusters: {}", free.join(", "));
-                }
-                self.diagnostic(
-                    "config::realtime_shared_cluster",
-                    &format!("cells[{cell}].realtime"),
-                    format!(
-                        "real-time cell {this} shares L2 cluster {cluster} with cell {other} \
-                         (its CPU {cpu}, their CPU {other_cpu})"
-                    ),
-                )
-                .label("real-time")
-                .also(
-                    self.span(&self.cpu_path(other_cell, other_cpu)),
-                    format!("CPU {other_cpu} of {other}, in cluster {cluster}"),
-                )
-                .help(help)
-                .warning()
-            }
-            Concern::ClockWithoutRate {
-                device,
-                clock: _,
-                count: _,
-            } => {
-                let this = self.cell_name(cell);
-                let name = system.cells[cell]
-                    .devices
-                    .get(device)
-                    .map_or("", |g| g.name.as_str());
-                let missing: Vec<&str> = board
-                    .device(name)
-                    .map(|d| {
-                        d.clocks
-                            .iter()
-                            .filter(|c| c.hz.is_none())
-                            .map(|c| c.name)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                self.diagnostic(
-                    "config::clock_without_rate",
-                    &format!("cells[{cell}].devices[{device}]"),
-                    format!(
-                        "device `{name}` of cell {this} has clocks whose rate board {} does not state: {}",
-                        board.name,
-                        missing.join(", ")
-                    ),
-                )
-                .label("clocks without a rate")
-                .help(
-                    "no cell owns the clock controller, so a generated device tree gives each \
-                     clock as a fixed clock of the rate the boot firmware leaves it at; without \
-                     a rate the tree leaves the clock out and the cell's driver may not probe. \
-                     Add the rates under hand_made.clock_rates in the board description",
-                )
-                .warning()
-            }
-        }
-    }
-}
-
-/// How to fix the invalid name `raw`: the rule, and a valid name made
-/// from it when there is one.
-fn name_help(raw: &str) -> String {
-    let suggestion: String = raw
-        .to_lowercase()
-        .chars()
-        .filter_map(|c| match c {
-            'a'..='z' | '0'..='9' | '-' | '_' => Some(c),
-            c if c.is_whitespace() => Some('-'),
-            _ => None,
-        })
-        .take(MAX_NAME)
-        .collect();
-    let help = "use 1 to 32 characters of a-z, 0-9, '-' and '_'".to_string();
-    if rules::is_valid_name(&suggestion) {
-        format!("{help}, for example `{suggestion}`")
-    } else {
-        help
-    }
 }
 
 /// Adds an image and its trace to a cell.
@@ -2775,13 +1386,6 @@ mod tests {
         assert_eq!(closest("cpu", ["cpus", "name"].into_iter()), Some("cpus"));
         assert_eq!(closest("zzzzzz", ["cpus", "name"].into_iter()), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
-
-    #[test]
-    fn sizes_for_people() {
-        assert_eq!(human_size(16 << 20), "16 MiB");
-        assert_eq!(human_size(1536), "1.5 KiB");
-        assert_eq!(human_size(100), "100 bytes");
     }
 
     #[test]

@@ -7,9 +7,12 @@
 //! position and gets the path of the field it is in. On malformed YAML the
 //! map holds everything up to the syntax error.
 
+use super::diagnostic::Diagnostic;
+use miette::NamedSource;
 use serde_saphyr::granit_parser::{Event, Marker, Parser, Span};
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// One node (scalar, sequence, mapping or alias) of the document.
 #[derive(Clone, Debug)]
@@ -31,6 +34,32 @@ pub struct SourceMap {
 
 /// A byte range of the source.
 pub type ByteSpan = Range<usize>;
+
+/// A file's text, name and map together: what it takes to put a
+/// diagnostic at a YAML path.
+#[derive(Clone, Copy)]
+pub(crate) struct Spans<'a> {
+    pub(crate) source: &'a str,
+    pub(crate) named: &'a NamedSource<Arc<str>>,
+    pub(crate) map: &'a SourceMap,
+}
+
+impl Spans<'_> {
+    /// The bytes of the value at `path` (see [`SourceMap::locate`]).
+    pub(crate) fn span(&self, path: &str) -> ByteSpan {
+        self.map.locate(self.source, path)
+    }
+
+    /// A problem with the value at `path`.
+    pub(crate) fn diagnostic(
+        &self,
+        code: &'static str,
+        path: &str,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        Diagnostic::new(self.named, code, path, self.span(path), message)
+    }
+}
 
 enum Frame {
     Mapping {

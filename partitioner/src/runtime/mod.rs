@@ -135,8 +135,9 @@ fn load_config() -> Result<Machine, ()> {
     })?;
     let findings = bulkhead_config::rules::check(&system, BOARD, |f| {
         defmt::error!(
-            "config: {} at {}",
-            defmt::Display2Format(&f.problem),
+            "config: {=str} {} at {}",
+            f.problem.code(),
+            defmt::Debug2Format(&f.problem),
             defmt::Debug2Format(&f.location)
         );
     });

@@ -1,0 +1,809 @@
+use super::*;
+use bsp::qemu_virt::BOARD;
+use heapless::Vec;
+
+fn region(base: u64, size: u64, access: Access) -> MemoryRegion {
+    MemoryRegion {
+        range: MemRange::new(base, size),
+        guest_base: base,
+        access,
+        shared_with: CellSet::EMPTY,
+    }
+}
+
+fn cell(n: &str, cpus: u64, base: u64) -> Cell {
+    let mut memory = Vec::new();
+    memory
+        .push(region(base, 0x100_0000, Access::ReadWriteExecute))
+        .unwrap();
+    let mut images = Vec::new();
+    images
+        .push(Image {
+            kind: ImageKind::Kernel,
+            offset: 0x1000,
+            size: 0x2000,
+            load_address: base,
+        })
+        .unwrap();
+    Cell {
+        name: name(n).unwrap(),
+        cpus: CpuSet::from_bits(cpus),
+        memory,
+        devices: Vec::new(),
+        console: Some(Console {
+            base: 0x0900_0000,
+            irq: 96,
+        }),
+        images,
+        entry: base,
+        boot_argument: 0,
+        on_fault: FaultPolicy::Stop,
+    }
+}
+
+fn system(cells: &[Cell]) -> System {
+    System {
+        board: name("qemu-virt").unwrap(),
+        cells: cells.iter().cloned().collect(),
+        realtime: CellSet::EMPTY,
+        direct_wfi: CellSet::EMPTY,
+        channels: Vec::new(),
+        icount_quantum_ns: 0,
+    }
+}
+
+fn findings(s: &System) -> std::vec::Vec<Finding> {
+    let mut v = std::vec::Vec::new();
+    check(s, &BOARD, |f| v.push(f));
+    v
+}
+
+fn device(n: &str) -> DeviceGrant {
+    let d = BOARD.device(n).unwrap();
+    DeviceGrant {
+        name: name(n).unwrap(),
+        mmio: d.mmio.iter().copied().collect(),
+        irqs: d.irqs.iter().copied().collect(),
+    }
+}
+
+#[test]
+fn a_good_system_has_no_findings() {
+    let s = system(&[cell("a", 0b11, 0x5000_0000), cell("b", 0b1100, 0x6000_0000)]);
+    assert_eq!(findings(&s), []);
+}
+
+#[test]
+fn shared_cpu_is_reported_on_the_second_cell() {
+    let s = system(&[cell("a", 0b11, 0x5000_0000), cell("b", 0b110, 0x6000_0000)]);
+    let f = findings(&s);
+    assert_eq!(
+        f,
+        [Finding {
+            location: Location::Cell {
+                cell: 1,
+                field: CellField::Cpu(1)
+            },
+            problem: Problem::CpuTaken { other: 0 }
+        }]
+    );
+}
+
+#[test]
+fn overlapping_memory_and_hypervisor_ram() {
+    let s = system(&[
+        cell("a", 1, 0x5000_0000),
+        cell("b", 2, 0x5080_0000),
+        cell("c", 4, 0x4800_0000),
+    ]);
+    let problems: std::vec::Vec<_> = findings(&s).iter().map(|f| f.problem).collect();
+    assert!(problems.contains(&Problem::MemoryOverlap {
+        other_cell: 0,
+        other_region: 0
+    }));
+    assert!(problems.contains(&Problem::HypervisorRam {
+        reserved: BOARD.hypervisor_ram
+    }));
+}
+
+#[test]
+fn unaligned_empty_and_not_ram() {
+    let mut c = cell("a", 1, 0x5000_0000);
+    c.memory
+        .push(region(0x6000_0800, 0x1000, Access::ReadWrite))
+        .unwrap();
+    c.memory
+        .push(region(0x6100_0000, 0, Access::ReadWrite))
+        .unwrap();
+    c.memory
+        .push(region(0x2000_0000, 0x1000, Access::ReadWrite))
+        .unwrap();
+    let problems: std::vec::Vec<_> = findings(&system(&[c])).iter().map(|f| f.problem).collect();
+    assert_eq!(
+        problems,
+        [Problem::Unaligned, Problem::Empty, Problem::NotRam]
+    );
+}
+
+#[test]
+fn devices_are_exclusive() {
+    let mut a = cell("a", 1, 0x5000_0000);
+    let mut b = cell("b", 2, 0x6000_0000);
+    a.devices.push(device("virtio-mmio31")).unwrap();
+    b.devices.push(device("virtio-mmio31")).unwrap();
+    b.devices.push(device("virtio-mmio30")).unwrap();
+    b.devices.push(device("uart0")).unwrap();
+    let problems: std::vec::Vec<_> = findings(&system(&[a, b]))
+        .iter()
+        .map(|f| f.problem)
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            Problem::DeviceTaken { other: 0 },
+            Problem::DevicePageShared {
+                other_cell: 0,
+                other_device: 0
+            },
+            Problem::DeviceReserved
+        ]
+    );
+}
+
+/// LS1046A's DUART: uart0 (the console) and uart1 sit in one 4 KiB
+/// page at 0x21c0500 and 0x21c0600 and share SPI 54. Modelled on QEMU
+/// virt by moving the console next to virtio-mmio31.
+#[test]
+fn a_device_in_the_consoles_page_or_on_its_interrupt_is_refused() {
+    let mut board = BOARD;
+    let uart1 = BOARD.device("virtio-mmio31").unwrap();
+    board.console.mmio = MemRange::new(uart1.mmio[0].base - 0x100, 0x100);
+    board.console.irq = uart1.irqs[0];
+    let mut a = cell("a", 1, 0x5000_0000);
+    a.devices.push(device("virtio-mmio31")).unwrap();
+    let mut problems = std::vec::Vec::new();
+    check(&system(&[a]), &board, |f| problems.push(f.problem));
+    assert_eq!(
+        problems,
+        [
+            Problem::ConsolePageShared,
+            Problem::ConsoleIrqShared { irq: uart1.irqs[0] }
+        ]
+    );
+    assert_eq!(
+        Problem::ConsolePageShared.code(),
+        "config::console_page_shared"
+    );
+}
+
+#[test]
+fn devices_must_be_the_boards() {
+    let mut a = cell("a", 1, 0x5000_0000);
+    let mut forged = device("virtio-mmio31");
+    forged.mmio[0] = MemRange::new(0x0800_0000, 0x1_0000);
+    a.devices.push(forged).unwrap();
+    let mut unknown = device("rtc");
+    unknown.name = name("nope").unwrap();
+    a.devices.push(unknown).unwrap();
+    let problems: std::vec::Vec<_> = findings(&system(&[a])).iter().map(|f| f.problem).collect();
+    assert_eq!(problems, [Problem::DeviceMismatch, Problem::NoSuchDevice]);
+}
+
+#[test]
+fn shared_irq_is_reported() {
+    let mut a = cell("a", 1, 0x5000_0000);
+    let mut b = cell("b", 2, 0x6000_0000);
+    a.devices.push(device("virtio-mmio0")).unwrap();
+    // A board whose RTC shares virtio-mmio0's interrupt line.
+    const SHARED: &[u32] = &[48];
+    let mut devices = BOARD.devices.to_vec();
+    let rtc = devices.iter_mut().find(|d| d.name == "rtc").unwrap();
+    rtc.irqs = SHARED;
+    let devices: &'static [bsp::Device] = devices.leak();
+    let board = bsp::Board { devices, ..BOARD };
+    let mut d = device("rtc");
+    d.irqs[0] = 48;
+    b.devices.push(d).unwrap();
+    let mut problems = std::vec::Vec::new();
+    check(&system(&[a, b]), &board, |f| problems.push(f.problem));
+    assert_eq!(problems, [Problem::IrqTaken { irq: 48, other: 0 }]);
+}
+
+#[test]
+fn images_must_fit_and_entry_must_be_in_kernel() {
+    let mut a = cell("a", 1, 0x5000_0000);
+    a.images[0].size = 0x100_0001;
+    a.entry = 0x5800_0000;
+    let problems: std::vec::Vec<_> = findings(&system(&[a])).iter().map(|f| f.problem).collect();
+    assert_eq!(
+        problems,
+        [Problem::ImageOutsideRam, Problem::EntryOutsideKernel]
+    );
+}
+
+#[test]
+fn names_cpus_and_board() {
+    let mut s = system(&[cell("A", 0, 0x5000_0000), cell("A", 1 << 9, 0x6000_0000)]);
+    s.board = name("rpi4").unwrap();
+    let problems: std::vec::Vec<_> = findings(&s).iter().map(|f| f.problem).collect();
+    assert_eq!(
+        problems,
+        [
+            Problem::WrongBoard,
+            Problem::BadName,
+            Problem::NoCpus,
+            Problem::BadName,
+            Problem::DuplicateName { other: 0 },
+            Problem::NoSuchCpu { board_cpus: 4 }
+        ]
+    );
+    assert_eq!(
+        findings(&System {
+            board: name("qemu-virt").unwrap(),
+            cells: Vec::new(),
+            realtime: CellSet::EMPTY,
+            direct_wfi: CellSet::EMPTY,
+            channels: Vec::new(),
+            icount_quantum_ns: 0,
+        })
+        .len(),
+        1
+    );
+}
+
+fn problems(s: &System) -> std::vec::Vec<(Location, Problem)> {
+    findings(s)
+        .iter()
+        .map(|f| (f.location, f.problem))
+        .collect()
+}
+
+/// Cells `a` and `b` with a 2 MiB region at 0x7000_0000 each, shared
+/// with the other as `a_shares` and `b_shares` say.
+fn sharing(a_shares: u8, b_shares: u8) -> System {
+    let mut a = cell("a", 1, 0x5000_0000);
+    let mut b = cell("b", 2, 0x6000_0000);
+    let mut shared = region(0x7000_0000, 0x20_0000, Access::ReadWrite);
+    shared.shared_with = CellSet::from_bits(a_shares);
+    a.memory.push(shared).unwrap();
+    shared.shared_with = CellSet::from_bits(b_shares);
+    b.memory.push(shared).unwrap();
+    system(&[a, b])
+}
+
+#[test]
+fn a_region_declared_shared_on_both_sides_is_fine() {
+    assert_eq!(findings(&sharing(0b10, 0b01)), []);
+}
+
+#[test]
+fn a_region_shared_without_either_side_saying_so_overlaps() {
+    assert_eq!(
+        problems(&sharing(0, 0)),
+        [(
+            Location::Cell {
+                cell: 1,
+                field: CellField::Memory(1)
+            },
+            Problem::MemoryOverlap {
+                other_cell: 0,
+                other_region: 1
+            }
+        )]
+    );
+}
+
+#[test]
+fn sharing_must_be_declared_back() {
+    // `a` shares with `b`; `b` maps the range but does not say so.
+    assert_eq!(
+        problems(&sharing(0b10, 0)),
+        [(
+            Location::Cell {
+                cell: 0,
+                field: CellField::SharedWith { region: 1, cell: 1 }
+            },
+            Problem::SharingNotDeclared {
+                other_region: Some(1)
+            }
+        )]
+    );
+    // `b` does not map the range at all.
+    let mut s = sharing(0b10, 0);
+    s.cells[1].memory.pop();
+    assert_eq!(
+        problems(&s),
+        [(
+            Location::Cell {
+                cell: 0,
+                field: CellField::SharedWith { region: 1, cell: 1 }
+            },
+            Problem::SharingNotDeclared { other_region: None }
+        )]
+    );
+}
+
+#[test]
+fn shared_regions_must_be_the_same_range() {
+    let mut s = sharing(0b10, 0b01);
+    s.cells[1].memory[1].range.size = 0x10_0000;
+    s.cells[1].memory[1].guest_base = 0x7000_0000;
+    assert_eq!(
+        problems(&s),
+        [(
+            Location::Cell {
+                cell: 1,
+                field: CellField::Memory(1)
+            },
+            Problem::MemoryOverlap {
+                other_cell: 0,
+                other_region: 1
+            }
+        )]
+    );
+}
+
+#[test]
+fn sharing_with_oneself_or_nobody() {
+    let s = sharing(0b1000_0011, 0b01);
+    let p: std::vec::Vec<_> = findings(&s).iter().map(|f| f.problem).collect();
+    assert_eq!(p, [Problem::SharedWithSelf, Problem::NoSuchCell]);
+}
+
+#[test]
+fn images_stay_out_of_shared_regions() {
+    let mut s = sharing(0b10, 0b01);
+    s.cells[0].images[0].load_address = 0x7000_0000;
+    s.cells[0].entry = 0x7000_0000;
+    assert_eq!(
+        problems(&s),
+        [(
+            Location::Cell {
+                cell: 0,
+                field: CellField::Image(0)
+            },
+            Problem::ImageInSharedRegion { region: 1 }
+        )]
+    );
+}
+
+#[test]
+fn guest_addresses_are_checked_in_the_cells_space() {
+    // RAM at 0x5000_0000 seen at 0: the image, the entry and the console
+    // are guest addresses.
+    let mut a = cell("a", 1, 0);
+    a.memory[0].range.base = 0x5000_0000;
+    assert_eq!(findings(&system(&[a.clone()])), []);
+    assert_eq!(
+        a.physical(&MemRange::new(0x1000, 0x2000)),
+        Some(MemRange::new(0x5000_1000, 0x2000))
+    );
+    assert_eq!(a.physical(&MemRange::new(0xff_f000, 0x2000)), None);
+
+    // Two regions at one guest address; one over a device, the console
+    // page and the GIC; one past the IPA space; one unaligned.
+    let mut b = cell("b", 2, 0x6000_0000);
+    b.devices.push(device("rtc")).unwrap();
+    let mut over = region(0x6100_0000, 0x1000, Access::ReadWrite);
+    over.guest_base = 0x6000_0000;
+    b.memory.push(over).unwrap();
+    let mut low = region(0x6200_0000, 0x200_0000, Access::ReadWrite);
+    low.guest_base = 0x0800_0000;
+    b.memory.push(low).unwrap();
+    let mut high = region(0x6400_0000, 0x1000, Access::ReadWrite);
+    high.guest_base = GUEST_ADDRESS_LIMIT;
+    b.memory.push(high).unwrap();
+    let mut odd = region(0x6500_0000, 0x1000, Access::ReadWrite);
+    odd.guest_base = 0x10_0800;
+    b.memory.push(odd).unwrap();
+    let p: std::vec::Vec<_> = findings(&system(&[b])).iter().map(|f| f.problem).collect();
+    assert_eq!(
+        p,
+        [
+            Problem::Unaligned,
+            Problem::GuestOverlap { other_region: 0 },
+            Problem::GuestDeviceOverlap { device: 0 },
+            Problem::GuestGicOverlap,
+            Problem::GuestOutOfRange,
+            Problem::ConsoleOverlap,
+        ]
+    );
+}
+
+#[test]
+fn dma_capable_devices_need_identity_mapped_ram() {
+    let mut a = cell("a", 1, 0x5000_0000);
+    a.devices.push(device("rtc")).unwrap();
+    let mut moved = region(0x5800_0000, 0x1000, Access::ReadWrite);
+    moved.guest_base = 0x5900_0000;
+    a.memory.push(moved).unwrap();
+    // The RTC does not master DMA.
+    assert_eq!(findings(&system(&[a.clone()])), []);
+    a.devices.push(device("virtio-mmio31")).unwrap();
+    assert_eq!(
+        problems(&system(&[a])),
+        [(
+            Location::Cell {
+                cell: 0,
+                field: CellField::Memory(1)
+            },
+            Problem::DmaNeedsIdentity { device: 1 }
+        )]
+    );
+}
+
+/// Cells `a` (0x5000_0000) and `b` (0x6000_0000) and a channel
+/// between them at 0x7000_0000: 4 KiB state table, 4 KiB common
+/// section, two 64 KiB output sections.
+fn with_channel() -> System {
+    let mut s = system(&[cell("a", 1, 0x5000_0000), cell("b", 2, 0x6000_0000)]);
+    s.channels
+        .push(channel("link", 0x7000_0000, &[0, 1]))
+        .unwrap();
+    s
+}
+
+fn channel(n: &str, base: u64, peers: &[u8]) -> Channel {
+    Channel {
+        name: name(n).unwrap(),
+        base,
+        peers: Vec::from_slice(peers).unwrap(),
+        common_size: 0x1000,
+        output_size: 0x1_0000,
+    }
+}
+
+fn at_channel(channel: usize, field: ChannelField) -> Location {
+    Location::Channel { channel, field }
+}
+
+#[test]
+fn a_channel_between_two_cells_is_fine() {
+    let s = with_channel();
+    assert_eq!(findings(&s), []);
+    let link = &s.channels[0];
+    assert_eq!(
+        channel_region(link),
+        Some(MemRange::new(0x7000_0000, 0x2_2000))
+    );
+    assert_eq!(link.peer_of(1), Some(1));
+    assert_eq!(link.peer_of(2), None);
+}
+
+#[test]
+fn a_channel_needs_two_distinct_existing_peers() {
+    let mut s = with_channel();
+    s.channels[0].peers = Vec::from_slice(&[1]).unwrap();
+    assert_eq!(
+        problems(&s),
+        [(at_channel(0, ChannelField::Peers), Problem::TooFewPeers)]
+    );
+    s.channels[0].peers = Vec::from_slice(&[0, 1, 0, 7]).unwrap();
+    assert_eq!(
+        problems(&s),
+        [
+            (
+                at_channel(0, ChannelField::Peer(2)),
+                Problem::PeerTwice { first: 0 }
+            ),
+            (
+                at_channel(0, ChannelField::Peer(3)),
+                Problem::NoSuchPeerCell
+            ),
+        ]
+    );
+}
+
+#[test]
+fn channel_names_are_checked_and_unique() {
+    let mut s = with_channel();
+    s.channels
+        .push(channel("link", 0x7100_0000, &[1, 0]))
+        .unwrap();
+    s.channels
+        .push(channel("Bad!", 0x7200_0000, &[0, 1]))
+        .unwrap();
+    assert_eq!(
+        problems(&s),
+        [
+            (
+                at_channel(1, ChannelField::Name),
+                Problem::ChannelNameTaken { other: 0 }
+            ),
+            (at_channel(2, ChannelField::Name), Problem::BadName),
+        ]
+    );
+}
+
+#[test]
+fn a_channel_layout_is_whole_pages_with_output_sections() {
+    let mut s = with_channel();
+    s.channels[0].base += 0x800;
+    s.channels[0].common_size = 0x800;
+    s.channels[0].output_size = 0x1800;
+    assert_eq!(
+        problems(&s),
+        [
+            (at_channel(0, ChannelField::Base), Problem::Unaligned),
+            (at_channel(0, ChannelField::CommonSize), Problem::Unaligned),
+            (at_channel(0, ChannelField::OutputSize), Problem::Unaligned),
+        ]
+    );
+    let mut s = with_channel();
+    s.channels[0].output_size = 0;
+    s.channels[0].common_size = 0;
+    assert_eq!(
+        problems(&s),
+        [(at_channel(0, ChannelField::OutputSize), Problem::Empty)]
+    );
+    // A layout that wraps around the address space is nowhere in RAM.
+    let mut s = with_channel();
+    s.channels[0].output_size = 1 << 63;
+    assert_eq!(
+        problems(&s),
+        [(at_channel(0, ChannelField::Base), Problem::NotRam)]
+    );
+}
+
+#[test]
+fn channel_memory_is_the_channels_own() {
+    let mut s = with_channel();
+    // Past the end of RAM, over the partitioner, over cell b's memory,
+    // over the first channel.
+    s.channels
+        .push(channel("high", 0xbfff_f000, &[0, 1]))
+        .unwrap();
+    s.channels
+        .push(channel("low", 0x4fff_f000, &[0, 1]))
+        .unwrap();
+    s.channels
+        .push(channel("twin", 0x7001_0000, &[1, 0]))
+        .unwrap();
+    s.channels[2].output_size = 0x40_0000;
+    assert_eq!(
+        problems(&s),
+        [
+            (at_channel(1, ChannelField::Base), Problem::NotRam),
+            (
+                at_channel(2, ChannelField::Base),
+                Problem::HypervisorRam {
+                    reserved: BOARD.hypervisor_ram
+                }
+            ),
+            (
+                at_channel(2, ChannelField::Base),
+                Problem::ChannelOverlapsMemory { cell: 0, region: 0 }
+            ),
+            (
+                at_channel(3, ChannelField::Base),
+                Problem::ChannelOverlap { other: 0 }
+            ),
+        ]
+    );
+    let mut s = with_channel();
+    s.channels[0].base = 0x6080_0000;
+    assert_eq!(
+        problems(&s),
+        [(
+            at_channel(0, ChannelField::Base),
+            Problem::ChannelOverlapsMemory { cell: 1, region: 0 }
+        )]
+    );
+}
+
+#[test]
+fn doorbells_follow_the_consoles_in_the_spare_spis() {
+    let spare = BOARD.spare_spis;
+    assert_eq!(doorbell_spi(spare, 0, 0), spare.first + MAX_CELLS as u32);
+    assert_eq!(
+        doorbell_spi(spare, 1, 3),
+        spare.first + (MAX_CELLS + MAX_CHANNEL_PEERS + 3) as u32
+    );
+    // The last doorbell of the largest system fits qemu-virt.
+    let last = doorbell_spi(spare, MAX_CHANNELS - 1, MAX_CHANNEL_PEERS - 1);
+    assert!(spare.contains(last));
+    // Far out of range, it saturates instead of wrapping.
+    assert_eq!(doorbell_spi(spare, usize::MAX, 1), u32::MAX);
+
+    // A board with ten spare SPIs: the consoles take eight, the first
+    // channel's peers 0 and 1 get the other two, its peer 2 none.
+    let mut s = with_channel();
+    let mut b = cell("c", 4, 0x6800_0000);
+    b.console = None;
+    s.cells.push(b).unwrap();
+    let small = bsp::Board {
+        spare_spis: bsp::IntidRange {
+            first: 96,
+            count: 10,
+        },
+        ..BOARD
+    };
+    let mut found = std::vec::Vec::new();
+    check(&s, &small, |f| found.push(f));
+    assert_eq!(found, []);
+    s.channels[0].peers.push(2).unwrap();
+    let mut found = std::vec::Vec::new();
+    check(&s, &small, |f| found.push((f.location, f.problem)));
+    assert_eq!(
+        found,
+        [(
+            at_channel(0, ChannelField::Peers),
+            Problem::NoDoorbellSpi { peer: 2, irq: 106 }
+        )]
+    );
+}
+
+#[test]
+fn channels_need_a_virtual_pci_bridge_that_fits_them() {
+    let s = with_channel();
+    let bare = bsp::Board {
+        virtual_pci: None,
+        ..BOARD
+    };
+    let mut found = std::vec::Vec::new();
+    check(&s, &bare, |f| found.push((f.location, f.problem)));
+    assert_eq!(
+        found,
+        [(at_channel(0, ChannelField::Name), Problem::NoVirtualPci)]
+    );
+
+    // 4 KiB + 4 KiB + 2 x 16 MiB needs a 64 MiB BAR; a slot is 16 MiB.
+    let mut s = with_channel();
+    s.channels[0].output_size = 16 << 20;
+    s.channels[0].base = 0x7100_0000;
+    assert_eq!(channel_bar_size(&s.channels[0]), Some(64 << 20));
+    assert_eq!(
+        problems(&s),
+        [(
+            at_channel(0, ChannelField::OutputSize),
+            Problem::ChannelTooLarge {
+                bar_size: 64 << 20,
+                slot: 16 << 20
+            }
+        )]
+    );
+
+    // Room for one device only: the second channel has no slot.
+    let mut s = with_channel();
+    s.channels
+        .push(channel("more", 0x7100_0000, &[1, 0]))
+        .unwrap();
+    let pci = BOARD.virtual_pci.unwrap();
+    let one = bsp::Board {
+        virtual_pci: Some(bsp::VirtualPci {
+            registers: MemRange::new(pci.registers.base, 0x1000),
+            ..pci
+        }),
+        ..BOARD
+    };
+    let mut found = std::vec::Vec::new();
+    check(&s, &one, |f| found.push((f.location, f.problem)));
+    assert_eq!(
+        found,
+        [(
+            at_channel(1, ChannelField::Name),
+            Problem::NoVirtualPciDevice { devices: 1 }
+        )]
+    );
+}
+
+#[test]
+fn peers_keep_their_memory_and_devices_out_of_the_virtual_pci_windows() {
+    let mut s = with_channel();
+    s.cells[1].devices.push(device("pcie")).unwrap();
+    s.cells[0].memory[0].guest_base = 0x2000_0000;
+    s.cells[0].images[0].load_address = 0x2000_0000;
+    s.cells[0].entry = 0x2000_0000;
+    assert_eq!(
+        problems(&s),
+        [
+            (
+                Location::Cell {
+                    cell: 0,
+                    field: CellField::Memory(0)
+                },
+                Problem::MemoryInVirtualPci { channel: 0 }
+            ),
+            (
+                Location::Cell {
+                    cell: 1,
+                    field: CellField::Device(0)
+                },
+                Problem::DeviceInVirtualPci { channel: 0 }
+            ),
+        ]
+    );
+    // A cell that is no peer may have them.
+    s.channels[0].peers = Vec::from_slice(&[1, 2]).unwrap();
+    let mut c = cell("c", 4, 0x6800_0000);
+    c.console = None;
+    s.cells.push(c).unwrap();
+    s.cells[1].devices.clear();
+    assert_eq!(problems(&s), []);
+}
+
+fn advice(s: &System, board: &bsp::Board) -> std::vec::Vec<Warning> {
+    let mut v = std::vec::Vec::new();
+    assert_eq!(warnings(s, board, |w| v.push(w)), v.len());
+    v
+}
+
+#[test]
+fn a_realtime_cell_in_a_shared_cluster_is_warned_about() {
+    let mut s = system(&[cell("rt", 0b1, 0x5000_0000), cell("b", 0b110, 0x6000_0000)]);
+    assert_eq!(advice(&s, &BOARD), []);
+    s.realtime = CellSet::from_bits(0b1);
+    assert_eq!(
+        advice(&s, &BOARD),
+        [Warning {
+            location: Location::Cell {
+                cell: 0,
+                field: CellField::Realtime
+            },
+            concern: Concern::SharedCluster {
+                cpu: 0,
+                other_cell: 1,
+                other_cpu: 1,
+                cluster: 0
+            }
+        }]
+    );
+    // A warning is not a finding: the partitioner boots it.
+    assert_eq!(findings(&s), []);
+}
+
+#[test]
+fn clusters_decide_and_unknown_clusters_say_nothing() {
+    const SPLIT: [bsp::Cpu; 4] = {
+        let c = BOARD.cpus;
+        [
+            c[0],
+            c[1],
+            bsp::Cpu {
+                cluster: Some(1),
+                ..c[2]
+            },
+            bsp::Cpu {
+                cluster: Some(1),
+                ..c[3]
+            },
+        ]
+    };
+    const UNKNOWN: [bsp::Cpu; 4] = {
+        let c = BOARD.cpus;
+        [
+            bsp::Cpu {
+                cluster: None,
+                ..c[0]
+            },
+            bsp::Cpu {
+                cluster: None,
+                ..c[1]
+            },
+            bsp::Cpu {
+                cluster: None,
+                ..c[2]
+            },
+            bsp::Cpu {
+                cluster: None,
+                ..c[3]
+            },
+        ]
+    };
+    let mut s = system(&[
+        cell("rt", 0b11, 0x5000_0000),
+        cell("b", 0b1100, 0x6000_0000),
+    ]);
+    s.realtime = CellSet::from_bits(0b1);
+    let split = bsp::Board {
+        cpus: &SPLIT,
+        ..BOARD
+    };
+    assert_eq!(advice(&s, &split), []);
+    let unknown = bsp::Board {
+        cpus: &UNKNOWN,
+        ..BOARD
+    };
+    assert_eq!(advice(&s, &unknown), []);
+    assert_eq!(advice(&s, &BOARD).len(), 1);
+}
