@@ -3,7 +3,7 @@
 //! `board:`, as for the partitioner): the addresses a cell reaches (its
 //! emulated console at the board console's address, the GIC the
 //! partitioner emulates) come from that board's description, as
-//! `cell_rt::board`. Links them as position-independent executables with
+//! `baremetal_cells::board`. Links them as position-independent executables with
 //! their own linker script when building for the bare-metal target.
 
 use std::fmt::Write as _;

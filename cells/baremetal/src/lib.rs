@@ -1,6 +1,7 @@
-//! `cell_rt`: the smallest runtime a bare-metal Bulkhead test cell needs:
-//! the entry code (arm64 Image header, self-relocation, stacks per virtual
-//! CPU), a console on the cell's PL011, PSCI calls and the generic timer.
+//! The library of the `baremetal-cells` package: the smallest runtime a
+//! bare-metal Bulkhead test cell needs: the entry code (arm64 Image
+//! header, self-relocation, stacks per virtual CPU), a console on the
+//! cell's PL011, PSCI calls and the generic timer.
 //!
 //! A cell binary provides `cell_main` and, if it starts more virtual CPUs,
 //! `cell_secondary`:
@@ -26,7 +27,7 @@ pub mod hist;
 
 /// The `main` a cell binary has on the host, where it cannot run: it says
 /// so and exits with status 2. Every cell binary ends with
-/// `cell_rt::host_main!();`.
+/// `baremetal_cells::host_main!();`.
 #[macro_export]
 macro_rules! host_main {
     () => {

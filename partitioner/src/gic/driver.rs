@@ -130,7 +130,7 @@ fn redistributor(
     mpidr: u64,
 ) -> Option<(&'static RedistributorControl, &'static RedistributorSgi)> {
     let gic = board.gic;
-    let affinity = (mpidr & 0xff_ffff) | (mpidr >> 32 & 0xff) << 24;
+    let affinity = super::redistributor_affinity(mpidr);
     let mut base = gic.redistributors.base;
     while base < gic.redistributors.end() {
         // SAFETY: the redistributor range is mapped as device memory at

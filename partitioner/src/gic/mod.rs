@@ -22,6 +22,20 @@ pub const KICK_SGI: Intid = 15;
 /// INTIDs the distributor implements at most (1020 and up are special).
 pub const MAX_INTID: Intid = 1020;
 
+/// A core's affinity as `GICD_IROUTER<n>` holds it: MPIDR's Aff0-2 (bits
+/// 0-23) and Aff3 (bits 32-39) in the same places, the routing-mode bit
+/// (31) and MPIDR's other bits clear. The same mask reads a core's MPIDR
+/// back out of an IROUTER value.
+pub const fn irouter_affinity(mpidr: u64) -> u64 {
+    mpidr & 0xff_00ff_ffff
+}
+
+/// A core's affinity as `GICR_TYPER.Affinity` (bits 32-63 of the register)
+/// holds it: Aff3.Aff2.Aff1.Aff0, packed into 32 bits.
+pub const fn redistributor_affinity(mpidr: u64) -> u64 {
+    (mpidr & 0xff_ffff) | ((mpidr >> 32) & 0xff) << 24
+}
+
 /// Distributor register offsets (`GICD_*`). Ranges are half-open: a
 /// register array runs from its constant to the next one named `*_END`.
 pub mod gicd {
@@ -222,5 +236,15 @@ mod tests {
         );
         assert_eq!(GICD_CTLR::ARE::SET.value, 1 << 4);
         assert_eq!(GICR_TYPER::Affinity::SET.value, 0xffff_ffff << 32);
+    }
+
+    #[test]
+    fn affinities_from_an_mpidr() {
+        // Aff3 = 0x12, U and MT set, bit 31 RES1, Aff2.Aff1.Aff0 = 3.2.1.
+        let mpidr = 0x12_c103_0201;
+        assert_eq!(irouter_affinity(mpidr), 0x12_0003_0201);
+        assert_eq!(redistributor_affinity(mpidr), 0x1203_0201);
+        // An IROUTER value with the routing-mode bit reads back as the core.
+        assert_eq!(irouter_affinity(0x8000_0001), 1);
     }
 }

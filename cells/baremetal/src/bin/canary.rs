@@ -10,7 +10,7 @@
 
 #[cfg(target_os = "none")]
 mod cell {
-    use cell_rt::{counter, delay_ms, println};
+    use baremetal_cells::{counter, delay_ms, println};
 
     /// Bytes checked, from 1 MiB into the cell's RAM (its image and stack
     /// stay below).
@@ -68,8 +68,8 @@ mod cell {
 
     #[unsafe(no_mangle)]
     fn cell_secondary(_vcpu: usize, _context: u64) -> ! {
-        cell_rt::halt()
+        baremetal_cells::halt()
     }
 }
 
-cell_rt::host_main!();
+baremetal_cells::host_main!();

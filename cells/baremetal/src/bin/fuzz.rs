@@ -43,7 +43,7 @@
 
 #[cfg(target_os = "none")]
 mod cell {
-    use cell_rt::{count_boot, counter, counter_frequency, gic, hvc, println, smc, timer};
+    use baremetal_cells::{count_boot, counter, counter_frequency, gic, hvc, println, smc, timer};
     use core::arch::{asm, global_asm};
     use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -455,7 +455,7 @@ mod cell {
                 let (name, address, kinds) = match rng.below(3) {
                     0 => (
                         "distributor",
-                        cell_rt::board::GIC_DISTRIBUTOR as u64 + (rng.below(0x1_0000) & !3),
+                        baremetal_cells::board::GIC_DISTRIBUTOR as u64 + (rng.below(0x1_0000) & !3),
                         &[2u64, 3, 4, 5][..],
                     ),
                     1 => (
@@ -467,7 +467,7 @@ mod cell {
                     // and the cell's output is how a failure replays.
                     _ => (
                         "console",
-                        cell_rt::CONSOLE_BASE as u64 + (rng.below(0x1000) & !3),
+                        baremetal_cells::CONSOLE_BASE as u64 + (rng.below(0x1000) & !3),
                         &[2u64, 4][..],
                     ),
                 };
@@ -503,7 +503,7 @@ mod cell {
                 sysreg(n, write, value);
             }
             Class::FirmwareCall => {
-                use cell_rt::psci::{
+                use baremetal_cells::psci::{
                     PSCI_AFFINITY_INFO_64, PSCI_CPU_DEFAULT_SUSPEND_64, PSCI_CPU_OFF,
                     PSCI_CPU_ON_64, PSCI_CPU_SUSPEND_32, PSCI_CPU_SUSPEND_64, PSCI_FEATURES,
                     PSCI_MIGRATE_INFO_TYPE, PSCI_SYSTEM_OFF, PSCI_SYSTEM_RESET, PSCI_VERSION,
@@ -630,8 +630,8 @@ mod cell {
 
     #[unsafe(no_mangle)]
     fn cell_secondary(_vcpu: usize, _context: u64) -> ! {
-        cell_rt::halt()
+        baremetal_cells::halt()
     }
 }
 
-cell_rt::host_main!();
+baremetal_cells::host_main!();

@@ -28,7 +28,7 @@
 
 #[cfg(target_os = "none")]
 mod cell {
-    use cell_rt::{counter, counter_frequency, gic, println, timer};
+    use baremetal_cells::{counter, counter_frequency, gic, println, timer};
     use core::arch::asm;
 
     /// The EL1 virtual timer's PPI.
@@ -79,20 +79,20 @@ mod cell {
             };
             gic::enable_private(redistributor as usize, VIRTUAL_TIMER, 0x80);
             timer::arm(counter() + counter_frequency() / 1000);
-            cell_rt::wait_for_interrupt();
+            baremetal_cells::wait_for_interrupt();
             let intid = gic::acknowledge();
             gic::end(intid);
             timer::stop();
             println!("bpr {bpr} (reads {back}): woke with intid {intid}");
         }
         println!("giccheck: done");
-        cell_rt::system_off()
+        baremetal_cells::system_off()
     }
 
     #[unsafe(no_mangle)]
     fn cell_secondary(_vcpu: usize, _context: u64) -> ! {
-        cell_rt::halt()
+        baremetal_cells::halt()
     }
 }
 
-cell_rt::host_main!();
+baremetal_cells::host_main!();

@@ -7,7 +7,7 @@
 
 #[cfg(target_os = "none")]
 mod cell {
-    use cell_rt::{
+    use baremetal_cells::{
         affinity_info, count_boot, cpu_off, cpu_on, delay_ms, println, smc, system_reset, vcpu,
     };
 
@@ -21,15 +21,15 @@ mod cell {
             "heartbeat cell: boot {boot}, vcpu {}, x0 = {boot_argument:#x}",
             vcpu()
         );
-        let version = smc(cell_rt::psci::PSCI_VERSION, 0, 0, 0);
+        let version = smc(baremetal_cells::psci::PSCI_VERSION, 0, 0, 0);
         println!("psci version {}.{}", version >> 16, version & 0xffff);
         let cpu_on = smc(
-            cell_rt::psci::PSCI_FEATURES,
-            cell_rt::psci::PSCI_CPU_ON_64 as u64,
+            baremetal_cells::psci::PSCI_FEATURES,
+            baremetal_cells::psci::PSCI_CPU_ON_64 as u64,
             0,
             0,
         );
-        let unknown = smc(cell_rt::psci::PSCI_FEATURES, 0x8400_0042, 0, 0);
+        let unknown = smc(baremetal_cells::psci::PSCI_FEATURES, 0x8400_0042, 0, 0);
         println!("psci features: CPU_ON {cpu_on}, 0x84000042 {unknown}");
         start_other_vcpus();
         let mut beat = 0;
@@ -74,4 +74,4 @@ mod cell {
     }
 }
 
-cell_rt::host_main!();
+baremetal_cells::host_main!();

@@ -25,13 +25,13 @@
 
 #[cfg(target_os = "none")]
 mod cell {
-    use cell_rt::{count_boot, delay_ms, gic, hvc, println, smc};
+    use baremetal_cells::{count_boot, delay_ms, gic, hvc, println, smc};
 
     /// RAM of the `sensor` cell in the example configs.
     const VICTIM_RAM: usize = 0x5000_0000;
     /// The board's distributor and CPU 0's redistributor (`RD_base`).
-    const GICD: usize = cell_rt::board::GIC_DISTRIBUTOR;
-    const CPU0_REDISTRIBUTOR: usize = cell_rt::board::GIC_REDISTRIBUTORS;
+    const GICD: usize = baremetal_cells::board::GIC_DISTRIBUTOR;
+    const CPU0_REDISTRIBUTOR: usize = baremetal_cells::board::GIC_REDISTRIBUTORS;
     /// An SPI the intruder does not own (the sensor's virtio-mmio31 on
     /// QEMU virt, no device's on the i.MX 8M Plus).
     const SENSOR_SPI: u32 = 79;
@@ -105,7 +105,7 @@ mod cell {
             _ => {
                 let unknown = smc(0xc200_0bad, 0, 0, 0);
                 println!("intruder: unknown SMC returned {unknown}");
-                let bogus = hvc::<0x42>(cell_rt::psci::PSCI_VERSION, 0);
+                let bogus = hvc::<0x42>(baremetal_cells::psci::PSCI_VERSION, 0);
                 println!("intruder: HVC #0x42 returned {bogus}");
             }
         }
@@ -116,15 +116,15 @@ mod cell {
             println!("heartbeat {beat}");
             if boot % 6 == 5 && beat == 8 {
                 println!("intruder: SYSTEM_OFF");
-                cell_rt::system_off();
+                baremetal_cells::system_off();
             }
         }
     }
 
     #[unsafe(no_mangle)]
     fn cell_secondary(_vcpu: usize, _context: u64) -> ! {
-        cell_rt::cpu_off()
+        baremetal_cells::cpu_off()
     }
 }
 
-cell_rt::host_main!();
+baremetal_cells::host_main!();

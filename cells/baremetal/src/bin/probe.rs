@@ -36,8 +36,8 @@
 
 #[cfg(target_os = "none")]
 mod cell {
-    use cell_rt::gic::{self, DISTRIBUTOR};
-    use cell_rt::{
+    use baremetal_cells::gic::{self, DISTRIBUTOR};
+    use baremetal_cells::{
         counter, counter_frequency, disable_irqs, enable_irqs, install_irq_handler, println, timer,
         wait_for_interrupt,
     };
@@ -141,7 +141,7 @@ mod cell {
             }
             let lost = self.values.iter().filter(|&&v| v == LOST).count();
             let kept = &self.values[..SAMPLES - lost];
-            cell_rt::hist::print_histogram("probe", mode, kept, lost);
+            baremetal_cells::hist::print_histogram("probe", mode, kept, lost);
 
             let hz = counter_frequency();
             let min = self.values[0];
@@ -185,7 +185,7 @@ mod cell {
     }
 
     /// The board's first redistributor (CPU 0), for native runs.
-    const NATIVE_REDISTRIBUTOR: usize = cell_rt::board::GIC_REDISTRIBUTORS;
+    const NATIVE_REDISTRIBUTOR: usize = baremetal_cells::board::GIC_REDISTRIBUTORS;
     const FDT_MAGIC: u32 = 0xd00d_feed;
 
     #[unsafe(no_mangle)]
@@ -257,15 +257,15 @@ mod cell {
         println!("probe: done");
         if native {
             // QEMU's own PSCI (HVC at EL1 without EL2): quit the emulator.
-            cell_rt::hvc::<0>(cell_rt::psci::PSCI_SYSTEM_OFF, 0);
+            baremetal_cells::hvc::<0>(baremetal_cells::psci::PSCI_SYSTEM_OFF, 0);
         }
-        cell_rt::halt()
+        baremetal_cells::halt()
     }
 
     #[unsafe(no_mangle)]
     fn cell_secondary(_vcpu: usize, _context: u64) -> ! {
-        cell_rt::cpu_off()
+        baremetal_cells::cpu_off()
     }
 }
 
-cell_rt::host_main!();
+baremetal_cells::host_main!();

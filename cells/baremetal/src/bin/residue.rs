@@ -16,7 +16,7 @@
 
 #[cfg(target_os = "none")]
 mod cell {
-    use cell_rt::{count_boot, println, system_off, system_reset};
+    use baremetal_cells::{count_boot, println, system_off, system_reset};
     use core::arch::asm;
 
     /// Reads every listed system register into an array, and writes each
@@ -294,8 +294,8 @@ mod cell {
 
     #[unsafe(no_mangle)]
     fn cell_secondary(_vcpu: usize, _context: u64) -> ! {
-        cell_rt::halt()
+        baremetal_cells::halt()
     }
 }
 
-cell_rt::host_main!();
+baremetal_cells::host_main!();

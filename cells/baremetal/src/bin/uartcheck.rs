@@ -36,13 +36,13 @@ mod check {
 
     #[unsafe(no_mangle)]
     fn cell_main(_boot_argument: u64) -> ! {
-        let Some(board) = bsp::board(cell_rt::board::NAME) else {
-            cell_rt::halt()
+        let Some(board) = bsp::board(baremetal_cells::board::NAME) else {
+            baremetal_cells::halt()
         };
         // SAFETY: this program runs alone on the board, with the MMU off
         // (device memory everywhere), and is the only driver of the UART.
         let Some(uart) = (unsafe { Uart::for_console(board) }) else {
-            cell_rt::halt()
+            baremetal_cells::halt()
         };
         uart.enable();
         let kind = board.console_kind().map_or("?", |k| k.name());
@@ -74,8 +74,8 @@ mod check {
 
     #[unsafe(no_mangle)]
     fn cell_secondary(_vcpu: usize, _context: u64) -> ! {
-        cell_rt::halt()
+        baremetal_cells::halt()
     }
 }
 
-cell_rt::host_main!();
+baremetal_cells::host_main!();

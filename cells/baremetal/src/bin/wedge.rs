@@ -20,7 +20,7 @@
 
 #[cfg(target_os = "none")]
 mod cell {
-    use cell_rt::{count_boot, cpu_on, delay_ms, println, system_off, system_reset};
+    use baremetal_cells::{count_boot, cpu_on, delay_ms, println, system_off, system_reset};
 
     /// How long virtual CPU 1 stays wedged before virtual CPU 0 acts.
     const WEDGED_MS: u64 = 300;
@@ -75,20 +75,20 @@ mod cell {
         // core never unmasks them again.
         unsafe { core::arch::asm!("msr daifset, #0xf", "isb", options(nomem, nostack)) };
         if !spin {
-            cell_rt::gic::block_interface();
+            baremetal_cells::gic::block_interface();
             println!(
                 "vcpu {vcpu}: GIC blocked, running priority {:#x}",
-                cell_rt::gic::running_priority()
+                baremetal_cells::gic::running_priority()
             );
         }
         loop {
             if spin {
                 core::hint::spin_loop();
             } else {
-                cell_rt::wait_for_interrupt();
+                baremetal_cells::wait_for_interrupt();
             }
         }
     }
 }
 
-cell_rt::host_main!();
+baremetal_cells::host_main!();

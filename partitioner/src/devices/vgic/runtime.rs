@@ -8,7 +8,7 @@ use super::{
 };
 use crate::arch;
 use crate::gic::driver as gic;
-use crate::gic::{gicd, gicr, GICD_CTLR, KICK_SGI};
+use crate::gic::{gicd, gicr, irouter_affinity, GICD_CTLR, KICK_SGI};
 use crate::runtime::machine::{self, Machine, MAX_RUNTIME_CPUS};
 use crate::runtime::sync::Once;
 use bsp::MemRange;
@@ -277,14 +277,14 @@ fn route(
                 .and_then(|cpu| machine.board.cpus.get(cpu))
                 .map(|c| c.mpidr)
             {
-                let affinity = (mpidr & 0xff_ffff) | (mpidr >> 32 & 0xff) << 32;
+                let affinity = irouter_affinity(mpidr);
                 gic_write(address, 8, affinity);
             }
             0
         }
         None => {
             let physical = gic_read(address, 8);
-            let mpidr = (physical & 0xff_ffff) | (physical >> 32 & 0xff) << 32;
+            let mpidr = irouter_affinity(physical);
             let vcpu = machine
                 .board
                 .cpu_index(mpidr)
@@ -322,7 +322,7 @@ pub fn reset_cell_interrupts(machine: &Machine, index: usize, cell: &Cell) {
             }
         }
     }
-    let affinity = (boot_mpidr & 0xff_ffff) | (boot_mpidr >> 32 & 0xff) << 32;
+    let affinity = irouter_affinity(boot_mpidr);
     for intid in owned.spis() {
         gic_write(
             distributor + gicd::IPRIORITYR + intid as u64,

@@ -4,8 +4,8 @@ use crate::device::{
     open, other, wait_for_peer, CellDoorbell, Device, DOORBELL_ENTRY, LAST_RING, TIMEOUT, WAITED,
 };
 use crate::roles::ROUND_TRIPS;
+use baremetal_cells::{counter, counter_frequency, println};
 use bulkhead_channel::{Channel, ChannelConfig, Error, PeerId};
-use cell_rt::{counter, counter_frequency, println};
 use core::sync::atomic::Ordering::Relaxed;
 use core::time::Duration;
 
@@ -313,7 +313,7 @@ pub(crate) fn report_histogram(name: &str, samples: &mut [u32]) {
     samples.sort_unstable();
     let lost = samples.iter().filter(|&&v| v == LOST_SAMPLE).count();
     let kept = &samples[..samples.len() - lost];
-    cell_rt::hist::print_histogram("bench", name, kept, lost);
+    baremetal_cells::hist::print_histogram("bench", name, kept, lost);
     let (min, max) = match kept {
         [first, .., last] => (*first, *last),
         [only] => (*only, *only),

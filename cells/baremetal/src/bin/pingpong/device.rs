@@ -2,32 +2,32 @@
 //! BARs, the vendor capability), its doorbell interrupt, and the doorbell
 //! the channel library waits on.
 
+use baremetal_cells::gic;
+use baremetal_cells::{
+    counter, counter_frequency, disable_irqs, enable_irqs, install_irq_handler, poll_irq, println,
+    timer, wait_for_interrupt,
+};
 use bulkhead_abi::ivshmem::{capability as vendor, REGISTERS_BAR, SHARED_MEMORY_BAR};
 use bulkhead_abi::pci::{self, offset};
 use bulkhead_channel::ivshmem::Registers;
 use bulkhead_channel::{
     Channel, ChannelConfig, Doorbell, Error, Geometry, PeerId, PeerState, Region, Wakeup,
 };
-use cell_rt::gic;
-use cell_rt::{
-    counter, counter_frequency, disable_irqs, enable_irqs, install_irq_handler, poll_irq, println,
-    timer, wait_for_interrupt,
-};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use core::time::Duration;
 
 /// Bus 0 of the virtual PCI host bridge: the board's
 /// `virtual_pci.ecam`.
-pub(crate) const ECAM: usize = cell_rt::board::VIRTUAL_PCI_ECAM;
+pub(crate) const ECAM: usize = baremetal_cells::board::VIRTUAL_PCI_ECAM;
 
 /// The channel's device number: its index in the config's `channels`.
 pub(crate) const DEVICE: u8 = 0;
 
 /// Channel 0's peer 0's doorbell; peer p has `FIRST_DOORBELL + p`
 /// (`bulkhead_config::doorbell_spi`, from the board's spare SPIs).
-pub(crate) const FIRST_DOORBELL: u32 = cell_rt::board::FIRST_DOORBELL;
+pub(crate) const FIRST_DOORBELL: u32 = baremetal_cells::board::FIRST_DOORBELL;
 
-pub(crate) const VIRTUAL_TIMER: u32 = cell_rt::board::VIRTUAL_TIMER;
+pub(crate) const VIRTUAL_TIMER: u32 = baremetal_cells::board::VIRTUAL_TIMER;
 
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(2);
 

@@ -38,7 +38,7 @@
 //!    ([`LAST_RING`]); the echoer, idle in WFI with IRQs masked, wakes on
 //!    the doorbell interrupt and reads the counter first, before it
 //!    acknowledges the interrupt and runs its handler
-//!    ([`poll_irq`](cell_rt::poll_irq),
+//!    ([`poll_irq`](baremetal_cells::poll_irq),
 //!    [`DOORBELL_ENTRY`]), and answers with that reading. Two figures:
 //!    `oneway`, from before `send` to the handler, and `notify`, from the
 //!    Doorbell store to the handler (the notification alone). Taking the
@@ -80,7 +80,7 @@
 //! figures, and the bench stops.
 //!
 //! Addresses: the ECAM window is the board's `virtual_pci.ecam`
-//! (`bsp/boards/<board>.yaml`, as `cell_rt::board`); the channel is device 0 (the first
+//! (`bsp/boards/<board>.yaml`, as `baremetal_cells::board`); the channel is device 0 (the first
 //! channel of the config), and everything else comes from its
 //! configuration space, as a driver would read it: BAR 0 (registers),
 //! BAR 2 (shared memory), the vendor capability (section sizes), the ID
@@ -103,7 +103,7 @@ mod cell {
     use crate::bench::{bench_echoer, bench_initiator};
     use crate::device::{enable_interrupts, probe_device};
     use crate::roles::{echoer, initiator, outsider};
-    use cell_rt::{count_boot, println};
+    use baremetal_cells::{count_boot, println};
 
     const ROLE_INITIATOR: u64 = 1;
 
@@ -159,13 +159,13 @@ mod cell {
             ROLE_OUTSIDER => outsider(boot),
             _ => println!("pingpong: unknown role {role} (x0 = {boot_argument:#x})"),
         }
-        cell_rt::halt()
+        baremetal_cells::halt()
     }
 
     #[unsafe(no_mangle)]
     fn cell_secondary(_vcpu: usize, _context: u64) -> ! {
-        cell_rt::cpu_off()
+        baremetal_cells::cpu_off()
     }
 }
 
-cell_rt::host_main!();
+baremetal_cells::host_main!();

@@ -4,10 +4,10 @@ use crate::device::{
     config_read, header, open, other, wait_for_peer, CellDoorbell, Device, DOORBELL_ENTRY, ECAM,
     RUNG, TIMEOUT,
 };
+use baremetal_cells::{counter, counter_frequency, delay_ms, println};
 use bulkhead_abi::ivshmem::register;
 use bulkhead_abi::pci::offset;
 use bulkhead_channel::{Channel, ChannelConfig, DecodeError, Error, Message, PeerId};
-use cell_rt::{counter, counter_frequency, delay_ms, println};
 use core::sync::atomic::Ordering::Relaxed;
 use core::time::Duration;
 
@@ -218,9 +218,10 @@ pub(crate) fn write_peer_output(device: &Device, remote: PeerId) {
 pub(crate) fn outsider(boot: u64) {
     println!("outsider: boot {boot}");
     /// BAR 0 of device 0 (`virtual_pci.registers`) and its Doorbell.
-    const DOORBELL: usize = cell_rt::board::VIRTUAL_PCI_REGISTERS + register::DOORBELL as usize;
+    const DOORBELL: usize =
+        baremetal_cells::board::VIRTUAL_PCI_REGISTERS + register::DOORBELL as usize;
     /// BAR 2 of device 0 (`virtual_pci.memory`).
-    const SHARED_MEMORY: usize = cell_rt::board::VIRTUAL_PCI_MEMORY;
+    const SHARED_MEMORY: usize = baremetal_cells::board::VIRTUAL_PCI_MEMORY;
     match boot {
         0 => {
             println!("outsider: reading the virtual PCI ECAM at {ECAM:#x}");
