@@ -250,7 +250,7 @@ impl ControlPath {
 /// The GIC of the board.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Gic {
-    /// GICv2 or GICv3. The partitioner drives GICv3 only.
+    /// GICv2 or GICv3.
     pub version: GicVersion,
     /// Device-tree `compatible` (`arm,gic-v3`, `arm,gic-400`).
     pub compatible: &'static str,
@@ -275,6 +275,22 @@ pub struct Gic {
     pub maintenance_irq: Intid,
     /// How EL2 gets its own interrupts while a cell runs.
     pub control_path: ControlPath,
+}
+
+impl Gic {
+    /// The windows a cell must not put memory over: the distributor, the
+    /// redistributors (GICv3) and the CPU interface (GICv2). The
+    /// hypervisor and virtual CPU interfaces of a GICv2 are not among
+    /// them: nothing maps them for a cell.
+    pub fn windows(&self) -> impl Iterator<Item = MemRange> {
+        [
+            Some(self.distributor),
+            Some(self.redistributors).filter(|r| r.size > 0),
+            self.cpu_interface,
+        ]
+        .into_iter()
+        .flatten()
+    }
 }
 
 /// The architected generic timer's interrupts.
@@ -464,8 +480,9 @@ pub struct QemuModel {
 /// Why the partitioner cannot run on a board yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Gap {
-    /// The GIC is a GICv2; the partitioner drives GICv3 only.
-    GicV2,
+    /// The GIC is a GICv2 whose description has no CPU interface
+    /// (`GICC`), which the partitioner and cells use.
+    GicV2WithoutCpuInterface,
     /// Secondary cores are not started through PSCI over SMC.
     NoPsciSmc,
     /// The console UART is of a kind the partitioner has no driver for.
@@ -479,7 +496,9 @@ impl Gap {
     /// What it means, for messages.
     pub const fn message(self) -> &'static str {
         match self {
-            Gap::GicV2 => "its GIC is a GICv2 (GIC-400 class); the partitioner drives GICv3 only",
+            Gap::GicV2WithoutCpuInterface => {
+                "its GIC is a GICv2 whose description has no CPU interface (GICC)"
+            }
             Gap::NoPsciSmc => "its firmware does not start cores through PSCI over SMC",
             Gap::ConsoleWithoutDriver => {
                 "its console UART has no driver (PL011, i.MX, 8250/16550 and Cadence UARTs have one)"
@@ -520,7 +539,8 @@ impl Board {
     /// build a boot image; the partitioner refuses to start.
     pub fn gaps(&self) -> impl Iterator<Item = Gap> {
         [
-            (self.gic.version != GicVersion::V3).then_some(Gap::GicV2),
+            (self.gic.version == GicVersion::V2 && self.gic.cpu_interface.is_none())
+                .then_some(Gap::GicV2WithoutCpuInterface),
             (self.cpu_boot != CpuBoot::PsciSmc).then_some(Gap::NoPsciSmc),
             self.console_kind()
                 .is_none()
@@ -598,7 +618,7 @@ mod tests {
         assert_eq!(build_board(Some("qemu-virt")), Ok(&qemu_virt::BOARD));
         let unknown = build_board(Some("nope")).unwrap_err();
         assert!(unknown.to_string().starts_with(
-            "BULKHEAD_BOARD=nope: no such board; the boards are imx8mp-evk, qemu-virt"
+            "BULKHEAD_BOARD=nope: no such board; the boards are imx8mp-evk, qemu-virt-gicv2, qemu-virt,"
         ));
         assert!(build_board(None)
             .unwrap_err()
@@ -691,7 +711,7 @@ mod tests {
         assert!(qemu_virt::BOARD.ram.iter().all(|r| !pci.overlaps(r)));
         for other in BOARDS
             .iter()
-            .filter(|b| !matches!(b.name, "qemu-virt" | "imx8mp-evk"))
+            .filter(|b| !matches!(b.name, "qemu-virt" | "qemu-virt-gicv2" | "imx8mp-evk"))
         {
             assert_eq!(other.virtual_pci, None, "{}", other.name);
         }

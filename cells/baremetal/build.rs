@@ -47,6 +47,14 @@ fn main() {
          pub const GIC_REDISTRIBUTORS: usize = {:#x};\n\
          /// Distance between two cores' redistributors.\n\
          pub const GIC_REDISTRIBUTOR_STRIDE: usize = {:#x};\n\
+         /// The GIC's architecture version: 2 (GICv2, memory-mapped CPU\n\
+         /// interface, no redistributors) or 3.\n\
+         pub const GIC_VERSION: u8 = {};\n\
+         /// A GICv2's CPU interface (`GICC`; 0 on a GICv3).\n\
+         pub const GIC_CPU_INTERFACE: usize = {:#x};\n\
+         /// A GICv2's virtual interface control (`GICH`, which no cell\n\
+         /// may reach; 0 when the board has none).\n\
+         pub const GIC_HYPERVISOR_INTERFACE: usize = {:#x};\n\
          /// The EL1 virtual timer's PPI.\n\
          pub const VIRTUAL_TIMER: u32 = {};\n\
          /// The doorbell SPI of peer 0 of channel 0 (`bulkhead_config::doorbell_spi`);\n\
@@ -63,6 +71,12 @@ fn main() {
         gic.distributor.base,
         gic.redistributors.base,
         gic.redistributor_stride,
+        match gic.version {
+            bsp::GicVersion::V2 => 2,
+            bsp::GicVersion::V3 => 3,
+        },
+        gic.cpu_interface.map_or(0, |r| r.base),
+        gic.hypervisor_interface.map_or(0, |r| r.base),
         board.timer.virtual_timer,
         bulkhead_config::doorbell_spi(board.spare_spis, 0, 0),
         board.virtual_pci.map_or(0, |pci| pci.ecam.base),

@@ -30,6 +30,26 @@ pub const fn load_address(board: &bsp::Board) -> u64 {
     board.hypervisor_ram.base.saturating_add(TEXT_OFFSET)
 }
 
+/// The arm64 Image `text_offset` a partitioner for `board` carries in its
+/// header: how far [`load_address`] is from the 2 MiB-aligned base of the
+/// RAM bank the partitioner's RAM is in, which is where a loader that
+/// follows Linux's arm64 boot protocol (QEMU's `-kernel`, U-Boot's
+/// `booti`) puts an Image. [`TEXT_OFFSET`] where the partitioner's RAM
+/// starts its bank (QEMU virt, the i.MX 8M Plus); `0x4008_0000` on the
+/// ZCU102, whose RAM starts at 0.
+pub fn image_text_offset(board: &bsp::Board) -> u64 {
+    let own = board.hypervisor_ram.base;
+    let bank = board
+        .ram
+        .iter()
+        .find(|r| r.contains(own))
+        .map_or(own, |r| r.base);
+    load_address(board) - (bank & !(BANK_ALIGN - 1))
+}
+
+/// Where an arm64 Image's base may be: a 2 MiB boundary.
+const BANK_ALIGN: u64 = 2 << 20;
+
 /// First bytes of the record.
 pub const MAGIC: [u8; 8] = *b"BLKHDID\0";
 /// Format version this code reads and writes.
@@ -161,6 +181,17 @@ pub fn read(image: &[u8]) -> Result<Identity<'_>, IdentityError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_image_asks_to_be_placed_at_its_load_address() {
+        // Partitioner RAM at the start of the bank: the usual offset.
+        let virt = bsp::board("qemu-virt").unwrap();
+        assert_eq!(image_text_offset(virt), TEXT_OFFSET);
+        // The ZCU102's RAM starts at 0, the partitioner's at 1 GiB.
+        let zcu = bsp::board("zcu102").unwrap();
+        assert_eq!(zcu.ram[0].base, 0);
+        assert_eq!(image_text_offset(zcu), load_address(zcu));
+    }
 
     fn image_with(record: Option<Record>, offset: u64) -> std::vec::Vec<u8> {
         let mut image = std::vec![0u8; 256];

@@ -16,9 +16,14 @@
 //!   read-write, the others' read-only, never executable) at the
 //!   channel's BAR 2 in its virtual PCI window.
 //!
-//! Nothing else is mapped: the emulated console, the virtual PCI
-//! configuration space and register pages, other cells' RAM and
-//! unassigned devices fault.
+//! - On a GICv2, the first 4 KiB page of the CPU interface (`GICC`), as
+//!   Device memory at its physical address: each core has its own banked
+//!   copy there, through which the cell takes its interrupts directly. The
+//!   second page (`GICC_DIR`) traps.
+//!
+//! Nothing else is mapped: the GIC distributor and redistributors, the
+//! emulated console, the virtual PCI configuration space and register
+//! pages, other cells' RAM and unassigned devices fault.
 //!
 //! The tables: stage 2 uses the 4 KiB granule and a 39-bit IPA space
 //! ([`IPA_SPACE`]) starting at level 1, one root table per cell; a range
@@ -31,7 +36,7 @@
 use crate::model::{Access, Cell, System, MAX_CELL_DEVICES, MAX_CELL_MEMORY, MAX_DEVICE_MMIO};
 use crate::rules::page_span;
 use crate::{MAX_CHANNELS, MAX_CHANNEL_PEERS};
-use bsp::{Board, MemRange};
+use bsp::{Board, GicVersion, MemRange};
 use heapless::Vec;
 
 /// Guest-physical (IPA) bits of every cell's stage 2.
@@ -45,10 +50,12 @@ pub const BLOCK: u64 = 2 << 20;
 /// Bytes a level-2 table covers.
 const LEVEL2_SPAN: u64 = 1 << 30;
 /// Most mappings one cell's plan has: its RAM regions, its device
-/// windows, and three sections (state table, common, one output) plus
-/// one output per further peer for each channel.
-pub const MAX_STAGE2_MAPPINGS: usize =
-    MAX_CELL_MEMORY + MAX_CELL_DEVICES * MAX_DEVICE_MMIO + MAX_CHANNELS * (2 + MAX_CHANNEL_PEERS);
+/// windows, three sections (state table, common, one output) plus one
+/// output per further peer for each channel, and a GICv2's CPU interface.
+pub const MAX_STAGE2_MAPPINGS: usize = MAX_CELL_MEMORY
+    + MAX_CELL_DEVICES * MAX_DEVICE_MMIO
+    + MAX_CHANNELS * (2 + MAX_CHANNEL_PEERS)
+    + 1;
 
 /// What a mapping maps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +80,8 @@ pub enum Source {
     Device(usize),
     /// Channel `n` of the system.
     Channel(usize),
+    /// The board's GICv2 CPU interface.
+    GicCpuInterface,
 }
 
 /// One range of a cell's stage 2.
@@ -115,7 +124,7 @@ pub enum PlanError {
 }
 
 /// The plan of cell `index` of `system` on `board`, RAM first, then the
-/// merged device ranges, then channel sections.
+/// merged device ranges, a GICv2's CPU interface, then channel sections.
 pub fn plan(
     system: &System,
     board: &Board,
@@ -159,6 +168,15 @@ pub fn plan(
             size: range.size,
             kind: Kind::Device,
             source: Source::Device(*device),
+        })?;
+    }
+    if let (GicVersion::V2, Some(gicc)) = (board.gic.version, board.gic.cpu_interface) {
+        add(Mapping {
+            input: gicc.base,
+            output: gicc.base,
+            size: crate::PAGE_SIZE,
+            kind: Kind::Device,
+            source: Source::GicCpuInterface,
         })?;
     }
     if let Some(pci) = board.virtual_pci {

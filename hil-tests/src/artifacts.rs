@@ -31,6 +31,18 @@ pub fn partitioner_elf() -> Option<PathBuf> {
 /// image (`partitioner.elf`: the partitioner of the config's board), or the
 /// one [`partitioner_elf`] names.
 pub fn boot(config: &str, run: &str, deadline: Duration) -> Session {
+    boot_with(config, run, deadline, |target| target)
+}
+
+/// [`boot`], on the machine `machine` makes of the config's own: another
+/// QEMU model, say, to show what the partitioner does on a board it was
+/// not built for.
+pub fn boot_with(
+    config: &str,
+    run: &str,
+    deadline: Duration,
+    machine: impl FnOnce(QemuTarget) -> QemuTarget,
+) -> Session {
     let dir = dir().join(config);
     let cells = cell_names(&dir.join("config.yaml")).unwrap_or_else(|error| panic!("{error}"));
     let mut options = SessionOptions::new(run).cells(cells).deadline(deadline);
@@ -38,6 +50,6 @@ pub fn boot(config: &str, run: &str, deadline: Duration) -> Session {
     if let Some(elf) = beside.is_file().then_some(beside).or_else(partitioner_elf) {
         options = options.partitioner_elf(elf);
     }
-    let target = QemuTarget::for_build(&dir).unwrap_or_else(|error| panic!("{error}"));
+    let target = machine(QemuTarget::for_build(&dir).unwrap_or_else(|error| panic!("{error}")));
     Session::start(&target, options).unwrap_or_else(|error| panic!("{error}"))
 }

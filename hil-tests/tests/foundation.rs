@@ -64,6 +64,52 @@ fn boots_and_prints_summary() -> Result<(), HarnessError> {
     Ok(())
 }
 
+/// A partitioner built for a GICv3 board, started on a machine whose GIC
+/// is a GICv2 (QEMU virt with `gic-version=2`), says so and starts no
+/// cell. (It used to die at EL2 on its first GICv3 system register.)
+#[test]
+fn a_machine_with_another_gic_is_refused_with_the_reason() -> Result<(), HarnessError> {
+    let gicv2 = bsp::board("qemu-virt-gicv2")
+        .and_then(|b| b.qemu)
+        .expect("the qemu-virt-gicv2 board has a QEMU model");
+    let mut session = artifacts::boot_with(
+        "qemu-heartbeat",
+        "a_machine_with_another_gic_is_refused_with_the_reason",
+        Duration::from_secs(60),
+        |target| target.soc(gicv2),
+    );
+    session.expect_all(
+        [
+            ("partitioner", "partitioner on qemu-virt: 4 CPUs"),
+            (
+                "partitioner",
+                "GIC: the board has a GICv3, but this CPU has no GIC system-register interface",
+            ),
+        ],
+        BOOT,
+    )?;
+    // Give a cell or an exception time to show up, had there been one.
+    std::thread::sleep(Duration::from_secs(2));
+    let log = session.lines("partitioner");
+    assert!(
+        log.iter().any(
+            |l| l.contains("GICv2, so this partitioner is built for another board")
+                && l.ends_with("refusing to start any cell")
+        ),
+        "no reason and refusal:\n{}",
+        log.join("\n")
+    );
+    assert!(
+        !log.iter().any(|l| l.contains("exception")),
+        "the partitioner took an exception:\n{}",
+        log.join("\n")
+    );
+    for cell in ["sensor", "intruder"] {
+        assert!(session.lines(cell).is_empty(), "cell {cell} ran");
+    }
+    Ok(())
+}
+
 /// A cell's PSCI calls are emulated against its own virtual CPUs: it can
 /// start and stop its second CPU, and cannot name a CPU it does not own.
 #[test]
@@ -156,7 +202,7 @@ fn faults_restart_only_the_faulting_cell() -> Result<(), HarnessError> {
         session,
         &common::RestartScenario {
             unassigned_mmio: 0x0901_0000,
-            cpu0_redistributor: 0x080a_0000,
+            gic_target: common::GicTarget::Redistributor(0x080a_0000),
         },
     )
 }

@@ -69,7 +69,12 @@ fn debian_kernel_boots_in_a_cell_on_the_imx8mp() -> Result<(), HarnessError> {
         "imx8mp_debian_kernel_boots_in_a_cell",
         Duration::from_secs(180),
     );
-    common::debian_kernel_boots(session, [0x3888_0000, 0x388a_0000])
+    common::debian_kernel_boots(
+        session,
+        common::GuestGic::V3 {
+            redistributors: [0x3888_0000, 0x388a_0000],
+        },
+    )
 }
 
 /// The restart scenario of `foundation` on the i.MX 8M Plus: the intruder
@@ -88,7 +93,7 @@ fn faults_restart_only_the_faulting_cell_on_the_imx8mp() -> Result<(), HarnessEr
         session,
         &common::RestartScenario {
             unassigned_mmio: 0x3028_0000,
-            cpu0_redistributor: 0x3888_0000,
+            gic_target: common::GicTarget::Redistributor(0x3888_0000),
         },
     )
 }

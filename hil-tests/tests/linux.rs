@@ -18,5 +18,10 @@ fn start(config: &str, run: &str) -> Session {
 #[test]
 fn debian_kernel_boots_in_a_cell() -> Result<(), HarnessError> {
     let session = start("qemu-linux", "debian_kernel_boots_in_a_cell");
-    common::debian_kernel_boots(session, [0x080a_0000, 0x080c_0000])
+    common::debian_kernel_boots(
+        session,
+        common::GuestGic::V3 {
+            redistributors: [0x080a_0000, 0x080c_0000],
+        },
+    )
 }

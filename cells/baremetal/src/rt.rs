@@ -303,14 +303,28 @@ extern "C" fn cell_rt_unexpected(esr: u64, elr: u64) -> ! {
     halt()
 }
 
-/// The GICv3 as a cell uses it: memory-mapped distributor and
-/// redistributor (which the partitioner emulates), system-register CPU
-/// interface (physical, except the priority mask and EOI mode).
+/// The GIC as a cell uses it: the memory-mapped distributor (and, on a
+/// GICv3, redistributors), which the partitioner emulates, and the CPU
+/// interface: a GICv3's system registers (physical, except the priority
+/// mask and EOI mode), or a GICv2's memory-mapped `GICC` page (physical).
 pub mod gic {
     use core::arch::asm;
 
     /// The board's distributor (emulated for cells).
     pub const DISTRIBUTOR: usize = super::board::GIC_DISTRIBUTOR;
+    /// Whether the board's GIC is a GICv2.
+    const V2: bool = super::board::GIC_VERSION == 2;
+    /// A GICv2's CPU interface: `GICC_CTLR`, `GICC_PMR`, `GICC_IAR`,
+    /// `GICC_EOIR`, `GICC_RPR`, `GICC_APR0`.
+    const GICC: usize = super::board::GIC_CPU_INTERFACE;
+    const GICC_CTLR: usize = GICC;
+    const GICC_PMR: usize = GICC + 0x4;
+    const GICC_IAR: usize = GICC + 0xc;
+    const GICC_EOIR: usize = GICC + 0x10;
+    const GICC_RPR: usize = GICC + 0x14;
+    const GICC_APR0: usize = GICC + 0xd0;
+    /// GICv2 `GICD_SGIR`.
+    const GICD_SGIR: usize = DISTRIBUTOR + 0xf00;
 
     /// Writes a 32-bit GIC register.
     pub fn write32(address: usize, value: u32) {
@@ -339,6 +353,12 @@ pub mod gic {
     /// Enables the distributor (Group 1) and this CPU's interface, with
     /// the priority mask wide open.
     pub fn init_cpu_interface() {
+        if V2 {
+            write32(DISTRIBUTOR, 1);
+            write32(GICC_PMR, 0xff);
+            write32(GICC_CTLR, 1);
+            return;
+        }
         write32(DISTRIBUTOR, 1 << 1 | 1 << 4);
         // SAFETY: GIC CPU-interface set-up for this core; no memory effect.
         unsafe {
@@ -359,8 +379,14 @@ pub mod gic {
     }
 
     /// Enables private interrupt `intid` (SGI or PPI) at `priority` in the
-    /// redistributor whose `RD_base` is `redistributor`.
+    /// redistributor whose `RD_base` is `redistributor` (GICv3), or in the
+    /// distributor's bank of the calling core (GICv2, which ignores
+    /// `redistributor`).
     pub fn enable_private(redistributor: usize, intid: u32, priority: u8) {
+        if V2 {
+            enable_spi(intid, priority);
+            return;
+        }
         let sgi = redistributor + 0x1_0000;
         write8(sgi + 0x400 + intid as usize, priority);
         write32(sgi + 0x100, 1 << intid);
@@ -376,8 +402,13 @@ pub mod gic {
         );
     }
 
-    /// Acknowledges the highest-priority pending Group 1 interrupt.
+    /// Acknowledges the highest-priority pending interrupt (on a GICv2
+    /// the whole `GICC_IAR`: an SGI's source CPU is in bits 12:10, which
+    /// [`end`] needs back).
     pub fn acknowledge() -> u32 {
+        if V2 {
+            return read32(GICC_IAR);
+        }
         let intid: u64;
         // SAFETY: reading IAR1 acknowledges an interrupt; no memory effect.
         unsafe { asm!("mrs {}, icc_iar1_el1", out(reg) intid, options(nomem, nostack)) };
@@ -386,6 +417,10 @@ pub mod gic {
 
     /// Ends an interrupt.
     pub fn end(intid: u32) {
+        if V2 {
+            write32(GICC_EOIR, intid);
+            return;
+        }
         // SAFETY: EOIR1 ends the interrupt; no memory effect.
         unsafe {
             asm!("msr icc_eoir1_el1, {}", "isb", in(reg) intid as u64, options(nomem, nostack))
@@ -395,6 +430,11 @@ pub mod gic {
     /// Sends SGI `intid` to the cell's virtual CPUs in `targets` (bit n =
     /// virtual CPU n).
     pub fn send_sgi(intid: u32, targets: u16) {
+        if V2 {
+            // TargetListFilter 0: the CPUs in the list.
+            write32(GICD_SGIR, u32::from(targets & 0xff) << 16 | intid & 0xf);
+            return;
+        }
         let value = (intid as u64) << 24 | targets as u64;
         // SAFETY: SGI generation; no memory effect.
         unsafe { asm!("dsb ish", "msr icc_sgi1r_el1, {}", "isb", in(reg) value, options(nostack)) };
@@ -406,6 +446,12 @@ pub mod gic {
     /// (`ICC_IGRPEN1_EL1`). No interrupt can then be signalled to the
     /// core.
     pub fn block_interface() {
+        if V2 {
+            write32(GICC_APR0, u32::MAX);
+            write32(GICC_PMR, 0);
+            write32(GICC_CTLR, 0);
+            return;
+        }
         // SAFETY: GIC CPU-interface state of this core; no memory effect.
         unsafe {
             asm!(
@@ -418,8 +464,11 @@ pub mod gic {
         };
     }
 
-    /// The running priority (`ICC_RPR_EL1`).
+    /// The running priority (`ICC_RPR_EL1`, or `GICC_RPR`).
     pub fn running_priority() -> u64 {
+        if V2 {
+            return u64::from(read32(GICC_RPR) & 0xff);
+        }
         let v: u64;
         // SAFETY: reading RPR has no side effects.
         unsafe { asm!("mrs {}, icc_rpr_el1", out(reg) v, options(nomem, nostack)) };

@@ -131,7 +131,7 @@ pub(super) fn check_cell_guest(c: &CellUnderCheck<'_>, emit: &mut impl FnMut(Loc
         }) {
             emit(loc, Problem::GuestDeviceOverlap { device });
         }
-        if guest.overlaps(&board.gic.distributor) || guest.overlaps(&board.gic.redistributors) {
+        if board.gic.windows().any(|w| guest.overlaps(&w)) {
             emit(loc, Problem::GuestGicOverlap);
         }
         if let (false, Some(device)) = (region.is_identity(), dma_device) {
@@ -299,10 +299,14 @@ fn explain_region(
                 problem.code(),
                 &guest_path,
                 format!(
-                    "the cell sees this region at {}, over the GIC ({} and {})",
+                    "the cell sees this region at {}, over the GIC ({})",
                     hex_range(&guest),
-                    hex_range(&board.gic.distributor),
-                    hex_range(&board.gic.redistributors)
+                    board
+                        .gic
+                        .windows()
+                        .map(|w| hex_range(&w))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
                 ),
             )
             .label(hex_range(&guest))

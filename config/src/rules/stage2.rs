@@ -32,6 +32,8 @@ pub(super) fn check(system: &System, board: &Board, mut report: impl FnMut(Findi
                 channel,
                 field: ChannelField::Base,
             },
+            // The board's, at an address below any IPA limit a board has.
+            crate::stage2::Source::GicCpuInterface => Location::Board,
         };
         match crate::stage2::plan(system, board, i) {
             Err(crate::stage2::PlanError::BeyondIpaSpace { source, end }) => {

@@ -11,8 +11,18 @@ pub struct RestartScenario {
     /// The device no cell has, which the intruder reads (its boot
     /// argument's lower half).
     pub unassigned_mmio: u64,
-    /// CPU 0's redistributor, which the intruder writes.
-    pub cpu0_redistributor: u64,
+    /// The part of the GIC the intruder writes, which faults.
+    pub gic_target: GicTarget,
+}
+
+/// The part of the GIC no cell may write, which the intruder tries.
+pub enum GicTarget {
+    /// A GICv3's redistributor of CPU 0, at this address (the partitioner
+    /// emulates redistributors, so it names the fault itself).
+    Redistributor(u64),
+    /// A GICv2's hypervisor interface (`GICH`), at this address, which no
+    /// stage 2 maps.
+    HypervisorInterface(u64),
 }
 
 /// The restart configs (`qemu-restart.yaml`, `imx8mp-restart.yaml`): with
@@ -31,17 +41,25 @@ pub fn faults_restart_only_the_faulting_cell(
         "intruder: reading unassigned MMIO at {:#x}",
         board.unassigned_mmio
     );
-    let writing_redistributor = format!(
-        "intruder: writing CPU 0's redistributor at {:#x}",
-        board.cpu0_redistributor
-    );
+    let (writing_gic, gic_fault) = match board.gic_target {
+        GicTarget::Redistributor(address) => (
+            format!("intruder: writing CPU 0's redistributor at {address:#x}"),
+            Pattern::from("cell intruder faulted on cpu 2: access to another core's redistributor"),
+        ),
+        GicTarget::HypervisorInterface(address) => (
+            format!("intruder: writing the GIC's hypervisor interface at {address:#x}"),
+            Pattern::regex(&format!(
+                r"cell intruder faulted on cpu 2: stage-2 fault: write \(translation fault\) at IPA {address:#x}"
+            )),
+        ),
+    };
     session.expect_all(
         [
             ("partitioner", Pattern::regex(r"cell intruder faulted on cpu 2: stage-2 fault: read \(translation fault\) at IPA 0x50000000")),
             ("partitioner", Pattern::from("cell intruder: restarting; other cells continue")),
             ("partitioner", Pattern::regex(r"cell intruder faulted on cpu 2: stage-2 fault: write \(translation fault\) at IPA 0x50000000")),
             ("partitioner", Pattern::regex(&unassigned)),
-            ("partitioner", Pattern::from("cell intruder faulted on cpu 2: access to another core's redistributor")),
+            ("partitioner", gic_fault),
             // 16 warnings of boot 4's 20 bogus calls, then silence.
             ("partitioner", Pattern::from("cell intruder: further warnings suppressed")),
             // L2CTLR_EL1 traps (HCR_EL2.TIDCP): the read comes first.
@@ -56,7 +74,7 @@ pub fn faults_restart_only_the_faulting_cell(
             ("intruder", Pattern::from("intruder cell: boot 3")),
             ("intruder", Pattern::from("intruder: enabled the sensor's SPI 79? enable reads 0x0 (ignored)")),
             ("intruder", Pattern::from("intruder: sent itself the kick SGI 15 (dropped)")),
-            ("intruder", Pattern::from(writing_redistributor.as_str())),
+            ("intruder", Pattern::from(writing_gic.as_str())),
             ("intruder", Pattern::from("intruder cell: boot 4")),
             ("intruder", Pattern::from("intruder: made 20 unknown firmware calls")),
             ("intruder", Pattern::from("intruder: writing L2CTLR_EL1 (its cluster's L2 control)")),
@@ -92,22 +110,46 @@ pub fn faults_restart_only_the_faulting_cell(
     Ok(())
 }
 
+/// The GIC a Linux cell finds.
+pub enum GuestGic {
+    /// A GICv3, with its first two cores' redistributors at these
+    /// addresses.
+    V3 {
+        /// `RD_base` of the cell's CPU 0 and CPU 1.
+        redistributors: [u64; 2],
+    },
+    /// A GICv2 (the kernel prints no addresses for it).
+    V2,
+}
+
 /// The `linux` configs (`qemu-linux.yaml`, `imx8mp-linux.yaml`): Debian's
 /// kernel boots on both cores of its cell, finds them at their
 /// redistributors (`redistributors`: the board's first two), reaches
 /// userspace, sees two CPUs and its own RAM only, takes its timer
 /// interrupts directly (both cores count them), and its `poweroff` stops
 /// only its own cell, while the bare-metal `beacon` beats on.
-pub fn debian_kernel_boots(
-    mut session: Session,
-    redistributors: [u64; 2],
-) -> Result<(), HarnessError> {
-    let redistributor = [0, 1].map(|cpu| {
-        format!(
-            "GICv3: CPU{cpu}: found redistributor {cpu} region 0:{:#018x}",
-            redistributors[cpu]
-        )
-    });
+pub fn debian_kernel_boots(mut session: Session, gic: GuestGic) -> Result<(), HarnessError> {
+    // How the kernel finds its GIC, and the name of its chip in
+    // /proc/interrupts.
+    let (found, chip) = match gic {
+        GuestGic::V3 { redistributors } => (
+            [0, 1].map(|cpu| {
+                format!(
+                    "GICv3: CPU{cpu}: found redistributor {cpu} region 0:{:#018x}",
+                    redistributors[cpu]
+                )
+            }),
+            "GICv3",
+        ),
+        GuestGic::V2 => (
+            [
+                "Root IRQ handler: gic_handle_irq".to_string(),
+                "arch_timer: cp15 timer(s) running at".to_string(),
+            ],
+            "GIC-0",
+        ),
+    };
+    let timer = format!(r"^\s*\d+:\s+[1-9]\d*\s+[1-9]\d*\s+{chip}\s+27 Level\s+arch_timer$");
     let step = Duration::from_secs(90);
     session.expect_all(
         [
@@ -119,8 +161,8 @@ pub fn debian_kernel_boots(
                 "linux",
                 Pattern::from("psci: PSCIv1.1 detected in firmware."),
             ),
-            ("linux", Pattern::from(redistributor[0].as_str())),
-            ("linux", Pattern::from(redistributor[1].as_str())),
+            ("linux", Pattern::from(found[0].as_str())),
+            ("linux", Pattern::from(found[1].as_str())),
             (
                 "linux",
                 Pattern::from("CPU1: Booted secondary processor 0x0000000001"),
@@ -139,10 +181,7 @@ pub fn debian_kernel_boots(
                 "linux",
                 Pattern::from("bulkhead-guest: device-tree cpus: 2"),
             ),
-            (
-                "linux",
-                Pattern::regex(r"^\s*\d+:\s+[1-9]\d*\s+[1-9]\d*\s+GICv3\s+27 Level\s+arch_timer$"),
-            ),
+            ("linux", Pattern::regex(&timer)),
             ("linux", Pattern::from("bulkhead-guest: powering off")),
             (
                 "partitioner",

@@ -1,18 +1,25 @@
-//! The GICv3 distributor and redistributors, as the partitioner sets them
-//! up, and the control path that follows from what the GIC reports: with
-//! one security state (`GICD_CTLR.DS = 1`) Group 0, signalled as FIQ to
-//! EL2, is the partitioner's and Group 1 belongs to cells; when firmware
-//! keeps Group 0 (`DS = 0`) everything EL2 sees is Group 1 and the
-//! partitioner's kick is a Group 1 SGI (docs/architecture.md, "the
-//! control path"). The registers are the map in [`super`].
+//! The GIC as the partitioner sets it up and uses it: the distributor,
+//! each core's redistributor (GICv3) or banked registers and CPU interface
+//! (GICv2, in [`v2`]), the kick, and the control path that follows from
+//! what the GIC reports: with one security state (`GICD_CTLR.DS = 1`) on a
+//! GICv3, Group 0, signalled as FIQ to EL2, is the partitioner's and Group
+//! 1 belongs to cells; when firmware keeps Group 0 (`DS = 0`), and on every
+//! GICv2, the partitioner's kick is in the cells' group and stops rely on
+//! stage-2 revocation (docs/architecture.md, "the control path"). The
+//! registers are the map in [`super`]; which GIC a board has is its
+//! description's, checked at boot ([`version_mismatch`]).
 
-use bsp::{Board, ControlPath};
+mod v2;
+
+pub use v2::{interface_of, reset_private as reset_private_v2, send_sgi as send_sgi_v2};
+
+use bsp::{Board, ControlPath, GicVersion};
 use core::sync::atomic::{AtomicU8, Ordering};
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 
 use super::{
-    gicr, Distributor, RedistributorControl, RedistributorSgi, GICD_CTLR, GICD_TYPER, GICR_CTLR,
-    GICR_TYPER, GICR_WAKER, KICK_SGI,
+    gicd, gicr, Distributor, RedistributorControl, RedistributorSgi, GICD_CTLR, GICD_TYPER,
+    GICR_CTLR, GICR_TYPER, GICR_WAKER, KICK_SGI,
 };
 
 /// Priority of the partitioner's own interrupts (the highest).
@@ -57,15 +64,50 @@ fn wait_until(mut done: impl FnMut() -> bool) -> bool {
     false
 }
 
-/// Sets up the distributor: affinity routing, both groups enabled, every
-/// SPI disabled, in Group 1 at a cell priority; and chooses the control
-/// path. With one security state (`GICD_CTLR.DS = 1`, which a Non-secure
+/// Why the GIC this core finds is not the one the board description
+/// (built into this partitioner) names: a partitioner built for another
+/// board, or a QEMU machine with another `gic-version`.
+pub fn version_mismatch(board: &Board) -> Option<&'static str> {
+    match board.gic.version {
+        GicVersion::V3 if !crate::arch::gic_system_registers() => Some(
+            "the board has a GICv3, but this CPU has no GIC system-register interface \
+             (ID_AA64PFR0_EL1.GIC = 0): the machine's GIC is a GICv2, so this partitioner \
+             is built for another board (QEMU: -M virt,gic-version=3)",
+        ),
+        GicVersion::V3 => None,
+        GicVersion::V2 => {
+            // SAFETY: the GICD window is mapped as device memory at EL2;
+            // GICD_PIDR2 is in its first 4 KiB on every GIC and reading it
+            // has no side effect.
+            let pidr2 = unsafe {
+                core::ptr::read_volatile(
+                    (board.gic.distributor.base + gicd::V2_PIDR2) as *const u32,
+                )
+            };
+            (pidr2 >> 4 & 0xf != 2).then_some(
+                "the board has a GICv2, but the distributor's GICD_PIDR2 does not say \
+                 architecture version 2: this partitioner is built for another board \
+                 (QEMU: -M virt,gic-version=2)",
+            )
+        }
+    }
+}
+
+/// Sets up the distributor: on a GICv3 affinity routing, both groups
+/// enabled, every SPI disabled, in Group 1 at a cell priority; and chooses
+/// the control path. (A GICv2: [`v2::init_distributor`], and always
+/// [`ControlPath::RevokeStage2`].) With one security state (`GICD_CTLR.DS = 1`, which a Non-secure
 /// read only sees in that case) it is [`ControlPath::Group0Fiq`]; with two,
 /// the secure world owns Group 0, this Non-secure code cannot change
 /// interrupt groups (`IGROUPR` writes are ignored, everything it sees is
 /// Group 1) and it is [`ControlPath::RevokeStage2`], whatever the board
 /// file expected.
 pub fn init_distributor(board: &Board) -> ControlPath {
+    if board.gic.version == GicVersion::V2 {
+        v2::init_distributor(board);
+        CONTROL_PATH.store(ControlPath::RevokeStage2 as u8, Ordering::Relaxed);
+        return ControlPath::RevokeStage2;
+    }
     let gicd = distributor(board);
     let path = if gicd.ctlr.is_set(GICD_CTLR::DS) {
         ControlPath::Group0Fiq
@@ -167,7 +209,7 @@ pub fn enable_el2_timer(board: &Board, mpidr: u64) -> bool {
 /// `revoke-stage2` path): parked cores, and a core whose cell is stopping,
 /// just before the kick is sent. Also clears an active state a cell may
 /// have left by acknowledging a kick with its interrupts masked.
-pub fn unmask_kick(board: &Board, mpidr: u64) {
+fn unmask_kick(board: &Board, mpidr: u64) {
     if let Some((_, sgi)) = redistributor(board, mpidr) {
         sgi.icactiver0.set(1 << KICK_SGI);
         sgi.isenabler0.set(1 << KICK_SGI);
@@ -180,7 +222,7 @@ pub fn unmask_kick(board: &Board, mpidr: u64) {
 /// already pending (its own start's, which the core found in its mailbox
 /// before the interrupt) dropped. [`unmask_kick`] undoes it when the cell
 /// stops.
-pub fn mask_kick(board: &Board, mpidr: u64) {
+fn mask_kick(board: &Board, mpidr: u64) {
     if let Some((control, sgi)) = redistributor(board, mpidr) {
         sgi.icenabler0.set(1 << KICK_SGI);
         wait_until(|| !control.ctlr.is_set(GICR_CTLR::RWP));
@@ -192,7 +234,7 @@ pub fn mask_kick(board: &Board, mpidr: u64) {
 /// kick SGI at the top priority (in Group 0 on the `group0-fiq` path,
 /// Group 1 otherwise), everything else Group 1 and disabled until its cell
 /// enables it. Returns false when the core has no redistributor.
-pub fn init_redistributor(board: &Board, mpidr: u64) -> bool {
+fn init_redistributor(board: &Board, mpidr: u64) -> bool {
     let Some((control, sgi)) = redistributor(board, mpidr) else {
         return false;
     };
@@ -210,4 +252,111 @@ pub fn init_redistributor(board: &Board, mpidr: u64) -> bool {
     sgi.isenabler0.set(1 << KICK_SGI);
     crate::arch::gic_cpu_interface_init(control_path() == ControlPath::RevokeStage2);
     true
+}
+
+/// Sets up this core's part of the GIC: its redistributor and CPU
+/// interface (GICv3) or its banked interrupts and CPU interface (GICv2).
+/// `cpu` is the board's CPU index, `mpidr` its affinity. Returns false
+/// when the board has none for this core.
+pub fn init_cpu(board: &Board, cpu: usize, mpidr: u64) -> bool {
+    match board.gic.version {
+        GicVersion::V2 => v2::init_cpu(board, cpu),
+        GicVersion::V3 => init_redistributor(board, mpidr),
+    }
+}
+
+/// The board's CPU `cpu`'s affinity (0 for a CPU the board does not
+/// have, which no caller names).
+fn mpidr_of(board: &Board, cpu: usize) -> u64 {
+    board.cpus.get(cpu).map_or(0, |c| c.mpidr)
+}
+
+/// Sends the kick SGI to board CPU `cpu`: a Group 0 SGI on the
+/// `group0-fiq` path; otherwise an SGI of the cells' group, let through
+/// to the core first where the GIC can mask it (GICv3).
+pub fn send_kick(board: &Board, cpu: usize) {
+    let mpidr = mpidr_of(board, cpu);
+    match (board.gic.version, control_path()) {
+        (GicVersion::V2, _) => v2::send_kick(board, cpu),
+        (GicVersion::V3, ControlPath::Group0Fiq) => crate::arch::send_group0_sgi(KICK_SGI, mpidr),
+        (GicVersion::V3, _) => {
+            unmask_kick(board, mpidr);
+            crate::arch::send_group1_sgi(KICK_SGI, mpidr)
+        }
+    }
+}
+
+/// Keeps the kick away from this core (board CPU `cpu`), which is about
+/// to enter a cell, on the `revoke-stage2` path, where the kick is in the
+/// cells' group and would reach the cell's own handler: masked (GICv3), and
+/// a kick already pending dropped.
+pub fn keep_kick_from_cell(board: &Board, cpu: usize) {
+    match (board.gic.version, control_path()) {
+        (GicVersion::V2, _) => v2::drop_pending_kicks(board),
+        (GicVersion::V3, ControlPath::RevokeStage2) => mask_kick(board, mpidr_of(board, cpu)),
+        (GicVersion::V3, _) => {}
+    }
+}
+
+/// Takes this core's CPU interface back from the cell that may have left
+/// it masked, with active priorities (which block the kick on either path:
+/// the running priority is shared by both groups) or in EOI mode 1, for a
+/// core that waits at EL2 for kicks: only the partitioner's priorities get
+/// through ([`EL2_ONLY_MASK`]), and the kick is let through to it.
+pub fn take_interface(board: &Board, cpu: usize) {
+    match board.gic.version {
+        GicVersion::V2 => v2::take_interface(board, EL2_ONLY_MASK),
+        GicVersion::V3 => {
+            crate::arch::take_group1_interface(EL2_ONLY_MASK);
+            if control_path() == ControlPath::RevokeStage2 {
+                unmask_kick(board, mpidr_of(board, cpu));
+            }
+        }
+    }
+}
+
+/// Acknowledges the highest-priority pending interrupt of the cells'
+/// group on this core, which at EL2 only the partitioner's get through:
+/// the value [`end`] needs back.
+pub fn acknowledge(board: &Board) -> Option<u32> {
+    match board.gic.version {
+        GicVersion::V2 => v2::acknowledge(board),
+        GicVersion::V3 => crate::arch::acknowledge_group1(),
+    }
+}
+
+/// Ends an interrupt [`acknowledge`] returned.
+pub fn end(board: &Board, acknowledged: u32) {
+    match board.gic.version {
+        GicVersion::V2 => v2::end(board, acknowledged),
+        GicVersion::V3 => crate::arch::end_group1(acknowledged),
+    }
+}
+
+/// Whether this core's CPU interface, as its cell left it, would signal
+/// the kick (see `cell::wait_in_el2`).
+pub fn could_signal_kick(board: &Board) -> bool {
+    match board.gic.version {
+        GicVersion::V2 => v2::could_signal_kick(board),
+        GicVersion::V3 => {
+            crate::arch::could_signal(KICK_PRIORITY, control_path() == ControlPath::RevokeStage2)
+        }
+    }
+}
+
+/// Puts this core's CPU interface in the state a starting virtual CPU
+/// finds: no active priority, EOI mode 0, the binary point as after reset,
+/// the priority mask at `mask` (as the distributor's priorities are
+/// written), and the cells' group enabled on the `revoke-stage2` path (so
+/// that the kick wakes the core from `WFI` even before the cell sets up
+/// its GIC; the mask still holds the cell's own interrupts back).
+pub fn reset_for_cell(board: &Board, cpu: usize, mask: u8) {
+    let enabled = control_path() == ControlPath::RevokeStage2;
+    match board.gic.version {
+        GicVersion::V2 => v2::reset_for_cell(board, cpu, enabled, mask),
+        GicVersion::V3 => {
+            crate::arch::reset_gic_cpu_interface(enabled);
+            crate::arch::set_priority_mask(mask);
+        }
+    }
 }

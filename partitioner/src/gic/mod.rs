@@ -1,16 +1,18 @@
-//! The GICv3 as hardware: its distributor and redistributor register map
-//! (GICv3 architecture specification, IHI 0069, chapter 12), defined once
-//! for the partitioner's own driver (`driver.rs`, which runs on the board)
-//! and for the virtual GIC's decoder (`crate::devices::vgic`, which names
-//! what a cell's trapped access touches). The CPU interface is system
+//! The GIC as hardware: the distributor and redistributor register map of
+//! the GICv3 (GICv3 architecture specification, IHI 0069, chapter 12) and
+//! what the GICv2 (IHI 0048) has instead (`GICD_ITARGETSR`, `GICD_SGIR`,
+//! the memory-mapped CPU interface [`gicc`]), defined once for the
+//! partitioner's own driver (`driver.rs`, which runs on the board) and for
+//! the virtual GIC's decoder (`crate::devices::vgic`, which names what a
+//! cell's trapped access touches). The GICv3 CPU interface is system
 //! registers, in `crate::arch`.
 //!
 //! Offsets are `u64`, as a trapped access's offset is; the typed register
-//! blocks (`Distributor`, `RedistributorControl`, `RedistributorSgi`)
-//! are laid out from the same constants.
+//! blocks (`Distributor`, `RedistributorControl`, `RedistributorSgi`,
+//! `CpuInterface`) are laid out from the same constants.
 
 use bsp::Intid;
-use tock_registers::registers::{ReadOnly, ReadWrite};
+use tock_registers::registers::{ReadOnly, ReadWrite, WriteOnly};
 use tock_registers::{register_bitfields, register_structs};
 
 #[cfg(target_os = "none")]
@@ -67,7 +69,8 @@ pub mod gicd {
     pub const IPRIORITYR: u64 = 0x0400;
     /// End of `GICD_IPRIORITYR` (INTIDs up to 1019).
     pub const IPRIORITYR_END: u64 = 0x07fc;
-    /// `GICD_ITARGETSR<n>` (legacy, unused with affinity routing).
+    /// `GICD_ITARGETSR<n>`: one byte per interrupt, a mask of CPU
+    /// interface numbers (GICv2; unused with GICv3's affinity routing).
     pub const ITARGETSR: u64 = 0x0800;
     /// `GICD_ICFGR<n>`: two bits per interrupt.
     pub const ICFGR: u64 = 0x0c00;
@@ -83,6 +86,19 @@ pub mod gicd {
     pub const ID_REGISTERS: u64 = 0xffd0;
     /// Bytes of the distributor's frame.
     pub const SIZE: u64 = 0x1_0000;
+
+    /// GICv2: `GICD_SGIR`, the SGI a write sends.
+    pub const V2_SGIR: u64 = 0x0f00;
+    /// GICv2: `GICD_CPENDSGIR<n>`, an SGI's pending state per source CPU.
+    pub const V2_CPENDSGIR: u64 = 0x0f10;
+    /// GICv2: `GICD_SPENDSGIR<n>`.
+    pub const V2_SPENDSGIR: u64 = 0x0f20;
+    /// GICv2: the identification registers (`GICD_PIDR*`, `GICD_CIDR*`).
+    pub const V2_ID_REGISTERS: u64 = 0x0fd0;
+    /// GICv2: `GICD_PIDR2`, whose bits 7:4 are the architecture revision.
+    pub const V2_PIDR2: u64 = 0x0fe8;
+    /// GICv2: bytes of the distributor's frame.
+    pub const V2_SIZE: u64 = 0x1000;
 }
 
 /// Redistributor register offsets (`GICR_*`), from `RD_base`. The SGI
@@ -107,6 +123,90 @@ pub mod gicr {
     pub const SGI_FRAME: u64 = 0x1_0000;
     /// Bytes of one frame.
     pub const FRAME_SIZE: u64 = 0x1_0000;
+}
+
+/// GICv2 CPU interface register offsets (`GICC_*`), memory-mapped, one
+/// banked copy per core at the same address. The first 4 KiB page holds
+/// everything a kernel uses to take interrupts; `GICC_DIR` is alone in
+/// the second.
+pub mod gicc {
+    /// `GICC_CTLR`.
+    pub const CTLR: u64 = 0x0000;
+    /// `GICC_PMR`: the priority mask.
+    pub const PMR: u64 = 0x0004;
+    /// `GICC_BPR`: the binary point.
+    pub const BPR: u64 = 0x0008;
+    /// `GICC_IAR`: acknowledge (the INTID, and an SGI's source CPU).
+    pub const IAR: u64 = 0x000c;
+    /// `GICC_EOIR`: end of interrupt.
+    pub const EOIR: u64 = 0x0010;
+    /// `GICC_RPR`: the running priority.
+    pub const RPR: u64 = 0x0014;
+    /// `GICC_APR0`: active priorities.
+    pub const APR0: u64 = 0x00d0;
+    /// `GICC_IIDR`.
+    pub const IIDR: u64 = 0x00fc;
+    /// The first page ends here: what a cell's stage 2 maps.
+    pub const PAGE: u64 = 0x1000;
+    /// `GICC_DIR`: deactivate, in the second page.
+    pub const DIR: u64 = 0x1000;
+    /// Bytes of the interface (two pages).
+    pub const SIZE: u64 = 0x2000;
+}
+
+register_bitfields! [u32,
+    /// GICv2 `GICC_CTLR` as the Non-secure side uses it: the layout
+    /// without the security extensions, where the Non-secure view puts
+    /// its one group's enable and EOI mode in the same bits 0 and 9.
+    pub(crate) GICC_CTLR [
+        /// EOI mode of the group in bit 0: 1 = `GICC_EOIR` only drops the
+        /// priority, `GICC_DIR` deactivates.
+        EOImode OFFSET(9) NUMBITS(1) [],
+        /// Group 0 signalled as FIQ (one security state only).
+        FIQEn OFFSET(3) NUMBITS(1) [],
+        /// Group 1 enable (one security state only).
+        EnableGrp1 OFFSET(1) NUMBITS(1) [],
+        /// Enable of the group the Non-secure side uses: Group 0 with one
+        /// security state, Group 1 in the Non-secure view.
+        Enable OFFSET(0) NUMBITS(1) []
+    ],
+    /// GICv2 `GICD_SGIR`.
+    pub(crate) GICD_SGIR [
+        /// 0: the CPUs in `CPUTargetList`; 1: all but the writer; 2: the
+        /// writer only.
+        TargetListFilter OFFSET(24) NUMBITS(2) [],
+        /// One bit per CPU interface number.
+        CPUTargetList OFFSET(16) NUMBITS(8) [],
+        /// The SGI's INTID.
+        SGIINTID OFFSET(0) NUMBITS(4) []
+    ],
+    /// GICv2 `GICD_TYPER`.
+    pub(crate) GICD_TYPER_V2 [
+        /// The security extensions are implemented.
+        SecurityExtn OFFSET(10) NUMBITS(1) [],
+        /// CPU interfaces minus one.
+        CPUNumber OFFSET(5) NUMBITS(3) [],
+        /// `32 * (ITLinesNumber + 1)` INTIDs.
+        ITLinesNumber OFFSET(0) NUMBITS(5) []
+    ]
+];
+
+register_structs! {
+    /// A GICv2 CPU interface: this core's banked copy.
+    pub(crate) CpuInterface {
+        (gicc::CTLR as usize => pub(crate) ctlr: ReadWrite<u32, GICC_CTLR::Register>),
+        (gicc::PMR as usize => pub(crate) pmr: ReadWrite<u32>),
+        (gicc::BPR as usize => pub(crate) bpr: ReadWrite<u32>),
+        (gicc::IAR as usize => pub(crate) iar: ReadOnly<u32>),
+        (gicc::EOIR as usize => pub(crate) eoir: WriteOnly<u32>),
+        (gicc::RPR as usize => pub(crate) rpr: ReadOnly<u32>),
+        (gicc::RPR as usize + 4 => _reserved0),
+        (gicc::APR0 as usize => pub(crate) apr0: ReadWrite<u32>),
+        (gicc::APR0 as usize + 4 => _reserved1),
+        (gicc::DIR as usize => pub(crate) dir: WriteOnly<u32>),
+        (gicc::DIR as usize + 4 => _reserved2),
+        (gicc::SIZE as usize => @END),
+    }
 }
 
 register_bitfields! [u32,
@@ -176,11 +276,17 @@ register_structs! {
         (gicd::ISENABLER as usize => pub(crate) isenabler: [ReadWrite<u32>; 32]),
         (gicd::ICENABLER as usize => pub(crate) icenabler: [ReadWrite<u32>; 32]),
         (gicd::ISPENDR as usize => pub(crate) ispendr: [ReadWrite<u32>; 32]),
-        (gicd::ICPENDR as usize => _reserved1),
+        (gicd::ICPENDR as usize => pub(crate) icpendr: [ReadWrite<u32>; 32]),
+        (gicd::ISACTIVER as usize => _reserved1),
+        (gicd::ICACTIVER as usize => pub(crate) icactiver: [ReadWrite<u32>; 32]),
         (gicd::IPRIORITYR as usize => pub(crate) ipriorityr: [ReadWrite<u8>; 1024]),
-        (gicd::ITARGETSR as usize => _reserved2),
+        (gicd::ITARGETSR as usize => pub(crate) itargetsr: [ReadWrite<u8>; 1024]),
         (gicd::ICFGR as usize => pub(crate) icfgr: [ReadWrite<u32>; 64]),
         (gicd::IGRPMODR as usize => _reserved3),
+        (gicd::V2_SGIR as usize => pub(crate) sgir: WriteOnly<u32, GICD_SGIR::Register>),
+        (gicd::V2_SGIR as usize + 4 => _reserved4),
+        (gicd::V2_CPENDSGIR as usize => pub(crate) cpendsgir: [ReadWrite<u32>; 4]),
+        (gicd::V2_SPENDSGIR as usize => _reserved5),
         (gicd::SIZE as usize => @END),
     }
 }

@@ -20,7 +20,6 @@ use crate::arch::{self, TrapFrame};
 use crate::devices::psci::Status;
 use crate::devices::{ivshmem, vgic, vuart};
 use crate::gic::driver as gic;
-use crate::gic::KICK_SGI;
 use bsp::ControlPath;
 use bulkhead_config::{Cell, MAX_CELLS};
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -134,16 +133,7 @@ fn post(cpu: usize, generation: u32, command: u64) {
     CORES[cpu]
         .command
         .store((generation as u64) << 8 | command, Ordering::Release);
-    let board = machine().board;
-    if let Some(c) = board.cpus.get(cpu) {
-        match gic::control_path() {
-            ControlPath::Group0Fiq => arch::send_group0_sgi(KICK_SGI, c.mpidr),
-            _ => {
-                gic::unmask_kick(board, c.mpidr);
-                arch::send_group1_sgi(KICK_SGI, c.mpidr)
-            }
-        }
-    }
+    gic::send_kick(machine().board, cpu);
     arch::send_event();
 }
 
@@ -173,14 +163,7 @@ pub fn park(cpu: usize) -> ! {
     // with active priorities (which block the kick on either path: the
     // running priority is shared by both groups) or in EOI mode 1, and
     // let only the partitioner's priorities through.
-    arch::take_group1_interface(gic::EL2_ONLY_MASK);
-    if gic::control_path() == ControlPath::RevokeStage2 {
-        // The kicks are Group 1 here.
-        let m = machine();
-        if let Some(c) = m.board.cpus.get(cpu) {
-            gic::unmask_kick(m.board, c.mpidr);
-        }
-    }
+    gic::take_interface(machine().board, cpu);
     loop {
         match take_command(cpu) {
             Some((generation, COMMAND_START)) => try_enter(cpu, generation),
@@ -206,8 +189,9 @@ fn take_command(cpu: usize) -> Option<(u32, u64)> {
 /// parked cores take them.
 fn drain_kicks(running: bool) {
     if gic::control_path() == ControlPath::RevokeStage2 {
-        while let Some(intid) = arch::acknowledge_group1() {
-            arch::end_group1(intid);
+        let board = machine().board;
+        while let Some(acknowledged) = gic::acknowledge(board) {
+            gic::end(board, acknowledged);
         }
         return;
     }
@@ -283,20 +267,9 @@ fn try_enter(cpu: usize, generation: u32) {
     let context = CORES[cpu].context.load(Ordering::Relaxed);
     CORES[cpu].generation.store(generation, Ordering::Release);
     CORES[cpu].set_state(CoreState::Running);
-    let revoke = gic::control_path() == ControlPath::RevokeStage2;
-    if revoke {
-        let board = machine().board;
-        if let Some(c) = board.cpus.get(cpu) {
-            gic::mask_kick(board, c.mpidr);
-        }
-    }
-    arch::prepare_vcpu(
-        state.stage2_root.load(Ordering::Acquire),
-        vmid(index),
-        vcpu,
-        revoke,
-    );
-    vgic::runtime::reset_priority_mask(cpu);
+    gic::keep_kick_from_cell(machine().board, cpu);
+    arch::prepare_vcpu(state.stage2_root.load(Ordering::Acquire), vmid(index), vcpu);
+    vgic::runtime::reset_cpu_interface(machine(), index, cpu);
     arch::trap_wfi(!machine().system.direct_wfi.contains(index));
     start_quantum(index);
     // Boot times: the counter just before the eret to the first
@@ -516,7 +489,7 @@ pub fn leave(cpu: usize) -> ! {
 /// from a stop. The price: one exit per `WFI` of the cell
 /// (docs/architecture.md).
 pub fn wait_in_el2(cpu: usize) {
-    let group1 = gic::control_path() == ControlPath::RevokeStage2;
+    let board = machine().board;
     loop {
         if CORES[cpu].command.load(Ordering::Acquire) != COMMAND_NONE {
             leave(cpu);
@@ -524,7 +497,7 @@ pub fn wait_in_el2(cpu: usize) {
         if arch::interrupt_signalled() {
             return;
         }
-        if arch::could_signal(gic::KICK_PRIORITY, group1) {
+        if gic::could_signal_kick(board) {
             arch::wait_for_interrupt();
         } else {
             arch::wait_for_event();

@@ -62,6 +62,10 @@ extern "C" fn primary_main(_device_tree: u64, entry_counter: u64) -> ! {
         counter_hz
     );
     defmt::info!("boot: partitioner entry at counter {=u64}", entry_counter);
+    if let Some(why) = gic::version_mismatch(BOARD) {
+        defmt::error!("GIC: {=str}; refusing to start any cell", why);
+        arch::halt()
+    }
     let machine = match load_config() {
         Ok(m) => machine::install(m),
         Err(()) => {
@@ -75,18 +79,19 @@ extern "C" fn primary_main(_device_tree: u64, entry_counter: u64) -> ! {
         arch::halt()
     }
     vgic::runtime::compute_interrupt_tables(machine);
-    arch::configure_el2_for_cells();
+    arch::configure_el2_for_cells(BOARD.gic.version == bsp::GicVersion::V3);
     let path = gic::init_distributor(BOARD);
     defmt::info!(
         "GIC: {=str}, control path {=str}",
-        match path {
-            bsp::ControlPath::Group0Fiq => "one security state (DS = 1)",
+        match (BOARD.gic.version, path) {
+            (bsp::GicVersion::V2, _) => "GICv2",
+            (_, bsp::ControlPath::Group0Fiq) => "one security state (DS = 1)",
             _ => "firmware keeps Group 0 (DS = 0)",
         },
         path.name()
     );
-    if !gic::init_redistributor(BOARD, arch::mpidr()) {
-        defmt::error!("no redistributor for the boot core");
+    if !gic::init_cpu(BOARD, me, arch::mpidr()) {
+        defmt::error!("no GIC redistributor or CPU interface for the boot core");
         arch::halt()
     }
     for (index, c) in machine.system.cells.iter().enumerate() {
@@ -272,9 +277,9 @@ extern "C" fn secondary_main(cpu: u64) -> ! {
     // SAFETY: the boot core published complete tables before CPU_ON.
     unsafe { arch::enable_el2_mmu(tables::published_root()) };
     arch::set_cpu_index(cpu);
-    arch::configure_el2_for_cells();
-    if !gic::init_redistributor(BOARD, arch::mpidr()) {
-        defmt::error!("cpu {=usize}: no redistributor", cpu);
+    arch::configure_el2_for_cells(BOARD.gic.version == bsp::GicVersion::V3);
+    if !gic::init_cpu(BOARD, cpu, arch::mpidr()) {
+        defmt::error!("cpu {=usize}: no GIC redistributor or CPU interface", cpu);
         arch::halt()
     }
     CORES_ONLINE.fetch_add(1, Ordering::AcqRel);

@@ -130,14 +130,14 @@ pub fn build_el2_tables(board: &Board) -> u64 {
         root,
         &identity(page_align(board.gic.distributor), device, Permissions::RW),
     );
-    map_or_halt(
-        root,
-        &identity(
-            page_align(board.gic.redistributors),
-            device,
-            Permissions::RW,
-        ),
-    );
+    // GICv3: the redistributors; GICv2: the CPU interface.
+    let gic_windows = [
+        Some(board.gic.redistributors).filter(|r| r.size > 0),
+        board.gic.cpu_interface,
+    ];
+    for window in gic_windows.into_iter().flatten() {
+        map_or_halt(root, &identity(page_align(window), device, Permissions::RW));
+    }
     root
 }
 

@@ -13,7 +13,7 @@
 //! | `/reserved-memory/shared-memory@BASE` | each region shared with other cells, `compatible = "bulkhead,shared-memory"`, so the kernel does not allocate from it |
 //! | `/cpus/cpu@N` | one per virtual CPU, `reg = N` (virtual MPIDRs `0..n-1`), PSCI |
 //! | `/psci` | PSCI 1.0 / 0.2 over SMC (the partitioner emulates it) |
-//! | `/interrupt-controller@GICD` | GICv3: the distributor and the redistributor frames of the cell's own CPUs |
+//! | `/interrupt-controller@GICD` | GICv3: the distributor and the redistributor frames of the cell's own CPUs; GICv2: the distributor and the CPU interface (the board's `compatible`, such as `arm,gic-400`) |
 //! | `/timer` | the architected timer's PPIs |
 //! | `/apb-pclk`, `/pl011@BASE` | the virtual console, with its spare SPI and a fixed 24 MHz clock |
 //! | `/clock-DEVICE-NAME` | each input clock of a device given to the cell whose rate the board states: a `fixed-clock` (the board's clock controller belongs to no cell) |
@@ -29,6 +29,12 @@ use bsp::{Board, GicVersion, Intid, MemRange, Trigger, VirtualPci, FIRST_PPI, FI
 use bulkhead_config::yaml::TreeRequest;
 use bulkhead_config::{doorbell_spi, Cell, Channel, CpuSet, ImageKind};
 use vm_fdt::FdtWriter;
+
+/// Bytes of a GICv2 distributor's registers.
+const GICV2_DISTRIBUTOR_SIZE: u64 = 0x1000;
+/// Bytes of a GICv2 CPU interface's registers (`GICC_DIR` is in the
+/// second page).
+const GICV2_CPU_INTERFACE_SIZE: u64 = 0x2000;
 
 /// Phandle of the interrupt controller in every generated tree.
 pub const GIC_PHANDLE: u32 = 1;
@@ -67,10 +73,13 @@ const PCI_INTA: u32 = 1;
 /// Why a cell's tree cannot be generated.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DtbError {
-    /// The board's interrupt controller is not a GICv3 with a redistributor
-    /// stride, which is what the cell's GIC node describes.
-    #[error("board {board} has no GICv3 redistributors to describe")]
-    NotGicV3 {
+    /// The board's GIC lacks what the cell's GIC node describes: a GICv3's
+    /// redistributor stride, or a GICv2's CPU interface.
+    #[error(
+        "board {board}'s GIC cannot be described: a GICv3 needs a redistributor stride, \
+         a GICv2 a CPU interface"
+    )]
+    NoDescribableGic {
         /// The board.
         board: &'static str,
     },
@@ -160,8 +169,12 @@ pub fn generate_with_channels(
     bootargs: &str,
 ) -> Result<Vec<u8>, DtbError> {
     let pci = board.virtual_pci.filter(|_| !functions.is_empty());
-    if board.gic.version != GicVersion::V3 || board.gic.redistributor_stride == 0 {
-        return Err(DtbError::NotGicV3 { board: board.name });
+    let describable = match board.gic.version {
+        GicVersion::V3 => board.gic.redistributor_stride != 0,
+        GicVersion::V2 => board.gic.cpu_interface.is_some(),
+    };
+    if !describable {
+        return Err(DtbError::NoDescribableGic { board: board.name });
     }
     let mut w = Writer(FdtWriter::new().map_err(|reason| DtbError::Writer {
         what: "header".into(),
@@ -249,20 +262,34 @@ pub fn generate_with_channels(
     w.end(psci)?;
 
     let gic = &board.gic;
-    let regions = redistributor_regions(board, cell.cpus);
     let node = w.begin(&format!("interrupt-controller@{:x}", gic.distributor.base))?;
-    w.string("compatible", "arm,gic-v3")?;
     w.u32("#interrupt-cells", 3)?;
     // No children (no ITS): an interrupt controller still needs
     // `#address-cells` for `interrupt-map` users, and 0 says "none".
     w.u32("#address-cells", 0)?;
     w.null("interrupt-controller")?;
-    let mut reg = vec![gic.distributor];
-    reg.extend(&regions);
-    w.reg(&reg)?;
-    w.u32("#redistributor-regions", regions.len() as u32)?;
-    let maintenance = ppi(gic.maintenance_irq, "the GIC (maintenance)")?;
-    w.u32s("interrupts", &maintenance)?;
+    match (gic.version, gic.cpu_interface) {
+        (GicVersion::V2, Some(cpu_interface)) => {
+            // The distributor (emulated) and the CPU interface, whose
+            // first page is the cell's core's own; no virtualization
+            // interfaces, so no maintenance interrupt.
+            w.string("compatible", gic.compatible)?;
+            w.reg(&[
+                MemRange::new(gic.distributor.base, GICV2_DISTRIBUTOR_SIZE),
+                MemRange::new(cpu_interface.base, GICV2_CPU_INTERFACE_SIZE),
+            ])?;
+        }
+        _ => {
+            let regions = redistributor_regions(board, cell.cpus);
+            w.string("compatible", "arm,gic-v3")?;
+            let mut reg = vec![gic.distributor];
+            reg.extend(&regions);
+            w.reg(&reg)?;
+            w.u32("#redistributor-regions", regions.len() as u32)?;
+            let maintenance = ppi(gic.maintenance_irq, "the GIC (maintenance)")?;
+            w.u32s("interrupts", &maintenance)?;
+        }
+    }
     w.phandle(GIC_PHANDLE)?;
     w.end(node)?;
 

@@ -48,6 +48,9 @@ pub const SYSTEM_TEST_CONFIGS: &[&str] = &[
     "hil-tests/configs/qemu-channel-linux.yaml",
     "hil-tests/configs/qemu-rt-lab.yaml",
     "hil-tests/configs/qemu-ipc-lab.yaml",
+    "hil-tests/configs/gicv2-restart.yaml",
+    "hil-tests/configs/zcu102-restart.yaml",
+    "hil-tests/configs/gicv2-linux.yaml",
 ];
 
 /// The aarch64 binaries and the flat images made from them, per board.

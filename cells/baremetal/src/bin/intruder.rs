@@ -8,7 +8,8 @@
 //! 2. read MMIO that is not assigned to it;
 //! 3. go for the GIC: enable an SPI it does not own (ignored), send itself
 //!    the partitioner's kick SGI (dropped), then write the redistributor
-//!    of a core that is not its own (a fault);
+//!    of a core that is not its own (GICv3) or the GIC's hypervisor
+//!    interface (GICv2): a fault;
 //! 4. make 20 firmware calls the partitioner does not know (it logs 16
 //!    and then says it suppresses the rest), then write `L2CTLR_EL1`, the
 //!    implementation-defined control of the L2 cache its cluster shares
@@ -32,6 +33,8 @@ mod cell {
     /// The board's distributor and CPU 0's redistributor (`RD_base`).
     const GICD: usize = baremetal_cells::board::GIC_DISTRIBUTOR;
     const CPU0_REDISTRIBUTOR: usize = baremetal_cells::board::GIC_REDISTRIBUTORS;
+    /// A GICv2's virtual interface control (0 on a GICv3).
+    const GICH: usize = baremetal_cells::board::GIC_HYPERVISOR_INTERFACE;
     /// An SPI the intruder does not own (the sensor's virtio-mmio31 on
     /// QEMU virt, no device's on the i.MX 8M Plus).
     const SENSOR_SPI: u32 = 79;
@@ -80,8 +83,15 @@ mod cell {
                 );
                 gic::send_sgi(15, 1);
                 println!("intruder: sent itself the kick SGI 15 (dropped)");
-                println!("intruder: writing CPU 0's redistributor at {CPU0_REDISTRIBUTOR:#x}");
-                gic::write32(CPU0_REDISTRIBUTOR + 0x1_0180, u32::MAX);
+                if GICH != 0 {
+                    // GICv2: the interface that controls virtual
+                    // interrupts, which no cell may reach.
+                    println!("intruder: writing the GIC's hypervisor interface at {GICH:#x}");
+                    gic::write32(GICH, u32::MAX);
+                } else {
+                    println!("intruder: writing CPU 0's redistributor at {CPU0_REDISTRIBUTOR:#x}");
+                    gic::write32(CPU0_REDISTRIBUTOR + 0x1_0180, u32::MAX);
+                }
                 println!("intruder: wrote it: ISOLATION BROKEN");
             }
             4 => {

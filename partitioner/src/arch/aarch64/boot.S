@@ -8,7 +8,7 @@ _start:
     // arm64 Image header (Documentation/arch/arm64/booting.rst).
     b       primary_entry               // code0
     .word   0                           // code1
-    .quad   0x80000                     // text_offset
+    .quad   TEXT_OFFSET                 // text_offset: from its RAM bank's base (board.ld)
     .quad   __image_size                // image_size: the whole footprint
     .quad   0x2                         // flags: little endian, 4K pages, 2M-aligned base
     .quad   __identity_offset           // res2: where the board identity record is (config::identity)

@@ -152,6 +152,13 @@ pub fn could_signal(priority: u8, group1: bool) -> bool {
     running_priority() > priority && (!group1 || ICC_IGRPEN1.is_set(ICC_IGRPEN1_EL1::Enable))
 }
 
+/// Whether the core has the GIC system-register interface (GICv3 and
+/// later: `ID_AA64PFR0_EL1.GIC`, bits 27:24, which `aarch64-cpu` does not
+/// name). Without it every `ICC_*` and `ICH_*` access is undefined.
+pub fn gic_system_registers() -> bool {
+    (ID_AA64PFR0_EL1.get() >> 24) & 0xf != 0
+}
+
 /// Physical address bits the core implements (from `ID_AA64MMFR0_EL1`).
 fn pa_range() -> u64 {
     ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::PARange).min(0b010)
@@ -205,21 +212,29 @@ pub unsafe fn enable_el2_mmu(root: u64) {
 /// cells' cores; implementation-defined registers and `ACTLR_EL1` trap (they
 /// can reach caches shared with other cells). FP is not trapped; EL1 keeps
 /// both timers; stage 2 uses a 39-bit IPA space starting at level 1.
-pub fn configure_el2_for_cells() {
+pub fn configure_el2_for_cells(gic_system_registers: bool) {
+    let fiq_to_el2 = if gic_system_registers {
+        HCR_EL2::FMO::EnableVirtualFIQ
+    } else {
+        HCR_EL2::FMO::DisableVirtualFIQ
+    };
     HCR_EL2.write(
         HCR_EL2::RW::EL1IsAarch64
             + HCR_EL2::VM::Enable
-            + HCR_EL2::FMO::EnableVirtualFIQ
+            + fiq_to_el2
             + HCR_EL2::TSC::EnableTrapEl1SmcToEl2
             + HCR_EL2::TIDCP::SET
             + HCR_EL2::TACR::SET
             + HCR_EL2::TWI::SET,
     );
     super::sysreg::ACTLR.set(0);
-    // Cells' accesses to the CPU-interface registers common to both groups
-    // trap (the virtual interface itself stays off), so that their priority
-    // mask and EOI mode reach the physical interface, checked.
-    super::sysreg::ICH_HCR.write(super::sysreg::ICH_HCR_EL2::TC::SET);
+    if gic_system_registers {
+        // Cells' accesses to the CPU-interface registers common to both
+        // groups trap (the virtual interface itself stays off), so that
+        // their priority mask and EOI mode reach the physical interface,
+        // checked.
+        super::sysreg::ICH_HCR.write(super::sysreg::ICH_HCR_EL2::TC::SET);
+    }
     // All PMU counters to EL1, no debug or PMU traps.
     let counters = super::sysreg::PMCR.read(super::sysreg::PMCR_EL0::N);
     super::sysreg::MDCR.write(super::sysreg::MDCR_EL2::HPMN.val(counters));
@@ -243,12 +258,8 @@ pub fn configure_el2_for_cells() {
 /// Prepares this core's EL1 state for a cell's virtual CPU `vcpu`: its
 /// stage-2 tables, its virtual MPIDR, and EL1 registers back at their reset
 /// values (MMU off, timers off), with no TLB entries left from a previous
-/// run. `group1_enabled` is what the cell finds in `ICC_IGRPEN1_EL1`: on
-/// the `revoke-stage2` control path Group 1 stays enabled, so that the
-/// partitioner's Group 1 kick wakes the core from `WFI` even before the
-/// cell sets up its GIC (the priority mask still holds the cell's own
-/// interrupts back).
-pub fn prepare_vcpu(stage2_root: u64, vmid: u16, vcpu: usize, group1_enabled: bool) {
+/// run. The GIC CPU interface is reset apart (`gic::driver::reset_for_cell`).
+pub fn prepare_vcpu(stage2_root: u64, vmid: u16, vcpu: usize) {
     VTTBR_EL2.write(VTTBR_EL2::VMID.val(vmid as u64));
     VTTBR_EL2.set_baddr(stage2_root);
     // Virtual MPIDR: bit 31 RES1, Aff0 = virtual CPU number.
@@ -256,9 +267,17 @@ pub fn prepare_vcpu(stage2_root: u64, vmid: u16, vcpu: usize, group1_enabled: bo
     // SCTLR_EL1 reset value: MMU and caches off, RES1 bits set.
     SCTLR_EL1.set(0x30d0_0800);
     reset_el1_state();
-    // The cell reaches the physical Group 1 CPU interface directly
-    // (IMO = 0): leave no active priority, enable, EOI mode or binary
-    // point from a previous run.
+    barrier::isb(barrier::SY);
+    // SAFETY: invalidates this VMID's stage-1 and stage-2 TLB entries on
+    // this core; no memory effect.
+    unsafe { asm!("tlbi vmalls12e1", "dsb nsh", "isb", options(nostack)) };
+}
+
+/// Puts this core's GICv3 Group 1 CPU interface, which a cell reaches
+/// directly (`IMO = 0`), at the state a starting virtual CPU finds: no
+/// active priority, enable, EOI mode or binary point from a previous run.
+/// `group1_enabled` is what the cell finds in `ICC_IGRPEN1_EL1`.
+pub fn reset_gic_cpu_interface(group1_enabled: bool) {
     super::sysreg::ICC_AP1R0.set(0);
     set_gic_eoi_mode_split(false);
     super::sysreg::ICC_BPR1.set(u64::from(
@@ -267,9 +286,6 @@ pub fn prepare_vcpu(stage2_root: u64, vmid: u16, vcpu: usize, group1_enabled: bo
     super::sysreg::ICC_IGRPEN1
         .write(super::sysreg::ICC_IGRPEN1_EL1::Enable.val(group1_enabled.into()));
     barrier::isb(barrier::SY);
-    // SAFETY: invalidates this VMID's stage-1 and stage-2 TLB entries on
-    // this core; no memory effect.
-    unsafe { asm!("tlbi vmalls12e1", "dsb nsh", "isb", options(nostack)) };
 }
 
 /// `ICC_BPR1_EL1` of each core as it came out of reset, before any cell

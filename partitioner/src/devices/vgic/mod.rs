@@ -1,5 +1,6 @@
-//! The GICv3 as a cell sees it: which interrupts it owns, and what each
-//! trapped distributor, redistributor or CPU-interface access means.
+//! The GIC as a cell sees it: which interrupts it owns, and what each
+//! trapped distributor, redistributor or CPU-interface access means (a
+//! GICv3's here, what a GICv2's distributor has instead in [`v2`]).
 //!
 //! Cells take their interrupts directly on the physical CPU interface (no
 //! exits), but never write the distributor or a redistributor themselves:
@@ -19,6 +20,7 @@ use bulkhead_config::{doorbell_spi, Cell, System};
 
 #[cfg(target_os = "none")]
 pub(crate) mod runtime;
+pub mod v2;
 
 /// Which interrupts a cell may configure: one bit per INTID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,6 +166,13 @@ pub enum Register {
     },
     /// `GICR_WAKER`: the partitioner keeps the redistributor awake.
     Waker,
+    /// GICv2 `GICD_ITARGETSR`: one byte per interrupt, from `first`.
+    Targets {
+        /// INTID of byte 0 of the access.
+        first: Intid,
+    },
+    /// GICv2 `GICD_SGIR`.
+    SoftwareInterrupt,
     /// Anything else: reads as zero, writes ignored.
     Ignored,
 }

@@ -3,15 +3,15 @@
 
 use super::{
     config_mask, decode_distributor, decode_redistributor, decode_sgi, icc, route_target,
-    squeeze_priority, unsqueeze_priority, virtual_distributor_type, virtual_redistributor_type,
+    squeeze_priority, unsqueeze_priority, v2, virtual_distributor_type, virtual_redistributor_type,
     BitRegister, Ownership, Register, SgiRoutes,
 };
 use crate::arch;
 use crate::gic::driver as gic;
-use crate::gic::{gicd, gicr, irouter_affinity, GICD_CTLR, KICK_SGI};
+use crate::gic::{gicc, gicd, gicr, irouter_affinity, GICD_CTLR, KICK_SGI};
 use crate::runtime::machine::{self, Machine, MAX_RUNTIME_CPUS};
 use crate::runtime::sync::Once;
-use bsp::MemRange;
+use bsp::{Intid, MemRange};
 use bulkhead_config::{Cell, MAX_CELLS};
 use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
@@ -71,15 +71,21 @@ static DISTRIBUTOR_CONTROL: [AtomicU32; MAX_CELLS] = [const { AtomicU32::new(0) 
 /// Each core's guest priority mask, as the cell wrote it.
 static PRIORITY_MASK: [AtomicU8; MAX_RUNTIME_CPUS] = [const { AtomicU8::new(0) }; MAX_RUNTIME_CPUS];
 
-/// Puts `cpu`'s priority mask at its reset value for a virtual CPU that
-/// starts: 0 as the cell sees it (all of its interrupts masked), squeezed
-/// on the hardware like every mask a cell writes, which still lets the
-/// partitioner's own interrupts through.
-pub fn reset_priority_mask(cpu: usize) {
+/// Puts this core (`cpu`)'s CPU interface at its reset state for a
+/// virtual CPU of cell `index` that starts (`gic::reset_for_cell`), with
+/// the priority mask at 0 as the cell sees it (all of its interrupts
+/// masked), squeezed on the hardware like every mask a cell writes, which
+/// still lets the partitioner's own interrupts through. On a GICv2 also
+/// the core's banked interrupts the cell owns (its PPIs and SGIs), which
+/// no other core can reach.
+pub fn reset_cpu_interface(machine: &Machine, index: usize, cpu: usize) {
     if let Some(mask) = PRIORITY_MASK.get(cpu) {
         mask.store(0, Ordering::Relaxed);
     }
-    arch::set_priority_mask(squeeze_priority(0));
+    gic::reset_for_cell(machine.board, cpu, squeeze_priority(0));
+    if machine.board.gic.version == bsp::GicVersion::V2 {
+        gic::reset_private_v2(machine.board, ownership(index).word(0));
+    }
 }
 
 /// `GICD_CTLR` bits a cell sees: RWP never set, ARE and DS always set.
@@ -87,10 +93,22 @@ const CTLR_ALWAYS: u32 = GICD_CTLR::ARE::SET.value | GICD_CTLR::DS::SET.value;
 /// `GICD_CTLR` bits a cell writes: the two group enables.
 const CTLR_ENABLES: u32 = GICD_CTLR::EnableGrp0::SET.value | GICD_CTLR::EnableGrp1::SET.value;
 
-/// Whether `address` is in the board's GIC (distributor or redistributors).
+/// Whether `address` is in the board's GIC as cells trap on it: the
+/// distributor and the redistributors (GICv3), or the distributor and the
+/// CPU interface past its first page (GICv2, whose first page a cell's
+/// stage 2 maps).
 pub fn is_gic(machine: &Machine, address: u64) -> bool {
     let gic = machine.board.gic;
-    gic.distributor.contains(address) || gic.redistributors.contains(address)
+    gic.distributor.contains(address)
+        || gic.redistributors.contains(address)
+        || trapped_cpu_interface(machine).is_some_and(|r| r.contains(address))
+}
+
+/// The part of a GICv2's CPU interface that traps: all but its first page.
+fn trapped_cpu_interface(machine: &Machine) -> Option<MemRange> {
+    let window = machine.board.gic.cpu_interface?;
+    let size = window.size.checked_sub(gicc::PAGE)?;
+    Some(MemRange::new(window.base + gicc::PAGE, size))
 }
 
 /// A trapped load or store of `size` bytes at `address` in the GIC by
@@ -109,8 +127,21 @@ pub fn mmio_access(
     let owned = ownership(index);
     if gic.distributor.contains(address) {
         let offset = address - gic.distributor.base;
+        if gic.version == bsp::GicVersion::V2 {
+            return Some(distributor_v2(
+                machine, index, cell, owned, address, offset, size, write,
+            ));
+        }
         return Some(distributor(
             machine, index, cell, owned, address, offset, size, write,
+        ));
+    }
+    if let Some(window) = gic.cpu_interface.filter(|w| w.contains(address)) {
+        return Some(cpu_interface_v2(
+            owned,
+            address,
+            address - window.base,
+            write,
         ));
     }
     let offset_in_range = address - gic.redistributors.base;
@@ -156,6 +187,112 @@ fn distributor(
         }
         other => banked(owned, other, address, size, write),
     }
+}
+
+/// A cell's access to a GICv2 distributor, from its core `cpu`
+/// (`arch::cpu_index`): the trap runs on the core that made it, so the
+/// banked registers of INTIDs 0-31 are that core's.
+#[allow(clippy::too_many_arguments)]
+fn distributor_v2(
+    machine: &Machine,
+    index: usize,
+    cell: &Cell,
+    owned: &Ownership,
+    address: u64,
+    offset: u64,
+    size: u8,
+    write: Option<u64>,
+) -> u64 {
+    let cpu = arch::cpu_index();
+    match v2::decode_distributor(offset) {
+        Register::DistributorControl => match write {
+            Some(value) => {
+                DISTRIBUTOR_CONTROL[index].store(value as u32 & 0b11, Ordering::Relaxed);
+                0
+            }
+            None => DISTRIBUTOR_CONTROL[index].load(Ordering::Relaxed) as u64,
+        },
+        Register::DistributorType if write.is_none() => {
+            v2::virtual_distributor_type(gic_read(address, 4) as u32, cell.cpus.len()) as u64
+        }
+        // The cell's interrupts are in the one group it sees.
+        Register::Bits {
+            kind: BitRegister::Group,
+            ..
+        } => 0,
+        Register::Targets { first } => targets_v2(cell, owned, cpu, address, first, size, write),
+        Register::SoftwareInterrupt => {
+            if let Some(value) = write {
+                let me = cell.cpus.position(cpu).unwrap_or(0);
+                let request = v2::decode_sgir(value as u32, me, cell.cpus.len());
+                if request.intid != KICK_SGI {
+                    let interfaces = interfaces(cell);
+                    let physical = (0..8)
+                        .filter(|v| request.targets & (1 << v) != 0)
+                        .fold(0, |mask, v| mask | interfaces[v]);
+                    gic::send_sgi_v2(machine.board, request.intid, physical);
+                }
+            }
+            0
+        }
+        other => banked(owned, other, address, size, write),
+    }
+}
+
+/// The CPU interface mask of each of `cell`'s virtual CPUs (up to 8, the
+/// most a GICv2 has).
+fn interfaces(cell: &Cell) -> [u8; 8] {
+    let mut masks = [0; 8];
+    for (slot, cpu) in masks.iter_mut().zip(cell.cpus.iter()) {
+        *slot = gic::interface_of(cpu);
+    }
+    masks
+}
+
+/// `GICD_ITARGETSR` bytes from INTID `first`: for SGIs and PPIs the
+/// reading core's own virtual CPU (read-only); for the cell's SPIs its
+/// virtual CPUs, translated to and from CPU interfaces; nothing of other
+/// cells'.
+fn targets_v2(
+    cell: &Cell,
+    owned: &Ownership,
+    cpu: usize,
+    address: u64,
+    first: Intid,
+    size: u8,
+    write: Option<u64>,
+) -> u64 {
+    let interfaces = interfaces(cell);
+    let interfaces = &interfaces[..cell.cpus.len().min(8)];
+    let me = cell.cpus.position(cpu).unwrap_or(0);
+    (0..u32::from(size.min(4))).fold(0, |value, byte| {
+        let intid = first + byte;
+        let at = address + u64::from(byte);
+        let shown = if intid < 32 {
+            1u8 << me.min(7)
+        } else if !owned.owns(intid) {
+            0
+        } else if let Some(written) = write {
+            let mask = (written >> (8 * byte)) as u8;
+            gic_write(at, 1, u64::from(v2::physical_targets(mask, interfaces)));
+            0
+        } else {
+            v2::virtual_targets(gic_read(at, 1) as u8, interfaces)
+        };
+        value | u64::from(shown) << (8 * byte)
+    })
+}
+
+/// A cell's access to the trapped part of a GICv2 CPU interface: writes
+/// to `GICC_DIR` deactivate the cell's own interrupts only; everything
+/// else reads as zero and ignores writes.
+fn cpu_interface_v2(owned: &Ownership, address: u64, offset: u64, write: Option<u64>) -> u64 {
+    if let (gicc::DIR, Some(value)) = (offset, write) {
+        if owned.owns((value & 0x3ff) as Intid) {
+            gic_write(address, 4, value & 0xffff_ffff);
+        }
+    }
+    0
 }
 
 fn redistributor(
@@ -323,13 +460,23 @@ pub fn reset_cell_interrupts(machine: &Machine, index: usize, cell: &Cell) {
         }
     }
     let affinity = irouter_affinity(boot_mpidr);
+    let first_interface = cell.cpus.nth(0).map_or(0, gic::interface_of);
     for intid in owned.spis() {
         gic_write(
             distributor + gicd::IPRIORITYR + intid as u64,
             1,
             squeeze_priority(0xa0) as u64,
         );
-        gic_write(distributor + gicd::IROUTER + 8 * intid as u64, 8, affinity);
+        match gic.version {
+            bsp::GicVersion::V2 => gic_write(
+                distributor + gicd::ITARGETSR + intid as u64,
+                1,
+                first_interface.into(),
+            ),
+            bsp::GicVersion::V3 => {
+                gic_write(distributor + gicd::IROUTER + 8 * intid as u64, 8, affinity)
+            }
+        }
     }
     // A channel's doorbell is set pending once per event: edge-triggered.
     for (c, channel) in machine.system.channels.iter().enumerate() {
@@ -337,6 +484,12 @@ pub fn reset_cell_interrupts(machine: &Machine, index: usize, cell: &Cell) {
             let doorbell = bulkhead_config::doorbell_spi(machine.board.spare_spis, c, peer);
             gic::set_edge_triggered(machine.board, doorbell);
         }
+    }
+    // A GICv2's INTIDs 0-31 are banked in the distributor, where only
+    // their own core reaches them: each core resets them as its virtual
+    // CPU starts (`reset_cpu_interface`).
+    if gic.version == bsp::GicVersion::V2 {
+        return;
     }
     let private = owned.word(0) as u64;
     for cpu in cell.cpus.iter() {
@@ -422,7 +575,9 @@ fn in_gic(address: u64, size: u8) -> bool {
     };
     let gic = machine.board.gic;
     let range = MemRange::new(address, size as u64);
-    gic.distributor.covers(&range) || gic.redistributors.covers(&range)
+    gic.distributor.covers(&range)
+        || gic.redistributors.covers(&range)
+        || gic.cpu_interface.is_some_and(|c| c.covers(&range))
 }
 
 fn gic_read(address: u64, size: u8) -> u64 {

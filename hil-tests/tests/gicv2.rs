@@ -1,0 +1,128 @@
+//! System tests on a GICv2: QEMU's `virt` with `gic-version=2` (board
+//! `qemu-virt-gicv2`), everything else as on the reference machine. The
+//! partitioner drives the GIC's memory-mapped CPU interface, maps each
+//! core's own page of it into its cell (direct delivery), emulates the
+//! distributor with `GICD_ITARGETSR` and `GICD_SGIR`, and regains cores by
+//! stage-2 revocation.
+//!
+//! These need the images `cargo xtask build` makes; run them through
+//! `cargo xtask test`. Logs land in `target/hil/<test name>/`.
+
+use hil_tests::{artifacts, HarnessError, Pattern, QemuTarget};
+use std::time::Duration;
+
+mod common;
+
+/// The restart scenario of `foundation` on a GICv2: the partitioner
+/// boots there and says which GIC it drives; the sensor starts its second
+/// CPU and resets itself; the intruder faults on the sensor's RAM, on the
+/// RTC (which no cell has) and on the GIC's hypervisor interface, and is
+/// restarted after each; its kick SGI is dropped and the sensor's SPI stays
+/// the sensor's; the steady cell beats through all of it.
+#[test]
+fn faults_restart_only_the_faulting_cell_on_a_gicv2() -> Result<(), HarnessError> {
+    restart_scenario(
+        &VIRT,
+        "gicv2_faults_restart_only_the_faulting_cell",
+        |target| target,
+    )
+}
+
+/// The same on a GICv2 with two security states (`secure=on`), as under
+/// firmware on a real board: everything the Non-secure side sees is Group
+/// 1, and `GICC_CTLR` has its Non-secure layout.
+#[test]
+fn faults_restart_only_the_faulting_cell_on_a_gicv2_with_two_security_states(
+) -> Result<(), HarnessError> {
+    const SECURE: bsp::QemuModel = bsp::QemuModel {
+        machine: "virt,secure=on,virtualization=on,gic-version=2",
+        console_serial: 0,
+        args: &["-cpu", "cortex-a72"],
+    };
+    restart_scenario(
+        &VIRT,
+        "gicv2_secure_faults_restart_only_the_faulting_cell",
+        |target| target.soc(SECURE),
+    )
+}
+
+/// The same on QEMU's model of the AMD/Xilinx ZCU102 (ZynqMP, GIC-400,
+/// Cadence UART, RAM from 0, the partitioner's at 1 GiB).
+#[test]
+fn faults_restart_only_the_faulting_cell_on_the_zcu102() -> Result<(), HarnessError> {
+    restart_scenario(
+        &Board {
+            config: "zcu102-restart",
+            name: "zcu102",
+            unassigned_mmio: 0xffa6_0000,
+            hypervisor_interface: 0xf904_0000,
+        },
+        "zcu102_faults_restart_only_the_faulting_cell",
+        |target| target,
+    )
+}
+
+/// Debian's unmodified generic kernel boots in a cell on a GICv2, with the
+/// device tree the host tool generated (`arm,cortex-a15-gic`: the
+/// emulated distributor and the CPU interface), takes its timer
+/// interrupts directly on both cores, and `poweroff` stops that cell
+/// alone (`common::debian_kernel_boots`).
+#[test]
+fn debian_kernel_boots_in_a_cell_on_a_gicv2() -> Result<(), HarnessError> {
+    let session = artifacts::boot(
+        "gicv2-linux",
+        "gicv2_debian_kernel_boots_in_a_cell",
+        Duration::from_secs(180),
+    );
+    common::debian_kernel_boots(session, common::GuestGic::V2)
+}
+
+/// What the restart scenario needs to know of a board.
+struct Board {
+    /// The config (`hil-tests/configs/<config>.yaml`).
+    config: &'static str,
+    /// The board's name, as the partitioner says it.
+    name: &'static str,
+    /// The device no cell has, which the intruder reads.
+    unassigned_mmio: u64,
+    /// The GIC's hypervisor interface, which the intruder writes.
+    hypervisor_interface: u64,
+}
+
+const VIRT: Board = Board {
+    config: "gicv2-restart",
+    name: "qemu-virt-gicv2",
+    unassigned_mmio: 0x0901_0000,
+    hypervisor_interface: 0x0803_0000,
+};
+
+fn restart_scenario(
+    board: &Board,
+    run: &str,
+    machine: impl FnOnce(QemuTarget) -> QemuTarget,
+) -> Result<(), HarnessError> {
+    let mut session = artifacts::boot_with(board.config, run, Duration::from_secs(120), machine);
+    let banner = format!("partitioner on {}: 4 CPUs", board.name);
+    session.expect_all(
+        [
+            ("partitioner", Pattern::from(banner.as_str())),
+            (
+                "partitioner",
+                Pattern::from("GIC: GICv2, control path revoke-stage2"),
+            ),
+            (
+                "partitioner",
+                Pattern::from("3 of 3 secondary cores online"),
+            ),
+            ("sensor", Pattern::from("vcpu 1 up, context 0xc0ffee01")),
+        ],
+        Duration::from_secs(30),
+    )?;
+    common::faults_restart_only_the_faulting_cell(
+        session,
+        &common::RestartScenario {
+            unassigned_mmio: board.unassigned_mmio,
+            gic_target: common::GicTarget::HypervisorInterface(board.hypervisor_interface),
+        },
+    )
+}
