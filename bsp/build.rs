@@ -62,6 +62,8 @@ struct CpuFile {
     compatible: String,
     #[allow(dead_code)]
     enable_method: Option<String>,
+    #[serde(default)]
+    release_address: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -372,8 +374,8 @@ fn generate(b: &BoardFile) -> Result<String, String> {
     for c in &b.cpus {
         let _ = writeln!(
             o,
-            "            Cpu {{ mpidr: {:#x}, cluster: {:?}, compatible: {:?} }},",
-            c.mpidr, c.cluster, c.compatible
+            "            Cpu {{ mpidr: {:#x}, cluster: {:?}, compatible: {:?}, release_address: {:?} }},",
+            c.mpidr, c.cluster, c.compatible, c.release_address
         );
     }
     let _ = writeln!(o, "        ],");

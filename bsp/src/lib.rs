@@ -85,17 +85,21 @@ pub struct Cpu {
     pub cluster: Option<u8>,
     /// Device-tree `compatible` of the core (`arm,cortex-a72`).
     pub compatible: &'static str,
+    /// Where the boot firmware's spin table waits for this core's entry
+    /// address (`cpu-release-addr`), on a board whose cores start that way.
+    pub release_address: Option<u64>,
 }
 
 /// How the board's firmware starts secondary cores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CpuBoot {
-    /// PSCI `CPU_ON` through SMC (what the partitioner uses).
+    /// PSCI `CPU_ON` through SMC.
     PsciSmc,
     /// PSCI through HVC (firmware expects a hypervisor below: not usable
     /// by a partitioner at EL2).
     PsciHvc,
-    /// Spin tables (`cpu-release-addr`): no PSCI firmware.
+    /// Spin tables (`cpu-release-addr`, [`Cpu::release_address`]): no
+    /// PSCI firmware; the partitioner then never issues an SMC.
     SpinTable,
     /// Mixed or unknown.
     Unknown,
@@ -483,8 +487,10 @@ pub enum Gap {
     /// The GIC is a GICv2 whose description has no CPU interface
     /// (`GICC`), which the partitioner and cells use.
     GicV2WithoutCpuInterface,
-    /// Secondary cores are not started through PSCI over SMC.
-    NoPsciSmc,
+    /// Secondary cores start neither through PSCI over SMC nor through a
+    /// spin table whose release address the description gives for every
+    /// core.
+    NoCpuStart,
     /// The console UART is of a kind the partitioner has no driver for.
     ConsoleWithoutDriver,
     /// The console UART does not start a 4 KiB page (LS1046A's uart0 at
@@ -499,7 +505,9 @@ impl Gap {
             Gap::GicV2WithoutCpuInterface => {
                 "its GIC is a GICv2 whose description has no CPU interface (GICC)"
             }
-            Gap::NoPsciSmc => "its firmware does not start cores through PSCI over SMC",
+            Gap::NoCpuStart => {
+                "its cores start neither through PSCI over SMC nor through a spin table with a release address for each"
+            }
             Gap::ConsoleWithoutDriver => {
                 "its console UART has no driver (PL011, i.MX, 8250/16550 and Cadence UARTs have one)"
             }
@@ -534,6 +542,17 @@ impl Board {
         self.ram.iter().any(|r| r.covers(range))
     }
 
+    /// Whether the partitioner can start the secondary cores: through PSCI
+    /// over SMC, or through a spin table with a release address for every
+    /// core.
+    pub fn cores_can_start(&self) -> bool {
+        match self.cpu_boot {
+            CpuBoot::PsciSmc => true,
+            CpuBoot::SpinTable => self.cpus.iter().all(|c| c.release_address.is_some()),
+            CpuBoot::PsciHvc | CpuBoot::Unknown => false,
+        }
+    }
+
     /// What keeps the partitioner from running on this board today; empty
     /// for a supported board. The host tool warns about each and refuses to
     /// build a boot image; the partitioner refuses to start.
@@ -541,7 +560,7 @@ impl Board {
         [
             (self.gic.version == GicVersion::V2 && self.gic.cpu_interface.is_none())
                 .then_some(Gap::GicV2WithoutCpuInterface),
-            (self.cpu_boot != CpuBoot::PsciSmc).then_some(Gap::NoPsciSmc),
+            (!self.cores_can_start()).then_some(Gap::NoCpuStart),
             self.console_kind()
                 .is_none()
                 .then_some(Gap::ConsoleWithoutDriver),

@@ -31,24 +31,26 @@ pub const fn load_address(board: &bsp::Board) -> u64 {
 }
 
 /// The arm64 Image `text_offset` a partitioner for `board` carries in its
-/// header: how far [`load_address`] is from the 2 MiB-aligned base of the
-/// RAM bank the partitioner's RAM is in, which is where a loader that
-/// follows Linux's arm64 boot protocol (QEMU's `-kernel`, U-Boot's
-/// `booti`) puts an Image. [`TEXT_OFFSET`] where the partitioner's RAM
-/// starts its bank (QEMU virt, the i.MX 8M Plus); `0x4008_0000` on the
-/// ZCU102, whose RAM starts at 0.
+/// header: how far [`load_address`] is from the 2 MiB-aligned start of the
+/// board's RAM, which is where loaders that follow Linux's arm64 boot
+/// protocol (QEMU's `-kernel`, U-Boot's `booti`) put an Image.
+/// [`TEXT_OFFSET`] where the partitioner's RAM starts the board's (QEMU
+/// virt, the i.MX 8M Plus); `0x4008_0000` on the ZCU102 and the Raspberry
+/// Pi 4, whose RAM starts at 0.
 pub fn image_text_offset(board: &bsp::Board) -> u64 {
     let own = board.hypervisor_ram.base;
-    let bank = board
+    let start = board
         .ram
         .iter()
-        .find(|r| r.contains(own))
-        .map_or(own, |r| r.base);
-    load_address(board) - (bank & !(BANK_ALIGN - 1))
+        .map(|r| r.base)
+        .filter(|&base| base <= own)
+        .min()
+        .unwrap_or(own);
+    load_address(board) - (start & !(RAM_START_ALIGN - 1))
 }
 
 /// Where an arm64 Image's base may be: a 2 MiB boundary.
-const BANK_ALIGN: u64 = 2 << 20;
+const RAM_START_ALIGN: u64 = 2 << 20;
 
 /// First bytes of the record.
 pub const MAGIC: [u8; 8] = *b"BLKHDID\0";
@@ -187,10 +189,13 @@ mod tests {
         // Partitioner RAM at the start of the bank: the usual offset.
         let virt = bsp::board("qemu-virt").unwrap();
         assert_eq!(image_text_offset(virt), TEXT_OFFSET);
-        // The ZCU102's RAM starts at 0, the partitioner's at 1 GiB.
-        let zcu = bsp::board("zcu102").unwrap();
-        assert_eq!(zcu.ram[0].base, 0);
-        assert_eq!(image_text_offset(zcu), load_address(zcu));
+        // The ZCU102's and the Pi's RAM start at 0, the partitioner's at
+        // 1 GiB (on the Pi in its second bank).
+        for name in ["zcu102", "rpi4b"] {
+            let board = bsp::board(name).unwrap();
+            assert_eq!(board.ram[0].base, 0);
+            assert_eq!(image_text_offset(board), load_address(board), "{name}");
+        }
     }
 
     fn image_with(record: Option<Record>, offset: u64) -> std::vec::Vec<u8> {

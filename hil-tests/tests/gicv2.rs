@@ -62,6 +62,24 @@ fn faults_restart_only_the_faulting_cell_on_the_zcu102() -> Result<(), HarnessEr
     )
 }
 
+/// The same on QEMU's model of the Raspberry Pi 4 Model B (BCM2711,
+/// GIC-400 with its security extensions on, PL011 console), where no PSCI
+/// firmware runs: the partitioner releases its cores from the spin table
+/// the boot stub keeps, and never issues an SMC.
+#[test]
+fn faults_restart_only_the_faulting_cell_on_the_raspberry_pi_4() -> Result<(), HarnessError> {
+    restart_scenario(
+        &Board {
+            config: "rpi4b-restart",
+            name: "rpi4b",
+            unassigned_mmio: 0xfe10_0000,
+            hypervisor_interface: 0xff84_4000,
+        },
+        "rpi4b_faults_restart_only_the_faulting_cell",
+        |target| target,
+    )
+}
+
 /// Debian's unmodified generic kernel boots in a cell on a GICv2, with the
 /// device tree the host tool generated (`arm,cortex-a15-gic`: the
 /// emulated distributor and the CPU interface), takes its timer

@@ -240,9 +240,14 @@ fn print_summary(machine: &Machine) {
     }
 }
 
-/// Starts every other core through the firmware and waits (bounded) until
-/// they are parked, so that cells can `CPU_ON` them at once.
+/// Starts every other core, through PSCI or the boot firmware's spin
+/// table as the board says, and waits (bounded) until they are parked, so
+/// that cells can `CPU_ON` them at once. Without PSCI firmware the
+/// partitioner never issues an SMC.
 fn start_secondaries(me: usize) {
+    if BOARD.cpu_boot == bsp::CpuBoot::SpinTable {
+        return release_secondaries(me);
+    }
     let entry = arch::secondary_entry_point();
     let mut started = 0;
     for (cpu, c) in BOARD.cpus.iter().enumerate().filter(|(i, _)| *i != me) {
@@ -267,6 +272,40 @@ fn start_secondaries(me: usize) {
         "{=usize} of {=usize} secondary cores online",
         CORES_ONLINE.load(Ordering::Acquire),
         started
+    );
+}
+
+/// Releases every other core from the boot firmware's spin table, one at
+/// a time (each reads its index from the same word), waiting (bounded)
+/// for each to come up.
+fn release_secondaries(me: usize) {
+    let hz = arch::counter_frequency(BOARD.counter_hz);
+    let mut started = 0;
+    for (cpu, c) in BOARD.cpus.iter().enumerate().filter(|(i, _)| *i != me) {
+        let Some(release) = c.release_address else {
+            defmt::warn!("cpu {=usize} has no spin-table release address", cpu);
+            continue;
+        };
+        let online = CORES_ONLINE.load(Ordering::Acquire);
+        arch::release_from_spin_table(release, cpu);
+        let deadline = arch::counter() + hz / 4;
+        while CORES_ONLINE.load(Ordering::Acquire) == online && arch::counter() < deadline {
+            core::hint::spin_loop();
+        }
+        if CORES_ONLINE.load(Ordering::Acquire) > online {
+            started += 1;
+        } else {
+            defmt::warn!(
+                "cpu {=usize} did not come out of the spin table at {=u64:#x}",
+                cpu,
+                release
+            );
+        }
+    }
+    defmt::info!(
+        "{=usize} of {=usize} secondary cores online (spin table)",
+        started,
+        BOARD.cpus.len() - 1
     );
 }
 

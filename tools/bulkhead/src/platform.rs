@@ -107,6 +107,9 @@ pub struct Cpu {
     pub compatible: String,
     /// `enable-method`.
     pub enable_method: Option<String>,
+    /// `cpu-release-addr` of a core started by spin table: where the boot
+    /// firmware's loop waits for an entry address.
+    pub release_address: Option<u64>,
 }
 
 /// A reserved-memory region.
@@ -553,6 +556,10 @@ fn describe_cpus(tree: &Tree, notes: &mut Vec<String>) -> (Vec<Cpu>, String) {
             enable_method: c
                 .string("enable-method")
                 .or_else(|| tree.nodes[cpus_node].string("enable-method")),
+            release_address: c
+                .cells("cpu-release-addr")
+                .filter(|cells| (1..=2).contains(&cells.len()))
+                .map(|cells| tree::join(&cells) as u64),
         });
     }
     // L2 sharing: the shared next-level cache, else the cpu-map cluster.

@@ -65,6 +65,16 @@ secondary_entry:
     bl      secondary_main
     b       halt
 
+// Where a core released from the boot firmware's spin table starts, with
+// the MMU off: the index of the core being released is in
+// `spin_table_cpu` (written and cleaned to memory by the core that
+// releases it, one core at a time); from there on as after PSCI CPU_ON.
+.global spin_table_entry
+spin_table_entry:
+    adrp    x0, spin_table_cpu
+    ldr     x0, [x0, :lo12:spin_table_cpu]
+    b       secondary_entry
+
 .global halt
 halt:
     msr     daifset, #0xf

@@ -8,12 +8,13 @@ use super::{esr::RawSyndrome, TrapFrame, CPU_STACK_SIZE};
 use aarch64_cpu::asm::barrier;
 use aarch64_cpu::registers::*;
 use core::arch::{asm, global_asm};
-use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use tock_registers::interfaces::{Readable, Writeable};
 
 global_asm!(include_str!("boot.S"));
 
 extern "C" {
+    fn spin_table_entry();
     #[link_name = "enter_guest"]
     fn enter_guest_asm(frame: *const TrapFrame, stack_top: usize) -> !;
     static __image_start: u8;
@@ -24,6 +25,32 @@ extern "C" {
     static __stacks_end: u8;
     static __bss_start: u8;
     fn secondary_entry();
+}
+
+/// The board CPU index of the core [`release_from_spin_table`] releases,
+/// read by `spin_table_entry` with the MMU off.
+#[unsafe(export_name = "spin_table_cpu")]
+static SPIN_TABLE_CPU: AtomicU64 = AtomicU64::new(0);
+
+/// Releases board CPU `cpu` from the boot firmware's spin table, which
+/// waits at `release_address` for an entry address (Linux's arm64 boot
+/// protocol): the core starts at `spin_table_entry`, with its MMU off, and
+/// goes on as a core started by PSCI `CPU_ON`. One core at a time: wait
+/// until it is up before releasing the next.
+pub fn release_from_spin_table(release_address: u64, cpu: usize) {
+    SPIN_TABLE_CPU.store(cpu as u64, Ordering::Relaxed);
+    clean_to_coherency(SPIN_TABLE_CPU.as_ptr() as u64, 8);
+    // SAFETY: the board description names this address as where the
+    // firmware's loop for this core waits; it is RAM, mapped at EL2, and
+    // nothing else uses it while the core waits.
+    unsafe {
+        core::ptr::write_volatile(
+            release_address as *mut u64,
+            spin_table_entry as *const () as u64,
+        )
+    };
+    clean_to_coherency(release_address, 8);
+    send_event();
 }
 
 /// Address of the first byte of the partitioner image.

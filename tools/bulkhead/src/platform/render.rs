@@ -102,6 +102,9 @@ pub fn render(p: &Platform) -> String {
                 let _ = writeln!(w, "    enable_method: null");
             }
         }
+        if let Some(address) = c.release_address {
+            let _ = writeln!(w, "    release_address: {address:#x}   # cpu-release-addr");
+        }
     }
     if p.memory.is_empty() {
         let _ = writeln!(w, "memory: []   # no memory node with a size");
