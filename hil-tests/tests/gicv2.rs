@@ -95,6 +95,31 @@ fn debian_kernel_boots_in_a_cell_on_a_gicv2() -> Result<(), HarnessError> {
     common::debian_kernel_boots(session, common::GuestGic::V2)
 }
 
+/// Debian's unmodified kernel in a cell on the ZCU102 model, next to a
+/// bare-metal heartbeat (`common::debian_kernel_boots`).
+#[test]
+fn debian_kernel_boots_in_a_cell_on_the_zcu102() -> Result<(), HarnessError> {
+    let session = artifacts::boot(
+        "zcu102-linux",
+        "zcu102_debian_kernel_boots_in_a_cell",
+        Duration::from_secs(180),
+    );
+    common::debian_kernel_boots(session, common::GuestGic::V2)
+}
+
+/// Debian's unmodified kernel in a cell on the Raspberry Pi 4 model, next
+/// to a bare-metal heartbeat: its second CPU comes up through the
+/// partitioner's emulated PSCI, though the board has none.
+#[test]
+fn debian_kernel_boots_in_a_cell_on_the_raspberry_pi_4() -> Result<(), HarnessError> {
+    let session = artifacts::boot(
+        "rpi4b-linux",
+        "rpi4b_debian_kernel_boots_in_a_cell",
+        Duration::from_secs(180),
+    );
+    common::debian_kernel_boots(session, common::GuestGic::V2)
+}
+
 /// What the restart scenario needs to know of a board.
 struct Board {
     /// The config (`hil-tests/configs/<config>.yaml`).

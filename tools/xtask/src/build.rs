@@ -51,6 +51,8 @@ pub const SYSTEM_TEST_CONFIGS: &[&str] = &[
     "hil-tests/configs/gicv2-restart.yaml",
     "hil-tests/configs/zcu102-restart.yaml",
     "hil-tests/configs/rpi4b-restart.yaml",
+    "hil-tests/configs/zcu102-linux.yaml",
+    "hil-tests/configs/rpi4b-linux.yaml",
     "hil-tests/configs/gicv2-linux.yaml",
 ];
 
