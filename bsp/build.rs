@@ -145,6 +145,12 @@ struct VirtualPciFile {
 #[serde(deny_unknown_fields)]
 struct HandMade {
     hypervisor_ram: Option<RangeFile>,
+    /// How the cores start, where the tree does not say (or says wrong):
+    /// `psci-smc` or `spin-table`.
+    cpu_boot: Option<String>,
+    /// Each core's spin-table release address, in `cpus` order, where the
+    /// tree has no `cpu-release-addr`.
+    release_addresses: Option<Vec<u64>>,
     spare_spis: Option<SpisFile>,
     counter_hz: Option<u64>,
     control_path: Option<String>,
@@ -206,6 +212,24 @@ fn generate(b: &BoardFile) -> Result<String, String> {
         Ok(())
     };
     need("hypervisor_ram", h.hypervisor_ram.is_some())?;
+    need("cpu_boot", h.cpu_boot.is_some())?;
+    need("release_addresses", h.release_addresses.is_some())?;
+    if let Some(boot) = h.cpu_boot.as_deref() {
+        if !matches!(boot, "psci-smc" | "spin-table") {
+            return Err(format!(
+                "hand_made.cpu_boot `{boot}`: the partitioner starts cores with psci-smc or spin-table"
+            ));
+        }
+    }
+    if let Some(addresses) = &h.release_addresses {
+        if addresses.len() != b.cpus.len() {
+            return Err(format!(
+                "hand_made.release_addresses has {} entries for {} cpus",
+                addresses.len(),
+                b.cpus.len()
+            ));
+        }
+    }
     need("spare_spis", h.spare_spis.is_some())?;
     need("counter_hz", h.counter_hz.is_some())?;
     need("control_path", h.control_path.is_some())?;
@@ -363,7 +387,7 @@ fn generate(b: &BoardFile) -> Result<String, String> {
         "        compatible: {:?},",
         b.compatible.first().map_or("", |s| s)
     );
-    let cpu_boot = match b.cpu_boot.as_str() {
+    let cpu_boot = match h.cpu_boot.as_deref().unwrap_or(b.cpu_boot.as_str()) {
         "psci-smc" => "CpuBoot::PsciSmc",
         "psci-hvc" => "CpuBoot::PsciHvc",
         "spin-table" => "CpuBoot::SpinTable",
@@ -371,11 +395,16 @@ fn generate(b: &BoardFile) -> Result<String, String> {
     };
     let _ = writeln!(o, "        cpu_boot: {cpu_boot},");
     let _ = writeln!(o, "        cpus: &[");
-    for c in &b.cpus {
+    for (n, c) in b.cpus.iter().enumerate() {
+        let release_address = h
+            .release_addresses
+            .as_ref()
+            .and_then(|a| a.get(n).copied())
+            .or(c.release_address);
         let _ = writeln!(
             o,
             "            Cpu {{ mpidr: {:#x}, cluster: {:?}, compatible: {:?}, release_address: {:?} }},",
-            c.mpidr, c.cluster, c.compatible, c.release_address
+            c.mpidr, c.cluster, c.compatible, release_address
         );
     }
     let _ = writeln!(o, "        ],");

@@ -292,6 +292,13 @@ pub enum Concern {
         /// The cluster both cores are in.
         cluster: u8,
     },
+    /// A cell runs on cores of different types (big.LITTLE).
+    MixedCoreTypes {
+        /// The cell's first core.
+        cpu: usize,
+        /// A core of another type.
+        other_cpu: usize,
+    },
     /// A device of the cell has input clocks whose rate the board
     /// description does not state, so a generated device tree leaves them
     /// out and the cell's driver may not probe.
@@ -319,6 +326,7 @@ impl Concern {
     pub const fn code(&self) -> &'static str {
         match self {
             Concern::SharedCluster { .. } => "config::realtime_shared_cluster",
+            Concern::MixedCoreTypes { .. } => "config::mixed_core_types",
             Concern::ClockWithoutRate { .. } => "config::clock_without_rate",
         }
     }

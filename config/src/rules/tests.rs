@@ -807,3 +807,41 @@ fn clusters_decide_and_unknown_clusters_say_nothing() {
     assert_eq!(advice(&s, &unknown), []);
     assert_eq!(advice(&s, &BOARD).len(), 1);
 }
+
+#[test]
+fn a_cell_on_cores_of_two_types_gets_a_warning() {
+    const BIG_LITTLE: [bsp::Cpu; 4] = {
+        let c = BOARD.cpus;
+        [
+            c[0],
+            bsp::Cpu {
+                compatible: "arm,cortex-a53",
+                ..c[1]
+            },
+            c[2],
+            c[3],
+        ]
+    };
+    let board = bsp::Board {
+        cpus: &BIG_LITTLE,
+        ..BOARD
+    };
+    let s = system(&[
+        cell("mixed", 0b11, 0x5000_0000),
+        cell("even", 0b1100, 0x6000_0000),
+    ]);
+    assert_eq!(
+        advice(&s, &board),
+        [Warning {
+            location: Location::Cell {
+                cell: 0,
+                field: CellField::Cpus
+            },
+            concern: Concern::MixedCoreTypes {
+                cpu: 0,
+                other_cpu: 1
+            }
+        }]
+    );
+    assert_eq!(advice(&s, &BOARD), []);
+}

@@ -1,6 +1,6 @@
 //! The advice: legal partitionings that are probably not what the author
-//! wants (a real-time cell sharing an L2 cluster, a device whose clocks
-//! have no known rate).
+//! wants (a real-time cell sharing an L2 cluster, a cell on cores of two
+//! types, a device whose clocks have no known rate).
 
 use super::{CellField, Concern, Location, Warning};
 use crate::model::*;
@@ -13,12 +13,33 @@ use bsp::Board;
 ///
 /// A real-time cell (in [`System::realtime`]) gets one warning for each
 /// other cell that has a core in an L2 cluster of its own cores. Boards
-/// whose description does not know the clusters get none. A device given
-/// to a cell whose clocks have no rate in the board description gets one.
+/// whose description does not know the clusters get none. A cell whose
+/// cores are of different types (big.LITTLE: a Cortex-A73 and a
+/// Cortex-A53) gets one: its virtual CPUs would run at different speeds.
+/// A device given to a cell whose clocks have no rate in the board
+/// description gets one.
 pub fn warnings(system: &System, board: &Board, mut report: impl FnMut(Warning)) -> usize {
     let cluster = |cpu: usize| board.cpus.get(cpu).and_then(|c| c.cluster);
     let mut count = 0;
     for (i, cell) in system.cells.iter().enumerate() {
+        let core_type = |cpu: usize| board.cpus.get(cpu).map(|c| c.compatible);
+        // CPUs the board does not have are the rules' business.
+        let first = cell.cpus.iter().find(|&cpu| core_type(cpu).is_some());
+        if let Some((cpu, other_cpu)) = first.and_then(|cpu| {
+            cell.cpus
+                .iter()
+                .find(|&o| core_type(o).is_some_and(|t| Some(t) != core_type(cpu)))
+                .map(|o| (cpu, o))
+        }) {
+            count += 1;
+            report(Warning {
+                location: Location::Cell {
+                    cell: i,
+                    field: CellField::Cpus,
+                },
+                concern: Concern::MixedCoreTypes { cpu, other_cpu },
+            });
+        }
         for (n, grant) in cell.devices.iter().enumerate() {
             let Some(device) = board.device(&grant.name) else {
                 continue;
@@ -146,6 +167,26 @@ pub(crate) fn explain(x: &Explainer<'_>, warning: Warning) -> Diagnostic {
                 format!("CPU {other_cpu} of {other}, in cluster {cluster}"),
             )
             .help(help)
+            .warning()
+        }
+        Concern::MixedCoreTypes { cpu, other_cpu } => {
+            let this = x.cell_name(cell);
+            let type_of = |n: usize| board.cpus.get(n).map_or("?", |c| c.compatible);
+            x.diagnostic(
+                concern.code(),
+                &x.cpu_path(cell, other_cpu),
+                format!(
+                    "cell {this} runs on cores of two types: CPU {cpu} is {}, CPU {other_cpu} {}",
+                    type_of(cpu),
+                    type_of(other_cpu)
+                ),
+            )
+            .label("another core type")
+            .also(x.span(&x.cpu_path(cell, cpu)), type_of(cpu).to_string())
+            .help(
+                "its virtual CPUs would run at different speeds, which a real-time cell's \
+                 budget and most schedulers do not expect; give the cell cores of one type",
+            )
             .warning()
         }
         Concern::ClockWithoutRate {

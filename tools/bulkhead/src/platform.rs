@@ -562,7 +562,17 @@ fn describe_cpus(tree: &Tree, notes: &mut Vec<String>) -> (Vec<Cpu>, String) {
                 .map(|cells| tree::join(&cells) as u64),
         });
     }
-    // L2 sharing: the shared next-level cache, else the cpu-map cluster.
+    // L2 sharing: the cpu-map's clusters (what the kernel's topology
+    // uses, and right on big.LITTLE parts whose caches are described
+    // per core), else the shared next-level cache.
+    if let Some(map) = tree.by_path("/cpus/cpu-map") {
+        if cpu_map_clusters(tree, map, &nodes, &mut cpus) {
+            return (cpus, String::from("cpu-map"));
+        }
+        for cpu in &mut cpus {
+            cpu.cluster = None;
+        }
+    }
     if !cpus.is_empty() && caches.iter().all(Option::is_some) {
         let mut seen = Vec::new();
         for (cpu, cache) in cpus.iter_mut().zip(&caches) {
@@ -574,9 +584,13 @@ fn describe_cpus(tree: &Tree, notes: &mut Vec<String>) -> (Vec<Cpu>, String) {
         }
         return (cpus, String::from("next-level-cache"));
     }
-    let Some(map) = tree.by_path("/cpus/cpu-map") else {
-        return (cpus, String::from("none"));
-    };
+    (cpus, String::from("none"))
+}
+
+/// Clusters from `/cpus/cpu-map` (node `map`): each node named `cluster*`
+/// that holds cores is one, numbered depth-first in file order. Returns
+/// whether every core got one.
+fn cpu_map_clusters(tree: &Tree, map: usize, nodes: &[usize], cpus: &mut [Cpu]) -> bool {
     let mut clusters = 0u32;
     let mut stack = vec![map];
     // Depth-first in file order; each node named cluster* that holds cores
@@ -614,7 +628,7 @@ fn describe_cpus(tree: &Tree, notes: &mut Vec<String>) -> (Vec<Cpu>, String) {
             clusters += 1;
         }
     }
-    (cpus, String::from("cpu-map"))
+    cpus.iter().all(|c| c.cluster.is_some())
 }
 
 fn cpu_boot(tree: &Tree, cpus: &[Cpu]) -> String {
@@ -751,8 +765,9 @@ fn describe_devices(tree: &Tree, resolver: &Resolver, notes: &mut Vec<String>) -
                     controller,
                     specifier,
                 } => device.notes.push(format!(
-                    "an interrupt goes to {} (not the GIC), specifier {specifier:#x?}; the cell needs that controller too",
-                    tree.nodes[controller].path
+                    "an interrupt goes to {} (not the GIC), specifier {}; the cell needs that controller too",
+                    tree.nodes[controller].path,
+                    interrupts::specifier_text(&specifier)
                 )),
                 Resolved::Unresolved(why) => device
                     .notes

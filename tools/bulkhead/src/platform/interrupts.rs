@@ -71,7 +71,7 @@ impl fmt::Display for Resolved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Resolved::Gic { intid, .. } => write!(f, "INTID {intid}"),
-            Resolved::Other { specifier, .. } => write!(f, "{specifier:x?}"),
+            Resolved::Other { specifier, .. } => f.write_str(&specifier_text(specifier)),
             Resolved::Unresolved(why) => f.write_str(why),
         }
     }
@@ -150,13 +150,37 @@ impl<'t> Resolver<'t> {
                     trigger,
                     via: None,
                 },
-                None => Resolved::Unresolved(format!("bad GIC specifier {specifier:x?}")),
+                None => {
+                    Resolved::Unresolved(format!("bad GIC specifier {}", specifier_text(specifier)))
+                }
             };
+        }
+        if let Some(below) = self.stacked_on(parent, specifier) {
+            return self.resolve(parent, below, specifier, depth + 1);
         }
         Resolved::Other {
             controller: parent,
             specifier: specifier.to_vec(),
         }
+    }
+
+    /// The controller `controller` is stacked on, when it passes its
+    /// children's specifiers through unchanged: a hierarchical interrupt
+    /// controller (Tegra's `ictlr`, i.MX's GPC, …) has no interrupt line
+    /// of its own (no `interrupts`), sits under a parent of the same
+    /// `#interrupt-cells`, and each of its inputs is the parent's input
+    /// of the same number. A cascaded controller (a GPIO block) has its
+    /// own `interrupts` and is not stacked.
+    fn stacked_on(&self, controller: usize, specifier: &[u32]) -> Option<usize> {
+        let n = &self.tree.nodes[controller];
+        if n.has("interrupts") || n.has("interrupts-extended") || n.has("interrupt-map") {
+            return None;
+        }
+        let below = self
+            .tree
+            .interrupt_parent(controller)
+            .filter(|&p| p != controller)?;
+        (self.interrupt_cells(below) == specifier.len()).then_some(below)
     }
 
     /// Looks `specifier` of `child` up in nexus `nexus`'s `interrupt-map`.
@@ -250,4 +274,10 @@ pub struct MapEntry {
     pub parent: usize,
     /// The specifier at the parent (without its unit address).
     pub specifier: Vec<u32>,
+}
+
+/// An interrupt specifier as a device tree source writes it: `<0x5 0x4>`.
+pub fn specifier_text(specifier: &[u32]) -> String {
+    let cells: Vec<String> = specifier.iter().map(|c| format!("{c:#x}")).collect();
+    format!("<{}>", cells.join(" "))
 }

@@ -278,9 +278,11 @@ hand_made:
   # where firmware keeps Group 0, sdei or revoke-stage2.
   control_path: null
   # Optional corrections: console, memory, maintenance_irq,
-  # redistributor_stride. Optional for channels: virtual_pci (the IPA
-  # windows of the cells' virtual PCI host bridge: ecam, registers,
-  # memory, memory_slot; see docs/ipc.md). Optional for devices with
+  # redistributor_stride, cpu_boot (psci-smc or spin-table, where the
+  # tree says none or the wrong one) and release_addresses (one per CPU,
+  # for spin-table without cpu-release-addr). Optional for channels:
+  # virtual_pci (the IPA windows of the cells' virtual PCI host bridge:
+  # ecam, registers, memory, memory_slot; see docs/ipc.md). Optional for devices with
   # `clocks`: clock_rates (device name -> clock name -> Hz, the rates the
   # boot firmware leaves them at), which cells' trees give as fixed clocks.
   provenance: {}

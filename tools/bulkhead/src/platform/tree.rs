@@ -305,16 +305,24 @@ impl Tree {
             .collect()
     }
 
-    /// The interrupt parent of `node`: its own or its nearest ancestor's
-    /// `interrupt-parent`.
+    /// The interrupt parent of `node`.
     pub fn interrupt_parent(&self, node: usize) -> Option<usize> {
+        // As the kernel finds it (of_irq_find_parent): the node's
+        // `interrupt-parent`, else its parent in the tree, until a node
+        // that takes interrupts (`#interrupt-cells`: a controller or an
+        // interrupt-map nexus) is reached.
         let mut at = node;
-        loop {
-            if let Some(handle) = self.nodes[at].u32("interrupt-parent") {
-                return self.by_phandle(handle);
+        for _ in 0..self.nodes.len() {
+            let next = match self.nodes[at].u32("interrupt-parent") {
+                Some(handle) => self.by_phandle(handle)?,
+                None => self.nodes[at].parent?,
+            };
+            if self.nodes[next].has("#interrupt-cells") {
+                return Some(next);
             }
-            at = self.nodes[at].parent?;
+            at = next;
         }
+        None
     }
 }
 
