@@ -12,8 +12,28 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn shows_a_qemu_socket_with_the_partitioners_log_decoded() {
-    let dir = artifacts::dir().join("qemu-heartbeat");
-    let socket = std::env::temp_dir().join(format!("bulkhead-console-qemu-{}", std::process::id()));
+    shows_the_consoles_of("qemu-heartbeat", "qemu-virt");
+}
+
+/// The same on QEMU's model of the ZCU102 (its console is a Cadence UART
+/// the partitioner drives; the cells see an emulated PL011 there).
+#[test]
+fn shows_the_consoles_of_a_zcu102() {
+    shows_the_consoles_of("zcu102-restart", "zcu102");
+}
+
+/// The same on QEMU's model of the Raspberry Pi 4 (PL011 uart0).
+#[test]
+fn shows_the_consoles_of_a_raspberry_pi_4() {
+    shows_the_consoles_of("rpi4b-restart", "rpi4b");
+}
+
+/// Boots the build of config `config` (for board `board`) with its
+/// console on a socket and reads it with `bulkhead console`.
+fn shows_the_consoles_of(config: &str, board: &str) {
+    let dir = artifacts::dir().join(config);
+    let socket =
+        std::env::temp_dir().join(format!("bulkhead-console-{config}-{}", std::process::id()));
     let _ = std::fs::remove_file(&socket);
     // The reference machine's command line, its console on a socket that
     // QEMU serves (and waits on, so that nothing is printed before the
@@ -58,8 +78,9 @@ fn shows_a_qemu_socket_with_the_partitioners_log_decoded() {
     let _ = std::fs::remove_file(&socket);
     result.expect("the console runs");
     let shown: Vec<String> = received.try_iter().collect();
+    let banner = format!("Bulkhead 0.1.0 partitioner on {board}: 4 CPUs");
     for wanted in [
-        "Bulkhead 0.1.0 partitioner on qemu-virt: 4 CPUs",
+        banner.as_str(),
         "[sensor] heartbeat 1",
         "[intruder] intruder cell: boot 0",
     ] {
@@ -71,7 +92,7 @@ fn shows_a_qemu_socket_with_the_partitioners_log_decoded() {
     assert!(
         shown
             .iter()
-            .any(|l| l.starts_with("[partitioner]") && l.contains("partitioner on qemu-virt")),
+            .any(|l| l.starts_with("[partitioner]") && l.contains(&banner)),
         "the partitioner's log was not decoded: {shown:#?}"
     );
 }
