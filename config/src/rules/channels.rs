@@ -5,7 +5,8 @@
 use super::names::name_help;
 use super::page_span;
 use super::{
-    channel_bar_size, channel_region, is_valid_name, CellField, ChannelField, Location, Problem,
+    channel_bar_size, channel_region, check_in_free_ram, is_valid_name, CellField, ChannelField,
+    Location, Problem,
 };
 use crate::model::*;
 #[cfg(feature = "std")]
@@ -102,17 +103,7 @@ pub(super) fn check(
         }
         return;
     };
-    if !board.is_ram(&range) {
-        emit(loc, Problem::NotRam);
-    }
-    if range.overlaps(&board.hypervisor_ram) {
-        emit(
-            loc,
-            Problem::HypervisorRam {
-                reserved: board.hypervisor_ram,
-            },
-        );
-    }
+    check_in_free_ram(&range, board, loc, emit);
     for (cell, other) in system.cells.iter().enumerate() {
         if let Some(region) = other.memory.iter().position(|m| m.range.overlaps(&range)) {
             emit(loc, Problem::ChannelOverlapsMemory { cell, region });

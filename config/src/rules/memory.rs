@@ -1,7 +1,7 @@
 //! A cell's memory: in the board's RAM, its own or declared shared, and
 //! where the cell sees it.
 
-use super::{aligned, page_span, CellField, CellUnderCheck, Location, Problem};
+use super::{aligned, check_in_free_ram, page_span, CellField, CellUnderCheck, Location, Problem};
 use crate::model::*;
 #[cfg(feature = "std")]
 use crate::yaml::{explain::Explainer, show::hex_range, Diagnostic};
@@ -25,17 +25,7 @@ pub(super) fn check_cell(c: &CellUnderCheck<'_>, emit: &mut impl FnMut(Location,
         if !aligned(&range) || !region.guest_base.is_multiple_of(PAGE_SIZE) {
             emit(loc, Problem::Unaligned);
         }
-        if !board.is_ram(&range) {
-            emit(loc, Problem::NotRam);
-        }
-        if range.overlaps(&board.hypervisor_ram) {
-            emit(
-                loc,
-                Problem::HypervisorRam {
-                    reserved: board.hypervisor_ram,
-                },
-            );
-        }
+        check_in_free_ram(&range, board, loc, emit);
         let earlier = system.cells[..=i]
             .iter()
             .enumerate()

@@ -237,6 +237,27 @@ impl CellUnderCheck<'_> {
     }
 }
 
+/// Memory at `range` (a cell's region or a channel's) must be the board's
+/// RAM, outside the partitioner's.
+fn check_in_free_ram(
+    range: &MemRange,
+    board: &Board,
+    loc: Location,
+    emit: &mut impl FnMut(Location, Problem),
+) {
+    if !board.is_ram(range) {
+        emit(loc, Problem::NotRam);
+    }
+    if range.overlaps(&board.hypervisor_ram) {
+        emit(
+            loc,
+            Problem::HypervisorRam {
+                reserved: board.hypervisor_ram,
+            },
+        );
+    }
+}
+
 /// The size of a channel's shared-memory BAR (BAR 2): its memory rounded
 /// up to a power of two; `None` when that does not fit 64 bits.
 pub fn channel_bar_size(channel: &Channel) -> Option<u64> {

@@ -172,13 +172,7 @@ fn distributor(
     write: Option<u64>,
 ) -> u64 {
     match decode_distributor(offset) {
-        Register::DistributorControl => match write {
-            Some(value) => {
-                DISTRIBUTOR_CONTROL[index].store(value as u32 & CTLR_ENABLES, Ordering::Relaxed);
-                0
-            }
-            None => (DISTRIBUTOR_CONTROL[index].load(Ordering::Relaxed) | CTLR_ALWAYS) as u64,
-        },
+        Register::DistributorControl => virtual_control(index, write, CTLR_ENABLES, CTLR_ALWAYS),
         Register::DistributorType if write.is_none() => {
             virtual_distributor_type(gic_read(address, 4) as u32) as u64
         }
@@ -186,6 +180,18 @@ fn distributor(
             route(machine, cell, owned, address, intid, upper, size, write)
         }
         other => banked(owned, other, address, size, write),
+    }
+}
+
+/// Cell `index`'s virtual `GICD_CTLR`: it keeps the `enables` bits a
+/// cell writes, and reads with the `always` bits set.
+fn virtual_control(index: usize, write: Option<u64>, enables: u32, always: u32) -> u64 {
+    match write {
+        Some(value) => {
+            DISTRIBUTOR_CONTROL[index].store(value as u32 & enables, Ordering::Relaxed);
+            0
+        }
+        None => (DISTRIBUTOR_CONTROL[index].load(Ordering::Relaxed) | always) as u64,
     }
 }
 
@@ -205,13 +211,8 @@ fn distributor_v2(
 ) -> u64 {
     let cpu = arch::cpu_index();
     match v2::decode_distributor(offset) {
-        Register::DistributorControl => match write {
-            Some(value) => {
-                DISTRIBUTOR_CONTROL[index].store(value as u32 & 0b11, Ordering::Relaxed);
-                0
-            }
-            None => DISTRIBUTOR_CONTROL[index].load(Ordering::Relaxed) as u64,
-        },
+        // The two group enables, nothing more.
+        Register::DistributorControl => virtual_control(index, write, 0b11, 0),
         Register::DistributorType if write.is_none() => {
             v2::virtual_distributor_type(gic_read(address, 4) as u32, cell.cpus.len()) as u64
         }
