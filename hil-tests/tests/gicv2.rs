@@ -120,6 +120,69 @@ fn debian_kernel_boots_in_a_cell_on_the_raspberry_pi_4() -> Result<(), HarnessEr
     common::debian_kernel_boots(session, common::GuestGic::V2)
 }
 
+/// A cell whose second CPU masks every interrupt and blocks its core's
+/// CPU interface through the mapped GICC page (every active priority,
+/// the priority mask at 0, the interface disabled), spinning or in WFI,
+/// is still stopped and restarted through a reset, a fault and
+/// `SYSTEM_OFF`: stage-2 revocation catches the spinning core, the trapped
+/// WFI the waiting one; the neighbour beats on.
+#[test]
+fn a_cell_that_blocks_its_cpu_interface_still_stops_on_a_gicv2() -> Result<(), HarnessError> {
+    let mut session = artifacts::boot(
+        "gicv2-wedge",
+        "gicv2_wedged_cell_stops_and_restarts",
+        Duration::from_secs(90),
+    );
+    session.expect_all(
+        [
+            (
+                "wedge",
+                Pattern::from("boot 0: SYSTEM_RESET with vcpu 1 spinning"),
+            ),
+            (
+                "partitioner",
+                Pattern::from("cell wedge: SYSTEM_RESET, restarting"),
+            ),
+            (
+                "wedge",
+                Pattern::from("vcpu 1: interrupts masked, in WFI with its GIC blocked (boot 1)"),
+            ),
+            (
+                "wedge",
+                Pattern::regex(r"^vcpu 1: GIC blocked, running priority 0x[0-9a-f]+$"),
+            ),
+            (
+                "wedge",
+                Pattern::from("boot 1: SYSTEM_RESET with vcpu 1 in WFI"),
+            ),
+            (
+                "wedge",
+                Pattern::from("boot 2: faulting with vcpu 1 spinning"),
+            ),
+            (
+                "partitioner",
+                Pattern::from("cell wedge: restarting; other cells continue"),
+            ),
+            (
+                "wedge",
+                Pattern::from("vcpu 1: interrupts masked, in WFI with its GIC blocked (boot 3)"),
+            ),
+            (
+                "wedge",
+                Pattern::from("boot 3: SYSTEM_OFF with vcpu 1 in WFI"),
+            ),
+            (
+                "partitioner",
+                Pattern::from("cell wedge: SYSTEM_OFF, stopped"),
+            ),
+        ],
+        Duration::from_secs(60),
+    )?;
+    common::steady_cell_beat_on(&mut session)?;
+    common::wedge_cores_came_back(&session);
+    Ok(())
+}
+
 /// What the restart scenario needs to know of a board.
 struct Board {
     /// The config (`hil-tests/configs/<config>.yaml`).

@@ -258,6 +258,7 @@ fn init_redistributor(board: &Board, mpidr: u64) -> bool {
 /// interface (GICv3) or its banked interrupts and CPU interface (GICv2).
 /// `cpu` is the board's CPU index, `mpidr` its affinity. Returns false
 /// when the board has none for this core.
+#[inline]
 pub fn init_cpu(board: &Board, cpu: usize, mpidr: u64) -> bool {
     match board.gic.version {
         GicVersion::V2 => v2::init_cpu(board, cpu),
@@ -274,6 +275,7 @@ fn mpidr_of(board: &Board, cpu: usize) -> u64 {
 /// Sends the kick SGI to board CPU `cpu`: a Group 0 SGI on the
 /// `group0-fiq` path; otherwise an SGI of the cells' group, let through
 /// to the core first where the GIC can mask it (GICv3).
+#[inline]
 pub fn send_kick(board: &Board, cpu: usize) {
     let mpidr = mpidr_of(board, cpu);
     match (board.gic.version, control_path()) {
@@ -290,6 +292,7 @@ pub fn send_kick(board: &Board, cpu: usize) {
 /// to enter a cell, on the `revoke-stage2` path, where the kick is in the
 /// cells' group and would reach the cell's own handler: masked (GICv3), and
 /// a kick already pending dropped.
+#[inline]
 pub fn keep_kick_from_cell(board: &Board, cpu: usize) {
     match (board.gic.version, control_path()) {
         (GicVersion::V2, _) => v2::drop_pending_kicks(board),
@@ -303,6 +306,7 @@ pub fn keep_kick_from_cell(board: &Board, cpu: usize) {
 /// the running priority is shared by both groups) or in EOI mode 1, for a
 /// core that waits at EL2 for kicks: only the partitioner's priorities get
 /// through ([`EL2_ONLY_MASK`]), and the kick is let through to it.
+#[inline]
 pub fn take_interface(board: &Board, cpu: usize) {
     match board.gic.version {
         GicVersion::V2 => v2::take_interface(board, EL2_ONLY_MASK),
@@ -318,6 +322,7 @@ pub fn take_interface(board: &Board, cpu: usize) {
 /// Acknowledges the highest-priority pending interrupt of the cells'
 /// group on this core, which at EL2 only the partitioner's get through:
 /// the value [`end`] needs back.
+#[inline]
 pub fn acknowledge(board: &Board) -> Option<u32> {
     match board.gic.version {
         GicVersion::V2 => v2::acknowledge(board),
@@ -326,6 +331,7 @@ pub fn acknowledge(board: &Board) -> Option<u32> {
 }
 
 /// Ends an interrupt [`acknowledge`] returned.
+#[inline]
 pub fn end(board: &Board, acknowledged: u32) {
     match board.gic.version {
         GicVersion::V2 => v2::end(board, acknowledged),
@@ -335,6 +341,7 @@ pub fn end(board: &Board, acknowledged: u32) {
 
 /// Whether this core's CPU interface, as its cell left it, would signal
 /// the kick (see `cell::wait_in_el2`).
+#[inline]
 pub fn could_signal_kick(board: &Board) -> bool {
     match board.gic.version {
         GicVersion::V2 => v2::could_signal_kick(board),
@@ -350,6 +357,7 @@ pub fn could_signal_kick(board: &Board) -> bool {
 /// written), and the cells' group enabled on the `revoke-stage2` path (so
 /// that the kick wakes the core from `WFI` even before the cell sets up
 /// its GIC; the mask still holds the cell's own interrupts back).
+#[inline]
 pub fn reset_for_cell(board: &Board, cpu: usize, mask: u8) {
     let enabled = control_path() == ControlPath::RevokeStage2;
     match board.gic.version {

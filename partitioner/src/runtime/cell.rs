@@ -16,6 +16,7 @@
 
 use super::machine::{self, cell_of, machine, try_machine, MAX_RUNTIME_CPUS};
 use super::sync::SpinLock;
+use super::BOARD;
 use crate::arch::{self, TrapFrame};
 use crate::devices::psci::Status;
 use crate::devices::{ivshmem, vgic, vuart};
@@ -133,7 +134,7 @@ fn post(cpu: usize, generation: u32, command: u64) {
     CORES[cpu]
         .command
         .store((generation as u64) << 8 | command, Ordering::Release);
-    gic::send_kick(machine().board, cpu);
+    gic::send_kick(BOARD, cpu);
     arch::send_event();
 }
 
@@ -163,7 +164,7 @@ pub fn park(cpu: usize) -> ! {
     // with active priorities (which block the kick on either path: the
     // running priority is shared by both groups) or in EOI mode 1, and
     // let only the partitioner's priorities through.
-    gic::take_interface(machine().board, cpu);
+    gic::take_interface(BOARD, cpu);
     loop {
         match take_command(cpu) {
             Some((generation, COMMAND_START)) => try_enter(cpu, generation),
@@ -189,9 +190,8 @@ fn take_command(cpu: usize) -> Option<(u32, u64)> {
 /// parked cores take them.
 fn drain_kicks(running: bool) {
     if gic::control_path() == ControlPath::RevokeStage2 {
-        let board = machine().board;
-        while let Some(acknowledged) = gic::acknowledge(board) {
-            gic::end(board, acknowledged);
+        while let Some(acknowledged) = gic::acknowledge(BOARD) {
+            gic::end(BOARD, acknowledged);
         }
         return;
     }
@@ -267,7 +267,7 @@ fn try_enter(cpu: usize, generation: u32) {
     let context = CORES[cpu].context.load(Ordering::Relaxed);
     CORES[cpu].generation.store(generation, Ordering::Release);
     CORES[cpu].set_state(CoreState::Running);
-    gic::keep_kick_from_cell(machine().board, cpu);
+    gic::keep_kick_from_cell(BOARD, cpu);
     arch::prepare_vcpu(state.stage2_root.load(Ordering::Acquire), vmid(index), vcpu);
     vgic::runtime::reset_cpu_interface(machine(), index, cpu);
     arch::trap_wfi(!machine().system.direct_wfi.contains(index));
@@ -489,7 +489,6 @@ pub fn leave(cpu: usize) -> ! {
 /// from a stop. The price: one exit per `WFI` of the cell
 /// (docs/architecture.md).
 pub fn wait_in_el2(cpu: usize) {
-    let board = machine().board;
     loop {
         if CORES[cpu].command.load(Ordering::Acquire) != COMMAND_NONE {
             leave(cpu);
@@ -497,7 +496,7 @@ pub fn wait_in_el2(cpu: usize) {
         if arch::interrupt_signalled() {
             return;
         }
-        if gic::could_signal_kick(board) {
+        if gic::could_signal_kick(BOARD) {
             arch::wait_for_interrupt();
         } else {
             arch::wait_for_event();
