@@ -282,10 +282,11 @@ pub struct Gic {
 }
 
 impl Gic {
-    /// The windows a cell must not put memory over: the distributor, the
+    /// The GIC's register windows the partitioner uses, which it maps at
+    /// EL2 and a cell must not put memory over: the distributor, the
     /// redistributors (GICv3) and the CPU interface (GICv2). The
     /// hypervisor and virtual CPU interfaces of a GICv2 are not among
-    /// them: nothing maps them for a cell.
+    /// them: nothing maps them.
     pub fn windows(&self) -> impl Iterator<Item = MemRange> {
         [
             Some(self.distributor),

@@ -83,10 +83,11 @@ impl Explainer<'_> {
             Problem::MemoryInVirtualPci { .. } | Problem::DeviceInVirtualPci { .. } => {
                 rules::channels::explain_peer(self, cell, field, problem)
             }
-            Problem::BeyondIpaSpace { .. } | Problem::TooManyTables { .. } => {
-                Some(rules::stage2::explain(self, finding.location, problem))
-            }
-            Problem::WrongBoard
+            // Told above, wherever they are; and problems that are never
+            // a cell's field.
+            Problem::BeyondIpaSpace { .. }
+            | Problem::TooManyTables { .. }
+            | Problem::WrongBoard
             | Problem::NoCells
             | Problem::ChannelNameTaken { .. }
             | Problem::TooFewPeers

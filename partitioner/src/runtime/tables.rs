@@ -126,16 +126,9 @@ pub fn build_el2_tables(board: &Board) -> u64 {
         root,
         &identity(page_align(board.console.mmio), device, Permissions::RW),
     );
-    map_or_halt(
-        root,
-        &identity(page_align(board.gic.distributor), device, Permissions::RW),
-    );
-    // GICv3: the redistributors; GICv2: the CPU interface.
-    let gic_windows = [
-        Some(board.gic.redistributors).filter(|r| r.size > 0),
-        board.gic.cpu_interface,
-    ];
-    for window in gic_windows.into_iter().flatten() {
+    // The distributor, and the redistributors (GICv3) or the CPU
+    // interface (GICv2).
+    for window in board.gic.windows() {
         map_or_halt(root, &identity(page_align(window), device, Permissions::RW));
     }
     root

@@ -574,11 +574,8 @@ fn in_gic(address: u64, size: u8) -> bool {
     let Some(machine) = machine::try_machine() else {
         return false;
     };
-    let gic = machine.board.gic;
     let range = MemRange::new(address, size as u64);
-    gic.distributor.covers(&range)
-        || gic.redistributors.covers(&range)
-        || gic.cpu_interface.is_some_and(|c| c.covers(&range))
+    machine.board.gic.windows().any(|w| w.covers(&range))
 }
 
 fn gic_read(address: u64, size: u8) -> u64 {

@@ -18,7 +18,7 @@
 //! runs, only a stop kicks its cores, after revoking its stage 2.
 
 use super::super::{CpuInterface, Distributor, GICC_CTLR, GICD_SGIR, GICD_TYPER_V2, KICK_SGI};
-use super::{CELL_PRIORITY, KICK_PRIORITY};
+use super::{distributor, CELL_PRIORITY, KICK_PRIORITY};
 use crate::runtime::machine::MAX_RUNTIME_CPUS;
 use bsp::Board;
 use core::sync::atomic::{AtomicU8, Ordering};
@@ -34,10 +34,6 @@ static INTERFACE: [AtomicU8; MAX_RUNTIME_CPUS] = [const { AtomicU8::new(0) }; MA
 /// `GICC_BPR` of each core as it came out of reset, for cells to start
 /// with.
 static PRISTINE_BPR: [AtomicU8; MAX_RUNTIME_CPUS] = [const { AtomicU8::new(0) }; MAX_RUNTIME_CPUS];
-
-fn distributor(board: &Board) -> &'static Distributor {
-    super::distributor(board)
-}
 
 /// This core's CPU interface.
 fn cpu_interface(board: &Board) -> Option<&'static CpuInterface> {
