@@ -78,7 +78,10 @@ struct GicFile {
     hypervisor_interface: Option<RangeFile>,
     virtual_cpu_interface: Option<RangeFile>,
     maintenance_irq: Option<u32>,
-    highest_intid_used: Option<u32>,
+    /// The SPIs any node uses, enabled or not, as runs: `"47, 49-50"`
+    /// (written by `bulkhead platform from-dtb`).
+    #[serde(default)]
+    spis_used: String,
 }
 
 #[derive(Deserialize)]
@@ -149,7 +152,8 @@ struct HandMade {
     /// Each core's spin-table release address, in `cpus` order, where the
     /// tree has no `cpu-release-addr`.
     release_addresses: Option<Vec<u64>>,
-    spare_spis: Option<SpisFile>,
+    /// Runs of SPIs nothing drives, in ascending order.
+    spare_spis: Option<Vec<SpisFile>>,
     counter_hz: Option<u64>,
     control_path: Option<String>,
     console: Option<String>,
@@ -354,14 +358,7 @@ pub fn generate(b: &BoardFile) -> Result<String, String> {
     );
     let t = b.timer.as_ref().ok_or("no timer")?;
     let timer = |v: Option<u32>, what: &str| v.ok_or(format!("timer.{what} is missing"));
-    if let Some(highest) = g.highest_intid_used {
-        if spare.first <= highest {
-            return Err(format!(
-                "spare_spis start at {} but INTID {highest} is used by a node",
-                spare.first
-            ));
-        }
-    }
+    check_spare_spis(spare, &parse_runs(&g.spis_used)?, &b.devices)?;
 
     let mut o = String::new();
     let module = b.name.replace('-', "_");
@@ -520,11 +517,11 @@ pub fn generate(b: &BoardFile) -> Result<String, String> {
         );
     }
     let _ = writeln!(o, "        ],");
-    let _ = writeln!(
-        o,
-        "        spare_spis: IntidRange {{ first: {}, count: {} }},",
-        spare.first, spare.count
-    );
+    let runs: Vec<String> = spare
+        .iter()
+        .map(|r| format!("IntidRange {{ first: {}, count: {} }}", r.first, r.count))
+        .collect();
+    let _ = writeln!(o, "        spare_spis: SpareSpis(&[{}]),", runs.join(", "));
     let _ = writeln!(o, "        counter_hz: {counter_hz},");
     let _ = writeln!(o, "        virtual_pci: {virtual_pci},");
     let _ = writeln!(o, "        qemu: {qemu},");
@@ -532,4 +529,69 @@ pub fn generate(b: &BoardFile) -> Result<String, String> {
     let _ = writeln!(o, "    }};");
     let _ = writeln!(o, "}}");
     Ok(o)
+}
+
+/// The INTIDs of `gic.spis_used`: runs such as `"47, 49-50, 53"`.
+fn parse_runs(text: &str) -> Result<Vec<(u32, u32)>, String> {
+    let bad = |part: &str| format!("gic.spis_used: `{part}` is neither an INTID nor a run `a-b`");
+    text.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let (first, last) = part.split_once('-').unwrap_or((part, part));
+            let first: u32 = first.trim().parse().map_err(|_| bad(part))?;
+            let last: u32 = last.trim().parse().map_err(|_| bad(part))?;
+            if last < first {
+                return Err(bad(part));
+            }
+            Ok((first, last))
+        })
+        .collect()
+}
+
+/// The spare SPIs are SPIs, in ascending runs that do not overlap, and
+/// clear of every interrupt a node of the tree uses (`used`, enabled or
+/// not) and of the listed devices' (which a correction may have added).
+fn check_spare_spis(
+    spare: &[SpisFile],
+    used: &[(u32, u32)],
+    devices: &[DeviceFile],
+) -> Result<(), String> {
+    if spare.is_empty() {
+        return Err(String::from("spare_spis lists no run"));
+    }
+    let mut next_free = 32;
+    for run in spare {
+        let last = run
+            .first
+            .checked_add(run.count)
+            .and_then(|end| end.checked_sub(1))
+            .filter(|_| run.count > 0)
+            .ok_or_else(|| format!("spare_spis: the run at {} is empty or too long", run.first))?;
+        if run.first < next_free {
+            return Err(format!(
+                "spare_spis: the run at {} is not an SPI after the previous run (runs go in \
+                 ascending order, from INTID 32)",
+                run.first
+            ));
+        }
+        if let Some(&(a, b)) = used.iter().find(|&&(a, b)| a <= last && run.first <= b) {
+            return Err(format!(
+                "spare_spis: the run {}..={last} meets INTIDs {a}..={b}, which a node uses \
+                 (gic.spis_used)",
+                run.first
+            ));
+        }
+        if let Some(d) = devices
+            .iter()
+            .find(|d| d.irqs.iter().any(|&i| (run.first..=last).contains(&i)))
+        {
+            return Err(format!(
+                "spare_spis: the run {}..={last} holds an interrupt of device `{}`",
+                run.first, d.name
+            ));
+        }
+        next_free = last + 1;
+    }
+    Ok(())
 }

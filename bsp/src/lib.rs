@@ -70,6 +70,45 @@ impl IntidRange {
     }
 }
 
+/// The SPIs wired to nothing that the partitioner raises for emulated
+/// devices: runs of INTIDs, in ascending order, taken as one numbered
+/// sequence ([`nth`](Self::nth)). Most boards have one run above every
+/// device's interrupt; a SoC whose GIC has few lines left may add runs
+/// from the middle (ZynqMP's PL-to-PS lines, free unless the FPGA design
+/// drives them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpareSpis(pub &'static [IntidRange]);
+
+impl SpareSpis {
+    /// The `n`th spare SPI, counting through the runs in order; `None`
+    /// past the last.
+    pub fn nth(&self, n: usize) -> Option<Intid> {
+        let mut n = u32::try_from(n).ok()?;
+        for run in self.0 {
+            if n < run.count {
+                return Some(run.first + n);
+            }
+            n -= run.count;
+        }
+        None
+    }
+
+    /// How many spare SPIs there are.
+    pub fn count(&self) -> u32 {
+        self.0.iter().map(|r| r.count).sum()
+    }
+
+    /// Whether `intid` is a spare SPI.
+    pub fn contains(&self, intid: Intid) -> bool {
+        self.0.iter().any(|r| r.contains(intid))
+    }
+
+    /// The runs, in order.
+    pub const fn runs(&self) -> &'static [IntidRange] {
+        self.0
+    }
+}
+
 /// First SPI INTID; `SPI n` in a device tree is INTID `32 + n`.
 pub const FIRST_SPI: Intid = 32;
 /// First PPI INTID; `PPI n` in a device tree is INTID `16 + n`.
@@ -455,7 +494,7 @@ pub struct Board {
     pub devices: &'static [Device],
     /// SPIs wired to nothing, which the partitioner raises for emulated
     /// devices (virtual consoles, IPC doorbells).
-    pub spare_spis: IntidRange,
+    pub spare_spis: SpareSpis,
     /// Counter frequency to assume when firmware leaves `CNTFRQ_EL0` at 0.
     pub counter_hz: u64,
     /// Where cells see the virtual PCI host bridge of their channels;
@@ -729,19 +768,45 @@ mod tests {
         let pcie = qemu_virt::BOARD.device("pcie").unwrap();
         assert!(pcie.mmio.iter().any(|w| pci.overlaps(w)));
         assert!(qemu_virt::BOARD.ram.iter().all(|r| !pci.overlaps(r)));
-        for other in BOARDS
-            .iter()
-            .filter(|b| !matches!(b.name, "qemu-virt" | "qemu-virt-gicv2" | "imx8mp-evk"))
-        {
+        for other in BOARDS.iter().filter(|b| {
+            !matches!(
+                b.name,
+                "qemu-virt" | "qemu-virt-gicv2" | "imx8mp-evk" | "zcu102"
+            )
+        }) {
             assert_eq!(other.virtual_pci, None, "{}", other.name);
         }
-        // The i.MX 8M Plus's windows are where it has no device.
-        let imx = imx8mp_evk::BOARD;
-        let windows = imx.virtual_pci.unwrap();
-        assert!(imx
-            .devices
-            .iter()
-            .all(|d| d.mmio.iter().all(|w| !windows.overlaps(w))));
+        // The i.MX 8M Plus's and the ZCU102's windows are where they have
+        // no device and no RAM.
+        for board in [imx8mp_evk::BOARD, zcu102::BOARD] {
+            let windows = board.virtual_pci.unwrap();
+            assert!(board
+                .devices
+                .iter()
+                .all(|d| d.mmio.iter().all(|w| !windows.overlaps(w))));
+            assert!(board.ram.iter().all(|r| !windows.overlaps(r)));
+        }
+    }
+
+    #[test]
+    fn spare_spis_count_through_their_runs() {
+        let spare = SpareSpis(&[
+            IntidRange {
+                first: 121,
+                count: 2,
+            },
+            IntidRange {
+                first: 188,
+                count: 1,
+            },
+        ]);
+        assert_eq!(spare.count(), 3);
+        assert_eq!(spare.nth(0), Some(121));
+        assert_eq!(spare.nth(1), Some(122));
+        assert_eq!(spare.nth(2), Some(188));
+        assert_eq!(spare.nth(3), None);
+        assert_eq!(spare.nth(usize::MAX), None);
+        assert!(spare.contains(188) && !spare.contains(123));
     }
 
     #[test]
@@ -764,7 +829,8 @@ mod tests {
             assert!(b.is_ram(&b.hypervisor_ram), "{}", b.name);
             assert!(b.hypervisor_ram.contains(0x4008_0000), "{}", b.name);
             assert!(!b.cpus.is_empty() && b.counter_hz > 0, "{}", b.name);
-            assert!(b.spare_spis.first >= FIRST_SPI && b.spare_spis.count > 0);
+            assert!(b.spare_spis.runs().iter().all(|r| r.first >= FIRST_SPI));
+            assert!(b.spare_spis.count() > 0, "{}", b.name);
             assert_eq!(board(b.name), Some(*b));
         }
     }

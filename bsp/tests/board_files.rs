@@ -73,3 +73,42 @@ fn hand_made_values_need_provenance_and_must_be_usable() {
     .unwrap_err();
     assert!(error.contains("1 entries for 4 cpus"), "{error}");
 }
+
+const ZCU102: &str = include_str!("../boards/zcu102.yaml");
+
+/// The ZCU102's file with its spare SPIs replaced by `runs`; generated.
+fn zcu102_with_spare(runs: &str) -> Result<String, String> {
+    let start = ZCU102.find("  spare_spis:\n").unwrap();
+    let end = ZCU102[start..].find("  counter_hz:").unwrap() + start;
+    let text = format!(
+        "{}  spare_spis: {runs}\n{}",
+        &ZCU102[..start],
+        &ZCU102[end..]
+    );
+    let board: BoardFile = serde_saphyr::from_str(&text).map_err(|e| e.to_string())?;
+    generate(&board)
+}
+
+#[test]
+fn spare_spis_are_runs_clear_of_every_node() {
+    let code = zcu102_with_spare("[{ first: 121, count: 8 }, { first: 188, count: 4 }]").unwrap();
+    assert!(
+        code.contains(
+            "SpareSpis(&[IntidRange { first: 121, count: 8 }, IntidRange { first: 188, count: 4 }])"
+        ),
+        "{code}"
+    );
+    // INTID 187 is the ZynqMP's last used one (a disabled node's too).
+    let error = zcu102_with_spare("[{ first: 186, count: 6 }]").unwrap_err();
+    assert!(error.contains("meets INTIDs 187..=187"), "{error}");
+    // GEM3's interrupt.
+    let error = zcu102_with_spare("[{ first: 94, count: 2 }]").unwrap_err();
+    assert!(error.contains("meets INTIDs 95..=95"), "{error}");
+    let error =
+        zcu102_with_spare("[{ first: 188, count: 4 }, { first: 121, count: 8 }]").unwrap_err();
+    assert!(error.contains("ascending order"), "{error}");
+    let error = zcu102_with_spare("[{ first: 20, count: 4 }]").unwrap_err();
+    assert!(error.contains("ascending order, from INTID 32"), "{error}");
+    let error = zcu102_with_spare("[]").unwrap_err();
+    assert!(error.contains("no run"), "{error}");
+}

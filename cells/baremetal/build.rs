@@ -57,9 +57,9 @@ fn main() {
          pub const GIC_HYPERVISOR_INTERFACE: usize = {:#x};\n\
          /// The EL1 virtual timer's PPI.\n\
          pub const VIRTUAL_TIMER: u32 = {};\n\
-         /// The doorbell SPI of peer 0 of channel 0 (`bulkhead_config::doorbell_spi`);\n\
-         /// peer `p`'s is `p` higher.\n\
-         pub const FIRST_DOORBELL: u32 = {};\n\
+         /// The doorbell SPIs of channel 0's peers, by peer id\n\
+         /// (`bulkhead_config::doorbell_spi`; 0: the board has none).\n\
+         pub const DOORBELLS: [u32; {}] = {:?};\n\
          /// The virtual PCI bridge's ECAM, register BARs and shared-memory\n\
          /// BARs (`virtual_pci` of the board; 0: the board has none).\n\
          pub const VIRTUAL_PCI_ECAM: usize = {:#x};\n\
@@ -78,7 +78,10 @@ fn main() {
         gic.cpu_interface.map_or(0, |r| r.base),
         gic.hypervisor_interface.map_or(0, |r| r.base),
         board.timer.virtual_timer,
-        bulkhead_config::doorbell_spi(board.spare_spis, 0, 0),
+        bulkhead_config::MAX_CHANNEL_PEERS,
+        (0..bulkhead_config::MAX_CHANNEL_PEERS)
+            .map(|peer| bulkhead_config::doorbell_spi(board.spare_spis, 0, peer).unwrap_or(0))
+            .collect::<Vec<_>>(),
         board.virtual_pci.map_or(0, |pci| pci.ecam.base),
         board.virtual_pci.map_or(0, |pci| pci.registers.base),
         board.virtual_pci.map_or(0, |pci| pci.memory.base),

@@ -3,7 +3,7 @@
 //! Every collection has a fixed capacity: these counts size the
 //! partitioner's static tables.
 
-use bsp::{Intid, IntidRange, MemRange};
+use bsp::{Intid, MemRange, SpareSpis};
 use core::fmt;
 use heapless::{String, Vec};
 
@@ -247,10 +247,10 @@ impl Image {
 pub struct Console {
     /// Guest-physical address of the emulated UART (one page).
     pub base: u64,
-    /// The UART's interrupt: a spare SPI of the board (the first spare SPI
-    /// plus the cell's index), which no board device uses. The next
-    /// spare SPIs are the channels' doorbells ([`doorbell_spi`]). A generated
-    /// device tree gives it to the cell's PL011 node.
+    /// The UART's interrupt: a spare SPI of the board ([`console_spi`]),
+    /// which no board device uses. The spare SPIs after the consoles' are
+    /// the channels' doorbells ([`doorbell_spi`]). A generated device tree
+    /// gives it to the cell's PL011 node.
     pub irq: Intid,
 }
 
@@ -264,18 +264,24 @@ impl Console {
 /// The doorbell interrupt of peer `peer` of channel `channel` (index in
 /// [`System::channels`]): a spare SPI of the board, after the
 /// [`MAX_CELLS`] that the cells' consoles take (see [`Console::irq`]):
-/// `spare.first + MAX_CELLS + channel * MAX_CHANNEL_PEERS + peer`.
+/// spare SPI number `MAX_CELLS + channel * MAX_CHANNEL_PEERS + peer`
+/// ([`SpareSpis::nth`]).
 ///
-/// The board may have fewer spare SPIs than that; the rules check that
-/// every doorbell of a system is in `spare` ([`IntidRange::contains`]).
-pub fn doorbell_spi(spare: IntidRange, channel: usize, peer: usize) -> Intid {
+/// `None` when the board has fewer spare SPIs than that; the rules refuse
+/// a system with such a doorbell.
+pub fn doorbell_spi(spare: SpareSpis, channel: usize, peer: usize) -> Option<Intid> {
     let index = channel
-        .saturating_mul(MAX_CHANNEL_PEERS)
-        .saturating_add(peer)
-        .saturating_add(MAX_CELLS);
-    spare
-        .first
-        .saturating_add(u32::try_from(index).unwrap_or(u32::MAX))
+        .checked_mul(MAX_CHANNEL_PEERS)?
+        .checked_add(peer)?
+        .checked_add(MAX_CELLS)?;
+    spare.nth(index)
+}
+
+/// The console interrupt of cell `cell` (index in [`System::cells`]):
+/// spare SPI number `cell` ([`SpareSpis::nth`]); `None` when the board has
+/// too few.
+pub fn console_spi(spare: SpareSpis, cell: usize) -> Option<Intid> {
+    spare.nth(cell)
 }
 
 /// What the partitioner does when a cell faults.

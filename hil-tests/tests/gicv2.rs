@@ -107,6 +107,75 @@ fn debian_kernel_boots_in_a_cell_on_the_zcu102() -> Result<(), HarnessError> {
     common::debian_kernel_boots(session, common::GuestGic::V2)
 }
 
+/// The gateway scenario (`common::gateway_cells_run_side_by_side`) of
+/// `config/examples/zcu102-gateway.yaml` on the ZCU102 model, GIC-400
+/// with its security extensions on: the PREEMPT_RT cell owns the second
+/// PS UART; the containers cell has its root file system in RAM and owns
+/// GEM3, whose driver (macb) runs on the clocks the generated tree gives
+/// it and gets a DHCP lease through QEMU's user network. The channel's
+/// doorbells are PL-to-PS fabric lines, spare SPIs from the middle of the
+/// GIC's range.
+#[test]
+fn rt_and_container_cells_run_side_by_side_on_the_zcu102() -> Result<(), HarnessError> {
+    let session = common::gateway_session(artifacts::boot(
+        "zcu102-gateway",
+        "zcu102_rt_and_container_cells_run_side_by_side",
+        Duration::from_secs(240),
+    ));
+    // The board's spare SPIs are INTID 121..128, 136..143 and 188..191:
+    // the consoles' come first (121 for cell 0, 122 for cell 1), the
+    // doorbells after the eight consoles' (136 for peer 0, 137 for peer 1).
+    common::gateway_cells_run_side_by_side(
+        session,
+        &common::Gateway {
+            containers_ram: 0x1000_0000,
+            switch_root: r"root in RAM \(tmpfs, \d+ MiB\)",
+            root: "tmpfs tmpfs",
+            control: common::CellView {
+                nodes: &[
+                    "apb-pclk",
+                    "chosen",
+                    "clock-uart1-pclk",
+                    "clock-uart1-uart_clk",
+                    "cpus",
+                    "interrupt-controller@f9010000",
+                    "memory@50000000",
+                    "pcie@bff00000",
+                    "pl011@ff000000",
+                    "psci",
+                    "timer",
+                    "uart@ff010000",
+                ],
+                // The UART's own interrupt (SPI 22) is requested when its
+                // port is opened, which nothing does.
+                interrupts: &[121, 136],
+            },
+            containers: common::CellView {
+                nodes: &[
+                    "apb-pclk",
+                    "chosen",
+                    "clock-ethernet-hclk",
+                    "clock-ethernet-pclk",
+                    "clock-ethernet-rx_clk",
+                    "clock-ethernet-tsu_clk",
+                    "clock-ethernet-tx_clk",
+                    "cpus",
+                    "ethernet@ff0e0000",
+                    "interrupt-controller@f9010000",
+                    "memory@10000000",
+                    "pcie@bff00000",
+                    "pl011@ff000000",
+                    "psci",
+                    "timer",
+                ],
+                // GEM3's (SPI 63, once per queue: one line), the console,
+                // the doorbell.
+                interrupts: &[95, 122, 137],
+            },
+        },
+    )
+}
+
 /// Debian's unmodified kernel in a cell on the Raspberry Pi 4 model, next
 /// to a bare-metal heartbeat: its second CPU comes up through the
 /// partitioner's emulated PSCI, though the board has none.

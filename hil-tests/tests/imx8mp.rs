@@ -160,6 +160,7 @@ fn rt_and_container_cells_run_side_by_side_on_the_imx8mp() -> Result<(), Harness
     common::gateway_cells_run_side_by_side(
         session,
         &common::Gateway {
+            containers_ram: 0x7000_0000,
             switch_root: r"root in RAM \(tmpfs, \d+ MiB\)",
             root: "tmpfs tmpfs",
             control: common::CellView {

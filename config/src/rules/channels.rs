@@ -50,13 +50,13 @@ pub(super) fn check(
             emit(loc, Problem::PeerTwice { first });
         }
     }
-    if let Some((peer, irq)) = (0..channel.peers.len())
-        .map(|peer| (peer, doorbell_spi(board.spare_spis, c, peer)))
-        .find(|&(_, irq)| !board.spare_spis.contains(irq))
+    if let Some(peer) =
+        (0..channel.peers.len()).find(|&peer| doorbell_spi(board.spare_spis, c, peer).is_none())
     {
+        let spare = MAX_CELLS + c * MAX_CHANNEL_PEERS + peer;
         emit(
             at(c, ChannelField::Peers),
-            Problem::NoDoorbellSpi { peer, irq },
+            Problem::NoDoorbellSpi { peer, spare },
         );
     }
     match &board.virtual_pci {
@@ -220,10 +220,9 @@ pub(crate) fn explain(
                  a cell's position in the list is its peer id",
             )
         }
-        (ChannelField::Peers, Problem::NoDoorbellSpi { peer, irq }) => {
-            let spare = board.spare_spis;
-            let last = spare.first + spare.count.saturating_sub(1);
-            let help = if spare.count as usize <= MAX_CELLS {
+        (ChannelField::Peers, Problem::NoDoorbellSpi { peer, spare }) => {
+            let count = board.spare_spis.count();
+            let help = if count as usize <= MAX_CELLS {
                 format!(
                     "the cells' consoles keep the first {MAX_CELLS} spare SPIs, so board {} \
                      has none left for doorbells and cannot have channels",
@@ -240,9 +239,10 @@ pub(crate) fn explain(
                 problem.code(),
                 &peer_path(peer),
                 format!(
-                    "peer {peer} of channel {this} needs doorbell interrupt {irq}, but board {} \
-                     has spare SPIs {} to {last} only",
-                    board.name, spare.first
+                    "peer {peer} of channel {this} needs spare SPI #{spare} as its doorbell, \
+                     but board {} has {count} spare SPIs ({})",
+                    board.name,
+                    spare_runs(board)
                 ),
             )
             .label("no doorbell")
@@ -444,4 +444,16 @@ pub(crate) fn explain_peer(
         }
         _ => x.unexplained(&x.cell_field_path(cell, field), problem),
     })
+}
+
+/// The board's spare SPIs as text: `96 to 159`, or `121 to 128, 136 to 143`.
+#[cfg(feature = "std")]
+fn spare_runs(board: &bsp::Board) -> std::string::String {
+    let runs: std::vec::Vec<std::string::String> = board
+        .spare_spis
+        .runs()
+        .iter()
+        .map(|r| format!("{} to {}", r.first, r.first + r.count.saturating_sub(1)))
+        .collect();
+    runs.join(", ")
 }

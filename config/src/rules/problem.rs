@@ -179,13 +179,14 @@ pub enum Problem {
         /// The channel that has the memory first.
         other: usize,
     },
-    /// A peer's doorbell would be an interrupt past the board's spare
-    /// SPIs ([`doorbell_spi`](crate::model::doorbell_spi)).
+    /// A peer's doorbell would be a spare SPI past the board's last
+    /// ([`doorbell_spi`](crate::model::doorbell_spi)).
     NoDoorbellSpi {
         /// The peer id.
         peer: usize,
-        /// The interrupt the doorbell would be.
-        irq: Intid,
+        /// The number of the spare SPI the doorbell would be (counting
+        /// from 0 through the board's runs of spare SPIs).
+        spare: usize,
     },
     /// The board has no virtual PCI host bridge (`virtual_pci` in its
     /// description), through which cells reach channels.

@@ -594,16 +594,34 @@ fn channel_memory_is_the_channels_own() {
 #[test]
 fn doorbells_follow_the_consoles_in_the_spare_spis() {
     let spare = BOARD.spare_spis;
-    assert_eq!(doorbell_spi(spare, 0, 0), spare.first + MAX_CELLS as u32);
+    let first = spare.runs()[0].first;
+    assert_eq!(doorbell_spi(spare, 0, 0), Some(first + MAX_CELLS as u32));
     assert_eq!(
         doorbell_spi(spare, 1, 3),
-        spare.first + (MAX_CELLS + MAX_CHANNEL_PEERS + 3) as u32
+        Some(first + (MAX_CELLS + MAX_CHANNEL_PEERS + 3) as u32)
     );
     // The last doorbell of the largest system fits qemu-virt.
     let last = doorbell_spi(spare, MAX_CHANNELS - 1, MAX_CHANNEL_PEERS - 1);
-    assert!(spare.contains(last));
-    // Far out of range, it saturates instead of wrapping.
-    assert_eq!(doorbell_spi(spare, usize::MAX, 1), u32::MAX);
+    assert!(last.is_some_and(|intid| spare.contains(intid)));
+    // Far out of range, there is none (no wrapping).
+    assert_eq!(doorbell_spi(spare, usize::MAX, 1), None);
+
+    // Runs count on from one to the next: eight consoles in the first,
+    // the doorbells in the second.
+    let split = bsp::SpareSpis(&[
+        bsp::IntidRange {
+            first: 121,
+            count: 8,
+        },
+        bsp::IntidRange {
+            first: 136,
+            count: 8,
+        },
+    ]);
+    assert_eq!(console_spi(split, 7), Some(128));
+    assert_eq!(doorbell_spi(split, 0, 0), Some(136));
+    assert_eq!(doorbell_spi(split, 1, 3), Some(143));
+    assert_eq!(doorbell_spi(split, 2, 0), None);
 
     // A board with ten spare SPIs: the consoles take eight, the first
     // channel's peers 0 and 1 get the other two, its peer 2 none.
@@ -612,10 +630,10 @@ fn doorbells_follow_the_consoles_in_the_spare_spis() {
     b.console = None;
     s.cells.push(b).unwrap();
     let small = bsp::Board {
-        spare_spis: bsp::IntidRange {
+        spare_spis: bsp::SpareSpis(&[bsp::IntidRange {
             first: 96,
             count: 10,
-        },
+        }]),
         ..BOARD
     };
     let mut found = std::vec::Vec::new();
@@ -628,7 +646,7 @@ fn doorbells_follow_the_consoles_in_the_spare_spis() {
         found,
         [(
             at_channel(0, ChannelField::Peers),
-            Problem::NoDoorbellSpi { peer: 2, irq: 106 }
+            Problem::NoDoorbellSpi { peer: 2, spare: 10 }
         )]
     );
 }

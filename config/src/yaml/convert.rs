@@ -872,8 +872,8 @@ impl<'a> Converter<'a> {
     /// The console's interrupt: the board's spare SPI for cell `i`.
     fn console_irq(&mut self, board: &Board, i: usize) -> Intid {
         let spare = board.spare_spis;
-        match u32::try_from(i).ok().filter(|&n| n < spare.count) {
-            Some(n) => spare.first + n,
+        match console_spi(spare, i) {
+            Some(intid) => intid,
             None => {
                 let d = self
                     .diagnostic(
@@ -881,7 +881,8 @@ impl<'a> Converter<'a> {
                         &format!("cells[{i}].console"),
                         format!(
                             "board {} has {} spare SPIs for virtual consoles, too few for cell #{i}",
-                            board.name, spare.count
+                            board.name,
+                            spare.count()
                         ),
                     )
                     .help("set `console: none` for this cell, or use fewer cells");

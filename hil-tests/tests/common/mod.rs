@@ -257,11 +257,14 @@ pub const STATUS_PERIOD: Duration = Duration::from_secs(20);
 /// The EL1 virtual timer's PPI, which Linux at EL1 uses.
 pub const VIRTUAL_TIMER_PPI: u32 = 27;
 
-/// A gateway config (`qemu-gateway.yaml`, `imx8mp-evk-gateway.yaml`) as
+/// A gateway config (`imx8mp-evk-gateway.yaml`, `zcu102-gateway.yaml`) as
 /// its cells see it. On every board, `control` has CPUs 0-1 and RAM at
-/// `0x5000_0000`, `containers` CPUs 2-3 and RAM at `0x7000_0000`, each
-/// 512 MiB, and both are peers of one channel.
+/// `0x5000_0000`, `containers` CPUs 2-3, each 512 MiB of RAM, and both are
+/// peers of one channel.
 pub struct Gateway {
+    /// Where the containers cell's RAM starts (`0x7000_0000` where the
+    /// board has RAM there).
+    pub containers_ram: u64,
     /// How the containers cell's initramfs reports its root (a regular
     /// expression), before `, switching to /sbin/init`.
     pub switch_root: &'static str,
@@ -305,7 +308,8 @@ pub fn reported(session: &Session, stream: &str, key: &str) -> String {
 }
 
 /// The GIC interrupts (INTIDs) a cell's `/proc/interrupts` lists, from its
-/// `interrupt: <irq> GICv3 <intid> <trigger> <name>` lines.
+/// `interrupt: <irq> <chip> <intid> <trigger> <name>` lines whose chip is
+/// the GIC (`GICv3`; `GIC-0` on a GIC-400 under Linux at EL1).
 pub fn gic_interrupts(session: &Session, stream: &str) -> BTreeSet<u32> {
     session
         .lines(stream)
@@ -313,7 +317,7 @@ pub fn gic_interrupts(session: &Session, stream: &str) -> BTreeSet<u32> {
         .filter_map(|l| l.strip_prefix("bulkhead-guest: interrupt: "))
         .filter_map(|rest| {
             let mut words = rest.split_whitespace().skip(1);
-            (words.next() == Some("GICv3"))
+            (words.next().is_some_and(|chip| chip.starts_with("GIC")))
                 .then(|| words.next()?.parse().ok())
                 .flatten()
         })
@@ -351,7 +355,10 @@ pub fn gateway_cells_run_side_by_side(
             ),
             (
                 "partitioner",
-                Pattern::from("cell containers: starting (boot #1) at 0x70000000 on cpu 2"),
+                Pattern::from(format!(
+                    "cell containers: starting (boot #1) at {:#x} on cpu 2",
+                    gateway.containers_ram
+                )),
             ),
             (
                 "control",

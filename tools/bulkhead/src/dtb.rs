@@ -131,7 +131,8 @@ pub struct PciFunction {
 
 /// The functions cell `index` sees on its virtual PCI bridge: one per
 /// channel it is a peer of, in channel order. None on a board without
-/// virtual PCI, where the rules refuse channels.
+/// virtual PCI, and none for a channel without a doorbell for the cell:
+/// the rules refuse both.
 pub fn pci_functions(board: &Board, index: usize, channels: &[Channel]) -> Vec<PciFunction> {
     if board.virtual_pci.is_none() {
         return Vec::new();
@@ -143,7 +144,7 @@ pub fn pci_functions(board: &Board, index: usize, channels: &[Channel]) -> Vec<P
             let peer = channel.peer_of(index)?;
             Some(PciFunction {
                 device: u8::try_from(c).ok()?,
-                intid: doorbell_spi(board.spare_spis, c, peer),
+                intid: doorbell_spi(board.spare_spis, c, peer)?,
             })
         })
         .collect()

@@ -244,10 +244,10 @@ fn channel_plan(loaded: &Loaded, c: usize, channel: &Channel) -> String {
         rows.push(vec![
             format!("peer {peer}"),
             peer_name(peer).to_string(),
-            format!(
-                "doorbell IRQ {}",
-                doorbell_spi(loaded.board.spare_spis, c, peer)
-            ),
+            match doorbell_spi(loaded.board.spare_spis, c, peer) {
+                Some(intid) => format!("doorbell IRQ {intid}"),
+                None => String::from("no doorbell IRQ"),
+            },
             format!("rw: {}; ro: {}", writes.join(", "), reads.join(", ")),
         ]);
     }

@@ -146,8 +146,9 @@ pub struct Gic {
     pub virtual_cpu_interface: Option<Range>,
     /// The maintenance interrupt, when the node gives one.
     pub maintenance_irq: Option<u32>,
-    /// The highest INTID any node (enabled or not) uses.
-    pub highest_intid_used: Option<u32>,
+    /// The SPIs (INTIDs) any node uses, enabled or not, in ascending
+    /// order: what a hand-picked spare SPI must stay clear of.
+    pub spis_used: Vec<u32>,
 }
 
 /// The generic timer's PPIs, as INTIDs.
@@ -493,9 +494,9 @@ fn describe_gic(tree: &Tree, resolver: &Resolver, node: usize, notes: &mut Vec<S
             compatible.first().cloned().unwrap_or_default()
         ));
     }
-    // Highest INTID any node uses, enabled or not, so hand-picked spare
-    // SPIs stay clear of disabled devices too.
-    let highest_intid_used = (0..tree.nodes.len())
+    // Every SPI any node uses, enabled or not, so hand-picked spare SPIs
+    // stay clear of disabled devices too.
+    let spis_used: std::collections::BTreeSet<u32> = (0..tree.nodes.len())
         .flat_map(|i| {
             let mut all = resolver.node_interrupts(i);
             if tree.nodes[i].has("interrupt-map") {
@@ -504,10 +505,10 @@ fn describe_gic(tree: &Tree, resolver: &Resolver, node: usize, notes: &mut Vec<S
             all
         })
         .filter_map(|r| match r {
-            Resolved::Gic { intid, .. } => Some(intid),
+            Resolved::Gic { intid, .. } if intid >= bsp::FIRST_SPI => Some(intid),
             _ => None,
         })
-        .max();
+        .collect();
     Gic {
         node: n.path.clone(),
         compatible: compatible.first().cloned().unwrap_or_default(),
@@ -521,7 +522,7 @@ fn describe_gic(tree: &Tree, resolver: &Resolver, node: usize, notes: &mut Vec<S
         hypervisor_interface,
         virtual_cpu_interface,
         maintenance_irq,
-        highest_intid_used,
+        spis_used: spis_used.into_iter().collect(),
     }
 }
 
@@ -745,16 +746,14 @@ fn describe_devices(tree: &Tree, resolver: &Resolver, notes: &mut Vec<String>) -
                 "{failed} reg entries do not translate to CPU addresses"
             ));
         }
-        let push_irq = |device: &mut Device, intid: u32, trigger: Trigger| {
-            if !device.irqs.contains(&intid) {
-                device.irqs.push(intid);
-                device.triggers.push(trigger);
-            }
-        };
+        // The node's own interrupts keep their order and repeats: drivers
+        // take them by index (ZynqMP's GEM lists its one line once per
+        // queue, and the driver wants as many entries as queues).
         for r in resolver.node_interrupts(at) {
             match r {
                 Resolved::Gic { intid, trigger, via } => {
-                    push_irq(&mut device, intid, trigger);
+                    device.irqs.push(intid);
+                    device.triggers.push(trigger);
                     if let Some(nexus) = via {
                         device
                             .notes
@@ -786,9 +785,13 @@ fn describe_devices(tree: &Tree, resolver: &Resolver, notes: &mut Vec<String>) -
         }
         if n.has("interrupt-map") {
             let before = device.irqs.len();
+            // An interrupt-map names each target once per child and pin.
             for r in resolver.map_targets(at) {
                 if let Resolved::Gic { intid, trigger, .. } = r {
-                    push_irq(&mut device, intid, trigger);
+                    if !device.irqs.contains(&intid) {
+                        device.irqs.push(intid);
+                        device.triggers.push(trigger);
+                    }
                 }
             }
             if device.irqs.len() > before {

@@ -55,6 +55,7 @@ pub const SYSTEM_TEST_CONFIGS: &[&str] = &[
     "hil-tests/configs/zcu102-linux.yaml",
     "hil-tests/configs/rpi4b-linux.yaml",
     "hil-tests/configs/gicv2-linux.yaml",
+    "config/examples/zcu102-gateway.yaml",
 ];
 
 /// The aarch64 binaries and the flat images made from them, per board.

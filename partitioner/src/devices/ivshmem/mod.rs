@@ -958,7 +958,7 @@ pub fn describe(system: &System, board: &Board, channel: usize) -> Option<Channe
             .push(PeerDescription {
                 cell: cell as usize,
                 device,
-                intid: doorbell_spi(board.spare_spis, channel, peer),
+                intid: doorbell_spi(board.spare_spis, channel, peer)?,
                 registers_base: pci.registers_base(channel),
                 shared_memory_base: pci.shared_memory_base(channel),
             })

@@ -117,12 +117,15 @@ pub fn init(machine: &Machine) -> Result<(), ()> {
                 .cells
                 .get(index as usize)
                 .map_or("?", |c| c.name.as_str());
+            // Every peer has one: the rules refuse a channel without.
+            let doorbell =
+                bulkhead_config::doorbell_spi(machine.board.spare_spis, c, peer).unwrap_or(0);
             defmt::info!(
                 "channel {=str}:   peer {=usize}: cell {=str}, doorbell SPI {=u32}",
                 channel.name.as_str(),
                 peer,
                 name,
-                bulkhead_config::doorbell_spi(machine.board.spare_spis, c, peer)
+                doorbell
             );
         }
     }

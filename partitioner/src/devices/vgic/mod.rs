@@ -64,8 +64,11 @@ impl Ownership {
         };
         let mut owned = Ownership::for_cell(cell, board);
         for (c, channel) in system.channels.iter().enumerate() {
-            if let Some(peer) = channel.peer_of(index) {
-                owned.insert(doorbell_spi(board.spare_spis, c, peer));
+            if let Some(doorbell) = channel
+                .peer_of(index)
+                .and_then(|peer| doorbell_spi(board.spare_spis, c, peer))
+            {
+                owned.insert(doorbell);
             }
         }
         owned

@@ -481,8 +481,10 @@ pub fn reset_cell_interrupts(machine: &Machine, index: usize, cell: &Cell) {
     }
     // A channel's doorbell is set pending once per event: edge-triggered.
     for (c, channel) in machine.system.channels.iter().enumerate() {
-        if let Some(peer) = channel.peer_of(index) {
-            let doorbell = bulkhead_config::doorbell_spi(machine.board.spare_spis, c, peer);
+        let doorbell = channel
+            .peer_of(index)
+            .and_then(|peer| bulkhead_config::doorbell_spi(machine.board.spare_spis, c, peer));
+        if let Some(doorbell) = doorbell {
             gic::set_edge_triggered(machine.board, doorbell);
         }
     }

@@ -169,8 +169,8 @@ pub fn render(p: &Platform) -> String {
     );
     let _ = writeln!(
         w,
-        "  highest_intid_used: {}",
-        opt_intid(g.highest_intid_used).replace("   # ", "   # by any node, enabled or not: ")
+        "  spis_used: \"{}\"   # INTIDs, by any node, enabled or not",
+        runs_text(&g.spis_used)
     );
     match &p.timer {
         None => {
@@ -269,8 +269,9 @@ const HAND_MADE_TEMPLATE: &str = "\
 hand_made:
   # RAM the partitioner keeps for itself (it is linked at 0x40080000).
   hypervisor_ram: null
-  # SPIs that no device uses, which the partitioner raises for emulated
-  # devices; above gic.highest_intid_used and below the GIC's ITLinesNumber.
+  # Runs of SPIs that nothing drives, which the partitioner raises for
+  # emulated devices: none in gic.spis_used, all below the GIC's
+  # ITLinesNumber. A list such as [{ first: 224, count: 32 }].
   spare_spis: null
   # Counter frequency to assume when firmware leaves CNTFRQ_EL0 at 0.
   counter_hz: null
@@ -308,5 +309,39 @@ pub fn generated_part(text: &str) -> &str {
             .strip_suffix('\n')
             .map_or(&text[..i + 1], |t| t),
         None => text,
+    }
+}
+
+/// `intids` (ascending) as runs, `"47, 49-50, 53"`: the text of
+/// `gic.spis_used`, which `bsp/build/board_file.rs` reads back.
+fn runs_text(intids: &[u32]) -> String {
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for &intid in intids {
+        match runs.last_mut() {
+            Some((_, last)) if *last + 1 == intid => *last = intid,
+            _ => runs.push((intid, intid)),
+        }
+    }
+    runs.iter()
+        .map(|&(first, last)| {
+            if first == last {
+                first.to_string()
+            } else {
+                format!("{first}-{last}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::runs_text;
+
+    #[test]
+    fn intids_print_as_runs() {
+        assert_eq!(runs_text(&[]), "");
+        assert_eq!(runs_text(&[47]), "47");
+        assert_eq!(runs_text(&[47, 49, 50, 51, 53]), "47, 49-51, 53");
     }
 }

@@ -163,8 +163,10 @@ const INITRAMFS: &[Initramfs] = &[
         root: Root::Disk(CONTAINERS_DISK),
     },
     // The container host for boards without a disk for it: the same root
-    // tree as the disk, in RAM. Loads the i.MX FEC's driver (the network
-    // card an i.MX 8M Plus cell can own) and the channel's.
+    // tree as the disk, in RAM. Loads the drivers of the network cards a
+    // cell can own on those boards, the i.MX 8M Plus's FEC and the
+    // ZynqMP's GEM (a driver without its device loads and does nothing),
+    // and the channel's.
     Initramfs {
         image: "initramfs-containers-ram.cpio.gz",
         init: include_str!("init-switch-root.sh"),
@@ -174,9 +176,9 @@ const INITRAMFS: &[Initramfs] = &[
         modules: Some(KernelModules {
             kernel: GENERIC_KERNEL,
             // fec pulls in libphy, of_mdio (fwnode_mdio, fixed_phy) and
-            // selftests; the PHY itself is driven by libphy's generic
-            // driver.
-            load: &["fec", "uio", "uio_pci_generic"],
+            // selftests, macb phylink too; the PHYs themselves are driven
+            // by libphy's generic driver.
+            load: &["fec", "macb", "uio", "uio_pci_generic"],
         }),
         root: Root::InRam(CONTAINERS_DISK),
     },

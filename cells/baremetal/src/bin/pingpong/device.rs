@@ -23,9 +23,9 @@ pub(crate) const ECAM: usize = baremetal_cells::board::VIRTUAL_PCI_ECAM;
 /// The channel's device number: its index in the config's `channels`.
 pub(crate) const DEVICE: u8 = 0;
 
-/// Channel 0's peer 0's doorbell; peer p has `FIRST_DOORBELL + p`
-/// (`bulkhead_config::doorbell_spi`, from the board's spare SPIs).
-pub(crate) const FIRST_DOORBELL: u32 = baremetal_cells::board::FIRST_DOORBELL;
+/// Channel 0's doorbells, by peer id (`bulkhead_config::doorbell_spi`,
+/// from the board's spare SPIs).
+pub(crate) const DOORBELLS: &[u32] = &baremetal_cells::board::DOORBELLS;
 
 pub(crate) const VIRTUAL_TIMER: u32 = baremetal_cells::board::VIRTUAL_TIMER;
 
@@ -214,7 +214,10 @@ pub(crate) fn probe_device() -> Option<Device> {
 /// Sets up the GIC for the doorbell SPI and the timer, and the device
 /// for interrupts.
 pub(crate) fn enable_interrupts(device: &Device, redistributor: usize) {
-    let doorbell = FIRST_DOORBELL + u32::from(device.id.0);
+    let doorbell = DOORBELLS
+        .get(usize::from(device.id.0))
+        .copied()
+        .unwrap_or(0);
     DOORBELL_SPI.store(doorbell.into(), Relaxed);
     install_irq_handler(on_irq);
     gic::init_cpu_interface();
