@@ -46,6 +46,58 @@ fn faults_restart_only_the_faulting_cell_on_a_gicv2_with_two_security_states(
     )
 }
 
+/// A GICv2 with one CPU interface, whose `GICD_ITARGETSR` registers read
+/// as zero: the partitioner still finds its core's interface (number 0),
+/// starts the cell there and restarts it when it asks. (QEMU's `virt`
+/// with one CPU stands for such a SoC; the board description's other
+/// three cores are missing, which the partitioner reports and goes on.)
+#[test]
+fn a_cell_runs_and_restarts_on_a_uniprocessor_gicv2() -> Result<(), HarnessError> {
+    let mut session = artifacts::boot_with(
+        "gicv2-uniprocessor",
+        "gicv2_a_cell_runs_and_restarts_on_a_uniprocessor",
+        Duration::from_secs(60),
+        |target| target.smp(1),
+    );
+    session.expect_all(
+        [
+            (
+                "partitioner",
+                Pattern::from("GIC: GICv2, control path revoke-stage2"),
+            ),
+            (
+                "partitioner",
+                Pattern::from("0 of 0 secondary cores online"),
+            ),
+            ("sensor", Pattern::from("heartbeat cell: boot 0, vcpu 0")),
+            ("sensor", Pattern::from("requesting SYSTEM_RESET")),
+            (
+                "partitioner",
+                Pattern::from("cell sensor: SYSTEM_RESET, restarting"),
+            ),
+            ("sensor", Pattern::from("heartbeat cell: boot 1, vcpu 0")),
+        ],
+        Duration::from_secs(30),
+    )?;
+    session.expect(
+        "sensor",
+        Pattern::regex(r"^heartbeat \d+$"),
+        Duration::from_secs(10),
+    )?;
+    let log = session.lines("partitioner");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("firmware CPU_ON of cpu 3 failed")),
+        "the missing cores are reported: {log:#?}"
+    );
+    assert!(
+        !log.iter()
+            .any(|l| l.contains("faulted") || l.contains("ERROR")),
+        "{log:#?}"
+    );
+    Ok(())
+}
+
 /// The same on QEMU's model of the AMD/Xilinx ZCU102 (ZynqMP, GIC-400,
 /// Cadence UART, RAM from 0, the partitioner's at 1 GiB).
 #[test]

@@ -50,6 +50,7 @@ pub const SYSTEM_TEST_CONFIGS: &[&str] = &[
     "hil-tests/configs/qemu-ipc-lab.yaml",
     "hil-tests/configs/gicv2-restart.yaml",
     "hil-tests/configs/gicv2-wedge.yaml",
+    "hil-tests/configs/gicv2-uniprocessor.yaml",
     "hil-tests/configs/zcu102-restart.yaml",
     "hil-tests/configs/rpi4b-restart.yaml",
     "hil-tests/configs/zcu102-linux.yaml",

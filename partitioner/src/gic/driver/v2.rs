@@ -93,8 +93,13 @@ pub fn init_cpu(board: &Board, cpu: usize) -> bool {
         gicd.ipriorityr[intid].set(CELL_PRIORITY);
     }
     gicd.ipriorityr[KICK_SGI as usize].set(KICK_PRIORITY);
-    // The banked ITARGETSR0..7 read as this core's own interface.
-    let mask = gicd.itargetsr[0].get();
+    // The banked ITARGETSR0..7 read as this core's own interface, except
+    // on a GIC with one CPU interface, where every ITARGETSR is RAZ/WI and
+    // the one interface is number 0.
+    let mask = match gicd.itargetsr[0].get() {
+        0 if cpu_interfaces(gicd) == 1 => 1,
+        mask => mask,
+    };
     if let Some(slot) = INTERFACE.get(cpu) {
         slot.store(mask, Ordering::Relaxed);
     }
@@ -237,6 +242,12 @@ pub fn reset_private(board: &Board, owned: u32) {
 /// GICv3's, where the bit is reserved).
 fn two_security_states(gicd: &Distributor) -> bool {
     gicd.typer.get() & GICD_TYPER_V2::SecurityExtn::SET.value != 0
+}
+
+/// How many CPU interfaces the GIC has (`GICD_TYPER.CPUNumber` + 1).
+fn cpu_interfaces(gicd: &Distributor) -> u32 {
+    let field = GICD_TYPER_V2::CPUNumber;
+    ((gicd.typer.get() >> field.shift) & field.mask) + 1
 }
 
 /// Registers of 32 interrupts the distributor implements.
