@@ -45,6 +45,7 @@ fn rt_and_container_cells_run_side_by_side() -> Result<(), HarnessError> {
     common::gateway_cells_run_side_by_side(
         session,
         &Gateway {
+            containers_ram: 0x7000_0000,
             switch_root: "root /dev/vda ext4",
             root: "/dev/vda ext4",
             // Each cell is a peer of the channel `plant`: a virtual PCI host

@@ -257,7 +257,8 @@ pub const STATUS_PERIOD: Duration = Duration::from_secs(20);
 /// The EL1 virtual timer's PPI, which Linux at EL1 uses.
 pub const VIRTUAL_TIMER_PPI: u32 = 27;
 
-/// A gateway config (`imx8mp-evk-gateway.yaml`, `zcu102-gateway.yaml`) as
+/// A gateway config (`qemu-gateway.yaml`, `imx8mp-evk-gateway.yaml`,
+/// `zcu102-gateway.yaml`) as
 /// its cells see it. On every board, `control` has CPUs 0-1 and RAM at
 /// `0x5000_0000`, `containers` CPUs 2-3, each 512 MiB of RAM, and both are
 /// peers of one channel.
