@@ -23,6 +23,8 @@
 //! added the latency lab's quantum ([`System::icount_quantum_ns`], 4
 //! bytes) after the channels. Version 6 added the cells with direct
 //! `WFI` ([`System::direct_wfi`], a cell-set byte) after the quantum.
+//! Version 7 added the cells with virtualized interrupts
+//! ([`System::virtualized`], a cell-set byte) after that.
 //!
 //! Image payloads follow the blob; [`Image::offset`] counts from the blob's
 //! first byte. Decoding checks every length and count, so a corrupt or
@@ -36,7 +38,7 @@ use heapless::Vec;
 /// First bytes of every config blob.
 pub const MAGIC: [u8; 8] = *b"BLKHDCFG";
 /// Format version this code reads and writes.
-pub const VERSION: u32 = 6;
+pub const VERSION: u32 = 7;
 /// Size of the fixed header.
 pub const HEADER_SIZE: usize = 32;
 
@@ -227,11 +229,13 @@ impl<'a> Reader<'a> {
         })?;
         let icount_quantum_ns = self.u32()?;
         let direct_wfi = CellSet::from_bits(self.u8()?);
+        let virtualized = CellSet::from_bits(self.u8()?);
         Ok(System {
             board,
             cells,
             realtime,
             direct_wfi,
+            virtualized,
             channels,
             icount_quantum_ns,
         })
@@ -403,6 +407,7 @@ mod encode {
         }
         w.u32(system.icount_quantum_ns);
         w.u8(system.direct_wfi.bits());
+        w.u8(system.virtualized.bits());
         let body = w.0;
         let mut blob = std::vec::Vec::with_capacity(HEADER_SIZE + body.len());
         blob.extend_from_slice(&MAGIC);
@@ -509,6 +514,7 @@ mod tests {
             cells,
             realtime: CellSet::from_bits(1),
             direct_wfi: CellSet::from_bits(0b10),
+            virtualized: CellSet::from_bits(0b10),
             channels,
             icount_quantum_ns: 10_000,
         }
@@ -538,6 +544,7 @@ mod tests {
         assert!(!decoded.cells[0].memory[0].is_shared());
         assert!(decoded.realtime.contains(0));
         assert!(decoded.direct_wfi.contains(1) && !decoded.direct_wfi.contains(0));
+        assert!(decoded.virtualized.contains(1) && !decoded.virtualized.contains(0));
     }
 
     #[test]
@@ -571,8 +578,9 @@ mod tests {
         let blob = encode(&without, 8192);
         let with_channels = |count: u8, peers: &[u8]| {
             let mut body = blob[HEADER_SIZE..].to_vec();
-            // Without the quantum (4 bytes) and the direct-WFI set (1).
-            body.truncate(body.len() - 5);
+            // Without the quantum (4 bytes), the direct-WFI set (1) and
+            // the virtualized set (1).
+            body.truncate(body.len() - 6);
             *body.last_mut().unwrap() = count;
             for _ in 0..count {
                 body.extend_from_slice(&[1, b'x']);
@@ -583,7 +591,7 @@ mod tests {
                 body.extend_from_slice(&0x1000u64.to_le_bytes());
             }
             body.extend_from_slice(&0u32.to_le_bytes());
-            body.push(0);
+            body.extend_from_slice(&[0, 0]);
             let mut b = blob[..HEADER_SIZE].to_vec();
             b[16..20].copy_from_slice(&(body.len() as u32).to_le_bytes());
             b[20..24].copy_from_slice(&crc32(&body).to_le_bytes());

@@ -415,6 +415,11 @@ pub struct System {
     /// other cell's traps, and the partitioner waits in its stead, so that
     /// no GIC state the cell sets can keep its cores from a stop.
     pub direct_wfi: CellSet,
+    /// The cells whose interrupts are virtualized (`interrupts:
+    /// virtualized`): their cores run with `HCR_EL2.IMO` set, every
+    /// physical interrupt goes to EL2, and the cell's own reach it through
+    /// the list registers. Every other cell takes its interrupts directly.
+    pub virtualized: CellSet,
     /// The shared-memory channels between cells, in config order.
     pub channels: Vec<Channel, MAX_CHANNELS>,
     /// The latency lab's scheduling quantum for QEMU under `-icount`, in

@@ -192,6 +192,13 @@ fn cell() -> impl Strategy<Value = RawCell> {
                 } else {
                     RawWfi::Trapped
                 },
+                // Also the refused combination (real-time, virtualized)
+                // half of the time.
+                interrupts: if boot_argument.is_some() {
+                    RawInterrupts::Virtualized
+                } else {
+                    RawInterrupts::Direct
+                },
             },
         )
 }

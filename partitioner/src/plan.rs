@@ -152,6 +152,7 @@ mod tests {
             cells: cells.iter().cloned().collect(),
             realtime: CellSet::EMPTY,
             direct_wfi: CellSet::EMPTY,
+            virtualized: CellSet::EMPTY,
             channels: Vec::new(),
             icount_quantum_ns: 0,
         }
@@ -215,6 +216,7 @@ mod tests {
             cells: [a.clone(), a.clone(), a].into_iter().collect(),
             realtime: CellSet::EMPTY,
             direct_wfi: CellSet::EMPTY,
+            virtualized: CellSet::EMPTY,
             channels: [
                 Channel {
                     name: name("link").unwrap(),

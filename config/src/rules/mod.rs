@@ -30,6 +30,7 @@
 //! | `memory` | a cell's RAM, physical and as the cell sees it; sharing |
 //! | `devices` | a cell's devices and their interrupts |
 //! | `images` | a cell's images, entry point and virtual console |
+//! | `interrupts` | how a cell's interrupts reach it: direct or virtualized |
 //! | `channels` | IPC channels, and the virtual PCI windows their peers see them in |
 //! | `stage2` | that each cell's stage 2 fits the IPA space and the table pool |
 //! | `warnings` | the advice: shared L2 clusters, clocks without a rate |
@@ -43,6 +44,7 @@ pub(crate) mod channels;
 pub(crate) mod cpus;
 pub(crate) mod devices;
 pub(crate) mod images;
+pub(crate) mod interrupts;
 pub(crate) mod memory;
 pub(crate) mod names;
 mod problem;
@@ -125,6 +127,8 @@ pub enum CellField {
     Console,
     /// `realtime`.
     Realtime,
+    /// `interrupts`.
+    Interrupts,
 }
 
 /// One violated rule.
@@ -207,6 +211,7 @@ fn check_layout(system: &System, board: &Board, mut report: impl FnMut(Finding))
         memory::check_cell_guest(&c, &mut emit);
         devices::check_cell(&c, &mut emit);
         images::check_cell(&c, &mut emit);
+        interrupts::check_cell(&c, &mut emit);
     }
     for (c, channel) in system.channels.iter().enumerate() {
         channels::check(system, board, c, channel, &mut emit);

@@ -153,6 +153,10 @@ pub enum Problem {
     EntryOutsideKernel,
     /// The console window overlaps the cell's RAM or a device.
     ConsoleOverlap,
+    /// A `realtime` cell asks for virtualized interrupts.
+    RealtimeVirtualized,
+    /// Virtualized interrupts on a board whose GIC is not a GICv3.
+    VirtualizedWithoutGicV3,
     /// Two channels have the same name.
     ChannelNameTaken {
         /// Index of the channel that has the name first.
@@ -265,6 +269,8 @@ impl Problem {
             Problem::ImageOverlap { .. } => "config::image_overlap",
             Problem::EntryOutsideKernel => "config::entry_outside_kernel",
             Problem::ConsoleOverlap => "config::console_overlap",
+            Problem::RealtimeVirtualized => "config::realtime_virtualized",
+            Problem::VirtualizedWithoutGicV3 => "config::virtualized_needs_gicv3",
             Problem::TooFewPeers => "config::too_few_peers",
             Problem::PeerTwice { .. } => "config::cell_listed_twice",
             Problem::NoDoorbellSpi { .. } => "config::no_spare_spi",

@@ -47,6 +47,7 @@ fn system(cells: &[Cell]) -> System {
         cells: cells.iter().cloned().collect(),
         realtime: CellSet::EMPTY,
         direct_wfi: CellSet::EMPTY,
+        virtualized: CellSet::EMPTY,
         channels: Vec::new(),
         icount_quantum_ns: 0,
     }
@@ -243,6 +244,7 @@ fn names_cpus_and_board() {
             cells: Vec::new(),
             realtime: CellSet::EMPTY,
             direct_wfi: CellSet::EMPTY,
+            virtualized: CellSet::EMPTY,
             channels: Vec::new(),
             icount_quantum_ns: 0,
         })

@@ -384,6 +384,7 @@ impl<'a> Converter<'a> {
             cells: heapless::Vec::new(),
             realtime: CellSet::EMPTY,
             direct_wfi: CellSet::EMPTY,
+            virtualized: CellSet::EMPTY,
             channels: heapless::Vec::new(),
             icount_quantum_ns: self.icount_quantum(),
         };
@@ -399,6 +400,9 @@ impl<'a> Converter<'a> {
             }
             if raw_cell.wfi == RawWfi::Direct {
                 system.direct_wfi.insert(i);
+            }
+            if raw_cell.interrupts == RawInterrupts::Virtualized {
+                system.virtualized.insert(i);
             }
         }
         system.channels = self.converted_channels.clone();

@@ -80,6 +80,9 @@ impl Explainer<'_> {
             | Problem::ImageOverlap { .. }
             | Problem::EntryOutsideKernel
             | Problem::ConsoleOverlap => images::explain(self, cell, field, problem),
+            Problem::RealtimeVirtualized | Problem::VirtualizedWithoutGicV3 => {
+                rules::interrupts::explain(self, cell, problem)
+            }
             Problem::MemoryInVirtualPci { .. } | Problem::DeviceInVirtualPci { .. } => {
                 rules::channels::explain_peer(self, cell, field, problem)
             }
@@ -172,6 +175,7 @@ impl Explainer<'_> {
             CellField::Entry => format!("cells[{cell}].entry"),
             CellField::Console => format!("cells[{cell}].console"),
             CellField::Realtime => format!("cells[{cell}].realtime"),
+            CellField::Interrupts => format!("cells[{cell}].interrupts"),
         }
     }
 

@@ -170,6 +170,26 @@ pub struct RawCell {
     /// How the cell's idle CPUs wait for its interrupts.
     #[serde(default)]
     pub wfi: RawWfi,
+    /// How the cell's interrupts reach it.
+    #[serde(default)]
+    pub interrupts: RawInterrupts,
+}
+
+/// How a cell's interrupts reach it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RawInterrupts {
+    /// The cell takes its interrupts on the physical GIC CPU interface,
+    /// with no exit: native latency. The partitioner never runs on the
+    /// cell's cores unless the cell traps or is stopped.
+    #[default]
+    Direct,
+    /// Every physical interrupt of the cell's cores goes to the
+    /// partitioner, which passes the cell's own to it through the GIC's
+    /// list registers (the virtual CPU interface): one exit per
+    /// interrupt, and the partitioner can run its own housekeeping on the
+    /// cell's cores. GICv3 only for now; never for a `realtime` cell.
+    Virtualized,
 }
 
 /// How a cell's `WFI` instructions run.

@@ -205,6 +205,19 @@ pub fn enable_el2_timer(board: &Board, mpidr: u64) -> bool {
     true
 }
 
+/// Makes the GIC maintenance interrupt on this core the partitioner's, for
+/// a virtualized cell's core: Group 1 (an IRQ, which goes to EL2 there)
+/// at the partitioner's priority, enabled. Cells never own it
+/// ([`crate::devices::vgic::Ownership`]).
+pub fn enable_maintenance_interrupt(board: &Board, mpidr: u64) {
+    if let Some((_, sgi)) = redistributor(board, mpidr) {
+        let bit = 1 << board.gic.maintenance_irq;
+        sgi.igroupr0.set(sgi.igroupr0.get() | bit);
+        sgi.ipriorityr[board.gic.maintenance_irq as usize].set(EL2_PRIORITY);
+        sgi.isenabler0.set(bit);
+    }
+}
+
 /// Lets the kick SGI reach the core with affinity `mpidr` (the
 /// `revoke-stage2` path): parked cores, and a core whose cell is stopping,
 /// just before the kick is sent. Also clears an active state a cell may

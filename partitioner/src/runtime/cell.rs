@@ -160,6 +160,12 @@ pub fn core_online(cpu: usize) -> ! {
 
 /// The idle loop: wait for a command, run the virtual CPU it names.
 pub fn park(cpu: usize) -> ! {
+    // A virtualized cell's physical interrupts that it had listed but
+    // not ended are ended here, while the interface is still in EOI mode
+    // 1; the list registers are emptied.
+    if is_virtualized(cpu) {
+        vgic::virtual_interface::leave(cpu);
+    }
     // Take the interface back from the cell that may have left it masked,
     // with active priorities (which block the kick on either path: the
     // running priority is shared by both groups) or in EOI mode 1, and
@@ -270,7 +276,11 @@ fn try_enter(cpu: usize, generation: u32) {
     gic::keep_kick_from_cell(BOARD, cpu);
     arch::prepare_vcpu(state.stage2_root.load(Ordering::Acquire), vmid(index), vcpu);
     vgic::runtime::reset_cpu_interface(machine(), index, cpu);
-    arch::trap_wfi(!machine().system.direct_wfi.contains(index));
+    if machine().system.virtualized.contains(index) {
+        gic::enable_maintenance_interrupt(BOARD, arch::mpidr());
+        arch::virtualize_interrupts(true);
+    }
+    arch::trap_wfi(traps_wfi(index));
     start_quantum(index);
     // Boot times: the counter just before the eret to the first
     // instruction of this start of the cell (the log line itself, a few
@@ -500,6 +510,46 @@ pub fn wait_in_el2(cpu: usize) {
             arch::wait_for_interrupt();
         } else {
             arch::wait_for_event();
+        }
+    }
+}
+
+/// Whether cell `index`'s `WFI` traps: unless it asked for `wfi: direct`,
+/// or its interrupts are virtualized (its cores then wake on the physical
+/// interrupts, which all go to EL2, the kick included, and on the
+/// virtual ones the partitioner lists, which a wait at EL2 would miss).
+pub fn traps_wfi(index: usize) -> bool {
+    let system = &machine().system;
+    !system.direct_wfi.contains(index) && !system.virtualized.contains(index)
+}
+
+/// Whether core `cpu` belongs to a cell whose interrupts are virtualized.
+fn is_virtualized(cpu: usize) -> bool {
+    let Some(m) = try_machine() else {
+        return false;
+    };
+    cell_of(cpu).is_some_and(|(index, _)| m.system.virtualized.contains(index))
+}
+
+/// A physical interrupt reached EL2 on a core of a virtualized cell
+/// (`HCR_EL2.IMO`): the cell's is listed for it; the kick makes the core
+/// leave the cell when a command waits, like [`kicked`].
+pub fn interrupted(cpu: usize) {
+    use vgic::virtual_interface::{take, Taken};
+    if !is_virtualized(cpu) {
+        // Every other cell takes its interrupts at EL1 (HCR_EL2.IMO = 0);
+        // none should reach EL2. Drop it and carry on.
+        defmt::warn!("cpu {=usize}: unexpected IRQ at EL2", cpu);
+        return;
+    }
+    match take(BOARD, cpu) {
+        Taken::Cell | Taken::Nothing => {}
+        Taken::Partitioner(intid) => {
+            gic::end(BOARD, intid);
+            if CORES[cpu].command.load(Ordering::Acquire) != COMMAND_NONE {
+                CORES[cpu].set_state(CoreState::Parked);
+                park(cpu);
+            }
         }
     }
 }

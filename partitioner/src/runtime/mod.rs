@@ -196,19 +196,25 @@ fn print_summary(machine: &Machine) {
             FaultPolicy::Stop => "stop",
             FaultPolicy::Restart => "restart",
         };
-        let wfi = if system.direct_wfi.contains(index) {
-            "direct"
-        } else {
+        let wfi = if cell::traps_wfi(index) {
             "trapped"
+        } else {
+            "direct"
+        };
+        let interrupts = if system.virtualized.contains(index) {
+            "virtualized"
+        } else {
+            "direct"
         };
         defmt::info!(
-            "cell {=str}: cpus {=u64:#b} ({=usize} vCPUs), entry {=u64:#x}, on fault: {=str}, WFI {=str}",
+            "cell {=str}: cpus {=u64:#b} ({=usize} vCPUs), entry {=u64:#x}, on fault: {=str}, WFI {=str}, interrupts {=str}",
             c.name.as_str(),
             c.cpus.bits(),
             c.cpus.len(),
             c.entry,
             policy,
-            wfi
+            wfi,
+            interrupts
         );
         for m in &c.memory {
             defmt::info!(

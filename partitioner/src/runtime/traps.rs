@@ -39,11 +39,8 @@ extern "C" fn handle_lower_exception(frame: &mut TrapFrame, kind: u64) {
     match ExceptionKind::from_vector(kind) {
         ExceptionKind::Fiq => cell::kicked(cpu),
         ExceptionKind::Synchronous => synchronous(cpu, frame),
-        ExceptionKind::Irq => {
-            // Cells' interrupts go to EL1 (HCR_EL2.IMO = 0); none should
-            // reach EL2. Drop it and carry on.
-            defmt::warn!("cpu {=usize}: unexpected IRQ at EL2", cpu);
-        }
+        // Only a virtualized cell's cores run with HCR_EL2.IMO set.
+        ExceptionKind::Irq => cell::interrupted(cpu),
         ExceptionKind::SError => fault(cpu, frame, "SError", arch::syndrome()),
         ExceptionKind::Aarch32 => fault(cpu, frame, "AArch32 exception", arch::syndrome()),
     }

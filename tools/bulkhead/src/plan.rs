@@ -183,6 +183,19 @@ pub fn plan(loaded: &Loaded) -> String {
         if system.realtime.contains(i) {
             rows.push(vec!["real-time".into(), "yes".into()]);
         }
+        rows.push(if system.virtualized.contains(i) {
+            vec![
+                "IRQs".into(),
+                "virtualized".into(),
+                "through the list registers: one exit each".into(),
+            ]
+        } else {
+            vec![
+                "IRQs".into(),
+                "direct".into(),
+                "on the physical CPU interface: no exit".into(),
+            ]
+        });
         if system.direct_wfi.contains(i) {
             rows.push(vec![
                 "WFI".into(),

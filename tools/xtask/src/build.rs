@@ -4,7 +4,7 @@
 //! Output:
 //! - `target/bulkhead/images/`: `partitioner-<board>.img` (the partitioner
 //!   built for the config's board: one build per board), `heartbeat.bin`,
-//!   `intruder.bin`, `wedge.bin`, `probe.bin`, `pingpong.bin`, `residue.bin`, `giccheck.bin` (raw arm64
+//!   `intruder.bin`, `wedge.bin`, `probe.bin`, `burst.bin`, `pingpong.bin`, `residue.bin`, `giccheck.bin` (raw arm64
 //!   Images), and the Linux kernels and initramfs images the config names
 //!   (see [`crate::linux`]);
 //! - `target/bulkhead/<config stem>/`: `bulkhead.img`, the bootable image
@@ -48,6 +48,8 @@ pub const SYSTEM_TEST_CONFIGS: &[&str] = &[
     "hil-tests/configs/qemu-channel-linux.yaml",
     "hil-tests/configs/qemu-rt-lab.yaml",
     "hil-tests/configs/qemu-ipc-lab.yaml",
+    "hil-tests/configs/qemu-virtualized.yaml",
+    "hil-tests/configs/qemu-gateway-virtualized.yaml",
     "hil-tests/configs/gicv2-restart.yaml",
     "hil-tests/configs/gicv2-wedge.yaml",
     "hil-tests/configs/gicv2-uniprocessor.yaml",
@@ -66,6 +68,7 @@ const IMAGES: &[(&str, &str)] = &[
     ("intruder", "intruder.bin"),
     ("wedge", "wedge.bin"),
     ("probe", "probe.bin"),
+    ("burst", "burst.bin"),
     ("pingpong", "pingpong.bin"),
     ("residue", "residue.bin"),
     ("giccheck", "giccheck.bin"),

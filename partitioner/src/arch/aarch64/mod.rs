@@ -14,7 +14,11 @@ mod cpu;
 #[cfg(target_os = "none")]
 mod sysreg;
 #[cfg(target_os = "none")]
+mod virtual_interface;
+#[cfg(target_os = "none")]
 pub use cpu::*;
+#[cfg(target_os = "none")]
+pub use virtual_interface::*;
 
 /// Bytes of EL2 stack per CPU (must match `CPU_STACK_SIZE` in link.ld and
 /// the stride in `secondary_entry`).

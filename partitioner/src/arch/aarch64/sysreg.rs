@@ -87,7 +87,33 @@ register_bitfields! {u64,
     pub ICH_HCR_EL2 [
         /// Trap EL1 accesses to the CPU-interface registers common to
         /// both groups (`ICC_CTLR/DIR/PMR/RPR/SGI*`).
-        TC OFFSET(10) NUMBITS(1) []
+        TC OFFSET(10) NUMBITS(1) [],
+        /// Maintenance interrupt when at most one list register holds an
+        /// interrupt (underflow).
+        UIE OFFSET(1) NUMBITS(1) [],
+        /// The virtual CPU interface is on.
+        En OFFSET(0) NUMBITS(1) []
+    ],
+    /// Interrupt Controller VGIC Type Register.
+    pub ICH_VTR_EL2 [
+        /// List registers implemented, minus one.
+        ListRegs OFFSET(0) NUMBITS(5) []
+    ],
+    /// Interrupt Controller Virtual Machine Control Register: the
+    /// virtual CPU interface's state as EL1 sees it (`ICV_*`).
+    pub ICH_VMCR_EL2 [
+        /// The whole value.
+        Value OFFSET(0) NUMBITS(64) []
+    ],
+    /// Interrupt Controller Empty List Register Status Register.
+    pub ICH_ELRSR_EL2 [
+        /// Bit `n`: list register `n` holds no interrupt.
+        Empty OFFSET(0) NUMBITS(16) []
+    ],
+    /// Interrupt Controller Hyp Active Priorities Group 1 Register 0.
+    pub ICH_AP1R0_EL2 [
+        /// The whole value.
+        Value OFFSET(0) NUMBITS(32) []
     ],
     /// Interrupt Controller Interrupt Group 1 Enable register.
     pub ICC_IGRPEN1_EL1 [
@@ -168,7 +194,11 @@ sysreg!(IccCtlrEl1, ICC_CTLR_EL1, "icc_ctlr_el1", read_write);
 sysreg!(IccRprEl1, ICC_RPR_EL1, "icc_rpr_el1", read);
 sysreg!(IccDirEl1, ICC_DIR_EL1, "icc_dir_el1", write);
 sysreg!(IccSgi1rEl1, ICC_SGIR_EL1, "icc_sgi1r_el1", write);
-sysreg!(IchHcrEl2, ICH_HCR_EL2, "ich_hcr_el2", write);
+sysreg!(IchHcrEl2, ICH_HCR_EL2, "ich_hcr_el2", read_write);
+sysreg!(IchVtrEl2, ICH_VTR_EL2, "ich_vtr_el2", read);
+sysreg!(IchVmcrEl2, ICH_VMCR_EL2, "ich_vmcr_el2", write);
+sysreg!(IchElrsrEl2, ICH_ELRSR_EL2, "ich_elrsr_el2", read);
+sysreg!(IchAp1r0El2, ICH_AP1R0_EL2, "ich_ap1r0_el2", write);
 sysreg!(
     IccIgrpen1El1,
     ICC_IGRPEN1_EL1,
@@ -210,6 +240,14 @@ pub const ICC_DIR: IccDirEl1 = IccDirEl1;
 pub const ICC_SGI1R: IccSgi1rEl1 = IccSgi1rEl1;
 /// `ICH_HCR_EL2`.
 pub const ICH_HCR: IchHcrEl2 = IchHcrEl2;
+/// `ICH_VTR_EL2`.
+pub const ICH_VTR: IchVtrEl2 = IchVtrEl2;
+/// `ICH_VMCR_EL2`.
+pub const ICH_VMCR: IchVmcrEl2 = IchVmcrEl2;
+/// `ICH_ELRSR_EL2`.
+pub const ICH_ELRSR: IchElrsrEl2 = IchElrsrEl2;
+/// `ICH_AP1R0_EL2`.
+pub const ICH_AP1R0: IchAp1r0El2 = IchAp1r0El2;
 /// `ICC_IGRPEN1_EL1`.
 pub const ICC_IGRPEN1: IccIgrpen1El1 = IccIgrpen1El1;
 /// `ISR_EL1`.

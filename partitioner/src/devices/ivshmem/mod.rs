@@ -1637,6 +1637,7 @@ mod tests {
             cells: Vec::new(),
             realtime: bulkhead_config::CellSet::EMPTY,
             direct_wfi: bulkhead_config::CellSet::EMPTY,
+            virtualized: bulkhead_config::CellSet::EMPTY,
             channels: [
                 channel(0x6000_0000, &[0, 2]),
                 channel(0x6010_0000, &[2, 1, 0]),

@@ -18,9 +18,12 @@ use crate::gic::{gicd, gicr, GICD_TYPER, GICR_TYPER, KICK_SGI, MAX_INTID};
 use bsp::{Board, Intid};
 use bulkhead_config::{doorbell_spi, Cell, System};
 
+pub mod lists;
 #[cfg(target_os = "none")]
 pub(crate) mod runtime;
 pub mod v2;
+#[cfg(target_os = "none")]
+pub(crate) mod virtual_interface;
 
 /// Which interrupts a cell may configure: one bit per INTID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -496,6 +499,7 @@ mod tests {
             .collect(),
             realtime: bulkhead_config::CellSet::EMPTY,
             direct_wfi: bulkhead_config::CellSet::EMPTY,
+            virtualized: bulkhead_config::CellSet::EMPTY,
             channels: [channel.clone(), channel].into_iter().collect(),
             icount_quantum_ns: 0,
         };
