@@ -11,7 +11,7 @@
 //! and nothing here looks at latency figures (without QEMU's `-icount` they
 //! measure the host): cyclictest must run and produce samples, no more.
 
-use common::{CellView, Gateway, CYCLICTEST_ROUND as ROUND, GATEWAY_BOOT as BOOT};
+use common::{CYCLICTEST_ROUND as ROUND, GATEWAY_BOOT as BOOT};
 use hil_tests::{artifacts, HarnessError, Pattern, Session};
 use std::time::{Duration, Instant};
 
@@ -19,14 +19,6 @@ mod common;
 
 /// Hard limit for the default layout's QEMU run.
 const DEADLINE: Duration = Duration::from_secs(150);
-
-/// The board's first spare SPI (INTID), which the partitioner gives cell
-/// 0's console; cell n's is the next n-th (bsp/boards/qemu-virt.yaml,
-/// `spare_spis`).
-const FIRST_SPARE_SPI: u32 = 96;
-/// The doorbell SPI of peer 0 of the first channel: the board's spare SPIs
-/// after the 8 consoles' (config `doorbell_spi`).
-const FIRST_DOORBELL_SPI: u32 = FIRST_SPARE_SPI + 8;
 
 fn start(config: &str, run: &str, deadline: Duration) -> Session {
     common::gateway_session(artifacts::boot(config, run, deadline))
@@ -42,49 +34,7 @@ fn rt_and_container_cells_run_side_by_side() -> Result<(), HarnessError> {
         "rt_and_container_cells_run_side_by_side",
         DEADLINE,
     );
-    common::gateway_cells_run_side_by_side(
-        session,
-        &Gateway {
-            containers_ram: 0x7000_0000,
-            switch_root: "root /dev/vda ext4",
-            root: "/dev/vda ext4",
-            // Each cell is a peer of the channel `plant`: a virtual PCI host
-            // bridge, and its doorbell SPI (the first spare SPIs after the
-            // consoles': 104 for peer 0, 105 for peer 1).
-            control: CellView {
-                nodes: &[
-                    "apb-pclk",
-                    "chosen",
-                    "cpus",
-                    "interrupt-controller@8000000",
-                    "memory@50000000",
-                    "pl011@9000000",
-                    "psci",
-                    "timer",
-                    "pcie@3f000000",
-                ],
-                interrupts: &[FIRST_SPARE_SPI, FIRST_DOORBELL_SPI],
-            },
-            containers: CellView {
-                nodes: &[
-                    "apb-pclk",
-                    "chosen",
-                    "cpus",
-                    "interrupt-controller@8000000",
-                    "memory@70000000",
-                    "pl011@9000000",
-                    "psci",
-                    "timer",
-                    "pcie@3f000000",
-                    "virtio-mmio@a002e00",
-                    "virtio-mmio@a003e00",
-                ],
-                // The network card (SPI 39), the disk (SPI 47), the
-                // console, the doorbell.
-                interrupts: &[71, 79, FIRST_SPARE_SPI + 1, FIRST_DOORBELL_SPI + 1],
-            },
-        },
-    )
+    common::gateway_cells_run_side_by_side(session, &common::QEMU_GATEWAY)
 }
 
 /// The containers cell misbehaves while the control cell measures

@@ -552,3 +552,42 @@ fn a_cell_latency_budget_bounds_every_probe_measurement() {
     assert_eq!(failed, [("sgi", "max 0.136 us exceeds 0.1 us")]);
     assert!(report.to_html().contains("max 0.136 us exceeds 0.1 us"));
 }
+
+#[test]
+fn virtualized_delivery_is_set_against_direct_delivery_and_bao() {
+    let target = target("qemu-icount.yaml");
+    let mut report = icount_report(&target);
+    let virtualized = RunRecord::new(
+        "bulkhead",
+        "qemu … -kernel bulkhead.img",
+        &recorded("icount-virtualized.log"),
+    );
+    report.add_virtualized(
+        "hil-tests/configs/qemu-latency-lab-virtualized.yaml",
+        &virtualized,
+    );
+    let v = report.virtualized.as_ref().unwrap();
+    let timer = v
+        .rows
+        .iter()
+        .find(|r| r.measurement == "timer_busy")
+        .unwrap();
+    assert_eq!(timer.direct.unwrap().max, 4);
+    assert_eq!(timer.virtualized.unwrap().max, 146);
+    assert_eq!(
+        (timer.bao_ticks, timer.target_ticks),
+        (Some(203), Some(100))
+    );
+    let sgi = v.rows.iter().find(|r| r.measurement == "sgi").unwrap();
+    assert_eq!(sgi.virtualized.unwrap().max, 282);
+    assert_eq!((sgi.bao_ticks, sgi.target_ticks), (Some(780), Some(200)));
+    // No bound is checked on it: the verdict is the direct run's.
+    assert!(report.budget.passed);
+    let text = report.summary_text();
+    assert!(
+        text.contains("virtualized min/avg/p99/max") && text.contains("146/146.0/146/146"),
+        "{text}"
+    );
+    assert!(report.to_html().contains("<h2>Virtualized delivery</h2>"));
+    assert_eq!(Report::from_json(&report.to_json()).unwrap(), report);
+}

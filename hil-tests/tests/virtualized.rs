@@ -109,46 +109,5 @@ fn a_linux_cell_runs_on_virtualized_interrupts() -> Result<(), HarnessError> {
         ],
         Duration::from_secs(10),
     )?;
-    common::gateway_cells_run_side_by_side(
-        session,
-        &common::Gateway {
-            containers_ram: 0x7000_0000,
-            switch_root: "root /dev/vda ext4",
-            root: "/dev/vda ext4",
-            control: common::CellView {
-                nodes: &[
-                    "apb-pclk",
-                    "chosen",
-                    "cpus",
-                    "interrupt-controller@8000000",
-                    "memory@50000000",
-                    "pcie@3f000000",
-                    "pl011@9000000",
-                    "psci",
-                    "timer",
-                ],
-                // The console, the doorbell (the spare SPIs: 96 for cell 0,
-                // 104 for peer 0 of the channel).
-                interrupts: &[96, 104],
-            },
-            containers: common::CellView {
-                nodes: &[
-                    "apb-pclk",
-                    "chosen",
-                    "cpus",
-                    "interrupt-controller@8000000",
-                    "memory@70000000",
-                    "pcie@3f000000",
-                    "pl011@9000000",
-                    "psci",
-                    "timer",
-                    "virtio-mmio@a002e00",
-                    "virtio-mmio@a003e00",
-                ],
-                // The network card (SPI 39), the disk (SPI 47), the
-                // console, the doorbell: as with direct delivery.
-                interrupts: &[71, 79, 97, 105],
-            },
-        },
-    )
+    common::gateway_cells_run_side_by_side(session, &common::QEMU_GATEWAY)
 }

@@ -1,6 +1,6 @@
 //! The report as one self-contained HTML page.
 
-use super::records::{BootRecord, IpcRecord, RealtimeRecord};
+use super::records::{BootRecord, IpcRecord, RealtimeRecord, VirtualizedRecord};
 use super::svg::histogram_svg;
 use super::Report;
 use crate::latency::Histogram;
@@ -211,6 +211,9 @@ impl Report {
         if let Some(boot) = &self.boot {
             boot_html(&mut html, boot);
         }
+        if let Some(v) = &self.virtualized {
+            virtualized_html(&mut html, v);
+        }
 
         // Provenance.
         html.push_str("<h2>Provenance</h2>\n<table class=\"provenance\">\n");
@@ -271,6 +274,41 @@ impl Report {
         html.push_str("</table>\n</body></html>\n");
         html
     }
+}
+
+/// The virtualized probe's section: direct against virtualized delivery,
+/// with Bao's figures and the targets.
+fn virtualized_html(html: &mut String, v: &VirtualizedRecord) {
+    let _ = writeln!(
+        html,
+        "<h2>Virtualized delivery</h2>\n<p>The same probe in a cell whose interrupts are \
+         virtualized (<code>{}</code>): every interrupt exits to the partitioner, which lists \
+         it for the cell. Not a budget: the figures are set against direct delivery, Bao's \
+         trap-and-inject in this lab, and the targets.</p>",
+        escape(&v.config)
+    );
+    html.push_str(
+        "<table><tr><th>Measurement</th><th>Direct min/avg/p99/max</th>\
+         <th>Virtualized min/avg/p99/max</th><th>Bao</th><th>Target</th></tr>\n",
+    );
+    let stats = |s: Option<crate::latency::Stats>| {
+        s.map_or("–".to_string(), |s| {
+            format!("{}/{}/{}/{}", s.min, number(s.avg), s.p99, s.max)
+        })
+    };
+    let ticks = |t: Option<u64>| t.map_or("–".to_string(), |t| t.to_string());
+    for row in &v.rows {
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&row.label),
+            stats(row.direct),
+            stats(row.virtualized),
+            ticks(row.bao_ticks),
+            ticks(row.target_ticks)
+        );
+    }
+    html.push_str("</table>\n");
 }
 
 /// The real-time lab's section: a table per phase, the histograms, and

@@ -22,7 +22,7 @@ pub use html::escape;
 pub use provenance::{Provenance, TargetInfo, PACKAGES_FILE};
 pub use records::{
     BootRecord, Comparison, IpcRecord, MeasurementRecord, PhaseRecord, RealtimeRecord, RunRecord,
-    REALTIME_STATEMENT,
+    VirtualizedRecord, VirtualizedRow, REALTIME_STATEMENT,
 };
 
 use crate::latency::{label, Stats, MEASUREMENTS};
@@ -72,7 +72,19 @@ pub struct Report {
     /// Boot times, if measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boot: Option<BootRecord>,
+    /// The probe with virtualized interrupts, if it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub virtualized: Option<VirtualizedRecord>,
 }
+
+/// Bao's trap-and-inject in this lab, in ticks (the timer from busy, an
+/// SGI to self): the figures virtualized delivery is set against.
+pub const BAO_TICKS: &[(&str, u64)] = &[("timer_busy", 203), ("sgi", 780)];
+
+/// What virtualized delivery aims at in this lab, in ticks: a timer
+/// interrupt in half of Bao's path, an SGI within 200.
+pub const VIRTUALIZED_TARGET_TICKS: &[(&str, u64)] =
+    &[("timer_busy", 100), ("timer_wfi", 100), ("sgi", 200)];
 
 /// Writing a report failed.
 #[derive(Debug, thiserror::Error)]
@@ -135,7 +147,39 @@ impl Report {
             realtime: None,
             ipc: None,
             boot: None,
+            virtualized: None,
         }
+    }
+
+    /// Adds the probe's run in a cell whose interrupts are virtualized
+    /// (lab config `config`), set against this report's Bulkhead run
+    /// (direct delivery), Bao's figures and the targets. No bound is
+    /// checked on it.
+    pub fn add_virtualized(&mut self, config: &str, run: &RunRecord) {
+        let look_up = |table: &[(&str, u64)], measurement: &str| {
+            table
+                .iter()
+                .find(|(name, _)| *name == measurement)
+                .map(|&(_, ticks)| ticks)
+        };
+        let direct = self.run("bulkhead").cloned();
+        let rows = MEASUREMENTS
+            .iter()
+            .filter(|m| run.measurements.contains_key(**m))
+            .map(|&measurement| VirtualizedRow {
+                measurement: measurement.to_string(),
+                label: label(measurement).to_string(),
+                direct: direct.as_ref().and_then(|d| d.stats(measurement)),
+                virtualized: run.stats(measurement),
+                bao_ticks: look_up(BAO_TICKS, measurement),
+                target_ticks: look_up(VIRTUALIZED_TARGET_TICKS, measurement),
+            })
+            .collect();
+        self.virtualized = Some(VirtualizedRecord {
+            config: config.to_string(),
+            log_dir: run.log_dir.clone().unwrap_or_default(),
+            rows,
+        });
     }
 
     /// Adds the bounds of the probe cell's `latency_budget` (ns; see
@@ -257,6 +301,25 @@ impl Report {
         }
         if let Some(boot) = &self.boot {
             let _ = write!(text, "{}: {}", boot.config, boot.times);
+        }
+        if let Some(v) = &self.virtualized {
+            let _ = writeln!(
+                text,
+                "{:<11} {:>24} {:>24} {:>6} {:>7}",
+                "", "direct min/avg/p99/max", "virtualized min/avg/p99/max", "Bao", "target"
+            );
+            let ticks = |t: Option<u64>| t.map_or("-".to_string(), |t| t.to_string());
+            for row in &v.rows {
+                let _ = writeln!(
+                    text,
+                    "{:<11} {:>24} {:>24} {:>6} {:>7}",
+                    row.measurement,
+                    cell(row.direct),
+                    cell(row.virtualized),
+                    ticks(row.bao_ticks),
+                    ticks(row.target_ticks)
+                );
+            }
         }
         let _ = writeln!(text, "budget: {}", self.budget.note);
         for check in &self.budget.checks {

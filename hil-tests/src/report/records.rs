@@ -193,6 +193,36 @@ pub struct BootRecord {
     pub times: BootTimes,
 }
 
+/// The probe in a cell whose interrupts are virtualized, against the
+/// same probe taking them directly (`configs/qemu-latency-lab-virtualized.yaml`
+/// against `configs/qemu-latency-lab.yaml`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VirtualizedRecord {
+    /// The lab config of the virtualized run.
+    pub config: String,
+    /// Where its logs are.
+    pub log_dir: String,
+    /// One row per measurement.
+    pub rows: Vec<VirtualizedRow>,
+}
+
+/// One measurement, direct and virtualized.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VirtualizedRow {
+    /// The measurement's name.
+    pub measurement: String,
+    /// What it measures.
+    pub label: String,
+    /// With direct delivery.
+    pub direct: Option<Stats>,
+    /// With virtualized delivery.
+    pub virtualized: Option<Stats>,
+    /// Bao's trap-and-inject in this lab (ticks), where known.
+    pub bao_ticks: Option<u64>,
+    /// What virtualized delivery aims at (ticks), where set.
+    pub target_ticks: Option<u64>,
+}
+
 /// Native against Bulkhead, for one measurement.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {

@@ -277,6 +277,57 @@ pub struct Gateway {
     pub containers: CellView,
 }
 
+/// The board's first spare SPI (INTID), which the partitioner gives cell
+/// 0's console; cell n's is the next n-th (bsp/boards/qemu-virt.yaml,
+/// `spare_spis`).
+pub const FIRST_SPARE_SPI: u32 = 96;
+/// The doorbell SPI of peer 0 of the first channel: the board's spare SPIs
+/// after the 8 consoles' (config `doorbell_spi`).
+pub const FIRST_DOORBELL_SPI: u32 = FIRST_SPARE_SPI + 8;
+
+/// `config/examples/qemu-gateway.yaml` as its cells see it (and its
+/// variants with the same devices: `qemu-gateway-virtualized.yaml`).
+pub const QEMU_GATEWAY: Gateway = Gateway {
+    containers_ram: 0x7000_0000,
+    switch_root: "root /dev/vda ext4",
+    root: "/dev/vda ext4",
+    // Each cell is a peer of the channel `plant`: a virtual PCI host
+    // bridge, and its doorbell SPI (the first spare SPIs after the
+    // consoles': 104 for peer 0, 105 for peer 1).
+    control: CellView {
+        nodes: &[
+            "apb-pclk",
+            "chosen",
+            "cpus",
+            "interrupt-controller@8000000",
+            "memory@50000000",
+            "pl011@9000000",
+            "psci",
+            "timer",
+            "pcie@3f000000",
+        ],
+        interrupts: &[FIRST_SPARE_SPI, FIRST_DOORBELL_SPI],
+    },
+    containers: CellView {
+        nodes: &[
+            "apb-pclk",
+            "chosen",
+            "cpus",
+            "interrupt-controller@8000000",
+            "memory@70000000",
+            "pl011@9000000",
+            "psci",
+            "timer",
+            "pcie@3f000000",
+            "virtio-mmio@a002e00",
+            "virtio-mmio@a003e00",
+        ],
+        // The network card (SPI 39), the disk (SPI 47), the
+        // console, the doorbell.
+        interrupts: &[71, 79, FIRST_SPARE_SPI + 1, FIRST_DOORBELL_SPI + 1],
+    },
+};
+
 /// What a cell sees of the board.
 pub struct CellView {
     /// The top-level nodes of its device tree.

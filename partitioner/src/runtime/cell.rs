@@ -277,6 +277,7 @@ fn try_enter(cpu: usize, generation: u32) {
     arch::prepare_vcpu(state.stage2_root.load(Ordering::Acquire), vmid(index), vcpu);
     vgic::runtime::reset_cpu_interface(machine(), index, cpu);
     if machine().system.virtualized.contains(index) {
+        VIRTUALIZED_CORES.fetch_or(1 << cpu, Ordering::Relaxed);
         gic::enable_maintenance_interrupt(BOARD, arch::mpidr());
         arch::virtualize_interrupts(true);
     }
@@ -523,13 +524,14 @@ pub fn traps_wfi(index: usize) -> bool {
     !system.direct_wfi.contains(index) && !system.virtualized.contains(index)
 }
 
-/// Whether core `cpu` belongs to a cell whose interrupts are virtualized.
+/// Whether core `cpu` belongs to a cell whose interrupts are virtualized
+/// (set when it first enters the cell; a core's cell never changes).
 fn is_virtualized(cpu: usize) -> bool {
-    let Some(m) = try_machine() else {
-        return false;
-    };
-    cell_of(cpu).is_some_and(|(index, _)| m.system.virtualized.contains(index))
+    VIRTUALIZED_CORES.load(Ordering::Relaxed) & 1 << cpu != 0
 }
+
+/// One bit per core of a cell whose interrupts are virtualized.
+static VIRTUALIZED_CORES: AtomicU32 = AtomicU32::new(0);
 
 /// A physical interrupt reached EL2 on a core of a virtualized cell
 /// (`HCR_EL2.IMO`): the cell's is listed for it; the kick makes the core

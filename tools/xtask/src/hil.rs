@@ -27,6 +27,10 @@ pub const DEFAULT_TARGET: &str = "hil-tests/targets/qemu-icount.yaml";
 /// The one-cell config the probe runs in.
 pub const LAB_CONFIG: &str = "hil-tests/configs/qemu-latency-lab.yaml";
 
+/// The latency lab with the probe's interrupts virtualized, run after
+/// [`LAB_CONFIG`] on QEMU targets.
+pub const VIRTUALIZED_LAB_CONFIG: &str = "hil-tests/configs/qemu-latency-lab-virtualized.yaml";
+
 /// The real-time lab's config.
 pub const RT_LAB_CONFIG: &str = "hil-tests/configs/qemu-rt-lab.yaml";
 
@@ -88,8 +92,11 @@ pub fn run(layout: &Layout, target: &Path, config: &Path, rt_config: Option<&Pat
     if let Some(budget) = hil_tests::config::probe_cell_budget(&lab_config)? {
         report.add_cell_budget(budget);
     }
-    ipc_lab(layout, &description, &options, &mut report)?;
     let qemu = matches!(description.kind, TargetKind::Qemu(_));
+    if qemu {
+        virtualized_lab(layout, &description, &options, &mut report)?;
+    }
+    ipc_lab(layout, &description, &options, &mut report)?;
     if qemu {
         boot_times(layout, &description, &out, &mut report)?;
     }
@@ -115,6 +122,45 @@ pub fn run(layout: &Layout, target: &Path, config: &Path, rt_config: Option<&Pat
     if !report.budget.passed {
         bail!("the latency budget of `{}` is violated", description.name);
     }
+    Ok(())
+}
+
+/// Builds and runs the probe in a cell whose interrupts are virtualized
+/// ([`VIRTUALIZED_LAB_CONFIG`]) and adds it to `report` next to direct
+/// delivery.
+fn virtualized_lab(
+    layout: &Layout,
+    description: &TargetDescription,
+    options: &ScenarioOptions,
+    report: &mut Report,
+) -> Result<()> {
+    let config = Path::new(VIRTUALIZED_LAB_CONFIG);
+    let built = build::run(layout, config)?;
+    let stem = built
+        .config
+        .file_stem()
+        .context("the virtualized lab config has no file name")?
+        .to_string_lossy()
+        .into_owned();
+    let mut images = ProbeImages::in_artifacts(&layout.artifacts(), &stem);
+    images.partitioner_elf = Some(built.partitioner_elf.clone());
+    let options = ScenarioOptions {
+        log_root: options.log_root.clone(),
+        run_prefix: format!("{}-virtualized", options.run_prefix),
+        deadline: options.deadline,
+    };
+    println!(
+        "\nhil: probe scenario with virtualized interrupts on target `{}`",
+        description.name
+    );
+    let (_, virtualized) = run_probe_scenario(description, &images, &options)?;
+    println!(
+        "hil: virtualized run: {} lines in {:.1} s ({})",
+        virtualized.lines.len(),
+        virtualized.took.as_secs_f64(),
+        virtualized.log_dir.display()
+    );
+    report.add_virtualized(VIRTUALIZED_LAB_CONFIG, &RunRecord::of(&virtualized));
     Ok(())
 }
 

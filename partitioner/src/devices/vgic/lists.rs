@@ -148,20 +148,31 @@ impl Default for Waiting {
     }
 }
 
+/// The bits of the first `count` list registers.
+const fn implemented(count: usize) -> u64 {
+    if count >= 64 {
+        u64::MAX
+    } else {
+        (1 << count) - 1
+    }
+}
+
 /// The first empty list register among the first `count`, from
 /// `ICH_ELRSR_EL2` (`empty`: bit `n` set when list register `n` holds no
 /// interrupt).
 pub const fn first_empty(empty: u64, count: usize) -> Option<usize> {
-    let usable = if count >= 64 {
-        empty
-    } else {
-        empty & ((1 << count) - 1)
-    };
+    let usable = empty & implemented(count);
     if usable == 0 {
         None
     } else {
         Some(usable.trailing_zeros() as usize)
     }
+}
+
+/// The list registers among the first `count` that hold an interrupt
+/// (bit `n` for register `n`), from `ICH_ELRSR_EL2`.
+pub const fn occupied(empty: u64, count: usize) -> u64 {
+    !empty & implemented(count)
 }
 
 #[cfg(test)]
@@ -228,5 +239,7 @@ mod tests {
         // never use them anyway.
         assert_eq!(first_empty(0b1_0000, 4), None);
         assert_eq!(first_empty(u64::MAX, 64), Some(0));
+        assert_eq!(occupied(0b0100, 4), 0b1011);
+        assert_eq!(occupied(u64::MAX, 4), 0);
     }
 }

@@ -60,14 +60,23 @@ fn is_partitioners(board: &Board, intid: Intid) -> bool {
 /// handles, or else waiting for the underflow maintenance interrupt.
 fn list(cpu: usize, intid: Intid, priority: u8) {
     let count = arch::list_registers();
-    for n in 0..count {
-        let value = arch::read_list_register(n);
-        if lists::decode(value).is_some_and(|l| l.intid == intid) {
-            arch::write_list_register(n, lists::with_pending(value));
-            return;
+    let empty = arch::empty_list_registers();
+    // Only an SGI can be listed already (a PPI or SPI stays active on the
+    // GIC until the cell ends it, and cannot come again before), and only
+    // in a list register that is not empty.
+    if intid < 16 {
+        let mut occupied = lists::occupied(empty, count);
+        while occupied != 0 {
+            let n = occupied.trailing_zeros() as usize;
+            occupied &= occupied - 1;
+            let value = arch::read_list_register(n);
+            if lists::decode(value).is_some_and(|l| l.intid == intid) {
+                arch::write_list_register(n, lists::with_pending(value));
+                return;
+            }
         }
     }
-    match lists::first_empty(arch::empty_list_registers(), count) {
+    match lists::first_empty(empty, count) {
         Some(n) => arch::write_list_register(n, lists::entry(intid, priority)),
         None => {
             if let Some(waiting) = WAITING.get(cpu) {
