@@ -277,7 +277,8 @@ fn try_enter(cpu: usize, generation: u32) {
     arch::prepare_vcpu(state.stage2_root.load(Ordering::Acquire), vmid(index), vcpu);
     vgic::runtime::reset_cpu_interface(machine(), index, cpu);
     if machine().system.virtualized.contains(index) {
-        VIRTUALIZED_CORES.fetch_or(1 << cpu, Ordering::Relaxed);
+        let own_ppis = 1 << BOARD.timer.hypervisor | 1 << BOARD.gic.maintenance_irq;
+        arch::mark_virtualized_core(cpu, own_ppis);
         gic::enable_maintenance_interrupt(BOARD, arch::mpidr());
         arch::virtualize_interrupts(true);
     }
@@ -527,24 +528,24 @@ pub fn traps_wfi(index: usize) -> bool {
 /// Whether core `cpu` belongs to a cell whose interrupts are virtualized
 /// (set when it first enters the cell; a core's cell never changes).
 fn is_virtualized(cpu: usize) -> bool {
-    VIRTUALIZED_CORES.load(Ordering::Relaxed) & 1 << cpu != 0
+    arch::is_virtualized_core(cpu)
 }
 
-/// One bit per core of a cell whose interrupts are virtualized.
-static VIRTUALIZED_CORES: AtomicU32 = AtomicU32::new(0);
-
 /// A physical interrupt reached EL2 on a core of a virtualized cell
-/// (`HCR_EL2.IMO`): the cell's is listed for it; the kick makes the core
-/// leave the cell when a command waits, like [`kicked`].
-pub fn interrupted(cpu: usize) {
+/// (`HCR_EL2.IMO`) and `boot.S` acknowledged it (`intid`, at running
+/// priority `running`) but did not list it: the cell's is listed for it;
+/// the kick makes the core leave the cell when a command waits, like
+/// [`kicked`]. On any other core it was not acknowledged.
+pub fn interrupted(cpu: usize, intid: u64, running: u64) {
     use vgic::virtual_interface::{take, Taken};
     if !is_virtualized(cpu) {
         // Every other cell takes its interrupts at EL1 (HCR_EL2.IMO = 0);
-        // none should reach EL2. Drop it and carry on.
+        // none should reach EL2. Leave it and carry on.
         defmt::warn!("cpu {=usize}: unexpected IRQ at EL2", cpu);
         return;
     }
-    match take(BOARD, cpu) {
+    let intid = u32::try_from(intid).unwrap_or(u32::MAX);
+    match take(BOARD, cpu, intid, running as u8) {
         Taken::Cell | Taken::Nothing => {}
         Taken::Partitioner(intid) => {
             gic::end(BOARD, intid);

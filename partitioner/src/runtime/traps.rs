@@ -39,11 +39,19 @@ extern "C" fn handle_lower_exception(frame: &mut TrapFrame, kind: u64) {
     match ExceptionKind::from_vector(kind) {
         ExceptionKind::Fiq => cell::kicked(cpu),
         ExceptionKind::Synchronous => synchronous(cpu, frame),
-        // Only a virtualized cell's cores run with HCR_EL2.IMO set.
-        ExceptionKind::Irq => cell::interrupted(cpu),
+        // IRQs come through `handle_lower_irq`.
+        ExceptionKind::Irq => defmt::warn!("cpu {=usize}: unexpected IRQ at EL2", cpu),
         ExceptionKind::SError => fault(cpu, frame, "SError", arch::syndrome()),
         ExceptionKind::Aarch32 => fault(cpu, frame, "AArch32 exception", arch::syndrome()),
     }
+}
+
+/// An IRQ from a cell that `boot.S`'s `virtual_irq` did not list itself:
+/// `intid` as it acknowledged it, at running priority `running`, or ~0
+/// when the core is not a virtualized cell's (nothing acknowledged).
+#[unsafe(no_mangle)]
+extern "C" fn handle_lower_irq(_frame: &mut TrapFrame, intid: u64, running: u64) {
+    cell::interrupted(arch::cpu_index(), intid, running);
 }
 
 fn synchronous(cpu: usize, frame: &mut TrapFrame) {

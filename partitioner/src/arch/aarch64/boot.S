@@ -142,10 +142,125 @@ el2_irq:        SAVE_AND_CALL handle_el2_exception, 1
 el2_fiq:        SAVE_AND_CALL handle_el2_exception, 2
 el2_serror:     SAVE_AND_CALL handle_el2_exception, 3
 lower_sync:     SAVE_AND_CALL handle_lower_exception, 0
-lower_irq:      SAVE_AND_CALL handle_lower_exception, 1
+lower_irq:      b       virtual_irq
 lower_fiq:      SAVE_AND_CALL handle_lower_exception, 2
 lower_serror:   SAVE_AND_CALL handle_lower_exception, 3
 lower_aarch32:  SAVE_AND_CALL handle_lower_exception, 4
+
+// ---------------------------------------------------------------------------
+// An IRQ from a cell. Only the cores of cells whose interrupts are
+// virtualized (`HCR_EL2.IMO`) take IRQs at EL2: `virtualized_cores` has a
+// bit for each (cpu index in TPIDR_EL2). The hot case, a PPI or SPI of the
+// cell with a list register free, is handled here with four registers
+// saved: acknowledge (ICC_IAR1_EL1), note the priority (ICC_RPR_EL1),
+// drop it (ICC_EOIR1_EL1, EOI mode 1), list it pending with the HW bit,
+// eret. The list register's layout and the priority as the cell wrote it
+// (`0x80 | p >> 1` on the GIC, so `(rpr & 0x7f) << 1`) are those of
+// `devices/vgic/lists.rs` (`entry`) and `devices/vgic/mod.rs`
+// (`unsqueeze_priority`). Everything else (SGIs, the partitioner's own
+// PPIs, spurious INTIDs, no free list register) goes to
+// `handle_lower_irq(frame, intid, rpr)` with the interrupt acknowledged;
+// on a core that is not virtualized, unacknowledged (intid = ~0).
+virtual_irq:
+    sub     sp, sp, #272
+    stp     x0, x1, [sp, #0]
+    stp     x2, x3, [sp, #16]
+    mrs     x2, tpidr_el2
+    adrp    x3, virtualized_cores
+    ldr     w3, [x3, :lo12:virtualized_cores]
+    lsr     x3, x3, x2
+    mov     x0, #-1
+    tbz     x3, #0, virtual_irq_slow
+    mrs     x0, icc_iar1_el1
+    and     x0, x0, #0xffffff
+    mrs     x1, icc_rpr_el1
+    // SGIs (0-15) and spurious INTIDs (1020 and up) take the slow path.
+    sub     x2, x0, #16
+    cmp     x2, #(1020 - 16)
+    b.hs    virtual_irq_slow
+    // So do the partitioner's own PPIs (a bit each in partitioner_ppis).
+    cmp     x0, #32
+    b.hs    1f
+    adrp    x3, partitioner_ppis
+    ldr     w3, [x3, :lo12:partitioner_ppis]
+    lsr     x3, x3, x0
+    tbnz    x3, #0, virtual_irq_slow
+1:  mrs     x2, ich_elrsr_el2
+    cbz     x2, virtual_irq_slow
+    rbit    x2, x2
+    clz     x2, x2
+    // Pending, HW, Group 1 (bits 62..60), priority, pINTID, vINTID.
+    and     x1, x1, #0x7f
+    lsl     x1, x1, #49
+    orr     x1, x1, x0
+    orr     x1, x1, x0, lsl #32
+    mov     x3, #7
+    orr     x1, x1, x3, lsl #60
+    msr     icc_eoir1_el1, x0
+    adr     x3, 2f
+    add     x3, x3, x2, lsl #3
+    br      x3
+2:  msr     ich_lr0_el2, x1
+    b       3f
+    msr     ich_lr1_el2, x1
+    b       3f
+    msr     ich_lr2_el2, x1
+    b       3f
+    msr     ich_lr3_el2, x1
+    b       3f
+    msr     ich_lr4_el2, x1
+    b       3f
+    msr     ich_lr5_el2, x1
+    b       3f
+    msr     ich_lr6_el2, x1
+    b       3f
+    msr     ich_lr7_el2, x1
+    b       3f
+    msr     ich_lr8_el2, x1
+    b       3f
+    msr     ich_lr9_el2, x1
+    b       3f
+    msr     ich_lr10_el2, x1
+    b       3f
+    msr     ich_lr11_el2, x1
+    b       3f
+    msr     ich_lr12_el2, x1
+    b       3f
+    msr     ich_lr13_el2, x1
+    b       3f
+    msr     ich_lr14_el2, x1
+    b       3f
+    msr     ich_lr15_el2, x1
+3:  ldp     x2, x3, [sp, #16]
+    ldp     x0, x1, [sp, #0]
+    add     sp, sp, #272
+    eret
+
+// The rest of the frame, then handle_lower_irq(frame, intid in x0, rpr in
+// x1).
+virtual_irq_slow:
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x19, [sp, #144]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    mrs     x2, elr_el2
+    mrs     x3, spsr_el2
+    stp     x30, x2, [sp, #240]
+    str     x3, [sp, #256]
+    mov     x2, x1
+    mov     x1, x0
+    mov     x0, sp
+    bl      handle_lower_irq
+    b       restore_and_return
 
 restore_and_return:
     ldr     x1, [sp, #256]

@@ -4,13 +4,37 @@
 //! (`crate::devices::vgic::lists` says what goes into them).
 
 use super::sysreg::{
-    ICC_CTLR, ICC_CTLR_EL1, ICC_IAR0_EL1, ICC_IAR1, ICC_IGRPEN1, ICC_IGRPEN1_EL1, ICH_AP1R0,
-    ICH_ELRSR, ICH_HCR, ICH_HCR_EL2, ICH_VMCR, ICH_VTR, ICH_VTR_EL2,
+    ICC_CTLR, ICC_CTLR_EL1, ICC_IAR0_EL1, ICC_IGRPEN1, ICC_IGRPEN1_EL1, ICH_AP1R0, ICH_ELRSR,
+    ICH_HCR, ICH_HCR_EL2, ICH_VMCR, ICH_VTR, ICH_VTR_EL2,
 };
 use aarch64_cpu::asm::barrier;
 use aarch64_cpu::registers::*;
 use core::arch::asm;
+use core::sync::atomic::{AtomicU32, Ordering};
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
+
+/// One bit per core (its index) of a cell whose interrupts are
+/// virtualized: `boot.S`'s `virtual_irq` lists their interrupts.
+#[unsafe(export_name = "virtualized_cores")]
+static VIRTUALIZED_CORES: AtomicU32 = AtomicU32::new(0);
+
+/// One bit per PPI that is the partitioner's own (its timer, the
+/// maintenance interrupt): `virtual_irq` never lists them.
+#[unsafe(export_name = "partitioner_ppis")]
+static PARTITIONER_PPIS: AtomicU32 = AtomicU32::new(0);
+
+/// Marks core `cpu` as running a cell whose interrupts are virtualized,
+/// and `ppis` (one bit per INTID below 32) as the partitioner's own PPIs.
+/// A core's cell never changes, so neither does the bit.
+pub fn mark_virtualized_core(cpu: usize, ppis: u32) {
+    PARTITIONER_PPIS.store(ppis, Ordering::Relaxed);
+    VIRTUALIZED_CORES.fetch_or(1 << (cpu % 32), Ordering::Release);
+}
+
+/// Whether core `cpu` runs a cell whose interrupts are virtualized.
+pub fn is_virtualized_core(cpu: usize) -> bool {
+    VIRTUALIZED_CORES.load(Ordering::Acquire) & 1 << (cpu % 32) != 0
+}
 
 /// Sets this core up for a cell whose interrupts are `virtualized` or
 /// direct. Virtualized: every physical IRQ goes to EL2 (`HCR_EL2.IMO`);
@@ -58,14 +82,6 @@ pub fn set_underflow_interrupt(on: bool) {
     } else {
         ICH_HCR_EL2::UIE::CLEAR
     });
-}
-
-/// Acknowledges the highest-priority pending Group 1 interrupt of the
-/// physical interface, with its priority (the running priority after
-/// the acknowledgement); `None` when there is none (a spurious INTID).
-pub fn acknowledge_with_priority() -> Option<(u32, u8)> {
-    let intid = ICC_IAR1.read(ICC_IAR0_EL1::INTID) as u32;
-    (intid < 1020).then(|| (intid, super::running_priority()))
 }
 
 /// Drops the priority of physical interrupt `intid` (EOI mode 1: it stays

@@ -25,12 +25,14 @@ pub enum Taken {
     Nothing,
 }
 
-/// Takes the physical interrupt that brought core `cpu` to EL2 and lists
-/// it for the cell, unless it is the partitioner's own.
-pub fn take(board: &Board, cpu: usize) -> Taken {
-    let Some((intid, running)) = arch::acknowledge_with_priority() else {
+/// Handles physical interrupt `intid`, which brought core `cpu` to EL2
+/// and was acknowledged there at running priority `running`
+/// (`boot.S`'s `virtual_irq` lists the common case itself): lists it for
+/// the cell, unless it is the partitioner's own.
+pub fn take(board: &Board, cpu: usize, intid: Intid, running: u8) -> Taken {
+    if intid >= 1020 {
         return Taken::Nothing;
-    };
+    }
     if intid == board.gic.maintenance_irq {
         arch::drop_priority(intid);
         arch::deactivate_interrupt(intid);
