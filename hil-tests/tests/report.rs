@@ -573,19 +573,19 @@ fn virtualized_delivery_is_set_against_direct_delivery_and_bao() {
         .find(|r| r.measurement == "timer_busy")
         .unwrap();
     assert_eq!(timer.direct.unwrap().max, 4);
-    assert_eq!(timer.virtualized.unwrap().max, 47);
+    assert_eq!(timer.virtualized.unwrap().max, 53);
     assert_eq!(
         (timer.bao_ticks, timer.target_ticks),
         (Some(203), Some(100))
     );
     let sgi = v.rows.iter().find(|r| r.measurement == "sgi").unwrap();
-    assert_eq!(sgi.virtualized.unwrap().max, 275);
+    assert_eq!(sgi.virtualized.unwrap().max, 293);
     assert_eq!((sgi.bao_ticks, sgi.target_ticks), (Some(780), Some(200)));
     // No bound is checked on it: the verdict is the direct run's.
     assert!(report.budget.passed);
     let text = report.summary_text();
     assert!(
-        text.contains("virtualized min/avg/p99/max") && text.contains("47/47.0/47/47"),
+        text.contains("virtualized min/avg/p99/max") && text.contains("53/53.0/53/53"),
         "{text}"
     );
     assert!(report.to_html().contains("<h2>Virtualized delivery</h2>"));

@@ -13,7 +13,7 @@ mod v2;
 
 pub use v2::{interface_of, reset_private as reset_private_v2, send_sgi as send_sgi_v2};
 
-use bsp::{Board, ControlPath, GicVersion};
+use bsp::{Board, ControlPath, GicVersion, Intid};
 use core::sync::atomic::{AtomicU8, Ordering};
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 
@@ -205,15 +205,15 @@ pub fn enable_el2_timer(board: &Board, mpidr: u64) -> bool {
     true
 }
 
-/// Makes the GIC maintenance interrupt on this core the partitioner's, for
-/// a virtualized cell's core: Group 1 (an IRQ, which goes to EL2 there)
-/// at the partitioner's priority, enabled. Cells never own it
-/// ([`crate::devices::vgic::Ownership`]).
-pub fn enable_maintenance_interrupt(board: &Board, mpidr: u64) {
+/// Makes PPI `intid` on this core the partitioner's, for a virtualized
+/// cell's core (the GIC maintenance interrupt, EL2's timer): Group 1 (an
+/// IRQ, which goes to EL2 there) at the partitioner's priority, enabled.
+/// Cells never own them ([`crate::devices::vgic::Ownership`]).
+pub fn enable_el2_irq(board: &Board, mpidr: u64, intid: Intid) {
     if let Some((_, sgi)) = redistributor(board, mpidr) {
-        let bit = 1 << board.gic.maintenance_irq;
+        let bit = 1 << intid;
         sgi.igroupr0.set(sgi.igroupr0.get() | bit);
-        sgi.ipriorityr[board.gic.maintenance_irq as usize].set(EL2_PRIORITY);
+        sgi.ipriorityr[intid as usize].set(EL2_PRIORITY);
         sgi.isenabler0.set(bit);
     }
 }

@@ -14,6 +14,7 @@
 //! every core), so each of the cell's cores faults into EL2 at its next
 //! instruction fetch. A restart puts the root back once every core parked.
 
+use super::exits;
 use super::machine::{self, cell_of, machine, try_machine, MAX_RUNTIME_CPUS};
 use super::sync::SpinLock;
 use super::BOARD;
@@ -165,6 +166,9 @@ pub fn park(cpu: usize) -> ! {
     // 1; the list registers are emptied.
     if is_virtualized(cpu) {
         vgic::virtual_interface::leave(cpu);
+        if is_housekeeper(cpu) {
+            arch::stop_el2_timer();
+        }
     }
     // Take the interface back from the cell that may have left it masked,
     // with active priorities (which block the kick on either path: the
@@ -279,7 +283,11 @@ fn try_enter(cpu: usize, generation: u32) {
     if machine().system.virtualized.contains(index) {
         let own_ppis = 1 << BOARD.timer.hypervisor | 1 << BOARD.gic.maintenance_irq;
         arch::mark_virtualized_core(cpu, own_ppis);
-        gic::enable_maintenance_interrupt(BOARD, arch::mpidr());
+        gic::enable_el2_irq(BOARD, arch::mpidr(), BOARD.gic.maintenance_irq);
+        if is_housekeeper(cpu) {
+            gic::enable_el2_irq(BOARD, arch::mpidr(), BOARD.timer.hypervisor);
+            arm_status_timer();
+        }
         arch::virtualize_interrupts(true);
     }
     arch::trap_wfi(traps_wfi(index));
@@ -525,6 +533,32 @@ pub fn traps_wfi(index: usize) -> bool {
     !system.direct_wfi.contains(index) && !system.virtualized.contains(index)
 }
 
+/// How often the housekeeping core logs the exit counts, in counter
+/// seconds.
+const STATUS_PERIOD_S: u64 = 10;
+
+/// Whether core `cpu` does EL2's housekeeping (the periodic status): the
+/// first core of the first cell whose interrupts are virtualized, the
+/// only cores where EL2 gets interrupts of its own while cells run. Not
+/// in the latency lab, whose quantum has EL2's timer.
+fn is_housekeeper(cpu: usize) -> bool {
+    let m = machine();
+    m.system.icount_quantum_ns == 0
+        && m.system
+            .cells
+            .iter()
+            .enumerate()
+            .find(|(index, _)| m.system.virtualized.contains(*index))
+            .and_then(|(_, cell)| cell.cpus.iter().next())
+            == Some(cpu)
+}
+
+/// Arms EL2's timer for the next status line.
+fn arm_status_timer() {
+    let hz = arch::counter_frequency(machine().board.counter_hz);
+    arch::arm_el2_timer_at(arch::counter().wrapping_add(STATUS_PERIOD_S.saturating_mul(hz)));
+}
+
 /// Whether core `cpu` belongs to a cell whose interrupts are virtualized
 /// (set when it first enters the cell; a core's cell never changes).
 fn is_virtualized(cpu: usize) -> bool {
@@ -549,6 +583,10 @@ pub fn interrupted(cpu: usize, intid: u64, running: u64) {
         Taken::Cell | Taken::Nothing => {}
         Taken::Partitioner(intid) => {
             gic::end(BOARD, intid);
+            if intid == BOARD.timer.hypervisor && is_housekeeper(cpu) {
+                exits::log(BOARD.cpus.len());
+                arm_status_timer();
+            }
             if CORES[cpu].command.load(Ordering::Acquire) != COMMAND_NONE {
                 CORES[cpu].set_state(CoreState::Parked);
                 park(cpu);

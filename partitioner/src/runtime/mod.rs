@@ -6,6 +6,7 @@
 
 pub mod cell;
 pub mod console;
+pub mod exits;
 pub mod machine;
 pub mod sync;
 mod tables;

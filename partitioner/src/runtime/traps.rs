@@ -5,6 +5,7 @@
 //! `on_fault` policy.
 
 use super::cell::{self, StopReason};
+use super::exits::{self, Cause};
 use super::machine::{self, cell_of, guest_warning_allowed};
 use crate::arch::esr::{ec_name, DataAbort, RawSyndrome, Syndrome, Transfer};
 use crate::arch::{self, ExceptionKind, TrapFrame};
@@ -21,6 +22,7 @@ extern "C" fn handle_lower_exception(frame: &mut TrapFrame, kind: u64) {
     if kind == 0 {
         let esr = arch::exception_syndrome();
         if let Some(register) = vgic::sgi1r_write_register(esr) {
+            exits::count(cpu, Cause::Sgi);
             let value = frame.reg(register);
             for write in vgic::runtime::sgi_routes(cpu).physical_writes(value) {
                 arch::write_sgi1r(write);
@@ -31,12 +33,17 @@ extern "C" fn handle_lower_exception(frame: &mut TrapFrame, kind: u64) {
         if let Some(register) = crate::arch::esr::word_store_register(esr) {
             let value = frame.reg(register) as u32;
             if ivshmem::runtime::ring(cpu, arch::syndrome().ipa(), value) {
+                exits::count(cpu, Cause::Doorbell);
                 frame.elr = frame.elr.wrapping_add(4);
                 return;
             }
         }
     }
-    match ExceptionKind::from_vector(kind) {
+    let kind = ExceptionKind::from_vector(kind);
+    if kind != ExceptionKind::Synchronous {
+        exits::count(cpu, Cause::Other);
+    }
+    match kind {
         ExceptionKind::Fiq => cell::kicked(cpu),
         ExceptionKind::Synchronous => synchronous(cpu, frame),
         // IRQs come through `handle_lower_irq`.
@@ -54,9 +61,22 @@ extern "C" fn handle_lower_irq(_frame: &mut TrapFrame, intid: u64, running: u64)
     cell::interrupted(arch::cpu_index(), intid, running);
 }
 
+/// Which [`Cause`] a synchronous trap counts as.
+fn exit_cause(syndrome: &Syndrome) -> Cause {
+    match syndrome {
+        Syndrome::Hvc(_) | Syndrome::Smc(_) => Cause::Call,
+        Syndrome::DataAbort(_) => Cause::Mmio,
+        Syndrome::Wfi => Cause::Wfi,
+        Syndrome::SysReg(_) => Cause::Register,
+        _ => Cause::Other,
+    }
+}
+
 fn synchronous(cpu: usize, frame: &mut TrapFrame) {
     let raw = arch::syndrome();
-    match raw.decode() {
+    let syndrome = raw.decode();
+    exits::count(cpu, exit_cause(&syndrome));
+    match syndrome {
         Syndrome::Hvc(imm) | Syndrome::Smc(imm) => {
             if raw.ec() == arch::esr::ec::SMC64 {
                 // The preferred return address of a trapped SMC is the SMC.

@@ -150,7 +150,8 @@ lower_aarch32:  SAVE_AND_CALL handle_lower_exception, 4
 // ---------------------------------------------------------------------------
 // An IRQ from a cell. Only the cores of cells whose interrupts are
 // virtualized (`HCR_EL2.IMO`) take IRQs at EL2: `virtualized_cores` has a
-// bit for each (cpu index in TPIDR_EL2). The hot case, a PPI or SPI of the
+// bit for each (cpu index in TPIDR_EL2); it counts each IRQ as their exit
+// (`exit_counts`, runtime/exits.rs). The hot case, a PPI or SPI of the
 // cell with a list register free, is handled here with four registers
 // saved: acknowledge (ICC_IAR1_EL1), note the priority (ICC_RPR_EL1),
 // drop it (ICC_EOIR1_EL1, EOI mode 1), list it pending with the HW bit,
@@ -171,6 +172,14 @@ virtual_irq:
     lsr     x3, x3, x2
     mov     x0, #-1
     tbz     x3, #0, virtual_irq_slow
+    // exit_counts[cpu][0] += 1: the IRQ exits of this core (a row is 32
+    // bytes; runtime/exits.rs).
+    adrp    x3, exit_counts
+    add     x3, x3, :lo12:exit_counts
+    add     x3, x3, x2, lsl #5
+    ldr     w0, [x3]
+    add     w0, w0, #1
+    str     w0, [x3]
     mrs     x0, icc_iar1_el1
     and     x0, x0, #0xffffff
     mrs     x1, icc_rpr_el1

@@ -719,6 +719,14 @@ pub fn arm_el2_timer(ticks: u32) {
     barrier::isb(barrier::SY);
 }
 
+/// Arms EL2's own physical timer to fire when the counter reaches
+/// `deadline`.
+pub fn arm_el2_timer_at(deadline: u64) {
+    super::sysreg::CNTHP_CVAL.set(deadline);
+    CNTHP_CTL_EL2.write(CNTHP_CTL_EL2::ENABLE::SET + CNTHP_CTL_EL2::IMASK::CLEAR);
+    barrier::isb(barrier::SY);
+}
+
 /// Acknowledges the highest-priority pending Group 0 interrupt, if any.
 pub fn acknowledge_group0() -> Option<u32> {
     let intid = ICC_IAR0.read(ICC_IAR0_EL1::INTID) as u32;

@@ -120,6 +120,11 @@ register_bitfields! {u64,
         /// Enables Group 1 interrupts.
         Enable OFFSET(0) NUMBITS(1) []
     ],
+    /// Counter-timer Physical Timer CompareValue register (EL2).
+    pub CNTHP_CVAL_EL2 [
+        /// The counter value EL2's physical timer fires at.
+        CompareValue OFFSET(0) NUMBITS(64) []
+    ],
     /// Counter-timer Physical Timer TimerValue register (EL2).
     pub CNTHP_TVAL_EL2 [
         /// Ticks until EL2's physical timer fires (signed, 32 bits).
@@ -221,6 +226,7 @@ sysreg!(IccIar1El1, ICC_IAR0_EL1, "icc_iar1_el1", read);
 sysreg!(IccEoir1El1, ICC_IAR0_EL1, "icc_eoir1_el1", write);
 sysreg!(IccPmrEl1, ICC_PMR_EL1, "icc_pmr_el1", read_write);
 sysreg!(CnthpTvalEl2, CNTHP_TVAL_EL2, "cnthp_tval_el2", write);
+sysreg!(CnthpCvalEl2, CNTHP_CVAL_EL2, "cnthp_cval_el2", write);
 
 /// `ACTLR_EL2`.
 pub const ACTLR: ActlrEl2 = ActlrEl2;
@@ -274,3 +280,5 @@ pub const ICC_EOIR1: IccEoir1El1 = IccEoir1El1;
 pub const ICC_PMR: IccPmrEl1 = IccPmrEl1;
 /// `CNTHP_TVAL_EL2`.
 pub const CNTHP_TVAL: CnthpTvalEl2 = CnthpTvalEl2;
+/// `CNTHP_CVAL_EL2`.
+pub const CNTHP_CVAL: CnthpCvalEl2 = CnthpCvalEl2;
