@@ -85,10 +85,9 @@ halt:
 // Exception vectors. Every entry saves the interrupted context as a
 // TrapFrame on the EL2 stack and calls Rust with (frame, kind).
 
-.macro SAVE_AND_CALL handler, kind
-    sub     sp, sp, #272
-    stp     x0, x1, [sp, #0]
-    stp     x2, x3, [sp, #16]
+// The TrapFrame past x0-x3 (which the caller saved): x4-x30, ELR, SPSR;
+// \t0 and \t1 are scratch.
+.macro SAVE_REST t0, t1
     stp     x4, x5, [sp, #32]
     stp     x6, x7, [sp, #48]
     stp     x8, x9, [sp, #64]
@@ -102,10 +101,17 @@ halt:
     stp     x24, x25, [sp, #192]
     stp     x26, x27, [sp, #208]
     stp     x28, x29, [sp, #224]
-    mrs     x0, elr_el2
-    mrs     x1, spsr_el2
-    stp     x30, x0, [sp, #240]
-    str     x1, [sp, #256]
+    mrs     \t0, elr_el2
+    mrs     \t1, spsr_el2
+    stp     x30, \t0, [sp, #240]
+    str     \t1, [sp, #256]
+.endm
+
+.macro SAVE_AND_CALL handler, kind
+    sub     sp, sp, #272
+    stp     x0, x1, [sp, #0]
+    stp     x2, x3, [sp, #16]
+    SAVE_REST x0, x1
     mov     x0, sp
     mov     x1, #\kind
     bl      \handler
@@ -248,23 +254,7 @@ virtual_irq:
 // The rest of the frame, then handle_lower_irq(frame, intid in x0, rpr in
 // x1).
 virtual_irq_slow:
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
-    stp     x18, x19, [sp, #144]
-    stp     x20, x21, [sp, #160]
-    stp     x22, x23, [sp, #176]
-    stp     x24, x25, [sp, #192]
-    stp     x26, x27, [sp, #208]
-    stp     x28, x29, [sp, #224]
-    mrs     x2, elr_el2
-    mrs     x3, spsr_el2
-    stp     x30, x2, [sp, #240]
-    str     x3, [sp, #256]
+    SAVE_REST x2, x3
     mov     x2, x1
     mov     x1, x0
     mov     x0, sp
