@@ -29,12 +29,12 @@ fn start(config: &str, run: &str, deadline: Duration) -> Session {
 /// and gets its address on virtio-net.
 #[test]
 fn rt_and_container_cells_run_side_by_side() -> Result<(), HarnessError> {
-    let session = start(
+    let mut session = start(
         "qemu-gateway",
         "rt_and_container_cells_run_side_by_side",
         DEADLINE,
     );
-    common::gateway_cells_run_side_by_side(session, &common::QEMU_GATEWAY)
+    common::gateway_cells_run_side_by_side(&mut session, &common::QEMU_GATEWAY)
 }
 
 /// The containers cell misbehaves while the control cell measures

@@ -169,7 +169,7 @@ fn debian_kernel_boots_in_a_cell_on_the_zcu102() -> Result<(), HarnessError> {
 /// GIC's range.
 #[test]
 fn rt_and_container_cells_run_side_by_side_on_the_zcu102() -> Result<(), HarnessError> {
-    let session = common::gateway_session(artifacts::boot(
+    let mut session = common::gateway_session(artifacts::boot(
         "zcu102-gateway",
         "zcu102_rt_and_container_cells_run_side_by_side",
         Duration::from_secs(240),
@@ -178,7 +178,7 @@ fn rt_and_container_cells_run_side_by_side_on_the_zcu102() -> Result<(), Harness
     // the consoles' come first (121 for cell 0, 122 for cell 1), the
     // doorbells after the eight consoles' (136 for peer 0, 137 for peer 1).
     common::gateway_cells_run_side_by_side(
-        session,
+        &mut session,
         &common::Gateway {
             containers_ram: 0x1000_0000,
             switch_root: r"root in RAM \(tmpfs, \d+ MiB\)",

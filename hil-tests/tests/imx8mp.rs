@@ -149,7 +149,7 @@ fn peers_exchange_messages_on_the_imx8mp() -> Result<(), HarnessError> {
 /// network.
 #[test]
 fn rt_and_container_cells_run_side_by_side_on_the_imx8mp() -> Result<(), HarnessError> {
-    let session = common::gateway_session(artifacts::boot(
+    let mut session = common::gateway_session(artifacts::boot(
         "imx8mp-evk-gateway",
         "imx8mp_rt_and_container_cells_run_side_by_side",
         Duration::from_secs(180),
@@ -158,7 +158,7 @@ fn rt_and_container_cells_run_side_by_side_on_the_imx8mp() -> Result<(), Harness
     // for cell 0, 183 for cell 1), the doorbells after the eight consoles'
     // (190 for peer 0, 191 for peer 1).
     common::gateway_cells_run_side_by_side(
-        session,
+        &mut session,
         &common::Gateway {
             containers_ram: 0x7000_0000,
             switch_root: r"root in RAM \(tmpfs, \d+ MiB\)",

@@ -395,7 +395,7 @@ pub fn assert_no_partitioner_problems(session: &Session) {
 /// change takes effect while the container runs. The channel carries the
 /// control loop both ways. Each cell sees only what the config gives it.
 pub fn gateway_cells_run_side_by_side(
-    mut session: Session,
+    session: &mut Session,
     gateway: &Gateway,
 ) -> Result<(), HarnessError> {
     let started = Instant::now();
@@ -469,7 +469,7 @@ pub fn gateway_cells_run_side_by_side(
         ],
         GATEWAY_BOOT,
     )?;
-    let generic_uname = reported(&session, "containers", "uname");
+    let generic_uname = reported(session, "containers", "uname");
     assert!(
         !generic_uname.contains("PREEMPT_RT") && !generic_uname.contains("-rt-"),
         "the containers cell runs the generic kernel: {generic_uname}"
@@ -527,7 +527,7 @@ pub fn gateway_cells_run_side_by_side(
         ("control", &gateway.control),
         ("containers", &gateway.containers),
     ] {
-        let kib: u64 = reported(&session, cell, "MemTotal")
+        let kib: u64 = reported(session, cell, "MemTotal")
             .trim_end_matches(" kB")
             .parse()
             .unwrap_or(0);
@@ -538,14 +538,14 @@ pub fn gateway_cells_run_side_by_side(
         let mut nodes = view.nodes.to_vec();
         nodes.sort();
         assert_eq!(
-            reported(&session, cell, "device tree"),
+            reported(session, cell, "device tree"),
             nodes.join(" "),
             "{cell}'s device tree holds only what it owns"
         );
         let mut expected: BTreeSet<u32> = view.interrupts.iter().copied().collect();
         expected.insert(VIRTUAL_TIMER_PPI);
         assert_eq!(
-            gic_interrupts(&session, cell),
+            gic_interrupts(session, cell),
             expected,
             "{cell}'s /proc/interrupts lists only its own interrupts"
         );
@@ -611,7 +611,7 @@ pub fn gateway_cells_run_side_by_side(
         CYCLICTEST_ROUND.max(STATUS_PERIOD),
     )?;
 
-    assert_no_partitioner_problems(&session);
+    assert_no_partitioner_problems(session);
     for cell in ["control", "containers"] {
         let failures: Vec<String> = session
             .lines(cell)
