@@ -270,11 +270,17 @@ impl Console {
 /// `None` when the board has fewer spare SPIs than that; the rules refuse
 /// a system with such a doorbell.
 pub fn doorbell_spi(spare: SpareSpis, channel: usize, peer: usize) -> Option<Intid> {
-    let index = channel
+    spare.nth(doorbell_spare_number(channel, peer)?)
+}
+
+/// Which spare SPI (counting from 0 through the board's runs) is the
+/// doorbell of peer `peer` of channel `channel`: `MAX_CELLS + channel *
+/// MAX_CHANNEL_PEERS + peer`; `None` past `usize`.
+pub fn doorbell_spare_number(channel: usize, peer: usize) -> Option<usize> {
+    channel
         .checked_mul(MAX_CHANNEL_PEERS)?
         .checked_add(peer)?
-        .checked_add(MAX_CELLS)?;
-    spare.nth(index)
+        .checked_add(MAX_CELLS)
 }
 
 /// The console interrupt of cell `cell` (index in [`System::cells`]):

@@ -354,19 +354,9 @@ pub fn run_probe_scenario(
     images: &ProbeImages,
     options: &ScenarioOptions,
 ) -> Result<(Option<ProbeRun>, ProbeRun), ScenarioError> {
-    for (what, path) in [
-        ("probe image", &images.native),
-        ("boot image", &images.bulkhead),
-        ("lab config", &images.config),
-    ] {
-        if !path.is_file() {
-            return Err(ScenarioError::Missing(format!(
-                "no {what} at {}; build it with `cargo xtask build --config \
-                 hil-tests/configs/qemu-latency-lab.yaml` (or run `cargo xtask hil`)",
-                path.display()
-            )));
-        }
-    }
+    require("probe image", &images.native)?;
+    require("boot image", &images.bulkhead)?;
+    require("lab config", &images.config)?;
     let native = match target.native_target(&images.native) {
         Some(native) => Some(run_probe(
             target,
@@ -379,6 +369,19 @@ pub fn run_probe_scenario(
         )?),
         None => None,
     };
+    Ok((native, run_cell_probe(target, images, options)?))
+}
+
+/// Runs the probe as a Bulkhead cell only (the second half of
+/// [`run_probe_scenario`]), for a variant of the lab whose native
+/// baseline is already known.
+pub fn run_cell_probe(
+    target: &TargetDescription,
+    images: &ProbeImages,
+    options: &ScenarioOptions,
+) -> Result<ProbeRun, ScenarioError> {
+    require("boot image", &images.bulkhead)?;
+    require("lab config", &images.config)?;
     let cells = crate::cell_names(&images.config).map_err(|source| ScenarioError::Harness {
         run: "bulkhead".to_string(),
         source,
@@ -396,7 +399,7 @@ pub fn run_probe_scenario(
         .filter(|path| path.is_file())
         .collect();
     let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-    let bulkhead = run_probe(
+    run_probe(
         target,
         target.bulkhead_target(&images.bulkhead).as_ref(),
         "bulkhead",
@@ -404,8 +407,19 @@ pub fn run_probe_scenario(
         cells,
         images.partitioner_elf.as_deref(),
         options,
-    )?;
-    Ok((native, bulkhead))
+    )
+}
+
+/// Fails with what to build when `path` (`what`) is missing.
+fn require(what: &str, path: &Path) -> Result<(), ScenarioError> {
+    if path.is_file() {
+        return Ok(());
+    }
+    Err(ScenarioError::Missing(format!(
+        "no {what} at {}; build it with `cargo xtask build --config \
+         hil-tests/configs/qemu-latency-lab.yaml` (or run `cargo xtask hil`)",
+        path.display()
+    )))
 }
 
 fn run_probe(

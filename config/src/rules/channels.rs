@@ -53,7 +53,7 @@ pub(super) fn check(
     if let Some(peer) =
         (0..channel.peers.len()).find(|&peer| doorbell_spi(board.spare_spis, c, peer).is_none())
     {
-        let spare = MAX_CELLS + c * MAX_CHANNEL_PEERS + peer;
+        let spare = doorbell_spare_number(c, peer).unwrap_or(usize::MAX);
         emit(
             at(c, ChannelField::Peers),
             Problem::NoDoorbellSpi { peer, spare },

@@ -164,7 +164,7 @@ pub fn park(cpu: usize) -> ! {
     // A virtualized cell's physical interrupts that it had listed but
     // not ended are ended here, while the interface is still in EOI mode
     // 1; the list registers are emptied.
-    if is_virtualized(cpu) {
+    if arch::is_virtualized_core(cpu) {
         vgic::virtual_interface::leave(cpu);
         if is_housekeeper(cpu) {
             arch::stop_el2_timer();
@@ -281,14 +281,13 @@ fn try_enter(cpu: usize, generation: u32) {
     arch::prepare_vcpu(state.stage2_root.load(Ordering::Acquire), vmid(index), vcpu);
     vgic::runtime::reset_cpu_interface(machine(), index, cpu);
     if machine().system.virtualized.contains(index) {
-        let own_ppis = 1 << BOARD.timer.hypervisor | 1 << BOARD.gic.maintenance_irq;
-        arch::mark_virtualized_core(cpu, own_ppis);
+        arch::mark_virtualized_core(cpu, vgic::partitioners_private(BOARD));
         gic::enable_el2_irq(BOARD, arch::mpidr(), BOARD.gic.maintenance_irq);
         if is_housekeeper(cpu) {
             gic::enable_el2_irq(BOARD, arch::mpidr(), BOARD.timer.hypervisor);
             arm_status_timer();
         }
-        arch::virtualize_interrupts(true);
+        arch::virtualize_interrupts();
     }
     arch::trap_wfi(traps_wfi(index));
     start_quantum(index);
@@ -559,12 +558,6 @@ fn arm_status_timer() {
     arch::arm_el2_timer_at(arch::counter().wrapping_add(STATUS_PERIOD_S.saturating_mul(hz)));
 }
 
-/// Whether core `cpu` belongs to a cell whose interrupts are virtualized
-/// (set when it first enters the cell; a core's cell never changes).
-fn is_virtualized(cpu: usize) -> bool {
-    arch::is_virtualized_core(cpu)
-}
-
 /// A physical interrupt reached EL2 on a core of a virtualized cell
 /// (`HCR_EL2.IMO`) and `boot.S` acknowledged it (`intid`, at running
 /// priority `running`) but did not list it: the cell's is listed for it;
@@ -572,7 +565,7 @@ fn is_virtualized(cpu: usize) -> bool {
 /// [`kicked`]. On any other core it was not acknowledged.
 pub fn interrupted(cpu: usize, intid: u64, running: u64) {
     use vgic::virtual_interface::{take, Taken};
-    if !is_virtualized(cpu) {
+    if !arch::is_virtualized_core(cpu) {
         // Every other cell takes its interrupts at EL1 (HCR_EL2.IMO = 0);
         // none should reach EL2. Leave it and carry on.
         defmt::warn!("cpu {=usize}: unexpected IRQ at EL2", cpu);

@@ -13,7 +13,7 @@ use crate::layout::Layout;
 use anyhow::{bail, Context, Result};
 use hil_tests::boot_times::{self, BootTimes};
 use hil_tests::ipc_bench::run_ipc_bench;
-use hil_tests::latency::{run_probe_scenario, ProbeImages, ScenarioOptions};
+use hil_tests::latency::{run_cell_probe, run_probe_scenario, ProbeImages, ScenarioOptions};
 use hil_tests::report::{BootRecord, IpcRecord, Provenance, RealtimeRecord, Report, RunRecord};
 use hil_tests::rt_lab::{run_rt_lab, RtLabImages, RT_CELL};
 use hil_tests::target::description::TargetKind;
@@ -41,15 +41,7 @@ pub const IPC_LAB_CONFIG: &str = "hil-tests/configs/qemu-ipc-lab.yaml";
 pub fn run(layout: &Layout, target: &Path, config: &Path, rt_config: Option<&Path>) -> Result<()> {
     let target_path = layout.user_path(target);
     let description = TargetDescription::load(&target_path)?;
-    let built = build::run(layout, config)?;
-    let stem = built
-        .config
-        .file_stem()
-        .context("the lab config has no file name")?
-        .to_string_lossy()
-        .into_owned();
-    let mut images = ProbeImages::in_artifacts(&layout.artifacts(), &stem);
-    images.partitioner_elf = Some(built.partitioner_elf.clone());
+    let (built, images) = build_probe_lab(layout, config)?;
     let out = layout.target.join("hil");
     let options = ScenarioOptions {
         log_root: out.clone(),
@@ -125,6 +117,21 @@ pub fn run(layout: &Layout, target: &Path, config: &Path, rt_config: Option<&Pat
     Ok(())
 }
 
+/// Builds a latency lab config (`cargo xtask build`) and names the images
+/// its probe scenario boots.
+fn build_probe_lab(layout: &Layout, config: &Path) -> Result<(build::Built, ProbeImages)> {
+    let built = build::run(layout, config)?;
+    let stem = built
+        .config
+        .file_stem()
+        .context("the lab config has no file name")?
+        .to_string_lossy()
+        .into_owned();
+    let mut images = ProbeImages::in_artifacts(&layout.artifacts(), &stem);
+    images.partitioner_elf = Some(built.partitioner_elf.clone());
+    Ok((built, images))
+}
+
 /// Builds and runs the probe in a cell whose interrupts are virtualized
 /// ([`VIRTUALIZED_LAB_CONFIG`]) and adds it to `report` next to direct
 /// delivery.
@@ -134,16 +141,7 @@ fn virtualized_lab(
     options: &ScenarioOptions,
     report: &mut Report,
 ) -> Result<()> {
-    let config = Path::new(VIRTUALIZED_LAB_CONFIG);
-    let built = build::run(layout, config)?;
-    let stem = built
-        .config
-        .file_stem()
-        .context("the virtualized lab config has no file name")?
-        .to_string_lossy()
-        .into_owned();
-    let mut images = ProbeImages::in_artifacts(&layout.artifacts(), &stem);
-    images.partitioner_elf = Some(built.partitioner_elf.clone());
+    let (_, images) = build_probe_lab(layout, Path::new(VIRTUALIZED_LAB_CONFIG))?;
     let options = ScenarioOptions {
         log_root: options.log_root.clone(),
         run_prefix: format!("{}-virtualized", options.run_prefix),
@@ -153,7 +151,8 @@ fn virtualized_lab(
         "\nhil: probe scenario with virtualized interrupts on target `{}`",
         description.name
     );
-    let (_, virtualized) = run_probe_scenario(description, &images, &options)?;
+    // The native baseline is the direct run's: boot only the cell.
+    let virtualized = run_cell_probe(description, &images, &options)?;
     println!(
         "hil: virtualized run: {} lines in {:.1} s ({})",
         virtualized.lines.len(),

@@ -18,13 +18,13 @@ use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 #[unsafe(export_name = "virtualized_cores")]
 static VIRTUALIZED_CORES: AtomicU32 = AtomicU32::new(0);
 
-/// One bit per PPI that is the partitioner's own (its timer, the
-/// maintenance interrupt): `virtual_irq` never lists them.
+/// One bit per private interrupt (0-31) that is the partitioner's own
+/// (`devices::vgic::partitioners_private`): `virtual_irq` never lists them.
 #[unsafe(export_name = "partitioner_ppis")]
 static PARTITIONER_PPIS: AtomicU32 = AtomicU32::new(0);
 
 /// Marks core `cpu` as running a cell whose interrupts are virtualized,
-/// and `ppis` (one bit per INTID below 32) as the partitioner's own PPIs.
+/// and `ppis` (one bit per INTID below 32) as the partitioner's own.
 /// A core's cell never changes, so neither does the bit.
 pub fn mark_virtualized_core(cpu: usize, ppis: u32) {
     PARTITIONER_PPIS.store(ppis, Ordering::Relaxed);
@@ -36,31 +36,24 @@ pub fn is_virtualized_core(cpu: usize) -> bool {
     VIRTUALIZED_CORES.load(Ordering::Acquire) & 1 << (cpu % 32) != 0
 }
 
-/// Sets this core up for a cell whose interrupts are `virtualized` or
-/// direct. Virtualized: every physical IRQ goes to EL2 (`HCR_EL2.IMO`);
-/// EL1's `ICC_*` accesses reach the virtual CPU interface, which is on,
-/// empty and as after reset; the physical interface is EL2's, in EOI
-/// mode 1 (EL2 drops an interrupt's priority, the cell's EOI of the
-/// listed interrupt deactivates it), with Group 1 on and nothing masked.
-/// Direct: IRQs go to EL1, the virtual interface is off, and EL1's
-/// accesses to the registers common to both groups trap
-/// (`ICH_HCR_EL2.TC`).
-pub fn virtualize_interrupts(virtualized: bool) {
-    if virtualized {
-        ICH_HCR.write(ICH_HCR_EL2::En::SET);
-        ICH_VMCR.set(0);
-        ICH_AP1R0.set(0);
-        for n in 0..list_registers() {
-            write_list_register(n, 0);
-        }
-        ICC_CTLR.modify(ICC_CTLR_EL1::EOImode::SET);
-        super::set_priority_mask(0xff);
-        ICC_IGRPEN1.write(ICC_IGRPEN1_EL1::Enable::SET);
-        HCR_EL2.modify(HCR_EL2::IMO::EnableVirtualIRQ);
-    } else {
-        HCR_EL2.modify(HCR_EL2::IMO::DisableVirtualIRQ);
-        ICH_HCR.write(ICH_HCR_EL2::TC::SET);
+/// Sets this core up for a cell whose interrupts are virtualized (a
+/// direct cell's set-up is `configure_el2_for_cells`'s, and a core's cell
+/// never changes): every physical IRQ goes to EL2 (`HCR_EL2.IMO`); EL1's
+/// `ICC_*` accesses reach the virtual CPU interface, which is on, empty
+/// and as after reset; the physical interface is EL2's, in EOI mode 1
+/// (EL2 drops an interrupt's priority, the cell's EOI of the listed
+/// interrupt deactivates it), with Group 1 on and nothing masked.
+pub fn virtualize_interrupts() {
+    ICH_HCR.write(ICH_HCR_EL2::En::SET);
+    ICH_VMCR.set(0);
+    ICH_AP1R0.set(0);
+    for n in 0..list_registers() {
+        write_list_register(n, 0);
     }
+    ICC_CTLR.modify(ICC_CTLR_EL1::EOImode::SET);
+    super::set_priority_mask(0xff);
+    ICC_IGRPEN1.write(ICC_IGRPEN1_EL1::Enable::SET);
+    HCR_EL2.modify(HCR_EL2::IMO::EnableVirtualIRQ);
     barrier::isb(barrier::SY);
 }
 

@@ -15,7 +15,7 @@
 //! before it was listed; an SGI that comes again while it waits is the
 //! same pending SGI.
 
-use bsp::Intid;
+use bsp::{Intid, FIRST_PPI};
 
 /// The state bits of a list register: pending.
 const PENDING: u64 = 1 << 62;
@@ -32,9 +32,6 @@ const PRIORITY_SHIFT: u32 = 48;
 const PINTID_SHIFT: u32 = 32;
 /// The physical INTID's width.
 const PINTID_MASK: u64 = 0x1fff;
-
-/// The first INTID that is not an SGI.
-const FIRST_PPI: Intid = 16;
 
 /// A list register's value for `intid`, pending, at `priority` (as the
 /// cell wrote it), in Group 1; with the hardware bit for every PPI and

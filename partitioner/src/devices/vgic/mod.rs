@@ -25,6 +25,20 @@ pub mod v2;
 #[cfg(target_os = "none")]
 pub(crate) mod virtual_interface;
 
+/// The partitioner's own SGIs and PPIs on every core, one bit per INTID
+/// (0-31): the kick, EL2's timer and the GIC maintenance interrupt. No
+/// cell owns them; on a virtualized cell's core they are never listed.
+pub const fn partitioners_private(board: &Board) -> u32 {
+    /// `intid`'s bit, none for an INTID past 31 (not a private one).
+    const fn bit(intid: Intid) -> u32 {
+        match 1u32.checked_shl(intid) {
+            Some(bit) => bit,
+            None => 0,
+        }
+    }
+    bit(KICK_SGI) | bit(board.timer.hypervisor) | bit(board.gic.maintenance_irq)
+}
+
 /// Which interrupts a cell may configure: one bit per INTID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ownership {
@@ -40,14 +54,7 @@ impl Ownership {
     /// the SPIs of its devices and of its emulated console.
     pub fn for_cell(cell: &Cell, board: &Board) -> Ownership {
         let mut owned = Ownership::NONE;
-        for intid in 0..32 {
-            if intid != KICK_SGI
-                && intid != board.timer.hypervisor
-                && intid != board.gic.maintenance_irq
-            {
-                owned.insert(intid);
-            }
-        }
+        owned.words[0] = !partitioners_private(board);
         for &intid in cell.devices.iter().flat_map(|d| d.irqs.iter()) {
             owned.insert(intid);
         }

@@ -3,11 +3,12 @@
 //! virtualized ([`super::lists`] holds the rules it follows).
 
 use super::lists::{self, Waiting};
-use super::unsqueeze_priority;
+use super::{partitioners_private, unsqueeze_priority};
 use crate::arch;
+use crate::gic::MAX_INTID;
 use crate::runtime::machine::MAX_RUNTIME_CPUS;
 use crate::runtime::sync::SpinLock;
-use bsp::{Board, Intid};
+use bsp::{Board, Intid, FIRST_PPI};
 
 /// What each core's cell has that waits for a list register. Only its own
 /// core touches it; the lock is never contended.
@@ -18,7 +19,8 @@ static WAITING: [SpinLock<Waiting>; MAX_RUNTIME_CPUS] =
 pub enum Taken {
     /// The cell's: listed for it (or waiting for a list register).
     Cell,
-    /// The partitioner's own (the kick, its timer): acknowledged, for the
+    /// The partitioner's own (the kick, its timer; see
+    /// [`partitioners_private`]): acknowledged, for the
     /// caller to handle and end ([`crate::gic::driver::end`]).
     Partitioner(u32),
     /// Nothing (spurious).
@@ -30,7 +32,7 @@ pub enum Taken {
 /// (`boot.S`'s `virtual_irq` lists the common case itself): lists it for
 /// the cell, unless it is the partitioner's own.
 pub fn take(board: &Board, cpu: usize, intid: Intid, running: u8) -> Taken {
-    if intid >= 1020 {
+    if intid >= MAX_INTID {
         return Taken::Nothing;
     }
     if intid == board.gic.maintenance_irq {
@@ -39,22 +41,17 @@ pub fn take(board: &Board, cpu: usize, intid: Intid, running: u8) -> Taken {
         refill(cpu);
         return Taken::Cell;
     }
-    if is_partitioners(board, intid) {
+    if intid < 32 && partitioners_private(board) & 1 << intid != 0 {
         return Taken::Partitioner(intid);
     }
     arch::drop_priority(intid);
-    if intid < 16 {
+    if intid < FIRST_PPI {
         // An SGI is listed as a purely virtual interrupt: done with on
         // the GIC at once.
         arch::deactivate_interrupt(intid);
     }
     list(cpu, intid, unsqueeze_priority(running));
     Taken::Cell
-}
-
-/// Whether `intid` is one of the partitioner's own on a cell's core.
-fn is_partitioners(board: &Board, intid: Intid) -> bool {
-    intid == crate::gic::KICK_SGI || intid == board.timer.hypervisor
 }
 
 /// Lists `intid` at `priority` for core `cpu`'s cell: in an empty list
@@ -66,7 +63,7 @@ fn list(cpu: usize, intid: Intid, priority: u8) {
     // Only an SGI can be listed already (a PPI or SPI stays active on the
     // GIC until the cell ends it, and cannot come again before), and only
     // in a list register that is not empty.
-    if intid < 16 {
+    if intid < FIRST_PPI {
         let mut occupied = lists::occupied(empty, count);
         while occupied != 0 {
             let n = occupied.trailing_zeros() as usize;
@@ -120,7 +117,7 @@ pub fn leave(cpu: usize) {
     if let Some(waiting) = WAITING.get(cpu) {
         let mut waiting = waiting.lock();
         while let Some((intid, _)) = waiting.take_first() {
-            if intid >= 16 {
+            if intid >= FIRST_PPI {
                 arch::deactivate_interrupt(intid);
             }
         }
