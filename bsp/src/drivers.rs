@@ -62,6 +62,28 @@ impl Uart {
         }
     }
 
+    /// Raises the UART's interrupt ([`crate::Uart::irq`]) while received
+    /// data waits.
+    pub fn enable_receive_interrupt(&self) {
+        match self {
+            Uart::Pl011(u) => u.enable_receive_interrupt(),
+            Uart::Imx(u) => u.enable_receive_interrupt(),
+            Uart::Ns16550(u) => u.enable_receive_interrupt(),
+            Uart::Cadence(u) => u.enable_receive_interrupt(),
+        }
+    }
+
+    /// Clears the receive interrupt where the UART latches it; call before
+    /// draining with [`read_byte`](Self::read_byte).
+    pub fn clear_receive_interrupt(&self) {
+        match self {
+            Uart::Pl011(u) => u.clear_receive_interrupt(),
+            Uart::Imx(u) => u.clear_receive_interrupt(),
+            Uart::Ns16550(u) => u.clear_receive_interrupt(),
+            Uart::Cadence(u) => u.clear_receive_interrupt(),
+        }
+    }
+
     /// Sends one byte, waiting while the transmitter is full.
     pub fn write_byte(&self, byte: u8) {
         match self {

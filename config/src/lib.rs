@@ -11,6 +11,8 @@
 //! - [`stage2`]: each cell's stage-2 plan (what it maps, how many
 //!   translation tables that takes), which the rules check and the
 //!   partitioner builds.
+//! - [`housekeeping`]: which core takes the partitioner's own interrupts
+//!   (console input, its periodic status) while cells run.
 //! - [`arm64_image`]: the fields of the arm64 Linux Image header that the
 //!   host tool reads from kernels and from the partitioner itself.
 //! - [`fdt`]: the header check of a device tree file a config names.
@@ -24,6 +26,7 @@
 pub mod arm64_image;
 pub mod blob;
 pub mod fdt;
+pub mod housekeeping;
 pub mod identity;
 pub mod model;
 pub mod rules;

@@ -36,6 +36,8 @@ pub struct Line {
 struct TextStream {
     name: String,
     partial: Vec<u8>,
+    /// Bytes arrived since [`Demux::partials`] last looked.
+    touched: bool,
 }
 
 impl TextStream {
@@ -43,11 +45,20 @@ impl TextStream {
         TextStream {
             name: name.to_string(),
             partial: Vec::new(),
+            touched: false,
         }
+    }
+
+    /// The unfinished line as text.
+    fn partial_text(&self) -> String {
+        let mut text = String::from_utf8_lossy(&self.partial).into_owned();
+        text.retain(|c| c != '\r');
+        text
     }
 
     /// Appends bytes; pushes every line they complete.
     fn push(&mut self, bytes: &[u8], out: &mut Vec<Line>) {
+        self.touched |= !bytes.is_empty();
         for &byte in bytes {
             if byte == b'\n' {
                 self.emit(out);
@@ -65,8 +76,7 @@ impl TextStream {
     }
 
     fn emit(&mut self, out: &mut Vec<Line>) {
-        let mut text = String::from_utf8_lossy(&self.partial).into_owned();
-        text.retain(|c| c != '\r');
+        let text = self.partial_text();
         self.partial.clear();
         out.push(Line {
             stream: self.name.clone(),
@@ -146,6 +156,19 @@ impl Demux {
             let head: Vec<u8> = self.pending.drain(..certain).collect();
             self.raw.push(&head, out);
         }
+    }
+
+    /// The unfinished line of each cell stream that received bytes since
+    /// the last call, as `(stream, text so far)` (empty when its last line
+    /// was completed): a shell's prompt and the echo of what is typed,
+    /// which an interactive console shows before the line ends.
+    pub fn partials(&mut self) -> Vec<(String, String)> {
+        self.cells
+            .iter_mut()
+            .filter_map(|cell| {
+                std::mem::take(&mut cell.touched).then(|| (cell.name.clone(), cell.partial_text()))
+            })
+            .collect()
     }
 
     /// Ends the stream: undelimited bytes go to `raw`, and every
@@ -349,6 +372,21 @@ mod tests {
             replay(&bytes, 3),
             vec![line("sensor", "no newline"), line("raw", "tail")]
         );
+    }
+
+    #[test]
+    fn a_prompt_shows_as_a_partial_line() {
+        let mut d = demux();
+        assert!(d.partials().is_empty());
+        assert!(d.push(&frame(cell_stream(1), b"~ # ")).is_empty());
+        assert_eq!(d.partials(), [("intruder".to_string(), "~ # ".to_string())]);
+        // Nothing new: nothing to show again.
+        assert!(d.partials().is_empty());
+        assert_eq!(
+            d.push(&frame(cell_stream(1), b"ls\r\n")),
+            [line("intruder", "~ # ls")]
+        );
+        assert_eq!(d.partials(), [("intruder".to_string(), String::new())]);
     }
 
     #[test]

@@ -32,6 +32,10 @@
 //! logs at its entry and at each cell's first instruction, and those Linux
 //! cells read in user space.
 //!
+//! And typing: [`keyboard`] sends what a person types to a cell's console
+//! (input frames the partitioner hands to the cell's emulated UART), with
+//! the key sequences that choose the cell.
+//!
 //! Stream names are `partitioner`, the cell names from the YAML config
 //! (see [`cell_names`]) and `raw`.
 #![forbid(unsafe_op_in_unsafe_fn)]
@@ -44,6 +48,7 @@ pub mod defmt_log;
 pub mod demux;
 pub mod error;
 pub mod ipc_bench;
+pub mod keyboard;
 pub mod latency;
 pub mod pattern;
 pub mod report;

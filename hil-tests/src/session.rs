@@ -11,6 +11,7 @@
 use crate::defmt_log::LogDecoder;
 use crate::demux::{Demux, Line};
 use crate::error::{Snapshot, SNAPSHOT_LINES};
+use crate::keyboard::Keyboard;
 use crate::target::{Target, TargetProcess};
 use crate::{HarnessError, Pattern};
 use std::collections::HashMap;
@@ -26,6 +27,10 @@ use std::time::{Duration, Instant};
 /// Called by the reader thread for every line: `(stream, text)`.
 pub type LineCallback = Box<dyn FnMut(&str, &str) + Send>;
 
+/// Called by the reader thread when a cell's unfinished line changed:
+/// `(stream, text so far)` (see [`Demux::partials`]).
+pub type PartialCallback = Box<dyn FnMut(&str, &str) + Send>;
+
 /// How to run a session.
 pub struct SessionOptions {
     run_name: String,
@@ -34,6 +39,7 @@ pub struct SessionOptions {
     log_root: PathBuf,
     deadline: Duration,
     on_line: Option<LineCallback>,
+    on_partial: Option<PartialCallback>,
     forget: Vec<String>,
 }
 
@@ -56,6 +62,7 @@ impl SessionOptions {
             log_root: default_log_root(),
             deadline: Duration::from_secs(120),
             on_line: None,
+            on_partial: None,
             forget: Vec::new(),
         }
     }
@@ -99,6 +106,14 @@ impl SessionOptions {
     /// the reader thread), e.g. to print the consoles live.
     pub fn on_line(mut self, callback: impl FnMut(&str, &str) + Send + 'static) -> Self {
         self.on_line = Some(Box::new(callback));
+        self
+    }
+
+    /// Calls `callback(stream, text)` whenever a cell's unfinished line
+    /// changes (from the reader thread): for an interactive console, which
+    /// shows a shell's prompt and echo before the line ends.
+    pub fn on_partial(mut self, callback: impl FnMut(&str, &str) + Send + 'static) -> Self {
+        self.on_partial = Some(Box::new(callback));
         self
     }
 }
@@ -177,7 +192,9 @@ pub struct Session {
     /// Per stream, the index of the first line the next `expect` looks at.
     cursors: HashMap<String, usize>,
     process: SharedProcess,
-    input: Option<Box<dyn Write + Send>>,
+    input: Option<Keyboard>,
+    /// The cell names in config order, for [`Session::type_into`].
+    cells: Vec<String>,
     exit: Option<ExitStatus>,
     stop_reader: Arc<AtomicBool>,
     reader: Option<JoinHandle<()>>,
@@ -233,10 +250,10 @@ impl Session {
             let shared = Arc::clone(&shared);
             let stop = Arc::clone(&stop_reader);
             let console = link.console;
-            let on_line = options.on_line;
+            let callbacks = (options.on_line, options.on_partial);
             thread::Builder::new()
                 .name(format!("hil-reader-{}", options.run_name))
-                .spawn(move || read_console(console, demux, logs, on_line, &shared, &stop))
+                .spawn(move || read_console(console, demux, logs, callbacks, &shared, &stop))
                 .map_err(|source| HarnessError::Io {
                     context: "cannot start the console reader thread".to_string(),
                     source,
@@ -248,7 +265,8 @@ impl Session {
             shared: Arc::clone(&shared),
             cursors: HashMap::new(),
             process: Arc::clone(&process),
-            input: link.input,
+            input: link.input.map(Keyboard::new),
+            cells: options.cells.clone(),
             exit: None,
             stop_reader,
             reader: Some(reader),
@@ -431,22 +449,38 @@ impl Session {
         Ok(status)
     }
 
-    /// Sends bytes to the target's serial input.
+    /// Sends bytes to the target's serial input as they are (to a
+    /// target that is not a Bulkhead partitioner: U-Boot, a native
+    /// kernel).
     pub fn send(&mut self, bytes: &[u8]) -> Result<(), HarnessError> {
-        let input = self.input.as_mut().ok_or_else(|| HarnessError::Io {
+        self.keyboard()?.send_raw(bytes)
+    }
+
+    /// Types `text` into the console of cell `cell` (by name), as a person
+    /// does in `cargo xtask demo`: the partitioner hands it to that cell's
+    /// emulated UART. End a command with `\r` (the Enter key).
+    pub fn type_into(&mut self, cell: &str, text: &str) -> Result<(), HarnessError> {
+        let index = self
+            .cells
+            .iter()
+            .position(|name| name == cell)
+            .ok_or_else(|| HarnessError::UnknownStream {
+                stream: cell.to_string(),
+                known: self.cells.join(", "),
+            })?;
+        self.keyboard()?.type_into(index, text.as_bytes())
+    }
+
+    /// A handle on the target's serial input that other threads can keep
+    /// (an interactive console's keyboard reader).
+    pub fn keyboard(&self) -> Result<Keyboard, HarnessError> {
+        self.input.clone().ok_or_else(|| HarnessError::Io {
             context: "cannot send to the target".to_string(),
             source: io::Error::new(
                 io::ErrorKind::Unsupported,
                 "the target has no console input",
             ),
-        })?;
-        input
-            .write_all(bytes)
-            .and_then(|()| input.flush())
-            .map_err(|source| HarnessError::Io {
-                context: "cannot send to the target".to_string(),
-                source,
-            })
+        })
     }
 
     /// The last lines of every stream, as error messages show them.
@@ -563,7 +597,7 @@ fn read_console(
     mut console: Box<dyn Read + Send>,
     mut demux: Demux,
     mut logs: LogFiles,
-    mut on_line: Option<LineCallback>,
+    (mut on_line, mut on_partial): (Option<LineCallback>, Option<PartialCallback>),
     shared: &Shared,
     stop: &AtomicBool,
 ) {
@@ -591,6 +625,11 @@ fn read_console(
             Ok(n) => {
                 logs.record(&buffer[..n]);
                 deliver(demux.push(&buffer[..n]), &mut logs);
+                if let Some(callback) = &mut on_partial {
+                    for (stream, text) in demux.partials() {
+                        callback(&stream, &text);
+                    }
+                }
             }
             Err(error) => match error.kind() {
                 io::ErrorKind::Interrupted => {}

@@ -132,6 +132,15 @@ fn a_linux_cell_runs_on_virtualized_interrupts() -> Result<(), HarnessError> {
         Duration::from_secs(10),
     )?;
     common::gateway_cells_run_side_by_side(&mut session, &common::QEMU_GATEWAY)?;
+    // Typing reaches both shells: the containers cell's console interrupt
+    // is listed for it, the control cell takes its own directly; the
+    // board UART's receive interrupt goes to the containers cell's first
+    // core, the housekeeping core, never to the real-time cell's.
+    common::assert_console_input(&session, 33, "cpu 2 (IRQ, virtualized cell)");
+    for (cell, cpus) in [("containers", "0-1"), ("control", "0-1")] {
+        let answer = common::log_into_shell(&mut session, cell)?;
+        assert!(answer.ends_with(cpus), "{cell}: {answer}");
+    }
 
     // The containers cell's first core (the first virtualized one) logs
     // every core's exits every 10 s. The real-time cell's isolated core

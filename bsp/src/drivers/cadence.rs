@@ -69,6 +69,10 @@ register_structs! {
     }
 }
 
+/// The receive interrupts, in `intrpt_en` and `chnl_int_sts`: the FIFO
+/// trigger (`RTRIG`, bit 0) and the receive timeout (`TIMEOUT`, bit 8).
+const RECEIVE_INTERRUPTS: u32 = 1 << 0 | 1 << 8;
+
 /// A Cadence UART driven by polling.
 pub struct CadenceUart {
     registers: &'static Registers,
@@ -97,6 +101,20 @@ impl CadenceUart {
         self.registers
             .control
             .write(CONTROL::TXEN::SET + CONTROL::RXEN::SET);
+    }
+
+    /// Raises the UART's interrupt while received data waits: the receive
+    /// FIFO's trigger at one character, and the receive timeout.
+    pub fn enable_receive_interrupt(&self) {
+        self.registers.rcvr_fifo_trigger_level.set(1);
+        self.registers.rcvr_timeout.set(10);
+        self.registers.intrpt_en.set(RECEIVE_INTERRUPTS);
+    }
+
+    /// Clears the receive interrupts (write one to clear); call before
+    /// draining the FIFO, so that data arriving meanwhile raises them again.
+    pub fn clear_receive_interrupt(&self) {
+        self.registers.chnl_int_sts.set(RECEIVE_INTERRUPTS);
     }
 
     /// Sends one byte, waiting while the transmit FIFO is full.

@@ -24,6 +24,8 @@ register_bitfields! [u32,
     ],
     /// Control register 1.
     pub UCR1 [
+        /// Receiver ready interrupt enable.
+        RRDYEN OFFSET(9) NUMBITS(1) [],
         /// UART enable.
         UARTEN OFFSET(0) NUMBITS(1) []
     ],
@@ -112,6 +114,20 @@ impl ImxUart {
             UCR2::SRST::SET + UCR2::RXEN::SET + UCR2::TXEN::SET + UCR2::WS::SET + UCR2::IRTS::SET,
         );
     }
+
+    /// Raises the UART's interrupt while a received character waits: the
+    /// receiver-ready interrupt, with the receive FIFO's trigger level
+    /// (`UFCR.RXTL`) at one character. The rest of `UFCR` (the reference
+    /// clock divider among it) stays as firmware set it.
+    pub fn enable_receive_interrupt(&self) {
+        const RXTL: u32 = 0x3f;
+        let ufcr = self.registers.ufcr.get();
+        self.registers.ufcr.set(ufcr & !RXTL | 1);
+        self.registers.ucr1.modify(UCR1::RRDYEN::SET);
+    }
+
+    /// Nothing to clear: the receiver-ready interrupt follows the FIFO.
+    pub fn clear_receive_interrupt(&self) {}
 
     /// Sends one byte, waiting while the transmit FIFO is full.
     pub fn write_byte(&self, byte: u8) {

@@ -146,6 +146,15 @@ impl<A: RegisterAccess> Ns16550<A> {
         self.registers.write(index::FCR, fcr.get());
     }
 
+    /// Raises the UART's interrupt while received data waits
+    /// (`IER.ERBFI`).
+    pub fn enable_receive_interrupt(&self) {
+        self.registers.write(index::IER, 1);
+    }
+
+    /// Nothing to clear: the received-data interrupt follows the FIFO.
+    pub fn clear_receive_interrupt(&self) {}
+
     /// Sends one byte, waiting until the transmitter can take it.
     pub fn write_byte(&self, byte: u8) {
         while !self.line_status().is_set(LSR::THRE) {

@@ -123,6 +123,23 @@ impl Pl011 {
         self.registers.uartdr.write(UARTDR::DATA.val(byte as u32));
     }
 
+    /// Raises the UART's interrupt while received data waits: at the
+    /// FIFO's trigger level (`UARTIFLS`, as firmware left it), and after
+    /// a quiet spell of 32 bit periods for the rest.
+    pub fn enable_receive_interrupt(&self) {
+        self.registers
+            .uartimsc
+            .write(UARTINT::RX::SET + UARTINT::RT::SET);
+    }
+
+    /// Clears the receive interrupts; call before draining the FIFO, so
+    /// that data arriving meanwhile raises them again.
+    pub fn clear_receive_interrupt(&self) {
+        self.registers
+            .uarticr
+            .write(UARTINT::RX::SET + UARTINT::RT::SET);
+    }
+
     /// Returns a received byte, if one is waiting.
     pub fn read_byte(&self) -> Option<u8> {
         if self.registers.uartfr.is_set(UARTFR::RXFE) {

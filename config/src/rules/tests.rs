@@ -865,3 +865,34 @@ fn a_cell_on_cores_of_two_types_gets_a_warning() {
     );
     assert_eq!(advice(&s, &BOARD), []);
 }
+
+#[test]
+fn the_housekeeper_is_never_a_realtime_core() {
+    use crate::housekeeping::{housekeeper, Delivery, Housekeeper};
+    let mut s = system(&[
+        cell("control", 0b0011, 0x5000_0000),
+        cell("containers", 0b1100, 0x6000_0000),
+    ]);
+    s.realtime.insert(0);
+    // Group 0 open: the best-effort cell's first core, by FIQ.
+    let fiq = Housekeeper {
+        cpu: 2,
+        cell: 1,
+        delivery: Delivery::Fiq,
+    };
+    assert_eq!(housekeeper(&s, true), Some(fiq));
+    // Firmware keeps Group 0 and no cell is virtualized: none.
+    assert_eq!(housekeeper(&s, false), None);
+    // A virtualized cell: its first core, by IRQ, on either path.
+    s.virtualized.insert(1);
+    let irq = Housekeeper {
+        delivery: Delivery::Irq,
+        ..fiq
+    };
+    assert_eq!(housekeeper(&s, false), Some(irq));
+    assert_eq!(housekeeper(&s, true), Some(irq));
+    // Only real-time cells: none, whatever the GIC allows.
+    let mut only_rt = system(&[cell("control", 0b0011, 0x5000_0000)]);
+    only_rt.realtime.insert(0);
+    assert_eq!(housekeeper(&only_rt, true), None);
+}

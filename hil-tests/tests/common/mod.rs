@@ -632,3 +632,43 @@ pub fn gateway_cells_run_side_by_side(
     );
     Ok(())
 }
+
+/// Logs into the shell on Linux cell `cell`'s console as a person does in
+/// `cargo xtask demo` (Enter, then a command), runs a command there and
+/// reads its answer: what is typed travels as input frames to the
+/// partitioner, which hands it to the cell's emulated UART and raises its
+/// interrupt. The cell's init offers the shell once it says so (`console:
+/// press Enter for a shell`); keys typed before the console is opened are
+/// dropped by Linux, so the Enter and the command are typed again until
+/// the answer comes. Returns the answer line.
+pub fn log_into_shell(session: &mut Session, cell: &str) -> Result<String, HarnessError> {
+    const OFFERED: &str = "bulkhead-guest: console: press Enter for a shell";
+    if !session.lines(cell).iter().any(|l| l == OFFERED) {
+        session.expect(cell, Pattern::from(OFFERED), GATEWAY_BOOT)?;
+    }
+    // The answer is computed in the cell, so the echo of the command
+    // cannot match it.
+    let command = "echo \"shell: $((6 * 7)) on cpus $(cat /sys/devices/system/cpu/online)\"";
+    let answer = Pattern::regex(r"^shell: 42 on cpus [0-9,-]+$");
+    let mut last = None;
+    for _ in 0..10 {
+        session.type_into(cell, &format!("\r{command}\r"))?;
+        match session.expect(cell, answer.clone(), Duration::from_secs(3)) {
+            Ok(line) => return Ok(line),
+            Err(error) => last = Some(error),
+        }
+    }
+    Err(last.unwrap_or_else(|| unreachable!("ten tries were made")))
+}
+
+/// The partitioner said where the board UART's receive interrupt (INTID
+/// `uart`: 33 on QEMU virt) goes: `to` is the end of its line, `cpu N
+/// (IRQ, virtualized cell)` or `cpu N (FIQ, Group 0)`.
+pub fn assert_console_input(session: &Session, uart: u32, to: &str) {
+    let wanted = format!("console input: UART interrupt {uart} to {to}");
+    let log = session.lines("partitioner");
+    assert!(
+        log.iter().any(|l| l.ends_with(&wanted)),
+        "no `{wanted}` in {log:#?}"
+    );
+}

@@ -14,6 +14,7 @@ mod v2;
 pub use v2::{interface_of, reset_private as reset_private_v2, send_sgi as send_sgi_v2};
 
 use bsp::{Board, ControlPath, GicVersion, Intid};
+use bulkhead_config::housekeeping::Delivery;
 use core::sync::atomic::{AtomicU8, Ordering};
 use tock_registers::interfaces::{ReadWriteable, Readable, Writeable};
 
@@ -149,6 +150,32 @@ pub fn set_spi_pending(board: &Board, intid: u32) {
         // Write-one-to-set: the other bits are not touched.
         register.set(1 << (intid % 32));
     }
+}
+
+/// Makes SPI `intid`, an interrupt of a board device the partitioner
+/// drives itself (its console UART), EL2's: at the partitioner's priority,
+/// in Group 0 (an FIQ at EL2) or Group 1 (an IRQ, which reaches EL2 on a
+/// virtualized cell's core) as `delivery` says, routed to board CPU `cpu`
+/// and enabled (GICv3; nothing on a GICv2, where EL2 takes no interrupt
+/// while cells run). No cell owns it: the rules keep the console's device
+/// out of every cell.
+pub fn route_el2_spi(board: &Board, intid: Intid, cpu: usize, delivery: Delivery) {
+    let index = intid as usize;
+    if board.gic.version != GicVersion::V3 || !(32..1020).contains(&index) {
+        return;
+    }
+    let gicd = distributor(board);
+    let (word, bit) = (index / 32, 1u32 << (intid % 32));
+    gicd.icenabler[word].set(bit);
+    wait_until(|| !gicd.ctlr.is_set(GICD_CTLR::RWP));
+    let groups = gicd.igroupr[word].get();
+    gicd.igroupr[word].set(match delivery {
+        Delivery::Fiq => groups & !bit,
+        Delivery::Irq => groups | bit,
+    });
+    gicd.ipriorityr[index].set(EL2_PRIORITY);
+    gicd.irouter[index].set(super::irouter_affinity(mpidr_of(board, cpu)));
+    gicd.isenabler[word].set(bit);
 }
 
 /// Makes SPI `intid` edge-triggered (`GICD_ICFGR`), so that each time

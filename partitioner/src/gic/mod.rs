@@ -287,6 +287,8 @@ register_structs! {
         (gicd::V2_SGIR as usize + 4 => _reserved4),
         (gicd::V2_CPENDSGIR as usize => pub(crate) cpendsgir: [ReadWrite<u32>; 4]),
         (gicd::V2_SPENDSGIR as usize => _reserved5),
+        (gicd::IROUTER as usize => pub(crate) irouter: [ReadWrite<u64>; 1020]),
+        (gicd::IROUTER_END as usize => _reserved6),
         (gicd::SIZE as usize => @END),
     }
 }

@@ -14,8 +14,9 @@
 //! every core), so each of the cell's cores faults into EL2 at its next
 //! instruction fetch. A restart puts the root back once every core parked.
 
+use super::console;
 use super::exits;
-use super::machine::{self, cell_of, machine, try_machine, MAX_RUNTIME_CPUS};
+use super::machine::{self, cell_of, machine, MAX_RUNTIME_CPUS};
 use super::sync::SpinLock;
 use super::BOARD;
 use crate::arch::{self, TrapFrame};
@@ -23,6 +24,7 @@ use crate::devices::psci::Status;
 use crate::devices::{ivshmem, vgic, vuart};
 use crate::gic::driver as gic;
 use bsp::ControlPath;
+use bulkhead_config::housekeeping::{self, Delivery, Housekeeper};
 use bulkhead_config::{Cell, MAX_CELLS};
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 
@@ -201,18 +203,38 @@ fn take_command(cpu: usize) -> Option<(u32, u64)> {
 fn drain_kicks(running: bool) {
     if gic::control_path() == ControlPath::RevokeStage2 {
         while let Some(acknowledged) = gic::acknowledge(BOARD) {
+            serve_device(acknowledged);
             gic::end(BOARD, acknowledged);
         }
         return;
     }
     while let Some(intid) = arch::acknowledge_group0() {
-        if try_machine().is_some_and(|m| intid == m.board.timer.hypervisor) {
+        if intid == BOARD.timer.hypervisor {
             match QUANTUM_TICKS.load(Ordering::Relaxed) {
                 ticks if running && ticks > 0 => arch::arm_el2_timer(ticks),
                 _ => arch::stop_el2_timer(),
             }
         }
+        serve_device(intid);
         arch::end_group0(intid);
+    }
+    // A parked core lets only the partitioner's priorities through, in
+    // either group: the console's Group 1 interrupt of a housekeeping core
+    // whose virtualized cell stopped arrives here. While a cell runs,
+    // Group 1 is the cell's.
+    if !running {
+        while let Some(acknowledged) = gic::acknowledge(BOARD) {
+            serve_device(acknowledged);
+            gic::end(BOARD, acknowledged);
+        }
+    }
+}
+
+/// Serves the interrupt of a board device the partitioner drives itself,
+/// if `intid` is one: the console UART's, which carries the host's input.
+fn serve_device(intid: u32) {
+    if intid == BOARD.console.irq {
+        console::receive();
     }
 }
 
@@ -281,7 +303,7 @@ fn try_enter(cpu: usize, generation: u32) {
     arch::prepare_vcpu(state.stage2_root.load(Ordering::Acquire), vmid(index), vcpu);
     vgic::runtime::reset_cpu_interface(machine(), index, cpu);
     if machine().system.virtualized.contains(index) {
-        arch::mark_virtualized_core(cpu, vgic::partitioners_private(BOARD));
+        arch::mark_virtualized_core(cpu, vgic::partitioners_private(BOARD), BOARD.console.irq);
         gic::enable_el2_irq(BOARD, arch::mpidr(), BOARD.gic.maintenance_irq);
         if is_housekeeper(cpu) {
             gic::enable_el2_irq(BOARD, arch::mpidr(), BOARD.timer.hypervisor);
@@ -362,6 +384,7 @@ pub fn start_cell(index: usize) {
         return;
     };
     load_images(index, cell);
+    vuart::runtime::reset(index);
     vgic::runtime::reset_cell_interrupts(machine(), index, cell);
     let state = &CELLS[index];
     let _control = state.control.lock();
@@ -536,20 +559,23 @@ pub fn traps_wfi(index: usize) -> bool {
 /// seconds.
 const STATUS_PERIOD_S: u64 = 10;
 
-/// Whether core `cpu` does EL2's housekeeping (the periodic status): the
-/// first core of the first cell whose interrupts are virtualized, the
-/// only cores where EL2 gets interrupts of its own while cells run. Not
-/// in the latency lab, whose quantum has EL2's timer.
+/// Whether core `cpu` logs the periodic status: the housekeeping core
+/// ([`housekeeper`]) when its cell's interrupts are virtualized, so that
+/// EL2's timer is Group 1 there. Not in the latency lab, whose quantum has
+/// EL2's timer.
 fn is_housekeeper(cpu: usize) -> bool {
-    let m = machine();
-    m.system.icount_quantum_ns == 0
-        && m.system
-            .cells
-            .iter()
-            .enumerate()
-            .find(|(index, _)| m.system.virtualized.contains(*index))
-            .and_then(|(_, cell)| cell.cpus.iter().next())
-            == Some(cpu)
+    machine().system.icount_quantum_ns == 0
+        && housekeeper().is_some_and(|h| h.cpu == cpu && h.delivery == Delivery::Irq)
+}
+
+/// The core that takes EL2's own interrupts while cells run (console
+/// input), chosen as the host tool's plan shows it, with the control path
+/// the GIC allowed at boot.
+pub fn housekeeper() -> Option<Housekeeper> {
+    housekeeping::housekeeper(
+        &machine().system,
+        gic::control_path() == ControlPath::Group0Fiq,
+    )
 }
 
 /// Arms EL2's timer for the next status line.
@@ -575,6 +601,7 @@ pub fn interrupted(cpu: usize, intid: u64, running: u64) {
     match take(BOARD, cpu, intid, running as u8) {
         Taken::Cell | Taken::Nothing => {}
         Taken::Partitioner(intid) => {
+            serve_device(intid);
             gic::end(BOARD, intid);
             if intid == BOARD.timer.hypervisor && is_housekeeper(cpu) {
                 exits::log(BOARD.cpus.len());

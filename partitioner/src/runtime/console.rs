@@ -1,10 +1,15 @@
 //! The physical console: the partitioner owns the board UART and
 //! multiplexes its own `defmt` log and every cell's console onto it, one
-//! [`wire`] frame at a time, so that no two streams ever interleave bytes.
+//! [`wire`](bulkhead_wire) frame at a time, so that no two streams ever
+//! interleave bytes. In the other direction, the host's frames carry what
+//! a person types into a cell's console: the UART's receive interrupt goes
+//! to the housekeeping core ([`bulkhead_config::housekeeping`]), which
+//! hands each frame's bytes to that cell's emulated UART.
 
 use super::sync::SpinLock;
 use bsp::drivers::Uart;
-use bulkhead_wire::{encode_frame, LOG_STREAM, MAX_FRAME, MAX_PAYLOAD};
+use bulkhead_config::housekeeping::Housekeeper;
+use bulkhead_wire::{encode_frame, FrameReader, LOG_STREAM, MAX_FRAME, MAX_PAYLOAD};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use heapless::Vec;
 
@@ -26,6 +31,104 @@ pub fn init(board: &bsp::Board, counter_hz: u64) {
     uart.write_byte(0);
     *UART.lock() = Some(uart);
     TICKS_PER_MICROSECOND.store((counter_hz / 1_000_000).max(1), Ordering::Relaxed);
+}
+
+/// Takes the board UART's receive interrupt to `housekeeper`'s core, where
+/// [`receive`] drains it; without one there is no console input. Call once,
+/// after [`init`], with the distributor set up.
+pub fn start_input(board: &bsp::Board, housekeeper: Option<Housekeeper>) {
+    let Some(housekeeper) = housekeeper else {
+        defmt::info!(
+            "console input: none (no core takes EL2 interrupts: firmware keeps Group 0 and no cell is virtualized, or every cell is real-time)"
+        );
+        return;
+    };
+    if board.gic.version != bsp::GicVersion::V3 {
+        defmt::info!("console input: none (a GICv2 gives EL2 no interrupt while cells run)");
+        return;
+    }
+    {
+        let uart = UART.lock();
+        let Some(uart) = uart.as_ref() else { return };
+        uart.enable_receive_interrupt();
+    }
+    crate::gic::driver::route_el2_spi(
+        board,
+        board.console.irq,
+        housekeeper.cpu,
+        housekeeper.delivery,
+    );
+    defmt::info!(
+        "console input: UART interrupt {=u32} to cpu {=usize} ({=str})",
+        board.console.irq,
+        housekeeper.cpu,
+        match housekeeper.delivery {
+            bulkhead_config::housekeeping::Delivery::Irq => "IRQ, virtualized cell",
+            bulkhead_config::housekeeping::Delivery::Fiq => "FIQ, Group 0",
+        }
+    );
+}
+
+/// The host's frames as they arrive.
+static INPUT: SpinLock<FrameReader> = SpinLock::new(FrameReader::new());
+
+/// Bytes taken from the UART per turn, so that the UART is not held while
+/// a cell's console takes them (the cell's own output needs it).
+const RECEIVE_BATCH: usize = 64;
+
+/// Drains the board UART (its receive interrupt, on the housekeeping
+/// core): each complete frame on a cell's stream becomes input for that
+/// cell's console (`devices::vuart`). Frames for other streams, and bytes
+/// that are not frames, are dropped.
+pub fn receive() {
+    let mut reader = INPUT.lock();
+    loop {
+        let mut batch = [0u8; RECEIVE_BATCH];
+        let mut len = 0;
+        {
+            let uart = UART.lock();
+            let Some(uart) = uart.as_ref() else { return };
+            uart.clear_receive_interrupt();
+            while len < RECEIVE_BATCH {
+                match uart.read_byte() {
+                    Some(byte) => {
+                        batch[len] = byte;
+                        len += 1;
+                    }
+                    None => break,
+                }
+            }
+        }
+        for &byte in &batch[..len] {
+            if let Some((stream, payload)) = reader.push(byte) {
+                deliver(stream, payload);
+            }
+        }
+        if len < RECEIVE_BATCH {
+            return;
+        }
+    }
+}
+
+/// Hands one input frame to the console of the cell its stream names.
+fn deliver(stream: u8, payload: &[u8]) {
+    let Some(index) = (stream as usize).checked_sub(1) else {
+        return;
+    };
+    let Some(cell) = super::machine::try_machine().and_then(|m| m.system.cells.get(index)) else {
+        return;
+    };
+    if cell.console.is_none() {
+        return;
+    }
+    let dropped = crate::devices::vuart::runtime::receive(index, payload);
+    if dropped > 0 {
+        defmt::warn!(
+            "cell {=str}: console input full, {=usize} bytes dropped",
+            cell.name.as_str(),
+            dropped
+        );
+    }
 }
 
 /// Sends `payload` on `stream`, split into frames as needed.

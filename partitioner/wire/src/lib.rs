@@ -13,6 +13,12 @@
 //! may precede them on the line (a bootloader's messages, for instance).
 //! Stream [`LOG_STREAM`] carries the partitioner's `defmt` log; stream
 //! `n + 1` carries cell `n`'s console.
+//!
+//! The host sends what a person types the same way: a frame on stream
+//! `n + 1` is input for cell `n`'s console, and tells the partitioner that
+//! cell `n` now has the keyboard, so that its output is sent as it comes
+//! rather than a line at a time (a shell's prompt and echo have no line
+//! end). The partitioner reads them with a [`FrameReader`].
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
@@ -108,6 +114,59 @@ pub fn decode_chunk<'a>(chunk: &'a [u8], scratch: &'a mut [u8; MAX_FRAME]) -> It
     }
 }
 
+/// Collects bytes as they arrive, one at a time, into frames: the
+/// receiving half of the line for a side that cannot hold a whole
+/// stream (the partitioner reading the host's input). No allocation.
+pub struct FrameReader {
+    chunk: [u8; MAX_FRAME],
+    len: usize,
+    /// The current chunk outgrew any frame: skip to the next delimiter.
+    overflowed: bool,
+    scratch: [u8; MAX_FRAME],
+}
+
+impl Default for FrameReader {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FrameReader {
+    /// A reader waiting for its first delimiter-ended chunk.
+    pub const fn new() -> Self {
+        FrameReader {
+            chunk: [0; MAX_FRAME],
+            len: 0,
+            overflowed: false,
+            scratch: [0; MAX_FRAME],
+        }
+    }
+
+    /// Takes one byte; returns the frame it completes as `(stream,
+    /// payload)`. Chunks that are not frames (line noise, plain text, a
+    /// chunk longer than any frame) are dropped whole.
+    pub fn push(&mut self, byte: u8) -> Option<(u8, &[u8])> {
+        if byte != 0 {
+            match self.chunk.get_mut(self.len) {
+                Some(slot) if !self.overflowed => {
+                    *slot = byte;
+                    self.len += 1;
+                }
+                _ => self.overflowed = true,
+            }
+            return None;
+        }
+        let len = core::mem::take(&mut self.len);
+        if core::mem::take(&mut self.overflowed) {
+            return None;
+        }
+        match decode_chunk(&self.chunk[..len], &mut self.scratch) {
+            Item::Frame { stream, payload } => Some((stream, payload)),
+            Item::Raw(_) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +202,37 @@ mod tests {
         let text = b"U-Boot 2023.01 (Jan 01 2023)\r\n";
         let mut scratch = [0u8; MAX_FRAME];
         assert_eq!(decode_chunk(text, &mut scratch), Item::Raw(&text[..]));
+    }
+
+    /// Feeds `bytes` to `reader`; the frames they complete.
+    fn read_all(reader: &mut FrameReader, bytes: &[u8]) -> std::vec::Vec<(u8, std::vec::Vec<u8>)> {
+        bytes
+            .iter()
+            .filter_map(|&b| reader.push(b).map(|(s, p)| (s, p.to_vec())))
+            .collect()
+    }
+
+    #[test]
+    fn reader_finds_frames_between_noise() {
+        let mut line = std::vec::Vec::new();
+        let mut out = [0u8; MAX_FRAME];
+        line.extend_from_slice(b"noise\0");
+        let n = encode_frame(2, b"ls -l\r", &mut out);
+        line.extend_from_slice(&out[..n]);
+        // Longer than any frame: dropped, and the next frame still found.
+        line.extend_from_slice(&[b'x'; 2 * MAX_FRAME]);
+        line.push(0);
+        let n = encode_frame(1, &[0, 3, 0], &mut out);
+        line.extend_from_slice(&out[..n]);
+        let mut reader = FrameReader::new();
+        assert_eq!(
+            read_all(&mut reader, &line),
+            [(2, b"ls -l\r".to_vec()), (1, vec![0, 3, 0])]
+        );
+        // A frame split across two reads.
+        let n = encode_frame(3, b"abc", &mut out);
+        assert!(read_all(&mut reader, &out[..2]).is_empty());
+        assert_eq!(read_all(&mut reader, &out[2..n]), [(3, b"abc".to_vec())]);
     }
 
     #[test]

@@ -1,16 +1,22 @@
 //! `bulkhead console`: a running target's consoles, read from a serial
 //! port or a Unix socket, split into their streams, the partitioner's
 //! `defmt` log decoded, each line shown with its stream's name, as `cargo
-//! xtask demo` shows them.
+//! xtask demo` shows them; what is typed goes to the selected cell
+//! (`hil_tests::keyboard`: Ctrl-A then a number chooses it, Ctrl-A x quits).
 //!
 //! The partitioner's log is decoded with the ELF of the partitioner that
 //! runs: `--elf`, or the `partitioner.elf` that `cargo xtask build` leaves
 //! beside the boot image (`target/bulkhead/<config>/`), found from the
 //! config.
 
-use hil_tests::{HarnessError, SerialTarget, Session, SessionOptions, SocketTarget, Target};
+use hil_tests::console::Printer;
+use hil_tests::{
+    keyboard, HarnessError, SerialTarget, Session, SessionOptions, SocketTarget, Target,
+};
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Where the console is and what to show.
@@ -42,12 +48,15 @@ pub fn find_partitioner_elf(config: &Path) -> Option<PathBuf> {
     [beside, built].into_iter().find(|path| path.is_file())
 }
 
-/// Shows the console until the target hangs up or `options.duration` is
-/// over, passing each line to `on_line(stream, line)`. Returns the
-/// session's log directory.
+/// Shows the console until the target hangs up, `options.duration` is
+/// over or Ctrl-A x is typed, passing each line to `on_line(stream,
+/// line)`. With `typing`, what is typed on standard input goes to the
+/// selected cell, and that cell's unfinished lines go to the printer.
+/// Returns the session's log directory.
 pub fn run(
     options: &ConsoleOptions,
     on_line: impl FnMut(&str, &str) + Send + 'static,
+    typing: Option<Arc<Mutex<Printer>>>,
 ) -> Result<PathBuf, HarnessError> {
     let cells = hil_tests::cell_names(&options.config)?;
     let is_socket = std::fs::metadata(&options.target)
@@ -62,7 +71,7 @@ pub fn run(
         .duration
         .unwrap_or(Duration::from_secs(365 * 24 * 3600));
     let mut session_options = SessionOptions::new("console")
-        .cells(cells)
+        .cells(cells.clone())
         // One folder per process: two consoles at once keep their logs.
         .log_root(std::env::temp_dir().join(format!("bulkhead-console-{}", std::process::id())))
         .deadline(deadline + Duration::from_secs(5))
@@ -78,9 +87,29 @@ pub fn run(
              the partitioner's log is shown raw (pass --elf)"
         ),
     }
+    if let Some(printer) = &typing {
+        let printer = Arc::clone(printer);
+        session_options = session_options.on_partial(move |stream, line| {
+            printer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .partial(stream, line)
+        });
+    }
     let session = Session::start(target.as_ref(), session_options)?;
+    let quit = Arc::new(AtomicBool::new(false));
+    // Restores the terminal when the console ends.
+    let _terminal = match (typing, session.keyboard()) {
+        (Some(printer), Ok(keyboard)) => Some(keyboard::attach(
+            keyboard,
+            &cells,
+            printer,
+            Arc::clone(&quit),
+        )),
+        _ => None,
+    };
     let started = Instant::now();
-    while started.elapsed() < deadline && !session.hung_up() {
+    while started.elapsed() < deadline && !session.hung_up() && !quit.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok(session.run_dir().to_path_buf())

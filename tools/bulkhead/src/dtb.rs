@@ -331,7 +331,9 @@ pub fn generate_with_channels(
         let node = w.begin(&format!("pl011@{:x}", console.base))?;
         w.strings("compatible", &["arm,pl011", "arm,primecell"])?;
         w.reg(&[console.window()])?;
-        let irq = interrupt(console.irq, Trigger::LevelHigh, "the console")?;
+        // Edge-triggered: the partitioner sets it pending once per batch of
+        // input or unmasking (devices/vuart), as it does a doorbell.
+        let irq = interrupt(console.irq, Trigger::EdgeRising, "the console")?;
         w.u32s("interrupts", &irq)?;
         w.u32s("clocks", &[CLOCK_PHANDLE, CLOCK_PHANDLE])?;
         w.strings("clock-names", &["uartclk", "apb_pclk"])?;

@@ -159,10 +159,12 @@ fn run(command: Command) -> anyhow::Result<()> {
         } => {
             drop(stdout);
             let cells = hil_tests::cell_names(&config)?;
-            let mut printer = hil_tests::console::Printer::new(
-                &cells,
-                std::io::IsTerminal::is_terminal(&std::io::stdout()),
-            );
+            let printer =
+                std::sync::Arc::new(std::sync::Mutex::new(hil_tests::console::Printer::new(
+                    &cells,
+                    std::io::IsTerminal::is_terminal(&std::io::stdout()),
+                )));
+            let lines = std::sync::Arc::clone(&printer);
             let options = bulkhead::console::ConsoleOptions {
                 target,
                 config,
@@ -170,8 +172,16 @@ fn run(command: Command) -> anyhow::Result<()> {
                 baud,
                 duration: seconds.map(std::time::Duration::from_secs),
             };
-            let logs =
-                bulkhead::console::run(&options, move |stream, line| printer.print(stream, line))?;
+            let logs = bulkhead::console::run(
+                &options,
+                move |stream, line| {
+                    lines
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .print(stream, line)
+                },
+                Some(printer),
+            )?;
             eprintln!("console: logs in {}", logs.display());
         }
         Command::Schema => {

@@ -70,9 +70,13 @@ fn shows_the_consoles_of(config: &str, board: &str) {
         baud: 115_200,
         duration: Some(Duration::from_secs(6)),
     };
-    let result = run(&options, move |stream, line| {
-        let _ = lines.send(format!("[{stream}] {line}"));
-    });
+    let result = run(
+        &options,
+        move |stream, line| {
+            let _ = lines.send(format!("[{stream}] {line}"));
+        },
+        None,
+    );
     let _ = qemu.kill();
     let _ = qemu.wait();
     let _ = std::fs::remove_file(&socket);

@@ -165,7 +165,7 @@ lower_aarch32:  SAVE_AND_CALL handle_lower_exception, 4
 // (`0x80 | p >> 1` on the GIC, so `(rpr & 0x7f) << 1`) are those of
 // `devices/vgic/lists.rs` (`entry`) and `devices/vgic/mod.rs`
 // (`unsqueeze_priority`). Everything else (SGIs, the partitioner's own
-// PPIs, spurious INTIDs, no free list register) goes to
+// PPIs and SPI, spurious INTIDs, no free list register) goes to
 // `handle_lower_irq(frame, intid, rpr)` with the interrupt acknowledged;
 // on a core that is not virtualized, unacknowledged (intid = ~0).
 virtual_irq:
@@ -193,14 +193,15 @@ virtual_irq:
     sub     x2, x0, #16
     cmp     x2, #(1020 - 16)
     b.hs    virtual_irq_slow
-    // So do the partitioner's own PPIs (a bit each in partitioner_ppis).
+    // So do the partitioner's own PPIs (a bit each in partitioner_ppis)
+    // and its one SPI (partitioner_spi, the board UART's).
     cmp     x0, #32
     b.hs    1f
     adrp    x3, partitioner_ppis
     ldr     w3, [x3, :lo12:partitioner_ppis]
     lsr     x3, x3, x0
     tbnz    x3, #0, virtual_irq_slow
-1:  mrs     x2, ich_elrsr_el2
+4:  mrs     x2, ich_elrsr_el2
     cbz     x2, virtual_irq_slow
     rbit    x2, x2
     clz     x2, x2
@@ -250,6 +251,12 @@ virtual_irq:
     ldp     x0, x1, [sp, #0]
     add     sp, sp, #272
     eret
+    // An SPI: the partitioner's own takes the slow path.
+1:  adrp    x3, partitioner_spi
+    ldr     w3, [x3, :lo12:partitioner_spi]
+    cmp     x0, x3
+    b.eq    virtual_irq_slow
+    b       4b
 
 // The rest of the frame, then handle_lower_irq(frame, intid in x0, rpr in
 // x1).

@@ -23,11 +23,18 @@ static VIRTUALIZED_CORES: AtomicU32 = AtomicU32::new(0);
 #[unsafe(export_name = "partitioner_ppis")]
 static PARTITIONER_PPIS: AtomicU32 = AtomicU32::new(0);
 
+/// The one SPI that is the partitioner's own (the board UART's, which
+/// carries the host's input; `devices::vgic::is_partitioners`):
+/// `virtual_irq` never lists it.
+#[unsafe(export_name = "partitioner_spi")]
+static PARTITIONER_SPI: AtomicU32 = AtomicU32::new(u32::MAX);
+
 /// Marks core `cpu` as running a cell whose interrupts are virtualized,
-/// and `ppis` (one bit per INTID below 32) as the partitioner's own.
-/// A core's cell never changes, so neither does the bit.
-pub fn mark_virtualized_core(cpu: usize, ppis: u32) {
+/// `ppis` (one bit per INTID below 32) and SPI `spi` as the partitioner's
+/// own. A core's cell never changes, so neither does the bit.
+pub fn mark_virtualized_core(cpu: usize, ppis: u32, spi: u32) {
     PARTITIONER_PPIS.store(ppis, Ordering::Relaxed);
+    PARTITIONER_SPI.store(spi, Ordering::Relaxed);
     VIRTUALIZED_CORES.fetch_or(1 << (cpu % 32), Ordering::Release);
 }
 

@@ -39,6 +39,18 @@ pub const fn partitioners_private(board: &Board) -> u32 {
     bit(KICK_SGI) | bit(board.timer.hypervisor) | bit(board.gic.maintenance_irq)
 }
 
+/// Whether `intid` is one of the partitioner's own interrupts: its SGIs
+/// and PPIs ([`partitioners_private`]) and the board UART's, which carries
+/// the host's input. No cell owns them (the rules keep the console's
+/// device out of every cell), and on a virtualized cell's core they are
+/// never listed.
+pub const fn is_partitioners(board: &Board, intid: Intid) -> bool {
+    match 1u32.checked_shl(intid) {
+        Some(bit) => partitioners_private(board) & bit != 0,
+        None => intid == board.console.irq,
+    }
+}
+
 /// Which interrupts a cell may configure: one bit per INTID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ownership {

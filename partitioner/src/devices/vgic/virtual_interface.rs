@@ -3,7 +3,7 @@
 //! virtualized ([`super::lists`] holds the rules it follows).
 
 use super::lists::{self, Waiting};
-use super::{partitioners_private, unsqueeze_priority};
+use super::{is_partitioners, unsqueeze_priority};
 use crate::arch;
 use crate::gic::MAX_INTID;
 use crate::runtime::machine::MAX_RUNTIME_CPUS;
@@ -19,8 +19,8 @@ static WAITING: [SpinLock<Waiting>; MAX_RUNTIME_CPUS] =
 pub enum Taken {
     /// The cell's: listed for it (or waiting for a list register).
     Cell,
-    /// The partitioner's own (the kick, its timer; see
-    /// [`partitioners_private`]): acknowledged, for the
+    /// The partitioner's own (the kick, its timer, the console UART's; see
+    /// [`is_partitioners`]): acknowledged, for the
     /// caller to handle and end ([`crate::gic::driver::end`]).
     Partitioner(u32),
     /// Nothing (spurious).
@@ -41,7 +41,7 @@ pub fn take(board: &Board, cpu: usize, intid: Intid, running: u8) -> Taken {
         refill(cpu);
         return Taken::Cell;
     }
-    if intid < 32 && partitioners_private(board) & 1 << intid != 0 {
+    if is_partitioners(board, intid) {
         return Taken::Partitioner(intid);
     }
     arch::drop_priority(intid);

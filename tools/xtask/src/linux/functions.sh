@@ -41,3 +41,17 @@ bind_channels() {
         say "channel: /dev/${uio##*/} is PCI $(basename "$(readlink -f "$uio/device")")"
     done
 }
+
+# A root shell on the cell's console for the operator, who types into it
+# through `cargo xtask demo` or `bulkhead console` (the partitioner hands
+# each cell what is typed for it). As busybox init's "askfirst": nothing
+# runs until Enter is pressed, then a login shell with the console as its
+# controlling terminal (cttyhack finds it), started again when it exits.
+# Run it in the background.
+console_shell() {
+    say "console: press Enter for a shell"
+    while true; do
+        setsid cttyhack sh -c 'read -r _ && exec sh -l'
+        sleep 1
+    done
+}

@@ -117,6 +117,7 @@ for parameter in $(cat /proc/cmdline); do
     esac
 done
 say "scenario: $scenario"
+console_shell &
 
 # The container: crun keeps its state in /run/crun; the container's
 # output goes to this console. Its cgroup is /sys/fs/cgroup/hello

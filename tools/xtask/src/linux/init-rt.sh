@@ -37,6 +37,7 @@ if [ -e /dev/uio0 ]; then
     fi
 fi
 report_view
+console_shell &
 
 # One measuring thread on the cell's last CPU (the isolated core of a
 # two-CPU cell, else CPU 0), SCHED_FIFO priority 90, woken every 1000 us;
