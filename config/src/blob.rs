@@ -24,7 +24,10 @@
 //! bytes) after the channels. Version 6 added the cells with direct
 //! `WFI` ([`System::direct_wfi`], a cell-set byte) after the quantum.
 //! Version 7 added the cells with virtualized interrupts
-//! ([`System::virtualized`], a cell-set byte) after that.
+//! ([`System::virtualized`], a cell-set byte) after that. Version 8 added
+//! each cell's watchdog ([`Cell::watchdog`]) after its fault policy: a
+//! byte (0 none, 1 one), then its base (8 bytes), timeout in ms (4) and
+//! action (1).
 //!
 //! Image payloads follow the blob; [`Image::offset`] counts from the blob's
 //! first byte. Decoding checks every length and count, so a corrupt or
@@ -38,7 +41,7 @@ use heapless::Vec;
 /// First bytes of every config blob.
 pub const MAGIC: [u8; 8] = *b"BLKHDCFG";
 /// Format version this code reads and writes.
-pub const VERSION: u32 = 7;
+pub const VERSION: u32 = 8;
 /// Size of the fixed header.
 pub const HEADER_SIZE: usize = 32;
 
@@ -291,9 +294,14 @@ impl<'a> Reader<'a> {
         })?;
         let entry = self.u64()?;
         let boot_argument = self.u64()?;
-        let on_fault = match self.u8()? {
-            0 => FaultPolicy::Stop,
-            1 => FaultPolicy::Restart,
+        let on_fault = self.policy()?;
+        let watchdog = match self.u8()? {
+            0 => None,
+            1 => Some(Watchdog {
+                base: self.u64()?,
+                timeout_ms: self.u32()?,
+                action: self.policy()?,
+            }),
             _ => return Err(BlobError::BadEnum),
         };
         Ok(Cell {
@@ -306,7 +314,16 @@ impl<'a> Reader<'a> {
             entry,
             boot_argument,
             on_fault,
+            watchdog,
         })
+    }
+
+    fn policy(&mut self) -> Result<FaultPolicy, BlobError> {
+        match self.u8()? {
+            0 => Ok(FaultPolicy::Stop),
+            1 => Ok(FaultPolicy::Restart),
+            _ => Err(BlobError::BadEnum),
+        }
     }
 }
 
@@ -317,6 +334,12 @@ mod encode {
     struct Writer(std::vec::Vec<u8>);
 
     impl Writer {
+        fn policy(&mut self, policy: FaultPolicy) {
+            self.u8(match policy {
+                FaultPolicy::Stop => 0,
+                FaultPolicy::Restart => 1,
+            });
+        }
         fn u8(&mut self, v: u8) {
             self.0.push(v);
         }
@@ -390,10 +413,16 @@ mod encode {
             }
             w.u64(cell.entry);
             w.u64(cell.boot_argument);
-            w.u8(match cell.on_fault {
-                FaultPolicy::Stop => 0,
-                FaultPolicy::Restart => 1,
-            });
+            w.policy(cell.on_fault);
+            match &cell.watchdog {
+                None => w.u8(0),
+                Some(watchdog) => {
+                    w.u8(1);
+                    w.u64(watchdog.base);
+                    w.u32(watchdog.timeout_ms);
+                    w.policy(watchdog.action);
+                }
+            }
         }
         w.u8(system.realtime.bits());
         w.count(system.channels.len());
@@ -488,6 +517,11 @@ mod tests {
                 entry: 0x5000_0000,
                 boot_argument: 0,
                 on_fault: FaultPolicy::Restart,
+                watchdog: Some(Watchdog {
+                    base: 0x0900_1000,
+                    timeout_ms: 2_500,
+                    action: FaultPolicy::Stop,
+                }),
             })
             .unwrap();
         let mut channels = Vec::new();

@@ -320,6 +320,38 @@ pub struct Cell {
     pub boot_argument: u64,
     /// Reaction to a fault.
     pub on_fault: FaultPolicy,
+    /// The cell's watchdog, if it has one.
+    pub watchdog: Option<Watchdog>,
+}
+
+/// A cell's watchdog: an emulated Arm SP805 (`arm,sp805`) that the
+/// partitioner arms when the cell starts and acts on when it expires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Watchdog {
+    /// Guest-physical address of the emulated SP805 (one page).
+    pub base: u64,
+    /// How long the cell may go without petting it, in ms: the timeout it
+    /// starts with, and the one its device tree suggests (`timeout-sec`).
+    pub timeout_ms: u32,
+    /// What the partitioner does to the cell when it expires.
+    pub action: FaultPolicy,
+}
+
+impl Watchdog {
+    /// Shortest timeout a config may give.
+    pub const MIN_TIMEOUT_MS: u32 = 100;
+    /// Longest timeout a config may give: what an SP805 counts at
+    /// [`Self::CLOCK_HZ`], about 357 s, rounded down.
+    pub const MAX_TIMEOUT_MS: u32 = 300_000;
+    /// The clock the emulated SP805 counts at (`WDOGCLK`), as a generated
+    /// device tree gives it to the cell (its fixed clock, which the
+    /// emulated PL011 shares).
+    pub const CLOCK_HZ: u64 = 24_000_000;
+
+    /// The page the emulated SP805 occupies.
+    pub const fn window(&self) -> MemRange {
+        MemRange::new(self.base, PAGE_SIZE)
+    }
 }
 
 impl Cell {

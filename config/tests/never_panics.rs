@@ -199,6 +199,13 @@ fn cell() -> impl Strategy<Value = RawCell> {
                 } else {
                     RawInterrupts::Direct
                 },
+                // A watchdog when there is an entry: its timeout in and out
+                // of range, at the boot argument's address or the default.
+                watchdog: entry.map(|entry| RawWatchdog {
+                    timeout_ms: Integer(entry.0 % 400_000),
+                    action: on_fault,
+                    base: boot_argument,
+                }),
             },
         )
 }

@@ -30,7 +30,9 @@ fn start(config: &str, run: &str, deadline: Duration) -> Session {
 /// cell's shell through the console, as in `cargo xtask demo`: the board
 /// UART's interrupt reaches the partitioner on the containers cell's
 /// first core (its interrupts are virtualized), with firmware keeping
-/// Group 0 or not.
+/// Group 0 or not. Last, the containers cell's watchdog daemon is
+/// killed, and the cell's watchdog restarts it while the control cell
+/// measures on.
 #[test]
 fn rt_and_container_cells_run_side_by_side() -> Result<(), HarnessError> {
     let mut session = start(
@@ -44,6 +46,52 @@ fn rt_and_container_cells_run_side_by_side() -> Result<(), HarnessError> {
         let answer = common::log_into_shell(&mut session, cell)?;
         assert!(answer.ends_with("on cpus 0-1"), "{cell}: {answer}");
     }
+
+    // The containers cell's watchdog (an emulated SP805): its init's
+    // daemon pets it and set 10 s. Killed from the shell, nothing pets
+    // it, and the partitioner restarts the cell ten seconds after the
+    // last pet, alone: the control cell measures on, on its first boot.
+    let containers = session.lines("containers");
+    assert!(
+        containers.iter().any(|l| l
+            .starts_with("bulkhead-guest: watchdog: /dev/watchdog petted by pid ")
+            && l.ends_with(", timeout 10 s")),
+        "{containers:#?}"
+    );
+    session.type_into("containers", "kill -9 $(pidof watchdog)\r")?;
+    session.expect_all(
+        [
+            (
+                "partitioner",
+                Pattern::regex(
+                    r"^.*cell containers: watchdog expired, not petted for 1\d{4} ms \(timeout 10000 ms\)$",
+                ),
+            ),
+            (
+                "partitioner",
+                Pattern::from("cell containers: watchdog: restarting; other cells continue"),
+            ),
+            (
+                "partitioner",
+                Pattern::from("cell containers: starting (boot #2) at 0x70000000 on cpu 2"),
+            ),
+            ("containers", Pattern::from("bulkhead-guest: userspace up")),
+        ],
+        Duration::from_secs(120),
+    )?;
+    session.skip_to_end("control");
+    session.expect(
+        "control",
+        Pattern::regex(r"^bulkhead-guest: cyclictest round \d+: T: 0 .* Max:\s*\d+$"),
+        ROUND,
+    )?;
+    let partitioner = session.lines("partitioner");
+    assert!(
+        !partitioner
+            .iter()
+            .any(|l| l.contains("cell control:") && l.contains("boot #2")),
+        "the control cell was never restarted: {partitioner:#?}"
+    );
     Ok(())
 }
 

@@ -142,6 +142,7 @@ mod tests {
             entry: 0x5000_0000,
             boot_argument: 0,
             on_fault: FaultPolicy::Stop,
+            watchdog: None,
         }
     }
 

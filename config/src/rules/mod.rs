@@ -31,6 +31,7 @@
 //! | `devices` | a cell's devices and their interrupts |
 //! | `images` | a cell's images, entry point and virtual console |
 //! | `interrupts` | how a cell's interrupts reach it: direct or virtualized |
+//! | `watchdog` | a cell's watchdog: its page, timeout, and a core to notice it expire |
 //! | `channels` | IPC channels, and the virtual PCI windows their peers see them in |
 //! | `stage2` | that each cell's stage 2 fits the IPA space and the table pool |
 //! | `warnings` | the advice: shared L2 clusters, clocks without a rate |
@@ -52,6 +53,7 @@ pub(crate) mod stage2;
 #[cfg(test)]
 mod tests;
 pub(crate) mod warnings;
+pub(crate) mod watchdog;
 
 pub use problem::{Concern, Problem, Warning};
 pub use warnings::warnings;
@@ -129,6 +131,8 @@ pub enum CellField {
     Realtime,
     /// `interrupts`.
     Interrupts,
+    /// `watchdog`.
+    Watchdog,
 }
 
 /// One violated rule.
@@ -212,6 +216,7 @@ fn check_layout(system: &System, board: &Board, mut report: impl FnMut(Finding))
         devices::check_cell(&c, &mut emit);
         images::check_cell(&c, &mut emit);
         interrupts::check_cell(&c, &mut emit);
+        watchdog::check_cell(&c, &mut emit);
     }
     for (c, channel) in system.channels.iter().enumerate() {
         channels::check(system, board, c, channel, &mut emit);

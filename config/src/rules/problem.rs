@@ -157,6 +157,16 @@ pub enum Problem {
     RealtimeVirtualized,
     /// Virtualized interrupts on a board whose GIC is not a GICv3.
     VirtualizedWithoutGicV3,
+    /// A watchdog timeout outside what the emulated SP805 counts.
+    WatchdogTimeout,
+    /// A watchdog page that is unaligned or overlaps something the cell
+    /// sees (its RAM, devices, console, the GIC, virtual PCI windows).
+    WatchdogPlace,
+    /// A watchdog in a config with no core where the partitioner takes
+    /// interrupts of its own ([`crate::housekeeping`]).
+    WatchdogWithoutHousekeeper,
+    /// A watchdog in the latency lab, whose quantum has EL2's timer.
+    WatchdogInLatencyLab,
     /// Two channels have the same name.
     ChannelNameTaken {
         /// Index of the channel that has the name first.
@@ -271,6 +281,10 @@ impl Problem {
             Problem::ConsoleOverlap => "config::console_overlap",
             Problem::RealtimeVirtualized => "config::realtime_virtualized",
             Problem::VirtualizedWithoutGicV3 => "config::virtualized_needs_gicv3",
+            Problem::WatchdogTimeout => "config::watchdog_timeout",
+            Problem::WatchdogPlace => "config::watchdog_place",
+            Problem::WatchdogWithoutHousekeeper => "config::watchdog_needs_el2_interrupts",
+            Problem::WatchdogInLatencyLab => "config::watchdog_in_latency_lab",
             Problem::TooFewPeers => "config::too_few_peers",
             Problem::PeerTwice { .. } => "config::cell_listed_twice",
             Problem::NoDoorbellSpi { .. } => "config::no_spare_spi",

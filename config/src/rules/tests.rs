@@ -38,6 +38,7 @@ fn cell(n: &str, cpus: u64, base: u64) -> Cell {
         entry: base,
         boot_argument: 0,
         on_fault: FaultPolicy::Stop,
+        watchdog: None,
     }
 }
 
@@ -895,4 +896,45 @@ fn the_housekeeper_is_never_a_realtime_core() {
     let mut only_rt = system(&[cell("control", 0b0011, 0x5000_0000)]);
     only_rt.realtime.insert(0);
     assert_eq!(housekeeper(&only_rt, true), None);
+}
+
+#[test]
+fn a_watchdog_needs_a_free_page_a_timeout_and_a_housekeeper() {
+    let dog = |base, timeout_ms| {
+        Some(Watchdog {
+            base,
+            timeout_ms,
+            action: FaultPolicy::Restart,
+        })
+    };
+    let mut s = system(&[
+        cell("control", 0b0011, 0x5000_0000),
+        cell("containers", 0b1100, 0x6000_0000),
+    ]);
+    s.realtime.insert(0);
+    s.cells[0].watchdog = dog(0x0900_1000, 5_000);
+    assert!(problems(&s).is_empty(), "{:?}", problems(&s));
+    let at = Location::Cell {
+        cell: 0,
+        field: CellField::Watchdog,
+    };
+    // Too short, on the cell's RAM, on its console, unaligned.
+    for (base, timeout, problem) in [
+        (0x0900_1000, 50, Problem::WatchdogTimeout),
+        (0x0900_1000, 300_001, Problem::WatchdogTimeout),
+        (0x5000_0000, 5_000, Problem::WatchdogPlace),
+        (0x0900_0000, 5_000, Problem::WatchdogPlace),
+        (0x0900_1800, 5_000, Problem::WatchdogPlace),
+    ] {
+        s.cells[0].watchdog = dog(base, timeout);
+        assert_eq!(problems(&s), [(at, problem)], "{base:#x} {timeout}");
+    }
+    // Only real-time cells: no core takes the partitioner's interrupts.
+    s.cells[0].watchdog = dog(0x0900_1000, 5_000);
+    s.realtime.insert(1);
+    assert_eq!(problems(&s), [(at, Problem::WatchdogWithoutHousekeeper)]);
+    s.realtime = CellSet::EMPTY;
+    s.realtime.insert(0);
+    s.icount_quantum_ns = 10_000;
+    assert_eq!(problems(&s), [(at, Problem::WatchdogInLatencyLab)]);
 }

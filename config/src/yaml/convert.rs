@@ -859,11 +859,13 @@ impl<'a> Converter<'a> {
             images,
             entry: raw.entry.map_or(kernel_load, |e| e.0),
             boot_argument: 0,
-            on_fault: match raw.on_fault {
-                RawFaultPolicy::Stop => FaultPolicy::Stop,
-                RawFaultPolicy::Restart => FaultPolicy::Restart,
-            },
+            on_fault: policy(raw.on_fault),
+            watchdog: None,
         };
+        cell.watchdog = raw
+            .watchdog
+            .as_ref()
+            .and_then(|w| self.watchdog(i, w, cell.console.as_ref()));
         let tree_address = self.device_tree(board, i, raw, &mut cell, &mut trace);
         cell.boot_argument = match (raw.boot_argument, tree_address) {
             (Some(argument), _) => argument.0,
@@ -871,6 +873,38 @@ impl<'a> Converter<'a> {
             (None, None) => 0,
         };
         (cell, trace)
+    }
+
+    /// Cell `i`'s watchdog: where it is (by default the page after the
+    /// console) and its timeout, which must fit in 32 bits here; the rules
+    /// check the range.
+    fn watchdog(
+        &mut self,
+        i: usize,
+        raw: &RawWatchdog,
+        console: Option<&Console>,
+    ) -> Option<Watchdog> {
+        let base = match (raw.base, console) {
+            (Some(base), _) => base.0,
+            (None, Some(console)) => console.window().end(),
+            (None, None) => {
+                let d = self
+                    .diagnostic(
+                        "config::watchdog_base",
+                        &format!("cells[{i}].watchdog"),
+                        "a cell without a console needs its watchdog's `base`".to_string(),
+                    )
+                    .help("give `base: ADDRESS`, a free 4 KiB page of the cell's address space");
+                self.report(d);
+                return None;
+            }
+        };
+        let timeout_ms = u32::try_from(raw.timeout_ms.0).unwrap_or(u32::MAX);
+        Some(Watchdog {
+            base,
+            timeout_ms,
+            action: policy(raw.action),
+        })
     }
 
     /// The console's interrupt: the board's spare SPI for cell `i`.
@@ -1376,6 +1410,14 @@ fn device_summary(board: &Board) -> String {
 /// Rounds `value` up to a multiple of `align` (a power of two), saturating.
 pub(super) fn align_up(value: u64, align: u64) -> u64 {
     value.saturating_add(align - 1) & !(align - 1)
+}
+
+/// The model's fault policy for the YAML's.
+fn policy(raw: RawFaultPolicy) -> FaultPolicy {
+    match raw {
+        RawFaultPolicy::Stop => FaultPolicy::Stop,
+        RawFaultPolicy::Restart => FaultPolicy::Restart,
+    }
 }
 
 #[cfg(test)]

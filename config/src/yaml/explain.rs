@@ -83,6 +83,10 @@ impl Explainer<'_> {
             Problem::RealtimeVirtualized | Problem::VirtualizedWithoutGicV3 => {
                 rules::interrupts::explain(self, cell, problem)
             }
+            Problem::WatchdogTimeout
+            | Problem::WatchdogPlace
+            | Problem::WatchdogWithoutHousekeeper
+            | Problem::WatchdogInLatencyLab => rules::watchdog::explain(self, cell, problem),
             Problem::MemoryInVirtualPci { .. } | Problem::DeviceInVirtualPci { .. } => {
                 rules::channels::explain_peer(self, cell, field, problem)
             }
@@ -176,6 +180,7 @@ impl Explainer<'_> {
             CellField::Console => format!("cells[{cell}].console"),
             CellField::Realtime => format!("cells[{cell}].realtime"),
             CellField::Interrupts => format!("cells[{cell}].interrupts"),
+            CellField::Watchdog => format!("cells[{cell}].watchdog"),
         }
     }
 

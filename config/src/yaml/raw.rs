@@ -173,6 +173,31 @@ pub struct RawCell {
     /// How the cell's interrupts reach it.
     #[serde(default)]
     pub interrupts: RawInterrupts,
+    /// A watchdog for the cell: an emulated Arm SP805 (`arm,sp805` in a
+    /// generated device tree, Linux's `sp805_wdt`), armed when the cell
+    /// starts. When the cell stops petting it for `timeout_ms`, the
+    /// partitioner applies `action`. Needs a core where the partitioner
+    /// takes interrupts of its own (docs/architecture.md, "Housekeeping").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watchdog: Option<RawWatchdog>,
+}
+
+/// A cell's watchdog.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawWatchdog {
+    /// How long the cell may go without petting it, in milliseconds, from
+    /// 100 to 300000: the timeout it starts with (so a cell that hangs
+    /// while it boots is caught too), and the one its device tree suggests
+    /// (`timeout-sec`, rounded up). The cell may set another.
+    pub timeout_ms: Integer,
+    /// What happens to the cell when it expires: `restart` (reload its
+    /// images and start it again) or `stop` (park its CPUs).
+    pub action: RawFaultPolicy,
+    /// Where the cell sees the SP805 (one 4 KiB page, guest-physical).
+    /// Default: the page after the cell's console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<Integer>,
 }
 
 /// How a cell's interrupts reach it.

@@ -321,6 +321,7 @@ pub const QEMU_GATEWAY: Gateway = Gateway {
             "pcie@3f000000",
             "virtio-mmio@a002e00",
             "virtio-mmio@a003e00",
+            "watchdog@9001000",
         ],
         // The network card (SPI 39), the disk (SPI 47), the
         // console, the doorbell.

@@ -16,6 +16,7 @@
 //! | [`ivshmem`] | one ivshmem-v2 function per channel behind each peer's bridge | channels, bridges and doorbells |
 //! | [`vuart`] | the cell's console, a PL011 | each cell's console state and output line |
 //! | [`psci`] | PSCI 1.1 and `SMCCC_VERSION`, decoded | calls carried out on the cell's cores |
+//! | [`watchdog`] | the cell's SP805 watchdog, counting on the partitioner's counter | each cell's watchdog, its expiry noticed on the housekeeping core |
 //!
 //! The numbers of the interfaces a cell's own software also uses (PCI,
 //! ivshmem) are in the `bulkhead-abi` crate; PSCI's are the `smccc`
@@ -26,3 +27,4 @@ pub mod psci;
 pub mod vgic;
 pub mod vpci;
 pub mod vuart;
+pub mod watchdog;

@@ -15,17 +15,16 @@
 //! instruction fetch. A restart puts the root back once every core parked.
 
 use super::console;
-use super::exits;
+use super::housekeeping;
 use super::machine::{self, cell_of, machine, MAX_RUNTIME_CPUS};
 use super::sync::SpinLock;
 use super::BOARD;
 use crate::arch::{self, TrapFrame};
 use crate::devices::psci::Status;
-use crate::devices::{ivshmem, vgic, vuart};
+use crate::devices::{ivshmem, vgic, vuart, watchdog};
 use crate::gic::driver as gic;
 use bsp::ControlPath;
-use bulkhead_config::housekeeping::{self, Delivery, Housekeeper};
-use bulkhead_config::{Cell, MAX_CELLS};
+use bulkhead_config::{Cell, FaultPolicy, MAX_CELLS};
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 /// Where a core is.
@@ -168,15 +167,16 @@ pub fn park(cpu: usize) -> ! {
     // 1; the list registers are emptied.
     if arch::is_virtualized_core(cpu) {
         vgic::virtual_interface::leave(cpu);
-        if is_housekeeper(cpu) {
-            arch::stop_el2_timer();
-        }
     }
     // Take the interface back from the cell that may have left it masked,
     // with active priorities (which block the kick on either path: the
     // running priority is shared by both groups) or in EOI mode 1, and
     // let only the partitioner's priorities through.
     gic::take_interface(BOARD, cpu);
+    // The housekeeping core goes on serving the other cells' watchdogs.
+    if housekeeping::is_housekeeper(cpu) {
+        housekeeping::start_timer(cpu);
+    }
     loop {
         match take_command(cpu) {
             Some((generation, COMMAND_START)) => try_enter(cpu, generation),
@@ -196,45 +196,64 @@ fn take_command(cpu: usize) -> Option<(u32, u64)> {
     }
 }
 
-/// Acknowledges the pending interrupts of the partitioner: kicks, and
-/// the lab quantum's timer, which is armed again while `running` a cell
-/// and stopped otherwise. On `revoke-stage2` they are Group 1 and only
-/// parked cores take them.
-fn drain_kicks(running: bool) {
+/// Acknowledges the pending interrupts of the partitioner on this core,
+/// which is `running` its cell or parked, and serves each
+/// ([`serve`]): kicks, the lab quantum's timer, the housekeeping core's
+/// timer and console input. On `revoke-stage2` they are Group 1 and only
+/// parked cores and virtualized cells' cores take them. Returns a
+/// watchdog expiry of the running cell, for the caller to act on.
+fn drain_kicks(running: bool) -> Option<(usize, FaultPolicy)> {
+    let cpu = arch::cpu_index();
+    let mut expiry = None;
     if gic::control_path() == ControlPath::RevokeStage2 {
         while let Some(acknowledged) = gic::acknowledge(BOARD) {
-            serve_device(acknowledged);
+            expiry = expiry.or(serve(cpu, acknowledged, running));
             gic::end(BOARD, acknowledged);
         }
-        return;
+        return expiry;
     }
     while let Some(intid) = arch::acknowledge_group0() {
-        if intid == BOARD.timer.hypervisor {
-            match QUANTUM_TICKS.load(Ordering::Relaxed) {
-                ticks if running && ticks > 0 => arch::arm_el2_timer(ticks),
-                _ => arch::stop_el2_timer(),
-            }
-        }
-        serve_device(intid);
+        expiry = expiry.or(serve(cpu, intid, running));
         arch::end_group0(intid);
     }
     // A parked core lets only the partitioner's priorities through, in
-    // either group: the console's Group 1 interrupt of a housekeeping core
-    // whose virtualized cell stopped arrives here. While a cell runs,
-    // Group 1 is the cell's.
+    // either group: the Group 1 interrupts of a housekeeping core whose
+    // virtualized cell stopped arrive here. While a cell runs, Group 1 is
+    // the cell's.
     if !running {
         while let Some(acknowledged) = gic::acknowledge(BOARD) {
-            serve_device(acknowledged);
+            serve(cpu, acknowledged, false);
             gic::end(BOARD, acknowledged);
         }
     }
+    expiry
 }
 
-/// Serves the interrupt of a board device the partitioner drives itself,
-/// if `intid` is one: the console UART's, which carries the host's input.
-fn serve_device(intid: u32) {
+/// Serves interrupt `intid` of the partitioner's own, acknowledged on
+/// core `cpu` while it ran its cell (`in_cell`) or was parked: the board
+/// UART's (console input), EL2's timer (the lab quantum, or the
+/// housekeeping core's status and watchdogs). Returns a watchdog expiry
+/// of the core's own running cell, for the caller to act on once it has
+/// ended the interrupt.
+fn serve(cpu: usize, intid: u32, in_cell: bool) -> Option<(usize, FaultPolicy)> {
     if intid == BOARD.console.irq {
         console::receive();
+    }
+    if intid != BOARD.timer.hypervisor {
+        return None;
+    }
+    match QUANTUM_TICKS.load(Ordering::Relaxed) {
+        ticks if ticks > 0 && in_cell => arch::arm_el2_timer(ticks),
+        0 if housekeeping::is_housekeeper(cpu) => return housekeeping::tick(cpu, in_cell),
+        _ => arch::stop_el2_timer(),
+    }
+    None
+}
+
+/// Carries out a watchdog expiry of core `cpu`'s own cell ([`serve`]).
+fn expire(cpu: usize, expiry: Option<(usize, FaultPolicy)>) {
+    if let Some((_, action)) = expiry {
+        stop_cell(cpu, StopReason::Watchdog, action == FaultPolicy::Restart);
     }
 }
 
@@ -305,14 +324,13 @@ fn try_enter(cpu: usize, generation: u32) {
     if machine().system.virtualized.contains(index) {
         arch::mark_virtualized_core(cpu, vgic::partitioners_private(BOARD), BOARD.console.irq);
         gic::enable_el2_irq(BOARD, arch::mpidr(), BOARD.gic.maintenance_irq);
-        if is_housekeeper(cpu) {
-            gic::enable_el2_irq(BOARD, arch::mpidr(), BOARD.timer.hypervisor);
-            arm_status_timer();
-        }
         arch::virtualize_interrupts();
     }
     arch::trap_wfi(traps_wfi(index));
     start_quantum(index);
+    if housekeeping::is_housekeeper(cpu) {
+        housekeeping::start_timer(cpu);
+    }
     // Boot times: the counter just before the eret to the first
     // instruction of this start of the cell (the log line itself, a few
     // hundred instructions, comes after the reading).
@@ -385,6 +403,7 @@ pub fn start_cell(index: usize) {
     };
     load_images(index, cell);
     vuart::runtime::reset(index);
+    watchdog::runtime::arm(index);
     vgic::runtime::reset_cell_interrupts(machine(), index, cell);
     let state = &CELLS[index];
     let _control = state.control.lock();
@@ -412,6 +431,8 @@ pub enum StopReason {
     SystemReset,
     /// The cell faulted (already logged).
     Fault,
+    /// The cell's watchdog expired (already logged).
+    Watchdog,
 }
 
 /// Stops the calling core's cell: its stage 2 is revoked, its other cores
@@ -422,56 +443,83 @@ pub fn stop_cell(cpu: usize, reason: StopReason, restart: bool) -> ! {
     let Some((index, cell)) = cell_of(cpu) else {
         park(cpu)
     };
-    let state = &CELLS[index];
-    {
-        let control = state.control.lock();
-        // Only the first of several simultaneous stops acts.
-        let won = machine::mark_stopped(index);
-        CORES[cpu].set_state(CoreState::Parked);
-        if !won {
-            drop(control);
-            park(cpu);
-        }
-        let generation = state.generation.fetch_add(1, Ordering::AcqRel) + 1;
-        revoke_stage2(index);
-        for other in cell.cpus.iter().filter(|&c| c != cpu) {
-            post(other, generation, COMMAND_STOP);
-        }
+    CORES[cpu].set_state(CoreState::Parked);
+    if !take_out(index, cell, Some(cpu)) {
+        park(cpu);
     }
+    finish_stop(index, cell, cpu, reason, restart);
+    park(cpu)
+}
+
+/// Stops cell `index` from a core that is not running it (the
+/// housekeeping core, for the cell's watchdog): as [`stop_cell`], every
+/// core of the cell kicked out, and with `restart` its images loaded and
+/// the cell started again, here; then the caller carries on.
+pub fn stop_from_outside(index: usize, reason: StopReason, restart: bool) {
+    let Some(cell) = machine().system.cells.get(index) else {
+        return;
+    };
+    if take_out(index, cell, None) {
+        finish_stop(index, cell, usize::MAX, reason, restart);
+    }
+}
+
+/// Takes cell `index` out of its cores: marks it stopped, revokes its
+/// stage 2 and posts the stop to each of its cores but `caller` (the
+/// core of the cell that stops it, which leaves by itself). Returns false
+/// when another stop of the cell came first and acts instead.
+fn take_out(index: usize, cell: &Cell, caller: Option<usize>) -> bool {
+    let state = &CELLS[index];
+    let _control = state.control.lock();
+    // Only the first of several simultaneous stops acts.
+    if !machine::mark_stopped(index) {
+        return false;
+    }
+    watchdog::runtime::disarm(index);
+    let generation = state.generation.fetch_add(1, Ordering::AcqRel) + 1;
+    revoke_stage2(index);
+    for other in cell.cpus.iter().filter(|&c| Some(c) != caller) {
+        post(other, generation, COMMAND_STOP);
+    }
+    true
+}
+
+/// The rest of a stop of cell `index` by core `me` (`usize::MAX` from
+/// outside the cell): its channels and console told, the stop logged, and
+/// with `restart`, once every other core of the cell has parked, the
+/// cell loaded and started again.
+fn finish_stop(index: usize, cell: &Cell, me: usize, reason: StopReason, restart: bool) {
     // Its channels see it go: state 0, and an interrupt for each other
     // peer that accepts one.
     ivshmem::runtime::reset_cell(machine(), index);
     vuart::runtime::flush(index);
     let action = if restart { "restarting" } else { "stopped" };
+    let name = cell.name.as_str();
     match reason {
-        StopReason::SystemOff => defmt::info!(
-            "cell {=str}: SYSTEM_OFF, {=str}",
-            cell.name.as_str(),
-            action
-        ),
-        StopReason::SystemReset => defmt::info!(
-            "cell {=str}: SYSTEM_RESET, {=str}",
-            cell.name.as_str(),
-            action
-        ),
-        StopReason::Fault => defmt::warn!(
-            "cell {=str}: {=str}; other cells continue",
-            cell.name.as_str(),
-            action
-        ),
+        StopReason::SystemOff => defmt::info!("cell {=str}: SYSTEM_OFF, {=str}", name, action),
+        StopReason::SystemReset => defmt::info!("cell {=str}: SYSTEM_RESET, {=str}", name, action),
+        StopReason::Fault => {
+            defmt::warn!("cell {=str}: {=str}; other cells continue", name, action)
+        }
+        StopReason::Watchdog => {
+            defmt::warn!(
+                "cell {=str}: watchdog: {=str}; other cells continue",
+                name,
+                action
+            )
+        }
     }
     if restart {
-        if all_parked(cell, cpu) {
+        if all_parked(cell, me) {
             restore_stage2(index);
             start_cell(index);
         } else {
             defmt::error!(
                 "cell {=str}: a core did not leave the cell; it stays stopped",
-                cell.name.as_str()
+                name
             );
         }
     }
-    park(cpu)
 }
 
 /// Empties cell `index`'s stage-2 root table (keeping a copy) and drops
@@ -486,7 +534,7 @@ fn revoke_stage2(index: usize) {
     let table = unsafe { &mut *root };
     *saved = *table;
     table.fill(0);
-    arch::invalidate_guest_translations();
+    arch::invalidate_guest_translations(vmid(index));
 }
 
 /// Puts back the root entries [`revoke_stage2`] removed.
@@ -496,7 +544,7 @@ fn restore_stage2(index: usize) {
     // SAFETY: as in `revoke_stage2`; every core of the cell is parked.
     let table = unsafe { &mut *root };
     *table = *saved;
-    arch::invalidate_guest_translations();
+    arch::invalidate_guest_translations(vmid(index));
 }
 
 /// Waits until every other core of `cell` has left it. Revocation makes
@@ -555,35 +603,6 @@ pub fn traps_wfi(index: usize) -> bool {
     !system.direct_wfi.contains(index) && !system.virtualized.contains(index)
 }
 
-/// How often the housekeeping core logs the exit counts, in counter
-/// seconds.
-const STATUS_PERIOD_S: u64 = 10;
-
-/// Whether core `cpu` logs the periodic status: the housekeeping core
-/// ([`housekeeper`]) when its cell's interrupts are virtualized, so that
-/// EL2's timer is Group 1 there. Not in the latency lab, whose quantum has
-/// EL2's timer.
-fn is_housekeeper(cpu: usize) -> bool {
-    machine().system.icount_quantum_ns == 0
-        && housekeeper().is_some_and(|h| h.cpu == cpu && h.delivery == Delivery::Irq)
-}
-
-/// The core that takes EL2's own interrupts while cells run (console
-/// input), chosen as the host tool's plan shows it, with the control path
-/// the GIC allowed at boot.
-pub fn housekeeper() -> Option<Housekeeper> {
-    housekeeping::housekeeper(
-        &machine().system,
-        gic::control_path() == ControlPath::Group0Fiq,
-    )
-}
-
-/// Arms EL2's timer for the next status line.
-fn arm_status_timer() {
-    let hz = arch::counter_frequency(machine().board.counter_hz);
-    arch::arm_el2_timer_at(arch::counter().wrapping_add(STATUS_PERIOD_S.saturating_mul(hz)));
-}
-
 /// A physical interrupt reached EL2 on a core of a virtualized cell
 /// (`HCR_EL2.IMO`) and `boot.S` acknowledged it (`intid`, at running
 /// priority `running`) but did not list it: the cell's is listed for it;
@@ -601,12 +620,9 @@ pub fn interrupted(cpu: usize, intid: u64, running: u64) {
     match take(BOARD, cpu, intid, running as u8) {
         Taken::Cell | Taken::Nothing => {}
         Taken::Partitioner(intid) => {
-            serve_device(intid);
+            let expiry = serve(cpu, intid, true);
             gic::end(BOARD, intid);
-            if intid == BOARD.timer.hypervisor && is_housekeeper(cpu) {
-                exits::log(BOARD.cpus.len());
-                arm_status_timer();
-            }
+            expire(cpu, expiry);
             if CORES[cpu].command.load(Ordering::Acquire) != COMMAND_NONE {
                 CORES[cpu].set_state(CoreState::Parked);
                 park(cpu);
@@ -618,7 +634,8 @@ pub fn interrupted(cpu: usize, intid: u64, running: u64) {
 /// The kick SGI arrived while this core ran its cell: any command makes
 /// it leave the cell; the park loop then carries the command out.
 pub fn kicked(cpu: usize) {
-    drain_kicks(true);
+    let expiry = drain_kicks(true);
+    expire(cpu, expiry);
     if CORES[cpu].command.load(Ordering::Acquire) != COMMAND_NONE {
         CORES[cpu].set_state(CoreState::Parked);
         park(cpu);

@@ -7,6 +7,7 @@
 pub mod cell;
 pub mod console;
 pub mod exits;
+pub mod housekeeping;
 pub mod machine;
 pub mod sync;
 mod tables;
@@ -95,7 +96,7 @@ extern "C" fn primary_main(_device_tree: u64, entry_counter: u64) -> ! {
         defmt::error!("no GIC redistributor or CPU interface for the boot core");
         arch::halt()
     }
-    console::start_input(BOARD, cell::housekeeper());
+    console::start_input(BOARD, housekeeping::housekeeper());
     for (index, c) in machine.system.cells.iter().enumerate() {
         match tables::build_stage2(&machine.system, machine.board, index) {
             Ok(root) => cell::set_stage2_root(index, root),

@@ -10,7 +10,7 @@ use super::machine::{self, cell_of, guest_warning_allowed};
 use crate::arch::esr::{ec_name, DataAbort, RawSyndrome, Syndrome, Transfer};
 use crate::arch::{self, ExceptionKind, TrapFrame};
 use crate::devices::psci::{self, Call};
-use crate::devices::{ivshmem, vgic, vuart};
+use crate::devices::{ivshmem, vgic, vuart, watchdog};
 use bulkhead_config::FaultPolicy;
 
 /// Every exception from a cell lands here.
@@ -104,9 +104,22 @@ fn synchronous(cpu: usize, frame: &mut TrapFrame) {
         Syndrome::DataAbort(abort) if claims_virtual_pci(cpu, &abort) => {
             emulate_virtual_pci(cpu, frame, raw, &abort)
         }
-        Syndrome::DataAbort(abort) if is_console(cpu, &abort) => {
-            emulate_console(cpu, frame, raw, &abort)
-        }
+        Syndrome::DataAbort(abort) if is_console(cpu, &abort) => emulate_register_page(
+            cpu,
+            frame,
+            raw,
+            &abort,
+            "unemulatable console access",
+            vuart::runtime::access,
+        ),
+        Syndrome::DataAbort(abort) if is_watchdog(cpu, &abort) => emulate_register_page(
+            cpu,
+            frame,
+            raw,
+            &abort,
+            "unemulatable watchdog access",
+            watchdog::runtime::access,
+        ),
         Syndrome::DataAbort(abort)
             if machine::try_machine().is_some_and(|m| vgic::runtime::is_gic(m, abort.ipa)) =>
         {
@@ -179,17 +192,35 @@ fn is_console(cpu: usize, abort: &DataAbort) -> bool {
         .is_some_and(|console| console.window().contains(abort.ipa))
 }
 
-fn emulate_console(cpu: usize, frame: &mut TrapFrame, raw: RawSyndrome, abort: &DataAbort) {
+fn is_watchdog(cpu: usize, abort: &DataAbort) -> bool {
+    cell_of(cpu)
+        .and_then(|(_, c)| c.watchdog)
+        .is_some_and(|watchdog| watchdog.window().contains(abort.ipa))
+}
+
+/// Emulates a load or store of `cpu`'s cell to the page of one of its
+/// emulated 32-bit register devices (its console, its watchdog), which
+/// `access(cpu, offset, written value)` carries out, returning the value
+/// read. An access it cannot emulate faults the cell as `unemulatable`
+/// says.
+fn emulate_register_page(
+    cpu: usize,
+    frame: &mut TrapFrame,
+    raw: RawSyndrome,
+    abort: &DataAbort,
+    unemulatable: &'static str,
+    access: fn(usize, u64, Option<u32>) -> u32,
+) {
     let Some(transfer) = abort.transfer else {
         // Pair loads, writeback and the like cannot be emulated.
-        return fault(cpu, frame, "unemulatable console access", raw);
+        return fault(cpu, frame, unemulatable, raw);
     };
     let offset = abort.ipa & 0xfff;
     if abort.write {
         let value = frame.reg(transfer.register) as u32;
-        vuart::runtime::access(cpu, offset, Some(value));
+        access(cpu, offset, Some(value));
     } else {
-        let value = vuart::runtime::access(cpu, offset, None) as u64;
+        let value = u64::from(access(cpu, offset, None));
         frame.set_reg(transfer.register, extend(value, &transfer));
     }
     frame.elr = frame.elr.wrapping_add(4);

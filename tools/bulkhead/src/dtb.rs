@@ -16,6 +16,7 @@
 //! | `/interrupt-controller@GICD` | GICv3: the distributor and the redistributor frames of the cell's own CPUs; GICv2: the distributor and the CPU interface (the board's `compatible`, such as `arm,gic-400`) |
 //! | `/timer` | the architected timer's PPIs |
 //! | `/apb-pclk`, `/pl011@BASE` | the virtual console, with its spare SPI and a fixed 24 MHz clock |
+//! | `/watchdog@BASE` | the cell's watchdog (`arm,sp805`) on that clock, with `timeout-sec` |
 //! | `/clock-DEVICE-NAME` | each input clock of a device given to the cell whose rate the board states: a `fixed-clock` (the board's clock controller belongs to no cell) |
 //! | `/NAME@BASE` | each device given to the cell, as the board describes it: all its `compatible` strings, its MMIO, interrupts and clocks, `dma-coherent` when the board's tree says so |
 //! | `/pcie@ECAM` | for a peer of a channel: the virtual PCI host bridge (`pci-host-ecam-generic`) with one ivshmem-v2 function per channel (device number = the channel's index), its INTA mapped to the peer's doorbell SPI; `linux,pci-probe-only` there and in `/chosen` |
@@ -27,7 +28,7 @@
 
 use bsp::{Board, GicVersion, Intid, MemRange, Trigger, VirtualPci, FIRST_PPI, FIRST_SPI};
 use bulkhead_config::yaml::TreeRequest;
-use bulkhead_config::{doorbell_spi, Cell, Channel, CpuSet, ImageKind};
+use bulkhead_config::{doorbell_spi, Cell, Channel, CpuSet, ImageKind, Watchdog};
 use vm_fdt::FdtWriter;
 
 /// Bytes of a GICv2 distributor's registers.
@@ -43,10 +44,11 @@ pub const CLOCK_PHANDLE: u32 = 2;
 /// Phandle of the first fixed clock of the cell's devices; the others
 /// follow in tree order.
 pub const FIRST_DEVICE_CLOCK_PHANDLE: u32 = 3;
-/// Frequency of the console's clock: what QEMU gives its PL011s
-/// (`apb-pclk`). The emulated UART has no baud rate, so any value works;
-/// Linux's PL011 driver only needs the clocks to exist.
-pub const CONSOLE_CLOCK_HZ: u32 = 24_000_000;
+/// Frequency of the emulated devices' fixed clock (`apb-pclk`): what QEMU
+/// gives its PL011s. The emulated UART has no baud rate, so any value
+/// works for it (Linux's PL011 driver only needs the clocks to exist); the
+/// emulated SP805 counts at it ([`Watchdog::CLOCK_HZ`]).
+pub const CONSOLE_CLOCK_HZ: u32 = Watchdog::CLOCK_HZ as u32;
 /// `compatible` of a shared memory region's `/reserved-memory` node.
 pub const SHARED_MEMORY_COMPATIBLE: &str = "bulkhead,shared-memory";
 /// `compatible` of a CPU whose board description names none.
@@ -319,7 +321,7 @@ pub fn generate_with_channels(
     w.null("always-on")?;
     w.end(node)?;
 
-    if let Some(console) = cell.console {
+    if cell.console.is_some() || cell.watchdog.is_some() {
         let clock = w.begin("apb-pclk")?;
         w.string("compatible", "fixed-clock")?;
         w.u32("#clock-cells", 0)?;
@@ -327,7 +329,21 @@ pub fn generate_with_channels(
         w.string("clock-output-names", "clk24mhz")?;
         w.phandle(CLOCK_PHANDLE)?;
         w.end(clock)?;
+    }
 
+    if let Some(watchdog) = cell.watchdog {
+        // Linux's sp805_wdt counts on the first clock, the AMBA bus wants
+        // apb_pclk; no interrupt (the driver takes none).
+        let node = w.begin(&format!("watchdog@{:x}", watchdog.base))?;
+        w.strings("compatible", &["arm,sp805", "arm,primecell"])?;
+        w.reg(&[watchdog.window()])?;
+        w.u32s("clocks", &[CLOCK_PHANDLE, CLOCK_PHANDLE])?;
+        w.strings("clock-names", &["wdog_clk", "apb_pclk"])?;
+        w.u32("timeout-sec", watchdog.timeout_ms.div_ceil(1000))?;
+        w.end(node)?;
+    }
+
+    if let Some(console) = cell.console {
         let node = w.begin(&format!("pl011@{:x}", console.base))?;
         w.strings("compatible", &["arm,pl011", "arm,primecell"])?;
         w.reg(&[console.window()])?;

@@ -203,15 +203,19 @@ pub fn plan(loaded: &Loaded) -> String {
                 "not stoppable while it blocks its own GIC and sleeps".into(),
             ]);
         }
-        rows.push(vec![
-            "on fault".into(),
-            match cell.on_fault {
-                FaultPolicy::Stop => "stop".into(),
-                FaultPolicy::Restart => "restart".into(),
-            },
-        ]);
+        rows.push(vec!["on fault".into(), policy(cell.on_fault).into()]);
+        if let Some(watchdog) = cell.watchdog {
+            rows.push(vec![
+                "watchdog".into(),
+                format!("SP805 at {:#010x}", watchdog.base),
+                format!("{} ms", watchdog.timeout_ms),
+                format!("then {}", policy(watchdog.action)),
+            ]);
+        }
         out.push_str(&table(&rows, "  "));
     }
+    out.push('\n');
+    out.push_str(&housekeeping_plan(loaded));
     for (c, channel) in system.channels.iter().enumerate() {
         out.push('\n');
         out.push_str(&channel_plan(loaded, c, channel));
@@ -219,6 +223,39 @@ pub fn plan(loaded: &Loaded) -> String {
     out.push('\n');
     out.push_str(&memory_map(loaded));
     out
+}
+
+fn policy(policy: FaultPolicy) -> &'static str {
+    match policy {
+        FaultPolicy::Stop => "stop",
+        FaultPolicy::Restart => "restart",
+    }
+}
+
+/// Where the partitioner takes interrupts of its own while cells run (its
+/// timer for the status and the watchdogs, the board UART's for console
+/// input), as the board's firmware is expected to leave the GIC.
+fn housekeeping_plan(loaded: &Loaded) -> String {
+    let system = &loaded.system;
+    let group0_open = loaded.board.gic.control_path == bsp::ControlPath::Group0Fiq;
+    match bulkhead_config::housekeeping::housekeeper(system, group0_open) {
+        Some(keeper) => {
+            let how = match keeper.delivery {
+                bulkhead_config::housekeeping::Delivery::Irq => {
+                    "IRQs, its interrupts are virtualized"
+                }
+                bulkhead_config::housekeeping::Delivery::Fiq => "Group 0 FIQs",
+            };
+            format!(
+                "housekeeping: CPU {} (cell {}, {how}): the partitioner's timer \
+                 (status, watchdogs) and console input\n",
+                keeper.cpu, system.cells[keeper.cell].name
+            )
+        }
+        None => "housekeeping: none: no console input, no watchdog (firmware keeps Group 0 \
+                 and no cell is virtualized, or every cell is real-time)\n"
+            .to_string(),
+    }
 }
 
 /// One channel: its peers with their doorbells and what each may write,

@@ -852,3 +852,40 @@ fn peers_of_channels_get_a_virtual_pci_bridge() {
         );
     }
 }
+
+/// A cell with a watchdog gets an `arm,sp805` node at its page, on the
+/// fixed clock the partitioner's emulation counts at, with the config's
+/// timeout; a cell without a console still gets that clock.
+#[test]
+fn a_watchdog_is_an_sp805_on_the_fixed_clock() {
+    let config = r#"version: 1
+board: qemu-virt
+cells:
+  - name: dog
+    cpus: [0]
+    memory: [{ base: 0x50000000, size: 64M }]
+    console: none
+    kernel: { path: kernel.bin }
+    device_tree: {}
+    watchdog: { base: 0x09001000, timeout_ms: 2500, action: stop }
+"#;
+    let loaded = load(config);
+    let t = Tree::parse(&tree_bytes(&loaded, 0));
+    let node = "/watchdog@9001000";
+    assert!(t.paths().contains(&node), "{:?}", t.paths());
+    assert_eq!(
+        t.strings(node, "compatible"),
+        ["arm,sp805", "arm,primecell"]
+    );
+    assert_eq!(t.reg(node), [MemRange::new(0x0900_1000, 0x1000)]);
+    let clock = t.u32("/apb-pclk", "phandle");
+    assert_eq!(t.u32s(node, "clocks"), [clock, clock]);
+    assert_eq!(t.strings(node, "clock-names"), ["wdog_clk", "apb_pclk"]);
+    assert_eq!(
+        u64::from(t.u32("/apb-pclk", "clock-frequency")),
+        bulkhead_config::Watchdog::CLOCK_HZ
+    );
+    // 2.5 s, rounded up to whole seconds.
+    assert_eq!(t.u32(node, "timeout-sec"), 3);
+    assert!(!t.has(node, "interrupts"));
+}

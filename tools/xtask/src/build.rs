@@ -4,7 +4,7 @@
 //! Output:
 //! - `target/bulkhead/images/`: `partitioner-<board>.img` (the partitioner
 //!   built for the config's board: one build per board), `heartbeat.bin`,
-//!   `intruder.bin`, `wedge.bin`, `probe.bin`, `burst.bin`, `pingpong.bin`, `residue.bin`, `giccheck.bin` (raw arm64
+//!   `intruder.bin`, `wedge.bin`, `watchdog.bin`, `probe.bin`, `burst.bin`, `pingpong.bin`, `residue.bin`, `giccheck.bin` (raw arm64
 //!   Images), and the Linux kernels and initramfs images the config names
 //!   (see [`crate::linux`]);
 //! - `target/bulkhead/<config stem>/`: `bulkhead.img`, the bootable image
@@ -33,6 +33,7 @@ pub const SYSTEM_TEST_CONFIGS: &[&str] = &[
     "config/examples/qemu-heartbeat.yaml",
     "hil-tests/configs/qemu-restart.yaml",
     "hil-tests/configs/qemu-wedge.yaml",
+    "hil-tests/configs/qemu-watchdog.yaml",
     "hil-tests/configs/qemu-residue.yaml",
     "hil-tests/configs/qemu-fuzz.yaml",
     "hil-tests/configs/imx8mp-heartbeat.yaml",
@@ -67,6 +68,7 @@ const IMAGES: &[(&str, &str)] = &[
     ("heartbeat", "heartbeat.bin"),
     ("intruder", "intruder.bin"),
     ("wedge", "wedge.bin"),
+    ("watchdog", "watchdog.bin"),
     ("probe", "probe.bin"),
     ("burst", "burst.bin"),
     ("pingpong", "pingpong.bin"),

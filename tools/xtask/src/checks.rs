@@ -121,7 +121,14 @@ pub fn clippy(layout: &Layout) -> Result<()> {
 /// reference machine, whose quantum needs Group 0), `uboot` (with EL3
 /// present QEMU starts firmware in the secure world) and the tests that
 /// boot nothing (`report`, and the tool's [`TOOL_SYSTEM_TESTS`]).
-const SECURE_SUITE: &[&str] = &["foundation", "channels", "linux", "gateway", "virtualized"];
+const SECURE_SUITE: &[&str] = &[
+    "foundation",
+    "channels",
+    "linux",
+    "gateway",
+    "virtualized",
+    "watchdog",
+];
 
 /// The `bulkhead` tool's tests that need what the system tests need: its
 /// console on a QEMU socket (`BULKHEAD_ARTIFACTS`) and `platform from-dtb`

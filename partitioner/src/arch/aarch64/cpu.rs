@@ -658,19 +658,27 @@ pub unsafe fn invalidate_before_caches_on(start: u64, len: u64) {
     barrier::dsb(barrier::SY);
 }
 
-/// Drops every stage-1 and stage-2 translation of the VMID in
-/// `VTTBR_EL2` on all cores (after its tables changed).
-pub fn invalidate_guest_translations() {
+/// Drops every stage-1 and stage-2 translation of VMID `vmid` on all
+/// cores (after its tables changed). The TLB instruction works on the
+/// VMID in `VTTBR_EL2`, so this core's is set to `vmid` for it and put
+/// back: the caller may be a core of another cell (the housekeeping core
+/// stopping a cell whose watchdog expired), and no guest runs on it while
+/// EL2 does this.
+pub fn invalidate_guest_translations(vmid: u16) {
+    let own = VTTBR_EL2.get();
+    VTTBR_EL2.write(VTTBR_EL2::VMID.val(u64::from(vmid)));
+    barrier::isb(barrier::SY);
     // SAFETY: TLB maintenance has no effect on memory contents.
     unsafe {
         asm!(
             "dsb ishst",
             "tlbi vmalls12e1is",
             "dsb ish",
-            "isb",
             options(nostack)
         )
     };
+    VTTBR_EL2.set(own);
+    barrier::isb(barrier::SY);
 }
 
 /// Whether EL2 must convert priority masks to the Non-secure view itself

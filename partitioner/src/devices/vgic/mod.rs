@@ -481,6 +481,7 @@ mod tests {
             entry: 0,
             boot_argument: 0,
             on_fault: FaultPolicy::Stop,
+            watchdog: None,
         }
     }
 

@@ -46,6 +46,9 @@
 #   limit change: cpu.max <q> <p> -> <q> <p>, usage <n>% -> <n>% of a CPU; memory.max <bytes> -> <bytes>
 #   limit change: crun update failed
 #   scenario: <name>
+#   console: press Enter for a shell             (a root shell on the console)
+#   watchdog: /dev/watchdog petted by pid <pid>, timeout 10 s
+#                                                (when the cell has a watchdog)
 #   status <n>: up <s> s, load <1> <5> <15>, <n> kB available     (every 5 s)
 # and in the faults scenario:
 #   load: started
@@ -118,6 +121,14 @@ for parameter in $(cat /proc/cmdline); do
 done
 say "scenario: $scenario"
 console_shell &
+# The cell's watchdog (an emulated SP805 when the config gives the cell
+# `watchdog:`): busybox's daemon pets it every 2 s and sets its timeout to
+# 10 s, so a hung or killed daemon gets the cell reset (the config's
+# `watchdog.action`). Until the daemon opens it the kernel pets it.
+if [ -e /dev/watchdog ]; then
+    watchdog -t 2 -T 10 /dev/watchdog
+    say "watchdog: /dev/watchdog petted by pid $(pidof watchdog), timeout 10 s"
+fi
 
 # The container: crun keeps its state in /run/crun; the container's
 # output goes to this console. Its cgroup is /sys/fs/cgroup/hello

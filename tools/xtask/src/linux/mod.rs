@@ -126,10 +126,11 @@ const INITRAMFS: &[Initramfs] = &[
         library_packages: &["libc6", "libnuma1"],
         own_programs: &["bulkhead-ipc"],
         // uio_pci_generic gives user space the channel's PCI function
-        // (its BARs and its interrupt), when the cell is a channel peer.
+        // (its BARs and its interrupt), when the cell is a channel peer;
+        // sp805_wdt drives the cell's watchdog, when it has one.
         modules: Some(KernelModules {
             kernel: RT_KERNEL,
-            load: &["uio", "uio_pci_generic"],
+            load: &["uio", "uio_pci_generic", "sp805_wdt"],
         }),
         root: Root::None,
     },
@@ -158,6 +159,7 @@ const INITRAMFS: &[Initramfs] = &[
                 "virtio_net",
                 "uio",
                 "uio_pci_generic",
+                "sp805_wdt",
             ],
         }),
         root: Root::Disk(CONTAINERS_DISK),
@@ -178,7 +180,7 @@ const INITRAMFS: &[Initramfs] = &[
             // fec pulls in libphy, of_mdio (fwnode_mdio, fixed_phy) and
             // selftests, macb phylink too; the PHYs themselves are driven
             // by libphy's generic driver.
-            load: &["fec", "macb", "uio", "uio_pci_generic"],
+            load: &["fec", "macb", "uio", "uio_pci_generic", "sp805_wdt"],
         }),
         root: Root::InRam(CONTAINERS_DISK),
     },
