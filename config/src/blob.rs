@@ -27,7 +27,8 @@
 //! ([`System::virtualized`], a cell-set byte) after that. Version 8 added
 //! each cell's watchdog ([`Cell::watchdog`]) after its fault policy: a
 //! byte (0 none, 1 one), then its base (8 bytes), timeout in ms (4) and
-//! action (1).
+//! action (1); and [`System::console_input`] (a byte: 0 auto, 1
+//! required, 2 off) after the virtualized cells.
 //!
 //! Image payloads follow the blob; [`Image::offset`] counts from the blob's
 //! first byte. Decoding checks every length and count, so a corrupt or
@@ -233,6 +234,12 @@ impl<'a> Reader<'a> {
         let icount_quantum_ns = self.u32()?;
         let direct_wfi = CellSet::from_bits(self.u8()?);
         let virtualized = CellSet::from_bits(self.u8()?);
+        let console_input = match self.u8()? {
+            0 => ConsoleInput::Auto,
+            1 => ConsoleInput::Required,
+            2 => ConsoleInput::Off,
+            _ => return Err(BlobError::BadEnum),
+        };
         Ok(System {
             board,
             cells,
@@ -241,6 +248,7 @@ impl<'a> Reader<'a> {
             virtualized,
             channels,
             icount_quantum_ns,
+            console_input,
         })
     }
 
@@ -437,6 +445,11 @@ mod encode {
         w.u32(system.icount_quantum_ns);
         w.u8(system.direct_wfi.bits());
         w.u8(system.virtualized.bits());
+        w.u8(match system.console_input {
+            ConsoleInput::Auto => 0,
+            ConsoleInput::Required => 1,
+            ConsoleInput::Off => 2,
+        });
         let body = w.0;
         let mut blob = std::vec::Vec::with_capacity(HEADER_SIZE + body.len());
         blob.extend_from_slice(&MAGIC);
@@ -551,6 +564,7 @@ mod tests {
             virtualized: CellSet::from_bits(0b10),
             channels,
             icount_quantum_ns: 10_000,
+            console_input: ConsoleInput::Off,
         }
     }
 
@@ -604,7 +618,7 @@ mod tests {
 
     #[test]
     fn too_many_channels_or_peers_are_refused() {
-        // The channels end the body but for the quantum (4 bytes): put
+        // The channels end the body but for the last 7 bytes: put
         // hand-made ones in a system without any, and fix the header.
         let mut without = sample();
         without.channels.clear();
@@ -612,9 +626,9 @@ mod tests {
         let blob = encode(&without, 8192);
         let with_channels = |count: u8, peers: &[u8]| {
             let mut body = blob[HEADER_SIZE..].to_vec();
-            // Without the quantum (4 bytes), the direct-WFI set (1) and
-            // the virtualized set (1).
-            body.truncate(body.len() - 6);
+            // Without the quantum (4 bytes), the direct-WFI set (1), the
+            // virtualized set (1) and the console input (1).
+            body.truncate(body.len() - 7);
             *body.last_mut().unwrap() = count;
             for _ in 0..count {
                 body.extend_from_slice(&[1, b'x']);
@@ -625,7 +639,7 @@ mod tests {
                 body.extend_from_slice(&0x1000u64.to_le_bytes());
             }
             body.extend_from_slice(&0u32.to_le_bytes());
-            body.extend_from_slice(&[0, 0]);
+            body.extend_from_slice(&[0, 0, 0]);
             let mut b = blob[..HEADER_SIZE].to_vec();
             b[16..20].copy_from_slice(&(body.len() as u32).to_le_bytes());
             b[20..24].copy_from_slice(&crc32(&body).to_le_bytes());

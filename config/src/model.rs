@@ -467,6 +467,22 @@ pub struct System {
     /// neighbour cannot keep a real-time CPU waiting for longer than that
     /// (docs/hil.md). Only for the emulated board.
     pub icount_quantum_ns: u32,
+    /// Whether typing on the serial line reaches the cells' consoles.
+    pub console_input: ConsoleInput,
+}
+
+/// Whether typing on the serial line reaches the cells' consoles
+/// (`console_input:`); the housekeeping core takes it
+/// ([`crate::housekeeping`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ConsoleInput {
+    /// Where a housekeeping core exists.
+    #[default]
+    Auto,
+    /// The config is refused where no housekeeping core exists.
+    Required,
+    /// The partitioner never reads the serial line.
+    Off,
 }
 
 /// Copies `s` into a [`Name`], or returns `None` when it is too long.

@@ -239,6 +239,12 @@ fn system() -> impl Strategy<Value = RawSystem> {
     )
         .prop_map(|(version, board, cells, channels)| RawSystem {
             qemu: None,
+            // Required half of the time: refused where no core takes it.
+            console_input: if channels.is_empty() {
+                RawConsoleInput::Required
+            } else {
+                RawConsoleInput::Auto
+            },
             version,
             board,
             cells,

@@ -79,5 +79,11 @@ fn a_cell_that_spins_with_interrupts_masked_is_restarted() -> Result<(), Harness
             .any(|l| l.contains("cell steady:") && l.contains("restart")),
         "{log:#?}"
     );
+    // The config turns console input off: the partitioner says so.
+    assert!(
+        log.iter()
+            .any(|l| l.ends_with("console input: off (console_input: off)")),
+        "{log:#?}"
+    );
     Ok(())
 }

@@ -156,6 +156,7 @@ mod tests {
             virtualized: CellSet::EMPTY,
             channels: Vec::new(),
             icount_quantum_ns: 0,
+            console_input: bulkhead_config::ConsoleInput::Auto,
         }
     }
 
@@ -237,6 +238,7 @@ mod tests {
             .into_iter()
             .collect(),
             icount_quantum_ns: 0,
+            console_input: bulkhead_config::ConsoleInput::Auto,
         };
         // Cell 0 is peer 1 of `link` (device 0, BAR 2 at 0x2000_0000) and
         // no peer of `other`.

@@ -32,6 +32,7 @@
 //! | `images` | a cell's images, entry point and virtual console |
 //! | `interrupts` | how a cell's interrupts reach it: direct or virtualized |
 //! | `watchdog` | a cell's watchdog: its page, timeout, and a core to notice it expire |
+//! | `console_input` | that required console input has a core to take it |
 //! | `channels` | IPC channels, and the virtual PCI windows their peers see them in |
 //! | `stage2` | that each cell's stage 2 fits the IPA space and the table pool |
 //! | `warnings` | the advice: shared L2 clusters, clocks without a rate |
@@ -42,6 +43,7 @@
 //! module of their concern all the same (`cpus::listed_twice`).
 
 pub(crate) mod channels;
+pub(crate) mod console_input;
 pub(crate) mod cpus;
 pub(crate) mod devices;
 pub(crate) mod images;
@@ -68,6 +70,8 @@ pub enum Location {
     Board,
     /// The `cells` list as a whole.
     Cells,
+    /// The `console_input` field.
+    ConsoleInput,
     /// A field of cell `cell` (index in `cells`).
     Cell {
         /// Index of the cell.
@@ -224,6 +228,7 @@ fn check_layout(system: &System, board: &Board, mut report: impl FnMut(Finding))
     if let Some(pci) = &board.virtual_pci {
         channels::check_virtual_pci_windows(system, pci, &mut emit);
     }
+    console_input::check(system, board, &mut emit);
     count
 }
 

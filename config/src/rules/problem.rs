@@ -167,6 +167,9 @@ pub enum Problem {
     WatchdogWithoutHousekeeper,
     /// A watchdog in the latency lab, whose quantum has EL2's timer.
     WatchdogInLatencyLab,
+    /// `console_input: required` in a config with no core where the
+    /// partitioner takes interrupts of its own.
+    ConsoleInputWithoutHousekeeper,
     /// Two channels have the same name.
     ChannelNameTaken {
         /// Index of the channel that has the name first.
@@ -285,6 +288,7 @@ impl Problem {
             Problem::WatchdogPlace => "config::watchdog_place",
             Problem::WatchdogWithoutHousekeeper => "config::watchdog_needs_el2_interrupts",
             Problem::WatchdogInLatencyLab => "config::watchdog_in_latency_lab",
+            Problem::ConsoleInputWithoutHousekeeper => "config::console_input_needs_el2_interrupts",
             Problem::TooFewPeers => "config::too_few_peers",
             Problem::PeerTwice { .. } => "config::cell_listed_twice",
             Problem::NoDoorbellSpi { .. } => "config::no_spare_spi",

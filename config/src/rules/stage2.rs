@@ -75,7 +75,7 @@ pub(crate) fn explain(x: &Explainer<'_>, location: Location, problem: Problem) -
         } => x.cell_field_path(cell, field),
         Location::Cell { cell, .. } => format!("cells[{cell}]"),
         Location::Channel { channel, field } => x.channel_field_path(channel, field),
-        Location::Board | Location::Cells => String::new(),
+        Location::Board | Location::Cells | Location::ConsoleInput => String::new(),
     };
     let (message, help) = match problem {
         Problem::BeyondIpaSpace { end } => (

@@ -51,6 +51,7 @@ fn system(cells: &[Cell]) -> System {
         virtualized: CellSet::EMPTY,
         channels: Vec::new(),
         icount_quantum_ns: 0,
+        console_input: ConsoleInput::Auto,
     }
 }
 
@@ -248,6 +249,7 @@ fn names_cpus_and_board() {
             virtualized: CellSet::EMPTY,
             channels: Vec::new(),
             icount_quantum_ns: 0,
+            console_input: ConsoleInput::Auto,
         })
         .len(),
         1

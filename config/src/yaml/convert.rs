@@ -387,6 +387,11 @@ impl<'a> Converter<'a> {
             virtualized: CellSet::EMPTY,
             channels: heapless::Vec::new(),
             icount_quantum_ns: self.icount_quantum(),
+            console_input: match raw.console_input {
+                RawConsoleInput::Auto => ConsoleInput::Auto,
+                RawConsoleInput::Required => ConsoleInput::Required,
+                RawConsoleInput::Off => ConsoleInput::Off,
+            },
         };
         // Channels first: a peer's generated device tree describes them.
         self.converted_channels = self.channels();

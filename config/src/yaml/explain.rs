@@ -44,6 +44,7 @@ impl Explainer<'_> {
         }
         let (cell, field) = match finding.location {
             Location::Board | Location::Cells => return names::explain_system(self, problem),
+            Location::ConsoleInput => return rules::console_input::explain(self, problem),
             Location::Channel { channel, field } => {
                 return rules::channels::explain(self, channel, field, problem)
             }
@@ -105,6 +106,7 @@ impl Explainer<'_> {
             | Problem::NoDoorbellSpi { .. }
             | Problem::NoVirtualPci
             | Problem::NoVirtualPciDevice { .. }
+            | Problem::ConsoleInputWithoutHousekeeper
             | Problem::ChannelTooLarge { .. } => {
                 Some(self.unexplained(&self.cell_field_path(cell, field), problem))
             }

@@ -24,12 +24,39 @@ pub struct RawSystem {
     /// Shared-memory channels between cells (ivshmem-v2 style), at most 8.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub channels: Vec<RawChannel>,
+    /// Whether what is typed on the serial line reaches the cells'
+    /// consoles: `auto` (where a core can take the partitioner's
+    /// interrupts; the plan says which), `required` (refused where none
+    /// can) or `off` (the partitioner never reads the line: a console that
+    /// only shows).
+    #[serde(default, skip_serializing_if = "RawConsoleInput::is_auto")]
+    pub console_input: RawConsoleInput,
     /// Only for QEMU's `virt` board: what QEMU attaches behind the cells'
     /// virtio-mmio slots when `cargo xtask demo` or the system tests run
     /// this config. The partitioner never sees it; on a real board the
     /// devices are real.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qemu: Option<RawQemu>,
+}
+
+/// Whether typing reaches the cells' consoles.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RawConsoleInput {
+    /// Where the board and the config let the partitioner take the UART's
+    /// interrupt.
+    #[default]
+    Auto,
+    /// Always: a config where no core can take it is refused.
+    Required,
+    /// Never: the partitioner does not read the serial line.
+    Off,
+}
+
+impl RawConsoleInput {
+    fn is_auto(&self) -> bool {
+        *self == RawConsoleInput::Auto
+    }
 }
 
 /// A shared-memory channel: one region of RAM, outside every cell's

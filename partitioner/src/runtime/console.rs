@@ -37,6 +37,12 @@ pub fn init(board: &bsp::Board, counter_hz: u64) {
 /// [`receive`] drains it; without one there is no console input. Call once,
 /// after [`init`], with the distributor set up.
 pub fn start_input(board: &bsp::Board, housekeeper: Option<Housekeeper>) {
+    let off = super::machine::try_machine()
+        .is_some_and(|m| m.system.console_input == bulkhead_config::ConsoleInput::Off);
+    if off {
+        defmt::info!("console input: off (console_input: off)");
+        return;
+    }
     let Some(housekeeper) = housekeeper else {
         defmt::info!(
             "console input: none (no core takes EL2 interrupts: firmware keeps Group 0 and no cell is virtualized, or every cell is real-time)"

@@ -238,6 +238,11 @@ fn policy(policy: FaultPolicy) -> &'static str {
 fn housekeeping_plan(loaded: &Loaded) -> String {
     let system = &loaded.system;
     let group0_open = loaded.board.gic.control_path == bsp::ControlPath::Group0Fiq;
+    let input = if system.console_input == bulkhead_config::ConsoleInput::Off {
+        "no console input (console_input: off)"
+    } else {
+        "console input"
+    };
     match bulkhead_config::housekeeping::housekeeper(system, group0_open) {
         Some(keeper) => {
             let how = match keeper.delivery {
@@ -248,7 +253,7 @@ fn housekeeping_plan(loaded: &Loaded) -> String {
             };
             format!(
                 "housekeeping: CPU {} (cell {}, {how}): the partitioner's timer \
-                 (status, watchdogs) and console input\n",
+                 (status, watchdogs), {input}\n",
                 keeper.cpu, system.cells[keeper.cell].name
             )
         }

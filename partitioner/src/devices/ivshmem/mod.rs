@@ -1645,6 +1645,7 @@ mod tests {
             .into_iter()
             .collect(),
             icount_quantum_ns: 0,
+            console_input: bulkhead_config::ConsoleInput::Auto,
         };
         let second = describe(&system, &BOARD, 1).unwrap();
         assert_eq!(second.protocol, 0x4000);

@@ -522,6 +522,7 @@ mod tests {
             virtualized: bulkhead_config::CellSet::EMPTY,
             channels: [channel.clone(), channel].into_iter().collect(),
             icount_quantum_ns: 0,
+            console_input: bulkhead_config::ConsoleInput::Auto,
         };
         // Cell 2 is peer 0 of both channels (104, 108), cell 0 peer 1
         // (105, 109), cell 1 no peer.
