@@ -321,6 +321,20 @@ pub struct Gic {
 }
 
 impl Gic {
+    /// Where the second 4 KiB page of a GICv2 register frame (`GICC`,
+    /// `GICV`: `GICC_DIR` and `GICV_DIR` are there) starts, in `window`.
+    /// Some SoCs alias each 4 KiB page over 64 KiB (ZynqMP): their
+    /// device tree then gives the frame 128 KiB, and the second page is
+    /// 64 KiB in, as Linux's GIC driver reads it; elsewhere it follows the
+    /// first.
+    pub const fn gicv2_second_page(window: MemRange) -> u64 {
+        if window.size == 0x2_0000 {
+            window.base + 0x1_0000
+        } else {
+            window.base + 0x1000
+        }
+    }
+
     /// The GIC's register windows the partitioner uses, which it maps at
     /// EL2 and a cell must not put memory over: the distributor, the
     /// redistributors (GICv3) and the CPU interface (GICv2). The

@@ -170,14 +170,40 @@ pub fn plan(
             source: Source::Device(*device),
         })?;
     }
-    if let (GicVersion::V2, Some(gicc)) = (board.gic.version, board.gic.cpu_interface) {
-        add(Mapping {
-            input: gicc.base,
-            output: gicc.base,
-            size: crate::PAGE_SIZE,
-            kind: Kind::Device,
-            source: Source::GicCpuInterface,
-        })?;
+    let gic = board.gic;
+    if let (GicVersion::V2, Some(gicc)) = (gic.version, gic.cpu_interface) {
+        match gic.virtual_cpu_interface {
+            // A virtualized cell sees the virtual CPU interface where the
+            // CPU interface is, both pages (GICV_DIR is in the second).
+            Some(gicv) if system.virtualized.contains(index) => {
+                for page in [0, 1] {
+                    let (input, output) = if page == 0 {
+                        (gicc.base, gicv.base)
+                    } else {
+                        (
+                            gicc.base + crate::PAGE_SIZE,
+                            bsp::Gic::gicv2_second_page(gicv),
+                        )
+                    };
+                    add(Mapping {
+                        input,
+                        output,
+                        size: crate::PAGE_SIZE,
+                        kind: Kind::Device,
+                        source: Source::GicCpuInterface,
+                    })?;
+                }
+            }
+            // A direct cell reaches its core's own CPU interface, the
+            // first page; GICC_DIR (the second) traps.
+            _ => add(Mapping {
+                input: gicc.base,
+                output: gicc.base,
+                size: crate::PAGE_SIZE,
+                kind: Kind::Device,
+                source: Source::GicCpuInterface,
+            })?,
+        }
     }
     if let Some(pci) = board.virtual_pci {
         for (c, channel) in system.channels.iter().enumerate() {

@@ -166,7 +166,9 @@ fn debian_kernel_boots_in_a_cell_on_the_zcu102() -> Result<(), HarnessError> {
 /// GEM3, whose driver (macb) runs on the clocks the generated tree gives
 /// it and gets a DHCP lease through QEMU's user network. The channel's
 /// doorbells are PL-to-PS fabric lines, spare SPIs from the middle of the
-/// GIC's range.
+/// GIC's range. The containers cell's interrupts are virtualized through
+/// the GIC-400's list registers; a person logs into both shells, and the
+/// containers cell's watchdog restarts it when its daemon is killed.
 #[test]
 fn rt_and_container_cells_run_side_by_side_on_the_zcu102() -> Result<(), HarnessError> {
     let mut session = common::gateway_session(artifacts::boot(
@@ -219,13 +221,43 @@ fn rt_and_container_cells_run_side_by_side_on_the_zcu102() -> Result<(), Harness
                     "pl011@ff000000",
                     "psci",
                     "timer",
+                    "watchdog@ff001000",
                 ],
                 // GEM3's (SPI 63, once per queue: one line), the console,
                 // the doorbell.
                 interrupts: &[95, 122, 137],
             },
         },
-    )
+    )?;
+    // The containers cell's interrupts are virtualized, through the
+    // GIC-400's list registers (GICH; its virtual CPU interface GICV
+    // where the cell's GICC is): all of the above ran on them. The board
+    // UART's interrupt (SPI 21) goes to the partitioner on its first
+    // core, and typing reaches both shells.
+    common::assert_console_input(&session, 53, "cpu 2 (IRQ, virtualized cell)");
+    for cell in ["containers", "control"] {
+        let answer = common::log_into_shell(&mut session, cell)?;
+        assert!(answer.ends_with("on cpus 0-1"), "{cell}: {answer}");
+    }
+    // Its watchdog restarts it when its daemon is killed, alone.
+    session.type_into("containers", "kill -9 $(pidof watchdog)\r")?;
+    session.expect_all(
+        [
+            (
+                "partitioner",
+                Pattern::regex(
+                    r"^.*cell containers: watchdog expired, not petted for 1\d{4} ms \(timeout 10000 ms\)$",
+                ),
+            ),
+            (
+                "partitioner",
+                Pattern::from("cell containers: starting (boot #2) at 0x10000000 on cpu 2"),
+            ),
+            ("containers", Pattern::from("bulkhead-guest: userspace up")),
+        ],
+        Duration::from_secs(120),
+    )?;
+    Ok(())
 }
 
 /// Debian's unmodified kernel in a cell on the Raspberry Pi 4 model, next

@@ -2,9 +2,9 @@
 //!
 //! A real-time cell takes its interrupts directly: its latency is the
 //! hardware's, and the partitioner never runs on its cores. Virtualized
-//! delivery (the list registers of the GIC's virtual CPU interface) is
-//! built for a GICv3's system-register interface; a GICv2's memory-mapped
-//! one (`GICH`/`GICV`) is not yet.
+//! delivery needs the GIC's virtualization extensions: a GICv3's virtual
+//! CPU interface, or a GICv2's `GICH` and `GICV` frames, which the board
+//! description must give.
 
 use super::{CellField, CellUnderCheck, Location, Problem};
 #[cfg(feature = "std")]
@@ -19,10 +19,12 @@ pub(super) fn check_cell(c: &CellUnderCheck<'_>, emit: &mut impl FnMut(Location,
     if c.system.realtime.contains(c.i) {
         emit(c.at(CellField::Interrupts), Problem::RealtimeVirtualized);
     }
-    if c.board.gic.version != GicVersion::V3 {
+    let gic = c.board.gic;
+    let frames = gic.hypervisor_interface.is_some() && gic.virtual_cpu_interface.is_some();
+    if gic.version == GicVersion::V2 && !frames {
         emit(
             c.at(CellField::Interrupts),
-            Problem::VirtualizedWithoutGicV3,
+            Problem::VirtualizedWithoutVirtualInterface,
         );
     }
 }
@@ -44,19 +46,21 @@ pub(crate) fn explain(x: &Explainer<'_>, cell: usize, problem: Problem) -> Optio
                 "a virtualized interrupt exits to the partitioner on its way to the cell; \
                  drop `interrupts: virtualized` (or `realtime: true`)",
             ),
-        Problem::VirtualizedWithoutGicV3 => x
+        Problem::VirtualizedWithoutVirtualInterface => x
             .diagnostic(
                 problem.code(),
                 &path,
                 format!(
-                    "board {} has a GICv2: virtualized interrupts need a GICv3 for now",
+                    "board {} has a GICv2 whose description gives no virtual interface \
+                     (GICH and GICV): virtualized interrupts need it",
                     x.board.name
                 ),
             )
-            .label("GICv3 only")
+            .label("no virtual interface")
             .help(
-                "use `interrupts: direct` on this board; the GICv2's list registers \
-                 (GICH) are not driven yet",
+                "use `interrupts: direct` on this board, or add the GIC's `hypervisor_interface` \
+                 and `virtual_cpu_interface` to its description (the device tree's GIC node \
+                 `reg` entries 3 and 4)",
             ),
         _ => x.unexplained(&path, problem),
     })

@@ -155,8 +155,9 @@ pub enum Problem {
     ConsoleOverlap,
     /// A `realtime` cell asks for virtualized interrupts.
     RealtimeVirtualized,
-    /// Virtualized interrupts on a board whose GIC is not a GICv3.
-    VirtualizedWithoutGicV3,
+    /// Virtualized interrupts on a board whose GICv2 description gives no
+    /// virtual interface (`GICH`, `GICV`).
+    VirtualizedWithoutVirtualInterface,
     /// A watchdog timeout outside what the emulated SP805 counts.
     WatchdogTimeout,
     /// A watchdog page that is unaligned or overlaps something the cell
@@ -283,7 +284,9 @@ impl Problem {
             Problem::EntryOutsideKernel => "config::entry_outside_kernel",
             Problem::ConsoleOverlap => "config::console_overlap",
             Problem::RealtimeVirtualized => "config::realtime_virtualized",
-            Problem::VirtualizedWithoutGicV3 => "config::virtualized_needs_gicv3",
+            Problem::VirtualizedWithoutVirtualInterface => {
+                "config::virtualized_needs_virtual_interface"
+            }
             Problem::WatchdogTimeout => "config::watchdog_timeout",
             Problem::WatchdogPlace => "config::watchdog_place",
             Problem::WatchdogWithoutHousekeeper => "config::watchdog_needs_el2_interrupts",

@@ -940,3 +940,32 @@ fn a_watchdog_needs_a_free_page_a_timeout_and_a_housekeeper() {
     s.icount_quantum_ns = 10_000;
     assert_eq!(problems(&s), [(at, Problem::WatchdogInLatencyLab)]);
 }
+
+#[test]
+fn virtualized_interrupts_need_the_gics_virtual_interface() {
+    let mut s = system(&[cell("containers", 0b0001, 0x1000_0000)]);
+    s.board = name("rpi4b").unwrap();
+    s.cells[0].console = None;
+    s.virtualized.insert(0);
+    let at = Location::Cell {
+        cell: 0,
+        field: CellField::Interrupts,
+    };
+    // The Raspberry Pi 4's GIC-400 has GICH and GICV: fine.
+    let board = bsp::rpi4b::BOARD;
+    let mut found = std::vec::Vec::new();
+    check(&s, &board, |f| found.push(f));
+    assert!(!found.iter().any(|f| f.location == at), "{found:?}");
+    // Without them in the description: refused.
+    let mut without = board;
+    without.gic.hypervisor_interface = None;
+    let mut found = std::vec::Vec::new();
+    check(&s, &without, |f| found.push(f));
+    assert!(
+        found.contains(&Finding {
+            location: at,
+            problem: Problem::VirtualizedWithoutVirtualInterface
+        }),
+        "{found:?}"
+    );
+}

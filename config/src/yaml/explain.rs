@@ -81,7 +81,7 @@ impl Explainer<'_> {
             | Problem::ImageOverlap { .. }
             | Problem::EntryOutsideKernel
             | Problem::ConsoleOverlap => images::explain(self, cell, field, problem),
-            Problem::RealtimeVirtualized | Problem::VirtualizedWithoutGicV3 => {
+            Problem::RealtimeVirtualized | Problem::VirtualizedWithoutVirtualInterface => {
                 rules::interrupts::explain(self, cell, problem)
             }
             Problem::WatchdogTimeout

@@ -240,7 +240,9 @@ pub enum RawInterrupts {
     /// partitioner, which passes the cell's own to it through the GIC's
     /// list registers (the virtual CPU interface): one exit per
     /// interrupt, and the partitioner can run its own housekeeping on the
-    /// cell's cores. GICv3 only for now; never for a `realtime` cell.
+    /// cell's cores. Needs the GIC's virtual interface (every GICv3, a
+    /// GICv2 whose description gives `GICH` and `GICV`); never for a
+    /// `realtime` cell.
     Virtualized,
 }
 

@@ -9,7 +9,7 @@
 //! registers are the map in [`super`]; which GIC a board has is its
 //! description's, checked at boot ([`version_mismatch`]).
 
-mod v2;
+pub(crate) mod v2;
 
 pub use v2::{interface_of, reset_private as reset_private_v2, send_sgi as send_sgi_v2};
 
@@ -156,13 +156,15 @@ pub fn set_spi_pending(board: &Board, intid: u32) {
 /// drives itself (its console UART), EL2's: at the partitioner's priority,
 /// in Group 0 (an FIQ at EL2) or Group 1 (an IRQ, which reaches EL2 on a
 /// virtualized cell's core) as `delivery` says, routed to board CPU `cpu`
-/// and enabled (GICv3; nothing on a GICv2, where EL2 takes no interrupt
-/// while cells run). No cell owns it: the rules keep the console's device
-/// out of every cell.
+/// and enabled (on a GICv2, in the one group there is, an IRQ). No cell
+/// owns it: the rules keep the console's device out of every cell.
 pub fn route_el2_spi(board: &Board, intid: Intid, cpu: usize, delivery: Delivery) {
     let index = intid as usize;
-    if board.gic.version != GicVersion::V3 || !(32..1020).contains(&index) {
+    if !(32..1020).contains(&index) {
         return;
+    }
+    if board.gic.version == GicVersion::V2 {
+        return v2::route_el2_spi(board, intid, cpu);
     }
     let gicd = distributor(board);
     let (word, bit) = (index / 32, 1u32 << (intid % 32));
@@ -237,6 +239,10 @@ pub fn enable_el2_timer(board: &Board, mpidr: u64) -> bool {
 /// IRQ, which goes to EL2 there) at the partitioner's priority, enabled.
 /// Cells never own them ([`crate::devices::vgic::Ownership`]).
 pub fn enable_el2_irq(board: &Board, mpidr: u64, intid: Intid) {
+    if board.gic.version == GicVersion::V2 {
+        // Banked in the distributor: this core's own copy.
+        return v2::enable_el2_private(board, intid);
+    }
     if let Some((_, sgi)) = redistributor(board, mpidr) {
         let bit = 1 << intid;
         sgi.igroupr0.set(sgi.igroupr0.get() | bit);

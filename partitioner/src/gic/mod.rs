@@ -154,6 +154,42 @@ pub mod gicc {
     pub const SIZE: u64 = 0x2000;
 }
 
+/// GICv2 virtual interface control register offsets (`GICH_*`, GIC
+/// architecture specification, table 5-1).
+pub mod gich {
+    /// `GICH_HCR`: enable (bit 0), underflow maintenance interrupt (bit 1).
+    pub const HCR: u64 = 0x000;
+    /// `GICH_VTR`: the number of list registers, less one (bits 5:0).
+    pub const VTR: u64 = 0x004;
+    /// `GICH_VMCR`: the virtual CPU interface's control, as a guest sees it.
+    pub const VMCR: u64 = 0x008;
+    /// `GICH_ELRSR0`: empty list registers 0-31.
+    pub const ELRSR0: u64 = 0x030;
+    /// `GICH_APR`: the virtual active priorities.
+    pub const APR: u64 = 0x0f0;
+    /// `GICH_LR0`, then one word per list register.
+    pub const LR0: u64 = 0x100;
+    /// Bytes of the block.
+    pub const SIZE: u64 = 0x200;
+}
+
+register_structs! {
+    /// A GICv2's virtual interface control (`GICH`): this core's banked
+    /// copy.
+    pub(crate) HypervisorInterface {
+        (gich::HCR as usize => pub(crate) hcr: ReadWrite<u32>),
+        (gich::VTR as usize => pub(crate) vtr: ReadOnly<u32>),
+        (gich::VMCR as usize => pub(crate) vmcr: ReadWrite<u32>),
+        (gich::VMCR as usize + 4 => _reserved0),
+        (gich::ELRSR0 as usize => pub(crate) elrsr: [ReadOnly<u32>; 2]),
+        (gich::ELRSR0 as usize + 8 => _reserved1),
+        (gich::APR as usize => pub(crate) apr: ReadWrite<u32>),
+        (gich::APR as usize + 4 => _reserved2),
+        (gich::LR0 as usize => pub(crate) lr: [ReadWrite<u32>; 64]),
+        (gich::SIZE as usize => @END),
+    }
+}
+
 register_bitfields! [u32,
     /// GICv2 `GICC_CTLR` as the Non-secure side uses it: the layout
     /// without the security extensions, where the Non-secure view puts

@@ -147,8 +147,12 @@ fn post_start(cpu: usize, generation: u32, entry: u64, context: u64) {
     post(cpu, generation, COMMAND_START);
 }
 
-/// Marks this core online and parks it.
+/// Marks this core online and parks it; the housekeeping core takes the
+/// console's input interrupt.
 pub fn core_online(cpu: usize) -> ! {
+    if let Some(keeper) = housekeeping::housekeeper().filter(|h| h.cpu == cpu) {
+        console::route_input(BOARD, keeper);
+    }
     // A start may already have been posted (and the state set to Pending)
     // while this core was booting: only leave Offline.
     let _ = CORES[cpu].state.compare_exchange(
@@ -165,8 +169,8 @@ pub fn park(cpu: usize) -> ! {
     // A virtualized cell's physical interrupts that it had listed but
     // not ended are ended here, while the interface is still in EOI mode
     // 1; the list registers are emptied.
-    if arch::is_virtualized_core(cpu) {
-        vgic::virtual_interface::leave(cpu);
+    if vgic::virtual_interface::is_virtualized(cpu) {
+        vgic::virtual_interface::leave(BOARD, cpu);
     }
     // Take the interface back from the cell that may have left it masked,
     // with active priorities (which block the kick on either path: the
@@ -322,9 +326,10 @@ fn try_enter(cpu: usize, generation: u32) {
     arch::prepare_vcpu(state.stage2_root.load(Ordering::Acquire), vmid(index), vcpu);
     vgic::runtime::reset_cpu_interface(machine(), index, cpu);
     if machine().system.virtualized.contains(index) {
-        arch::mark_virtualized_core(cpu, vgic::partitioners_private(BOARD), BOARD.console.irq);
+        let private = vgic::partitioners_private(BOARD);
+        vgic::virtual_interface::mark(BOARD, cpu, private, BOARD.console.irq);
         gic::enable_el2_irq(BOARD, arch::mpidr(), BOARD.gic.maintenance_irq);
-        arch::virtualize_interrupts();
+        vgic::virtual_interface::enter(BOARD);
     }
     arch::trap_wfi(traps_wfi(index));
     start_quantum(index);
@@ -604,24 +609,43 @@ pub fn traps_wfi(index: usize) -> bool {
 }
 
 /// A physical interrupt reached EL2 on a core of a virtualized cell
-/// (`HCR_EL2.IMO`) and `boot.S` acknowledged it (`intid`, at running
-/// priority `running`) but did not list it: the cell's is listed for it;
-/// the kick makes the core leave the cell when a command waits, like
-/// [`kicked`]. On any other core it was not acknowledged.
+/// (`HCR_EL2.IMO`). On a GICv3, `boot.S` acknowledged it (`intid`, at
+/// running priority `running`) but did not list it; on a GICv2 it is
+/// acknowledged here, as long as any is pending. The cell's are listed
+/// for it; the partitioner's are served, and the kick makes the core
+/// leave the cell when a command waits, like [`kicked`]. On any other
+/// core it was not acknowledged.
 pub fn interrupted(cpu: usize, intid: u64, running: u64) {
-    use vgic::virtual_interface::{take, Taken};
+    use vgic::virtual_interface as vif;
+    if vif::is_memory_mapped(cpu) {
+        super::exits::count(cpu, super::exits::Cause::Irq);
+        while let Some((iar, running)) = vif::acknowledge_v2(BOARD) {
+            take_listed(cpu, iar, running);
+        }
+        return;
+    }
     if !arch::is_virtualized_core(cpu) {
         // Every other cell takes its interrupts at EL1 (HCR_EL2.IMO = 0);
         // none should reach EL2. Leave it and carry on.
         defmt::warn!("cpu {=usize}: unexpected IRQ at EL2", cpu);
         return;
     }
-    let intid = u32::try_from(intid).unwrap_or(u32::MAX);
-    match take(BOARD, cpu, intid, running as u8) {
+    take_listed(cpu, u32::try_from(intid).unwrap_or(u32::MAX), running as u8);
+}
+
+/// Lists or serves interrupt `ack` (as acknowledged) on core `cpu` of a
+/// virtualized cell ([`interrupted`]).
+fn take_listed(cpu: usize, ack: u32, running: u8) {
+    use vgic::virtual_interface::{take, Taken};
+    match take(BOARD, cpu, ack, running) {
         Taken::Cell | Taken::Nothing => {}
-        Taken::Partitioner(intid) => {
+        Taken::Partitioner(ack) => {
+            let intid = match BOARD.gic.version {
+                bsp::GicVersion::V3 => ack,
+                bsp::GicVersion::V2 => ack & 0x3ff,
+            };
             let expiry = serve(cpu, intid, true);
-            gic::end(BOARD, intid);
+            gic::end(BOARD, ack);
             expire(cpu, expiry);
             if CORES[cpu].command.load(Ordering::Acquire) != COMMAND_NONE {
                 CORES[cpu].set_state(CoreState::Parked);

@@ -33,8 +33,9 @@ pub fn init(board: &bsp::Board, counter_hz: u64) {
     TICKS_PER_MICROSECOND.store((counter_hz / 1_000_000).max(1), Ordering::Relaxed);
 }
 
-/// Takes the board UART's receive interrupt to `housekeeper`'s core, where
-/// [`receive`] drains it; without one there is no console input. Call once,
+/// Turns the board UART's receive interrupt on, for `housekeeper`'s core,
+/// where [`receive`] drains it ([`route_input`] routes it there once
+/// that core is up); without one there is no console input. Call once,
 /// after [`init`], with the distributor set up.
 pub fn start_input(board: &bsp::Board, housekeeper: Option<Housekeeper>) {
     let off = super::machine::try_machine()
@@ -49,21 +50,12 @@ pub fn start_input(board: &bsp::Board, housekeeper: Option<Housekeeper>) {
         );
         return;
     };
-    if board.gic.version != bsp::GicVersion::V3 {
-        defmt::info!("console input: none (a GICv2 gives EL2 no interrupt while cells run)");
-        return;
-    }
     {
         let uart = UART.lock();
         let Some(uart) = uart.as_ref() else { return };
         uart.enable_receive_interrupt();
     }
-    crate::gic::driver::route_el2_spi(
-        board,
-        board.console.irq,
-        housekeeper.cpu,
-        housekeeper.delivery,
-    );
+    INPUT_ON.store(true, Ordering::Relaxed);
     defmt::info!(
         "console input: UART interrupt {=u32} to cpu {=usize} ({=str})",
         board.console.irq,
@@ -73,6 +65,24 @@ pub fn start_input(board: &bsp::Board, housekeeper: Option<Housekeeper>) {
             bulkhead_config::housekeeping::Delivery::Fiq => "FIQ, Group 0",
         }
     );
+}
+
+/// Whether console input is on ([`start_input`]).
+static INPUT_ON: AtomicBool = AtomicBool::new(false);
+
+/// Routes the board UART's receive interrupt to this core, the
+/// housekeeping core `housekeeper`, as it comes online (a GICv2 routes to
+/// a CPU interface number, which the core learns as it sets up its part
+/// of the GIC).
+pub fn route_input(board: &bsp::Board, housekeeper: Housekeeper) {
+    if INPUT_ON.load(Ordering::Relaxed) {
+        crate::gic::driver::route_el2_spi(
+            board,
+            board.console.irq,
+            housekeeper.cpu,
+            housekeeper.delivery,
+        );
+    }
 }
 
 /// The host's frames as they arrive.

@@ -131,6 +131,11 @@ pub fn build_el2_tables(board: &Board) -> u64 {
     for window in board.gic.windows() {
         map_or_halt(root, &identity(page_align(window), device, Permissions::RW));
     }
+    // A GICv2's virtual interface control (GICH), for cells whose
+    // interrupts are virtualized. No cell maps it.
+    if let Some(window) = board.gic.hypervisor_interface {
+        map_or_halt(root, &identity(page_align(window), device, Permissions::RW));
+    }
     root
 }
 

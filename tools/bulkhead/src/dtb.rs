@@ -347,9 +347,12 @@ pub fn generate_with_channels(
         let node = w.begin(&format!("pl011@{:x}", console.base))?;
         w.strings("compatible", &["arm,pl011", "arm,primecell"])?;
         w.reg(&[console.window()])?;
-        // Edge-triggered: the partitioner sets it pending once per batch of
-        // input or unmasking (devices/vuart), as it does a doorbell.
-        let irq = interrupt(console.irq, Trigger::EdgeRising, "the console")?;
+        // Level: the partitioner sets it pending once per batch of input
+        // or unmasking (devices/vuart); acknowledging it clears that.
+        // (Level, not edge: a board whose GIC lacks the spare SPI, as
+        // QEMU's raspi4b lacks INTID 224 and up, ignores the cell's
+        // configuration write, and Linux refuses an edge it cannot set.)
+        let irq = interrupt(console.irq, Trigger::LevelHigh, "the console")?;
         w.u32s("interrupts", &irq)?;
         w.u32s("clocks", &[CLOCK_PHANDLE, CLOCK_PHANDLE])?;
         w.strings("clock-names", &["uartclk", "apb_pclk"])?;

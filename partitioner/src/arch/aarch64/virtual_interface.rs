@@ -64,6 +64,14 @@ pub fn virtualize_interrupts() {
     barrier::isb(barrier::SY);
 }
 
+/// Sends every physical IRQ of this core to EL2 (`HCR_EL2.IMO`), for a
+/// cell whose interrupts are virtualized on a GICv2, whose virtual
+/// interface is memory-mapped (`gic::driver::v2::virtualize`).
+pub fn route_irqs_to_el2() {
+    HCR_EL2.modify(HCR_EL2::IMO::EnableVirtualIRQ);
+    barrier::isb(barrier::SY);
+}
+
 /// How many list registers the core has.
 pub fn list_registers() -> usize {
     ICH_VTR.read(ICH_VTR_EL2::ListRegs) as usize + 1

@@ -172,9 +172,80 @@ pub const fn occupied(empty: u64, count: usize) -> u64 {
     !empty & implemented(count)
 }
 
+/// A GICv2's list registers (`GICH_LR<n>`, 32 bits) hold the same as a
+/// GICv3's in other places: [`to_v2`] and [`from_v2`] translate, so that
+/// everything above works on the GICv3 layout. The priority keeps its top
+/// five bits (what a GIC-400's virtual interface implements); the group
+/// is 0, the one a Linux guest enables on a GICv2's virtual CPU interface
+/// (`GICV_CTLR` bit 0).
+pub mod v2 {
+    /// `GICH_LR`: the hardware bit.
+    const HW: u32 = 1 << 31;
+    /// `GICH_LR`: where the state (pending 1, active 2) is.
+    const STATE_SHIFT: u32 = 28;
+    /// `GICH_LR`: where the priority's top five bits are.
+    const PRIORITY_SHIFT: u32 = 23;
+    /// `GICH_LR`: where the physical INTID is (with [`HW`]).
+    const PHYSICAL_SHIFT: u32 = 10;
+    /// The 10-bit INTIDs of a GICv2.
+    const INTID_MASK: u32 = 0x3ff;
+
+    /// The GICv2 list register value for GICv3 layout `value`.
+    pub const fn to_v2(value: u64) -> u32 {
+        let state = ((value >> 62) & 0b11) as u32;
+        let priority = ((value >> 48) & 0xff) as u32 >> 3;
+        let mut lr = state << STATE_SHIFT | priority << PRIORITY_SHIFT | value as u32 & INTID_MASK;
+        if value & super::HW != 0 {
+            let physical = ((value >> super::PINTID_SHIFT) as u32) & INTID_MASK;
+            lr |= HW | physical << PHYSICAL_SHIFT;
+        }
+        lr
+    }
+
+    /// The GICv3 layout of GICv2 list register value `lr`.
+    pub const fn from_v2(lr: u32) -> u64 {
+        let state = ((lr >> STATE_SHIFT) & 0b11) as u64;
+        let priority = (((lr >> PRIORITY_SHIFT) & 0x1f) << 3) as u64;
+        let mut value = state << 62
+            | super::GROUP1
+            | priority << super::PRIORITY_SHIFT
+            | (lr & INTID_MASK) as u64;
+        if lr & HW != 0 {
+            let physical = ((lr >> PHYSICAL_SHIFT) & INTID_MASK) as u64;
+            value |= super::HW | physical << super::PINTID_SHIFT;
+        }
+        value
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gicv2_list_registers_translate_both_ways() {
+        // The virtual timer: pending, hardware, priority 0xa0 (top five
+        // bits 0b10100), physical and virtual INTID 27, group 0.
+        let timer = v2::to_v2(entry(27, 0xa0));
+        assert_eq!(timer, 1 << 31 | 1 << 28 | 0x14 << 23 | 27 << 10 | 27);
+        assert_eq!(decode(v2::from_v2(timer)), decode(entry(27, 0xa0)));
+        assert_eq!(v2::from_v2(timer), entry(27, 0xa0));
+        // An SGI, pending and active: no hardware bit, the state kept.
+        let sgi = v2::to_v2(with_pending(entry(1, 0x80) | ACTIVE));
+        assert_eq!(sgi, 3 << 28 | 0x10 << 23 | 1);
+        assert_eq!(
+            decode(v2::from_v2(sgi)),
+            Some(Listed {
+                intid: 1,
+                pending: true,
+                active: true,
+                physical: None,
+            })
+        );
+        // Empty stays empty.
+        assert_eq!(decode(v2::from_v2(0)), None);
+        assert_eq!(v2::to_v2(0), 0);
+    }
 
     #[test]
     fn entries_carry_the_hardware_bit_for_ppis_and_spis_only() {

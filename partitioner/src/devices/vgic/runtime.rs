@@ -479,11 +479,7 @@ pub fn reset_cell_interrupts(machine: &Machine, index: usize, cell: &Cell) {
             }
         }
     }
-    // A channel's doorbell and the console's interrupt are set pending
-    // once per event: edge-triggered.
-    if let Some(console) = cell.console {
-        gic::set_edge_triggered(machine.board, console.irq);
-    }
+    // A channel's doorbell is set pending once per event: edge-triggered.
     for (c, channel) in machine.system.channels.iter().enumerate() {
         let doorbell = channel
             .peer_of(index)

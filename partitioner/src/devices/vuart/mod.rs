@@ -10,10 +10,10 @@
 //! Interrupts: the receive interrupt (`RX`, and `RT` with it) is raised
 //! while the FIFO holds data, the transmit interrupt always (the FIFO is
 //! always empty); `UARTMIS` is that under `UARTIMSC`. The partitioner
-//! raises the console's SPI, which is edge-triggered, whenever the masked
-//! state is set after input arrives or becomes set after a guest write
-//! (see [`VirtualPl011::write`]); Linux's driver reads `UARTMIS` until it
-//! is clear, so one edge per batch is enough.
+//! raises the console's SPI (sets it pending) whenever the masked state
+//! is set after input arrives or becomes set after a guest write (see
+//! [`VirtualPl011::write`]); Linux's driver reads `UARTMIS` until it is
+//! clear, so once per batch is enough.
 
 #[cfg(target_os = "none")]
 pub(crate) mod runtime;

@@ -71,10 +71,10 @@ pub fn receive(index: usize, bytes: &[u8]) -> usize {
     bytes.len() - taken
 }
 
-/// Sets the console interrupt of cell `index` pending (an edge: the SPI is
-/// edge-triggered, see `vgic::runtime::reset_cell_interrupts`). The cell
-/// takes it like any of its interrupts: directly, or through a list
-/// register when its interrupts are virtualized.
+/// Sets the console interrupt of cell `index` pending (`GICD_ISPENDR`:
+/// acknowledging it clears that again, level or edge). The cell takes it
+/// like any of its interrupts: directly, or through a list register when
+/// its interrupts are virtualized.
 fn raise(index: usize) {
     let Some(m) = try_machine() else { return };
     if let Some(console) = m.system.cells.get(index).and_then(|c| c.console) {

@@ -17,8 +17,11 @@
 //! drops any kick still pending before it enters its cell; while the cell
 //! runs, only a stop kicks its cores, after revoking its stage 2.
 
-use super::super::{CpuInterface, Distributor, GICC_CTLR, GICD_SGIR, GICD_TYPER_V2, KICK_SGI};
-use super::{distributor, CELL_PRIORITY, KICK_PRIORITY};
+use super::super::{
+    CpuInterface, Distributor, HypervisorInterface, GICC_CTLR, GICD_SGIR, GICD_TYPER_V2, KICK_SGI,
+};
+use super::{distributor, CELL_PRIORITY, EL2_PRIORITY, KICK_PRIORITY};
+use crate::devices::vgic::lists;
 use crate::runtime::machine::MAX_RUNTIME_CPUS;
 use bsp::Board;
 use core::sync::atomic::{AtomicU8, Ordering};
@@ -179,9 +182,136 @@ pub fn end(board: &Board, iar: u32) {
     if let Some(gicc) = cpu_interface(board) {
         gicc.eoir.set(iar);
         if gicc.ctlr.is_set(GICC_CTLR::EOImode) {
-            gicc.dir.set(iar);
+            deactivate(board, iar);
         }
     }
+}
+
+/// Deactivates interrupt `iar` (a `GICC_IAR` value) on this core:
+/// `GICC_DIR`, at the start of the CPU interface's second page
+/// ([`bsp::Gic::gicv2_second_page`]: 64 KiB in where the SoC aliases each
+/// page over 64 KiB, as the ZynqMP does).
+pub fn deactivate(board: &Board, iar: u32) {
+    if let Some(window) = board.gic.cpu_interface {
+        let dir = bsp::Gic::gicv2_second_page(window) as *mut u32;
+        // SAFETY: GICC_DIR of the board's GICC, mapped as device memory at
+        // EL2 (the whole window); each core reaches its own banked copy.
+        unsafe { core::ptr::write_volatile(dir, iar) };
+    }
+}
+
+/// Drops the priority of interrupt `iar` without deactivating it: in EOI
+/// mode 1, which a virtualized cell's core runs in at EL2.
+pub fn drop_priority(board: &Board, iar: u32) {
+    if let Some(gicc) = cpu_interface(board) {
+        gicc.eoir.set(iar);
+    }
+}
+
+/// The running priority of this core's CPU interface, as the
+/// distributor's priorities are written (0xff when idle).
+pub fn running_priority(board: &Board) -> u8 {
+    cpu_interface(board).map_or(0xff, |gicc| gicc.rpr.get() as u8)
+}
+
+/// This core's virtual interface control (`GICH`).
+fn hypervisor(board: &Board) -> Option<&'static HypervisorInterface> {
+    let window = board.gic.hypervisor_interface?;
+    // SAFETY: the board's GICH window is mapped as device memory at EL2
+    // (and in no cell); each core sees its own banked copy.
+    Some(unsafe { &*(window.base as *const HypervisorInterface) })
+}
+
+/// How many list registers this core's virtual interface has.
+pub fn list_registers(board: &Board) -> usize {
+    hypervisor(board).map_or(0, |gich| (gich.vtr.get() & 0x3f) as usize + 1)
+}
+
+/// The empty list registers, one bit each (`GICH_ELRSR0/1`).
+pub fn empty_list_registers(board: &Board) -> u64 {
+    hypervisor(board).map_or(0, |gich| {
+        u64::from(gich.elrsr[0].get()) | u64::from(gich.elrsr[1].get()) << 32
+    })
+}
+
+/// List register `n`, in the GICv3 layout ([`lists::v2`]).
+pub fn read_list_register(board: &Board, n: usize) -> u64 {
+    hypervisor(board)
+        .and_then(|gich| gich.lr.get(n))
+        .map_or(0, |lr| lists::v2::from_v2(lr.get()))
+}
+
+/// Writes list register `n` from `value` in the GICv3 layout.
+pub fn write_list_register(board: &Board, n: usize, value: u64) {
+    if let Some(lr) = hypervisor(board).and_then(|gich| gich.lr.get(n)) {
+        lr.set(lists::v2::to_v2(value));
+    }
+}
+
+/// `GICH_HCR.En`.
+const HCR_EN: u32 = 1 << 0;
+/// `GICH_HCR.UIE`: the maintenance interrupt while at most one list
+/// register holds an interrupt.
+const HCR_UIE: u32 = 1 << 1;
+
+/// Turns the underflow maintenance interrupt on or off.
+pub fn set_underflow_interrupt(board: &Board, on: bool) {
+    if let Some(gich) = hypervisor(board) {
+        gich.hcr.set(if on { HCR_EN | HCR_UIE } else { HCR_EN });
+    }
+}
+
+/// Sets this core up for a cell whose interrupts are virtualized (the
+/// caller routes IRQs to EL2): the virtual interface on, empty and as
+/// after reset; the physical CPU interface EL2's, in EOI mode 1 (EL2 drops
+/// an interrupt's priority, the cell's EOI of the listed interrupt
+/// deactivates it), nothing masked.
+pub fn virtualize(board: &Board) {
+    if let Some(gich) = hypervisor(board) {
+        gich.vmcr.set(0);
+        gich.apr.set(0);
+        for lr in gich.lr.iter().take(list_registers(board)) {
+            lr.set(0);
+        }
+        gich.hcr.set(HCR_EN);
+    }
+    if let Some(gicc) = cpu_interface(board) {
+        gicc.pmr.set(0xff);
+        gicc.ctlr
+            .write(GICC_CTLR::Enable::SET + GICC_CTLR::EOImode::SET);
+    }
+}
+
+/// Turns this core's virtual interface off (its cell left).
+pub fn devirtualize(board: &Board) {
+    if let Some(gich) = hypervisor(board) {
+        gich.hcr.set(0);
+    }
+}
+
+/// Makes banked interrupt `intid` (0-31) of this core the partitioner's:
+/// at its priority, enabled (a PPI; SGIs are always enabled).
+pub fn enable_el2_private(board: &Board, intid: u32) {
+    let gicd = distributor(board);
+    if let Some(priority) = gicd.ipriorityr.get(intid as usize) {
+        priority.set(EL2_PRIORITY);
+        gicd.isenabler[0].set(1 << (intid % 32));
+    }
+}
+
+/// Makes SPI `intid` the partitioner's, routed to board CPU `cpu`: at its
+/// priority, enabled.
+pub fn route_el2_spi(board: &Board, intid: u32, cpu: usize) {
+    let gicd = distributor(board);
+    let index = intid as usize;
+    let (Some(priority), Some(target)) = (gicd.ipriorityr.get(index), gicd.itargetsr.get(index))
+    else {
+        return;
+    };
+    gicd.icenabler[index / 32].set(1 << (intid % 32));
+    priority.set(EL2_PRIORITY);
+    target.set(interface_of(cpu));
+    gicd.isenabler[index / 32].set(1 << (intid % 32));
 }
 
 /// Whether the CPU interface, as the cell left it, would signal the kick:
