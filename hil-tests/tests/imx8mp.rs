@@ -64,13 +64,13 @@ fn cells_start_restart_and_stop_on_the_imx8mp() -> Result<(), HarnessError> {
 /// `poweroff` stops that cell alone (`common::debian_kernel_boots`).
 #[test]
 fn debian_kernel_boots_in_a_cell_on_the_imx8mp() -> Result<(), HarnessError> {
-    let session = artifacts::boot(
+    let mut session = artifacts::boot(
         "imx8mp-linux",
         "imx8mp_debian_kernel_boots_in_a_cell",
         Duration::from_secs(180),
     );
     common::debian_kernel_boots(
-        session,
+        &mut session,
         common::GuestGic::V3 {
             redistributors: [0x3888_0000, 0x388a_0000],
         },

@@ -53,6 +53,7 @@ pub const CONSOLE_BASE: usize = board::CONSOLE_BASE;
 const UARTDR: usize = 0x000;
 const UARTFR: usize = 0x018;
 const UARTFR_TXFF: u32 = 1 << 5;
+const UARTFR_RXFE: u32 = 1 << 4;
 
 /// Writes to the cell console.
 pub struct Console;
@@ -67,6 +68,18 @@ impl Console {
         // SAFETY: as above.
         unsafe { core::ptr::write_volatile((CONSOLE_BASE + UARTDR) as *mut u32, byte as u32) };
     }
+}
+
+/// Takes a byte typed into the cell console, if one waits (polled: the
+/// cells leave the console's interrupt masked).
+pub fn read_console_byte() -> Option<u8> {
+    // SAFETY: as in `Console::write_byte`.
+    let flags = unsafe { core::ptr::read_volatile((CONSOLE_BASE + UARTFR) as *const u32) };
+    if flags & UARTFR_RXFE != 0 {
+        return None;
+    }
+    // SAFETY: as above; the read takes the byte from the receive FIFO.
+    Some(unsafe { core::ptr::read_volatile((CONSOLE_BASE + UARTDR) as *const u32) } as u8)
 }
 
 impl fmt::Write for Console {

@@ -128,7 +128,7 @@ pub enum GuestGic {
 /// userspace, sees two CPUs and its own RAM only, takes its timer
 /// interrupts directly (both cores count them), and its `poweroff` stops
 /// only its own cell, while the bare-metal `beacon` beats on.
-pub fn debian_kernel_boots(mut session: Session, gic: GuestGic) -> Result<(), HarnessError> {
+pub fn debian_kernel_boots(session: &mut Session, gic: GuestGic) -> Result<(), HarnessError> {
     // How the kernel finds its GIC, and the name of its chip in
     // /proc/interrupts.
     let (found, chip) = match gic {
@@ -672,4 +672,19 @@ pub fn assert_console_input(session: &Session, uart: u32, to: &str) {
         log.iter().any(|l| l.ends_with(&wanted)),
         "no `{wanted}` in {log:#?}"
     );
+}
+
+/// Types a line into the bare-metal heartbeat cell `cell` and reads it
+/// back (`heard: LINE`): the board UART's receive interrupt reached the
+/// partitioner on the housekeeping core, which handed the line to the
+/// cell's emulated UART.
+pub fn heartbeat_hears(session: &mut Session, cell: &str) -> Result<(), HarnessError> {
+    let line = "hello from the host";
+    session.type_into(cell, &format!("{line}\r"))?;
+    session.expect(
+        cell,
+        Pattern::from(format!("heard: {line}")),
+        Duration::from_secs(10),
+    )?;
+    Ok(())
 }

@@ -2,7 +2,8 @@
 //! exercises PSCI (`CPU_ON`, `AFFINITY_INFO`, `CPU_OFF` on its other
 //! virtual CPUs) and, when its boot argument (`x0`, the config's
 //! `boot_argument`) is a number N > 0, asks for `SYSTEM_RESET` after N beats
-//! on its first boot only, to show that a cell restarts alone.
+//! on its first boot only, to show that a cell restarts alone. What is
+//! typed into its console comes back a line at a time (`heard: LINE`).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -33,13 +34,48 @@ mod cell {
         println!("psci features: CPU_ON {cpu_on}, 0x84000042 {unknown}");
         start_other_vcpus();
         let mut beat = 0;
+        let mut typed = Typed::new();
         loop {
             delay_ms(PERIOD_MS);
             beat += 1;
             println!("heartbeat {beat}");
+            typed.take();
             if boot == 0 && beat == boot_argument {
                 println!("requesting SYSTEM_RESET");
                 system_reset();
+            }
+        }
+    }
+
+    /// A line typed into the console, up to its Enter.
+    struct Typed {
+        line: [u8; 64],
+        len: usize,
+    }
+
+    impl Typed {
+        const fn new() -> Self {
+            Typed {
+                line: [0; 64],
+                len: 0,
+            }
+        }
+
+        /// Takes what was typed; prints each complete line.
+        fn take(&mut self) {
+            while let Some(byte) = baremetal_cells::read_console_byte() {
+                match byte {
+                    b'\r' | b'\n' => {
+                        let line = core::str::from_utf8(&self.line[..self.len]).unwrap_or("?");
+                        println!("heard: {line}");
+                        self.len = 0;
+                    }
+                    _ if self.len < self.line.len() => {
+                        self.line[self.len] = byte;
+                        self.len += 1;
+                    }
+                    _ => {}
+                }
             }
         }
     }
