@@ -41,6 +41,18 @@ pub struct Housekeeper {
     pub delivery: Delivery,
 }
 
+/// What a config without a housekeeping core can do to get one, with
+/// Group 0 open to EL2 or not (`group0_open`), as the tool's help says it.
+pub const fn how_to_get_one(group0_open: bool) -> &'static str {
+    if group0_open {
+        "give a cell that is not real-time a core: the partitioner's interrupts go there"
+    } else {
+        "firmware keeps Group 0 on this board, so the partitioner has interrupts only on \
+         the cores of a cell whose interrupts are virtualized: give a cell that is not \
+         real-time `interrupts: virtualized`"
+    }
+}
+
 /// The housekeeping core of `system`, with Group 0 open to EL2 or not
 /// (`group0_open`: the board's control path is `group0-fiq`); `None` when
 /// no core can take EL2's interrupts (see the module's rules).

@@ -41,58 +41,11 @@ fn rt_and_container_cells_run_side_by_side() -> Result<(), HarnessError> {
         DEADLINE,
     );
     common::gateway_cells_run_side_by_side(&mut session, &common::QEMU_GATEWAY)?;
-    common::assert_console_input(&session, 33, "cpu 2 (IRQ, virtualized cell)");
-    for cell in ["containers", "control"] {
-        let answer = common::log_into_shell(&mut session, cell)?;
-        assert!(answer.ends_with("on cpus 0-1"), "{cell}: {answer}");
-    }
-
-    // The containers cell's watchdog (an emulated SP805): its init's
-    // daemon pets it and set 10 s. Killed from the shell, nothing pets
-    // it, and the partitioner restarts the cell ten seconds after the
-    // last pet, alone: the control cell measures on, on its first boot.
-    let containers = session.lines("containers");
-    assert!(
-        containers.iter().any(|l| l
-            .starts_with("bulkhead-guest: watchdog: /dev/watchdog petted by pid ")
-            && l.ends_with(", timeout 10 s")),
-        "{containers:#?}"
-    );
-    session.type_into("containers", "kill -9 $(pidof watchdog)\r")?;
-    session.expect_all(
-        [
-            (
-                "partitioner",
-                Pattern::regex(
-                    r"^.*cell containers: watchdog expired, not petted for 1\d{4} ms \(timeout 10000 ms\)$",
-                ),
-            ),
-            (
-                "partitioner",
-                Pattern::from("cell containers: watchdog: restarting; other cells continue"),
-            ),
-            (
-                "partitioner",
-                Pattern::from("cell containers: starting (boot #2) at 0x70000000 on cpu 2"),
-            ),
-            ("containers", Pattern::from("bulkhead-guest: userspace up")),
-        ],
-        Duration::from_secs(120),
-    )?;
-    session.skip_to_end("control");
-    session.expect(
-        "control",
-        Pattern::regex(r"^bulkhead-guest: cyclictest round \d+: T: 0 .* Max:\s*\d+$"),
-        ROUND,
-    )?;
-    let partitioner = session.lines("partitioner");
-    assert!(
-        !partitioner
-            .iter()
-            .any(|l| l.contains("cell control:") && l.contains("boot #2")),
-        "the control cell was never restarted: {partitioner:#?}"
-    );
-    Ok(())
+    common::typing_and_the_watchdog(
+        &mut session,
+        &common::QEMU_GATEWAY,
+        "console input: UART interrupt 33 to cpu 2 (IRQ, virtualized cell)",
+    )
 }
 
 /// The containers cell misbehaves while the control cell measures

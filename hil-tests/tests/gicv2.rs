@@ -159,6 +159,55 @@ fn debian_kernel_boots_in_a_cell_on_the_zcu102() -> Result<(), HarnessError> {
     common::debian_kernel_boots(&mut session, common::GuestGic::V2)
 }
 
+/// `config/examples/zcu102-gateway.yaml` as its cells see it.
+const ZCU102_GATEWAY: common::Gateway = common::Gateway {
+    containers_ram: 0x1000_0000,
+    switch_root: r"root in RAM \(tmpfs, \d+ MiB\)",
+    root: "tmpfs tmpfs",
+    control: common::CellView {
+        nodes: &[
+            "apb-pclk",
+            "chosen",
+            "clock-uart1-pclk",
+            "clock-uart1-uart_clk",
+            "cpus",
+            "interrupt-controller@f9010000",
+            "memory@50000000",
+            "pcie@bff00000",
+            "pl011@ff000000",
+            "psci",
+            "timer",
+            "uart@ff010000",
+        ],
+        // The UART's own interrupt (SPI 22) is requested when its
+        // port is opened, which nothing does.
+        interrupts: &[121, 136],
+    },
+    containers: common::CellView {
+        nodes: &[
+            "apb-pclk",
+            "chosen",
+            "clock-ethernet-hclk",
+            "clock-ethernet-pclk",
+            "clock-ethernet-rx_clk",
+            "clock-ethernet-tsu_clk",
+            "clock-ethernet-tx_clk",
+            "cpus",
+            "ethernet@ff0e0000",
+            "interrupt-controller@f9010000",
+            "memory@10000000",
+            "pcie@bff00000",
+            "pl011@ff000000",
+            "psci",
+            "timer",
+            "watchdog@ff001000",
+        ],
+        // GEM3's (SPI 63, once per queue: one line), the console,
+        // the doorbell.
+        interrupts: &[95, 122, 137],
+    },
+};
+
 /// The gateway scenario (`common::gateway_cells_run_side_by_side`) of
 /// `config/examples/zcu102-gateway.yaml` on the ZCU102 model, GIC-400
 /// with its security extensions on: the PREEMPT_RT cell owns the second
@@ -179,85 +228,17 @@ fn rt_and_container_cells_run_side_by_side_on_the_zcu102() -> Result<(), Harness
     // The board's spare SPIs are INTID 121..128, 136..143 and 188..191:
     // the consoles' come first (121 for cell 0, 122 for cell 1), the
     // doorbells after the eight consoles' (136 for peer 0, 137 for peer 1).
-    common::gateway_cells_run_side_by_side(
-        &mut session,
-        &common::Gateway {
-            containers_ram: 0x1000_0000,
-            switch_root: r"root in RAM \(tmpfs, \d+ MiB\)",
-            root: "tmpfs tmpfs",
-            control: common::CellView {
-                nodes: &[
-                    "apb-pclk",
-                    "chosen",
-                    "clock-uart1-pclk",
-                    "clock-uart1-uart_clk",
-                    "cpus",
-                    "interrupt-controller@f9010000",
-                    "memory@50000000",
-                    "pcie@bff00000",
-                    "pl011@ff000000",
-                    "psci",
-                    "timer",
-                    "uart@ff010000",
-                ],
-                // The UART's own interrupt (SPI 22) is requested when its
-                // port is opened, which nothing does.
-                interrupts: &[121, 136],
-            },
-            containers: common::CellView {
-                nodes: &[
-                    "apb-pclk",
-                    "chosen",
-                    "clock-ethernet-hclk",
-                    "clock-ethernet-pclk",
-                    "clock-ethernet-rx_clk",
-                    "clock-ethernet-tsu_clk",
-                    "clock-ethernet-tx_clk",
-                    "cpus",
-                    "ethernet@ff0e0000",
-                    "interrupt-controller@f9010000",
-                    "memory@10000000",
-                    "pcie@bff00000",
-                    "pl011@ff000000",
-                    "psci",
-                    "timer",
-                    "watchdog@ff001000",
-                ],
-                // GEM3's (SPI 63, once per queue: one line), the console,
-                // the doorbell.
-                interrupts: &[95, 122, 137],
-            },
-        },
-    )?;
+    common::gateway_cells_run_side_by_side(&mut session, &ZCU102_GATEWAY)?;
     // The containers cell's interrupts are virtualized, through the
     // GIC-400's list registers (GICH; its virtual CPU interface GICV
     // where the cell's GICC is): all of the above ran on them. The board
     // UART's interrupt (SPI 21) goes to the partitioner on its first
     // core, and typing reaches both shells.
-    common::assert_console_input(&session, 53, "cpu 2 (IRQ, virtualized cell)");
-    for cell in ["containers", "control"] {
-        let answer = common::log_into_shell(&mut session, cell)?;
-        assert!(answer.ends_with("on cpus 0-1"), "{cell}: {answer}");
-    }
-    // Its watchdog restarts it when its daemon is killed, alone.
-    session.type_into("containers", "kill -9 $(pidof watchdog)\r")?;
-    session.expect_all(
-        [
-            (
-                "partitioner",
-                Pattern::regex(
-                    r"^.*cell containers: watchdog expired, not petted for 1\d{4} ms \(timeout 10000 ms\)$",
-                ),
-            ),
-            (
-                "partitioner",
-                Pattern::from("cell containers: starting (boot #2) at 0x10000000 on cpu 2"),
-            ),
-            ("containers", Pattern::from("bulkhead-guest: userspace up")),
-        ],
-        Duration::from_secs(120),
-    )?;
-    Ok(())
+    common::typing_and_the_watchdog(
+        &mut session,
+        &ZCU102_GATEWAY,
+        "console input: UART interrupt 53 to cpu 2 (IRQ, virtualized cell)",
+    )
 }
 
 /// Debian's unmodified kernel in a cell on the Raspberry Pi 4 model, next

@@ -37,17 +37,9 @@ pub(crate) fn explain(x: &Explainer<'_>, problem: Problem) -> Option<Diagnostic>
                 ),
             )
             .label("nothing would read the serial line")
-            .help(match x.board.gic.control_path {
-                ControlPath::Group0Fiq => {
-                    "give a cell that is not real-time a core: the UART's interrupt goes there"
-                }
-                _ => {
-                    "firmware keeps Group 0 on this board, so the partitioner has interrupts \
-                     only on the cores of a cell whose interrupts are virtualized: give a cell \
-                     that is not real-time `interrupts: virtualized`, or drop `console_input: \
-                     required`"
-                }
-            }),
+            .help(housekeeping::how_to_get_one(
+                x.board.gic.control_path == ControlPath::Group0Fiq,
+            )),
         _ => x.unexplained("console_input", problem),
     })
 }

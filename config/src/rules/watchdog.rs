@@ -94,16 +94,9 @@ pub(crate) fn explain(x: &Explainer<'_>, cell: usize, problem: Problem) -> Optio
                 ),
             )
             .label("nothing would notice it expire")
-            .help(match x.board.gic.control_path {
-                ControlPath::Group0Fiq => {
-                    "give a cell that is not real-time a core: the partitioner's timer runs there"
-                }
-                _ => {
-                    "firmware keeps Group 0 on this board, so the partitioner has interrupts \
-                     only on the cores of a cell whose interrupts are virtualized: give a cell \
-                     that is not real-time `interrupts: virtualized`"
-                }
-            }),
+            .help(housekeeping::how_to_get_one(
+                x.board.gic.control_path == ControlPath::Group0Fiq,
+            )),
         Problem::WatchdogInLatencyLab => x
             .diagnostic(
                 problem.code(),

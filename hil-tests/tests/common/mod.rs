@@ -688,3 +688,66 @@ pub fn heartbeat_hears(session: &mut Session, cell: &str) -> Result<(), HarnessE
     )?;
     Ok(())
 }
+
+/// The end of a gateway scenario whose containers cell is virtualized and
+/// has a watchdog: the partitioner takes the board UART's interrupt as
+/// `console_input` (the end of its boot line) says, and a person logs
+/// into both shells. Then the containers cell's watchdog daemon (its
+/// init's, 10 s) is killed from its shell: nothing pets the watchdog, and
+/// the partitioner restarts the cell ten seconds after the last pet,
+/// alone, while the control cell measures on, on its first boot.
+pub fn typing_and_the_watchdog(
+    session: &mut Session,
+    gateway: &Gateway,
+    console_input: &str,
+) -> Result<(), HarnessError> {
+    let log = session.lines("partitioner");
+    assert!(log.iter().any(|l| l.ends_with(console_input)), "{log:#?}");
+    for cell in ["containers", "control"] {
+        let answer = log_into_shell(session, cell)?;
+        assert!(answer.ends_with("on cpus 0-1"), "{cell}: {answer}");
+    }
+    let containers = session.lines("containers");
+    assert!(
+        containers.iter().any(|l| l
+            .starts_with("bulkhead-guest: watchdog: /dev/watchdog petted by pid ")
+            && l.ends_with(", timeout 10 s")),
+        "{containers:#?}"
+    );
+    session.type_into("containers", "kill -9 $(pidof watchdog)\r")?;
+    let restarted = format!(
+        "cell containers: starting (boot #2) at {:#x} on cpu 2",
+        gateway.containers_ram
+    );
+    session.expect_all(
+        [
+            (
+                "partitioner",
+                Pattern::regex(
+                    r"^.*cell containers: watchdog expired, not petted for 1\d{4} ms \(timeout 10000 ms\)$",
+                ),
+            ),
+            (
+                "partitioner",
+                Pattern::from("cell containers: watchdog: restarting; other cells continue"),
+            ),
+            ("partitioner", Pattern::from(restarted)),
+            ("containers", Pattern::from("bulkhead-guest: userspace up")),
+        ],
+        Duration::from_secs(120),
+    )?;
+    session.skip_to_end("control");
+    session.expect(
+        "control",
+        Pattern::regex(r"^bulkhead-guest: cyclictest round \d+: T: 0 .* Max:\s*\d+$"),
+        CYCLICTEST_ROUND,
+    )?;
+    let partitioner = session.lines("partitioner");
+    assert!(
+        !partitioner
+            .iter()
+            .any(|l| l.contains("cell control:") && l.contains("boot #2")),
+        "the control cell was never restarted: {partitioner:#?}"
+    );
+    Ok(())
+}
