@@ -54,6 +54,22 @@ fn budget_of(path: &Path, system: &RawSystem, cell: &str) -> Result<Option<u64>,
     Ok(entry.latency_budget.map(|budget| budget.0))
 }
 
+/// The CPUs of cell `cell` in the config file at `path`.
+pub fn cell_cpus(path: &Path, cell: &str) -> Result<Vec<usize>, HarnessError> {
+    let system = parse(path)?;
+    let Some(entry) = system.cells.iter().find(|c| c.name == cell) else {
+        return Err(HarnessError::Config {
+            path: path.to_path_buf(),
+            message: format!("no cell called `{cell}`"),
+        });
+    };
+    Ok(entry
+        .cpus
+        .iter()
+        .filter_map(|cpu| usize::try_from(cpu.0).ok())
+        .collect())
+}
+
 /// How many CPUs the board must have for the config file at `path`: the
 /// highest CPU index any cell names, plus one (at least 1).
 pub fn cpus_used(path: &Path) -> Result<u32, HarnessError> {

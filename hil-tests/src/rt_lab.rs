@@ -111,6 +111,67 @@ pub struct IpcReport {
     pub max_us: u64,
 }
 
+/// One core's exits to the partitioner since boot, per cause, as the
+/// housekeeping core's periodic status reports them (`exits on cpu 0:
+/// irq 0, sgi 0, doorbell 65, mmio 4213, call 7, wfi 1920, register 9,
+/// other 0`; `runtime/exits.rs`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitCounts {
+    /// The board CPU.
+    pub cpu: usize,
+    /// Physical interrupts that went to EL2 (a virtualized cell's).
+    pub irq: u64,
+    /// SGIs the cell sent (a trapped `ICC_SGI1R_EL1` write).
+    pub sgi: u64,
+    /// Channel doorbells the cell rang.
+    pub doorbell: u64,
+    /// Accesses to emulated devices (console, GIC, PCI, watchdog).
+    pub mmio: u64,
+    /// PSCI and other calls.
+    pub call: u64,
+    /// Trapped `WFI`s.
+    pub wfi: u64,
+    /// Trapped system registers.
+    pub register: u64,
+    /// Anything else: faults, the partitioner's kick or timer FIQ.
+    pub other: u64,
+}
+
+impl ExitCounts {
+    /// Parses a status line (`... exits on cpu N: irq A, sgi B, ...`).
+    pub fn parse(text: &str) -> Option<ExitCounts> {
+        let rest = text.split("exits on cpu ").nth(1)?;
+        let (cpu, causes) = rest.split_once(": ")?;
+        let mut counts = ExitCounts {
+            cpu: cpu.trim().parse().ok()?,
+            ..ExitCounts::default()
+        };
+        for field in causes.split(", ") {
+            let (name, value) = field.trim().split_once(' ')?;
+            let value: u64 = value.parse().ok()?;
+            match name {
+                "irq" => counts.irq = value,
+                "sgi" => counts.sgi = value,
+                "doorbell" => counts.doorbell = value,
+                "mmio" => counts.mmio = value,
+                "call" => counts.call = value,
+                "wfi" => counts.wfi = value,
+                "register" => counts.register = value,
+                "other" => counts.other = value,
+                _ => return None,
+            }
+        }
+        Some(counts)
+    }
+
+    /// Exits the partitioner or another cell caused on this core, not the
+    /// core's own cell: an interrupt through EL2, or the partitioner's
+    /// kick or timer (`other`, which also counts faults).
+    pub fn imposed(&self) -> u64 {
+        self.irq + self.other
+    }
+}
+
 /// What the lab said.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RtLabOutput {
@@ -118,6 +179,9 @@ pub struct RtLabOutput {
     pub rounds: Vec<Round>,
     /// The control loop's reports, in order.
     pub ipc: Vec<IpcReport>,
+    /// Each core's exits at the last periodic status, by CPU.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exits: Vec<ExitCounts>,
 }
 
 /// A lab line that does not make sense.
@@ -152,6 +216,13 @@ impl RtLabOutput {
         let mut open: Option<(u32, Vec<Phase>)> = None;
         for (index, (stream, text)) in lines.iter().enumerate() {
             let (stream, text) = (stream.as_ref(), text.as_ref().trim());
+            if stream == crate::PARTITIONER_STREAM {
+                if let Some(counts) = ExitCounts::parse(text) {
+                    output.exits.retain(|c| c.cpu != counts.cpu);
+                    output.exits.push(counts);
+                }
+                continue;
+            }
             let error = |message: &str| RtLabParseError {
                 line: index + 1,
                 text: text.to_string(),
@@ -355,7 +426,8 @@ pub fn run_rt_lab(
         .cells(cells)
         .deadline(deadline + Duration::from_secs(10))
         .on_line(move |stream, text| {
-            if stream == RT_CELL || stream == NEIGHBOUR {
+            let status = stream == crate::PARTITIONER_STREAM && text.contains("exits on cpu ");
+            if stream == RT_CELL || stream == NEIGHBOUR || status {
                 sink.lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner())
                     .push((stream.to_string(), text.to_string()));
@@ -437,8 +509,11 @@ mod tests {
         control | bulkhead-guest: cyclictest round 6: hist 20:1990 over:0
         control | bulkhead-guest: cyclictest round 7: start
         control | bulkhead-guest: cyclictest round 7: hist 21:1990 over:0
+        partitioner | [ 10.1 INFO ] exits on cpu 0: irq 0, sgi 0, doorbell 12, mmio 400, call 7, wfi 900, register 9, other 0
+        partitioner | [ 10.1 INFO ] exits on cpu 1: irq 0, sgi 0, doorbell 8, mmio 600, call 7, wfi 1000, register 0, other 5
         containers | bulkhead-guest: after crash: back up (boot 2)
         control | bulkhead-guest: cyclictest round 8: start
+        partitioner | [ 20.1 INFO ] exits on cpu 0: irq 0, sgi 2, doorbell 30, mmio 800, call 7, wfi 1800, register 9, other 0
         control | bulkhead-guest: cyclictest round 8: hist 14:2000 over:0
     ";
 
@@ -472,6 +547,12 @@ mod tests {
             (output.ipc[1].phase, output.ipc[1].avg_us),
             (Phase::Loaded, 164957)
         );
+        // Each core's last status.
+        let cpu0 = output.exits.iter().find(|c| c.cpu == 0).unwrap();
+        assert_eq!((cpu0.sgi, cpu0.wfi, cpu0.imposed()), (2, 1800, 0));
+        let cpu1 = output.exits.iter().find(|c| c.cpu == 1).unwrap();
+        assert_eq!(cpu1.imposed(), 5);
+        assert_eq!(ExitCounts::parse("exits on cpu 0: irq 1, bogus 2"), None);
     }
 
     #[test]

@@ -402,7 +402,8 @@ fn report_with_the_real_time_and_ipc_labs() {
     let lab = RtLabOutput::parse(&parse_timeline(&text)).unwrap_or_else(|e| panic!("{e}"));
     let budget = Some(200_000);
     report.add_realtime(
-        RealtimeRecord::new(&lab, "control", budget, "qemu … qemu-rt-lab/bulkhead.img"),
+        RealtimeRecord::new(&lab, "control", budget, "qemu … qemu-rt-lab/bulkhead.img")
+            .with_core_exits(&lab, &[0]),
         &lab,
         budget,
         target.latency_budget.max_load_factor,

@@ -4,7 +4,7 @@
 
 use super::records::RunRecord;
 use crate::latency::Stats;
-use crate::rt_lab::{Phase, RtLabOutput, HISTOGRAM_END_US};
+use crate::rt_lab::{ExitCounts, Phase, RtLabOutput, HISTOGRAM_END_US};
 use crate::target::description::LatencyBudget;
 use serde::{Deserialize, Serialize};
 
@@ -117,6 +117,43 @@ impl BudgetOutcome {
             checks,
         }
     }
+}
+
+/// The real-time cell's cores over the whole lab run: no exit the
+/// partitioner or another cell imposed on them (an interrupt through EL2,
+/// the kick, EL2's timer: [`ExitCounts::imposed`]), while the neighbour
+/// idled, was loaded, crashed and restarted. Its own requests (console
+/// writes, trapped `WFI`, doorbells, IPIs) are reported, not bounded.
+/// Without a periodic status in the log there is nothing to check, which
+/// fails.
+pub fn core_exit_checks(core_exits: &[ExitCounts]) -> Vec<BudgetCheck> {
+    if core_exits.is_empty() {
+        return vec![BudgetCheck {
+            measurement: "rt_core_exits".to_string(),
+            bound: "imposed_exits".to_string(),
+            limit: 0.0,
+            measured: None,
+            passed: false,
+            message: "no exit counts in the partitioner's log".to_string(),
+        }];
+    }
+    core_exits
+        .iter()
+        .map(|c| {
+            let imposed = c.imposed();
+            BudgetCheck {
+                measurement: format!("rt_core_exits_cpu{}", c.cpu),
+                bound: "imposed_exits".to_string(),
+                limit: 0.0,
+                measured: Some(imposed as f64),
+                passed: imposed == 0,
+                message: format!(
+                    "{imposed} imposed (irq {}, other {}); its own: sgi {}, doorbell {}, mmio {}, call {}, wfi {}, register {}",
+                    c.irq, c.other, c.sgi, c.doorbell, c.mmio, c.call, c.wfi, c.register
+                ),
+            }
+        })
+        .collect()
 }
 
 /// The bounds of the real-time lab: each measured phase's worst case

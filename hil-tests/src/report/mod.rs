@@ -17,7 +17,9 @@ mod provenance;
 mod records;
 mod svg;
 
-pub use budget::{cell_budget_checks, check_budget, realtime_checks, BudgetCheck, BudgetOutcome};
+pub use budget::{
+    cell_budget_checks, check_budget, core_exit_checks, realtime_checks, BudgetCheck, BudgetOutcome,
+};
 pub use html::escape;
 pub use provenance::{Provenance, TargetInfo, PACKAGES_FILE};
 pub use records::{
@@ -216,6 +218,7 @@ impl Report {
     ) {
         if self.provenance.target.deterministic {
             self.add_checks(realtime_checks(output, budget_ns, max_load_factor));
+            self.add_checks(core_exit_checks(&record.core_exits));
         }
         self.realtime = Some(record);
     }

@@ -3,7 +3,7 @@
 use crate::boot_times::BootTimes;
 use crate::ipc_bench::{IpcBench, IpcBenchRun};
 use crate::latency::{Histogram, ProbeOutput, ProbeRun, Stats};
-use crate::rt_lab::{IpcReport, Phase, RtLabOutput, RtLabRun};
+use crate::rt_lab::{ExitCounts, IpcReport, Phase, RtLabOutput, RtLabRun};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -112,6 +112,10 @@ pub struct RealtimeRecord {
     pub phases: Vec<PhaseRecord>,
     /// The control loop's round trips to the neighbour and back.
     pub ipc: Vec<IpcReport>,
+    /// The real-time cell's cores' exits over the whole run, by cause
+    /// (the last periodic status; empty when none was logged).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub core_exits: Vec<ExitCounts>,
 }
 
 impl RealtimeRecord {
@@ -146,7 +150,19 @@ impl RealtimeRecord {
             log_dir: None,
             phases,
             ipc: output.ipc.clone(),
+            core_exits: Vec::new(),
         }
+    }
+
+    /// With the exits `output` counted on `cpus`, the real-time cell's.
+    pub fn with_core_exits(mut self, output: &RtLabOutput, cpus: &[usize]) -> Self {
+        self.core_exits = output
+            .exits
+            .iter()
+            .filter(|c| cpus.contains(&c.cpu))
+            .copied()
+            .collect();
+        self
     }
 }
 

@@ -247,7 +247,10 @@ fn serve(cpu: usize, intid: u32, in_cell: bool) -> Option<(usize, FaultPolicy)> 
         return None;
     }
     match QUANTUM_TICKS.load(Ordering::Relaxed) {
-        ticks if ticks > 0 && in_cell => arch::arm_el2_timer(ticks),
+        ticks if ticks > 0 && in_cell => {
+            arch::arm_el2_timer(ticks);
+            housekeeping::status_if_due(cpu);
+        }
         0 if housekeeping::is_housekeeper(cpu) => return housekeeping::tick(cpu, in_cell),
         _ => arch::stop_el2_timer(),
     }

@@ -196,8 +196,25 @@ fn realtime_lab(
         run.took.as_secs_f64(),
         run.log_dir.display()
     );
+    let cpus = hil_tests::config::cell_cpus(&images.build_dir.join("config.yaml"), RT_CELL)?;
+    let record = RealtimeRecord::of(&run, RT_CELL, budget).with_core_exits(&run.output, &cpus);
+    for exits in &record.core_exits {
+        println!(
+            "hil: real-time cell's cpu {}: {} exits imposed (irq {}, other {}); its own: sgi {}, doorbell {}, mmio {}, call {}, wfi {}, register {}",
+            exits.cpu,
+            exits.imposed(),
+            exits.irq,
+            exits.other,
+            exits.sgi,
+            exits.doorbell,
+            exits.mmio,
+            exits.call,
+            exits.wfi,
+            exits.register
+        );
+    }
     report.add_realtime(
-        RealtimeRecord::of(&run, RT_CELL, budget),
+        record,
         &run.output,
         budget,
         description.latency_budget.max_load_factor,
