@@ -326,6 +326,15 @@ fn try_enter(cpu: usize, generation: u32) {
     CORES[cpu].generation.store(generation, Ordering::Release);
     CORES[cpu].set_state(CoreState::Running);
     gic::keep_kick_from_cell(BOARD, cpu);
+    // On the group0-fiq path the kick that carried this start is an FIQ
+    // still pending here, which would exit the cell the moment it runs:
+    // taken now, with anything else of the partitioner's that waits.
+    if gic::control_path() == ControlPath::Group0Fiq {
+        while let Some(intid) = arch::acknowledge_group0() {
+            serve(cpu, intid, false);
+            arch::end_group0(intid);
+        }
+    }
     arch::prepare_vcpu(state.stage2_root.load(Ordering::Acquire), vmid(index), vcpu);
     vgic::runtime::reset_cpu_interface(machine(), index, cpu);
     if machine().system.virtualized.contains(index) {
