@@ -417,19 +417,25 @@ fn report_with_the_real_time_and_ipc_labs() {
         bench: IpcBench::parse(&lines).unwrap_or_else(|e| panic!("{e}")),
     });
 
-    // The phases: rounds 2-3 idle, 5-6 loaded, 7-8 across the crash.
+    // The phases: rounds 2-6 idle, 8-9 loaded, 10-11 across the crash.
     let rt = report.realtime.as_ref().unwrap();
     let phase = |p: Phase| rt.phases.iter().find(|r| r.phase == p).unwrap();
-    assert_eq!(phase(Phase::Idle).rounds, 2);
+    assert_eq!(phase(Phase::Idle).rounds, 5);
     assert_eq!(phase(Phase::Loaded).rounds, 2);
     assert_eq!(phase(Phase::Crash).rounds, 2);
-    assert_eq!(phase(Phase::Idle).stats.unwrap().max, 18);
-    assert_eq!(phase(Phase::Loaded).stats.unwrap().max, 22);
-    assert_eq!(phase(Phase::Crash).stats.unwrap().max, 48);
+    assert_eq!(phase(Phase::Idle).stats.unwrap().max, 35);
+    assert_eq!(phase(Phase::Loaded).stats.unwrap().max, 41);
+    assert_eq!(phase(Phase::Crash).stats.unwrap().max, 28);
     assert_eq!(phase(Phase::Crash).histogram.samples(), 4000);
+    // The real-time core's exits at the last status, after the
+    // neighbour's restart: none imposed.
+    assert_eq!(rt.core_exits.len(), 1);
+    assert_eq!((rt.core_exits[0].cpu, rt.core_exits[0].imposed()), (0, 0));
+    assert_eq!(rt.core_exits[0].wfi, 49585);
 
-    // Five more bounds, all held: the probe's five and the lab's five.
-    assert_eq!(report.budget.checks.len(), 10, "{:#?}", report.budget);
+    // Six more bounds, all held: the probe's five and the lab's six (the
+    // last: no exit imposed on the real-time core).
+    assert_eq!(report.budget.checks.len(), 11, "{:#?}", report.budget);
     assert!(report.budget.passed, "{:#?}", report.budget);
     let crash_factor = report
         .budget
@@ -437,7 +443,7 @@ fn report_with_the_real_time_and_ipc_labs() {
         .iter()
         .find(|c| c.measurement == "cyclictest_crash" && c.bound == "max_load_factor")
         .unwrap();
-    assert!((crash_factor.measured.unwrap() - 48.0 / 18.0).abs() < 1e-9);
+    assert!((crash_factor.measured.unwrap() - 28.0 / 35.0).abs() < 1e-9);
 
     // The IPC figures and the round trip in notifications.
     let ipc = report.ipc.as_ref().unwrap();
