@@ -58,6 +58,8 @@ enum Command {
     /// Show a running target's consoles: every stream with its name, the
     /// partitioner's log decoded. Reads a serial port (a board's, or a
     /// pseudo-terminal) or a Unix socket (QEMU's `-chardev socket,…,server=on`).
+    /// What you type goes to one cell's console: Ctrl-A then a cell's
+    /// number chooses it, Ctrl-A x quits, Ctrl-A ? shows the keys.
     Console {
         /// The serial device or the socket.
         target: PathBuf,

@@ -45,7 +45,9 @@ enum Task {
         config: PathBuf,
     },
     /// Builds and boots a partitioning in QEMU, printing every console
-    /// live, until Ctrl-C or `--seconds` have passed. By default the
+    /// live, until Ctrl-A x (Ctrl-C when standard input is not a
+    /// terminal) or `--seconds` have passed. What you type goes to one
+    /// cell's console (Ctrl-A then its number chooses it). By default the
     /// gateway: a PREEMPT_RT Linux cell running cyclictest beside a
     /// general-purpose Linux cell.
     Demo {
