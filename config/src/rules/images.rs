@@ -1,7 +1,7 @@
 //! A cell's images (kernel, initrd, device tree), its entry point and
 //! its virtual console.
 
-use super::{page_span, CellField, CellUnderCheck, Location, Problem};
+use super::{CellField, CellUnderCheck, Location, Problem};
 use crate::model::*;
 #[cfg(feature = "std")]
 use crate::yaml::{
@@ -41,16 +41,8 @@ pub(super) fn check_cell(c: &CellUnderCheck<'_>, emit: &mut impl FnMut(Location,
     }
     if let Some(console) = cell.console {
         let window = console.window();
-        let clash = console.base % PAGE_SIZE != 0
-            || cell
-                .memory
-                .iter()
-                .any(|m| m.guest_range().overlaps(&window))
-            || cell
-                .devices
-                .iter()
-                .filter(|d| d.name.as_str() != board.console.device)
-                .any(|d| d.mmio.iter().any(|r| page_span(r).overlaps(&window)));
+        let clash =
+            console.base % PAGE_SIZE != 0 || c.maps_over(&window, Some(board.console.device));
         if clash {
             emit(c.at(CellField::Console), Problem::ConsoleOverlap);
         }

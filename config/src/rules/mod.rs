@@ -250,6 +250,22 @@ impl CellUnderCheck<'_> {
             field,
         }
     }
+
+    /// Whether the cell's stage 2 maps something in `window`, a page the
+    /// partitioner emulates for it: its RAM as it sees it, or the pages
+    /// of its devices (but device `except`).
+    fn maps_over(&self, window: &MemRange, except: Option<&str>) -> bool {
+        self.cell
+            .memory
+            .iter()
+            .any(|m| m.guest_range().overlaps(window))
+            || self
+                .cell
+                .devices
+                .iter()
+                .filter(|d| Some(d.name.as_str()) != except)
+                .any(|d| d.mmio.iter().any(|r| page_span(r).overlaps(window)))
+    }
 }
 
 /// Memory at `range` (a cell's region or a channel's) must be the board's

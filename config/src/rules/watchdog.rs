@@ -4,7 +4,7 @@
 //! timer interrupt while cells run, which is what notices an expiry
 //! ([`crate::housekeeping`]).
 
-use super::{page_span, CellField, CellUnderCheck, Location, Problem};
+use super::{CellField, CellUnderCheck, Location, Problem};
 #[cfg(feature = "std")]
 use crate::yaml::{explain::Explainer, show::hex_range, Diagnostic};
 use crate::{housekeeping, Watchdog, PAGE_SIZE};
@@ -23,14 +23,7 @@ pub(super) fn check_cell(c: &CellUnderCheck<'_>, emit: &mut impl FnMut(Location,
     let board = c.board;
     let taken = !watchdog.base.is_multiple_of(PAGE_SIZE)
         || window.base.checked_add(PAGE_SIZE).is_none()
-        || c.cell
-            .memory
-            .iter()
-            .any(|m| m.guest_range().overlaps(&window))
-        || c.cell
-            .devices
-            .iter()
-            .any(|d| d.mmio.iter().any(|r| page_span(r).overlaps(&window)))
+        || c.maps_over(&window, None)
         || c.cell.console.is_some_and(|k| k.window().overlaps(&window))
         || board.gic.windows().any(|w| w.overlaps(&window))
         || board.virtual_pci.is_some_and(|p| {

@@ -239,8 +239,6 @@ register_structs! {
         (gicc::RPR as usize + 4 => _reserved0),
         (gicc::APR0 as usize => pub(crate) apr0: ReadWrite<u32>),
         (gicc::APR0 as usize + 4 => _reserved1),
-        (gicc::DIR as usize => pub(crate) dir: WriteOnly<u32>),
-        (gicc::DIR as usize + 4 => _reserved2),
         (gicc::SIZE as usize => @END),
     }
 }

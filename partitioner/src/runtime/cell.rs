@@ -216,10 +216,7 @@ fn drain_kicks(running: bool) -> Option<(usize, FaultPolicy)> {
         }
         return expiry;
     }
-    while let Some(intid) = arch::acknowledge_group0() {
-        expiry = expiry.or(serve(cpu, intid, running));
-        arch::end_group0(intid);
-    }
+    expiry = expiry.or(drain_group0(cpu, running));
     // A parked core lets only the partitioner's priorities through, in
     // either group: the Group 1 interrupts of a housekeeping core whose
     // virtualized cell stopped arrive here. While a cell runs, Group 1 is
@@ -229,6 +226,18 @@ fn drain_kicks(running: bool) -> Option<(usize, FaultPolicy)> {
             serve(cpu, acknowledged, false);
             gic::end(BOARD, acknowledged);
         }
+    }
+    expiry
+}
+
+/// Acknowledges and serves the partitioner's pending Group 0 interrupts
+/// on core `cpu` (the `group0-fiq` path); returns a watchdog expiry of
+/// its running cell, as [`serve`].
+fn drain_group0(cpu: usize, running: bool) -> Option<(usize, FaultPolicy)> {
+    let mut expiry = None;
+    while let Some(intid) = arch::acknowledge_group0() {
+        expiry = expiry.or(serve(cpu, intid, running));
+        arch::end_group0(intid);
     }
     expiry
 }
@@ -330,16 +339,12 @@ fn try_enter(cpu: usize, generation: u32) {
     // still pending here, which would exit the cell the moment it runs:
     // taken now, with anything else of the partitioner's that waits.
     if gic::control_path() == ControlPath::Group0Fiq {
-        while let Some(intid) = arch::acknowledge_group0() {
-            serve(cpu, intid, false);
-            arch::end_group0(intid);
-        }
+        drain_group0(cpu, false);
     }
     arch::prepare_vcpu(state.stage2_root.load(Ordering::Acquire), vmid(index), vcpu);
     vgic::runtime::reset_cpu_interface(machine(), index, cpu);
     if machine().system.virtualized.contains(index) {
-        let private = vgic::partitioners_private(BOARD);
-        vgic::virtual_interface::mark(BOARD, cpu, private, BOARD.console.irq);
+        vgic::virtual_interface::mark(BOARD, cpu);
         gic::enable_el2_irq(BOARD, arch::mpidr(), BOARD.gic.maintenance_irq);
         vgic::virtual_interface::enter(BOARD);
     }
@@ -652,11 +657,10 @@ fn take_listed(cpu: usize, ack: u32, running: u8) {
     match take(BOARD, cpu, ack, running) {
         Taken::Cell | Taken::Nothing => {}
         Taken::Partitioner(ack) => {
-            let intid = match BOARD.gic.version {
-                bsp::GicVersion::V3 => ack,
-                bsp::GicVersion::V2 => ack & 0x3ff,
-            };
-            let expiry = serve(cpu, intid, true);
+            // A GICv2's `GICC_IAR` carries a source CPU only for SGIs,
+            // which `serve` has nothing to do with: `ack` compares as the
+            // INTID, as in `drain_kicks`.
+            let expiry = serve(cpu, ack, true);
             gic::end(BOARD, ack);
             expire(cpu, expiry);
             if CORES[cpu].command.load(Ordering::Acquire) != COMMAND_NONE {

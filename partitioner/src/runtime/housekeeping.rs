@@ -61,7 +61,7 @@ pub fn start_timer(cpu: usize) {
         }
     }
     if STATUS_DUE.load(Ordering::Relaxed) == 0 {
-        STATUS_DUE.store(status_after(arch::counter()), Ordering::Relaxed);
+        status(arch::counter());
     }
     arm_next();
 }
@@ -93,18 +93,25 @@ fn arm_next() {
 /// (nothing on any other core): for the latency lab, whose quantum ticks
 /// there instead of the housekeeping timer.
 pub fn status_if_due(cpu: usize) {
-    if housekeeper().is_none_or(|h| h.cpu != cpu) {
+    // Every quantum tick of every core comes here: the counter first, the
+    // housekeeping core only once a status may be due.
+    let now = arch::counter();
+    let due = STATUS_DUE.load(Ordering::Relaxed);
+    if (due != 0 && now < due) || housekeeper().is_none_or(|h| h.cpu != cpu) {
         return;
     }
-    let now = arch::counter();
+    status(now);
+}
+
+/// Logs the status at counter value `now` if it is due, and schedules
+/// the next; only schedules the first.
+fn status(now: u64) {
     match STATUS_DUE.load(Ordering::Relaxed) {
-        0 => STATUS_DUE.store(status_after(now), Ordering::Relaxed),
-        due if now >= due => {
-            exits::log(BOARD.cpus.len());
-            STATUS_DUE.store(status_after(now), Ordering::Relaxed);
-        }
-        _ => {}
+        0 => {}
+        due if now >= due => exits::log(BOARD.cpus.len()),
+        _ => return,
     }
+    STATUS_DUE.store(status_after(now), Ordering::Relaxed);
 }
 
 /// EL2's timer fired on the housekeeping core `cpu`, which was running
@@ -115,10 +122,7 @@ pub fn status_if_due(cpu: usize) {
 /// the interrupt (`stop_cell` does not return).
 pub fn tick(cpu: usize, in_cell: bool) -> Option<(usize, FaultPolicy)> {
     let now = arch::counter();
-    if now >= STATUS_DUE.load(Ordering::Relaxed) {
-        exits::log(BOARD.cpus.len());
-        STATUS_DUE.store(status_after(now), Ordering::Relaxed);
-    }
+    status(now);
     let own = cell_of(cpu).map(|(index, _)| index).filter(|_| in_cell);
     let mut own_expiry = None;
     let hz = arch::counter_frequency(BOARD.counter_hz).max(1);

@@ -11,7 +11,7 @@ use crate::gic::driver as gic;
 use crate::gic::{gicc, gicd, gicr, irouter_affinity, GICD_CTLR, KICK_SGI};
 use crate::runtime::machine::{self, Machine, MAX_RUNTIME_CPUS};
 use crate::runtime::sync::Once;
-use bsp::{Intid, MemRange};
+use bsp::{Board, Intid, MemRange};
 use bulkhead_config::{Cell, MAX_CELLS};
 use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
@@ -138,8 +138,8 @@ pub fn mmio_access(
     }
     if let Some(window) = gic.cpu_interface.filter(|w| w.contains(address)) {
         return Some(cpu_interface_v2(
+            machine.board,
             owned,
-            address,
             address - window.base,
             write,
         ));
@@ -285,12 +285,14 @@ fn targets_v2(
 }
 
 /// A cell's access to the trapped part of a GICv2 CPU interface: writes
-/// to `GICC_DIR` deactivate the cell's own interrupts only; everything
-/// else reads as zero and ignores writes.
-fn cpu_interface_v2(owned: &Ownership, address: u64, offset: u64, write: Option<u64>) -> u64 {
+/// to `GICC_DIR` deactivate the cell's own interrupts only, through the
+/// real `GICC_DIR` (where the board has it: 64 KiB in on the ZynqMP,
+/// whose 4 KiB page after the first is an alias of the first);
+/// everything else reads as zero and ignores writes.
+fn cpu_interface_v2(board: &Board, owned: &Ownership, offset: u64, write: Option<u64>) -> u64 {
     if let (gicc::DIR, Some(value)) = (offset, write) {
         if owned.owns((value & 0x3ff) as Intid) {
-            gic_write(address, 4, value & 0xffff_ffff);
+            gic::v2::deactivate(board, value as u32);
         }
     }
     0

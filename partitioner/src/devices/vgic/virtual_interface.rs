@@ -7,7 +7,7 @@
 //! is the same for both.
 
 use super::lists::{self, Waiting};
-use super::{is_partitioners, unsqueeze_priority};
+use super::{is_partitioners, partitioners_private, unsqueeze_priority};
 use crate::arch;
 use crate::gic::driver::v2;
 use crate::gic::MAX_INTID;
@@ -21,12 +21,14 @@ use core::sync::atomic::{AtomicU32, Ordering};
 /// the GICv3's system registers): [`acknowledge_v2`] takes them.
 static MEMORY_MAPPED: AtomicU32 = AtomicU32::new(0);
 
-/// Marks core `cpu` as running a cell whose interrupts are virtualized,
-/// with `ppis` (one bit per INTID below 32) and SPI `spi` the
-/// partitioner's own.
-pub fn mark(board: &Board, cpu: usize, ppis: u32, spi: u32) {
+/// Marks core `cpu` as running a cell whose interrupts are virtualized
+/// (on a GICv3, with the partitioner's own PPIs and SPI for `boot.S`:
+/// [`is_partitioners`]).
+pub fn mark(board: &Board, cpu: usize) {
     match board.gic.version {
-        GicVersion::V3 => arch::mark_virtualized_core(cpu, ppis, spi),
+        GicVersion::V3 => {
+            arch::mark_virtualized_core(cpu, partitioners_private(board), board.console.irq)
+        }
         GicVersion::V2 => {
             MEMORY_MAPPED.fetch_or(1 << (cpu % 32), Ordering::Release);
         }
