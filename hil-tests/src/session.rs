@@ -410,6 +410,14 @@ impl Session {
         self.cursors.insert(stream.to_string(), arrived);
     }
 
+    /// Moves `stream`'s `expect` cursor back to its first line, so that the
+    /// next `expect` also matches output that arrived before earlier
+    /// matches: for a line whose order against them is not fixed (two
+    /// cells running at once).
+    pub fn rewind(&mut self, stream: &str) {
+        self.cursors.remove(stream);
+    }
+
     /// The exit status if the target has stopped by itself, without
     /// waiting.
     pub fn try_exit(&mut self) -> Option<ExitStatus> {
@@ -837,6 +845,11 @@ mod tests {
             .expect_all([("sensor", "heartbeat"), ("intruder", "heartbeat")], second)
             .unwrap();
         assert_eq!(all, vec!["sensor: heartbeat 2", "intruder: heartbeat 2"]);
+        s.rewind("sensor");
+        assert_eq!(
+            s.expect("sensor", "heartbeat", second).unwrap(),
+            "sensor: heartbeat 0"
+        );
         assert_eq!(s.lines("sensor").len(), 3);
         let log = std::fs::read_to_string(s.run_dir().join("sensor.log")).unwrap();
         assert_eq!(log.lines().count(), 3);
