@@ -25,6 +25,15 @@ pub fn partitioner_elf() -> Option<PathBuf> {
     std::env::var_os("BULKHEAD_PARTITIONER_ELF").map(PathBuf::from)
 }
 
+/// The ELF that decodes the partitioner's log in the build of config
+/// `config` (the stem of its YAML file): the one the build left beside
+/// the image (the partitioner of the config's board), else the one
+/// [`partitioner_elf`] names.
+pub fn partitioner_elf_of(config: &str) -> Option<PathBuf> {
+    let beside = dir().join(config).join("partitioner.elf");
+    beside.is_file().then_some(beside).or_else(partitioner_elf)
+}
+
 /// Boots the boot image built for config `config` (the stem of its YAML
 /// file) in QEMU as run `run`, killed after `deadline` whatever happens.
 /// The partitioner's log is decoded with the ELF the build left beside the
@@ -46,8 +55,7 @@ pub fn boot_with(
     let dir = dir().join(config);
     let cells = cell_names(&dir.join("config.yaml")).unwrap_or_else(|error| panic!("{error}"));
     let mut options = SessionOptions::new(run).cells(cells).deadline(deadline);
-    let beside = dir.join("partitioner.elf");
-    if let Some(elf) = beside.is_file().then_some(beside).or_else(partitioner_elf) {
+    if let Some(elf) = partitioner_elf_of(config) {
         options = options.partitioner_elf(elf);
     }
     let target = machine(QemuTarget::for_build(&dir).unwrap_or_else(|error| panic!("{error}")));

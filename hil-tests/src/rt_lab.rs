@@ -170,6 +170,58 @@ impl ExitCounts {
     pub fn imposed(&self) -> u64 {
         self.irq + self.other
     }
+
+    /// Every exit, whatever its cause.
+    pub fn total(&self) -> u64 {
+        self.irq
+            + self.sgi
+            + self.doorbell
+            + self.mmio
+            + self.call
+            + self.wfi
+            + self.register
+            + self.other
+    }
+
+    /// The exits counted after `earlier`, an earlier status of the same
+    /// core (a count that went down, which a counter cannot, gives 0).
+    pub fn since(&self, earlier: &ExitCounts) -> ExitCounts {
+        ExitCounts {
+            cpu: self.cpu,
+            irq: self.irq.saturating_sub(earlier.irq),
+            sgi: self.sgi.saturating_sub(earlier.sgi),
+            doorbell: self.doorbell.saturating_sub(earlier.doorbell),
+            mmio: self.mmio.saturating_sub(earlier.mmio),
+            call: self.call.saturating_sub(earlier.call),
+            wfi: self.wfi.saturating_sub(earlier.wfi),
+            register: self.register.saturating_sub(earlier.register),
+            other: self.other.saturating_sub(earlier.other),
+        }
+    }
+
+    /// The causes, for messages (`sgi 2, mmio 30, ...`; `none` without
+    /// any).
+    pub fn causes(&self) -> String {
+        let causes: Vec<String> = [
+            ("irq", self.irq),
+            ("sgi", self.sgi),
+            ("doorbell", self.doorbell),
+            ("mmio", self.mmio),
+            ("call", self.call),
+            ("wfi", self.wfi),
+            ("register", self.register),
+            ("other", self.other),
+        ]
+        .iter()
+        .filter(|(_, count)| *count > 0)
+        .map(|(name, count)| format!("{name} {count}"))
+        .collect();
+        if causes.is_empty() {
+            "none".to_string()
+        } else {
+            causes.join(", ")
+        }
+    }
 }
 
 /// What the lab said.
@@ -182,7 +234,28 @@ pub struct RtLabOutput {
     /// Each core's exits at the last periodic status, by CPU.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exits: Vec<ExitCounts>,
+    /// Each core's exits at its first periodic status once the real-time
+    /// cell measures and the neighbour's scenario has begun: the start of
+    /// the window in which an isolated core must not exit at all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exits_at_start: Vec<ExitCounts>,
+    /// The neighbour's phase when that window began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_phase: Option<Phase>,
 }
+
+/// How the real-time cell announces its measurement, in both modes
+/// (`cyclictest: rounds of 2 s, ...`, `cyclictest: one run, ...`).
+const MEASURING: &str = "bulkhead-guest: cyclictest: ";
+
+/// The announcement of the isolated-core lab's one never-ending run
+/// (`bulkhead.cyclictest=isolated`).
+pub const ONE_RUN: &str = "bulkhead-guest: cyclictest: one run";
+
+/// What that run reports every 2 s, before cyclictest's own figures
+/// (`T: 0 (128) P:90 I:1000 C: 51421 Min: 36 Act: 157 Avg: 307 Max:
+/// 19494`, in us).
+pub const RUNNING: &str = "bulkhead-guest: cyclictest running: ";
 
 /// A lab line that does not make sense.
 #[derive(Debug, thiserror::Error)]
@@ -214,10 +287,16 @@ impl RtLabOutput {
         let mut phase = Phase::Booting;
         // The round under way: its number and the phases seen during it.
         let mut open: Option<(u32, Vec<Phase>)> = None;
+        let mut measuring = false;
         for (index, (stream, text)) in lines.iter().enumerate() {
             let (stream, text) = (stream.as_ref(), text.as_ref().trim());
             if stream == crate::PARTITIONER_STREAM {
                 if let Some(counts) = ExitCounts::parse(text) {
+                    let started = measuring && phase != Phase::Booting;
+                    if started && output.exits_at_start.iter().all(|c| c.cpu != counts.cpu) {
+                        output.exits_at_start.push(counts);
+                        output.start_phase.get_or_insert(phase);
+                    }
                     output.exits.retain(|c| c.cpu != counts.cpu);
                     output.exits.push(counts);
                 }
@@ -249,6 +328,7 @@ impl RtLabOutput {
             if stream != RT_CELL {
                 continue;
             }
+            measuring |= text.starts_with(MEASURING);
             if let Some(rest) = text.strip_prefix("bulkhead-ipc: control: ") {
                 // "1000 samples/s sent, 1000 setpoints/s back, round trip
                 // min 83 us, avg 1000 us, max 5064 us, 0 dropped/s, ..."
@@ -332,6 +412,15 @@ impl RtLabOutput {
     /// as samples past the histogram: `max` is then at least its end.
     pub fn stats(&self, phase: Phase) -> Option<Stats> {
         self.histogram(phase).stats()
+    }
+
+    /// `cpu`'s exits from the start of the measuring window
+    /// ([`RtLabOutput::exits_at_start`]) to the last status; `None` when
+    /// either status is missing.
+    pub fn exits_while_measuring(&self, cpu: usize) -> Option<ExitCounts> {
+        let start = self.exits_at_start.iter().find(|c| c.cpu == cpu)?;
+        let end = self.exits.iter().find(|c| c.cpu == cpu)?;
+        Some(end.since(start))
     }
 
     /// The worst case of `phase` in us: the largest sample, or the
@@ -439,20 +528,31 @@ pub fn run_rt_lab(
     let started = Instant::now();
     let (mut session, command) = target.start_build(&images.build_dir, options)?;
     session.expect(NEIGHBOUR, BACK_UP, deadline)?;
-    // One whole round after the restart: its start, then its histogram.
-    session.skip_to_end(RT_CELL);
+    // The exits counted after the restart, in the next periodic status.
+    session.skip_to_end(crate::PARTITIONER_STREAM);
     let left = deadline.saturating_sub(started.elapsed());
-    session.expect(
-        RT_CELL,
-        Pattern::regex(r"^bulkhead-guest: cyclictest round \d+: start$"),
-        left,
-    )?;
-    let left = deadline.saturating_sub(started.elapsed());
-    session.expect(
-        RT_CELL,
-        Pattern::regex(r"^bulkhead-guest: cyclictest round \d+: hist"),
-        left,
-    )?;
+    session.expect(crate::PARTITIONER_STREAM, "exits on cpu ", left)?;
+    // In rounds, one whole round after the restart: its start, then its
+    // histogram.
+    let one_run = session
+        .lines(RT_CELL)
+        .iter()
+        .any(|l| l.starts_with(ONE_RUN));
+    if !one_run {
+        session.skip_to_end(RT_CELL);
+        let left = deadline.saturating_sub(started.elapsed());
+        session.expect(
+            RT_CELL,
+            Pattern::regex(r"^bulkhead-guest: cyclictest round \d+: start$"),
+            left,
+        )?;
+        let left = deadline.saturating_sub(started.elapsed());
+        session.expect(
+            RT_CELL,
+            Pattern::regex(r"^bulkhead-guest: cyclictest round \d+: hist"),
+            left,
+        )?;
+    }
     let took = started.elapsed();
     let log_dir = session.run_dir().to_path_buf();
     drop(session);
@@ -553,6 +653,58 @@ mod tests {
         let cpu1 = output.exits.iter().find(|c| c.cpu == 1).unwrap();
         assert_eq!(cpu1.imposed(), 5);
         assert_eq!(ExitCounts::parse("exits on cpu 0: irq 1, bogus 2"), None);
+    }
+
+    /// The isolated-core lab: one never-ending run; the window opens at
+    /// the first status once the real-time cell measures and the
+    /// neighbour's scenario began, and closes at the last status.
+    const ISOLATED: &str = "
+        partitioner | [ 10.1 INFO ] exits on cpu 1: irq 0, sgi 20, doorbell 0, mmio 30, call 0, wfi 0, register 9, other 0
+        control | bulkhead-guest: cyclictest: one run, 1 thread on CPU 1, SCHED_FIFO 90, interval 1000 us
+        partitioner | [ 20.1 INFO ] exits on cpu 1: irq 0, sgi 26, doorbell 0, mmio 30, call 0, wfi 0, register 9, other 0
+        containers | bulkhead-guest: lab: idle
+        control | bulkhead-guest: cyclictest running: T: 0 (  128) P:90 I:1000 C:  9000 Min:     36 Act:  157 Avg:  307 Max:   19494
+        partitioner | [ 30.1 INFO ] exits on cpu 1: irq 0, sgi 26, doorbell 0, mmio 30, call 0, wfi 0, register 9, other 0
+        partitioner | [ 30.1 INFO ] exits on cpu 2: irq 0, sgi 0, doorbell 5, mmio 50, call 1, wfi 10, register 0, other 0
+        containers | bulkhead-guest: load: started
+        containers | bulkhead-guest: crash: echo c > /proc/sysrq-trigger
+        containers | bulkhead-guest: after crash: back up (boot 2)
+        partitioner | [ 40.1 INFO ] exits on cpu 1: irq 0, sgi 27, doorbell 0, mmio 30, call 0, wfi 0, register 9, other 0
+    ";
+
+    #[test]
+    fn the_measuring_window_opens_once_both_sides_are_under_way() {
+        let output = RtLabOutput::parse(&lines(ISOLATED)).unwrap();
+        assert!(output.rounds.is_empty());
+        assert_eq!(output.start_phase, Some(Phase::Idle));
+        let start = output.exits_at_start.iter().find(|c| c.cpu == 1).unwrap();
+        assert_eq!((start.sgi, start.total()), (26, 65));
+        // CPU 2's first count came in the same window.
+        assert!(output.exits_at_start.iter().any(|c| c.cpu == 2));
+        let window = output.exits_while_measuring(1).unwrap();
+        assert_eq!((window.total(), window.causes()), (1, "sgi 1".to_string()));
+        assert_eq!(output.exits_while_measuring(3), None);
+        let checks = crate::report::isolated_core_checks(&output, 1);
+        assert_eq!(checks.len(), 1);
+        assert!(!checks[0].passed, "one SGI in the window fails");
+        assert_eq!(checks[0].measured, Some(1.0));
+        assert!(
+            checks[0]
+                .message
+                .starts_with("1 exits from the neighbour's idle phase"),
+            "{}",
+            checks[0].message
+        );
+        // Without the last status there is nothing to check: a failure.
+        let cut: Vec<(String, String)> = lines(ISOLATED).into_iter().take(4).collect();
+        let early = RtLabOutput::parse(&cut).unwrap();
+        assert!(!crate::report::isolated_core_checks(&early, 1)[0].passed);
+        // The same counts without a window (the lab in rounds, status lines
+        // all before the scenario) leave the check failing too.
+        assert!(RtLabOutput::parse(&lines(RECORDED))
+            .unwrap()
+            .exits_at_start
+            .is_empty());
     }
 
     #[test]

@@ -7,12 +7,17 @@
 //! its own requests exited its core (an interrupt through EL2, a kick,
 //! EL2's timer) in the whole run.
 //!
+//! Beside it, the isolated-core lab (`configs/qemu-rt-isolated.yaml`): the
+//! real-time cell on two CPUs, the second isolated, where nothing may exit
+//! at all while the neighbour idles, works, crashes and restarts.
+//!
 //! Needs the images `cargo xtask build` makes (`BULKHEAD_ARTIFACTS`; the
-//! lab config is among the system-test configs). Its logs and report go to
-//! `target/hil/rt-lab-test/`; `cargo xtask hil` runs the same lab.
+//! lab configs are among the system-test configs). Their logs go to
+//! `target/hil/rt-lab-test/` and `rt-isolated-test/`; `cargo xtask hil`
+//! runs the same labs.
 
-use hil_tests::report::{core_exit_checks, realtime_checks};
-use hil_tests::rt_lab::{run_rt_lab, Phase, RtLabImages, RT_CELL};
+use hil_tests::report::{core_exit_checks, isolated_core_checks, realtime_checks};
+use hil_tests::rt_lab::{run_rt_lab, Phase, RtLabImages, ONE_RUN, RT_CELL, RUNNING};
 use hil_tests::session::default_log_root;
 use hil_tests::TargetDescription;
 use std::path::PathBuf;
@@ -25,7 +30,7 @@ fn rt_cell_keeps_its_budget_while_the_neighbour_idles_works_and_crashes() {
         .unwrap_or_else(|error| panic!("{error}"));
     let images = RtLabImages {
         build_dir: hil_tests::artifacts::dir().join("qemu-rt-lab"),
-        partitioner_elf: hil_tests::artifacts::partitioner_elf(),
+        partitioner_elf: hil_tests::artifacts::partitioner_elf_of("qemu-rt-lab"),
     };
     let run = run_rt_lab(
         &target,
@@ -81,6 +86,55 @@ fn rt_cell_keeps_its_budget_while_the_neighbour_idles_works_and_crashes() {
     assert!(
         checks.iter().all(|check| check.passed),
         "bounds violated (logs in {}): {checks:#?}",
+        run.log_dir.display()
+    );
+}
+
+/// The isolated core of a two-CPU real-time cell (`isolcpus`, `nohz_full`,
+/// `wfi: direct`, direct interrupts) runs cyclictest's measuring thread
+/// without a single exit to the partitioner, for any cause, from the
+/// first count after it began measuring, while the neighbour was idle,
+/// until after the neighbour's crash and restart. Exit counts do not
+/// depend on time, so this runs on QEMU without icount.
+#[test]
+fn the_isolated_core_never_exits_while_the_neighbour_idles_works_and_crashes() {
+    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let target = TargetDescription::load(&crate_dir.join("targets/qemu.yaml"))
+        .unwrap_or_else(|error| panic!("{error}"));
+    let images = RtLabImages {
+        build_dir: hil_tests::artifacts::dir().join("qemu-rt-isolated"),
+        partitioner_elf: hil_tests::artifacts::partitioner_elf_of("qemu-rt-isolated"),
+    };
+    let run = run_rt_lab(
+        &target,
+        &images,
+        &default_log_root(),
+        "rt-isolated-test",
+        Duration::from_secs(300),
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    let cpus = hil_tests::config::cell_cpus(&images.build_dir.join("config.yaml"), RT_CELL)
+        .unwrap_or_else(|error| panic!("{error}"));
+    let isolated = *cpus.last().expect("the real-time cell has CPUs");
+    let said = |prefix: &str| run.lines.iter().any(|(_, text)| text.starts_with(prefix));
+    assert!(
+        said(ONE_RUN) && said(RUNNING),
+        "cyclictest never measured on the isolated core (logs in {})",
+        run.log_dir.display()
+    );
+    assert_eq!(
+        run.output.start_phase,
+        Some(Phase::Idle),
+        "the window starts while the neighbour idles (logs in {})",
+        run.log_dir.display()
+    );
+    let checks = isolated_core_checks(&run.output, isolated);
+    for check in &checks {
+        eprintln!("{} {}: {}", check.measurement, check.bound, check.message);
+    }
+    assert!(
+        checks.iter().all(|check| check.passed),
+        "the isolated core exited (logs in {}): {checks:#?}",
         run.log_dir.display()
     );
 }

@@ -156,6 +156,44 @@ pub fn core_exit_checks(core_exits: &[ExitCounts]) -> Vec<BudgetCheck> {
         .collect()
 }
 
+/// The isolated-core lab (`configs/qemu-rt-isolated.yaml`): the real-time
+/// cell's isolated core `cpu` does not exit at all, for any cause, from
+/// the first periodic status after it began measuring and the neighbour
+/// began its scenario, to the last one, after the neighbour's restart.
+/// What it exited for before (its kernel's bring-up) is reported. Without
+/// both statuses there is nothing to check, which fails.
+pub fn isolated_core_checks(lab: &RtLabOutput, cpu: usize) -> Vec<BudgetCheck> {
+    let measurement = format!("isolated_core_exits_cpu{cpu}");
+    let bound = "exits".to_string();
+    let start = lab.exits_at_start.iter().find(|c| c.cpu == cpu);
+    let Some((start, window)) = start.zip(lab.exits_while_measuring(cpu)) else {
+        return vec![BudgetCheck {
+            measurement,
+            bound,
+            limit: 0.0,
+            measured: None,
+            passed: false,
+            message: format!(
+                "no exit counts of cpu {cpu} from the measuring window in the partitioner's log"
+            ),
+        }];
+    };
+    let exits = window.total();
+    let from = lab.start_phase.map_or("?", Phase::name);
+    vec![BudgetCheck {
+        measurement,
+        bound,
+        limit: 0.0,
+        measured: Some(exits as f64),
+        passed: exits == 0,
+        message: format!(
+            "{exits} exits from the neighbour's {from} phase to after its restart ({}); before, since boot: {}",
+            window.causes(),
+            start.causes()
+        ),
+    }]
+}
+
 /// The bounds of the real-time lab: each measured phase's worst case
 /// against the cell's `latency_budget` (ns), and the loaded and crash
 /// phases' worst cases against the idle one times `max_load_factor`. A

@@ -1,6 +1,8 @@
 //! The report as one self-contained HTML page.
 
-use super::records::{BootRecord, IpcRecord, RealtimeRecord, VirtualizedRecord};
+use super::records::{
+    BootRecord, IpcRecord, IsolatedCoreRecord, RealtimeRecord, VirtualizedRecord,
+};
 use super::svg::histogram_svg;
 use super::Report;
 use crate::latency::Histogram;
@@ -205,6 +207,9 @@ impl Report {
         if let Some(rt) = &self.realtime {
             realtime_html(&mut html, rt);
         }
+        if let Some(iso) = &self.isolated_core {
+            isolated_core_html(&mut html, iso);
+        }
         if let Some(ipc) = &self.ipc {
             ipc_html(&mut html, ipc, p.target.deterministic);
         }
@@ -264,6 +269,10 @@ impl Report {
         }
         if let Some(boot) = &self.boot {
             row("Boot-time run", &boot.command);
+        }
+        if let Some(iso) = &self.isolated_core {
+            row("Isolated-core lab run", &iso.command);
+            row("Isolated-core lab logs", &iso.log_dir);
         }
         if let Some(rt) = &self.realtime {
             row("Real-time lab run", &rt.command);
@@ -387,6 +396,30 @@ fn realtime_html(html: &mut String, rt: &RealtimeRecord) {
             );
         }
         html.push_str("</table>\n");
+    }
+}
+
+/// The isolated-core lab's section: the isolated core's exits.
+fn isolated_core_html(html: &mut String, iso: &IsolatedCoreRecord) {
+    let _ = writeln!(
+        html,
+        "<h2>Isolated core: no exit while measuring</h2>\n\
+         <p>The real-time lab with a two-CPU real-time cell \
+         (<code>configs/qemu-rt-isolated.yaml</code>, QEMU without icount): CPU {} is isolated \
+         and runs only cyclictest's measuring thread, with <code>wfi: direct</code>, while the \
+         neighbour idles, is loaded, crashes and restarts. The partitioner counts every exit of \
+         every core; the bound is none at all on the isolated core from the first count after \
+         it began measuring to the last.</p>\n<p>{}</p>",
+        iso.cpu,
+        escape(&iso.summary())
+    );
+    if let Some(figures) = &iso.cyclictest {
+        let _ = writeln!(
+            html,
+            "<p>cyclictest's last figures there (us; free-running QEMU, indicative only): \
+             <code>{}</code></p>",
+            escape(figures)
+        );
     }
 }
 

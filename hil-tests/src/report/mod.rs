@@ -18,13 +18,14 @@ mod records;
 mod svg;
 
 pub use budget::{
-    cell_budget_checks, check_budget, core_exit_checks, realtime_checks, BudgetCheck, BudgetOutcome,
+    cell_budget_checks, check_budget, core_exit_checks, isolated_core_checks, realtime_checks,
+    BudgetCheck, BudgetOutcome,
 };
 pub use html::escape;
 pub use provenance::{Provenance, TargetInfo, PACKAGES_FILE};
 pub use records::{
-    BootRecord, Comparison, IpcRecord, MeasurementRecord, PhaseRecord, RealtimeRecord, RunRecord,
-    VirtualizedRecord, VirtualizedRow, REALTIME_STATEMENT,
+    BootRecord, Comparison, IpcRecord, IsolatedCoreRecord, MeasurementRecord, PhaseRecord,
+    RealtimeRecord, RunRecord, VirtualizedRecord, VirtualizedRow, REALTIME_STATEMENT,
 };
 
 use crate::latency::{label, Stats, MEASUREMENTS};
@@ -77,6 +78,9 @@ pub struct Report {
     /// The probe with virtualized interrupts, if it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub virtualized: Option<VirtualizedRecord>,
+    /// The isolated-core lab, if it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolated_core: Option<IsolatedCoreRecord>,
 }
 
 /// Bao's trap-and-inject in this lab, in ticks (the timer from busy, an
@@ -150,6 +154,7 @@ impl Report {
             ipc: None,
             boot: None,
             virtualized: None,
+            isolated_core: None,
         }
     }
 
@@ -221,6 +226,14 @@ impl Report {
             self.add_checks(core_exit_checks(&record.core_exits));
         }
         self.realtime = Some(record);
+    }
+
+    /// Adds the isolated-core lab and its bound (see
+    /// [`isolated_core_checks`]; exit counts are exact on any target, so it
+    /// is checked on every one).
+    pub fn add_isolated_core(&mut self, record: IsolatedCoreRecord, output: &RtLabOutput) {
+        self.add_checks(isolated_core_checks(output, record.cpu));
+        self.isolated_core = Some(record);
     }
 
     /// The report as pretty JSON.
@@ -295,6 +308,9 @@ impl Report {
                     }
                 );
             }
+        }
+        if let Some(iso) = &self.isolated_core {
+            let _ = writeln!(text, "{}", iso.summary());
         }
         if let Some(ipc) = &self.ipc {
             text.push_str(&ipc.bench.summary_text());

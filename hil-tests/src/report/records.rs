@@ -166,6 +166,63 @@ impl RealtimeRecord {
     }
 }
 
+/// The isolated-core lab (`configs/qemu-rt-isolated.yaml`) in a report:
+/// the real-time cell's isolated core, counted from the start of the
+/// measuring window to after the neighbour's restart.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IsolatedCoreRecord {
+    /// The board CPU of the isolated core.
+    pub cpu: usize,
+    /// The neighbour's phase when the window began.
+    pub from_phase: Option<Phase>,
+    /// Its exits before the window, since boot (its kernel's bring-up).
+    pub before: Option<ExitCounts>,
+    /// Its exits in the window, by cause.
+    pub during: Option<ExitCounts>,
+    /// The last figures cyclictest reported on it (`T: 0 ... Max: N`).
+    pub cyclictest: Option<String>,
+    /// The QEMU command line.
+    pub command: String,
+    /// Where the logs are.
+    pub log_dir: String,
+}
+
+impl IsolatedCoreRecord {
+    /// The record of a run of the isolated-core lab, whose isolated core is
+    /// board CPU `cpu`.
+    pub fn of(run: &RtLabRun, cpu: usize) -> Self {
+        let output = &run.output;
+        IsolatedCoreRecord {
+            cpu,
+            from_phase: output.start_phase,
+            before: output.exits_at_start.iter().find(|c| c.cpu == cpu).copied(),
+            during: output.exits_while_measuring(cpu),
+            cyclictest: run
+                .lines
+                .iter()
+                .rev()
+                .find_map(|(_, text)| text.strip_prefix(crate::rt_lab::RUNNING))
+                .map(str::to_string),
+            command: run.command.clone(),
+            log_dir: run.log_dir.display().to_string(),
+        }
+    }
+
+    /// One line for terminals and reports.
+    pub fn summary(&self) -> String {
+        let counts = |c: Option<ExitCounts>| c.map_or("no count".to_string(), |c| c.causes());
+        format!(
+            "isolated core (cpu {}): {} exits while measuring, from the neighbour's {} phase to              after its restart ({}); before, since boot: {}",
+            self.cpu,
+            self.during
+                .map_or("?".to_string(), |c| c.total().to_string()),
+            self.from_phase.map_or("?", Phase::name),
+            counts(self.during),
+            counts(self.before)
+        )
+    }
+}
+
 /// The IPC lab (two bare-metal peers, `configs/qemu-ipc-lab.yaml`) in a
 /// report.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

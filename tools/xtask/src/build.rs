@@ -48,6 +48,7 @@ pub const SYSTEM_TEST_CONFIGS: &[&str] = &[
     "hil-tests/configs/qemu-channels.yaml",
     "hil-tests/configs/qemu-channel-linux.yaml",
     "hil-tests/configs/qemu-rt-lab.yaml",
+    "hil-tests/configs/qemu-rt-isolated.yaml",
     "hil-tests/configs/qemu-ipc-lab.yaml",
     "hil-tests/configs/qemu-virtualized.yaml",
     "hil-tests/configs/qemu-gateway-virtualized.yaml",

@@ -2,7 +2,8 @@
 //! boots the interrupt latency probe natively and as a Bulkhead cell on
 //! one target (by default QEMU with icount), then, on QEMU targets, the
 //! real-time lab (cyclictest in the PREEMPT_RT cell while its neighbour
-//! idles, is loaded and crashes), checks the bounds and writes
+//! idles, is loaded and crashes) and the isolated-core lab (the same with
+//! an isolated core that must never exit), checks the bounds and writes
 //! `target/hil/report.json` and `report.html`.
 //!
 //! The same scenarios run as the `latency` and `rt_lab` system tests; see
@@ -14,7 +15,9 @@ use anyhow::{bail, Context, Result};
 use hil_tests::boot_times::{self, BootTimes};
 use hil_tests::ipc_bench::run_ipc_bench;
 use hil_tests::latency::{run_cell_probe, run_probe_scenario, ProbeImages, ScenarioOptions};
-use hil_tests::report::{BootRecord, IpcRecord, Provenance, RealtimeRecord, Report, RunRecord};
+use hil_tests::report::{
+    BootRecord, IpcRecord, IsolatedCoreRecord, Provenance, RealtimeRecord, Report, RunRecord,
+};
 use hil_tests::rt_lab::{run_rt_lab, RtLabImages, RT_CELL};
 use hil_tests::target::description::TargetKind;
 use hil_tests::TargetDescription;
@@ -33,6 +36,14 @@ pub const VIRTUALIZED_LAB_CONFIG: &str = "hil-tests/configs/qemu-latency-lab-vir
 
 /// The real-time lab's config.
 pub const RT_LAB_CONFIG: &str = "hil-tests/configs/qemu-rt-lab.yaml";
+
+/// The isolated-core lab's config: the real-time lab with a two-CPU
+/// real-time cell, run after it on QEMU targets.
+pub const RT_ISOLATED_CONFIG: &str = "hil-tests/configs/qemu-rt-isolated.yaml";
+
+/// The target the isolated-core lab runs on: exit counts do not depend on
+/// time, so QEMU without icount, which is faster.
+pub const RT_ISOLATED_TARGET: &str = "hil-tests/targets/qemu.yaml";
 
 /// The IPC lab's config.
 pub const IPC_LAB_CONFIG: &str = "hil-tests/configs/qemu-ipc-lab.yaml";
@@ -105,6 +116,9 @@ pub fn run(layout: &Layout, target: &Path, config: &Path, rt_config: Option<&Pat
             "hil: no --rt-config for board `{}`: its real-time lab is skipped (docs/hil.md)",
             description.name
         ),
+    }
+    if qemu {
+        isolated_core_lab(layout, &out, &mut report)?;
     }
     let (json, html) = report.write(&out)?;
     println!("\n{}", report.summary_text());
@@ -219,6 +233,41 @@ fn realtime_lab(
         budget,
         description.latency_budget.max_load_factor,
     );
+    Ok(())
+}
+
+/// Builds and runs the isolated-core lab ([`RT_ISOLATED_CONFIG`] on
+/// [`RT_ISOLATED_TARGET`]) and adds the isolated core's exits to `report`.
+fn isolated_core_lab(layout: &Layout, out: &Path, report: &mut Report) -> Result<()> {
+    let target = TargetDescription::load(&layout.root.join(RT_ISOLATED_TARGET))?;
+    let built = build::run(layout, Path::new(RT_ISOLATED_CONFIG))?;
+    let images = RtLabImages {
+        build_dir: build_dir_of(layout, &built.config)?,
+        partitioner_elf: Some(built.partitioner_elf.clone()),
+    };
+    println!(
+        "\nhil: isolated-core lab on target `{}` ({})",
+        target.name,
+        built.config.display()
+    );
+    let run = run_rt_lab(
+        &target,
+        &images,
+        out,
+        "rt-isolated",
+        Duration::from_secs(300),
+    )?;
+    let cpus = hil_tests::config::cell_cpus(&images.build_dir.join("config.yaml"), RT_CELL)?;
+    let isolated = *cpus
+        .last()
+        .context("the isolated-core lab's real-time cell has no CPU")?;
+    let record = IsolatedCoreRecord::of(&run, isolated);
+    println!(
+        "hil: {} ({:.1} s)",
+        record.summary(),
+        run.took.as_secs_f64()
+    );
+    report.add_isolated_core(record, &run.output);
     Ok(())
 }
 
