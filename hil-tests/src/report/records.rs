@@ -212,7 +212,8 @@ impl IsolatedCoreRecord {
     pub fn summary(&self) -> String {
         let counts = |c: Option<ExitCounts>| c.map_or("no count".to_string(), |c| c.causes());
         format!(
-            "isolated core (cpu {}): {} exits while measuring, from the neighbour's {} phase to              after its restart ({}); before, since boot: {}",
+            "isolated core (cpu {}): {} exits while measuring, from the neighbour's {} phase to \
+             after its restart ({}); before, since boot: {}",
             self.cpu,
             self.during
                 .map_or("?".to_string(), |c| c.total().to_string()),

@@ -20,16 +20,18 @@ say "uname: $(uname -a)"
 say "cpus online: $(cat /sys/devices/system/cpu/online)"
 say "isolated cpus: $(cat /sys/devices/system/cpu/isolated)"
 say "nohz_full cpus: $(cat /sys/devices/system/cpu/nohz_full)"
-# Timers stay on the CPU that armed them. By default the kernel moves a
-# timer armed on an isolated (nohz_full) CPU to a housekeeping one, so the
-# measuring thread's wake-up would start on CPU 0 and reach CPU 1 as an
-# IPI, which the partitioner traps (an SGI is always checked against the
-# cell's CPUs): slower, and not the isolated core's own path.
-echo 0 > /proc/sys/kernel/timer_migration || say "cannot keep timers local"
-# With an isolated CPU, the per-CPU memory statistics are folded every
-# 10 minutes, not every second: folding them runs work on the isolated
-# CPU, which then re-arms its own timer by a self-IPI.
-[ -n "$(cat /sys/devices/system/cpu/isolated)" ] && echo 600 > /proc/sys/vm/stat_interval
+# With an isolated CPU (isolcpus), keep the kernel's own work off it:
+# timers stay on the CPU that armed them (by default one armed on a
+# nohz_full CPU moves to a housekeeping one, so the measuring thread's
+# wake-up would start on CPU 0 and reach the isolated CPU as an IPI, which
+# the partitioner traps: an SGI is always checked against the cell's
+# CPUs), and the per-CPU memory statistics are folded every 10 minutes,
+# not every second (folding them runs work there, which then re-arms its
+# timer by a self-IPI).
+if [ -n "$(cat /sys/devices/system/cpu/isolated)" ]; then
+    echo 0 > /proc/sys/kernel/timer_migration
+    echo 600 > /proc/sys/vm/stat_interval
+fi
 # The modules of /etc/modules (uio, uio_pci_generic, for channels).
 while read -r module; do
     [ -n "$module" ] && ! modprobe "$module" && say "modprobe $module failed"
@@ -68,8 +70,14 @@ cpu=$(($(grep -c ^processor /proc/cpuinfo) - 1))
 # the partitioner must trap. Its main thread, on CPU 0, rewrites the
 # figures every 10 ms; every 2 s the last of them are reported.
 if grep -q "bulkhead.cyclictest=isolated" /proc/cmdline; then
-    say "cyclictest: one run, 1 thread on CPU $cpu, SCHED_FIFO 90, interval 1000 us"
     cyclictest -m -t 1 -a "$cpu" --mainaffinity=0 -p 90 -i 1000 > /tmp/cyclictest.out 2>&1 &
+    # Once it runs, fold every CPU's memory statistics: the fold the
+    # kernel has pending on the isolated CPU (a deferrable timer, which
+    # fires whenever that CPU next ticks) then finds nothing to do and
+    # re-arms nothing.
+    sleep 2
+    echo 1 > /proc/sys/vm/stat_refresh
+    say "cyclictest: one run, 1 thread on CPU $cpu, SCHED_FIFO 90, interval 1000 us"
     while sleep 2; do
         figures=$(tail -c 1000 /tmp/cyclictest.out | tr '\033' '\n' | sed '$d' | grep "^T: *0 .*Max:" | tail -n 1)
         [ -n "$figures" ] && say "cyclictest running: $figures"
