@@ -17,39 +17,65 @@
 //! runs the same labs.
 
 use hil_tests::report::{core_exit_checks, isolated_core_checks, realtime_checks};
-use hil_tests::rt_lab::{run_rt_lab, Phase, RtLabImages, ONE_RUN, RT_CELL, RUNNING};
+use hil_tests::rt_lab::{run_rt_lab, Phase, RtLabImages, RtLabRun, ONE_RUN, RT_CELL, RUNNING};
 use hil_tests::session::default_log_root;
 use hil_tests::TargetDescription;
 use std::path::PathBuf;
 use std::time::Duration;
 
-#[test]
-fn rt_cell_keeps_its_budget_while_the_neighbour_idles_works_and_crashes() {
+/// One run of a lab: its target, its output, and the real-time cell's
+/// board CPUs.
+struct Lab {
+    target: TargetDescription,
+    run: RtLabRun,
+    budget: Option<u64>,
+    cpus: Vec<usize>,
+}
+
+/// Runs the lab built for config `config` on target file `target` (in
+/// `targets/`) as run `run_name`, within `deadline`.
+fn run_lab(target: &str, config: &str, run_name: &str, deadline: Duration) -> Lab {
     let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let target = TargetDescription::load(&crate_dir.join("targets/qemu-icount.yaml"))
+    let target = TargetDescription::load(&crate_dir.join("targets").join(target))
         .unwrap_or_else(|error| panic!("{error}"));
     let images = RtLabImages {
-        build_dir: hil_tests::artifacts::dir().join("qemu-rt-lab"),
-        partitioner_elf: hil_tests::artifacts::partitioner_elf_of("qemu-rt-lab"),
+        build_dir: hil_tests::artifacts::dir().join(config),
+        partitioner_elf: hil_tests::artifacts::partitioner_elf_of(config),
     };
-    let run = run_rt_lab(
-        &target,
-        &images,
-        &default_log_root(),
+    let run = run_rt_lab(&target, &images, &default_log_root(), run_name, deadline)
+        .unwrap_or_else(|error| panic!("{error}"));
+    let config = images.build_dir.join("config.yaml");
+    let budget = hil_tests::config::latency_budget(&config, RT_CELL)
+        .unwrap_or_else(|error| panic!("{error}"));
+    let cpus =
+        hil_tests::config::cell_cpus(&config, RT_CELL).unwrap_or_else(|error| panic!("{error}"));
+    Lab {
+        target,
+        run,
+        budget,
+        cpus,
+    }
+}
+
+#[test]
+fn rt_cell_keeps_its_budget_while_the_neighbour_idles_works_and_crashes() {
+    let Lab {
+        target,
+        run,
+        budget,
+        cpus,
+    } = run_lab(
+        "qemu-icount.yaml",
+        "qemu-rt-lab",
         "rt-lab-test",
         Duration::from_secs(600),
-    )
-    .unwrap_or_else(|error| panic!("{error}"));
-    let budget = hil_tests::config::latency_budget(&images.build_dir.join("config.yaml"), RT_CELL)
-        .unwrap_or_else(|error| panic!("{error}"))
-        .expect("the lab's real-time cell declares a latency_budget");
+    );
+    let budget = budget.expect("the lab's real-time cell declares a latency_budget");
     let mut checks = realtime_checks(
         &run.output,
         Some(budget),
         target.latency_budget.max_load_factor,
     );
-    let cpus = hil_tests::config::cell_cpus(&images.build_dir.join("config.yaml"), RT_CELL)
-        .unwrap_or_else(|error| panic!("{error}"));
     let rt_exits: Vec<_> = run
         .output
         .exits
@@ -98,23 +124,12 @@ fn rt_cell_keeps_its_budget_while_the_neighbour_idles_works_and_crashes() {
 /// depend on time, so this runs on QEMU without icount.
 #[test]
 fn the_isolated_core_never_exits_while_the_neighbour_idles_works_and_crashes() {
-    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let target = TargetDescription::load(&crate_dir.join("targets/qemu.yaml"))
-        .unwrap_or_else(|error| panic!("{error}"));
-    let images = RtLabImages {
-        build_dir: hil_tests::artifacts::dir().join("qemu-rt-isolated"),
-        partitioner_elf: hil_tests::artifacts::partitioner_elf_of("qemu-rt-isolated"),
-    };
-    let run = run_rt_lab(
-        &target,
-        &images,
-        &default_log_root(),
+    let Lab { run, cpus, .. } = run_lab(
+        "qemu.yaml",
+        "qemu-rt-isolated",
         "rt-isolated-test",
         Duration::from_secs(300),
-    )
-    .unwrap_or_else(|error| panic!("{error}"));
-    let cpus = hil_tests::config::cell_cpus(&images.build_dir.join("config.yaml"), RT_CELL)
-        .unwrap_or_else(|error| panic!("{error}"));
+    );
     let isolated = *cpus.last().expect("the real-time cell has CPUs");
     let said = |prefix: &str| run.lines.iter().any(|(_, text)| text.starts_with(prefix));
     assert!(
