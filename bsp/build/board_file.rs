@@ -25,8 +25,34 @@ pub struct BoardFile {
     console: Option<String>,
     console_access: Option<ConsoleAccessFile>,
     devices: Vec<DeviceFile>,
+    #[serde(default)]
+    iommus: Vec<IommuFile>,
     notes: Vec<String>,
     hand_made: Option<HandMade>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IommuFile {
+    name: String,
+    node: String,
+    #[allow(dead_code)]
+    compatible: Vec<String>,
+    kind: String,
+    mmio: Vec<RangeFile>,
+    irqs: Vec<u32>,
+    #[allow(dead_code)]
+    cells: u32,
+    #[allow(dead_code)]
+    enabled: bool,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+struct StreamMapFile {
+    rid_base: u32,
+    sid_base: u32,
+    length: u32,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -112,6 +138,12 @@ struct DeviceFile {
     dma: bool,
     #[serde(default)]
     dma_coherent: bool,
+    #[serde(default)]
+    iommu: Option<String>,
+    #[serde(default)]
+    streams: Vec<u32>,
+    #[serde(default)]
+    stream_map: Vec<StreamMapFile>,
     #[serde(default)]
     #[allow(dead_code)]
     notes: Vec<String>,
@@ -504,7 +536,7 @@ pub fn generate(b: &BoardFile) -> Result<String, String> {
             .collect();
         let _ = writeln!(
             o,
-            "            Device {{ name: {:?}, node: {:?}, compatible: &{:?}, mmio: {}, irqs: &{:?}, triggers: &[{}], clocks: &[{}], dma: {}, dma_coherent: {} }},",
+            "            Device {{ name: {:?}, node: {:?}, compatible: &{:?}, mmio: {}, irqs: &{:?}, triggers: &[{}], clocks: &[{}], dma: {}, dma_coherent: {}, iommu: {:?}, streams: &{:?}, stream_map: &[{}] }},",
             d.name,
             d.node,
             d.compatible,
@@ -513,8 +545,43 @@ pub fn generate(b: &BoardFile) -> Result<String, String> {
             triggers.join(", "),
             clocks.join(", "),
             d.dma,
-            d.dma_coherent
+            d.dma_coherent,
+            d.iommu,
+            d.streams,
+            d.stream_map
+                .iter()
+                .map(|m| format!(
+                    "StreamMap {{ rid_base: {}, sid_base: {}, length: {} }}",
+                    m.rid_base, m.sid_base, m.length
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
+    }
+    let _ = writeln!(o, "        ],");
+    let _ = writeln!(o, "        iommus: &[");
+    for i in &b.iommus {
+        let kind = match i.kind.as_str() {
+            "smmu-v3" => "IommuKind::SmmuV3",
+            "smmu-v2" => "IommuKind::SmmuV2",
+            "other" => "IommuKind::Other",
+            other => return Err(format!("iommu {}: unknown kind `{other}`", i.name)),
+        };
+        let _ = writeln!(
+            o,
+            "            Iommu {{ name: {:?}, node: {:?}, kind: {kind}, mmio: {}, irqs: &{:?} }},",
+            i.name,
+            i.node,
+            ranges(&i.mmio),
+            i.irqs
+        );
+    }
+    for d in &b.devices {
+        if let Some(name) = &d.iommu {
+            if !b.iommus.iter().any(|i| &i.name == name) {
+                return Err(format!("device {}: no iommu named `{name}`", d.name));
+            }
+        }
     }
     let _ = writeln!(o, "        ],");
     let runs: Vec<String> = spare

@@ -387,6 +387,52 @@ pub struct Device {
     /// Whether its DMA is cache-coherent (`dma-coherent` in the board's
     /// device tree).
     pub dma_coherent: bool,
+    /// The IOMMU its DMA goes through (an [`Iommu`]'s name), if the device
+    /// tree names one (`iommus`, `iommu-map`).
+    pub iommu: Option<&'static str>,
+    /// Its stream IDs at that IOMMU.
+    pub streams: &'static [u32],
+    /// A PCI host bridge's requester IDs to stream IDs.
+    pub stream_map: &'static [StreamMap],
+}
+
+/// Requester IDs `rid_base..rid_base + length` behind a PCI host bridge
+/// are stream IDs `sid_base..` at its IOMMU (`iommu-map`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamMap {
+    /// First PCI requester ID (bus << 8 | device << 3 | function).
+    pub rid_base: u32,
+    /// Its stream ID.
+    pub sid_base: u32,
+    /// How many.
+    pub length: u32,
+}
+
+/// What kind of IOMMU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IommuKind {
+    /// An Arm SMMUv3.
+    SmmuV3,
+    /// An Arm SMMUv1/v2 (MMU-500 and kin).
+    SmmuV2,
+    /// Another vendor's.
+    Other,
+}
+
+/// An IOMMU of the board. The partitioner owns it: it is never one of a
+/// cell's devices, and its registers are never mapped into a cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Iommu {
+    /// Its name (`smmu`).
+    pub name: &'static str,
+    /// The device-tree node it was read from.
+    pub node: &'static str,
+    /// Which kind.
+    pub kind: IommuKind,
+    /// Its registers.
+    pub mmio: &'static [MemRange],
+    /// Its interrupts (INTIDs), in device-tree order.
+    pub irqs: &'static [Intid],
 }
 
 /// An input clock of a [`Device`]. The board's clock controller belongs to
@@ -506,6 +552,8 @@ pub struct Board {
     pub timer: Timer,
     /// Devices that can be assigned to cells.
     pub devices: &'static [Device],
+    /// IOMMUs (Arm SMMUs), the partitioner's.
+    pub iommus: &'static [Iommu],
     /// SPIs wired to nothing, which the partitioner raises for emulated
     /// devices (virtual consoles, IPC doorbells).
     pub spare_spis: SpareSpis,

@@ -22,6 +22,13 @@
 //!   get their outbound `ranges` windows as MMIO and their `interrupt-map`
 //!   INTx targets as interrupts.
 //!
+//! - **IOMMUs**: every node with `#iommu-cells` (Arm SMMUs: `arm,smmu-v3`,
+//!   `arm,mmu-500`, `arm,smmu-v2`, …), disabled ones too: the partitioner,
+//!   not a cell, owns them, so they are listed apart from the devices and
+//!   no cell can be given one. A device's `iommus` gives its stream IDs
+//!   (the first cell of each specifier); a PCI host bridge's `iommu-map`
+//!   gives the stream IDs of the requester IDs behind it.
+//!
 //! # Device names
 //!
 //! 1. The node name without the unit address, lower case, with anything but
@@ -189,8 +196,87 @@ pub struct Device {
     pub dma: bool,
     /// Whether its DMA is cache-coherent (`dma-coherent`).
     pub dma_coherent: bool,
+    /// The IOMMU its DMA goes through (`iommus`, `iommu-map`), by name.
+    pub iommu: Option<String>,
+    /// Its stream IDs at that IOMMU (`iommus`).
+    pub streams: Vec<u32>,
+    /// A PCI host bridge's requester IDs to stream IDs (`iommu-map`).
+    pub stream_map: Vec<StreamMap>,
     /// What could not be resolved, and other remarks.
     pub notes: Vec<String>,
+}
+
+/// One `iommu-map` entry: requester IDs `rid_base..rid_base + length`
+/// are stream IDs `sid_base..` at the bridge's IOMMU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamMap {
+    /// First PCI requester ID (bus << 8 | device << 3 | function).
+    pub rid_base: u32,
+    /// Its stream ID.
+    pub sid_base: u32,
+    /// How many.
+    pub length: u32,
+}
+
+/// What kind of IOMMU a node is, from its `compatible`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IommuKind {
+    /// An Arm SMMUv3 (`arm,smmu-v3`).
+    SmmuV3,
+    /// An Arm SMMUv1/v2 (`arm,mmu-500`, `arm,smmu-v2`, `arm,mmu-401`, …).
+    SmmuV2,
+    /// Another vendor's IOMMU.
+    Other,
+}
+
+impl IommuKind {
+    fn of(compatible: &[String]) -> Self {
+        let is = |names: &[&str]| compatible.iter().any(|c| names.contains(&c.as_str()));
+        if is(&["arm,smmu-v3"]) {
+            IommuKind::SmmuV3
+        } else if is(&[
+            "arm,mmu-500",
+            "arm,smmu-v2",
+            "arm,smmu-v1",
+            "arm,mmu-400",
+            "arm,mmu-401",
+        ]) {
+            IommuKind::SmmuV2
+        } else {
+            IommuKind::Other
+        }
+    }
+
+    /// Its name in board files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IommuKind::SmmuV3 => "smmu-v3",
+            IommuKind::SmmuV2 => "smmu-v2",
+            IommuKind::Other => "other",
+        }
+    }
+}
+
+/// An IOMMU: the partitioner's, never a cell's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Iommu {
+    /// `smmu` (`smmu0`, `smmu1`, … with several), `iommu` for other kinds.
+    pub name: String,
+    /// Node path.
+    pub node: String,
+    /// `compatible` strings.
+    pub compatible: Vec<String>,
+    /// Which kind.
+    pub kind: IommuKind,
+    /// Its registers, CPU physical.
+    pub mmio: Vec<Range>,
+    /// Its interrupts (INTIDs), in device-tree order.
+    pub irqs: Vec<u32>,
+    /// `#iommu-cells`.
+    pub cells: u32,
+    /// Whether the node is enabled (a disabled one is still there: Linux
+    /// boards often leave the SMMU off).
+    pub enabled: bool,
 }
 
 /// Everything read from one device tree.
@@ -228,6 +314,8 @@ pub struct Platform {
     pub console_access: Option<ConsoleAccess>,
     /// Devices, by address.
     pub devices: Vec<Device>,
+    /// IOMMUs, by address.
+    pub iommus: Vec<Iommu>,
     /// Board-level remarks.
     pub notes: Vec<String>,
 }
@@ -240,6 +328,7 @@ fn skipped_subtree(tree: &Tree, node: usize) -> bool {
         "cpus" | "reserved-memory" | "chosen" | "aliases" | "__symbols__" | "__overrides__"
     ) || n.string("device_type").as_deref() == Some("memory")
         || n.has("interrupt-controller") && gic_version(&n.strings("compatible")).is_some()
+        || n.has("#iommu-cells")
 }
 
 fn is_pci_bus(tree: &Tree, node: usize) -> bool {
@@ -383,7 +472,11 @@ pub fn from_dtb(dtb: &[u8], name: &str, source: &str) -> Result<Platform, Platfo
     reserved_memory.sort_by_key(|r| r.range);
 
     let timer = describe_timer(&tree, &resolver, &mut notes);
-    let devices = describe_devices(&tree, &resolver, &mut notes);
+    let iommus = describe_iommus(&tree, &resolver);
+    let mut devices = describe_devices(&tree, &resolver, &mut notes);
+    for device in &mut devices {
+        attach_streams(&tree, &iommus, device);
+    }
 
     // Console.
     let chosen = tree.by_path("/chosen");
@@ -439,6 +532,7 @@ pub fn from_dtb(dtb: &[u8], name: &str, source: &str) -> Result<Platform, Platfo
         stdout_path,
         console_access,
         devices,
+        iommus,
         notes,
     })
 }
@@ -734,6 +828,9 @@ fn describe_devices(tree: &Tree, resolver: &Resolver, notes: &mut Vec<String>) -
             clocks: n.strings("clock-names"),
             dma: false,
             dma_coherent: n.has("dma-coherent"),
+            iommu: None,
+            streams: Vec::new(),
+            stream_map: Vec::new(),
             notes: Vec::new(),
         };
         if n.has("clocks") && device.clocks.is_empty() {
@@ -820,6 +917,128 @@ fn describe_devices(tree: &Tree, resolver: &Resolver, notes: &mut Vec<String>) -
     devices.sort_by(|a, b| a.2.mmio[0].cmp(&b.2.mmio[0]).then(a.2.node.cmp(&b.2.node)));
     name_devices(tree, &mut devices);
     devices.into_iter().map(|(_, _, d)| d).collect()
+}
+
+/// Every node with `#iommu-cells` whose `reg` translates, enabled or not,
+/// by address, named `smmu`/`iommu` (indexed when there are several).
+fn describe_iommus(tree: &Tree, resolver: &Resolver) -> Vec<Iommu> {
+    let mut iommus: Vec<Iommu> = (0..tree.nodes.len())
+        .filter(|&at| tree.nodes[at].has("#iommu-cells"))
+        .filter_map(|at| {
+            let n = &tree.nodes[at];
+            let (mmio, _) = tree.reg(at);
+            if mmio.is_empty() {
+                return None;
+            }
+            let compatible = n.strings("compatible");
+            // One line per context bank is common (MMU-500): each once.
+            let mut irqs: Vec<u32> = Vec::new();
+            for r in resolver.node_interrupts(at) {
+                if let Resolved::Gic { intid, .. } = r {
+                    if !irqs.contains(&intid) {
+                        irqs.push(intid);
+                    }
+                }
+            }
+            Some(Iommu {
+                name: String::new(),
+                node: n.path.clone(),
+                kind: IommuKind::of(&compatible),
+                compatible,
+                mmio: mmio.into_iter().map(range).collect(),
+                irqs,
+                cells: n.u32("#iommu-cells").unwrap_or(0),
+                enabled: tree.enabled_with_ancestors(at),
+            })
+        })
+        .collect();
+    iommus.sort_by(|a, b| a.mmio[0].cmp(&b.mmio[0]));
+    for kind_class in ["smmu", "iommu"] {
+        let of_class = |i: &Iommu| (i.kind == IommuKind::Other) == (kind_class == "iommu");
+        let count = iommus.iter().filter(|i| of_class(i)).count();
+        for (index, iommu) in iommus.iter_mut().filter(|i| of_class(i)).enumerate() {
+            iommu.name = if count > 1 {
+                format!("{kind_class}{index}")
+            } else {
+                kind_class.to_string()
+            };
+        }
+    }
+    iommus
+}
+
+/// The device's `iommus` (stream IDs) and, on a PCI host bridge,
+/// `iommu-map` (requester IDs to stream IDs), at the IOMMUs of `iommus`.
+fn attach_streams(tree: &Tree, iommus: &[Iommu], device: &mut Device) {
+    let Some(at) = tree.by_path(&device.node) else {
+        return;
+    };
+    let n = &tree.nodes[at];
+    let iommu_of = |phandle: u32| {
+        let node = tree.by_phandle(phandle)?;
+        iommus.iter().find(|i| i.node == tree.nodes[node].path)
+    };
+    let named = |device: &mut Device, iommu: &Iommu| {
+        match &device.iommu {
+            None => device.iommu = Some(iommu.name.clone()),
+            Some(name) if *name == iommu.name => {}
+            Some(_) => device.notes.push(format!(
+                "its DMA also goes through {}; only the first IOMMU's streams are listed",
+                iommu.name
+            )),
+        }
+        device.iommu.as_deref() == Some(iommu.name.as_str())
+    };
+    // iommus = <&iommu sid [mask]>, repeated.
+    let cells = n.cells("iommus").unwrap_or_default();
+    let mut at_cell = 0;
+    while at_cell < cells.len() {
+        let Some(iommu) = iommu_of(cells[at_cell]) else {
+            device.notes.push(String::from(
+                "an iommus entry names no IOMMU node with a reg; the rest of it is not read",
+            ));
+            break;
+        };
+        let width = iommu.cells as usize;
+        let Some(specifier) = cells.get(at_cell + 1..at_cell + 1 + width) else {
+            device
+                .notes
+                .push(String::from("an iommus entry is cut short"));
+            break;
+        };
+        if named(device, iommu) {
+            if let Some(&sid) = specifier.first() {
+                if !device.streams.contains(&sid) {
+                    device.streams.push(sid);
+                }
+            }
+        }
+        at_cell += 1 + width;
+    }
+    // iommu-map = <rid-base &iommu sid-base length>, repeated (one-cell
+    // IOMMU specifiers, as every binding that uses it has).
+    let map = n.cells("iommu-map").unwrap_or_default();
+    for entry in map.chunks(4) {
+        let [rid_base, phandle, sid_base, length] = entry[..] else {
+            device
+                .notes
+                .push(String::from("an iommu-map entry is cut short"));
+            break;
+        };
+        let Some(iommu) = iommu_of(phandle) else {
+            device.notes.push(String::from(
+                "an iommu-map entry names no IOMMU node with a reg",
+            ));
+            continue;
+        };
+        if named(device, iommu) {
+            device.stream_map.push(StreamMap {
+                rid_base,
+                sid_base,
+                length,
+            });
+        }
+    }
 }
 
 /// Applies the naming rule (see the module documentation).

@@ -59,6 +59,42 @@ fn committed_boards_are_reproduced() {
     }
 }
 
+/// The ZCU102's SMMU-500 is disabled in Debian's tree (Linux leaves it
+/// off), but it is there for the partitioner: listed with its registers,
+/// and the devices behind it with their stream IDs (`iommus`).
+#[test]
+fn the_zcu102_smmu_and_its_streams_are_read() {
+    let zcu102 = read("xilinx/zynqmp-zcu102-rev1.0.dtb", "zcu102");
+    let [smmu] = &zcu102.iommus[..] else {
+        panic!("one IOMMU expected: {:#?}", zcu102.iommus);
+    };
+    assert_eq!(
+        (smmu.kind, smmu.mmio[0].base, smmu.enabled),
+        (platform::IommuKind::SmmuV2, 0xfd80_0000, false)
+    );
+    assert_eq!(smmu.irqs, [187], "one line for all its context banks");
+    let ethernet = zcu102
+        .devices
+        .iter()
+        .find(|d| d.name == "ethernet")
+        .unwrap();
+    assert_eq!(ethernet.iommu.as_deref(), Some("smmu"));
+    assert_eq!(ethernet.streams, [0x877]);
+    let behind = zcu102.devices.iter().filter(|d| d.iommu.is_some()).count();
+    assert!(behind >= 10, "{behind} devices behind the SMMU");
+    let board = bsp::board("zcu102").unwrap();
+    assert_eq!(board.iommus.len(), 1);
+    assert_eq!(
+        board
+            .devices
+            .iter()
+            .find(|d| d.name == "ethernet")
+            .unwrap()
+            .streams,
+        [0x877]
+    );
+}
+
 #[test]
 fn other_vendors_boards_read_sanely() {
     let boards = [

@@ -19,15 +19,18 @@ fn scratch(name: &str) -> PathBuf {
 /// QEMU's DTB for the reference machine with GIC version `gic`, dumped
 /// now.
 fn qemu_virt_dtb(gic: u8) -> Vec<u8> {
-    let dir = scratch(&format!("qemu-gic{gic}"));
+    qemu_dtb(&format!("qemu-gic{gic}"), &format!("gic-version={gic}"))
+}
+
+/// QEMU's DTB for `virt,virtualization=on,<options>`, dumped now into
+/// scratch directory `name`.
+fn qemu_dtb(name: &str, options: &str) -> Vec<u8> {
+    let dir = scratch(name);
     let dtb = dir.join("qemu-virt.dtb");
     let status = Command::new("qemu-system-aarch64")
         .args([
             "-M",
-            &format!(
-                "virt,virtualization=on,gic-version={gic},dumpdtb={}",
-                dtb.display()
-            ),
+            &format!("virt,virtualization=on,{options},dumpdtb={}", dtb.display()),
             "-cpu",
             "cortex-a72",
             "-smp",
@@ -71,6 +74,53 @@ fn qemu_virt_round_trips_to_the_committed_board_file() {
     assert_eq!(platform.gic.version, 3);
     assert_eq!(platform.cpus.len(), 4);
     assert_eq!(platform.cluster_source, "cpu-map");
+}
+
+/// QEMU 10's `virt` with its SMMUv3 in front of the PCIe host bridge: the
+/// SMMU is the partitioner's (listed apart, never a device a cell can be
+/// given), with its registers and its four interrupts, and the bridge's
+/// `iommu-map` says that a requester ID is its stream ID.
+#[test]
+fn qemu_virt_with_an_smmuv3_lists_it_and_the_bridge_streams() {
+    let dtb = qemu_dtb("qemu-smmuv3", "gic-version=3,iommu=smmuv3");
+    let platform = platform::from_dtb(&dtb, "qemu-virt-smmu", "qemu-virt.dtb").unwrap();
+    let [smmu] = &platform.iommus[..] else {
+        panic!("one IOMMU expected: {:#?}", platform.iommus);
+    };
+    assert_eq!(smmu.name, "smmu");
+    assert_eq!(smmu.kind, platform::IommuKind::SmmuV3);
+    assert_eq!(
+        (smmu.mmio[0].base, smmu.mmio[0].size),
+        (0x0905_0000, 0x2_0000)
+    );
+    assert_eq!(smmu.irqs, [106, 107, 108, 109]);
+    assert!(smmu.enabled);
+    assert!(
+        platform.devices.iter().all(|d| d.node != smmu.node),
+        "the SMMU is not a device"
+    );
+    let pcie = platform.devices.iter().find(|d| d.name == "pcie").unwrap();
+    assert_eq!(pcie.iommu.as_deref(), Some("smmu"));
+    assert_eq!(
+        pcie.stream_map,
+        [platform::StreamMap {
+            rid_base: 0,
+            sid_base: 0,
+            length: 0x1_0000
+        }]
+    );
+    // virtio-mmio is not behind it.
+    assert!(platform
+        .devices
+        .iter()
+        .filter(|d| d.name.starts_with("virtio-mmio"))
+        .all(|d| d.iommu.is_none()));
+    let text = render(&platform);
+    assert!(text.contains("    kind: smmu-v3\n"), "{text}");
+    assert!(
+        text.contains("      - { rid_base: 0x0, sid_base: 0x0, length: 0x10000 }\n"),
+        "{text}"
+    );
 }
 
 /// The GICv2 variant of the reference machine, the lab's GICv2 board.

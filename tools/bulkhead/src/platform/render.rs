@@ -242,10 +242,54 @@ pub fn render(p: &Platform) -> String {
         if d.dma_coherent {
             let _ = writeln!(w, "    dma_coherent: true   # dma-coherent");
         }
+        if let Some(iommu) = &d.iommu {
+            let _ = writeln!(w, "    iommu: {}", quote(iommu));
+        }
+        if !d.streams.is_empty() {
+            let ids: Vec<String> = d.streams.iter().map(|id| format!("{id:#x}")).collect();
+            let _ = writeln!(w, "    streams: [{}]   # iommus", ids.join(", "));
+        }
+        if !d.stream_map.is_empty() {
+            let _ = writeln!(w, "    stream_map:   # iommu-map");
+            for m in &d.stream_map {
+                let _ = writeln!(
+                    w,
+                    "      - {{ rid_base: {:#x}, sid_base: {:#x}, length: {:#x} }}",
+                    m.rid_base, m.sid_base, m.length
+                );
+            }
+        }
         if !d.notes.is_empty() {
             let _ = writeln!(w, "    notes:");
             for n in &d.notes {
                 let _ = writeln!(w, "      - {}", quote(n));
+            }
+        }
+    }
+    if p.iommus.is_empty() {
+        let _ = writeln!(w, "iommus: []");
+    } else {
+        let _ = writeln!(w, "iommus:   # the partitioner's, never a cell's");
+        for i in &p.iommus {
+            let _ = writeln!(w, "  - name: {}", quote(&i.name));
+            let _ = writeln!(w, "    node: {}", quote(&i.node));
+            let compatible: Vec<String> = i.compatible.iter().map(|c| quote(c)).collect();
+            let _ = writeln!(w, "    compatible: [{}]", compatible.join(", "));
+            let _ = writeln!(w, "    kind: {}", i.kind.as_str());
+            let _ = writeln!(w, "    mmio:");
+            for r in &i.mmio {
+                let _ = writeln!(w, "      - {}", range(r));
+            }
+            let irqs: Vec<String> = i.irqs.iter().map(u32::to_string).collect();
+            let _ = writeln!(w, "    irqs: [{}]", irqs.join(", "));
+            let _ = writeln!(w, "    cells: {}   # #iommu-cells", i.cells);
+            if i.enabled {
+                let _ = writeln!(w, "    enabled: true");
+            } else {
+                let _ = writeln!(
+                    w,
+                    "    enabled: false   # status disabled: Linux leaves it off, the partitioner need not"
+                );
             }
         }
     }
