@@ -685,9 +685,15 @@ mod tests {
         assert_eq!((window.total(), window.causes()), (1, "sgi 1".to_string()));
         assert_eq!(output.exits_while_measuring(3), None);
         let checks = crate::report::isolated_core_checks(&output, 1);
-        assert_eq!(checks.len(), 1);
-        assert!(!checks[0].passed, "one SGI in the window fails");
-        assert_eq!(checks[0].measured, Some(1.0));
+        assert_eq!(checks.len(), 2);
+        assert!(
+            checks[0].passed && checks[1].passed,
+            "one IPI of its own is within the bound: {checks:#?}"
+        );
+        assert_eq!(
+            (checks[0].measured, checks[1].measured),
+            (Some(0.0), Some(1.0))
+        );
         assert!(
             checks[0]
                 .message
@@ -695,6 +701,13 @@ mod tests {
             "{}",
             checks[0].message
         );
+        // Anything else in the window, or a second IPI, fails.
+        let mut worse = output.clone();
+        let last = worse.exits.iter_mut().find(|c| c.cpu == 1).unwrap();
+        last.mmio += 1;
+        last.sgi += 1;
+        let checks = crate::report::isolated_core_checks(&worse, 1);
+        assert!(!checks[0].passed && !checks[1].passed, "{checks:#?}");
         // Without the last status there is nothing to check: a failure.
         let cut: Vec<(String, String)> = lines(ISOLATED).into_iter().take(4).collect();
         let early = RtLabOutput::parse(&cut).unwrap();
