@@ -419,6 +419,35 @@ pub enum IommuKind {
     Other,
 }
 
+impl IommuKind {
+    /// The kind a device-tree node's `compatible` strings name.
+    pub fn from_compatible<'a>(compatible: impl IntoIterator<Item = &'a str> + Clone) -> Self {
+        let is = |names: &[&str]| compatible.clone().into_iter().any(|c| names.contains(&c));
+        if is(&["arm,smmu-v3"]) {
+            IommuKind::SmmuV3
+        } else if is(&[
+            "arm,mmu-500",
+            "arm,smmu-v2",
+            "arm,smmu-v1",
+            "arm,mmu-400",
+            "arm,mmu-401",
+        ]) {
+            IommuKind::SmmuV2
+        } else {
+            IommuKind::Other
+        }
+    }
+
+    /// Its name in board files (`kind: smmu-v3`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IommuKind::SmmuV3 => "smmu-v3",
+            IommuKind::SmmuV2 => "smmu-v2",
+            IommuKind::Other => "other",
+        }
+    }
+}
+
 /// An IOMMU of the board. The partitioner owns it: it is never one of a
 /// cell's devices, and its registers are never mapped into a cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

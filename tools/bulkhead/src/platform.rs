@@ -206,56 +206,9 @@ pub struct Device {
     pub notes: Vec<String>,
 }
 
-/// One `iommu-map` entry: requester IDs `rid_base..rid_base + length`
-/// are stream IDs `sid_base..` at the bridge's IOMMU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StreamMap {
-    /// First PCI requester ID (bus << 8 | device << 3 | function).
-    pub rid_base: u32,
-    /// Its stream ID.
-    pub sid_base: u32,
-    /// How many.
-    pub length: u32,
-}
-
-/// What kind of IOMMU a node is, from its `compatible`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IommuKind {
-    /// An Arm SMMUv3 (`arm,smmu-v3`).
-    SmmuV3,
-    /// An Arm SMMUv1/v2 (`arm,mmu-500`, `arm,smmu-v2`, `arm,mmu-401`, …).
-    SmmuV2,
-    /// Another vendor's IOMMU.
-    Other,
-}
-
-impl IommuKind {
-    fn of(compatible: &[String]) -> Self {
-        let is = |names: &[&str]| compatible.iter().any(|c| names.contains(&c.as_str()));
-        if is(&["arm,smmu-v3"]) {
-            IommuKind::SmmuV3
-        } else if is(&[
-            "arm,mmu-500",
-            "arm,smmu-v2",
-            "arm,smmu-v1",
-            "arm,mmu-400",
-            "arm,mmu-401",
-        ]) {
-            IommuKind::SmmuV2
-        } else {
-            IommuKind::Other
-        }
-    }
-
-    /// Its name in board files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IommuKind::SmmuV3 => "smmu-v3",
-            IommuKind::SmmuV2 => "smmu-v2",
-            IommuKind::Other => "other",
-        }
-    }
-}
+/// One `iommu-map` entry, and an IOMMU's kind: the board model's own
+/// types, so that the tool and the partitioner read them alike.
+pub use bsp::{IommuKind, StreamMap};
 
 /// An IOMMU: the partitioner's, never a cell's.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -943,7 +896,7 @@ fn describe_iommus(tree: &Tree, resolver: &Resolver) -> Vec<Iommu> {
             Some(Iommu {
                 name: String::new(),
                 node: n.path.clone(),
-                kind: IommuKind::of(&compatible),
+                kind: IommuKind::from_compatible(compatible.iter().map(String::as_str)),
                 compatible,
                 mmio: mmio.into_iter().map(range).collect(),
                 irqs,
