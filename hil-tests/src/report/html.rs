@@ -408,11 +408,10 @@ fn isolated_core_html(html: &mut String, iso: &IsolatedCoreRecord) {
          (<code>configs/qemu-rt-isolated.yaml</code>, QEMU without icount): CPU {} is isolated \
          and runs only cyclictest's measuring thread, with <code>wfi: direct</code>, while the \
          neighbour idles, is loaded, crashes and restarts. The partitioner counts every exit of \
-         every core; the bounds, from the first count after it began measuring to the last: no \
-         exit at all but an IPI its own kernel sends, and at most {} of those (the target is \
-         none; docs/hil.md says what the rare one is).</p>\n<p>{}</p>",
+         every core; the bound, from the first count after it began measuring to the last: no \
+         exit at all but an IPI its own kernel sends. Those are reported: the target is none, \
+         and docs/hil.md says what the few left are.</p>\n<p>{}</p>",
         iso.cpu,
-        super::ISOLATED_CORE_OWN_IPIS,
         escape(&iso.summary())
     );
     if let Some(figures) = &iso.cyclictest {

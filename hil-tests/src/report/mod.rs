@@ -19,7 +19,7 @@ mod svg;
 
 pub use budget::{
     cell_budget_checks, check_budget, core_exit_checks, isolated_core_checks, realtime_checks,
-    BudgetCheck, BudgetOutcome, ISOLATED_CORE_OWN_IPIS,
+    BudgetCheck, BudgetOutcome,
 };
 pub use html::escape;
 pub use provenance::{Provenance, TargetInfo, PACKAGES_FILE};
