@@ -426,10 +426,7 @@ pub fn from_dtb(dtb: &[u8], name: &str, source: &str) -> Result<Platform, Platfo
 
     let timer = describe_timer(&tree, &resolver, &mut notes);
     let iommus = describe_iommus(&tree, &resolver);
-    let mut devices = describe_devices(&tree, &resolver, &mut notes);
-    for device in &mut devices {
-        attach_streams(&tree, &iommus, device);
-    }
+    let devices = describe_devices(&tree, &resolver, &iommus, &mut notes);
 
     // Console.
     let chosen = tree.by_path("/chosen");
@@ -732,7 +729,12 @@ fn describe_timer(tree: &Tree, resolver: &Resolver, notes: &mut Vec<String>) -> 
     })
 }
 
-fn describe_devices(tree: &Tree, resolver: &Resolver, notes: &mut Vec<String>) -> Vec<Device> {
+fn describe_devices(
+    tree: &Tree,
+    resolver: &Resolver,
+    iommus: &[Iommu],
+    notes: &mut Vec<String>,
+) -> Vec<Device> {
     let mut devices: Vec<(usize, String, Device)> = Vec::new();
     let mut unreachable = 0;
     let mut stack = vec![0usize];
@@ -860,6 +862,7 @@ fn describe_devices(tree: &Tree, resolver: &Resolver, notes: &mut Vec<String>) -
             || n.has("iommus")
             || n.has("#dma-cells")
             || DMA_CLASSES.contains(&class.as_str());
+        attach_streams(tree, at, iommus, &mut device);
         devices.push((at, class, device));
     }
     if unreachable > 0 {
@@ -920,12 +923,10 @@ fn describe_iommus(tree: &Tree, resolver: &Resolver) -> Vec<Iommu> {
     iommus
 }
 
-/// The device's `iommus` (stream IDs) and, on a PCI host bridge,
-/// `iommu-map` (requester IDs to stream IDs), at the IOMMUs of `iommus`.
-fn attach_streams(tree: &Tree, iommus: &[Iommu], device: &mut Device) {
-    let Some(at) = tree.by_path(&device.node) else {
-        return;
-    };
+/// The `iommus` (stream IDs) and, on a PCI host bridge, `iommu-map`
+/// (requester IDs to stream IDs) of node `at`, the device's, at the
+/// IOMMUs of `iommus`.
+fn attach_streams(tree: &Tree, at: usize, iommus: &[Iommu], device: &mut Device) {
     let n = &tree.nodes[at];
     let iommu_of = |phandle: u32| {
         let node = tree.by_phandle(phandle)?;
