@@ -541,15 +541,17 @@ pub fn run_rt_lab(
     if !one_run {
         session.skip_to_end(RT_CELL);
         let left = deadline.saturating_sub(started.elapsed());
-        session.expect(
-            RT_CELL,
-            Pattern::regex(r"^bulkhead-guest: cyclictest round \d+: start$"),
-            left,
-        )?;
-        let left = deadline.saturating_sub(started.elapsed());
-        session.expect(
-            RT_CELL,
-            Pattern::regex(r"^bulkhead-guest: cyclictest round \d+: hist"),
+        session.expect_all(
+            [
+                (
+                    RT_CELL,
+                    Pattern::regex(r"^bulkhead-guest: cyclictest round \d+: start$"),
+                ),
+                (
+                    RT_CELL,
+                    Pattern::regex(r"^bulkhead-guest: cyclictest round \d+: hist"),
+                ),
+            ],
             left,
         )?;
     }
@@ -684,7 +686,8 @@ mod tests {
         let window = output.exits_while_measuring(1).unwrap();
         assert_eq!((window.total(), window.causes()), (1, "sgi 1".to_string()));
         assert_eq!(output.exits_while_measuring(3), None);
-        let checks = crate::report::isolated_core_checks(&output, 1);
+        let record = |output: &RtLabOutput| crate::report::IsolatedCoreRecord::new(output, 1, "");
+        let checks = crate::report::isolated_core_checks(&record(&output));
         assert_eq!(checks.len(), 1);
         assert!(
             checks[0].passed,
@@ -702,12 +705,12 @@ mod tests {
         let mut worse = output.clone();
         let last = worse.exits.iter_mut().find(|c| c.cpu == 1).unwrap();
         last.mmio += 1;
-        let checks = crate::report::isolated_core_checks(&worse, 1);
+        let checks = crate::report::isolated_core_checks(&record(&worse));
         assert!(!checks[0].passed, "{checks:#?}");
         // Without the last status there is nothing to check: a failure.
         let cut: Vec<(String, String)> = lines(ISOLATED).into_iter().take(4).collect();
         let early = RtLabOutput::parse(&cut).unwrap();
-        assert!(!crate::report::isolated_core_checks(&early, 1)[0].passed);
+        assert!(!crate::report::isolated_core_checks(&record(&early))[0].passed);
         // The same counts without a window (the lab in rounds, status lines
         // all before the scenario) leave the check failing too.
         assert!(RtLabOutput::parse(&lines(RECORDED))

@@ -16,7 +16,9 @@
 //! `target/hil/rt-lab-test/` and `rt-isolated-test/`; `cargo xtask hil`
 //! runs the same labs.
 
-use hil_tests::report::{core_exit_checks, isolated_core_checks, realtime_checks};
+use hil_tests::report::{
+    core_exit_checks, isolated_core_checks, realtime_checks, IsolatedCoreRecord,
+};
 use hil_tests::rt_lab::{run_rt_lab, Phase, RtLabImages, RtLabRun, ONE_RUN, RT_CELL, RUNNING};
 use hil_tests::session::default_log_root;
 use hil_tests::TargetDescription;
@@ -143,7 +145,7 @@ fn the_isolated_core_never_exits_while_the_neighbour_idles_works_and_crashes() {
         "the window starts while the neighbour idles (logs in {})",
         run.log_dir.display()
     );
-    let checks = isolated_core_checks(&run.output, isolated);
+    let checks = isolated_core_checks(&IsolatedCoreRecord::of(&run, isolated));
     for check in &checks {
         eprintln!("{} {}: {}", check.measurement, check.bound, check.message);
     }

@@ -2,7 +2,7 @@
 //! runs: the probe's, a cell's own `latency_budget`, and the real-time
 //! lab's.
 
-use super::records::RunRecord;
+use super::records::{IsolatedCoreRecord, RunRecord};
 use crate::latency::Stats;
 use crate::rt_lab::{ExitCounts, Phase, RtLabOutput, HISTOGRAM_END_US};
 use crate::target::description::LatencyBudget;
@@ -166,11 +166,11 @@ pub fn core_exit_checks(core_exits: &[ExitCounts]) -> Vec<BudgetCheck> {
 /// remain (RCU's grace-period wake-ups, docs/hil.md). What it exited for
 /// before (its kernel's bring-up) is reported too. Without both statuses
 /// there is nothing to check, which fails.
-pub fn isolated_core_checks(lab: &RtLabOutput, cpu: usize) -> Vec<BudgetCheck> {
+pub fn isolated_core_checks(lab: &IsolatedCoreRecord) -> Vec<BudgetCheck> {
+    let cpu = lab.cpu;
     let measurement = format!("isolated_core_exits_cpu{cpu}");
     let bound = "exits_but_own_ipis".to_string();
-    let start = lab.exits_at_start.iter().find(|c| c.cpu == cpu);
-    let Some((start, window)) = start.zip(lab.exits_while_measuring(cpu)) else {
+    let (Some(window), Some(during)) = (lab.window(), lab.during) else {
         return vec![BudgetCheck {
             measurement,
             bound,
@@ -182,21 +182,14 @@ pub fn isolated_core_checks(lab: &RtLabOutput, cpu: usize) -> Vec<BudgetCheck> {
             ),
         }];
     };
-    let others = window.total() - window.sgi;
-    let from = lab.start_phase.map_or("?", Phase::name);
+    let others = during.total() - during.sgi;
     vec![BudgetCheck {
         measurement,
         bound,
         limit: 0.0,
         measured: Some(others as f64),
         passed: others == 0,
-        message: format!(
-            "{} exits from the neighbour's {from} phase to after its restart ({}; IPIs its own kernel sent: {}, target 0); before, since boot: {}",
-            window.total(),
-            window.causes(),
-            window.sgi,
-            start.causes()
-        ),
+        message: window,
     }]
 }
 

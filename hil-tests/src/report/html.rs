@@ -272,7 +272,9 @@ impl Report {
         }
         if let Some(iso) = &self.isolated_core {
             row("Isolated-core lab run", &iso.command);
-            row("Isolated-core lab logs", &iso.log_dir);
+            if let Some(dir) = &iso.log_dir {
+                row("Isolated-core lab logs", dir);
+            }
         }
         if let Some(rt) = &self.realtime {
             row("Real-time lab run", &rt.command);

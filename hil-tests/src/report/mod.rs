@@ -231,8 +231,8 @@ impl Report {
     /// Adds the isolated-core lab and its bound (see
     /// [`isolated_core_checks`]; exit counts are exact on any target, so it
     /// is checked on every one).
-    pub fn add_isolated_core(&mut self, record: IsolatedCoreRecord, output: &RtLabOutput) {
-        self.add_checks(isolated_core_checks(output, record.cpu));
+    pub fn add_isolated_core(&mut self, record: IsolatedCoreRecord) {
+        self.add_checks(isolated_core_checks(&record));
         self.isolated_core = Some(record);
     }
 

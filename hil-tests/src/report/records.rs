@@ -184,42 +184,59 @@ pub struct IsolatedCoreRecord {
     /// The QEMU command line.
     pub command: String,
     /// Where the logs are.
-    pub log_dir: String,
+    pub log_dir: Option<String>,
 }
 
 impl IsolatedCoreRecord {
     /// The record of a run of the isolated-core lab, whose isolated core is
     /// board CPU `cpu`.
     pub fn of(run: &RtLabRun, cpu: usize) -> Self {
-        let output = &run.output;
+        let mut record = Self::new(&run.output, cpu, &run.command);
+        record.cyclictest = run
+            .lines
+            .iter()
+            .rev()
+            .find_map(|(_, text)| text.strip_prefix(crate::rt_lab::RUNNING))
+            .map(str::to_string);
+        record.log_dir = Some(run.log_dir.display().to_string());
+        record
+    }
+
+    /// The record of parsed lab output (a recorded run), booted with
+    /// `command`, whose isolated core is board CPU `cpu`.
+    pub fn new(output: &RtLabOutput, cpu: usize, command: &str) -> Self {
         IsolatedCoreRecord {
             cpu,
             from_phase: output.start_phase,
             before: output.exits_at_start.iter().find(|c| c.cpu == cpu).copied(),
             during: output.exits_while_measuring(cpu),
-            cyclictest: run
-                .lines
-                .iter()
-                .rev()
-                .find_map(|(_, text)| text.strip_prefix(crate::rt_lab::RUNNING))
-                .map(str::to_string),
-            command: run.command.clone(),
-            log_dir: run.log_dir.display().to_string(),
+            cyclictest: None,
+            command: command.to_string(),
+            log_dir: None,
         }
+    }
+
+    /// What the core exited for in the window and before it; `None`
+    /// without both counts.
+    pub fn window(&self) -> Option<String> {
+        let (before, during) = self.before.zip(self.during)?;
+        Some(format!(
+            "{} exits from the neighbour's {} phase to after its restart ({}; IPIs its own kernel sent: {}, target 0); before, since boot: {}",
+            during.total(),
+            self.from_phase.map_or("?", Phase::name),
+            during.causes(),
+            during.sgi,
+            before.causes()
+        ))
     }
 
     /// One line for terminals and reports.
     pub fn summary(&self) -> String {
-        let counts = |c: Option<ExitCounts>| c.map_or("no count".to_string(), |c| c.causes());
         format!(
-            "isolated core (cpu {}): {} exits while measuring, from the neighbour's {} phase to \
-             after its restart ({}); before, since boot: {}",
+            "isolated core (cpu {}): {}",
             self.cpu,
-            self.during
-                .map_or("?".to_string(), |c| c.total().to_string()),
-            self.from_phase.map_or("?", Phase::name),
-            counts(self.during),
-            counts(self.before)
+            self.window()
+                .unwrap_or_else(|| "no exit counts from the measuring window".to_string())
         )
     }
 }

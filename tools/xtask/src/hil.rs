@@ -177,6 +177,17 @@ fn virtualized_lab(
     Ok(())
 }
 
+/// Builds a real-time lab config (`cargo xtask build`) and names the images
+/// its run boots.
+fn build_rt_lab(layout: &Layout, config: &Path) -> Result<(build::Built, RtLabImages)> {
+    let built = build::run(layout, config)?;
+    let images = RtLabImages {
+        build_dir: build_dir_of(layout, &built.config)?,
+        partitioner_elf: Some(built.partitioner_elf.clone()),
+    };
+    Ok((built, images))
+}
+
 /// Builds and runs the real-time lab and adds it to `report`.
 fn realtime_lab(
     layout: &Layout,
@@ -185,11 +196,7 @@ fn realtime_lab(
     out: &Path,
     report: &mut Report,
 ) -> Result<()> {
-    let built = build::run(layout, config)?;
-    let images = RtLabImages {
-        build_dir: build_dir_of(layout, &built.config)?,
-        partitioner_elf: Some(built.partitioner_elf.clone()),
-    };
+    let (built, images) = build_rt_lab(layout, config)?;
     let budget = hil_tests::config::latency_budget(&images.build_dir.join("config.yaml"), RT_CELL)?;
     report.provenance.add_guest_packages(&images.build_dir)?;
     println!(
@@ -240,11 +247,7 @@ fn realtime_lab(
 /// [`RT_ISOLATED_TARGET`]) and adds the isolated core's exits to `report`.
 fn isolated_core_lab(layout: &Layout, out: &Path, report: &mut Report) -> Result<()> {
     let target = TargetDescription::load(&layout.root.join(RT_ISOLATED_TARGET))?;
-    let built = build::run(layout, Path::new(RT_ISOLATED_CONFIG))?;
-    let images = RtLabImages {
-        build_dir: build_dir_of(layout, &built.config)?,
-        partitioner_elf: Some(built.partitioner_elf.clone()),
-    };
+    let (built, images) = build_rt_lab(layout, Path::new(RT_ISOLATED_CONFIG))?;
     println!(
         "\nhil: isolated-core lab on target `{}` ({})",
         target.name,
@@ -267,7 +270,7 @@ fn isolated_core_lab(layout: &Layout, out: &Path, report: &mut Report) -> Result
         record.summary(),
         run.took.as_secs_f64()
     );
-    report.add_isolated_core(record, &run.output);
+    report.add_isolated_core(record);
     Ok(())
 }
 
