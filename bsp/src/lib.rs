@@ -768,7 +768,7 @@ mod tests {
         assert_eq!(build_board(Some("qemu-virt")), Ok(&qemu_virt::BOARD));
         let unknown = build_board(Some("nope")).unwrap_err();
         assert!(unknown.to_string().starts_with(
-            "BULKHEAD_BOARD=nope: no such board; the boards are imx8mp-evk, qemu-virt-gicv2, qemu-virt,"
+            "BULKHEAD_BOARD=nope: no such board; the boards are imx8mp-evk, qemu-virt-gicv2, qemu-virt-smmu, qemu-virt,"
         ));
         assert!(build_board(None)
             .unwrap_err()
@@ -862,7 +862,7 @@ mod tests {
         for other in BOARDS.iter().filter(|b| {
             !matches!(
                 b.name,
-                "qemu-virt" | "qemu-virt-gicv2" | "imx8mp-evk" | "zcu102"
+                "qemu-virt" | "qemu-virt-gicv2" | "qemu-virt-smmu" | "imx8mp-evk" | "zcu102"
             )
         }) {
             assert_eq!(other.virtual_pci, None, "{}", other.name);

@@ -76,14 +76,32 @@ fn qemu_virt_round_trips_to_the_committed_board_file() {
     assert_eq!(platform.cluster_source, "cpu-map");
 }
 
-/// QEMU 10's `virt` with its SMMUv3 in front of the PCIe host bridge: the
-/// SMMU is the partitioner's (listed apart, never a device a cell can be
-/// given), with its registers and its four interrupts, and the bridge's
+/// QEMU 10's `virt` with its SMMUv3 in front of the PCIe host bridge (and
+/// without the high memory map), the lab's SMMU board `qemu-virt-smmu`:
+/// the SMMU is the partitioner's (listed apart, never a device a cell can
+/// be given), with its registers and its four interrupts, and the bridge's
 /// `iommu-map` says that a requester ID is its stream ID.
 #[test]
 fn qemu_virt_with_an_smmuv3_lists_it_and_the_bridge_streams() {
-    let dtb = qemu_dtb("qemu-smmuv3", "gic-version=3,iommu=smmuv3");
-    let platform = platform::from_dtb(&dtb, "qemu-virt-smmu", "qemu-virt.dtb").unwrap();
+    let name = "qemu-virt-smmu";
+    let dtb = qemu_dtb("qemu-smmuv3", "gic-version=3,iommu=smmuv3,highmem=off");
+    let platform = platform::from_dtb(&dtb, name, &format!("{name}.dtb")).unwrap();
+    let committed =
+        std::fs::read_to_string(root().join(format!("bsp/boards/{name}.yaml"))).unwrap();
+    assert_eq!(
+        render(&platform),
+        generated_part(&committed),
+        "bsp/boards/{name}.yaml is stale: regenerate it with \
+         `bulkhead platform from-dtb {name}.dtb --name {name} -o bsp/boards/{name}.yaml`"
+    );
+    // The board the partitioner is built for has the same SMMU, and the
+    // spare SPIs it raises for emulated devices are clear of the SMMU's.
+    let board = bsp::board(name).unwrap();
+    let [iommu] = board.iommus else {
+        panic!("one IOMMU expected: {:#?}", board.iommus);
+    };
+    assert_eq!(iommu.kind, bsp::IommuKind::SmmuV3);
+    assert!(iommu.irqs.iter().all(|i| !board.spare_spis.contains(*i)));
     let [smmu] = &platform.iommus[..] else {
         panic!("one IOMMU expected: {:#?}", platform.iommus);
     };
