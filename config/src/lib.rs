@@ -25,6 +25,7 @@
 
 pub mod arm64_image;
 pub mod blob;
+pub mod dma;
 pub mod fdt;
 pub mod housekeeping;
 pub mod identity;

@@ -168,13 +168,15 @@ pub struct Loaded {
     pub qemu: Vec<QemuDevice>,
 }
 
-/// A device QEMU attaches behind a virtio-mmio slot of the `virt` board.
+/// A device QEMU attaches behind a virtio-mmio slot or the PCI host
+/// bridge of the `virt` board.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QemuDevice {
     /// The board device, e.g. `virtio-mmio31`.
     pub device: String,
-    /// QEMU's bus number of the slot: `virtio-mmio-bus.N`, counted in
-    /// address order from the board's lowest slot.
+    /// QEMU's bus number of a virtio-mmio slot: `virtio-mmio-bus.N`,
+    /// counted in address order from the board's lowest slot (0 for a PCI
+    /// host bridge, whose bus 0 is QEMU's `pcie.0`).
     pub bus: usize,
     /// What sits behind it.
     pub backend: QemuBackend,
@@ -187,6 +189,8 @@ pub enum QemuBackend {
     Disk(PathBuf),
     /// A virtio network device on QEMU's user-mode network.
     UserNetwork,
+    /// QEMU's `edu` device in this slot of the PCI host bridge's bus 0.
+    Edu(u8),
 }
 
 /// The bytes of one cell image.

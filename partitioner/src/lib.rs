@@ -26,6 +26,7 @@
 //! | [`gic`] | the GIC's register map, and the partitioner's own driver of it |
 //! | [`mm`] | page tables, built from a list of mappings |
 //! | [`plan`] | the stage-2 plan of each cell, from the config (shared arithmetic in `bulkhead_config::stage2`) |
+//! | [`smmu`] | the SMMUv3's register map, stream table entries, commands and events, and the driver that confines cells' DMA |
 //! | `runtime` | on the board: boot, the machine description, the cells' life cycle, the trap handlers, the console, the table pool |
 //!
 //! Modules that only transform data compile and are tested on the host;
@@ -39,6 +40,7 @@ pub mod devices;
 pub mod gic;
 pub mod mm;
 pub mod plan;
+pub mod smmu;
 
 #[cfg(target_os = "none")]
 mod runtime;

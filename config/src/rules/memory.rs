@@ -2,6 +2,7 @@
 //! where the cell sees it.
 
 use super::{aligned, check_in_free_ram, page_span, CellField, CellUnderCheck, Location, Problem};
+use crate::dma;
 use crate::model::*;
 #[cfg(feature = "std")]
 use crate::yaml::{explain::Explainer, show::hex_range, Diagnostic};
@@ -90,10 +91,13 @@ pub(super) fn check_cell(c: &CellUnderCheck<'_>, emit: &mut impl FnMut(Location,
 /// Cell `i` of the config: its memory as the cell sees it.
 pub(super) fn check_cell_guest(c: &CellUnderCheck<'_>, emit: &mut impl FnMut(Location, Problem)) {
     let &CellUnderCheck { board, cell, .. } = c;
-    let dma_device = cell
-        .devices
-        .iter()
-        .position(|d| board.device(&d.name).is_some_and(|known| known.dma));
+    // A device whose DMA the SMMU confines sees the cell's guest-physical
+    // space, like its CPUs; any other DMA master sees physical addresses.
+    let dma_device = cell.devices.iter().position(|d| {
+        board
+            .device(&d.name)
+            .is_some_and(|known| dma::confinement(board, known) == dma::Confinement::None)
+    });
     for (r, region) in cell.memory.iter().enumerate() {
         let loc = c.at(CellField::Memory(r));
         if region.range.size == 0 {
@@ -333,8 +337,9 @@ fn explain_region(
             .also(x.span(&x.device_path(cell, device)), "DMA-capable device")
             .help(format!(
                 "remove `guest_base` (identity mapping) or drop the DMA-capable \
-                 device `{device_name}`, since without an IOMMU the device would use \
-                 guest addresses as physical ones"
+                 device `{device_name}`, since no SMMU the partitioner drives \
+                 translates for it, so the device would use guest addresses as \
+                 physical ones"
             ))
         }
         _ => x.unexplained(&path, problem),

@@ -437,6 +437,56 @@ fn dma_capable_devices_need_identity_mapped_ram() {
     );
 }
 
+/// On a board whose SMMUv3 confines the PCI host bridge's DMA, the
+/// bridge's cell may see its RAM anywhere: the device sees the same
+/// guest-physical addresses through the SMMU. Its streams are the
+/// bridge's whole `iommu-map`.
+#[test]
+fn smmu_confined_devices_do_not_need_identity_mapped_ram() {
+    let board = &bsp::qemu_virt_smmu::BOARD;
+    let pcie = board.device("pcie").unwrap();
+    assert_eq!(
+        crate::dma::confinement(board, pcie),
+        crate::dma::Confinement::Smmu
+    );
+    let mut a = cell("a", 1, 0x5000_0000);
+    let mut moved = region(0x5800_0000, 0x1000, Access::ReadWrite);
+    moved.guest_base = 0x4800_0000;
+    a.memory.push(moved).unwrap();
+    a.devices
+        .push(DeviceGrant {
+            name: name("pcie").unwrap(),
+            mmio: pcie.mmio.iter().copied().collect(),
+            irqs: pcie.irqs.iter().copied().collect(),
+        })
+        .unwrap();
+    let mut s = system(&[a.clone()]);
+    s.board = name(board.name).unwrap();
+    let mut found = std::vec::Vec::new();
+    check(&s, board, |f| found.push(f.problem));
+    assert_eq!(found, []);
+    let streams: std::vec::Vec<_> = crate::dma::cell_streams(board, &a).collect();
+    assert_eq!(
+        streams,
+        [crate::dma::Streams {
+            device: 0,
+            first: 0,
+            count: 0x1_0000
+        }]
+    );
+    assert!(streams[0].contains(0x10) && !streams[0].contains(0x1_0000));
+    // On qemu-virt, virtio-mmio has no IOMMU in front of it.
+    let virtio = BOARD.device("virtio-mmio31").unwrap();
+    assert_eq!(
+        crate::dma::confinement(&BOARD, virtio),
+        crate::dma::Confinement::None
+    );
+    assert_eq!(
+        crate::dma::confinement(&BOARD, BOARD.device("rtc").unwrap()),
+        crate::dma::Confinement::NoDma
+    );
+}
+
 /// Cells `a` (0x5000_0000) and `b` (0x6000_0000) and a channel
 /// between them at 0x7000_0000: 4 KiB state table, 4 KiB common
 /// section, two 64 KiB output sections.

@@ -27,6 +27,8 @@ type Source = NamedSource<Arc<str>>;
 const QEMU_VIRT_COMPATIBLE: &str = "linux,dummy-virt";
 /// `compatible` of a virtio-mmio slot.
 const VIRTIO_MMIO_COMPATIBLE: &str = "virtio,mmio";
+/// The `compatible` of QEMU `virt`'s PCI host bridge.
+const PCI_HOST_ECAM_COMPATIBLE: &str = "pci-host-ecam-generic";
 
 /// Parses `source` into the raw types, or describes the first error.
 pub(super) fn parse(
@@ -534,6 +536,12 @@ impl<'a> Converter<'a> {
             let at = format!("qemu.devices[{k}]");
             let device_path = format!("{at}.device");
             let shown = sanitize(&entry.device);
+            if let Some(slot) = entry.edu {
+                if let Some(device) = self.qemu_edu(board, system, raw, k, slot) {
+                    devices.push(device);
+                }
+                continue;
+            }
             let Some(bus) = slots.iter().position(|d| d.name == entry.device) else {
                 let mut help =
                     "name a virtio-mmio slot of the board, e.g. `virtio-mmio31`".to_string();
@@ -612,6 +620,77 @@ impl<'a> Converter<'a> {
             });
         }
         devices
+    }
+
+    /// Entry `k` of the `qemu` section, QEMU's `edu` device in slot `slot`
+    /// of a PCI host bridge that a cell owns, converted; `None` (and
+    /// reported) if the bridge or the slot is wrong.
+    fn qemu_edu(
+        &mut self,
+        board: &'static Board,
+        system: &System,
+        raw: &RawQemu,
+        k: usize,
+        slot: u8,
+    ) -> Option<QemuDevice> {
+        let entry = &raw.devices[k];
+        let at = format!("qemu.devices[{k}]");
+        let shown = sanitize(&entry.device);
+        let bridge = board
+            .device(&entry.device)
+            .filter(|d| d.compatible.contains(&PCI_HOST_ECAM_COMPATIBLE));
+        let problem = if bridge.is_none() {
+            Some((
+                format!("{at}.device"),
+                format!("`{shown}` is not a PCI host bridge of board {}", board.name),
+                "name the board's PCI host bridge, e.g. `pcie`".to_string(),
+            ))
+        } else if entry.disk.is_some() || entry.network.is_some() {
+            Some((
+                at.clone(),
+                "an `edu` entry has no `disk` or `network`".to_string(),
+                "give the virtio device its own entry, on a virtio-mmio slot".to_string(),
+            ))
+        } else if !(1..=31).contains(&slot) {
+            Some((
+                format!("{at}.edu"),
+                format!("slot {slot} is not a device number of a PCI bus"),
+                "use 1 to 31 (0 is the bridge's own)".to_string(),
+            ))
+        } else if raw.devices[..k]
+            .iter()
+            .any(|e| e.device == entry.device && e.edu == Some(slot))
+        {
+            Some((
+                format!("{at}.edu"),
+                format!("slot {slot} of `{shown}` is given a QEMU device twice"),
+                "one slot holds one device".to_string(),
+            ))
+        } else if !system
+            .cells
+            .iter()
+            .any(|c| c.devices.iter().any(|g| g.name.as_str() == entry.device))
+        {
+            Some((
+                format!("{at}.device"),
+                format!("`{shown}` is not given to any cell"),
+                format!("add `{shown}` to the `devices` of the cell that uses it"),
+            ))
+        } else {
+            None
+        };
+        if let Some((path, message, help)) = problem {
+            let d = self
+                .diagnostic("config::qemu_device", &path, message)
+                .help(help);
+            self.report(d);
+            return None;
+        }
+        Some(QemuDevice {
+            device: entry.device.clone(),
+            bus: 0,
+            backend: QemuBackend::Edu(slot),
+        })
     }
 
     /// `raw` as a [`Name`] (a cell's or a channel's, at `path`). A name too

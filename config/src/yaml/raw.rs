@@ -106,8 +106,8 @@ pub struct RawQemu {
     pub icount_quantum: Option<Latency>,
 }
 
-/// A QEMU device behind one virtio-mmio slot: give exactly one of `disk`
-/// and `network`.
+/// A QEMU device behind one virtio-mmio slot (give exactly one of `disk`
+/// and `network`), or behind a PCI host bridge (`edu`).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawQemuDevice {
@@ -121,6 +121,11 @@ pub struct RawQemuDevice {
     /// A virtio network device on a QEMU network back end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<RawNetwork>,
+    /// QEMU's educational PCI device, a DMA engine a cell can program, in
+    /// this slot (1 to 31) of bus 0 of the PCI host bridge `device` (e.g.
+    /// `pcie`): for the DMA isolation tests (docs/dma.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edu: Option<u8>,
 }
 
 /// A QEMU network back end.

@@ -15,6 +15,7 @@
 //! instruction fetch. A restart puts the root back once every core parked.
 
 use super::console;
+use super::dma;
 use super::housekeeping;
 use super::machine::{self, cell_of, machine, MAX_RUNTIME_CPUS};
 use super::sync::SpinLock;
@@ -23,6 +24,7 @@ use crate::arch::{self, TrapFrame};
 use crate::devices::psci::Status;
 use crate::devices::{ivshmem, vgic, vuart, watchdog};
 use crate::gic::driver as gic;
+use crate::smmu::driver as smmu;
 use bsp::ControlPath;
 use bulkhead_config::{Cell, FaultPolicy, MAX_CELLS};
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -152,6 +154,7 @@ fn post_start(cpu: usize, generation: u32, entry: u64, context: u64) {
 pub fn core_online(cpu: usize) -> ! {
     if let Some(keeper) = housekeeping::housekeeper().filter(|h| h.cpu == cpu) {
         console::route_input(BOARD, keeper);
+        dma::route_faults(BOARD, keeper);
     }
     // A start may already have been posted (and the state set to Pending)
     // while this core was booting: only leave Offline.
@@ -206,7 +209,7 @@ fn take_command(cpu: usize) -> Option<(u32, u64)> {
 /// timer and console input. On `revoke-stage2` they are Group 1 and only
 /// parked cores and virtualized cells' cores take them. Returns a
 /// watchdog expiry of the running cell, for the caller to act on.
-fn drain_kicks(running: bool) -> Option<(usize, FaultPolicy)> {
+fn drain_kicks(running: bool) -> Option<OwnStop> {
     let cpu = arch::cpu_index();
     let mut expiry = None;
     if gic::control_path() == ControlPath::RevokeStage2 {
@@ -233,7 +236,7 @@ fn drain_kicks(running: bool) -> Option<(usize, FaultPolicy)> {
 /// Acknowledges and serves the partitioner's pending Group 0 interrupts
 /// on core `cpu` (the `group0-fiq` path); returns a watchdog expiry of
 /// its running cell, as [`serve`].
-fn drain_group0(cpu: usize, running: bool) -> Option<(usize, FaultPolicy)> {
+fn drain_group0(cpu: usize, running: bool) -> Option<OwnStop> {
     let mut expiry = None;
     while let Some(intid) = arch::acknowledge_group0() {
         expiry = expiry.or(serve(cpu, intid, running));
@@ -242,15 +245,23 @@ fn drain_group0(cpu: usize, running: bool) -> Option<(usize, FaultPolicy)> {
     expiry
 }
 
+/// A stop of a core's own running cell that the partitioner's interrupt
+/// work decided on (a watchdog expiry, a fault of its device's DMA), for
+/// the core to carry out once it has ended the interrupt.
+pub type OwnStop = (StopReason, FaultPolicy);
+
 /// Serves interrupt `intid` of the partitioner's own, acknowledged on
 /// core `cpu` while it ran its cell (`in_cell`) or was parked: the board
-/// UART's (console input), EL2's timer (the lab quantum, or the
-/// housekeeping core's status and watchdogs). Returns a watchdog expiry
-/// of the core's own running cell, for the caller to act on once it has
-/// ended the interrupt.
-fn serve(cpu: usize, intid: u32, in_cell: bool) -> Option<(usize, FaultPolicy)> {
+/// UART's (console input), the SMMU's (faults of cells' devices), EL2's
+/// timer (the lab quantum, or the housekeeping core's status and
+/// watchdogs). Returns a stop of the core's own running cell, for the
+/// caller to act on once it has ended the interrupt.
+fn serve(cpu: usize, intid: u32, in_cell: bool) -> Option<OwnStop> {
     if intid == BOARD.console.irq {
         console::receive();
+    }
+    if smmu::interrupts().contains(&intid) {
+        return dma::serve_faults(cpu, in_cell);
     }
     if intid != BOARD.timer.hypervisor {
         return None;
@@ -260,16 +271,19 @@ fn serve(cpu: usize, intid: u32, in_cell: bool) -> Option<(usize, FaultPolicy)> 
             arch::arm_el2_timer(ticks);
             housekeeping::status_if_due(cpu);
         }
-        0 if housekeeping::is_housekeeper(cpu) => return housekeeping::tick(cpu, in_cell),
+        0 if housekeeping::is_housekeeper(cpu) => {
+            return housekeeping::tick(cpu, in_cell)
+                .map(|(_, action)| (StopReason::Watchdog, action))
+        }
         _ => arch::stop_el2_timer(),
     }
     None
 }
 
-/// Carries out a watchdog expiry of core `cpu`'s own cell ([`serve`]).
-fn expire(cpu: usize, expiry: Option<(usize, FaultPolicy)>) {
-    if let Some((_, action)) = expiry {
-        stop_cell(cpu, StopReason::Watchdog, action == FaultPolicy::Restart);
+/// Carries out a stop of core `cpu`'s own cell ([`serve`]).
+fn expire(cpu: usize, stop: Option<OwnStop>) {
+    if let Some((reason, action)) = stop {
+        stop_cell(cpu, reason, action == FaultPolicy::Restart);
     }
 }
 
@@ -424,6 +438,14 @@ pub fn start_cell(index: usize) {
         return;
     };
     load_images(index, cell);
+    let root = CELLS[index].stage2_root.load(Ordering::Acquire);
+    if let Err(e) = smmu::open_streams(index, vmid(index), root) {
+        defmt::error!(
+            "cell {=str}: SMMU: its devices' streams could not be opened (their DMA aborts): {}",
+            cell.name.as_str(),
+            defmt::Debug2Format(&e)
+        );
+    }
     vuart::runtime::reset(index);
     watchdog::runtime::arm(index);
     vgic::runtime::reset_cell_interrupts(machine(), index, cell);
@@ -455,6 +477,9 @@ pub enum StopReason {
     Fault,
     /// The cell's watchdog expired (already logged).
     Watchdog,
+    /// A device of the cell's made a DMA access outside the cell (already
+    /// logged).
+    DmaFault,
 }
 
 /// Stops the calling core's cell: its stage 2 is revoked, its other cores
@@ -500,6 +525,13 @@ fn take_out(index: usize, cell: &Cell, caller: Option<usize>) -> bool {
     watchdog::runtime::disarm(index);
     let generation = state.generation.fetch_add(1, Ordering::AcqRel) + 1;
     revoke_stage2(index);
+    if let Err(e) = smmu::close_streams(index, vmid(index)) {
+        defmt::error!(
+            "cell {=str}: SMMU: its devices' streams could not be closed: {}",
+            cell.name.as_str(),
+            defmt::Debug2Format(&e)
+        );
+    }
     for other in cell.cpus.iter().filter(|&c| Some(c) != caller) {
         post(other, generation, COMMAND_STOP);
     }
@@ -526,6 +558,13 @@ fn finish_stop(index: usize, cell: &Cell, me: usize, reason: StopReason, restart
         StopReason::Watchdog => {
             defmt::warn!(
                 "cell {=str}: watchdog: {=str}; other cells continue",
+                name,
+                action
+            )
+        }
+        StopReason::DmaFault => {
+            defmt::warn!(
+                "cell {=str}: DMA fault: {=str}; other cells continue",
                 name,
                 action
             )

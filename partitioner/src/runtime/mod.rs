@@ -6,6 +6,7 @@
 
 pub mod cell;
 pub mod console;
+mod dma;
 pub mod exits;
 pub mod housekeeping;
 pub mod machine;
@@ -108,6 +109,10 @@ extern "C" fn primary_main(_device_tree: u64, entry_counter: u64) -> ! {
                 arch::halt()
             }
         }
+    }
+    if !dma::take_smmu(machine, housekeeping::housekeeper()) {
+        defmt::error!("a cell owns a device behind the SMMU: refusing to start any cell");
+        arch::halt()
     }
     tables::publish_for_secondaries(root);
     let (stacks, len) = arch::secondary_stacks();

@@ -301,6 +301,14 @@ pub fn qemu_args(loaded: &Loaded) -> Vec<String> {
                     "virtio-blk-device,drive=disk{bus},bus=virtio-mmio-bus.{bus}"
                 ));
             }
+            QemuBackend::Edu(slot) => {
+                // A 40-bit DMA mask: the device reaches every address a
+                // cell's guest-physical space has (its default is 28 bits).
+                args.push("-device".to_string());
+                args.push(format!(
+                    "edu,bus=pcie.0,addr={slot:#x},dma_mask=0xffffffffff"
+                ));
+            }
             QemuBackend::UserNetwork => {
                 args.push("-netdev".to_string());
                 args.push(format!("user,id=net{bus}"));

@@ -365,6 +365,7 @@ fn qemu_backend(loaded: &Loaded, device: &str) -> String {
                 path.file_name().unwrap_or_default().to_string_lossy()
             ),
             QemuBackend::UserNetwork => "in QEMU: user network".into(),
+            QemuBackend::Edu(slot) => format!("in QEMU: edu DMA engine in slot {slot}"),
         },
         None => String::new(),
     }

@@ -60,6 +60,7 @@ pub const SYSTEM_TEST_CONFIGS: &[&str] = &[
     "hil-tests/configs/zcu102-linux.yaml",
     "hil-tests/configs/rpi4b-linux.yaml",
     "hil-tests/configs/gicv2-linux.yaml",
+    "hil-tests/configs/smmu-dma.yaml",
     "config/examples/zcu102-gateway.yaml",
 ];
 
@@ -77,6 +78,7 @@ const IMAGES: &[(&str, &str)] = &[
     ("giccheck", "giccheck.bin"),
     ("fuzz", "fuzz.bin"),
     ("canary", "canary.bin"),
+    ("dmaengine", "dmaengine.bin"),
 ];
 
 /// Where `uartcheck.bin` asks to be loaded above its board's RAM base,

@@ -191,6 +191,36 @@ fn pa_range() -> u64 {
     ID_AA64MMFR0_EL1.read(ID_AA64MMFR0_EL1::PARange).min(0b010)
 }
 
+/// The stage-2 translation control every core uses for cells
+/// (`VTCR_EL2`): a 39-bit guest-physical space (T0SZ 25) walked from level
+/// 1 with 4 KiB pages, tables in inner-shareable write-back memory, and
+/// the output size the core implements, at most 40 bits. The SMMU
+/// translates cells' devices through the same tables with the same value
+/// (`crate::smmu`).
+pub fn stage2_vtcr() -> u64 {
+    (VTCR_EL2::T0SZ.val(25)
+        + VTCR_EL2::SL0::Granule4KBLevel1
+        + VTCR_EL2::IRGN0::NormalWBRAWA
+        + VTCR_EL2::ORGN0::NormalWBRAWA
+        + VTCR_EL2::SH0::Inner
+        + VTCR_EL2::TG0::Granule4KB
+        + VTCR_EL2::PS.val(pa_range())
+        + VTCR_EL2::RES1::SET)
+        .value
+}
+
+/// The output size code (`VTCR_EL2.PS`) of [`stage2_vtcr`].
+pub fn stage2_output_size() -> u32 {
+    pa_range() as u32
+}
+
+/// Orders this core's memory writes before what follows, a device's
+/// register write included (`DSB SY`): a table or queue entry is written
+/// before the device is told of it.
+pub fn device_barrier() {
+    barrier::dsb(barrier::SY);
+}
+
 /// Turns on the EL2 MMU and caches with the tables at `root`.
 ///
 /// # Safety
@@ -268,16 +298,7 @@ pub fn configure_el2_for_cells(gic_system_registers: bool) {
     CPTR.write(CPTR_EL2::RES1::Value);
     CNTHCTL_EL2.write(CNTHCTL_EL2::EL1PCEN::SET + CNTHCTL_EL2::EL1PCTEN::SET);
     CNTVOFF_EL2.set(0);
-    VTCR_EL2.write(
-        VTCR_EL2::T0SZ.val(25)
-            + VTCR_EL2::SL0::Granule4KBLevel1
-            + VTCR_EL2::IRGN0::NormalWBRAWA
-            + VTCR_EL2::ORGN0::NormalWBRAWA
-            + VTCR_EL2::SH0::Inner
-            + VTCR_EL2::TG0::Granule4KB
-            + VTCR_EL2::PS.val(pa_range())
-            + VTCR_EL2::RES1::SET,
-    );
+    VTCR_EL2.set(stage2_vtcr());
     super::sysreg::VPIDR.set(MIDR_EL1.get());
     barrier::isb(barrier::SY);
 }

@@ -1,0 +1,86 @@
+//! Whose DMA the partitioner confines, and how: the stream IDs at the
+//! board's IOMMU of each device a cell owns, from the board description
+//! (`iommus` on a device node, `iommu-map` on a PCI host bridge). The
+//! partitioner gives each of them an entry that translates through the
+//! cell's stage 2 (`partitioner::smmu`), and the host tool's plan shows
+//! the same list; both read it from here.
+//!
+//! Only an SMMUv3 is driven today. A device behind another kind of IOMMU,
+//! or behind none, is not confined ([`confinement`]).
+
+use crate::Cell;
+use bsp::{Board, Device, IommuKind};
+
+/// Stream IDs `first..first + count` at an IOMMU, of a device a cell owns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Streams {
+    /// Index of the device in the cell's `devices`.
+    pub device: usize,
+    /// The first stream ID.
+    pub first: u32,
+    /// How many.
+    pub count: u32,
+}
+
+impl Streams {
+    /// Whether stream `sid` is one of these.
+    pub const fn contains(&self, sid: u32) -> bool {
+        sid >= self.first && sid - self.first < self.count
+    }
+}
+
+/// How the DMA of a board device is kept within its cell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Confinement {
+    /// The device masters no DMA.
+    NoDma,
+    /// Through its streams at the board's SMMUv3, which the partitioner
+    /// drives.
+    Smmu,
+    /// Not at all: no IOMMU is in front of it, or one the partitioner does
+    /// not drive. Its cell must be identity-mapped, and even so the device
+    /// can reach any physical address.
+    None,
+}
+
+/// How the DMA of `device` is confined on `board`.
+pub fn confinement(board: &Board, device: &Device) -> Confinement {
+    if !device.dma {
+        return Confinement::NoDma;
+    }
+    let smmu = device
+        .iommu
+        .and_then(|name| board.iommus.iter().find(|i| i.name == name))
+        .is_some_and(|i| i.kind == IommuKind::SmmuV3);
+    let has_streams = !device.streams.is_empty() || !device.stream_map.is_empty();
+    if smmu && has_streams {
+        Confinement::Smmu
+    } else {
+        Confinement::None
+    }
+}
+
+/// The streams of `cell`'s devices whose DMA the board's SMMUv3
+/// confines, device by device, in the order the device tree gives them.
+pub fn cell_streams<'a>(board: &'a Board, cell: &'a Cell) -> impl Iterator<Item = Streams> + 'a {
+    cell.devices
+        .iter()
+        .enumerate()
+        .filter_map(move |(index, grant)| {
+            let device = board.device(&grant.name)?;
+            (confinement(board, device) == Confinement::Smmu).then_some((index, device))
+        })
+        .flat_map(|(index, device)| {
+            let single = device.streams.iter().map(move |&sid| Streams {
+                device: index,
+                first: sid,
+                count: 1,
+            });
+            let mapped = device.stream_map.iter().map(move |m| Streams {
+                device: index,
+                first: m.sid_base,
+                count: m.length,
+            });
+            single.chain(mapped)
+        })
+}

@@ -1,0 +1,159 @@
+//! Cells' DMA at run time: the board's SMMU taken at boot
+//! ([`take_smmu`]), and the faults of cells' devices, which arrive as the
+//! SMMU's event interrupt on the housekeeping core ([`serve_faults`]).
+//! A device fault is logged like a CPU's stage-2 fault (cell, stream,
+//! address, read or write) and then its cell's `on_fault` policy applies,
+//! as for a fault of the cell's own CPUs. Its streams abort from the stop
+//! on, silently, until the cell starts again.
+
+use super::cell::{self, OwnStop, StopReason};
+use super::machine::{cell_of, Machine};
+use crate::smmu::driver::{self as smmu, Fault, STREAMS};
+use bsp::Board;
+use bulkhead_config::dma;
+use bulkhead_config::housekeeping::Housekeeper;
+use bulkhead_config::{FaultPolicy, MAX_CELLS};
+
+/// Takes the board's SMMU, if it has one, and logs which streams each
+/// cell's devices have. Returns false if a cell owns a device behind an
+/// SMMU that could not be taken: then no cell may start.
+pub fn take_smmu(machine: &Machine, housekeeper: Option<Housekeeper>) -> bool {
+    let board = machine.board;
+    let confined = |index: usize| {
+        machine
+            .system
+            .cells
+            .get(index)
+            .is_some_and(|c| dma::cell_streams(board, c).next().is_some())
+    };
+    let any_confined = (0..machine.system.cells.len()).any(confined);
+    match smmu::init(board, &machine.system) {
+        Ok(false) => return true,
+        Ok(true) => {}
+        Err(e) => {
+            defmt::error!("SMMU: cannot be taken: {}", defmt::Debug2Format(&e));
+            return !any_confined;
+        }
+    }
+    defmt::info!(
+        "SMMU: on, {=usize} stream table entries; every stream aborts but those of cells' devices",
+        STREAMS
+    );
+    for cell in machine.system.cells.iter() {
+        for s in dma::cell_streams(board, cell) {
+            let name = cell.devices.get(s.device).map_or("?", |d| d.name.as_str());
+            let last = s.first.saturating_add(s.count.saturating_sub(1));
+            let reach = (STREAMS as u32).saturating_sub(1);
+            if s.first > reach {
+                defmt::warn!(
+                    "cell {=str}: DMA of {=str}: streams {=u32:#x}..={=u32:#x} lie beyond the stream table and abort",
+                    cell.name.as_str(),
+                    name,
+                    s.first,
+                    last
+                );
+            } else if last > reach {
+                defmt::info!(
+                    "cell {=str}: DMA of {=str} confined to the cell: streams {=u32:#x}..={=u32:#x}; {=u32:#x}..={=u32:#x} lie beyond the stream table and abort",
+                    cell.name.as_str(),
+                    name,
+                    s.first,
+                    reach,
+                    reach + 1,
+                    last
+                );
+            } else {
+                defmt::info!(
+                    "cell {=str}: DMA of {=str} confined to the cell: streams {=u32:#x}..={=u32:#x}",
+                    cell.name.as_str(),
+                    name,
+                    s.first,
+                    last
+                );
+            }
+        }
+    }
+    match (any_confined, housekeeper) {
+        (true, None) => {
+            defmt::warn!("SMMU: faults are blocked but not reported (no core takes EL2 interrupts)")
+        }
+        (_, Some(h)) => defmt::info!("SMMU: faults reported on cpu {=usize}", h.cpu),
+        _ => {}
+    }
+    true
+}
+
+/// Routes the SMMU's interrupts to the housekeeping core `keeper`, as it
+/// comes online. They are edge-triggered pulses (QEMU, and the
+/// architecture's wired interrupts).
+pub fn route_faults(board: &Board, keeper: Housekeeper) {
+    for intid in smmu::interrupts() {
+        if intid != 0 {
+            crate::gic::driver::set_edge_triggered(board, intid);
+            crate::gic::driver::route_el2_spi(board, intid, keeper.cpu, keeper.delivery);
+        }
+    }
+}
+
+/// Serves the SMMU's interrupt on core `cpu`, which ran its cell
+/// (`in_cell`) or was parked: logs each fault, and stops (or restarts)
+/// each cell a device fault is of, by its `on_fault`. A stop of `cpu`'s
+/// own running cell is returned for the caller to carry out.
+pub fn serve_faults(cpu: usize, in_cell: bool) -> Option<OwnStop> {
+    let found = smmu::take_faults();
+    if found.lost {
+        defmt::warn!("SMMU: its event queue was full; events were lost");
+    }
+    if found.global_errors != 0 {
+        defmt::error!("SMMU: global error {=u32:#x}", found.global_errors);
+    }
+    let own = cell_of(cpu).map(|(index, _)| index).filter(|_| in_cell);
+    let mut own_stop = None;
+    // Each cell acted on once per turn; its first fault logged in full.
+    let mut seen = [0u32; MAX_CELLS];
+    for Fault { event, cell } in found.events.iter().copied() {
+        let Some(index) = cell.filter(|_| event.is_device_fault()) else {
+            defmt::error!(
+                "SMMU: event {=u8:#x} ({=str}) of stream {=u32:#x}, address {=u64:#x}",
+                event.kind,
+                event.name(),
+                event.stream,
+                event.address
+            );
+            continue;
+        };
+        let Some(c) = super::machine::machine().system.cells.get(index) else {
+            continue;
+        };
+        seen[index] += 1;
+        if seen[index] > 1 {
+            continue;
+        }
+        defmt::error!(
+            "cell {=str}: DMA fault: stream {=u32:#x} {=str} at IPA {=u64:#x} ({=str})",
+            c.name.as_str(),
+            event.stream,
+            if event.read { "read" } else { "write" },
+            event.address,
+            event.name()
+        );
+        let restart = c.on_fault == FaultPolicy::Restart;
+        if own == Some(index) {
+            own_stop = Some((StopReason::DmaFault, c.on_fault));
+        } else if super::machine::is_running(index) {
+            cell::stop_from_outside(index, StopReason::DmaFault, restart);
+        }
+    }
+    for (index, &count) in seen.iter().enumerate() {
+        if count > 1 {
+            if let Some(c) = super::machine::machine().system.cells.get(index) {
+                defmt::warn!(
+                    "cell {=str}: {=u32} more DMA faults",
+                    c.name.as_str(),
+                    count - 1
+                );
+            }
+        }
+    }
+    own_stop
+}
