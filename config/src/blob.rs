@@ -28,7 +28,9 @@
 //! each cell's watchdog ([`Cell::watchdog`]) after its fault policy: a
 //! byte (0 none, 1 one), then its base (8 bytes), timeout in ms (4) and
 //! action (1); and [`System::console_input`] (a byte: 0 auto, 1
-//! required, 2 off) after the virtualized cells.
+//! required, 2 off) after the virtualized cells. Version 9 added the cells
+//! that accept unconfined DMA ([`System::unconfined_dma`], a cell-set
+//! byte) after the console input.
 //!
 //! Image payloads follow the blob; [`Image::offset`] counts from the blob's
 //! first byte. Decoding checks every length and count, so a corrupt or
@@ -42,7 +44,7 @@ use heapless::Vec;
 /// First bytes of every config blob.
 pub const MAGIC: [u8; 8] = *b"BLKHDCFG";
 /// Format version this code reads and writes.
-pub const VERSION: u32 = 8;
+pub const VERSION: u32 = 9;
 /// Size of the fixed header.
 pub const HEADER_SIZE: usize = 32;
 
@@ -240,12 +242,14 @@ impl<'a> Reader<'a> {
             2 => ConsoleInput::Off,
             _ => return Err(BlobError::BadEnum),
         };
+        let unconfined_dma = CellSet::from_bits(self.u8()?);
         Ok(System {
             board,
             cells,
             realtime,
             direct_wfi,
             virtualized,
+            unconfined_dma,
             channels,
             icount_quantum_ns,
             console_input,
@@ -450,6 +454,7 @@ mod encode {
             ConsoleInput::Required => 1,
             ConsoleInput::Off => 2,
         });
+        w.u8(system.unconfined_dma.bits());
         let body = w.0;
         let mut blob = std::vec::Vec::with_capacity(HEADER_SIZE + body.len());
         blob.extend_from_slice(&MAGIC);
@@ -562,6 +567,7 @@ mod tests {
             realtime: CellSet::from_bits(1),
             direct_wfi: CellSet::from_bits(0b10),
             virtualized: CellSet::from_bits(0b10),
+            unconfined_dma: CellSet::from_bits(0b100),
             channels,
             icount_quantum_ns: 10_000,
             console_input: ConsoleInput::Off,
@@ -593,6 +599,7 @@ mod tests {
         assert!(decoded.realtime.contains(0));
         assert!(decoded.direct_wfi.contains(1) && !decoded.direct_wfi.contains(0));
         assert!(decoded.virtualized.contains(1) && !decoded.virtualized.contains(0));
+        assert!(decoded.unconfined_dma.contains(2) && !decoded.unconfined_dma.contains(1));
     }
 
     #[test]
@@ -618,7 +625,7 @@ mod tests {
 
     #[test]
     fn too_many_channels_or_peers_are_refused() {
-        // The channels end the body but for the last 7 bytes: put
+        // The channels end the body but for the last 8 bytes: put
         // hand-made ones in a system without any, and fix the header.
         let mut without = sample();
         without.channels.clear();
@@ -627,8 +634,9 @@ mod tests {
         let with_channels = |count: u8, peers: &[u8]| {
             let mut body = blob[HEADER_SIZE..].to_vec();
             // Without the quantum (4 bytes), the direct-WFI set (1), the
-            // virtualized set (1) and the console input (1).
-            body.truncate(body.len() - 7);
+            // virtualized set (1), the console input (1) and the
+            // unconfined-DMA set (1).
+            body.truncate(body.len() - 8);
             *body.last_mut().unwrap() = count;
             for _ in 0..count {
                 body.extend_from_slice(&[1, b'x']);
@@ -639,7 +647,7 @@ mod tests {
                 body.extend_from_slice(&0x1000u64.to_le_bytes());
             }
             body.extend_from_slice(&0u32.to_le_bytes());
-            body.extend_from_slice(&[0, 0, 0]);
+            body.extend_from_slice(&[0, 0, 0, 0]);
             let mut b = blob[..HEADER_SIZE].to_vec();
             b[16..20].copy_from_slice(&(body.len() as u32).to_le_bytes());
             b[20..24].copy_from_slice(&crc32(&body).to_le_bytes());

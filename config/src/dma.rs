@@ -27,6 +27,14 @@ impl Streams {
     pub const fn contains(&self, sid: u32) -> bool {
         sid >= self.first && sid - self.first < self.count
     }
+
+    /// Whether these and `other` have a stream ID in common.
+    pub const fn overlaps(&self, other: &Streams) -> bool {
+        self.count > 0
+            && other.count > 0
+            && (self.first as u64) < other.first as u64 + other.count as u64
+            && (other.first as u64) < self.first as u64 + self.count as u64
+    }
 }
 
 /// How the DMA of a board device is kept within its cell.

@@ -458,6 +458,11 @@ pub struct System {
     /// physical interrupt goes to EL2, and the cell's own reach it through
     /// the list registers. Every other cell takes its interrupts directly.
     pub virtualized: CellSet,
+    /// The cells whose owner accepts that they own devices that master
+    /// DMA no SMMU confines (`dma: unconfined`): such a device reaches any
+    /// physical address ([`crate::dma`]). A cell that owns one and is not
+    /// in this set is refused.
+    pub unconfined_dma: CellSet,
     /// The shared-memory channels between cells, in config order.
     pub channels: Vec<Channel, MAX_CHANNELS>,
     /// The latency lab's scheduling quantum for QEMU under `-icount`, in

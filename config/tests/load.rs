@@ -82,7 +82,7 @@ fn defaults_follow_the_image_header_and_device_tree() {
     let config = dir.join("linux.yaml");
     std::fs::write(
         &config,
-        "version: 1\nboard: qemu-virt\ncells:\n  - name: linux\n    cpus: [3, 1]\n    memory:\n      - { base: 0x5000_0000, size: 64M, access: rwx }\n      - { base: 0x7000_0000, size: \"1M\", access: ro }\n    devices: [virtio-mmio0]\n    console: none\n    kernel: { path: linux.bin }\n    initrd: { path: rootfs.cpio, load_address: 0x5300_0000 }\n    device_tree: { path: board.dtb, load_address: 0x5200_0000 }\n    on_fault: restart\n",
+        "version: 1\nboard: qemu-virt\ncells:\n  - name: linux\n    cpus: [3, 1]\n    memory:\n      - { base: 0x5000_0000, size: 64M, access: rwx }\n      - { base: 0x7000_0000, size: \"1M\", access: ro }\n    dma: unconfined\n    devices: [virtio-mmio0]\n    console: none\n    kernel: { path: linux.bin }\n    initrd: { path: rootfs.cpio, load_address: 0x5300_0000 }\n    device_tree: { path: board.dtb, load_address: 0x5200_0000 }\n    on_fault: restart\n",
     )
     .unwrap();
     let loaded = yaml::load(&config, &[]).unwrap();
@@ -98,6 +98,7 @@ fn defaults_follow_the_image_header_and_device_tree() {
     assert_eq!(cell.memory[1].access, bulkhead_config::Access::ReadOnly);
     assert_eq!(cell.devices[0].name.as_str(), "virtio-mmio0");
     assert_eq!(cell.devices[0].irqs[0], 48);
+    assert!(loaded.system.unconfined_dma.contains(0));
     assert_eq!(loaded.payloads.len(), 3);
 }
 
@@ -128,6 +129,7 @@ cells:
     memory:
       - base: 0x50000000
         size: 16M
+    dma: unconfined
     devices: [virtio-mmio31]
     kernel:
       path: heartbeat.bin
@@ -138,6 +140,7 @@ cells:
         size: 16M
       - base: 0x48000000
         size: 0x1800
+    dma: unconfined
     devices: [virtio-mmio30, virtio-mmio3, uart0, virtio-mmio9x]
     kernel:
       path: nothere.bin
@@ -173,14 +176,14 @@ cells:
         ]
     );
     let lines: Vec<usize> = diagnostics.iter().map(|d| d.line).collect();
-    assert_eq!(lines, [12, 13, 13, 13, 15, 17, 18, 19, 19, 19, 21, 22, 29]);
+    assert_eq!(lines, [13, 14, 14, 14, 16, 18, 19, 21, 21, 21, 23, 24, 31]);
     let rendered = diagnostics.render();
     assert!(rendered.contains("13 problems in"), "{rendered}");
     assert!(
         rendered.contains("did you mean `virtio-mmio9`?"),
         "{rendered}"
     );
-    assert!(rendered.contains("multi.yaml:29:12"), "{rendered}");
+    assert!(rendered.contains("multi.yaml:31:12"), "{rendered}");
 }
 
 #[test]

@@ -199,6 +199,12 @@ fn cell() -> impl Strategy<Value = RawCell> {
                 } else {
                     RawInterrupts::Direct
                 },
+                // Unconfined DMA accepted half of the time.
+                dma: if on_fault == RawFaultPolicy::Restart {
+                    RawDma::Unconfined
+                } else {
+                    RawDma::Confined
+                },
                 // A watchdog when there is an entry: its timeout in and out
                 // of range, at the boot argument's address or the default.
                 watchdog: entry.map(|entry| RawWatchdog {

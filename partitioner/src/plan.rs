@@ -154,6 +154,7 @@ mod tests {
             realtime: CellSet::EMPTY,
             direct_wfi: CellSet::EMPTY,
             virtualized: CellSet::EMPTY,
+            unconfined_dma: CellSet::EMPTY,
             channels: Vec::new(),
             icount_quantum_ns: 0,
             console_input: bulkhead_config::ConsoleInput::Auto,
@@ -219,6 +220,7 @@ mod tests {
             realtime: CellSet::EMPTY,
             direct_wfi: CellSet::EMPTY,
             virtualized: CellSet::EMPTY,
+            unconfined_dma: CellSet::EMPTY,
             channels: [
                 Channel {
                     name: name("link").unwrap(),

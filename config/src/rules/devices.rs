@@ -4,6 +4,8 @@
 use super::{page_span, CellField, CellUnderCheck, Location, Problem};
 #[cfg(feature = "std")]
 use crate::yaml::{explain::Explainer, show::hex_range, Diagnostic};
+use crate::{dma, housekeeping};
+use bsp::ControlPath;
 
 /// Cell `i` of the config: its devices and their interrupts.
 pub(super) fn check_cell(c: &CellUnderCheck<'_>, emit: &mut impl FnMut(Location, Problem)) {
@@ -76,6 +78,55 @@ pub(super) fn check_cell(c: &CellUnderCheck<'_>, emit: &mut impl FnMut(Location,
         for &irq in &device.irqs {
             if let Some(other) = system.cells[..i].iter().position(|c| c.owns_irq(irq)) {
                 emit(loc, Problem::IrqTaken { irq, other });
+            }
+        }
+        check_dma(c, d, emit);
+    }
+}
+
+/// Device `d` of the cell, if it masters DMA: confined by the SMMU, on
+/// streams of its own, with a core to take the SMMU's faults; or owned by
+/// a cell that accepts unconfined DMA.
+fn check_dma(c: &CellUnderCheck<'_>, d: usize, emit: &mut impl FnMut(Location, Problem)) {
+    let &CellUnderCheck {
+        system,
+        board,
+        i,
+        cell,
+    } = c;
+    let loc = c.at(CellField::Device(d));
+    let Some(known) = cell.devices.get(d).and_then(|g| board.device(&g.name)) else {
+        return;
+    };
+    match dma::confinement(board, known) {
+        dma::Confinement::NoDma => {}
+        dma::Confinement::None => {
+            if !system.unconfined_dma.contains(i) {
+                emit(loc, Problem::UnconfinedDma);
+            }
+        }
+        dma::Confinement::Smmu => {
+            let group0_open = board.gic.control_path == ControlPath::Group0Fiq;
+            if housekeeping::housekeeper(system, group0_open).is_none() {
+                emit(loc, Problem::DmaWithoutHousekeeper);
+            }
+            let mine = dma::cell_streams(board, cell).filter(|s| s.device == d);
+            for s in mine {
+                let clash = system.cells[..i].iter().enumerate().find_map(|(o, other)| {
+                    dma::cell_streams(board, other)
+                        .find(|t| t.overlaps(&s))
+                        .map(|t| (o, t.device))
+                });
+                if let Some((other_cell, other_device)) = clash {
+                    emit(
+                        loc,
+                        Problem::StreamTaken {
+                            other_cell,
+                            other_device,
+                        },
+                    );
+                    break;
+                }
             }
         }
     }
@@ -194,6 +245,60 @@ pub(crate) fn explain(
                         "an interrupt has one owner; this board wires the device and its console \
                          to one line, so the device cannot be given to a cell",
                     ),
+                Problem::UnconfinedDma => x
+                    .diagnostic(
+                        problem.code(),
+                        &path,
+                        format!(
+                            "`{device_name}` masters DMA and no SMMU confines it: it can read and \
+                             write any physical address, other cells' memory and the partitioner's included"
+                        ),
+                    )
+                    .label("unconfined DMA")
+                    .help(
+                        "if you trust this cell not to program the device against others, say so with \
+                         `dma: unconfined` in the cell (its RAM must stay identity-mapped); \
+                         otherwise leave the device out (docs/dma.md)",
+                    ),
+                Problem::StreamTaken {
+                    other_cell,
+                    other_device,
+                } => {
+                    let other = system.cells.get(other_cell)?.devices.get(other_device)?;
+                    x.diagnostic(
+                        problem.code(),
+                        &path,
+                        format!(
+                            "`{device_name}` shares stream IDs at the SMMU with `{}` of {}",
+                            other.name,
+                            of(other_cell)
+                        ),
+                    )
+                    .label("same streams")
+                    .also(
+                        x.span(&x.device_path(other_cell, other_device)),
+                        format!("given to {} here", x.cell_name(other_cell)),
+                    )
+                    .help(
+                        "the SMMU tells devices apart by their stream IDs, so devices that share one \
+                         must go to the same cell",
+                    )
+                }
+                Problem::DmaWithoutHousekeeper => x
+                    .diagnostic(
+                        problem.code(),
+                        &path,
+                        format!(
+                            "the SMMU confines `{device_name}`'s DMA, but no core takes the \
+                             partitioner's own interrupts in this config on board {}, so a DMA fault \
+                             would be blocked without being reported or stopping the cell",
+                            board.name
+                        ),
+                    )
+                    .label("nothing would take its faults")
+                    .help(housekeeping::how_to_get_one(
+                        board.gic.control_path == ControlPath::Group0Fiq,
+                    )),
                 Problem::IrqTaken { irq, other } => x
                     .diagnostic(
                         problem.code(),

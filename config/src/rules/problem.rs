@@ -102,6 +102,21 @@ pub enum Problem {
         /// Index of the other device in that cell.
         other_device: usize,
     },
+    /// A device that masters DMA with no SMMU the partitioner drives in
+    /// front of it, in a cell without `dma: unconfined`.
+    UnconfinedDma,
+    /// A device's stream IDs at the SMMU overlap those of a device of
+    /// another cell, so the SMMU cannot tell their DMA apart.
+    StreamTaken {
+        /// Cell of the other device.
+        other_cell: usize,
+        /// Index of the other device in that cell.
+        other_device: usize,
+    },
+    /// A device whose DMA the SMMU confines, in a config with no core
+    /// where the partitioner takes interrupts of its own: its faults
+    /// would be blocked but neither reported nor acted on.
+    DmaWithoutHousekeeper,
     /// A range of the cell's stage 2 ends beyond the IPA space the
     /// partitioner gives cells (`stage2::IPA_SPACE`).
     BeyondIpaSpace {
@@ -274,6 +289,9 @@ impl Problem {
             Problem::NoSuchDevice => "config::unknown_device",
             Problem::DeviceMismatch => "config::device_mismatch",
             Problem::DevicePageShared { .. } => "config::device_page_shared",
+            Problem::UnconfinedDma => "config::unconfined_dma",
+            Problem::StreamTaken { .. } => "config::stream_taken",
+            Problem::DmaWithoutHousekeeper => "config::dma_needs_el2_interrupts",
             Problem::BeyondIpaSpace { .. } | Problem::TooManyTables { .. } => "config::stage2",
             Problem::ConsolePageShared => "config::console_page_shared",
             Problem::ConsoleIrqShared { .. } => "config::console_irq_shared",

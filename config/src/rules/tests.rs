@@ -49,6 +49,10 @@ fn system(cells: &[Cell]) -> System {
         realtime: CellSet::EMPTY,
         direct_wfi: CellSet::EMPTY,
         virtualized: CellSet::EMPTY,
+        // Every cell may own unconfined DMA masters (the virtio-mmio
+        // slots of most tests): `unconfined_dma_is_refused_unless_accepted`
+        // tests the rule.
+        unconfined_dma: CellSet::from_bits(0xff),
         channels: Vec::new(),
         icount_quantum_ns: 0,
         console_input: ConsoleInput::Auto,
@@ -247,6 +251,7 @@ fn names_cpus_and_board() {
             realtime: CellSet::EMPTY,
             direct_wfi: CellSet::EMPTY,
             virtualized: CellSet::EMPTY,
+            unconfined_dma: CellSet::EMPTY,
             channels: Vec::new(),
             icount_quantum_ns: 0,
             console_input: ConsoleInput::Auto,
@@ -485,6 +490,72 @@ fn smmu_confined_devices_do_not_need_identity_mapped_ram() {
         crate::dma::confinement(&BOARD, BOARD.device("rtc").unwrap()),
         crate::dma::Confinement::NoDma
     );
+}
+
+/// A DMA master no SMMU confines is refused unless its cell accepts it
+/// (`dma: unconfined`).
+#[test]
+fn unconfined_dma_is_refused_unless_accepted() {
+    let mut a = cell("a", 1, 0x5000_0000);
+    a.devices.push(device("virtio-mmio31")).unwrap();
+    a.devices.push(device("rtc")).unwrap();
+    let mut s = system(&[a]);
+    assert_eq!(findings(&s), []);
+    s.unconfined_dma = CellSet::EMPTY;
+    assert_eq!(
+        problems(&s),
+        [(
+            Location::Cell {
+                cell: 0,
+                field: CellField::Device(0)
+            },
+            Problem::UnconfinedDma
+        )]
+    );
+}
+
+/// On the SMMU board, the bridge's faults need a core that takes the
+/// partitioner's interrupts: with only a real-time cell there is none.
+#[test]
+fn confined_dma_needs_a_housekeeping_core() {
+    let board = &bsp::qemu_virt_smmu::BOARD;
+    let pcie = board.device("pcie").unwrap();
+    let mut a = cell("a", 1, 0x5000_0000);
+    a.devices
+        .push(DeviceGrant {
+            name: name("pcie").unwrap(),
+            mmio: pcie.mmio.iter().copied().collect(),
+            irqs: pcie.irqs.iter().copied().collect(),
+        })
+        .unwrap();
+    let mut s = system(&[a]);
+    s.board = name(board.name).unwrap();
+    s.realtime.insert(0);
+    let mut found = std::vec::Vec::new();
+    check(&s, board, |f| found.push(f.problem));
+    assert!(found.contains(&Problem::DmaWithoutHousekeeper), "{found:?}");
+    s.realtime = CellSet::EMPTY;
+    found.clear();
+    check(&s, board, |f| found.push(f.problem));
+    assert!(
+        !found.contains(&Problem::DmaWithoutHousekeeper),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn streams_overlap_when_they_share_an_id() {
+    use crate::dma::Streams;
+    let s = |first, count| Streams {
+        device: 0,
+        first,
+        count,
+    };
+    assert!(s(0, 0x100).overlaps(&s(0xff, 1)));
+    assert!(!s(0, 0x100).overlaps(&s(0x100, 4)));
+    assert!(!s(0, 0).overlaps(&s(0, 4)));
+    assert!(!s(u32::MAX, 1).overlaps(&s(0, u32::MAX)));
+    assert!(s(u32::MAX, 1).overlaps(&s(u32::MAX, 1)));
 }
 
 /// Cells `a` (0x5000_0000) and `b` (0x6000_0000) and a channel

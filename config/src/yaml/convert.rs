@@ -387,6 +387,7 @@ impl<'a> Converter<'a> {
             realtime: CellSet::EMPTY,
             direct_wfi: CellSet::EMPTY,
             virtualized: CellSet::EMPTY,
+            unconfined_dma: CellSet::EMPTY,
             channels: heapless::Vec::new(),
             icount_quantum_ns: self.icount_quantum(),
             console_input: match raw.console_input {
@@ -407,6 +408,9 @@ impl<'a> Converter<'a> {
             }
             if raw_cell.wfi == RawWfi::Direct {
                 system.direct_wfi.insert(i);
+            }
+            if raw_cell.dma == RawDma::Unconfined {
+                system.unconfined_dma.insert(i);
             }
             if raw_cell.interrupts == RawInterrupts::Virtualized {
                 system.virtualized.insert(i);

@@ -75,7 +75,10 @@ impl Explainer<'_> {
             | Problem::DevicePageShared { .. }
             | Problem::ConsolePageShared
             | Problem::ConsoleIrqShared { .. }
-            | Problem::IrqTaken { .. } => devices::explain(self, cell, field, problem),
+            | Problem::IrqTaken { .. }
+            | Problem::UnconfinedDma
+            | Problem::StreamTaken { .. }
+            | Problem::DmaWithoutHousekeeper => devices::explain(self, cell, field, problem),
             Problem::ImageOutsideRam
             | Problem::ImageInSharedRegion { .. }
             | Problem::ImageOverlap { .. }

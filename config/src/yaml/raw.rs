@@ -205,6 +205,13 @@ pub struct RawCell {
     /// How the cell's interrupts reach it.
     #[serde(default)]
     pub interrupts: RawInterrupts,
+    /// Whether the cell may own devices that master DMA no SMMU confines
+    /// (`unconfined`): such a device can read and write any physical
+    /// address, other cells' and the partitioner's included, so the cell
+    /// is trusted not to program it so (docs/dma.md). Default `confined`:
+    /// a cell that owns such a device is refused.
+    #[serde(default)]
+    pub dma: RawDma,
     /// A watchdog for the cell: an emulated Arm SP805 (`arm,sp805` in a
     /// generated device tree, Linux's `sp805_wdt`), armed when the cell
     /// starts. When the cell stops petting it for `timeout_ms`, the
@@ -249,6 +256,19 @@ pub enum RawInterrupts {
     /// GICv2 whose description gives `GICH` and `GICV`); never for a
     /// `realtime` cell.
     Virtualized,
+}
+
+/// Whether a cell's devices' DMA must be confined.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RawDma {
+    /// Every device of the cell that masters DMA is behind an SMMU the
+    /// partitioner drives.
+    #[default]
+    Confined,
+    /// The cell may own DMA masters no SMMU confines; its RAM stays
+    /// identity-mapped.
+    Unconfined,
 }
 
 /// How a cell's `WFI` instructions run.

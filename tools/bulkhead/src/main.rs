@@ -106,7 +106,13 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Check { config, image_dirs } => {
             let loaded = bulkhead::check(&config, &image_dirs)?;
             print_warnings(&loaded.warnings);
-            write!(stdout, "{}", bulkhead::plan::plan(&loaded)).context("writing the plan")?;
+            let plan = bulkhead::plan::plan(&loaded);
+            let plan = if std::io::IsTerminal::is_terminal(&stdout) {
+                bulkhead::plan::highlight(&plan)
+            } else {
+                plan
+            };
+            write!(stdout, "{plan}").context("writing the plan")?;
             for gap in loaded.board.gaps() {
                 eprintln!(
                     "warning: the partitioner cannot run on board `{}` yet: {}",

@@ -4,6 +4,7 @@
 
 use crate::BootImage;
 use bsp::MemRange;
+use bulkhead_config::dma;
 use bulkhead_config::yaml::{human_size, Loaded, QemuBackend};
 use bulkhead_config::{doorbell_spi, Access, CellSet, Channel, FaultPolicy, ImageKind, System};
 use std::fmt::Write;
@@ -131,6 +132,9 @@ pub fn plan(loaded: &Loaded) -> String {
                 },
                 qemu_backend(loaded, d.name.as_str()),
             ]);
+        }
+        if let Some(row) = dma_row(loaded, i) {
+            rows.push(row);
         }
         rows.push(vec![
             "console".into(),
@@ -353,6 +357,56 @@ fn channel_plan(loaded: &Loaded, c: usize, channel: &Channel) -> String {
     }
     out.push_str(&table(&rows, "  "));
     out
+}
+
+/// The word that marks a cell whose devices' DMA nothing confines;
+/// [`highlight`] shows it in red on a terminal.
+pub const UNCONFINED: &str = "UNCONFINED";
+
+/// How the DMA of cell `i`'s devices is kept within the cell, if it owns
+/// any device that masters DMA: through the SMMU (with the stream IDs),
+/// or not at all (`dma: unconfined`).
+fn dma_row(loaded: &Loaded, i: usize) -> Option<Vec<String>> {
+    let board = loaded.board;
+    let cell = loaded.system.cells.get(i)?;
+    let mut confined = Vec::new();
+    let mut unconfined = Vec::new();
+    for d in &cell.devices {
+        let Some(known) = board.device(&d.name) else {
+            continue;
+        };
+        match dma::confinement(board, known) {
+            dma::Confinement::NoDma => {}
+            dma::Confinement::None => unconfined.push(d.name.to_string()),
+            dma::Confinement::Smmu => {
+                let streams: Vec<String> = dma::cell_streams(board, cell)
+                    .filter(|s| cell.devices.get(s.device).is_some_and(|g| g.name == d.name))
+                    .map(|s| {
+                        let last = s.first.saturating_add(s.count.saturating_sub(1));
+                        format!("{:#x}..={last:#x}", s.first)
+                    })
+                    .collect();
+                confined.push(format!("{} (streams {})", d.name, streams.join(", ")));
+            }
+        }
+    }
+    let mut parts = Vec::new();
+    if !confined.is_empty() {
+        let smmu = board.iommus.first().map_or("the SMMU", |i| i.name);
+        parts.push(format!("confined by {smmu}: {}", confined.join(", ")));
+    }
+    if !unconfined.is_empty() {
+        parts.push(format!(
+            "{UNCONFINED}: {} can reach any physical address (dma: unconfined)",
+            unconfined.join(", ")
+        ));
+    }
+    (!parts.is_empty()).then(|| vec!["DMA".into(), parts.join("; ")])
+}
+
+/// `plan` for a terminal: [`UNCONFINED`] in bold red.
+pub fn highlight(plan: &str) -> String {
+    plan.replace(UNCONFINED, &format!("\x1b[1;31m{UNCONFINED}\x1b[0m"))
 }
 
 /// What QEMU attaches behind device `device`, from the config's `qemu`

@@ -342,7 +342,7 @@ fn qemu_devices_become_arguments_on_their_slots() {
     std::fs::write(
         &config,
         "version: 1\nboard: qemu-virt\ncells:\n  - name: gw\n    cpus: [0]\n    \
-         devices: [virtio-mmio31, virtio-mmio23]\n    memory:\n      - { base: 0x50000000, size: 16M }\n    \
+         dma: unconfined\n    devices: [virtio-mmio31, virtio-mmio23]\n    memory:\n      - { base: 0x50000000, size: 16M }\n    \
          kernel: { path: heartbeat.bin }\n\
          qemu:\n  devices:\n    - { device: virtio-mmio23, network: user }\n    \
          - { device: virtio-mmio31, disk: root.ext4 }\n",
@@ -376,6 +376,14 @@ fn qemu_devices_become_arguments_on_their_slots() {
     assert_eq!(written.lines().collect::<Vec<_>>(), expected);
     let plan = bulkhead::plan::plan(&built.loaded);
     assert!(plan.contains("in QEMU: disk root.ext4"), "{plan}");
+    // Both slots master DMA that no SMMU confines, as the cell accepted.
+    assert!(
+        plan.contains(
+            "DMA       UNCONFINED: virtio-mmio31, virtio-mmio23 can reach any physical address (dma: unconfined)"
+        ),
+        "{plan}"
+    );
+    assert!(bulkhead::plan::highlight(&plan).contains("\x1b[1;31mUNCONFINED\x1b[0m"));
     assert!(plan.contains("in QEMU: user network"), "{plan}");
 
     // Without a `qemu` section the file is empty: QEMU gets no devices.

@@ -42,6 +42,7 @@ cells:
     memory:
       - { base: 0x50000000, size: 64M }
       - { base: 0x58000000, size: 16M, access: rw }
+    dma: unconfined
     devices: [virtio-mmio0, rtc, fw-cfg]
     kernel: { path: kernel.bin }
     initrd: { path: initrd.bin, load_address: 0x52000000 }
@@ -50,6 +51,7 @@ cells:
     cpus: [0, 2]
     memory:
       - { base: 0x60000000, size: 16M }
+    dma: unconfined
     devices: [virtio-mmio31, gpio]
     console: none
     kernel: { path: kernel.bin }

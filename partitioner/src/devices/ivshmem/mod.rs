@@ -1638,6 +1638,7 @@ mod tests {
             realtime: bulkhead_config::CellSet::EMPTY,
             direct_wfi: bulkhead_config::CellSet::EMPTY,
             virtualized: bulkhead_config::CellSet::EMPTY,
+            unconfined_dma: bulkhead_config::CellSet::EMPTY,
             channels: [
                 channel(0x6000_0000, &[0, 2]),
                 channel(0x6010_0000, &[2, 1, 0]),

@@ -520,6 +520,7 @@ mod tests {
             realtime: bulkhead_config::CellSet::EMPTY,
             direct_wfi: bulkhead_config::CellSet::EMPTY,
             virtualized: bulkhead_config::CellSet::EMPTY,
+            unconfined_dma: bulkhead_config::CellSet::EMPTY,
             channels: [channel.clone(), channel].into_iter().collect(),
             icount_quantum_ns: 0,
             console_input: bulkhead_config::ConsoleInput::Auto,
