@@ -66,7 +66,12 @@ fn findings(s: &System) -> std::vec::Vec<Finding> {
 }
 
 fn device(n: &str) -> DeviceGrant {
-    let d = BOARD.device(n).unwrap();
+    grant(&BOARD, n)
+}
+
+/// Device `n` of `board`, as a config gives it.
+fn grant(board: &bsp::Board, n: &str) -> DeviceGrant {
+    let d = board.device(n).unwrap();
     DeviceGrant {
         name: name(n).unwrap(),
         mmio: d.mmio.iter().copied().collect(),
@@ -458,13 +463,7 @@ fn smmu_confined_devices_do_not_need_identity_mapped_ram() {
     let mut moved = region(0x5800_0000, 0x1000, Access::ReadWrite);
     moved.guest_base = 0x4800_0000;
     a.memory.push(moved).unwrap();
-    a.devices
-        .push(DeviceGrant {
-            name: name("pcie").unwrap(),
-            mmio: pcie.mmio.iter().copied().collect(),
-            irqs: pcie.irqs.iter().copied().collect(),
-        })
-        .unwrap();
+    a.devices.push(grant(board, "pcie")).unwrap();
     let mut s = system(&[a.clone()]);
     s.board = name(board.name).unwrap();
     let mut found = std::vec::Vec::new();
@@ -519,15 +518,8 @@ fn unconfined_dma_is_refused_unless_accepted() {
 #[test]
 fn confined_dma_needs_a_housekeeping_core() {
     let board = &bsp::qemu_virt_smmu::BOARD;
-    let pcie = board.device("pcie").unwrap();
     let mut a = cell("a", 1, 0x5000_0000);
-    a.devices
-        .push(DeviceGrant {
-            name: name("pcie").unwrap(),
-            mmio: pcie.mmio.iter().copied().collect(),
-            irqs: pcie.irqs.iter().copied().collect(),
-        })
-        .unwrap();
+    a.devices.push(grant(board, "pcie")).unwrap();
     let mut s = system(&[a]);
     s.board = name(board.name).unwrap();
     s.realtime.insert(0);

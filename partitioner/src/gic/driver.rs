@@ -13,6 +13,7 @@ pub(crate) mod v2;
 
 pub use v2::{interface_of, reset_private as reset_private_v2, send_sgi as send_sgi_v2};
 
+use crate::runtime::sync::wait_until;
 use bsp::{Board, ControlPath, GicVersion, Intid};
 use bulkhead_config::housekeeping::Delivery;
 use core::sync::atomic::{AtomicU8, Ordering};
@@ -51,18 +52,6 @@ fn distributor(board: &Board) -> &'static Distributor {
     // SAFETY: the board's GICD window is mapped as device memory at EL2 and
     // the partitioner is its only writer.
     unsafe { &*(board.gic.distributor.base as *const Distributor) }
-}
-
-/// Bounded wait for a GIC register condition; the GIC answers in
-/// microseconds, so the bound is only a guard against broken hardware.
-fn wait_until(mut done: impl FnMut() -> bool) -> bool {
-    for _ in 0..1_000_000 {
-        if done() {
-            return true;
-        }
-        core::hint::spin_loop();
-    }
-    false
 }
 
 /// Why the GIC this core finds is not the one the board description

@@ -115,3 +115,16 @@ impl<T> Once<T> {
         }
     }
 }
+
+/// Bounded wait for a device's register condition (a GIC's, an SMMU's):
+/// they answer in microseconds, so the bound, a million looks, only
+/// guards against broken hardware. Returns whether `done` came true.
+pub fn wait_until(mut done: impl FnMut() -> bool) -> bool {
+    for _ in 0..1_000_000 {
+        if done() {
+            return true;
+        }
+        core::hint::spin_loop();
+    }
+    false
+}

@@ -17,7 +17,7 @@ use super::{
     IRQ_CTRL, QUEUE_OVERFLOW, STE_ABORT, STRTAB_BASE_CFG,
 };
 use crate::arch;
-use crate::runtime::sync::SpinLock;
+use crate::runtime::sync::{wait_until, SpinLock};
 use bsp::{Board, Intid, IommuKind};
 use bulkhead_config::{dma, System, MAX_CELLS};
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -82,19 +82,6 @@ static SMMU: SpinLock<Smmu> = SpinLock::new(Smmu {
 /// The SMMU's event and global-error interrupts, once [`init`] took it
 /// (0: none).
 static INTERRUPTS: AtomicU64 = AtomicU64::new(0);
-
-/// Bounded wait for an SMMU register condition; the SMMU answers at once
-/// (QEMU) or in microseconds, so the bound only guards against broken
-/// hardware.
-fn wait_until(mut done: impl FnMut() -> bool) -> bool {
-    for _ in 0..1_000_000 {
-        if done() {
-            return true;
-        }
-        core::hint::spin_loop();
-    }
-    false
-}
 
 /// Why the SMMU could not be taken or changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

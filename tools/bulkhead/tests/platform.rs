@@ -46,17 +46,23 @@ fn qemu_dtb(name: &str, options: &str) -> Vec<u8> {
     std::fs::read(dtb).unwrap()
 }
 
+/// `platform`, generated from QEMU's DTB now, is what board file `name`
+/// holds above its hand-made section.
+fn assert_round_trips(platform: &platform::Platform, name: &str) {
+    let committed =
+        std::fs::read_to_string(root().join(format!("bsp/boards/{name}.yaml"))).unwrap();
+    assert_eq!(
+        render(platform),
+        generated_part(&committed),
+        "bsp/boards/{name}.yaml is stale: regenerate it with \
+         `bulkhead platform from-dtb {name}.dtb --name {name} -o bsp/boards/{name}.yaml`"
+    );
+}
+
 #[test]
 fn qemu_virt_round_trips_to_the_committed_board_file() {
     let platform = platform::from_dtb(&qemu_virt_dtb(3), "qemu-virt", "qemu-virt.dtb").unwrap();
-    let committed = std::fs::read_to_string(root().join("bsp/boards/qemu-virt.yaml")).unwrap();
-    let fresh = render(&platform);
-    assert_eq!(
-        fresh,
-        generated_part(&committed),
-        "bsp/boards/qemu-virt.yaml is stale: regenerate it with \
-         `bulkhead platform from-dtb qemu-virt.dtb --name qemu-virt -o bsp/boards/qemu-virt.yaml`"
-    );
+    assert_round_trips(&platform, "qemu-virt");
     // The names configs use, and what the Rust board says, agree.
     let board = bsp::board("qemu-virt").unwrap();
     assert_eq!(platform.devices.len(), board.devices.len());
@@ -86,14 +92,7 @@ fn qemu_virt_with_an_smmuv3_lists_it_and_the_bridge_streams() {
     let name = "qemu-virt-smmu";
     let dtb = qemu_dtb("qemu-smmuv3", "gic-version=3,iommu=smmuv3,highmem=off");
     let platform = platform::from_dtb(&dtb, name, &format!("{name}.dtb")).unwrap();
-    let committed =
-        std::fs::read_to_string(root().join(format!("bsp/boards/{name}.yaml"))).unwrap();
-    assert_eq!(
-        render(&platform),
-        generated_part(&committed),
-        "bsp/boards/{name}.yaml is stale: regenerate it with \
-         `bulkhead platform from-dtb {name}.dtb --name {name} -o bsp/boards/{name}.yaml`"
-    );
+    assert_round_trips(&platform, name);
     // The board the partitioner is built for has the same SMMU, and the
     // spare SPIs it raises for emulated devices are clear of the SMMU's.
     let board = bsp::board(name).unwrap();
@@ -145,16 +144,8 @@ fn qemu_virt_with_an_smmuv3_lists_it_and_the_bridge_streams() {
 #[test]
 fn qemu_virt_with_a_gicv2_round_trips_to_its_board_file() {
     let name = "qemu-virt-gicv2";
-    let dtb = format!("{name}.dtb");
-    let platform = platform::from_dtb(&qemu_virt_dtb(2), name, &dtb).unwrap();
-    let committed =
-        std::fs::read_to_string(root().join(format!("bsp/boards/{name}.yaml"))).unwrap();
-    assert_eq!(
-        render(&platform),
-        generated_part(&committed),
-        "bsp/boards/{name}.yaml is stale: regenerate it with \
-         `bulkhead platform from-dtb {dtb} --name {name} -o bsp/boards/{name}.yaml`"
-    );
+    let platform = platform::from_dtb(&qemu_virt_dtb(2), name, &format!("{name}.dtb")).unwrap();
+    assert_round_trips(&platform, name);
     let board = bsp::board(name).unwrap();
     assert_eq!(board.gic.version, bsp::GicVersion::V2);
     assert_eq!(
