@@ -49,6 +49,15 @@ pub(super) fn check_cell(c: &CellUnderCheck<'_>, emit: &mut impl FnMut(Location,
         {
             emit(loc, Problem::ConsolePageShared);
         }
+        let mut iommu_windows = board.iommus.iter().flat_map(|i| i.mmio.iter());
+        if iommu_windows.any(|r| {
+            device
+                .mmio
+                .iter()
+                .any(|w| page_span(w).overlaps(&page_span(r)))
+        }) {
+            emit(loc, Problem::IommuPageShared);
+        }
         if device.irqs.contains(&board.console.irq) {
             emit(
                 loc,
@@ -244,6 +253,20 @@ pub(crate) fn explain(
                     .help(
                         "an interrupt has one owner; this board wires the device and its console \
                          to one line, so the device cannot be given to a cell",
+                    ),
+                Problem::IommuPageShared => x
+                    .diagnostic(
+                        problem.code(),
+                        &path,
+                        format!(
+                            "`{device_name}` shares a 4 KiB page with the registers of the board's \
+                             IOMMU, which the partitioner owns"
+                        ),
+                    )
+                    .label("in the IOMMU's page")
+                    .help(
+                        "stage 2 maps whole 4 KiB pages, so a cell given this device could program \
+                         the IOMMU; leave the device to no cell",
                     ),
                 Problem::UnconfinedDma => x
                     .diagnostic(

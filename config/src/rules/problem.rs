@@ -102,6 +102,9 @@ pub enum Problem {
         /// Index of the other device in that cell.
         other_device: usize,
     },
+    /// A device's MMIO shares a 4 KiB page with the registers of the
+    /// board's IOMMU, which only the partitioner may reach.
+    IommuPageShared,
     /// A device that masters DMA with no SMMU the partitioner drives in
     /// front of it, in a cell without `dma: unconfined`.
     UnconfinedDma,
@@ -290,6 +293,7 @@ impl Problem {
             Problem::DeviceMismatch => "config::device_mismatch",
             Problem::DevicePageShared { .. } => "config::device_page_shared",
             Problem::UnconfinedDma => "config::unconfined_dma",
+            Problem::IommuPageShared => "config::iommu_page_shared",
             Problem::StreamTaken { .. } => "config::stream_taken",
             Problem::DmaWithoutHousekeeper => "config::dma_needs_el2_interrupts",
             Problem::BeyondIpaSpace { .. } | Problem::TooManyTables { .. } => "config::stage2",

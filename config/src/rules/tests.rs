@@ -535,6 +535,29 @@ fn confined_dma_needs_a_housekeeping_core() {
     );
 }
 
+/// A device in the page of the IOMMU's registers would hand them to its
+/// cell: on a board (made up from the SMMU board) whose SMMU shares the
+/// RTC's page, the RTC is refused.
+#[test]
+fn a_device_in_the_iommus_page_is_refused() {
+    let real = bsp::qemu_virt_smmu::BOARD;
+    let rtc = real.device("rtc").unwrap().mmio[0];
+    let mut smmu = real.iommus[0];
+    smmu.mmio = std::vec![MemRange::new(rtc.base + 0x800, 0x100)].leak();
+    let mut board = real;
+    board.iommus = std::vec![smmu].leak();
+    let mut a = cell("a", 1, 0x5000_0000);
+    a.devices.push(grant(&board, "rtc")).unwrap();
+    let mut s = system(&[a]);
+    s.board = name(board.name).unwrap();
+    let mut found = std::vec::Vec::new();
+    check(&s, &board, |f| found.push(f.problem));
+    assert_eq!(found, [Problem::IommuPageShared]);
+    let mut found = std::vec::Vec::new();
+    check(&s, &real, |f| found.push(f.problem));
+    assert_eq!(found, []);
+}
+
 #[test]
 fn streams_overlap_when_they_share_an_id() {
     use crate::dma::Streams;

@@ -77,6 +77,7 @@ impl Explainer<'_> {
             | Problem::ConsoleIrqShared { .. }
             | Problem::IrqTaken { .. }
             | Problem::UnconfinedDma
+            | Problem::IommuPageShared
             | Problem::StreamTaken { .. }
             | Problem::DmaWithoutHousekeeper => devices::explain(self, cell, field, problem),
             Problem::ImageOutsideRam
