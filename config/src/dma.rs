@@ -11,6 +11,14 @@
 use crate::Cell;
 use bsp::{Board, Device, IommuKind};
 
+/// log2 of the entries of the partitioner's stream table: it is linear,
+/// so a stream ID at or above [`STREAM_TABLE_ENTRIES`] (a PCI function
+/// beyond bus 0) has no entry, and its DMA aborts.
+pub const STREAM_TABLE_LOG2: u32 = 8;
+/// Entries of the partitioner's stream table: stream IDs
+/// `0..STREAM_TABLE_ENTRIES`.
+pub const STREAM_TABLE_ENTRIES: u32 = 1 << STREAM_TABLE_LOG2;
+
 /// Stream IDs `first..first + count` at an IOMMU, of a device a cell owns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Streams {
@@ -26,6 +34,30 @@ impl Streams {
     /// Whether stream `sid` is one of these.
     pub const fn contains(&self, sid: u32) -> bool {
         sid >= self.first && sid - self.first < self.count
+    }
+
+    /// The last of these stream IDs.
+    pub const fn last(&self) -> u32 {
+        self.first.saturating_add(self.count.saturating_sub(1))
+    }
+
+    /// The part of these that the partitioner's stream table holds, if
+    /// any; the rest abort.
+    pub const fn in_table(&self) -> Option<Streams> {
+        if self.count == 0 || self.first >= STREAM_TABLE_ENTRIES {
+            return None;
+        }
+        let end = self.first as u64 + self.count as u64;
+        let end = if end > STREAM_TABLE_ENTRIES as u64 {
+            STREAM_TABLE_ENTRIES as u64
+        } else {
+            end
+        };
+        Some(Streams {
+            device: self.device,
+            first: self.first,
+            count: (end - self.first as u64) as u32,
+        })
     }
 
     /// Whether these and `other` have a stream ID in common.

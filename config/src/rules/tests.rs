@@ -571,6 +571,11 @@ fn streams_overlap_when_they_share_an_id() {
     assert!(!s(0, 0).overlaps(&s(0, 4)));
     assert!(!s(u32::MAX, 1).overlaps(&s(0, u32::MAX)));
     assert!(s(u32::MAX, 1).overlaps(&s(u32::MAX, 1)));
+    // The partitioner's stream table holds stream IDs 0..256.
+    assert_eq!(s(0, 0x1_0000).in_table(), Some(s(0, 0x100)));
+    assert_eq!(s(0x10, 1).in_table(), Some(s(0x10, 1)));
+    assert_eq!(s(0x100, 4).in_table(), None);
+    assert_eq!(s(0, 0x1_0000).last(), 0xffff);
 }
 
 /// Cells `a` (0x5000_0000) and `b` (0x6000_0000) and a channel

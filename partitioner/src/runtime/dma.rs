@@ -42,34 +42,30 @@ pub fn take_smmu(machine: &Machine, housekeeper: Option<Housekeeper>) -> bool {
     for cell in machine.system.cells.iter() {
         for s in dma::cell_streams(board, cell) {
             let name = cell.devices.get(s.device).map_or("?", |d| d.name.as_str());
-            let last = s.first.saturating_add(s.count.saturating_sub(1));
-            let reach = (STREAMS as u32).saturating_sub(1);
-            if s.first > reach {
-                defmt::warn!(
+            match s.in_table() {
+                None => defmt::warn!(
                     "cell {=str}: DMA of {=str}: streams {=u32:#x}..={=u32:#x} lie beyond the stream table and abort",
                     cell.name.as_str(),
                     name,
                     s.first,
-                    last
-                );
-            } else if last > reach {
-                defmt::info!(
+                    s.last()
+                ),
+                Some(held) if held.count < s.count => defmt::info!(
                     "cell {=str}: DMA of {=str} confined to the cell: streams {=u32:#x}..={=u32:#x}; {=u32:#x}..={=u32:#x} lie beyond the stream table and abort",
                     cell.name.as_str(),
                     name,
-                    s.first,
-                    reach,
-                    reach + 1,
-                    last
-                );
-            } else {
-                defmt::info!(
+                    held.first,
+                    held.last(),
+                    held.last() + 1,
+                    s.last()
+                ),
+                Some(_) => defmt::info!(
                     "cell {=str}: DMA of {=str} confined to the cell: streams {=u32:#x}..={=u32:#x}",
                     cell.name.as_str(),
                     name,
                     s.first,
-                    last
-                );
+                    s.last()
+                ),
             }
         }
     }

@@ -23,8 +23,9 @@ use bulkhead_config::{dma, System, MAX_CELLS};
 use core::sync::atomic::{AtomicU64, Ordering};
 use tock_registers::interfaces::{Readable, Writeable};
 
-/// log2 of the stream table's entries: stream IDs 0..256, PCI bus 0.
-const STREAMS_LOG2: u32 = 8;
+/// log2 of the stream table's entries (stream IDs 0..256, PCI bus 0),
+/// one definition with the host tool's plan.
+const STREAMS_LOG2: u32 = dma::STREAM_TABLE_LOG2;
 /// Entries of the stream table.
 pub const STREAMS: usize = 1 << STREAMS_LOG2;
 /// log2 of the command queue's entries.
@@ -209,10 +210,11 @@ pub fn init(board: &Board, system: &System) -> Result<bool, Error> {
     }
     smmu.owner = [NO_CELL; STREAMS];
     for (index, cell) in system.cells.iter().enumerate().take(MAX_CELLS) {
-        for streams in dma::cell_streams(board, cell) {
-            let end = (streams.first as usize).saturating_add(streams.count as usize);
-            for sid in (streams.first as usize..end.min(STREAMS)).rev() {
-                smmu.owner[sid] = index as u8;
+        for streams in dma::cell_streams(board, cell).filter_map(|s| s.in_table()) {
+            for sid in streams.first..=streams.last() {
+                if let Some(owner) = smmu.owner.get_mut(sid as usize) {
+                    *owner = index as u8;
+                }
             }
         }
     }

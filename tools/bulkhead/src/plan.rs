@@ -381,9 +381,22 @@ fn dma_row(loaded: &Loaded, i: usize) -> Option<Vec<String>> {
             dma::Confinement::Smmu => {
                 let streams: Vec<String> = dma::cell_streams(board, cell)
                     .filter(|s| cell.devices.get(s.device).is_some_and(|g| g.name == d.name))
-                    .map(|s| {
-                        let last = s.first.saturating_add(s.count.saturating_sub(1));
-                        format!("{:#x}..={last:#x}", s.first)
+                    .map(|s| match s.in_table() {
+                        Some(held) if held.count == s.count => {
+                            format!("{:#x}..={:#x}", s.first, s.last())
+                        }
+                        Some(held) => format!(
+                            "{:#x}..={:#x}, {:#x}..={:#x} blocked: beyond the stream table",
+                            held.first,
+                            held.last(),
+                            held.last() + 1,
+                            s.last()
+                        ),
+                        None => format!(
+                            "{:#x}..={:#x} blocked: beyond the stream table",
+                            s.first,
+                            s.last()
+                        ),
                     })
                     .collect();
                 confined.push(format!("{} (streams {})", d.name, streams.join(", ")));
