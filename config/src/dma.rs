@@ -5,11 +5,12 @@
 //! cell's stage 2 (`partitioner::smmu`), and the host tool's plan shows
 //! the same list; both read it from here.
 //!
-//! Only an SMMUv3 is driven today. A device behind another kind of IOMMU,
-//! or behind none, is not confined ([`confinement`]).
+//! Only one SMMUv3 is driven today, the board's first ([`driven_smmu`]).
+//! A device behind another IOMMU, or behind none, is not confined
+//! ([`confinement`]).
 
 use crate::Cell;
-use bsp::{Board, Device, IommuKind};
+use bsp::{Board, Device, Iommu, IommuKind};
 
 /// log2 of the entries of the partitioner's stream table: it is linear,
 /// so a stream ID at or above [`STREAM_TABLE_ENTRIES`] (a PCI function
@@ -83,6 +84,16 @@ pub enum Confinement {
     None,
 }
 
+/// The IOMMU the partitioner drives on `board`: its first SMMUv3 with
+/// registers. The partitioner maps and programs this one, and only the
+/// devices behind it are confined.
+pub fn driven_smmu(board: &Board) -> Option<&'static Iommu> {
+    board
+        .iommus
+        .iter()
+        .find(|i| i.kind == IommuKind::SmmuV3 && !i.mmio.is_empty())
+}
+
 /// How the DMA of `device` is confined on `board`.
 pub fn confinement(board: &Board, device: &Device) -> Confinement {
     if !device.dma {
@@ -90,8 +101,8 @@ pub fn confinement(board: &Board, device: &Device) -> Confinement {
     }
     let smmu = device
         .iommu
-        .and_then(|name| board.iommus.iter().find(|i| i.name == name))
-        .is_some_and(|i| i.kind == IommuKind::SmmuV3);
+        .zip(driven_smmu(board))
+        .is_some_and(|(name, smmu)| smmu.name == name);
     let has_streams = !device.streams.is_empty() || !device.stream_map.is_empty();
     if smmu && has_streams {
         Confinement::Smmu

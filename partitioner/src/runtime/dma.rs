@@ -7,7 +7,7 @@
 //! on, silently, until the cell starts again.
 
 use super::cell::{self, OwnStop, StopReason};
-use super::machine::{cell_of, Machine};
+use super::machine::{cell_of, is_running, machine, Machine};
 use crate::smmu::driver::{self as smmu, Fault, STREAMS};
 use bsp::Board;
 use bulkhead_config::dma;
@@ -19,14 +19,11 @@ use bulkhead_config::{FaultPolicy, MAX_CELLS};
 /// SMMU that could not be taken: then no cell may start.
 pub fn take_smmu(machine: &Machine, housekeeper: Option<Housekeeper>) -> bool {
     let board = machine.board;
-    let confined = |index: usize| {
-        machine
-            .system
-            .cells
-            .get(index)
-            .is_some_and(|c| dma::cell_streams(board, c).next().is_some())
-    };
-    let any_confined = (0..machine.system.cells.len()).any(confined);
+    let any_confined = machine
+        .system
+        .cells
+        .iter()
+        .any(|c| dma::cell_streams(board, c).next().is_some());
     match smmu::init(board, &machine.system) {
         Ok(false) => return true,
         Ok(true) => {}
@@ -103,6 +100,7 @@ pub fn serve_faults(cpu: usize, in_cell: bool) -> Option<OwnStop> {
     if found.global_errors != 0 {
         defmt::error!("SMMU: global error {=u32:#x}", found.global_errors);
     }
+    let cells = &machine().system.cells;
     let own = cell_of(cpu).map(|(index, _)| index).filter(|_| in_cell);
     let mut own_stop = None;
     // Each cell acted on once per turn; its first fault logged in full.
@@ -118,7 +116,7 @@ pub fn serve_faults(cpu: usize, in_cell: bool) -> Option<OwnStop> {
             );
             continue;
         };
-        let Some(c) = super::machine::machine().system.cells.get(index) else {
+        let Some(c) = cells.get(index) else {
             continue;
         };
         seen[index] += 1;
@@ -136,13 +134,13 @@ pub fn serve_faults(cpu: usize, in_cell: bool) -> Option<OwnStop> {
         let restart = c.on_fault == FaultPolicy::Restart;
         if own == Some(index) {
             own_stop = Some((StopReason::DmaFault, c.on_fault));
-        } else if super::machine::is_running(index) {
+        } else if is_running(index) {
             cell::stop_from_outside(index, StopReason::DmaFault, restart);
         }
     }
     for (index, &count) in seen.iter().enumerate() {
         if count > 1 {
-            if let Some(c) = super::machine::machine().system.cells.get(index) {
+            if let Some(c) = cells.get(index) {
                 defmt::warn!(
                     "cell {=str}: {=u32} more DMA faults",
                     c.name.as_str(),

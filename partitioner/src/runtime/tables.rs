@@ -5,7 +5,7 @@
 use crate::arch::paging::{El2Stage1, MemoryType, Permissions};
 use crate::arch::{self};
 use crate::mm::{map, MapError, Mapping, Table, TableAlloc};
-use bsp::{Board, IommuKind, MemRange};
+use bsp::{Board, MemRange};
 use bulkhead_config::System;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -132,7 +132,7 @@ pub fn build_el2_tables(board: &Board) -> u64 {
         map_or_halt(root, &identity(page_align(window), device, Permissions::RW));
     }
     // The SMMUv3's registers (`crate::smmu`): the partitioner's alone.
-    for iommu in board.iommus.iter().filter(|i| i.kind == IommuKind::SmmuV3) {
+    if let Some(iommu) = bulkhead_config::dma::driven_smmu(board) {
         for window in iommu.mmio {
             map_or_halt(
                 root,

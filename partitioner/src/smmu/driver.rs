@@ -18,7 +18,7 @@ use super::{
 };
 use crate::arch;
 use crate::runtime::sync::{wait_until, SpinLock};
-use bsp::{Board, Intid, IommuKind};
+use bsp::{Board, Intid};
 use bulkhead_config::{dma, System, MAX_CELLS};
 use core::sync::atomic::{AtomicU64, Ordering};
 use tock_registers::interfaces::{Readable, Writeable};
@@ -161,21 +161,13 @@ impl Smmu {
     }
 }
 
-/// The board's SMMUv3, if it has one.
-fn board_smmu(board: &Board) -> Option<&'static bsp::Iommu> {
-    board
-        .iommus
-        .iter()
-        .find(|i| i.kind == IommuKind::SmmuV3 && !i.mmio.is_empty())
-}
-
 /// Takes the board's SMMUv3, if it has one: global bypass off, every
 /// stream aborted, the queues on, its interrupts on, translation on.
 /// Streams open as their cells start ([`open_streams`]). Returns whether
 /// there is one; an SMMU that cannot be taken is an error, and then no
 /// cell with a device behind it may start.
 pub fn init(board: &Board, system: &System) -> Result<bool, Error> {
-    let Some(iommu) = board_smmu(board) else {
+    let Some(iommu) = dma::driven_smmu(board) else {
         return Ok(false);
     };
     let mut smmu = SMMU.lock();

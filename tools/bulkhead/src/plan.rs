@@ -371,7 +371,7 @@ fn dma_row(loaded: &Loaded, i: usize) -> Option<Vec<String>> {
     let cell = loaded.system.cells.get(i)?;
     let mut confined = Vec::new();
     let mut unconfined = Vec::new();
-    for d in &cell.devices {
+    for (n, d) in cell.devices.iter().enumerate() {
         let Some(known) = board.device(&d.name) else {
             continue;
         };
@@ -380,7 +380,7 @@ fn dma_row(loaded: &Loaded, i: usize) -> Option<Vec<String>> {
             dma::Confinement::None => unconfined.push(d.name.to_string()),
             dma::Confinement::Smmu => {
                 let streams: Vec<String> = dma::cell_streams(board, cell)
-                    .filter(|s| cell.devices.get(s.device).is_some_and(|g| g.name == d.name))
+                    .filter(|s| s.device == n)
                     .map(|s| match s.in_table() {
                         Some(held) if held.count == s.count => {
                             format!("{:#x}..={:#x}", s.first, s.last())
@@ -405,7 +405,7 @@ fn dma_row(loaded: &Loaded, i: usize) -> Option<Vec<String>> {
     }
     let mut parts = Vec::new();
     if !confined.is_empty() {
-        let smmu = board.iommus.first().map_or("the SMMU", |i| i.name);
+        let smmu = dma::driven_smmu(board).map_or("the SMMU", |i| i.name);
         parts.push(format!("confined by {smmu}: {}", confined.join(", ")));
     }
     if !unconfined.is_empty() {
