@@ -19,7 +19,9 @@
 use hil_tests::report::{
     core_exit_checks, isolated_core_checks, realtime_checks, IsolatedCoreRecord,
 };
-use hil_tests::rt_lab::{run_rt_lab, Phase, RtLabImages, RtLabRun, ONE_RUN, RT_CELL, RUNNING};
+use hil_tests::rt_lab::{
+    run_rt_lab, Phase, RtLabImages, RtLabRun, IPI_TRACE, ONE_RUN, RT_CELL, RUNNING,
+};
 use hil_tests::session::default_log_root;
 use hil_tests::TargetDescription;
 use std::path::PathBuf;
@@ -149,9 +151,16 @@ fn the_isolated_core_never_exits_while_the_neighbour_idles_works_and_crashes() {
     for check in &checks {
         eprintln!("{} {}: {}", check.measurement, check.bound, check.message);
     }
+    // What the core's own kernel traced of the IPIs it raised, if any.
+    let traced: Vec<&str> = run
+        .lines
+        .iter()
+        .filter_map(|(_, text)| text.strip_prefix(IPI_TRACE))
+        .collect();
     assert!(
         checks.iter().all(|check| check.passed),
-        "the isolated core exited (logs in {}): {checks:#?}",
-        run.log_dir.display()
+        "the isolated core exited (logs in {}): {checks:#?}\nIPIs it raised, as its kernel traced them:\n{}",
+        run.log_dir.display(),
+        traced.join("\n")
     );
 }

@@ -411,8 +411,8 @@ fn isolated_core_html(html: &mut String, iso: &IsolatedCoreRecord) {
          and runs only cyclictest's measuring thread, with <code>wfi: direct</code>, while the \
          neighbour idles, is loaded, crashes and restarts. The partitioner counts every exit of \
          every core; the bound, from the first count after it began measuring to the last: no \
-         exit at all but an IPI its own kernel sends. Those are reported: the target is none, \
-         and docs/hil.md says what the few left are.</p>\n<p>{}</p>",
+         exit at all, not even an IPI its own kernel sends (docs/hil.md says how its kernel \
+         is kept from sending any).</p>\n<p>{}</p>",
         iso.cpu,
         escape(&iso.summary())
     );

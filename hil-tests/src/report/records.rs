@@ -221,11 +221,10 @@ impl IsolatedCoreRecord {
     pub fn window(&self) -> Option<String> {
         let (before, during) = self.before.zip(self.during)?;
         Some(format!(
-            "{} exits from the neighbour's {} phase to after its restart ({}; IPIs its own kernel sent: {}, target 0); before, since boot: {}",
+            "{} exits from the neighbour's {} phase to after its restart ({}); before, since boot: {}",
             during.total(),
             self.from_phase.map_or("?", Phase::name),
             during.causes(),
-            during.sgi,
             before.causes()
         ))
     }

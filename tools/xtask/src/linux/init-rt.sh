@@ -69,7 +69,25 @@ cpu=$(($(grep -c ^processor /proc/cpuinfo) - 1))
 # measuring core send IPIs (the thread exits, the main thread wakes), which
 # the partitioner must trap. Its main thread, on CPU 0, rewrites the
 # figures every 10 ms; every 2 s the last of them are reported.
+#
+# The kernel traces every IPI the isolated core raises, with the stack
+# that raised it (tracefs, event ipi:ipi_raise, option stacktrace, on that
+# CPU only). The status loop reads the count of that CPU's trace entries
+# (its stats, which wakes nobody) and, when it grew past what the
+# bring-up raised, prints the new entries as "ipi trace:" lines: the
+# system test shows them when the core exited. Each IPI is one the
+# partitioner traps, so none is expected.
 if grep -q "bulkhead.cyclictest=isolated" /proc/cmdline; then
+    tracing=/sys/kernel/tracing
+    if mount -t tracefs tracefs "$tracing" 2>/dev/null && [ -e "$tracing/events/ipi/ipi_raise" ]; then
+        printf '%x\n' $((1 << cpu)) > "$tracing/tracing_cpumask"
+        echo 1 > "$tracing/options/stacktrace"
+        echo 1 > "$tracing/events/ipi/ipi_raise/enable"
+    else
+        say "ipi trace: not available (no tracefs or no ipi_raise event)"
+        tracing=""
+    fi
+    traced=0
     cyclictest -m -t 1 -a "$cpu" --mainaffinity=0 -p 90 -i 1000 > /tmp/cyclictest.out 2>&1 &
     # Once it runs, fold every CPU's memory statistics: the fold the
     # kernel has pending on the isolated CPU (a deferrable timer, which
@@ -77,10 +95,24 @@ if grep -q "bulkhead.cyclictest=isolated" /proc/cmdline; then
     # re-arms nothing.
     sleep 2
     echo 1 > /proc/sys/vm/stat_refresh
+    # What the bring-up raised (starting the measuring thread) is not shown.
+    if [ -n "$tracing" ]; then
+        traced=$(sed -n 's/^entries: //p' "$tracing/per_cpu/cpu$cpu/stats")
+        say "ipi tracing on CPU $cpu: ${traced:-no} trace entries from the bring-up"
+    fi
     say "cyclictest: one run, 1 thread on CPU $cpu, SCHED_FIFO 90, interval 1000 us"
     while sleep 2; do
         figures=$(tail -c 1000 /tmp/cyclictest.out | tr '\033' '\n' | sed '$d' | grep "^T: *0 .*Max:" | tail -n 1)
         [ -n "$figures" ] && say "cyclictest running: $figures"
+        [ -n "$tracing" ] || continue
+        entries=$(sed -n 's/^entries: //p' "$tracing/per_cpu/cpu$cpu/stats")
+        if [ "${entries:-0}" -gt "$traced" ]; then
+            # An entry is a line that is not a stack frame (`=> ...`).
+            grep -v '^#' "$tracing/per_cpu/cpu$cpu/trace" |
+                awk -v seen="$traced" '$1 != "=>" { entry++ } entry > seen' |
+                while read -r line; do say "ipi trace: $line"; done
+            traced=$entries
+        fi
     done
 fi
 SECONDS_PER_ROUND=5
