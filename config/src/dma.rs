@@ -8,9 +8,18 @@
 //! Only one SMMUv3 is driven today, the board's first ([`driven_smmu`]).
 //! A device behind another IOMMU, or behind none, is not confined
 //! ([`confinement`]).
+//!
+//! When a cell stops, the partitioner also stops the DMA of the PCI
+//! functions behind each generic ECAM host bridge the cell owns
+//! ([`cell_pci_ecams`]), confined or not, so that a transfer the old
+//! incarnation started never lands in the new one.
 
 use crate::Cell;
-use bsp::{Board, Device, Iommu, IommuKind};
+use bsp::{Board, Device, Iommu, IommuKind, MemRange};
+
+/// The compatible of a PCI host bridge whose configuration space is a
+/// plain ECAM window, its first `reg` (`mmio[0]`).
+pub const PCI_HOST_ECAM: &str = "pci-host-ecam-generic";
 
 /// log2 of the entries of the partitioner's stream table: it is linear,
 /// so a stream ID at or above [`STREAM_TABLE_ENTRIES`] (a PCI function
@@ -134,4 +143,19 @@ pub fn cell_streams<'a>(board: &'a Board, cell: &'a Cell) -> impl Iterator<Item 
             });
             single.chain(mapped)
         })
+}
+
+/// The configuration space (ECAM) of `device`, if it is a generic ECAM
+/// PCI host bridge whose functions master DMA.
+pub fn dma_ecam(device: &Device) -> Option<MemRange> {
+    let ecam = device.compatible.contains(&PCI_HOST_ECAM) && device.dma;
+    ecam.then(|| device.mmio.first().copied()).flatten()
+}
+
+/// The ECAM windows of the DMA-capable PCI host bridges `cell` owns,
+/// whose functions the partitioner stops when the cell stops.
+pub fn cell_pci_ecams<'a>(board: &'a Board, cell: &'a Cell) -> impl Iterator<Item = MemRange> + 'a {
+    cell.devices
+        .iter()
+        .filter_map(move |grant| dma_ecam(board.device(&grant.name)?))
 }

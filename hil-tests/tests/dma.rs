@@ -4,7 +4,9 @@
 //! the addresses the cell sees, and nothing else: each attack it is turned
 //! to is a DMA fault, logged with the device's stream, the address and
 //! the direction, and the cell's `on_fault: restart` applies, while a
-//! canary cell's RAM (one of the targets) stays intact.
+//! canary cell's RAM (one of the targets) stays intact. A transfer left in
+//! the device when the cell resets itself does not land in its next boot:
+//! the partitioner turned the device's bus mastering off.
 //!
 //! These need the images `cargo xtask build` makes; run them through
 //! `cargo xtask test`. Logs of every run land in `target/hil/<run>/`.
@@ -83,10 +85,39 @@ fn a_device_reaches_its_cells_memory_and_nothing_else() -> Result<(), HarnessErr
             STEP,
         )?;
     }
+    // Boot 3 leaves a transfer in the device and resets itself; the
+    // partitioner turns the device's bus mastering off as the cell stops,
+    // and boot 4 sees nothing land before it turns it on again.
+    let functions_stopped = Pattern::from(
+        "cell dma: PCI functions at ECAM 0x3f000000: bus mastering and decoding off in 2 (1 had bus mastering on)",
+    );
     session.expect_all(
         [
             ("dma", Pattern::from("dma cell: boot 3")),
+            ("dma", round_trip.clone()),
+            (
+                "dma",
+                Pattern::regex(
+                    r"^dma: device writes the cell's RAM at 0x48[0-9a-f]{6} in 100 ms; SYSTEM_RESET now$",
+                ),
+            ),
+            ("partitioner", functions_stopped.clone()),
+            (
+                "partitioner",
+                Pattern::from("cell dma: SYSTEM_RESET, restarting"),
+            ),
+        ],
+        STEP,
+    )?;
+    session.expect_all(
+        [
+            ("dma", Pattern::from("dma cell: boot 4")),
+            (
+                "dma",
+                Pattern::from("dma: the previous boot's transfer did not land (500 ms)"),
+            ),
             ("dma", round_trip),
+            ("partitioner", functions_stopped),
             (
                 "partitioner",
                 Pattern::from("cell dma: SYSTEM_OFF, stopped"),
@@ -102,8 +133,11 @@ fn a_device_reaches_its_cells_memory_and_nothing_else() -> Result<(), HarnessErr
     let dma = session.lines("dma");
     assert!(
         !dma.iter()
-            .any(|l| l.contains("BROKEN") || l.contains("NOT STOPPED") || l.contains("FAILED")),
-        "the device got through, or the cell was not stopped: {dma:#?}"
+            .any(|l| l.contains("BROKEN")
+                || l.contains("NOT STOPPED")
+                || l.contains("FAILED")
+                || l.contains("LANDED")),
+        "the device got through, the cell was not stopped, or a stopped boot's DMA landed: {dma:#?}"
     );
     let canary = session.lines("canary");
     assert!(

@@ -39,6 +39,7 @@ pub mod arch;
 pub mod devices;
 pub mod gic;
 pub mod mm;
+pub mod pci;
 pub mod plan;
 pub mod smmu;
 

@@ -27,8 +27,6 @@ type Source = NamedSource<Arc<str>>;
 const QEMU_VIRT_COMPATIBLE: &str = "linux,dummy-virt";
 /// `compatible` of a virtio-mmio slot.
 const VIRTIO_MMIO_COMPATIBLE: &str = "virtio,mmio";
-/// The `compatible` of QEMU `virt`'s PCI host bridge.
-const PCI_HOST_ECAM_COMPATIBLE: &str = "pci-host-ecam-generic";
 
 /// Parses `source` into the raw types, or describes the first error.
 pub(super) fn parse(
@@ -642,7 +640,7 @@ impl<'a> Converter<'a> {
         let shown = sanitize(&entry.device);
         let bridge = board
             .device(&entry.device)
-            .filter(|d| d.compatible.contains(&PCI_HOST_ECAM_COMPATIBLE));
+            .filter(|d| d.compatible.contains(&crate::dma::PCI_HOST_ECAM));
         let problem = if bridge.is_none() {
             Some((
                 format!("{at}.device"),

@@ -1,5 +1,7 @@
 //! The virtual PCI host bridge as a cell sees it: a
-//! `pci-host-ecam-generic` bridge, one bus, type 0 functions.
+//! `pci-host-ecam-generic` bridge, one bus, type 0 functions. The
+//! partitioner reads a physical ECAM bridge's functions by the same map
+//! when it stops their cell (`partitioner::pci`).
 //!
 //! # ECAM (PCI Express Base Specification, "Enhanced Configuration Access Mechanism")
 //!
@@ -27,6 +29,10 @@ pub const HEADER_SIZE: u16 = 0x40;
 pub const CAPABILITY_ID_VENDOR: u8 = 0x09;
 /// Number of BARs of a type 0 header.
 pub const BARS: usize = 6;
+/// Function numbers of a device.
+pub const FUNCTIONS_PER_DEVICE: u8 = 8;
+/// What the Vendor ID reads where no function answers.
+pub const NO_FUNCTION: u16 = 0xffff;
 
 /// The offset of function `bus:device.function`'s configuration space in
 /// an ECAM window whose first bus is bus 0.
@@ -86,6 +92,12 @@ pub mod command {
     pub const BUS_MASTER: u16 = 1 << 2;
     /// Interrupt Disable: the function must not assert INTx (PCI 2.3).
     pub const INTERRUPT_DISABLE: u16 = 1 << 10;
+}
+
+/// Bits of the Header Type register.
+pub mod header_type {
+    /// Multi-Function Device: functions 1 to 7 may exist too.
+    pub const MULTI_FUNCTION: u8 = 1 << 7;
 }
 
 /// Bits of the Status register.

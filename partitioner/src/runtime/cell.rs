@@ -532,6 +532,7 @@ fn take_out(index: usize, cell: &Cell, caller: Option<usize>) -> bool {
             defmt::Debug2Format(&e)
         );
     }
+    dma::stop_pci_functions(BOARD, cell);
     for other in cell.cpus.iter().filter(|&c| Some(c) != caller) {
         post(other, generation, COMMAND_STOP);
     }

@@ -4,7 +4,8 @@
 //! A device fault is logged like a CPU's stage-2 fault (cell, stream,
 //! address, read or write) and then its cell's `on_fault` policy applies,
 //! as for a fault of the cell's own CPUs. Its streams abort from the stop
-//! on, silently, until the cell starts again.
+//! on, silently, until the cell starts again, and the PCI functions of
+//! its host bridges stop mastering DMA ([`stop_pci_functions`]).
 
 use super::cell::{self, OwnStop, StopReason};
 use super::machine::{cell_of, is_running, machine, Machine};
@@ -12,7 +13,7 @@ use crate::smmu::driver::{self as smmu, Fault, STREAMS};
 use bsp::Board;
 use bulkhead_config::dma;
 use bulkhead_config::housekeeping::Housekeeper;
-use bulkhead_config::{FaultPolicy, MAX_CELLS};
+use bulkhead_config::{Cell, FaultPolicy, MAX_CELLS};
 
 /// Takes the board's SMMU, if it has one, and logs which streams each
 /// cell's devices have. Returns false if a cell owns a device behind an
@@ -150,4 +151,28 @@ pub fn serve_faults(cpu: usize, in_cell: bool) -> Option<OwnStop> {
         }
     }
     own_stop
+}
+
+/// Turns off bus mastering and decoding of every PCI function behind the
+/// generic ECAM host bridges `cell` owns (`crate::pci`), and logs how
+/// many there were. Called as the cell stops, once its stage 2 is
+/// revoked (its cores no longer reach the bridges) and its streams are
+/// closed, so before it can start again: a transfer its devices still
+/// had under way does not land in its next incarnation.
+pub fn stop_pci_functions(board: &Board, cell: &Cell) {
+    for window in dma::cell_pci_ecams(board, cell) {
+        // SAFETY: `build_el2_tables` maps every DMA-capable ECAM bridge
+        // of the board as device memory; the cell that owns this one is
+        // out of its cores, and no one else writes its functions.
+        let mut ecam = unsafe { crate::pci::Ecam::new(window) };
+        let buses = ecam.buses();
+        let stopped = crate::pci::stop_functions(&mut ecam, buses);
+        defmt::info!(
+            "cell {=str}: PCI functions at ECAM {=u64:#x}: bus mastering and decoding off in {=u32} ({=u32} had bus mastering on)",
+            cell.name.as_str(),
+            window.base,
+            stopped.functions,
+            stopped.were_mastering
+        );
+    }
 }

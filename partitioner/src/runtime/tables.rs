@@ -140,6 +140,16 @@ pub fn build_el2_tables(board: &Board) -> u64 {
             );
         }
     }
+    // The configuration space of every DMA-capable ECAM PCI host bridge
+    // (`crate::pci`): the partitioner turns off its functions' bus
+    // mastering when their cell stops.
+    for window in board
+        .devices
+        .iter()
+        .filter_map(bulkhead_config::dma::dma_ecam)
+    {
+        map_or_halt(root, &identity(page_align(window), device, Permissions::RW));
+    }
     // A GICv2's virtual interface control (GICH), for cells whose
     // interrupts are virtualized. No cell maps it.
     if let Some(window) = board.gic.hypervisor_interface {

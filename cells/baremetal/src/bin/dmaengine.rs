@@ -12,11 +12,17 @@
 //!    checked words in the test config);
 //! 1. the device reads the partitioner's RAM (`0x4008_0000`, its image);
 //! 2. the device reads beyond the cell's guest-physical space;
-//! 3. switch itself off with `SYSTEM_OFF` (for good: no restart).
+//! 3. a transfer into the cell's own RAM is started, and the cell resets
+//!    itself (`SYSTEM_RESET`) before the device carries it out (it takes
+//!    100 ms);
+//! 4. the new incarnation, before it touches the device, watches where
+//!    that transfer was to land for 500 ms; then it does its round trip
+//!    and switches itself off with `SYSTEM_OFF` (for good).
 //!
 //! Each attack must end in a DMA fault the partitioner logs, and the cell
 //! restarted. If the device's transfer completes with the other cell's or
-//! the partitioner's data, it prints `ISOLATION BROKEN`.
+//! the partitioner's data, it prints `ISOLATION BROKEN`; if the transfer
+//! of boot 3 lands in boot 4, `PREVIOUS BOOT'S DMA LANDED`.
 //!
 //! Its boot argument (`x0`): bits 63..32 the bridge's ECAM (bus 0), bits
 //! 31..0 the address in the bridge's memory window where it puts the
@@ -103,9 +109,9 @@ mod cell {
             unsafe { write_volatile((self.0 + reg) as *mut u64, value) }
         }
 
-        /// Runs one transfer of `bytes`; returns whether it finished
-        /// within two seconds (the device takes 100 ms).
-        fn transfer(&self, source: u64, destination: u64, bytes: u64, to_ram: bool) -> bool {
+        /// Starts a transfer of `bytes`, which the device carries out
+        /// 100 ms later.
+        fn start(&self, source: u64, destination: u64, bytes: u64, to_ram: bool) {
             // The buffers' plain stores before the device reads them, and
             // their reads after it wrote them (with the MMU off, all of
             // the cell's memory is Device memory: the hardware keeps the
@@ -116,6 +122,12 @@ mod cell {
             self.write(EDU_DMA_COUNT, bytes);
             let direction = if to_ram { EDU_DMA_TO_RAM } else { 0 };
             self.write(EDU_DMA_COMMAND, EDU_DMA_START | direction);
+        }
+
+        /// Runs one transfer of `bytes`; returns whether it finished
+        /// within two seconds (the device takes 100 ms).
+        fn transfer(&self, source: u64, destination: u64, bytes: u64, to_ram: bool) -> bool {
+            self.start(source, destination, bytes, to_ram);
             let deadline = counter() + 2 * counter_frequency();
             while self.read(EDU_DMA_COMMAND) & EDU_DMA_START != 0 {
                 if counter() > deadline {
@@ -128,6 +140,16 @@ mod cell {
         }
     }
 
+    /// Where boot 3's transfer was to land: in `.bss`, so at the same
+    /// address in every boot, and zeroed as each boot starts.
+    struct Landing(core::cell::UnsafeCell<Buffer>);
+
+    // SAFETY: only virtual CPU 0 runs; the device writes it, the cell
+    // reads it with volatile reads.
+    unsafe impl Sync for Landing {}
+
+    static LANDING: Landing = Landing(core::cell::UnsafeCell::new(Buffer([0; WORDS])));
+
     fn pattern(boot: u64, i: usize) -> u64 {
         0x5eed_0000_0000_0000 | boot << 32 | i as u64
     }
@@ -138,6 +160,9 @@ mod cell {
         let ecam = (boot_argument >> 32) as usize;
         let window = (boot_argument & 0xffff_ffff) as usize;
         println!("dma cell: boot {boot}");
+        if boot == 4 {
+            watch_landing();
+        }
         let Some(device) = find_edu(ecam) else {
             println!("dma: no edu device on bus 0");
             baremetal_cells::system_off();
@@ -178,6 +203,14 @@ mod cell {
             }
             1 => attack_read("the partitioner's RAM", PARTITIONER, &edu, &source),
             2 => attack_read("beyond the cell's space", BEYOND, &edu, &source),
+            3 => {
+                let landing = LANDING.0.get() as u64;
+                println!(
+                    "dma: device writes the cell's RAM at {landing:#x} in 100 ms; SYSTEM_RESET now"
+                );
+                edu.start(EDU_BUFFER, landing, bytes, true);
+                baremetal_cells::system_reset();
+            }
             _ => {
                 println!("dma: SYSTEM_OFF");
                 baremetal_cells::system_off();
@@ -187,6 +220,25 @@ mod cell {
         delay_ms(5000);
         println!("dma: still running 5 s after the attack: NOT STOPPED");
         baremetal_cells::system_off();
+    }
+
+    /// Boot 4, before it touches the device: watches where boot 3's
+    /// transfer was to land for 500 ms, long past when the device carries
+    /// it out. The partitioner turned the device's bus mastering off when
+    /// boot 3 stopped, and nothing has turned it on again.
+    fn watch_landing() {
+        delay_ms(500);
+        // SAFETY: a volatile read of the static the device would have
+        // written.
+        let landed = unsafe { read_volatile(LANDING.0.get()) };
+        if landed.0.iter().any(|&word| word != 0) {
+            println!(
+                "dma: PREVIOUS BOOT'S DMA LANDED in this one (first word {:#x})",
+                landed.0[0]
+            );
+        } else {
+            println!("dma: the previous boot's transfer did not land (500 ms)");
+        }
     }
 
     /// Has the device read `address` into its buffer, then back into a

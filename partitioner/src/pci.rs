@@ -1,0 +1,239 @@
+//! Physical PCI functions behind a generic ECAM host bridge that a cell
+//! owns (`bulkhead_config::dma::cell_pci_ecams`). When the cell stops,
+//! the partitioner turns off every function's bus mastering and its
+//! memory and I/O decoding, as a reset leaves them ([`stop_functions`]).
+//! A transfer the stopped cell started or queued then no longer reaches
+//! memory, whether an SMMU confines the bridge or not, and cannot land in
+//! the cell's next incarnation once its streams open again. The new
+//! incarnation enables what it uses, as after a reset (Linux enables the
+//! bridges on the way to a device it enables; a bare-metal cell must do
+//! the same).
+//!
+//! Function Level Reset is not issued yet: a function keeps its other
+//! state (queues, interrupt enables) across its cell's restart.
+//!
+//! The walk is generic over [`ConfigSpace`], so that the host tests run
+//! it on a simulated bus; [`Ecam`] is the bridge's window as the
+//! partitioner maps it.
+
+use bsp::MemRange;
+use bulkhead_abi::pci::{
+    command, config_space, header_type, offset, DEVICES_PER_BUS, ECAM_BUS_SIZE,
+    FUNCTIONS_PER_DEVICE, NO_FUNCTION,
+};
+
+/// The Command bits a stop clears: bus mastering, and memory and I/O
+/// decoding.
+pub const STOPPED_BITS: u16 = command::BUS_MASTER | command::MEMORY_SPACE | command::IO_SPACE;
+
+/// The most buses an ECAM window holds.
+const MAX_BUSES: u64 = 256;
+
+/// 16-bit access to the configuration space of one bridge's functions,
+/// by a register's offset in its ECAM window ([`config_space`] plus the
+/// register).
+pub trait ConfigSpace {
+    /// Reads the 16-bit register at `at`.
+    fn read16(&mut self, at: u64) -> u16;
+    /// Writes the 16-bit register at `at`.
+    fn write16(&mut self, at: u64, value: u16);
+}
+
+/// What [`stop_functions`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stopped {
+    /// Functions found (the host bridge's own included).
+    pub functions: u32,
+    /// Of them, those that had bus mastering on.
+    pub were_mastering: u32,
+}
+
+/// Turns off bus mastering and decoding ([`STOPPED_BITS`]) of every
+/// function on the first `buses` buses of `config`. Functions 1 to 7 of a
+/// device are looked at only if its function 0 says it has them.
+pub fn stop_functions(config: &mut impl ConfigSpace, buses: u64) -> Stopped {
+    let mut stopped = Stopped::default();
+    for bus in 0..buses.min(MAX_BUSES) as u8 {
+        for device in 0..DEVICES_PER_BUS as u8 {
+            for function in 0..FUNCTIONS_PER_DEVICE {
+                let base = config_space(bus, device, function);
+                let at = |register: u16| base + u64::from(register);
+                if config.read16(at(offset::VENDOR_ID)) == NO_FUNCTION {
+                    if function == 0 {
+                        break;
+                    }
+                    continue;
+                }
+                stopped.functions += 1;
+                let before = config.read16(at(offset::COMMAND));
+                if before & command::BUS_MASTER != 0 {
+                    stopped.were_mastering += 1;
+                }
+                if before & STOPPED_BITS != 0 {
+                    config.write16(at(offset::COMMAND), before & !STOPPED_BITS);
+                    // Read back: the write has reached the function.
+                    config.read16(at(offset::COMMAND));
+                }
+                // Header Type is the low byte of the half-word at 0x0e.
+                let header = config.read16(at(offset::HEADER_TYPE)) as u8;
+                if function == 0 && header & header_type::MULTI_FUNCTION == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    stopped
+}
+
+/// A generic ECAM host bridge's configuration space, identity-mapped at
+/// EL2 as device memory.
+pub struct Ecam {
+    window: MemRange,
+}
+
+impl Ecam {
+    /// # Safety
+    /// `window` must be the configuration space of a generic ECAM host
+    /// bridge, identity-mapped at EL2 as device memory, and no one else
+    /// may be writing its functions' Command registers meanwhile.
+    pub const unsafe fn new(window: MemRange) -> Self {
+        Self { window }
+    }
+
+    /// The buses the window holds.
+    pub const fn buses(&self) -> u64 {
+        self.window.size / ECAM_BUS_SIZE
+    }
+
+    /// The address of the 16-bit register at `at`, if it lies in the
+    /// window.
+    fn address(&self, at: u64) -> Option<usize> {
+        (at & 1 == 0 && at.checked_add(2)? <= self.window.size)
+            .then(|| (self.window.base + at) as usize)
+    }
+}
+
+impl ConfigSpace for Ecam {
+    fn read16(&mut self, at: u64) -> u16 {
+        match self.address(at) {
+            // SAFETY: an aligned half-word inside the window, which
+            // `new`'s caller vouched is mapped configuration space.
+            Some(address) => unsafe { core::ptr::read_volatile(address as *const u16) },
+            None => NO_FUNCTION,
+        }
+    }
+
+    fn write16(&mut self, at: u64, value: u16) {
+        if let Some(address) = self.address(at) {
+            // SAFETY: as in `read16`; a Command write only changes what
+            // the function decodes and masters.
+            unsafe { core::ptr::write_volatile(address as *mut u16, value) }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// A simulated bus: functions by their configuration-space base,
+    /// each with its Command and Header Type.
+    #[derive(Default)]
+    struct Bus {
+        functions: BTreeMap<u64, (u16, u8)>,
+        reads: u32,
+    }
+
+    impl Bus {
+        fn add(&mut self, bus: u8, device: u8, function: u8, command: u16, header: u8) {
+            let base = config_space(bus, device, function);
+            self.functions.insert(base, (command, header));
+        }
+
+        fn command(&self, bus: u8, device: u8, function: u8) -> u16 {
+            self.functions[&config_space(bus, device, function)].0
+        }
+    }
+
+    impl ConfigSpace for Bus {
+        fn read16(&mut self, at: u64) -> u16 {
+            self.reads += 1;
+            let Some(&(command, header)) = self.functions.get(&(at & !0xfff)) else {
+                return NO_FUNCTION;
+            };
+            match (at & 0xfff) as u16 {
+                offset::VENDOR_ID => 0x1234,
+                offset::COMMAND => command,
+                offset::HEADER_TYPE => u16::from(header),
+                _ => 0,
+            }
+        }
+
+        fn write16(&mut self, at: u64, value: u16) {
+            assert_eq!(
+                at & 0xfff,
+                u64::from(offset::COMMAND),
+                "only Command is written"
+            );
+            if let Some(f) = self.functions.get_mut(&(at & !0xfff)) {
+                f.0 = value;
+            }
+        }
+    }
+
+    const ENABLED: u16 = STOPPED_BITS | command::INTERRUPT_DISABLE;
+
+    #[test]
+    fn every_function_stops_mastering_and_decoding_and_keeps_its_other_bits() {
+        let mut bus = Bus::default();
+        bus.add(0, 0, 0, 0, 0); // the host bridge, off
+        bus.add(0, 2, 0, ENABLED, 0);
+        bus.add(0, 5, 0, command::MEMORY_SPACE, header_type::MULTI_FUNCTION);
+        bus.add(0, 5, 3, command::BUS_MASTER, 0);
+        bus.add(1, 0, 0, command::BUS_MASTER, 0);
+        let stopped = stop_functions(&mut bus, 2);
+        assert_eq!(
+            stopped,
+            Stopped {
+                functions: 5,
+                were_mastering: 3
+            }
+        );
+        assert_eq!(bus.command(0, 2, 0), command::INTERRUPT_DISABLE);
+        assert_eq!(bus.command(0, 5, 0), 0);
+        assert_eq!(bus.command(0, 5, 3), 0);
+        assert_eq!(bus.command(1, 0, 0), 0);
+    }
+
+    #[test]
+    fn functions_beyond_0_of_a_single_function_device_and_buses_beyond_the_window_are_left_alone() {
+        let mut bus = Bus::default();
+        // Not multi-function: function 1 is not looked at (a device may
+        // answer there with function 0's registers).
+        bus.add(0, 3, 0, 0, 0);
+        bus.add(0, 3, 1, ENABLED, 0);
+        bus.add(1, 0, 0, ENABLED, 0);
+        let stopped = stop_functions(&mut bus, 1);
+        assert_eq!(stopped.functions, 1);
+        assert_eq!(bus.command(0, 3, 1), ENABLED);
+        assert_eq!(bus.command(1, 0, 0), ENABLED);
+        // An empty slot costs one read.
+        let mut empty = Bus::default();
+        stop_functions(&mut empty, 1);
+        assert_eq!(empty.reads, DEVICES_PER_BUS as u32);
+    }
+
+    #[test]
+    fn an_ecam_window_never_reaches_outside_itself() {
+        // SAFETY: never dereferenced: every access below lies outside the
+        // window or is misaligned.
+        let mut ecam = unsafe { Ecam::new(MemRange::new(0x1000_0000, 2 * ECAM_BUS_SIZE)) };
+        assert_eq!(ecam.buses(), 2);
+        assert_eq!(ecam.read16(2 * ECAM_BUS_SIZE), NO_FUNCTION);
+        assert_eq!(ecam.read16(2 * ECAM_BUS_SIZE - 1), NO_FUNCTION);
+        assert_eq!(ecam.read16(u64::MAX - 1), NO_FUNCTION);
+        ecam.write16(2 * ECAM_BUS_SIZE, 0);
+        assert_eq!(ecam.address(2 * ECAM_BUS_SIZE - 2), Some(0x1020_0000 - 2));
+    }
+}
