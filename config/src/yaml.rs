@@ -189,8 +189,34 @@ pub enum QemuBackend {
     Disk(PathBuf),
     /// A virtio network device on QEMU's user-mode network.
     UserNetwork,
-    /// QEMU's `edu` device in this slot of the PCI host bridge's bus 0.
-    Edu(u8),
+    /// A PCI function of QEMU's in `slot` of the PCI host bridge's bus 0.
+    PciFunction {
+        /// Which.
+        model: PciModel,
+        /// Its device number.
+        slot: u8,
+    },
+}
+
+/// The PCI functions a config's `qemu` section may put behind a PCI host
+/// bridge, for the DMA tests (docs/dma.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PciModel {
+    /// `edu`, QEMU's educational device: a DMA engine a cell can program.
+    Edu,
+    /// `igb`, an Intel 82576 network function with no network back end: a
+    /// PCI Express function with Function Level Reset.
+    Igb,
+}
+
+impl PciModel {
+    /// Its key in a `qemu` entry, and QEMU's name for it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Edu => "edu",
+            Self::Igb => "igb",
+        }
+    }
 }
 
 /// The bytes of one cell image.

@@ -6,7 +6,8 @@
 //! the direction, and the cell's `on_fault: restart` applies, while a
 //! canary cell's RAM (one of the targets) stays intact. A transfer left in
 //! the device when the cell resets itself does not land in its next boot:
-//! the partitioner turned the device's bus mastering off.
+//! the partitioner turned the device's bus mastering off, and reset the
+//! function next to it that has Function Level Reset (QEMU's `igb`).
 //!
 //! These need the images `cargo xtask build` makes; run them through
 //! `cargo xtask test`. Logs of every run land in `target/hil/<run>/`.
@@ -89,12 +90,16 @@ fn a_device_reaches_its_cells_memory_and_nothing_else() -> Result<(), HarnessErr
     // partitioner turns the device's bus mastering off as the cell stops,
     // and boot 4 sees nothing land before it turns it on again.
     let functions_stopped = Pattern::from(
-        "cell dma: PCI functions at ECAM 0x3f000000: bus mastering and decoding off in 2 (1 had bus mastering on)",
+        "cell dma: PCI functions at ECAM 0x3f000000: bus mastering and decoding off in 3 (1 had bus mastering on), 1 reset (FLR)",
     );
     session.expect_all(
         [
             ("dma", Pattern::from("dma cell: boot 3")),
             ("dma", round_trip.clone()),
+            (
+                "dma",
+                Pattern::from("dma: igb at 00:03.0, BAR 0 set to 0x10100000"),
+            ),
             (
                 "dma",
                 Pattern::regex(
@@ -116,6 +121,12 @@ fn a_device_reaches_its_cells_memory_and_nothing_else() -> Result<(), HarnessErr
                 "dma",
                 Pattern::from("dma: the previous boot's transfer did not land (500 ms)"),
             ),
+            (
+                "dma",
+                Pattern::from(
+                    "dma: igb was reset while the cell was down (BAR 0 was 0x10100000, reads 0)",
+                ),
+            ),
             ("dma", round_trip),
             ("partitioner", functions_stopped),
             (
@@ -136,7 +147,8 @@ fn a_device_reaches_its_cells_memory_and_nothing_else() -> Result<(), HarnessErr
             .any(|l| l.contains("BROKEN")
                 || l.contains("NOT STOPPED")
                 || l.contains("FAILED")
-                || l.contains("LANDED")),
+                || l.contains("LANDED")
+                || l.contains("NOT RESET")),
         "the device got through, the cell was not stopped, or a stopped boot's DMA landed: {dma:#?}"
     );
     let canary = session.lines("canary");

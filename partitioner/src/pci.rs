@@ -1,16 +1,15 @@
 //! Physical PCI functions behind a generic ECAM host bridge that a cell
 //! owns (`bulkhead_config::dma::cell_pci_ecams`). When the cell stops,
 //! the partitioner turns off every function's bus mastering and its
-//! memory and I/O decoding, as a reset leaves them ([`stop_functions`]).
+//! memory and I/O decoding, as a reset leaves them, and resets each
+//! function that supports Function Level Reset ([`stop_functions`]).
 //! A transfer the stopped cell started or queued then no longer reaches
-//! memory, whether an SMMU confines the bridge or not, and cannot land in
-//! the cell's next incarnation once its streams open again. The new
-//! incarnation enables what it uses, as after a reset (Linux enables the
-//! bridges on the way to a device it enables; a bare-metal cell must do
-//! the same).
-//!
-//! Function Level Reset is not issued yet: a function keeps its other
-//! state (queues, interrupt enables) across its cell's restart.
+//! memory, whether an SMMU confines the bridge or not; a reset function
+//! has dropped it, and one without FLR holds it until the cell's next
+//! incarnation turns bus mastering on again. The new incarnation enables
+//! what it uses, as after a reset (Linux enables the bridges on the way
+//! to a device it enables; a bare-metal cell must do the same), but not
+//! before [`RESET_WAIT_MS`] have passed since the resets.
 //!
 //! The walk is generic over [`ConfigSpace`], so that the host tests run
 //! it on a simulated bus; [`Ecam`] is the bridge's window as the
@@ -18,8 +17,8 @@
 
 use bsp::MemRange;
 use bulkhead_abi::pci::{
-    command, config_space, header_type, offset, DEVICES_PER_BUS, ECAM_BUS_SIZE,
-    FUNCTIONS_PER_DEVICE, NO_FUNCTION,
+    command, config_space, express, header_type, offset, status, CAPABILITY_ID_EXPRESS,
+    DEVICES_PER_BUS, ECAM_BUS_SIZE, FUNCTIONS_PER_DEVICE, HEADER_SIZE, NO_FUNCTION,
 };
 
 /// The Command bits a stop clears: bus mastering, and memory and I/O
@@ -28,6 +27,14 @@ pub const STOPPED_BITS: u16 = command::BUS_MASTER | command::MEMORY_SPACE | comm
 
 /// The most buses an ECAM window holds.
 const MAX_BUSES: u64 = 256;
+
+/// How long a function may not be accessed after its Function Level
+/// Reset began (PCI Express Base Specification, 6.6.2: 100 ms).
+pub const RESET_WAIT_MS: u64 = 100;
+
+/// The most capabilities a conventional configuration space holds (192
+/// bytes of 4-byte entries): a longer list loops.
+const MAX_CAPABILITIES: usize = 48;
 
 /// 16-bit access to the configuration space of one bridge's functions,
 /// by a register's offset in its ECAM window ([`config_space`] plus the
@@ -46,10 +53,14 @@ pub struct Stopped {
     pub functions: u32,
     /// Of them, those that had bus mastering on.
     pub were_mastering: u32,
+    /// Of them, those reset by Function Level Reset: none may be accessed
+    /// for [`RESET_WAIT_MS`].
+    pub reset: u32,
 }
 
 /// Turns off bus mastering and decoding ([`STOPPED_BITS`]) of every
-/// function on the first `buses` buses of `config`. Functions 1 to 7 of a
+/// function on the first `buses` buses of `config`, then starts a
+/// Function Level Reset of each that has one. Functions 1 to 7 of a
 /// device are looked at only if its function 0 says it has them.
 pub fn stop_functions(config: &mut impl ConfigSpace, buses: u64) -> Stopped {
     let mut stopped = Stopped::default();
@@ -76,6 +87,15 @@ pub fn stop_functions(config: &mut impl ConfigSpace, buses: u64) -> Stopped {
                 }
                 // Header Type is the low byte of the half-word at 0x0e.
                 let header = config.read16(at(offset::HEADER_TYPE)) as u8;
+                if let Some(cap) = express_capability(config, base) {
+                    let capabilities = cap + u64::from(express::DEVICE_CAPABILITIES) + 2;
+                    if config.read16(capabilities) & express::FLR_CAPABLE_HIGH != 0 {
+                        let control = cap + u64::from(express::DEVICE_CONTROL);
+                        let value = config.read16(control);
+                        config.write16(control, value | express::INITIATE_FLR);
+                        stopped.reset += 1;
+                    }
+                }
                 if function == 0 && header & header_type::MULTI_FUNCTION == 0 {
                     break;
                 }
@@ -83,6 +103,27 @@ pub fn stop_functions(config: &mut impl ConfigSpace, buses: u64) -> Stopped {
         }
     }
     stopped
+}
+
+/// The offset of the PCI Express capability of the function whose
+/// configuration space starts at `base`, if it has one. A list that
+/// points into the header, or loops, ends the search.
+fn express_capability(config: &mut impl ConfigSpace, base: u64) -> Option<u64> {
+    if config.read16(base + u64::from(offset::STATUS)) & status::CAPABILITIES_LIST == 0 {
+        return None;
+    }
+    let mut pointer = config.read16(base + u64::from(offset::CAPABILITIES_POINTER)) & 0xfc;
+    for _ in 0..MAX_CAPABILITIES {
+        if pointer < HEADER_SIZE {
+            return None;
+        }
+        let header = config.read16(base + u64::from(pointer));
+        if header as u8 == CAPABILITY_ID_EXPRESS {
+            return Some(base + u64::from(pointer));
+        }
+        pointer = (header >> 8) & 0xfc;
+    }
+    None
 }
 
 /// A generic ECAM host bridge's configuration space, identity-mapped at
@@ -137,47 +178,72 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
-    /// A simulated bus: functions by their configuration-space base,
-    /// each with its Command and Header Type.
+    /// A simulated bus: each function's half-word registers by offset
+    /// (absent ones read 0), by its configuration-space base.
     #[derive(Default)]
     struct Bus {
-        functions: BTreeMap<u64, (u16, u8)>,
+        functions: BTreeMap<u64, BTreeMap<u16, u16>>,
         reads: u32,
+        /// The bases of the functions whose FLR was started.
+        resets: Vec<u64>,
     }
+
+    /// Where the simulated functions' PCI Express capability sits, after
+    /// a vendor capability at 0x40.
+    const EXPRESS_AT: u16 = 0x50;
 
     impl Bus {
         fn add(&mut self, bus: u8, device: u8, function: u8, command: u16, header: u8) {
             let base = config_space(bus, device, function);
-            self.functions.insert(base, (command, header));
+            let registers = BTreeMap::from([
+                (offset::VENDOR_ID, 0x1234),
+                (offset::COMMAND, command),
+                (offset::HEADER_TYPE, u16::from(header)),
+            ]);
+            self.functions.insert(base, registers);
+        }
+
+        /// Gives a function a capability list: a vendor capability, then
+        /// the PCI Express one, whose Device Capabilities say `flr`.
+        fn add_express(&mut self, bus: u8, device: u8, function: u8, flr: bool) {
+            let f = self
+                .functions
+                .get_mut(&config_space(bus, device, function))
+                .unwrap();
+            f.insert(offset::STATUS, status::CAPABILITIES_LIST);
+            f.insert(offset::CAPABILITIES_POINTER, 0x40);
+            f.insert(0x40, EXPRESS_AT << 8 | 0x09);
+            f.insert(EXPRESS_AT, u16::from(CAPABILITY_ID_EXPRESS));
+            let high = if flr { express::FLR_CAPABLE_HIGH } else { 0 };
+            f.insert(EXPRESS_AT + express::DEVICE_CAPABILITIES + 2, high);
         }
 
         fn command(&self, bus: u8, device: u8, function: u8) -> u16 {
-            self.functions[&config_space(bus, device, function)].0
+            self.functions[&config_space(bus, device, function)][&offset::COMMAND]
         }
     }
 
     impl ConfigSpace for Bus {
         fn read16(&mut self, at: u64) -> u16 {
             self.reads += 1;
-            let Some(&(command, header)) = self.functions.get(&(at & !0xfff)) else {
-                return NO_FUNCTION;
-            };
-            match (at & 0xfff) as u16 {
-                offset::VENDOR_ID => 0x1234,
-                offset::COMMAND => command,
-                offset::HEADER_TYPE => u16::from(header),
-                _ => 0,
+            match self.functions.get(&(at & !0xfff)) {
+                Some(f) => f.get(&((at & 0xfff) as u16)).copied().unwrap_or(0),
+                None => NO_FUNCTION,
             }
         }
 
         fn write16(&mut self, at: u64, value: u16) {
-            assert_eq!(
-                at & 0xfff,
-                u64::from(offset::COMMAND),
-                "only Command is written"
+            let (base, register) = (at & !0xfff, (at & 0xfff) as u16);
+            let control = EXPRESS_AT + express::DEVICE_CONTROL;
+            assert!(
+                register == offset::COMMAND || register == control,
+                "only Command and Device Control are written, not {register:#x}"
             );
-            if let Some(f) = self.functions.get_mut(&(at & !0xfff)) {
-                f.0 = value;
+            if register == control && value & express::INITIATE_FLR != 0 {
+                self.resets.push(base);
+            }
+            if let Some(f) = self.functions.get_mut(&base) {
+                f.insert(register, value);
             }
         }
     }
@@ -197,13 +263,45 @@ mod tests {
             stopped,
             Stopped {
                 functions: 5,
-                were_mastering: 3
+                were_mastering: 3,
+                reset: 0
             }
         );
         assert_eq!(bus.command(0, 2, 0), command::INTERRUPT_DISABLE);
         assert_eq!(bus.command(0, 5, 0), 0);
         assert_eq!(bus.command(0, 5, 3), 0);
         assert_eq!(bus.command(1, 0, 0), 0);
+        assert!(bus.resets.is_empty());
+    }
+
+    #[test]
+    fn a_function_with_flr_is_reset_after_its_bus_mastering_is_off() {
+        let mut bus = Bus::default();
+        bus.add(0, 2, 0, ENABLED, 0);
+        bus.add_express(0, 2, 0, true);
+        bus.add(0, 3, 0, ENABLED, 0);
+        bus.add_express(0, 3, 0, false);
+        let stopped = stop_functions(&mut bus, 1);
+        assert_eq!(stopped.reset, 1);
+        assert_eq!(bus.resets, [config_space(0, 2, 0)]);
+        assert_eq!(bus.command(0, 2, 0), command::INTERRUPT_DISABLE);
+        assert_eq!(bus.command(0, 3, 0), command::INTERRUPT_DISABLE);
+    }
+
+    #[test]
+    fn a_looping_or_wild_capability_list_ends_the_search() {
+        let mut bus = Bus::default();
+        bus.add(0, 1, 0, 0, 0);
+        bus.add_express(0, 1, 0, true);
+        // The vendor capability points at itself: no PCI Express one.
+        let f = bus.functions.get_mut(&config_space(0, 1, 0)).unwrap();
+        f.insert(0x40, 0x40 << 8 | 0x09);
+        bus.add(0, 2, 0, 0, 0);
+        bus.add_express(0, 2, 0, true);
+        // Into the header: no capability there.
+        let f = bus.functions.get_mut(&config_space(0, 2, 0)).unwrap();
+        f.insert(offset::CAPABILITIES_POINTER, 0x10);
+        assert_eq!(stop_functions(&mut bus, 1).reset, 0);
     }
 
     #[test]

@@ -9,7 +9,8 @@ use super::raw::*;
 use super::show::{hex_range, human_size, sanitize};
 use super::source_map::{offset_of, parent, ByteSpan, SourceMap, Spans};
 use super::{
-    Payload, QemuBackend, QemuDevice, TreeGenerator, TreeRequest, FORMAT_VERSION, PAYLOAD_ALIGN,
+    Payload, PciModel, QemuBackend, QemuDevice, TreeGenerator, TreeRequest, FORMAT_VERSION,
+    PAYLOAD_ALIGN,
 };
 use crate::arm64_image::Header;
 use crate::model::*;
@@ -538,8 +539,8 @@ impl<'a> Converter<'a> {
             let at = format!("qemu.devices[{k}]");
             let device_path = format!("{at}.device");
             let shown = sanitize(&entry.device);
-            if let Some(slot) = entry.edu {
-                if let Some(device) = self.qemu_edu(board, system, raw, k, slot) {
+            if entry.edu.is_some() || entry.igb.is_some() {
+                if let Some(device) = self.qemu_pci_function(board, system, raw, k) {
                     devices.push(device);
                 }
                 continue;
@@ -624,20 +625,35 @@ impl<'a> Converter<'a> {
         devices
     }
 
-    /// Entry `k` of the `qemu` section, QEMU's `edu` device in slot `slot`
-    /// of a PCI host bridge that a cell owns, converted; `None` (and
-    /// reported) if the bridge or the slot is wrong.
-    fn qemu_edu(
+    /// Entry `k` of the `qemu` section, a PCI function of QEMU's (`edu`
+    /// or `igb`) in a slot of a PCI host bridge that a cell owns,
+    /// converted; `None` (and reported) if the bridge or the slot is wrong.
+    fn qemu_pci_function(
         &mut self,
         board: &'static Board,
         system: &System,
         raw: &RawQemu,
         k: usize,
-        slot: u8,
     ) -> Option<QemuDevice> {
         let entry = &raw.devices[k];
         let at = format!("qemu.devices[{k}]");
         let shown = sanitize(&entry.device);
+        let (model, slot) = match (entry.edu, entry.igb) {
+            (Some(slot), None) => (PciModel::Edu, slot),
+            (None, Some(slot)) => (PciModel::Igb, slot),
+            _ => {
+                let d = self
+                    .diagnostic(
+                        "config::qemu_device",
+                        &at,
+                        "an entry has either `edu` or `igb`, not both".to_string(),
+                    )
+                    .help("give each function its own entry");
+                self.report(d);
+                return None;
+            }
+        };
+        let key = model.name();
         let bridge = board
             .device(&entry.device)
             .filter(|d| d.compatible.contains(&crate::dma::PCI_HOST_ECAM));
@@ -650,21 +666,21 @@ impl<'a> Converter<'a> {
         } else if entry.disk.is_some() || entry.network.is_some() {
             Some((
                 at.clone(),
-                "an `edu` entry has no `disk` or `network`".to_string(),
+                format!("an `{key}` entry has no `disk` or `network`"),
                 "give the virtio device its own entry, on a virtio-mmio slot".to_string(),
             ))
         } else if !(1..=31).contains(&slot) {
             Some((
-                format!("{at}.edu"),
+                format!("{at}.{key}"),
                 format!("slot {slot} is not a device number of a PCI bus"),
                 "use 1 to 31 (0 is the bridge's own)".to_string(),
             ))
         } else if raw.devices[..k]
             .iter()
-            .any(|e| e.device == entry.device && e.edu == Some(slot))
+            .any(|e| e.device == entry.device && (e.edu == Some(slot) || e.igb == Some(slot)))
         {
             Some((
-                format!("{at}.edu"),
+                format!("{at}.{key}"),
                 format!("slot {slot} of `{shown}` is given a QEMU device twice"),
                 "one slot holds one device".to_string(),
             ))
@@ -691,7 +707,7 @@ impl<'a> Converter<'a> {
         Some(QemuDevice {
             device: entry.device.clone(),
             bus: 0,
-            backend: QemuBackend::Edu(slot),
+            backend: QemuBackend::PciFunction { model, slot },
         })
     }
 

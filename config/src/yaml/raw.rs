@@ -126,6 +126,12 @@ pub struct RawQemuDevice {
     /// `pcie`): for the DMA isolation tests (docs/dma.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edu: Option<u8>,
+    /// QEMU's `igb` network function (PCI Express, with Function Level
+    /// Reset), without a network back end, in this slot (1 to 31) of bus
+    /// 0 of the PCI host bridge `device`: for the DMA tests, a function
+    /// the partitioner resets when its cell stops (docs/dma.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub igb: Option<u8>,
 }
 
 /// A QEMU network back end.

@@ -27,6 +27,8 @@ pub const DEVICES_PER_BUS: usize = 32;
 pub const HEADER_SIZE: u16 = 0x40;
 /// Capability ID of a vendor-specific capability.
 pub const CAPABILITY_ID_VENDOR: u8 = 0x09;
+/// Capability ID of the PCI Express capability.
+pub const CAPABILITY_ID_EXPRESS: u8 = 0x10;
 /// Number of BARs of a type 0 header.
 pub const BARS: usize = 6;
 /// Function numbers of a device.
@@ -92,6 +94,20 @@ pub mod command {
     pub const BUS_MASTER: u16 = 1 << 2;
     /// Interrupt Disable: the function must not assert INTx (PCI 2.3).
     pub const INTERRUPT_DISABLE: u16 = 1 << 10;
+}
+
+/// Registers of the PCI Express capability, as offsets from it, and
+/// their bits (PCI Express Base Specification, 7.5.3).
+pub mod express {
+    /// Device Capabilities (32 bits); its upper half-word at +2.
+    pub const DEVICE_CAPABILITIES: u16 = 0x04;
+    /// Function Level Reset Capability: bit 28 of Device Capabilities,
+    /// bit 12 of its upper half-word.
+    pub const FLR_CAPABLE_HIGH: u16 = 1 << 12;
+    /// Device Control (16 bits).
+    pub const DEVICE_CONTROL: u16 = 0x08;
+    /// Initiate Function Level Reset, in Device Control.
+    pub const INITIATE_FLR: u16 = 1 << 15;
 }
 
 /// Bits of the Header Type register.

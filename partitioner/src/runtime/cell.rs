@@ -446,6 +446,9 @@ pub fn start_cell(index: usize) {
             defmt::Debug2Format(&e)
         );
     }
+    // Its functions' resets must be over before it runs (their streams
+    // may open before: a function in reset masters nothing).
+    dma::wait_for_pci_resets(index);
     vuart::runtime::reset(index);
     watchdog::runtime::arm(index);
     vgic::runtime::reset_cell_interrupts(machine(), index, cell);
@@ -532,7 +535,7 @@ fn take_out(index: usize, cell: &Cell, caller: Option<usize>) -> bool {
             defmt::Debug2Format(&e)
         );
     }
-    dma::stop_pci_functions(BOARD, cell);
+    dma::stop_pci_functions(BOARD, index, cell);
     for other in cell.cpus.iter().filter(|&c| Some(c) != caller) {
         post(other, generation, COMMAND_STOP);
     }

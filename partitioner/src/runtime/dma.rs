@@ -9,11 +9,14 @@
 
 use super::cell::{self, OwnStop, StopReason};
 use super::machine::{cell_of, is_running, machine, Machine};
+use super::BOARD;
+use crate::arch;
 use crate::smmu::driver::{self as smmu, Fault, STREAMS};
 use bsp::Board;
 use bulkhead_config::dma;
 use bulkhead_config::housekeeping::Housekeeper;
 use bulkhead_config::{Cell, FaultPolicy, MAX_CELLS};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Takes the board's SMMU, if it has one, and logs which streams each
 /// cell's devices have. Returns false if a cell owns a device behind an
@@ -153,13 +156,18 @@ pub fn serve_faults(cpu: usize, in_cell: bool) -> Option<OwnStop> {
     own_stop
 }
 
+/// When the Function Level Resets of each cell's PCI functions began (the
+/// counter), or 0 when none is under way.
+static RESETS_BEGAN: [AtomicU64; MAX_CELLS] = [const { AtomicU64::new(0) }; MAX_CELLS];
+
 /// Turns off bus mastering and decoding of every PCI function behind the
-/// generic ECAM host bridges `cell` owns (`crate::pci`), and logs how
-/// many there were. Called as the cell stops, once its stage 2 is
-/// revoked (its cores no longer reach the bridges) and its streams are
-/// closed, so before it can start again: a transfer its devices still
-/// had under way does not land in its next incarnation.
-pub fn stop_pci_functions(board: &Board, cell: &Cell) {
+/// generic ECAM host bridges of cell `index` (`crate::pci`), resets those
+/// with Function Level Reset, and logs how many there were. Called as the
+/// cell stops, once its stage 2 is revoked (its cores no longer reach the
+/// bridges) and its streams are closed, so before it can start again: a
+/// transfer its devices still had under way does not land in its next
+/// incarnation. That waits for the resets ([`wait_for_pci_resets`]).
+pub fn stop_pci_functions(board: &Board, index: usize, cell: &Cell) {
     for window in dma::cell_pci_ecams(board, cell) {
         // SAFETY: `build_el2_tables` maps every DMA-capable ECAM bridge
         // of the board as device memory; the cell that owns this one is
@@ -167,12 +175,35 @@ pub fn stop_pci_functions(board: &Board, cell: &Cell) {
         let mut ecam = unsafe { crate::pci::Ecam::new(window) };
         let buses = ecam.buses();
         let stopped = crate::pci::stop_functions(&mut ecam, buses);
+        if stopped.reset > 0 {
+            if let Some(began) = RESETS_BEGAN.get(index) {
+                began.store(arch::counter().max(1), Ordering::Release);
+            }
+        }
         defmt::info!(
-            "cell {=str}: PCI functions at ECAM {=u64:#x}: bus mastering and decoding off in {=u32} ({=u32} had bus mastering on)",
+            "cell {=str}: PCI functions at ECAM {=u64:#x}: bus mastering and decoding off in {=u32} ({=u32} had bus mastering on), {=u32} reset (FLR)",
             cell.name.as_str(),
             window.base,
             stopped.functions,
-            stopped.were_mastering
+            stopped.were_mastering,
+            stopped.reset
         );
+    }
+}
+
+/// Before cell `index` starts again: waits out what is left of the
+/// [`crate::pci::RESET_WAIT_MS`] its functions' resets need, if any began
+/// when it stopped (loading its images usually took longer).
+pub fn wait_for_pci_resets(index: usize) {
+    let Some(began) = RESETS_BEGAN.get(index).map(|b| b.swap(0, Ordering::AcqRel)) else {
+        return;
+    };
+    if began == 0 {
+        return;
+    }
+    let hz = arch::counter_frequency(BOARD.counter_hz);
+    let end = began.saturating_add(hz.saturating_mul(crate::pci::RESET_WAIT_MS) / 1000);
+    while arch::counter() < end {
+        core::hint::spin_loop();
     }
 }

@@ -30,7 +30,7 @@ pub mod plan;
 pub mod platform;
 
 use bulkhead_config::arm64_image::{self, Header};
-use bulkhead_config::yaml::{self, LoadError, Loaded, QemuBackend};
+use bulkhead_config::yaml::{self, LoadError, Loaded, PciModel, QemuBackend};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -301,13 +301,23 @@ pub fn qemu_args(loaded: &Loaded) -> Vec<String> {
                     "virtio-blk-device,drive=disk{bus},bus=virtio-mmio-bus.{bus}"
                 ));
             }
-            QemuBackend::Edu(slot) => {
+            QemuBackend::PciFunction {
+                model: PciModel::Edu,
+                slot,
+            } => {
                 // A 40-bit DMA mask: the device reaches every address a
                 // cell's guest-physical space has (its default is 28 bits).
                 args.push("-device".to_string());
                 args.push(format!(
                     "edu,bus=pcie.0,addr={slot:#x},dma_mask=0xffffffffff"
                 ));
+            }
+            QemuBackend::PciFunction {
+                model: PciModel::Igb,
+                slot,
+            } => {
+                args.push("-device".to_string());
+                args.push(format!("igb,bus=pcie.0,addr={slot:#x}"));
             }
             QemuBackend::UserNetwork => {
                 args.push("-netdev".to_string());

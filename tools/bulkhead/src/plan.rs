@@ -5,7 +5,7 @@
 use crate::BootImage;
 use bsp::MemRange;
 use bulkhead_config::dma;
-use bulkhead_config::yaml::{human_size, Loaded, QemuBackend};
+use bulkhead_config::yaml::{human_size, Loaded, PciModel, QemuBackend};
 use bulkhead_config::{doorbell_spi, Access, CellSet, Channel, FaultPolicy, ImageKind, System};
 use std::fmt::Write;
 
@@ -432,7 +432,14 @@ fn qemu_backend(loaded: &Loaded, device: &str) -> String {
                 path.file_name().unwrap_or_default().to_string_lossy()
             ),
             QemuBackend::UserNetwork => "in QEMU: user network".into(),
-            QemuBackend::Edu(slot) => format!("in QEMU: edu DMA engine in slot {slot}"),
+            QemuBackend::PciFunction {
+                model: PciModel::Edu,
+                slot,
+            } => format!("in QEMU: edu DMA engine in slot {slot}"),
+            QemuBackend::PciFunction {
+                model: PciModel::Igb,
+                slot,
+            } => format!("in QEMU: igb network function (FLR) in slot {slot}, no network"),
         },
         None => String::new(),
     }

@@ -19,6 +19,11 @@
 //!    that transfer was to land for 500 ms; then it does its round trip
 //!    and switches itself off with `SYSTEM_OFF` (for good).
 //!
+//! If QEMU's `igb` is on the bus too (a function with Function Level
+//! Reset), boot 3 sets its BAR 0 and boot 4 checks that it reads 0 again:
+//! the partitioner reset the function when boot 3 stopped (else `NOT
+//! RESET`).
+//!
 //! Each attack must end in a DMA fault the partitioner logs, and the cell
 //! restarted. If the device's transfer completes with the other cell's or
 //! the partitioner's data, it prints `ISOLATION BROKEN`; if the transfer
@@ -32,13 +37,19 @@
 #[cfg(target_os = "none")]
 mod cell {
     use baremetal_cells::{count_boot, counter, counter_frequency, delay_ms, println};
-    use bulkhead_abi::pci::{command, config_space, offset, DEVICES_PER_BUS};
+    use bulkhead_abi::pci::{bar, command, config_space, offset, DEVICES_PER_BUS};
     use core::ptr::{read_volatile, write_volatile};
     use core::sync::atomic::{compiler_fence, Ordering};
 
     /// QEMU's educational PCI device (`-device edu`).
     const EDU_VENDOR: u16 = 0x1234;
     const EDU_DEVICE: u16 = 0x11e8;
+    /// QEMU's `igb` (Intel 82576), a PCI Express function with Function
+    /// Level Reset.
+    const IGB_VENDOR: u16 = 0x8086;
+    const IGB_DEVICE: u16 = 0x10c9;
+    /// Where boot 3 puts igb's BAR 0 (128 KiB), past edu's (1 MiB).
+    const IGB_BAR_OFFSET: u32 = 0x10_0000;
     /// Its identification register reads 0xRRrr00ed (version, 0xed).
     const EDU_ID: usize = 0x00;
     /// DMA source, destination, length and command registers (64 bits).
@@ -80,10 +91,11 @@ mod cell {
         unsafe { write_volatile(address as *mut u32, value) };
     }
 
-    fn find_edu(ecam: usize) -> Option<u8> {
+    /// The device number of function `vendor`:`device` on bus 0.
+    fn find(ecam: usize, vendor: u16, device: u16) -> Option<u8> {
         (0..DEVICES_PER_BUS as u8).find(|&d| {
             let id = config_read(ecam, d, offset::VENDOR_ID);
-            id as u16 == EDU_VENDOR && (id >> 16) as u16 == EDU_DEVICE
+            id as u16 == vendor && (id >> 16) as u16 == device
         })
     }
 
@@ -160,10 +172,14 @@ mod cell {
         let ecam = (boot_argument >> 32) as usize;
         let window = (boot_argument & 0xffff_ffff) as usize;
         println!("dma cell: boot {boot}");
+        let igb = find(ecam, IGB_VENDOR, IGB_DEVICE);
         if boot == 4 {
             watch_landing();
+            if let Some(igb) = igb {
+                check_reset(ecam, igb, window as u32 + IGB_BAR_OFFSET);
+            }
         }
-        let Some(device) = find_edu(ecam) else {
+        let Some(device) = find(ecam, EDU_VENDOR, EDU_DEVICE) else {
             println!("dma: no edu device on bus 0");
             baremetal_cells::system_off();
         };
@@ -204,6 +220,12 @@ mod cell {
             1 => attack_read("the partitioner's RAM", PARTITIONER, &edu, &source),
             2 => attack_read("beyond the cell's space", BEYOND, &edu, &source),
             3 => {
+                if let Some(igb) = igb {
+                    let bar = window as u32 + IGB_BAR_OFFSET;
+                    config_write(ecam, igb, offset::bar(0), bar);
+                    let set = config_read(ecam, igb, offset::bar(0)) & bar::ADDRESS_MASK;
+                    println!("dma: igb at 00:{igb:02x}.0, BAR 0 set to {set:#x}");
+                }
                 let landing = LANDING.0.get() as u64;
                 println!(
                     "dma: device writes the cell's RAM at {landing:#x} in 100 ms; SYSTEM_RESET now"
@@ -238,6 +260,17 @@ mod cell {
             );
         } else {
             println!("dma: the previous boot's transfer did not land (500 ms)");
+        }
+    }
+
+    /// Boot 4: whether igb (device `igb`), whose BAR 0 boot 3 set to
+    /// `was`, was reset when boot 3 stopped: a reset clears the BAR.
+    fn check_reset(ecam: usize, igb: u8, was: u32) {
+        let now = config_read(ecam, igb, offset::bar(0)) & bar::ADDRESS_MASK;
+        if now == 0 {
+            println!("dma: igb was reset while the cell was down (BAR 0 was {was:#x}, reads 0)");
+        } else {
+            println!("dma: igb BAR 0 still reads {now:#x}: NOT RESET");
         }
     }
 
