@@ -64,10 +64,11 @@ pub struct Stopped {
 /// device are looked at only if its function 0 says it has them.
 pub fn stop_functions(config: &mut impl ConfigSpace, buses: u64) -> Stopped {
     let mut stopped = Stopped::default();
-    for bus in 0..buses.min(MAX_BUSES) as u8 {
+    for bus in 0..buses.min(MAX_BUSES) {
         for device in 0..DEVICES_PER_BUS as u8 {
             for function in 0..FUNCTIONS_PER_DEVICE {
-                let base = config_space(bus, device, function);
+                // `bus` < 256: it fits.
+                let base = config_space(bus as u8, device, function);
                 let at = |register: u16| base + u64::from(register);
                 if config.read16(at(offset::VENDOR_ID)) == NO_FUNCTION {
                     if function == 0 {
@@ -316,6 +317,12 @@ mod tests {
         assert_eq!(stopped.functions, 1);
         assert_eq!(bus.command(0, 3, 1), ENABLED);
         assert_eq!(bus.command(1, 0, 0), ENABLED);
+        // A full window: 256 buses, the last one walked too; more are
+        // not there.
+        let mut full = Bus::default();
+        full.add(255, 31, 0, ENABLED, 0);
+        assert_eq!(stop_functions(&mut full, 4096).functions, 1);
+        assert_eq!(full.command(255, 31, 0), command::INTERRUPT_DISABLE);
         // An empty slot costs one read.
         let mut empty = Bus::default();
         stop_functions(&mut empty, 1);
