@@ -18,7 +18,7 @@
 use bsp::MemRange;
 use bulkhead_abi::pci::{
     command, config_space, express, header_type, offset, status, CAPABILITY_ID_EXPRESS,
-    DEVICES_PER_BUS, ECAM_BUS_SIZE, FUNCTIONS_PER_DEVICE, HEADER_SIZE, NO_FUNCTION,
+    DEVICES_PER_BUS, ECAM_BUS_SIZE, FUNCTIONS_PER_DEVICE, HEADER_SIZE, NOT_READY, NO_FUNCTION,
 };
 
 /// The Command bits a stop clears: bus mastering, and memory and I/O
@@ -35,6 +35,12 @@ pub const RESET_WAIT_MS: u64 = 100;
 /// The most capabilities a conventional configuration space holds (192
 /// bytes of 4-byte entries): a longer list loops.
 const MAX_CAPABILITIES: usize = 48;
+
+/// How many times Transactions Pending is read before a reset: requests
+/// still in flight when the function resets may complete into the next
+/// incarnation's (PCI Express Base Specification, 6.6.2). A function
+/// whose requests never complete is reset anyway.
+const PENDING_POLLS: usize = 1000;
 
 /// 16-bit access to the configuration space of one bridge's functions,
 /// by a register's offset in its ECAM window ([`config_space`] plus the
@@ -56,6 +62,9 @@ pub struct Stopped {
     /// Of them, those reset by Function Level Reset: none may be accessed
     /// for [`RESET_WAIT_MS`].
     pub reset: u32,
+    /// Functions that answered "not ready yet" (in a reset the cell
+    /// started): left alone, not counted in `functions`.
+    pub not_ready: u32,
 }
 
 /// Turns off bus mastering and decoding ([`STOPPED_BITS`]) of every
@@ -70,11 +79,19 @@ pub fn stop_functions(config: &mut impl ConfigSpace, buses: u64) -> Stopped {
                 // `bus` < 256: it fits.
                 let base = config_space(bus as u8, device, function);
                 let at = |register: u16| base + u64::from(register);
-                if config.read16(at(offset::VENDOR_ID)) == NO_FUNCTION {
-                    if function == 0 {
-                        break;
+                match config.read16(at(offset::VENDOR_ID)) {
+                    NO_FUNCTION if function == 0 => break,
+                    NO_FUNCTION => continue,
+                    // Its other registers may retry for as long as it is
+                    // not ready: a read could hang here.
+                    NOT_READY => {
+                        stopped.not_ready += 1;
+                        if function == 0 {
+                            break;
+                        }
+                        continue;
                     }
-                    continue;
+                    _ => {}
                 }
                 stopped.functions += 1;
                 let before = config.read16(at(offset::COMMAND));
@@ -91,6 +108,12 @@ pub fn stop_functions(config: &mut impl ConfigSpace, buses: u64) -> Stopped {
                 if let Some(cap) = express_capability(config, base) {
                     let capabilities = cap + u64::from(express::DEVICE_CAPABILITIES) + 2;
                     if config.read16(capabilities) & express::FLR_CAPABLE_HIGH != 0 {
+                        let pending = cap + u64::from(express::DEVICE_STATUS);
+                        for _ in 0..PENDING_POLLS {
+                            if config.read16(pending) & express::TRANSACTIONS_PENDING == 0 {
+                                break;
+                            }
+                        }
                         let control = cap + u64::from(express::DEVICE_CONTROL);
                         let value = config.read16(control);
                         config.write16(control, value | express::INITIATE_FLR);
@@ -265,7 +288,8 @@ mod tests {
             Stopped {
                 functions: 5,
                 were_mastering: 3,
-                reset: 0
+                reset: 0,
+                not_ready: 0
             }
         );
         assert_eq!(bus.command(0, 2, 0), command::INTERRUPT_DISABLE);
@@ -287,6 +311,33 @@ mod tests {
         assert_eq!(bus.resets, [config_space(0, 2, 0)]);
         assert_eq!(bus.command(0, 2, 0), command::INTERRUPT_DISABLE);
         assert_eq!(bus.command(0, 3, 0), command::INTERRUPT_DISABLE);
+    }
+
+    #[test]
+    fn a_function_not_ready_is_left_alone_and_pending_transactions_are_awaited_a_while() {
+        let mut bus = Bus::default();
+        bus.add(0, 1, 0, ENABLED, 0);
+        bus.functions
+            .get_mut(&config_space(0, 1, 0))
+            .unwrap()
+            .insert(offset::VENDOR_ID, NOT_READY);
+        // Its requests never complete: polled, then reset anyway.
+        bus.add(0, 2, 0, ENABLED, 0);
+        bus.add_express(0, 2, 0, true);
+        bus.functions
+            .get_mut(&config_space(0, 2, 0))
+            .unwrap()
+            .insert(
+                EXPRESS_AT + express::DEVICE_STATUS,
+                express::TRANSACTIONS_PENDING,
+            );
+        let stopped = stop_functions(&mut bus, 1);
+        assert_eq!(
+            (stopped.functions, stopped.not_ready, stopped.reset),
+            (1, 1, 1)
+        );
+        assert_eq!(bus.command(0, 1, 0), ENABLED, "not touched");
+        assert!(bus.reads > PENDING_POLLS as u32);
     }
 
     #[test]

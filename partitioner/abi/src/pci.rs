@@ -35,6 +35,10 @@ pub const BARS: usize = 6;
 pub const FUNCTIONS_PER_DEVICE: u8 = 8;
 /// What the Vendor ID reads where no function answers.
 pub const NO_FUNCTION: u16 = 0xffff;
+/// What the Vendor ID reads from a function that is not ready yet (it
+/// answers with Configuration Request Retry Status, and the root port
+/// has CRS Software Visibility on), e.g. during its own reset.
+pub const NOT_READY: u16 = 0x0001;
 
 /// The offset of function `bus:device.function`'s configuration space in
 /// an ECAM window whose first bus is bus 0.
@@ -108,6 +112,11 @@ pub mod express {
     pub const DEVICE_CONTROL: u16 = 0x08;
     /// Initiate Function Level Reset, in Device Control.
     pub const INITIATE_FLR: u16 = 1 << 15;
+    /// Device Status (16 bits).
+    pub const DEVICE_STATUS: u16 = 0x0a;
+    /// Transactions Pending, in Device Status: requests the function
+    /// issued are not all completed.
+    pub const TRANSACTIONS_PENDING: u16 = 1 << 5;
 }
 
 /// Bits of the Header Type register.

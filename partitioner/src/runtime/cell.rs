@@ -448,7 +448,7 @@ pub fn start_cell(index: usize) {
     }
     // Its functions' resets must be over before it runs (their streams
     // may open before: a function in reset masters nothing).
-    dma::wait_for_pci_resets(index);
+    dma::wait_for_pci_resets(index, || keep_quantum(index));
     vuart::runtime::reset(index);
     watchdog::runtime::arm(index);
     vgic::runtime::reset_cell_interrupts(machine(), index, cell);

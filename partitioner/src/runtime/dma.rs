@@ -188,13 +188,22 @@ pub fn stop_pci_functions(board: &Board, index: usize, cell: &Cell) {
             stopped.were_mastering,
             stopped.reset
         );
+        if stopped.not_ready > 0 {
+            defmt::warn!(
+                "cell {=str}: {=u32} PCI functions at ECAM {=u64:#x} were not ready (in a reset of the cell's) and were left alone",
+                cell.name.as_str(),
+                stopped.not_ready,
+                window.base
+            );
+        }
     }
 }
 
 /// Before cell `index` starts again: waits out what is left of the
 /// [`crate::pci::RESET_WAIT_MS`] its functions' resets need, if any began
-/// when it stopped (loading its images usually took longer).
-pub fn wait_for_pci_resets(index: usize) {
+/// when it stopped (loading its images usually took longer), calling
+/// `meanwhile` every few microseconds (the lab quantum's re-arm).
+pub fn wait_for_pci_resets(index: usize, mut meanwhile: impl FnMut()) {
     let Some(began) = RESETS_BEGAN.get(index).map(|b| b.swap(0, Ordering::AcqRel)) else {
         return;
     };
@@ -203,7 +212,16 @@ pub fn wait_for_pci_resets(index: usize) {
     }
     let hz = arch::counter_frequency(BOARD.counter_hz);
     let end = began.saturating_add(hz.saturating_mul(crate::pci::RESET_WAIT_MS) / 1000);
-    while arch::counter() < end {
-        core::hint::spin_loop();
+    let slice = (hz / 1_000_000).max(1);
+    loop {
+        let now = arch::counter();
+        if now >= end {
+            break;
+        }
+        meanwhile();
+        let until = now.saturating_add(slice).min(end);
+        while arch::counter() < until {
+            core::hint::spin_loop();
+        }
     }
 }
