@@ -70,14 +70,17 @@ struct Smmu {
 // partitioner's life; the lock around `Smmu` serialises every access.
 unsafe impl Send for Smmu {}
 
+/// All zeros until [`init`] (which writes every entry and owner before it
+/// sets `registers`; nothing reads them while `registers` is null), so
+/// that its 48 KiB sit in `.bss`, not in the boot image.
 static SMMU: SpinLock<Smmu> = SpinLock::new(Smmu {
     registers: core::ptr::null(),
-    coherent: true,
+    coherent: false,
     command_prod: 0,
-    table: StreamTable([STE_ABORT; STREAMS]),
+    table: StreamTable([[0; 8]; STREAMS]),
     commands: CommandQueue([[0; 2]; 1 << CMDQ_LOG2]),
     events: EventQueue([[0; 4]; 1 << EVENTQ_LOG2]),
-    owner: [NO_CELL; STREAMS],
+    owner: [0; STREAMS],
 });
 
 /// The SMMU's event and global-error interrupts, once [`init`] took it
