@@ -190,8 +190,9 @@ impl ConfigSpace for Ecam {
 
     fn write16(&mut self, at: u64, value: u16) {
         if let Some(address) = self.address(at) {
-            // SAFETY: as in `read16`; a Command write only changes what
-            // the function decodes and masters.
+            // SAFETY: as in `read16`; the walk writes only Command (what
+            // the function decodes and masters) and Device Control (its
+            // reset), of functions whose cell is stopped.
             unsafe { core::ptr::write_volatile(address as *mut u16, value) }
         }
     }

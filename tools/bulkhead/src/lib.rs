@@ -301,23 +301,19 @@ pub fn qemu_args(loaded: &Loaded) -> Vec<String> {
                     "virtio-blk-device,drive=disk{bus},bus=virtio-mmio-bus.{bus}"
                 ));
             }
-            QemuBackend::PciFunction {
-                model: PciModel::Edu,
-                slot,
-            } => {
-                // A 40-bit DMA mask: the device reaches every address a
-                // cell's guest-physical space has (its default is 28 bits).
+            QemuBackend::PciFunction { model, slot } => {
+                // edu: a 40-bit DMA mask, so that the device reaches every
+                // address a cell's guest-physical space has (its default
+                // is 28 bits).
+                let options = match model {
+                    PciModel::Edu => ",dma_mask=0xffffffffff",
+                    PciModel::Igb => "",
+                };
                 args.push("-device".to_string());
                 args.push(format!(
-                    "edu,bus=pcie.0,addr={slot:#x},dma_mask=0xffffffffff"
+                    "{},bus=pcie.0,addr={slot:#x}{options}",
+                    model.name()
                 ));
-            }
-            QemuBackend::PciFunction {
-                model: PciModel::Igb,
-                slot,
-            } => {
-                args.push("-device".to_string());
-                args.push(format!("igb,bus=pcie.0,addr={slot:#x}"));
             }
             QemuBackend::UserNetwork => {
                 args.push("-netdev".to_string());
